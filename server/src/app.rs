@@ -1,0 +1,162 @@
+//! Wiring: the router with its OpenAPI document, the shared state, the middleware stack and
+//! the server's lifecycle. The one place where the parts meet.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::response::IntoResponse;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tower_http::catch_panic::CatchPanicLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::audit;
+use crate::clock::Clock;
+use crate::config::{ServeArgs, redact_url};
+use crate::http::error::ApiError;
+use crate::http::{health, idempotency, request_id};
+use crate::openapi::ApiDoc;
+use crate::store::Db;
+use crate::tenancy::api::{api_keys, invitations, members, organizations, roles, sessions, users};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub clock: Clock,
+    pub session_ttl_ms: i64,
+    pub max_body_bytes: usize,
+}
+
+/// Every route, and the OpenAPI document built from the same handlers.
+pub fn router_and_spec() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::live))
+        .routes(routes!(health::ready))
+        .routes(routes!(users::create))
+        .routes(routes!(users::me))
+        .routes(routes!(sessions::create))
+        .routes(routes!(sessions::delete))
+        .routes(routes!(organizations::create))
+        .routes(routes!(organizations::get, organizations::update))
+        .routes(routes!(organizations::transfer_ownership))
+        .routes(routes!(members::list))
+        .routes(routes!(members::get, members::update, members::delete))
+        .routes(routes!(roles::list, roles::create))
+        .routes(routes!(roles::get, roles::update, roles::delete))
+        .routes(routes!(invitations::list, invitations::create))
+        .routes(routes!(invitations::get))
+        .routes(routes!(invitations::revoke))
+        .routes(routes!(invitations::accept))
+        .routes(routes!(api_keys::list, api_keys::create))
+        .routes(routes!(api_keys::get))
+        .routes(routes!(api_keys::revoke))
+        .routes(routes!(api_keys::roll))
+        .routes(routes!(audit::api::list))
+        .split_for_parts()
+}
+
+/// The complete application: routes, error fallbacks and middleware.
+pub fn app(state: AppState) -> Router {
+    let (router, spec) = router_and_spec();
+    let spec = std::sync::Arc::new(spec);
+    router
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || async move { axum::Json(spec.as_ref().clone()) }),
+        )
+        .fallback(|| async { ApiError::RouteNotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::middleware,
+        ))
+        .layer(DefaultBodyLimit::max(state.max_body_bytes))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
+        }))
+        .layer(axum::middleware::from_fn(request_id::middleware))
+        .with_state(state)
+}
+
+/// A running server.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+/// Connects to the database, migrates, binds and starts serving in the background.
+pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
+    tracing::info!(database = %redact_url(&args.db.database_url), "opening database");
+    let db = Db::connect(&args.db.database_url, args.db.max_connections).await?;
+    db.migrate().await?;
+    let state = AppState {
+        db,
+        clock: Clock::default(),
+        session_ttl_ms: i64::from(args.session_ttl_hours) * 3600 * 1000,
+        max_body_bytes: args.max_body_bytes,
+    };
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    let addr = listener.local_addr()?;
+    let (shutdown, mut stopping) = watch::channel(false);
+    let service = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let grace = Duration::from_secs(args.shutdown_grace_secs);
+    let task = tokio::spawn(async move {
+        let mut stopping_too = stopping.clone();
+        let serve = axum::serve(listener, service).with_graceful_shutdown(async move {
+            let _ = stopping.wait_for(|s| *s).await;
+        });
+        tokio::select! {
+            result = serve => result,
+            _ = async {
+                let _ = stopping_too.wait_for(|s| *s).await;
+                tokio::time::sleep(grace).await;
+            } => {
+                tracing::warn!("shutdown grace period over; dropping remaining connections");
+                Ok(())
+            }
+        }
+    });
+    tracing::info!(%addr, "listening");
+    Ok(Server {
+        addr,
+        state,
+        shutdown,
+        task,
+    })
+}
+
+impl Server {
+    /// Stops accepting connections, lets in-flight requests finish, closes the database.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(true);
+        self.task.await??;
+        self.state.db.close().await;
+        Ok(())
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,84 @@
+//! The one source of "now". Tests move it forward; later, sandbox test clocks will too.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use time::OffsetDateTime;
+
+/// Wall-clock time plus an offset that only tests change.
+#[derive(Clone, Default)]
+pub struct Clock {
+    offset_ms: Arc<AtomicI64>,
+}
+
+impl Clock {
+    /// Unix milliseconds.
+    pub fn now_ms(&self) -> i64 {
+        let wall = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+        wall + self.offset_ms.load(Ordering::Relaxed)
+    }
+
+    pub fn advance(&self, by: std::time::Duration) {
+        let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        self.offset_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+}
+
+/// RFC 3339 (UTC) timestamps in responses, unix milliseconds in storage.
+pub mod timestamp {
+    use serde::Serializer;
+    use time::OffsetDateTime;
+    use time::format_description::well_known::Rfc3339;
+
+    pub fn to_rfc3339(ms: i64) -> String {
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+            .ok()
+            .and_then(|t| t.format(&Rfc3339).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn parse_rfc3339(s: &str) -> Option<i64> {
+        let t = OffsetDateTime::parse(s, &Rfc3339).ok()?;
+        i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+    }
+
+    pub fn serialize<S: Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&to_rfc3339(*ms))
+    }
+
+    pub mod option {
+        use serde::Serializer;
+
+        pub fn serialize<S: Serializer>(ms: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+            match ms {
+                Some(ms) => s.serialize_str(&super::to_rfc3339(*ms)),
+                None => s.serialize_none(),
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn round_trips() {
+            let ms = 1_764_072_000_123;
+            let s = super::to_rfc3339(ms);
+            assert_eq!(s, "2025-11-25T12:00:00.123Z");
+            assert_eq!(super::parse_rfc3339(&s), Some(ms));
+            assert_eq!(super::parse_rfc3339("yesterday"), None);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn advance_moves_now() {
+        let c = Clock::default();
+        let before = c.now_ms();
+        c.advance(std::time::Duration::from_secs(3600));
+        assert!(c.now_ms() - before >= 3_600_000);
+    }
+}

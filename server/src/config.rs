@@ -1,0 +1,110 @@
+//! Typed configuration from flags and `NEOFORGE_*` environment variables. Every default runs
+//! with zero setup: SQLite in ./neoforge.db, 127.0.0.1:8080.
+
+use std::net::SocketAddr;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "neoforge",
+    version,
+    about = "NeoForge: billing, metering and tenancy for B2B SaaS"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the API server (applies pending migrations first).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate(DbArgs),
+    /// Print the OpenAPI document to stdout.
+    Spec,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct DbArgs {
+    /// Database URL: `sqlite:PATH` (created on first run) or `postgres://user@host/db`.
+    #[arg(
+        long,
+        env = "NEOFORGE_DATABASE_URL",
+        default_value = "sqlite:neoforge.db",
+        hide_env_values = true
+    )]
+    pub database_url: String,
+
+    /// Maximum pooled database connections.
+    #[arg(long, env = "NEOFORGE_MAX_CONNECTIONS", default_value_t = 16)]
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "NEOFORGE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    #[command(flatten)]
+    pub db: DbArgs,
+
+    /// Log format.
+    #[arg(long, env = "NEOFORGE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "NEOFORGE_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Lifetime of a dashboard session, in hours.
+    #[arg(long, env = "NEOFORGE_SESSION_TTL_HOURS", default_value_t = 24 * 14)]
+    pub session_ttl_hours: u32,
+
+    /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C.
+    #[arg(long, env = "NEOFORGE_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// The URL with any password replaced, for logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact_url("sqlite:neoforge.db"), "sqlite:neoforge.db");
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

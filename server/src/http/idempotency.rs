@@ -1,0 +1,188 @@
+//! `Idempotency-Key` on every POST. The first request with a key runs and its response is
+//! stored; a replay with the same body gets that response back (`Idempotent-Replayed: true`);
+//! the same key with another body is refused (422 `idempotency_key_reused`); a replay while
+//! the first is still running gets 409 `idempotency_key_in_use`.
+//!
+//! Keys are scoped by the caller's credential and live 24 hours. 5xx responses are not stored,
+//! so the client may retry them. A claim whose request never finished (the process died
+//! between the change and storing the response) is given up after 5 minutes.
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sqlx::FromRow;
+
+use super::auth::raw_credential;
+use super::error::ApiError;
+use crate::app::AppState;
+use crate::secret;
+
+pub const HEADER: &str = "idempotency-key";
+const TTL_MS: i64 = 24 * 3600 * 1000;
+const ABANDONED_MS: i64 = 5 * 60 * 1000;
+
+#[derive(FromRow)]
+struct Record {
+    fingerprint: String,
+    created_at: i64,
+    status: Option<i64>,
+    content_type: Option<String>,
+    body: Option<String>,
+}
+
+enum Claim {
+    Fresh,
+    Replay(Record),
+}
+
+pub async fn middleware(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if req.method() != Method::POST {
+        return next.run(req).await;
+    }
+    let Some(key) = req.headers().get(HEADER) else {
+        return next.run(req).await;
+    };
+    let key = match key.to_str() {
+        Ok(k) if !k.is_empty() && k.len() <= 255 => k.to_owned(),
+        _ => {
+            return ApiError::validation("Idempotency-Key", "must be 1 to 255 ASCII characters")
+                .into_response();
+        }
+    };
+    let scope = secret::digest(&[raw_credential(req.headers()).unwrap_or(b"anonymous")]);
+    let (parts, body) = req.into_parts();
+    let body = match to_bytes(body, state.max_body_bytes).await {
+        Ok(b) => b,
+        Err(_) => return ApiError::PayloadTooLarge.into_response(),
+    };
+    let target = parts.uri.path_and_query().map_or("", |p| p.as_str());
+    let fingerprint = secret::digest(&[parts.method.as_str().as_bytes(), target.as_bytes(), &body]);
+
+    match claim(&state, &scope, &key, &fingerprint).await {
+        Err(e) => e.into_response(),
+        Ok(Claim::Replay(record)) => replay(record, &fingerprint),
+        Ok(Claim::Fresh) => {
+            let response = next.run(Request::from_parts(parts, Body::from(body))).await;
+            store(&state, &scope, &key, response).await
+        }
+    }
+}
+
+async fn claim(
+    state: &AppState,
+    scope: &str,
+    key: &str,
+    fingerprint: &str,
+) -> Result<Claim, ApiError> {
+    let now = state.clock.now_ms();
+    // Two rounds: the second follows the removal of an expired or abandoned claim.
+    for _ in 0..2 {
+        let inserted = sqlx::query(
+            "INSERT INTO idempotency_keys (scope, key, fingerprint, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (scope, key) DO NOTHING",
+        )
+        .bind(scope)
+        .bind(key)
+        .bind(fingerprint)
+        .bind(now)
+        .execute(state.db.writer())
+        .await?;
+        if inserted.rows_affected() == 1 {
+            return Ok(Claim::Fresh);
+        }
+        let record: Option<Record> = sqlx::query_as(
+            "SELECT fingerprint, created_at, status, content_type, body FROM idempotency_keys
+             WHERE scope = $1 AND key = $2",
+        )
+        .bind(scope)
+        .bind(key)
+        .fetch_optional(state.db.writer())
+        .await?;
+        let Some(record) = record else { continue };
+        let age = now - record.created_at;
+        if age > TTL_MS || (record.status.is_none() && age > ABANDONED_MS) {
+            sqlx::query(
+                "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND created_at = $3",
+            )
+            .bind(scope)
+            .bind(key)
+            .bind(record.created_at)
+            .execute(state.db.writer())
+            .await?;
+            continue;
+        }
+        return Ok(Claim::Replay(record));
+    }
+    Err(ApiError::conflict(
+        "idempotency_key_in_use",
+        "The idempotency key is being claimed by another request; retry.",
+    ))
+}
+
+fn replay(record: Record, fingerprint: &str) -> Response {
+    if record.fingerprint != fingerprint {
+        return ApiError::Unprocessable {
+            code: "idempotency_key_reused",
+            detail: "This idempotency key was used with a different request; use a new key.".into(),
+        }
+        .into_response();
+    }
+    let (Some(status), Some(body)) = (record.status, record.body) else {
+        return ApiError::conflict(
+            "idempotency_key_in_use",
+            "A request with this idempotency key is still in progress; retry later.",
+        )
+        .into_response();
+    };
+    let status = u16::try_from(status)
+        .ok()
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::OK);
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    if let Some(ct) = record
+        .content_type
+        .and_then(|ct| HeaderValue::from_str(&ct).ok())
+    {
+        headers.insert(header::CONTENT_TYPE, ct);
+    }
+    headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    response
+}
+
+async fn store(state: &AppState, scope: &str, key: &str, response: Response) -> Response {
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = to_bytes(body, usize::MAX).await else {
+        return ApiError::Internal(anyhow::anyhow!("response body unreadable")).into_response();
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let outcome = if parts.status.is_server_error() {
+        sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2")
+            .bind(scope)
+            .bind(key)
+            .execute(state.db.writer())
+            .await
+    } else {
+        let content_type = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        sqlx::query(
+            "UPDATE idempotency_keys SET status = $3, content_type = $4, body = $5 WHERE scope = $1 AND key = $2",
+        )
+        .bind(scope)
+        .bind(key)
+        .bind(i64::from(parts.status.as_u16()))
+        .bind(content_type)
+        .bind(text.as_ref())
+        .execute(state.db.writer())
+        .await
+    };
+    if let Err(e) = outcome {
+        // The change itself is committed; only replays of it are affected.
+        tracing::error!(error = %e, "failed to record the idempotent response");
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}

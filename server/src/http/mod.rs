@@ -1,0 +1,9 @@
+//! Cross-cutting HTTP concerns shared by every endpoint.
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod idempotency;
+pub mod pagination;
+pub mod request_id;

@@ -1,0 +1,92 @@
+//! Cursor pagination: `?limit=&starting_after=`, newest first, answered as
+//! `{data, has_more, next_cursor}`. Ids sort by creation, so the cursor is the last id seen.
+
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::error::{ApiError, ApiResult};
+
+pub const DEFAULT_LIMIT: i64 = 10;
+pub const MAX_LIMIT: i64 = 100;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Page size, 1 to 100 (default 10).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
+    /// Return items after this id (the previous page's `next_cursor`).
+    pub starting_after: Option<String>,
+}
+
+impl ListParams {
+    /// Rows to fetch: one more than the page, to learn whether another page exists.
+    pub fn fetch(&self) -> ApiResult<i64> {
+        fetch_limit(self.limit)
+    }
+}
+
+pub fn fetch_limit(limit: Option<i64>) -> ApiResult<i64> {
+    match limit.unwrap_or(DEFAULT_LIMIT) {
+        n @ 1..=MAX_LIMIT => Ok(n + 1),
+        _ => Err(ApiError::validation("limit", "must be between 1 and 100")),
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T> {
+    pub data: Vec<T>,
+    /// True when more items follow this page.
+    pub has_more: bool,
+    /// Pass as `starting_after` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// Builds a page from up to `fetch` rows (as fetched with `fetch_limit`).
+    pub fn new<R>(
+        mut rows: Vec<R>,
+        fetch: i64,
+        cursor: impl Fn(&R) -> String,
+        map: impl Fn(R) -> T,
+    ) -> Self {
+        let page = usize::try_from(fetch - 1).unwrap_or(0);
+        let has_more = rows.len() > page;
+        rows.truncate(page);
+        let next_cursor = if has_more {
+            rows.last().map(&cursor)
+        } else {
+            None
+        };
+        Page {
+            data: rows.into_iter().map(map).collect(),
+            has_more,
+            next_cursor,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_know_whether_more_follow() {
+        let p = Page::new(vec![5, 4, 3], 3, |r| r.to_string(), |r| r);
+        assert_eq!(p.data, vec![5, 4]);
+        assert!(p.has_more);
+        assert_eq!(p.next_cursor.as_deref(), Some("4"));
+        let p = Page::new(vec![5, 4], 3, |r| r.to_string(), |r| r);
+        assert!(!p.has_more);
+        assert_eq!(p.next_cursor, None);
+    }
+
+    #[test]
+    fn limits_are_bounded() {
+        assert_eq!(fetch_limit(None).ok(), Some(11));
+        assert!(fetch_limit(Some(0)).is_err());
+        assert!(fetch_limit(Some(101)).is_err());
+    }
+}

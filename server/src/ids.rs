@@ -1,0 +1,111 @@
+//! Prefixed, sortable identifiers (`org_…`, `key_…`), one newtype per resource.
+//!
+//! The body is a UUIDv7 in lowercase hex, so ids sort by creation time both as strings and in
+//! the database; cursor pagination relies on that.
+
+use std::fmt;
+
+macro_rules! prefixed_id {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub const PREFIX: &'static str = $prefix;
+
+            pub fn generate() -> Self {
+                Self(format!(concat!($prefix, "_{}"), uuid::Uuid::now_v7().simple()))
+            }
+
+            /// Accepts only well-formed ids of this kind.
+            pub fn parse(s: &str) -> Option<Self> {
+                let body = s.strip_prefix(concat!($prefix, "_"))?;
+                let ok = body.len() == 32
+                    && body.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+                ok.then(|| Self(s.to_owned()))
+            }
+
+            /// For values read back from our own database.
+            pub fn from_db(s: String) -> Self {
+                Self(s)
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                Self::parse(&s).ok_or_else(|| {
+                    serde::de::Error::custom(concat!("expected an id starting with `", $prefix, "_`"))
+                })
+            }
+        }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .pattern(Some(concat!("^", $prefix, "_[0-9a-f]{32}$")))
+                    .examples([concat!($prefix, "_0192f1c4e6a87b3c9d0e1f2a3b4c5d6e")])
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+    };
+}
+
+prefixed_id!(
+    /// A user account (a person who logs in to the dashboard or portal).
+    UserId, "usr");
+prefixed_id!(
+    /// An organization: the tenant.
+    OrgId, "org");
+prefixed_id!(
+    /// A custom role.
+    RoleId, "role");
+prefixed_id!(
+    /// An invitation to join an organization.
+    InvitationId, "invt");
+prefixed_id!(
+    /// An API key.
+    ApiKeyId, "key");
+prefixed_id!(
+    /// A dashboard session.
+    SessionId, "ses");
+prefixed_id!(
+    /// An audit event.
+    AuditEventId, "aud");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_parse_only_their_own_prefix() {
+        let id = OrgId::generate();
+        assert_eq!(OrgId::parse(id.as_str()), Some(id.clone()));
+        assert_eq!(ApiKeyId::parse(id.as_str()), None);
+        assert_eq!(OrgId::parse("org_xyz"), None);
+        assert_eq!(OrgId::parse("org_0192F1C4E6A87B3C9D0E1F2A3B4C5D6E"), None);
+    }
+
+    #[test]
+    fn ids_sort_by_creation() {
+        let a = ApiKeyId::generate();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let b = ApiKeyId::generate();
+        assert!(a < b);
+    }
+}

@@ -1,0 +1,13 @@
+//! NeoForge server: the HTTP API over tenancy (and, as it grows, billing and metering).
+//! See ARCHITECTURE.md at the repository root for the map.
+
+pub mod app;
+pub mod audit;
+pub mod clock;
+pub mod config;
+pub mod http;
+pub mod ids;
+pub mod openapi;
+pub mod secret;
+pub mod store;
+pub mod tenancy;

@@ -1,0 +1,94 @@
+//! The OpenAPI document: info, security schemes and the shared problem responses. Paths are
+//! collected from the handlers' `#[utoipa::path]` by the router (app.rs), so a route cannot
+//! exist without its documentation.
+
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToResponse};
+
+use crate::http::error::{FieldError, Problem};
+
+macro_rules! problem_responses {
+    ($($name:ident => $description:literal),* $(,)?) => {$(
+        #[derive(ToResponse)]
+        #[response(description = $description, content_type = "application/problem+json")]
+        pub struct $name(#[allow(dead_code)] Problem);
+    )*};
+}
+
+problem_responses! {
+    BadRequest => "Malformed or invalid request (`malformed_json`, `validation_error`, `unknown_parameter`, …).",
+    Unauthorized => "Missing, unknown, revoked or expired credentials (`authentication_required`, `invalid_api_key`, `invalid_session`).",
+    Forbidden => "The role or key scopes lack the permission (`forbidden`).",
+    NotFound => "No such resource in this organization and environment (`resource_not_found`).",
+    Conflict => "The request conflicts with the current state, or its idempotency key is in use.",
+    Unprocessable => "Understood but refused (`idempotency_key_reused`, …).",
+}
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("nf_live_… or nf_test_…")
+                    .description(Some(
+                        "An API key. `nf_test_` keys act in the sandbox, `nf_live_` keys in live mode.",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "nf_session",
+                "A dashboard session (also accepted as `Authorization: Bearer nf_sess_…`). \
+                 Choose the organization with `NeoForge-Organization` and the environment with \
+                 `NeoForge-Environment` (default `test`).",
+            ))),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "NeoForge API",
+        version = "1.0.0",
+        description = "Billing, usage metering and tenancy for B2B SaaS.\n\n\
+            Errors are RFC 9457 `application/problem+json` documents with a stable `code`. \
+            Lists are cursor-paginated. Every POST accepts an `Idempotency-Key` header.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    servers((url = "http://127.0.0.1:8080", description = "Local server")),
+    modifiers(&SecuritySchemes),
+    components(
+        schemas(Problem, FieldError),
+        responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unprocessable),
+    ),
+    tags(
+        (name = "users", description = "Sign-up and the signed-in user."),
+        (name = "sessions", description = "Dashboard log-in and log-out."),
+        (name = "organizations", description = "Organizations (tenants)."),
+        (name = "members", description = "Members of an organization and their roles."),
+        (name = "roles", description = "Built-in and custom roles."),
+        (name = "invitations", description = "Invitations to join an organization."),
+        (name = "api_keys", description = "API keys, live and test."),
+        (name = "audit_events", description = "The audit log."),
+        (name = "health", description = "Liveness and readiness."),
+    )
+)]
+pub struct ApiDoc;
+
+/// The document as committed to openapi/v1.json: pretty JSON with a trailing newline.
+pub fn render() -> String {
+    let (_, api) = crate::app::router_and_spec();
+    let mut json = api
+        .to_pretty_json()
+        .expect("the OpenAPI document serialises");
+    json.push('\n');
+    json
+}

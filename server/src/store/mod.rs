@@ -1,0 +1,167 @@
+//! The database: one sqlx `Any` pool over SQLite (embedded default) or PostgreSQL.
+//!
+//! All SQL in the domain stores is portable (`$n` placeholders, `RETURNING`, `ON CONFLICT`,
+//! BIGINT unix-millisecond timestamps, TEXT ids), so each domain has one implementation that
+//! runs on both backends. Dialect differences live here and in the per-backend migrations.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Transaction};
+
+use crate::tenancy::Scope;
+
+pub type Tx = Transaction<'static, sqlx::Any>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// On SQLite, writes go through a one-connection pool: writers queue in the pool instead of
+/// sleeping in SQLite's busy handler, and readers (WAL) never wait for them. On PostgreSQL both
+/// handles are the same pool.
+#[derive(Clone)]
+pub struct Db {
+    reader: AnyPool,
+    writer: AnyPool,
+    backend: Backend,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator =
+    sqlx::migrate!("src/store/migrations/postgres");
+
+impl Db {
+    /// Connects, creating the SQLite file if needed. `sqlite:path` and `postgres://…` URLs.
+    pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            anyhow::bail!("unsupported database URL scheme (use sqlite:PATH or postgres://…)");
+        };
+        let url = match backend {
+            Backend::Sqlite if !url.contains("mode=") => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}mode=rwc")
+            }
+            _ => url.to_owned(),
+        };
+        let options = AnyConnectOptions::from_str(&url).context("invalid database URL")?;
+        let pool = |size: u32| {
+            AnyPoolOptions::new()
+                .max_connections(size)
+                .acquire_timeout(Duration::from_secs(10))
+                .after_connect(move |conn, _| {
+                    Box::pin(async move {
+                        if backend == Backend::Sqlite {
+                            sqlx::raw_sql("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;")
+                                .execute(conn)
+                                .await?;
+                        }
+                        Ok(())
+                    })
+                })
+                .connect_with(options.clone())
+        };
+        let writer = match backend {
+            Backend::Sqlite => pool(1).await,
+            Backend::Postgres => pool(max_connections).await,
+        }
+        .context("cannot connect to the database")?;
+        let reader = match backend {
+            Backend::Sqlite => pool(max_connections)
+                .await
+                .context("cannot open the database")?,
+            Backend::Postgres => writer.clone(),
+        };
+        Ok(Db {
+            reader,
+            writer,
+            backend,
+        })
+    }
+
+    /// Applies pending migrations. On PostgreSQL sqlx holds an advisory lock meanwhile, so
+    /// replicas starting together migrate once.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator
+            .run(&self.writer)
+            .await
+            .context("migrations failed")
+    }
+
+    /// For single read statements outside a tenant (authentication lookups).
+    pub fn reader(&self) -> &AnyPool {
+        &self.reader
+    }
+
+    /// For single write statements outside a tenant.
+    pub fn writer(&self) -> &AnyPool {
+        &self.writer
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A write transaction that is not inside one tenant (sign-up, accepting an invitation).
+    pub async fn write(&self) -> Result<Tx, sqlx::Error> {
+        self.writer.begin().await
+    }
+
+    /// A read transaction confined to one tenant and environment.
+    pub async fn read_scoped(&self, scope: &Scope) -> Result<Tx, sqlx::Error> {
+        self.scoped(&self.reader, scope).await
+    }
+
+    /// A write transaction confined to one tenant and environment.
+    pub async fn write_scoped(&self, scope: &Scope) -> Result<Tx, sqlx::Error> {
+        self.scoped(&self.writer, scope).await
+    }
+
+    /// On PostgreSQL the transaction drops to the `neoforge_tenant` role, whose row-level
+    /// security policies show only this scope's rows: a query that forgot its `tenant_id`
+    /// filter still cannot reach another tenant.
+    async fn scoped(&self, pool: &AnyPool, scope: &Scope) -> Result<Tx, sqlx::Error> {
+        let mut tx = pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SET LOCAL ROLE neoforge_tenant")
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("SELECT set_config('neoforge.tenant_id', $1, true), set_config('neoforge.env', $2, true)")
+                .bind(scope.org_id.as_str())
+                .bind(scope.env.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
+    }
+
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1")
+            .execute(&self.reader)
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+}
+
+/// True when the error is a unique-constraint violation (a lost race on insert).
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
