@@ -246,3 +246,14 @@ async fn api_key_caller(parts: &Parts, state: &AppState, token: &str) -> ApiResu
         ip: client_ip(parts),
     })
 }
+
+/// The client's IP address, for requests that have no caller yet (sign-up).
+pub struct ClientIp(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(client_ip(parts)))
+    }
+}

@@ -53,13 +53,8 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let inner = e.into_inner();
         let message = inner.to_string();
         // serde reports unknown fields only through its message text.
-        if let Some(rest) = message.strip_prefix("unknown field `") {
-            let name = rest.split('`').next().unwrap_or_default();
-            let field = if field == "." {
-                name.to_owned()
-            } else {
-                format!("{field}.{name}")
-            };
+        if message.starts_with("unknown field `") {
+            // The path already ends with the unknown field's name.
             return ApiError::BadRequest {
                 code: "unknown_parameter",
                 detail: format!("Received unknown parameter: {field}"),

@@ -10,7 +10,7 @@ use super::sessions::{self, SessionToken};
 use crate::app::AppState;
 use crate::audit::{self, ActorRef};
 use crate::clock::timestamp;
-use crate::http::auth::SessionUser;
+use crate::http::auth::{ClientIp, SessionUser};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::Json;
 use crate::ids::{OrgId, UserId};
@@ -78,6 +78,7 @@ pub struct SignupResponse {
 )]
 pub async fn create(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Json(req): Json<SignupRequest>,
 ) -> ApiResult<Response> {
     let email = Email::parse("email", &req.email)?;
@@ -121,7 +122,7 @@ pub async fn create(
     let actor = ActorRef {
         kind: "user",
         id: user_id.as_str(),
-        ip: None,
+        ip: ip.as_deref(),
     };
     audit::record(
         &mut tx,

@@ -1,0 +1,307 @@
+//! `spawn_app`: the real server on an ephemeral port with a fresh database, over real HTTP.
+//! SQLite gets a new file; PostgreSQL a new database on the server named by
+//! `NEOFORGE_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`).
+//! PostgreSQL tests never skip: when the server is missing they fail and say so.
+
+use std::time::Duration;
+
+use neoforge_server::app::{self, Server};
+use neoforge_server::config::{DbArgs, LogFormat, ServeArgs};
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub server: Option<Server>,
+    /// The SQLite file to delete afterwards. PostgreSQL databases are dropped by a later
+    /// run's sweep (`sweep_old_databases`), since Drop cannot await.
+    sqlite_file: Option<String>,
+}
+
+pub fn postgres_admin_url() -> String {
+    std::env::var("NEOFORGE_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A URL for a new, empty PostgreSQL database, and its name.
+pub async fn fresh_postgres_database() -> (String, String) {
+    let admin = postgres_admin_url();
+    sqlx::any::install_default_drivers();
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
+        .await
+        .unwrap_or_else(|e| {
+            panic!("PostgreSQL is required for these tests and is not reachable at {admin}: {e}. Start it or set NEOFORGE_TEST_POSTGRES_URL.")
+        });
+    sweep_old_databases(&mut conn).await;
+    let name = format!("nf_test_{}", uuid::Uuid::now_v7().simple());
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    let base = admin
+        .rsplit_once('/')
+        .map_or(admin.as_str(), |(b, _)| b)
+        .to_owned();
+    (format!("{base}/{name}"), name)
+}
+
+pub fn serve_args(database_url: String) -> ServeArgs {
+    ServeArgs {
+        listen: "127.0.0.1:0".parse().expect("address"),
+        db: DbArgs {
+            database_url,
+            max_connections: 8,
+        },
+        log_format: LogFormat::Human,
+        max_body_bytes: 64 * 1024,
+        session_ttl_hours: 24,
+        shutdown_grace_secs: 10,
+    }
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    let (url, sqlite_file) = match backend {
+        Backend::Sqlite => {
+            let path =
+                std::env::temp_dir().join(format!("nf_test_{}.db", uuid::Uuid::now_v7().simple()));
+            let path = path.to_string_lossy().into_owned();
+            (format!("sqlite:{path}"), Some(path))
+        }
+        Backend::Postgres => (fresh_postgres_database().await.0, None),
+    };
+    let server = app::start(&serve_args(url)).await.expect("server starts");
+    TestApp {
+        base: format!("http://{}", server.addr),
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client"),
+        server: Some(server),
+        sqlite_file,
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(path) = &self.sqlite_file {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{path}{suffix}"));
+            }
+        }
+    }
+}
+
+/// A response, read whole.
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts the status and, for errors, the problem code; returns the body.
+    #[track_caller]
+    pub fn expect(&self, status: u16) -> &Value {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        &self.body
+    }
+
+    #[track_caller]
+    pub fn expect_problem(&self, status: u16, code: &str) {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json")
+        );
+        assert_eq!(self.body["code"], code, "body: {}", self.body);
+        assert_eq!(self.body["status"], status);
+        assert_eq!(
+            self.body["request_id"].as_str(),
+            self.header("x-request-id")
+        );
+    }
+}
+
+pub async fn read(resp: Response) -> Reply {
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = resp.bytes().await.expect("body");
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+    };
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// A signed-up user with their session token and organization.
+#[derive(Clone)]
+pub struct Account {
+    pub user_id: String,
+    pub org_id: String,
+    pub session: String,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn clock(&self) -> &neoforge_server::clock::Clock {
+        &self.server.as_ref().expect("running").state.clock
+    }
+
+    /// Sends `body` (if any) as JSON with `Authorization: Bearer token` (if any).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        self.call_with(method, path, token, body, &[]).await
+    }
+
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        read(req.send().await.expect("request sent")).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn signup(&self, email: &str) -> Account {
+        let r = self
+            .call(
+                Method::POST,
+                "/v1/users",
+                None,
+                Some(json!({"email": email, "password": "correct horse battery"})),
+            )
+            .await;
+        let body = r.expect(201);
+        Account {
+            user_id: body["user"]["id"].as_str().expect("user id").to_owned(),
+            org_id: body["organization"]["id"]
+                .as_str()
+                .expect("org id")
+                .to_owned(),
+            session: body["session"]["token"].as_str().expect("token").to_owned(),
+        }
+    }
+
+    /// Creates a key with the session (test environment unless `live`), returns (id, secret).
+    pub async fn create_key(&self, session: &str, body: Value, live: bool) -> (String, String) {
+        let env = if live { "live" } else { "test" };
+        let r = self
+            .call_with(
+                Method::POST,
+                "/v1/api_keys",
+                Some(session),
+                Some(body),
+                &[("NeoForge-Environment", env)],
+            )
+            .await;
+        let b = r.expect(201);
+        (
+            b["id"].as_str().expect("id").to_owned(),
+            b["secret"].as_str().expect("secret").to_owned(),
+        )
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop().await.expect("clean shutdown");
+        }
+    }
+}
+
+/// Drops test databases that earlier runs left behind (more than an hour old; the uuid v7
+/// in the name carries its creation time). Runs once per test process.
+async fn sweep_old_databases(conn: &mut sqlx::AnyConnection) {
+    static SWEPT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if SWEPT.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        return;
+    }
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'nf_test_%'")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap_or_default();
+    let hour_ago = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+        .saturating_sub(3_600_000);
+    for name in names {
+        let created = name
+            .get(8..20)
+            .and_then(|hex| u64::from_str_radix(hex, 16).ok());
+        if created.is_some_and(|ms| ms < hour_ago) {
+            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&mut *conn)
+            .await;
+        }
+    }
+}
+
+/// Runs each listed test once per backend: `mod sqlite { fn name() }` and `mod postgres`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() { super::$name($crate::helpers::Backend::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() { super::$name($crate::helpers::Backend::Postgres).await })*
+        }
+    };
+}

@@ -1,0 +1,149 @@
+use std::time::Duration;
+
+use neoforge_server::app;
+use neoforge_server::ids::OrgId;
+use neoforge_server::store::Db;
+use neoforge_server::tenancy::{Env, Scope};
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::{Backend, fresh_postgres_database, read, serve_args, spawn_app};
+
+async fn health_and_readiness(b: Backend) {
+    let app = spawn_app(b).await;
+    assert_eq!(
+        app.call(Method::GET, "/healthz", None, None)
+            .await
+            .expect(200)["status"],
+        "ok"
+    );
+    assert_eq!(
+        app.call(Method::GET, "/readyz", None, None)
+            .await
+            .expect(200)["status"],
+        "ready"
+    );
+    // With the database gone, readiness fails while liveness holds.
+    app.server.as_ref().expect("running").state.db.close().await;
+    app.call(Method::GET, "/readyz", None, None)
+        .await
+        .expect_problem(503, "service_unavailable");
+    app.call(Method::GET, "/healthz", None, None)
+        .await
+        .expect(200);
+}
+
+/// A request in flight when shutdown starts still completes.
+async fn shutdown_lets_requests_finish(b: Backend) {
+    let app = spawn_app(b).await;
+    let client = app.client.clone();
+    let url = app.url("/v1/users");
+    // Sign-up hashes a password (tens of milliseconds): long enough to be in flight.
+    let in_flight = tokio::spawn(async move {
+        client
+            .post(url)
+            .json(&json!({"email": "late@example.com", "password": "correct horse battery"}))
+            .send()
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let base = app.base.clone();
+    app.stop().await;
+    let resp = in_flight
+        .await
+        .expect("task")
+        .expect("the in-flight request was answered");
+    assert_eq!(read(resp).await.status, 201);
+    assert!(
+        reqwest::get(format!("{base}/healthz")).await.is_err(),
+        "no longer listening"
+    );
+}
+
+crate::on_both_backends!(health_and_readiness, shutdown_lets_requests_finish);
+
+/// Replicas starting together migrate once, under the advisory lock.
+#[tokio::test]
+async fn postgres_replicas_migrate_concurrently() {
+    let (url, _) = fresh_postgres_database().await;
+    let starts = (0..4).map(|_| {
+        let args = serve_args(url.clone());
+        tokio::spawn(async move { app::start(&args).await })
+    });
+    let mut servers = Vec::new();
+    for s in starts {
+        servers.push(s.await.expect("task").expect("replica starts"));
+    }
+    for s in servers {
+        s.stop().await.expect("stops");
+    }
+}
+
+/// Row-level security: inside a tenant-scoped transaction, even a query with no tenant filter
+/// sees only that tenant's rows, in that environment.
+#[tokio::test]
+async fn postgres_row_level_security_is_a_second_wall() {
+    let app = spawn_app(Backend::Postgres).await;
+    let a = app.signup("a@example.com").await;
+    let b = app.signup("b@example.com").await;
+    app.create_key(&a.session, json!({"name": "a-test"}), false)
+        .await;
+    app.create_key(&a.session, json!({"name": "a-live"}), true)
+        .await;
+    app.create_key(&b.session, json!({"name": "b-test"}), false)
+        .await;
+    let db: &Db = &app.server.as_ref().expect("running").state.db;
+
+    let scope = Scope {
+        org_id: OrgId::parse(&a.org_id).expect("id"),
+        env: Env::Test,
+    };
+    let mut tx = db.read_scoped(&scope).await.expect("tx");
+    let names: Vec<String> = sqlx::query_scalar("SELECT name FROM api_keys")
+        .fetch_all(&mut *tx)
+        .await
+        .expect("query");
+    assert_eq!(names, ["a-test"]);
+    let members: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM memberships")
+        .fetch_one(&mut *tx)
+        .await
+        .expect("query");
+    assert_eq!(members, 1);
+    tx.rollback().await.expect("rollback");
+
+    // Writing a row for another tenant is refused by the policy.
+    let mut tx = db.write_scoped(&scope).await.expect("tx");
+    let err = sqlx::query("UPDATE api_keys SET name = 'x' WHERE name = 'b-test'")
+        .execute(&mut *tx)
+        .await
+        .expect("runs");
+    assert_eq!(err.rows_affected(), 0);
+    let insert = sqlx::query("INSERT INTO roles (id, tenant_id, name, description, permissions, created_at) VALUES ('role_x', $1, 'x', '', '', 0)")
+        .bind(&b.org_id)
+        .execute(&mut *tx)
+        .await;
+    assert!(insert.is_err(), "insert into another tenant must fail");
+    drop(tx);
+    app.stop().await;
+}
+
+/// The committed spec matches the server. A stale file is rewritten and the test fails, so
+/// the fix is to commit the regenerated file (or run `cargo xtask spec`).
+#[test]
+fn committed_spec_is_current() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi/v1.json");
+    let fresh = neoforge_server::openapi::render();
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    if committed != fresh {
+        std::fs::write(&path, &fresh).expect("rewrite openapi/v1.json");
+        panic!(
+            "openapi/v1.json was stale and has been regenerated; review and commit it (or run `cargo xtask spec`)."
+        );
+    }
+    let spec: serde_json::Value = serde_json::from_str(&fresh).expect("json");
+    assert!(
+        spec["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.1"))
+    );
+}

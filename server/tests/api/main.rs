@@ -1,0 +1,10 @@
+//! End-to-end tests of the API over real HTTP, each run on SQLite and on PostgreSQL.
+
+mod helpers;
+
+mod accounts;
+mod api_keys;
+mod conventions;
+mod isolation;
+mod lifecycle;
+mod organizations;
