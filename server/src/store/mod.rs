@@ -4,16 +4,56 @@
 //! BIGINT unix-millisecond timestamps, TEXT ids), so each domain has one implementation that
 //! runs on both backends. Dialect differences live here and in the per-backend migrations.
 
+use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Transaction};
+use sqlx::pool::PoolConnection;
+use sqlx::{AnyConnection, AnyPool, Transaction};
 
 use crate::tenancy::Scope;
 
 pub type Tx = Transaction<'static, sqlx::Any>;
+
+/// A connection for reads in one scope: a transaction on PostgreSQL (row-level security needs
+/// its session settings), a plain pooled connection on SQLite, where BEGIN and COMMIT would
+/// be two more trips to the database thread for nothing.
+pub enum ReadConn {
+    Tx(Tx),
+    Plain(PoolConnection<sqlx::Any>),
+}
+
+impl ReadConn {
+    /// Ends the read. Dropping it works too; this names the end.
+    pub async fn commit(self) -> sqlx::Result<()> {
+        match self {
+            ReadConn::Tx(tx) => tx.commit().await,
+            ReadConn::Plain(_) => Ok(()),
+        }
+    }
+}
+
+impl Deref for ReadConn {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        match self {
+            ReadConn::Tx(tx) => tx,
+            ReadConn::Plain(c) => c,
+        }
+    }
+}
+
+impl DerefMut for ReadConn {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        match self {
+            ReadConn::Tx(tx) => tx,
+            ReadConn::Plain(c) => c,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -120,9 +160,12 @@ impl Db {
         self.writer.begin().await
     }
 
-    /// A read transaction confined to one tenant and environment.
-    pub async fn read_scoped(&self, scope: &Scope) -> Result<Tx, sqlx::Error> {
-        self.scoped(&self.reader, scope).await
+    /// A read confined to one tenant and environment.
+    pub async fn read_scoped(&self, scope: &Scope) -> Result<ReadConn, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => Ok(ReadConn::Plain(self.reader.acquire().await?)),
+            Backend::Postgres => Ok(ReadConn::Tx(self.scoped(&self.reader, scope).await?)),
+        }
     }
 
     /// A write transaction confined to one tenant and environment.

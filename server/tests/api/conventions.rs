@@ -255,7 +255,7 @@ async fn malformed_input_never_breaks_a_route(b: Backend) {
                 &"9".repeat(600),
             ] {
                 let path = fill(template, id);
-                let mut attempts: Vec<(Option<&str>, Option<Value>, Vec<(&str, &str)>)> = vec![
+                let mut attempts: Vec<Attempt> = vec![
                     (None, None, vec![]),
                     (Some(key.as_str()), None, vec![]),
                     (Some("nf_test_garbage"), None, vec![]),
@@ -352,6 +352,9 @@ async fn malformed_input_never_breaks_a_route(b: Backend) {
         .expect_problem(405, "method_not_allowed");
     app.stop().await;
 }
+
+/// A credential, a JSON body and extra headers.
+type Attempt<'a> = (Option<&'a str>, Option<Value>, Vec<(&'a str, &'a str)>);
 
 fn fill(template: &str, id: &str) -> String {
     template

@@ -33,7 +33,7 @@ async fn join(app: &TestApp, owner: &Account, email: &str, role: &str) -> Accoun
     member
 }
 
-fn in_org<'a>(member: &'a Account) -> [(&'static str, &'a str); 1] {
+fn in_org(member: &Account) -> [(&'static str, &str); 1] {
     [("NeoForge-Organization", member.org_id.as_str())]
 }
 
