@@ -2,6 +2,7 @@
 //! the server's lifecycle. The one place where the parts meet.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -22,6 +23,7 @@ use crate::http::{health, idempotency, request_id};
 use crate::openapi::ApiDoc;
 use crate::store::Db;
 use crate::tenancy::api::{api_keys, invitations, members, organizations, roles, sessions, users};
+use crate::tenancy::key_cache::KeyCache;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -29,6 +31,7 @@ pub struct AppState {
     pub clock: Clock,
     pub session_ttl_ms: i64,
     pub max_body_bytes: usize,
+    pub keys: Arc<KeyCache>,
 }
 
 /// Every route, and the OpenAPI document built from the same handlers.
@@ -62,7 +65,7 @@ pub fn router_and_spec() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 /// The complete application: routes, error fallbacks and middleware.
 pub fn app(state: AppState) -> Router {
     let (router, spec) = router_and_spec();
-    let spec = std::sync::Arc::new(spec);
+    let spec = Arc::new(spec);
     router
         .route(
             "/openapi.json",
@@ -100,6 +103,7 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
         clock: Clock::default(),
         session_ttl_ms: i64::from(args.session_ttl_hours) * 3600 * 1000,
         max_body_bytes: args.max_body_bytes,
+        keys: Arc::default(),
     };
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;

@@ -7,6 +7,7 @@
 //! the operation's permission (`Caller::require`).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderMap;
@@ -209,12 +210,25 @@ async fn api_key_caller(parts: &Parts, state: &AppState, token: &str) -> ApiResu
         return Err(ApiError::InvalidApiKey);
     };
     let now = state.clock.now_ms();
-    let key = tenancy_store::find_api_key_by_secret(state.db.reader(), token)
-        .await?
-        .filter(|k| {
-            k.env == env.as_str() && k.revoked_at.is_none() && k.expires_at.is_none_or(|t| t > now)
-        })
-        .ok_or(ApiError::InvalidApiKey)?;
+    let hash = crate::secret::hash_token(token);
+    let key = match state.keys.get(&hash) {
+        Some(key) => key,
+        None => {
+            let generation = state.keys.generation();
+            let key = tenancy_store::find_api_key_by_hash(state.db.reader(), &hash)
+                .await?
+                .map(Arc::new)
+                .ok_or(ApiError::InvalidApiKey)?;
+            state.keys.put(hash.clone(), key.clone(), generation);
+            key
+        }
+    };
+    let usable = key.env == env.as_str()
+        && key.revoked_at.is_none()
+        && key.expires_at.is_none_or(|t| t > now);
+    if !usable {
+        return Err(ApiError::InvalidApiKey);
+    }
     // A key acts for the member who created it; it dies with the membership.
     let role = key.role.clone().ok_or(ApiError::InvalidApiKey)?;
     let membership = Membership {
@@ -235,10 +249,10 @@ async fn api_key_caller(parts: &Parts, state: &AppState, token: &str) -> ApiResu
         tenancy_store::touch_api_key(state.db.writer(), &key.id, now).await?;
     }
     Ok(Caller {
-        user_id: UserId::from_db(key.created_by),
-        actor: Actor::ApiKey(ApiKeyId::from_db(key.id)),
+        user_id: UserId::from_db(key.created_by.clone()),
+        actor: Actor::ApiKey(ApiKeyId::from_db(key.id.clone())),
         scope: Scope {
-            org_id: OrgId::from_db(key.tenant_id),
+            org_id: OrgId::from_db(key.tenant_id.clone()),
             env,
         },
         role,

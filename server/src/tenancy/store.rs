@@ -637,10 +637,10 @@ pub struct KeyAuthRow {
     pub custom_permissions: Option<String>,
 }
 
-/// Across tenants, by secret: authentication does not know the tenant yet.
-pub async fn find_api_key_by_secret<'c>(
+/// Across tenants, by the secret's hash: authentication does not know the tenant yet.
+pub async fn find_api_key_by_hash<'c>(
     db: impl AnyExecutor<'c>,
-    token: &str,
+    secret_hash: &str,
 ) -> sqlx::Result<Option<KeyAuthRow>> {
     sqlx::query_as(
         "SELECT k.id, k.tenant_id, k.env, k.scopes, k.created_by, k.expires_at, k.revoked_at,
@@ -650,7 +650,7 @@ pub async fn find_api_key_by_secret<'c>(
          LEFT JOIN roles r ON r.id = m.role AND r.tenant_id = k.tenant_id
          WHERE k.secret_hash = $1",
     )
-    .bind(secret::hash_token(token))
+    .bind(secret_hash)
     .fetch_optional(db)
     .await
 }

@@ -152,22 +152,40 @@ fn committed_spec_is_current() {
 #[tokio::test]
 async fn readme_walkthrough_works_verbatim() {
     let app = spawn_app(Backend::Sqlite).await;
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).expect("README");
-    let walkthrough = readme.split("## Walkthrough").nth(1).expect("a Walkthrough section");
-    let script = walkthrough.split("```sh\n").nth(1).and_then(|s| s.split("```").next()).expect("a sh block");
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README");
+    let walkthrough = readme
+        .split("## Walkthrough")
+        .nth(1)
+        .expect("a Walkthrough section");
+    let script = walkthrough
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .expect("a sh block");
     assert!(script.contains("BASE=http://127.0.0.1:8080\n"));
-    let script = script.replace("BASE=http://127.0.0.1:8080\n", &format!("BASE={}\n", app.base));
+    let script = script.replace(
+        "BASE=http://127.0.0.1:8080\n",
+        &format!("BASE={}\n", app.base),
+    );
     let out = tokio::process::Command::new("bash")
         .args(["-euo", "pipefail", "-c", &script])
         .output()
         .await
         .expect("bash runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "walkthrough failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "walkthrough failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("\"secret\":\"nf_test_"), "{stdout}");
     assert!(stdout.contains("\"revoked_at\":\"20"), "{stdout}");
     let last = stdout.rsplit("HTTP/1.1 ").next().unwrap_or_default();
     assert!(last.starts_with("401"), "{stdout}");
-    assert!(last.contains("application/problem+json") && last.contains("\"code\":\"invalid_api_key\""), "{stdout}");
+    assert!(
+        last.contains("application/problem+json") && last.contains("\"code\":\"invalid_api_key\""),
+        "{stdout}"
+    );
     app.stop().await;
 }

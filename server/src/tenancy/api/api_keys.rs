@@ -280,6 +280,7 @@ pub async fn revoke(
         .await?
         .ok_or(ApiError::NotFound("api_key"))?;
     tx.commit().await?;
+    state.keys.invalidate();
     Ok(axum::Json(ApiKey::from_row(row, caller.scope.env)))
 }
 
@@ -329,6 +330,7 @@ pub async fn roll(
         .await?
         .ok_or(ApiError::NotFound("api_key"))?;
     tx.commit().await?;
+    state.keys.invalidate();
     Ok(axum::Json(ApiKeyWithSecret {
         key: ApiKey::from_row(row, caller.scope.env),
         secret,

@@ -166,6 +166,7 @@ pub async fn update(
     )
     .await?;
     tx.commit().await?;
+    state.keys.invalidate();
     member.role = req.role;
     Ok(axum::Json(member.into()))
 }
@@ -218,5 +219,6 @@ pub async fn delete(
     )
     .await?;
     tx.commit().await?;
+    state.keys.invalidate();
     Ok(StatusCode::NO_CONTENT)
 }

@@ -215,5 +215,6 @@ pub async fn transfer_ownership(
         .await?
         .ok_or(ApiError::NotFound("organization"))?;
     tx.commit().await?;
+    state.keys.invalidate();
     Ok(axum::Json(org.into()))
 }

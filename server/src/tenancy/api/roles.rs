@@ -306,6 +306,7 @@ pub async fn update(
     )
     .await?;
     tx.commit().await?;
+    state.keys.invalidate();
     Ok(axum::Json(row.into()))
 }
 
@@ -351,5 +352,6 @@ pub async fn delete(
     )
     .await?;
     tx.commit().await?;
+    state.keys.invalidate();
     Ok(StatusCode::NO_CONTENT)
 }
