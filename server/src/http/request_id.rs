@@ -31,7 +31,15 @@ pub async fn middleware(mut req: Request, next: Next) -> Response {
     let header = HeaderValue::from_str(&id).expect("request ids are printable ASCII");
     req.headers_mut().insert(HEADER, header.clone());
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
-    let mut response = REQUEST_ID.scope(id, next.run(req)).instrument(span).await;
+    let started = std::time::Instant::now();
+    let mut response = REQUEST_ID
+        .scope(id, next.run(req))
+        .instrument(span.clone())
+        .await;
+    span.in_scope(|| {
+        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        tracing::info!(status = response.status().as_u16(), micros, "request finished");
+    });
     response.headers_mut().insert(HEADER, header);
     response
 }
