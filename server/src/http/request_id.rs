@@ -38,7 +38,11 @@ pub async fn middleware(mut req: Request, next: Next) -> Response {
         .await;
     span.in_scope(|| {
         let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        tracing::info!(status = response.status().as_u16(), micros, "request finished");
+        tracing::info!(
+            status = response.status().as_u16(),
+            micros,
+            "request finished"
+        );
     });
     response.headers_mut().insert(HEADER, header);
     response

@@ -108,6 +108,15 @@ pub struct UpdateMemberRequest {
     pub role: String,
 }
 
+fn only_owners_touch_owners(caller: &Caller, member: &MemberRow) -> ApiResult<()> {
+    if member.role == "owner" && !caller.is_owner() {
+        return Err(ApiError::forbidden(
+            "Only an owner can change or remove an owner.",
+        ));
+    }
+    Ok(())
+}
+
 /// Refuses changes that would leave the organization without an owner.
 async fn keep_an_owner(tx: &mut Tx, scope: &Scope, member: &MemberRow) -> ApiResult<()> {
     if member.role == "owner" && db::count_owners(tx, scope).await? <= 1 {
@@ -147,11 +156,7 @@ pub async fn update(
         .ok_or(ApiError::NotFound("member"))?;
     let permissions = permissions_of(&mut tx, &caller.scope, "role", &req.role).await?;
     check_grantable(&caller, &req.role, &permissions)?;
-    if member.role == "owner" && !caller.is_owner() {
-        return Err(ApiError::forbidden(
-            "Only an owner can change an owner's role.",
-        ));
-    }
+    only_owners_touch_owners(&caller, &member)?;
     if req.role != "owner" {
         keep_an_owner(&mut tx, &caller.scope, &member).await?;
     }
@@ -199,9 +204,7 @@ pub async fn delete(
     let member = db::get_member(&mut tx, &caller.scope, &user_id)
         .await?
         .ok_or(ApiError::NotFound("member"))?;
-    if member.role == "owner" && !caller.is_owner() {
-        return Err(ApiError::forbidden("Only an owner can remove an owner."));
-    }
+    only_owners_touch_owners(&caller, &member)?;
     keep_an_owner(&mut tx, &caller.scope, &member).await?;
     db::delete_member(&mut tx, &caller.scope, &user_id).await?;
     let action = if leaving {

@@ -13,6 +13,7 @@ use crate::http::auth::{Caller, SessionUser};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::Json;
 use crate::ids::{OrgId, UserId};
+use crate::store::Tx;
 use crate::tenancy::store::{self as db, OrgRow};
 use crate::tenancy::{Env, Permission, Scope, check_name};
 
@@ -66,22 +67,42 @@ pub async fn create(
     Json(req): Json<OrganizationRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<Organization>)> {
     let name = check_name("name", &req.name)?;
-    let now = state.clock.now_ms();
-    let org_id = OrgId::generate();
     let mut tx = state.db.write().await?;
-    db::insert_org(&mut tx, &org_id, &name, now).await?;
-    db::insert_membership(&mut tx, &org_id, &user.user_id, "owner", now).await?;
+    let org = found(
+        &mut tx,
+        &user.user_id,
+        name,
+        user.ip.as_deref(),
+        state.clock.now_ms(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, axum::Json(org)))
+}
+
+/// Creates an organization owned by `owner` inside `tx`, with its audit event (recorded in
+/// the sandbox, where a new organization starts).
+pub async fn found(
+    tx: &mut Tx,
+    owner: &UserId,
+    name: String,
+    ip: Option<&str>,
+    now: i64,
+) -> ApiResult<Organization> {
+    let org_id = OrgId::generate();
+    db::insert_org(tx, &org_id, &name, now).await?;
+    db::insert_membership(tx, &org_id, owner, "owner", now).await?;
     let scope = Scope {
         org_id: org_id.clone(),
         env: Env::Test,
     };
     let actor = ActorRef {
         kind: "user",
-        id: user.user_id.as_str(),
-        ip: user.ip.as_deref(),
+        id: owner.as_str(),
+        ip,
     };
     audit::record(
-        &mut tx,
+        tx,
         &scope,
         actor,
         "organization.created",
@@ -89,16 +110,12 @@ pub async fn create(
         now,
     )
     .await?;
-    tx.commit().await?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(Organization {
-            id: org_id,
-            name,
-            role: "owner".into(),
-            created_at: now,
-        }),
-    ))
+    Ok(Organization {
+        id: org_id,
+        name,
+        role: "owner".into(),
+        created_at: now,
+    })
 }
 
 /// The caller's current organization.

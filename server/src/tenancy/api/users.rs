@@ -5,18 +5,17 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::organizations::Organization;
+use super::organizations::{self, Organization};
 use super::sessions::{self, SessionToken};
 use crate::app::AppState;
-use crate::audit::{self, ActorRef};
 use crate::clock::timestamp;
 use crate::http::auth::{ClientIp, SessionUser};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::Json;
-use crate::ids::{OrgId, UserId};
+use crate::ids::UserId;
 use crate::store::is_unique_violation;
 use crate::tenancy::store::{self as db, UserRow};
-use crate::tenancy::{Email, Env, Scope, check_name, check_password};
+use crate::tenancy::{Email, check_name, check_password};
 
 /// A person with a dashboard login.
 #[derive(Debug, Serialize, ToSchema)]
@@ -101,7 +100,6 @@ pub async fn create(
         created_at: now,
     };
     let user_id = UserId::from_db(user.id.clone());
-    let org_id = OrgId::generate();
     let mut tx = state.db.write().await?;
     if let Err(e) = db::insert_user(&mut tx, &user).await {
         return Err(if is_unique_violation(&e) {
@@ -113,35 +111,11 @@ pub async fn create(
             e.into()
         });
     }
-    db::insert_org(&mut tx, &org_id, &org_name, now).await?;
-    db::insert_membership(&mut tx, &org_id, &user_id, "owner", now).await?;
-    let scope = Scope {
-        org_id: org_id.clone(),
-        env: Env::Test,
-    };
-    let actor = ActorRef {
-        kind: "user",
-        id: user_id.as_str(),
-        ip: ip.as_deref(),
-    };
-    audit::record(
-        &mut tx,
-        &scope,
-        actor,
-        "organization.created",
-        ("organization", org_id.as_str()),
-        now,
-    )
-    .await?;
+    let organization =
+        organizations::found(&mut tx, &user_id, org_name, ip.as_deref(), now).await?;
     let session = sessions::start(&mut tx, &state, &user_id).await?;
     tx.commit().await?;
     let token = session.token.clone();
-    let organization = Organization {
-        id: org_id,
-        name: org_name,
-        role: "owner".into(),
-        created_at: now,
-    };
     Ok(sessions::created_with_cookie(
         &state,
         &token,
