@@ -74,5 +74,22 @@ fn spec() -> anyhow::Result<()> {
 /// Everything, on both backends. PostgreSQL must answer (see README); the suite fails, not
 /// skips, when it does not.
 fn test() -> anyhow::Result<()> {
-    run(cargo().args(["test", "--workspace", "--all-targets"]))
+    run(cargo().args(["test", "--workspace", "--all-targets"]))?;
+    let python = python_tools()?;
+    run(Command::new(python)
+        .args(["-m", "openapi_spec_validator", "openapi/v1.json"])
+        .current_dir(root()))
+}
+
+/// A virtualenv under target/py with tests/requirements.txt installed; returns its python.
+fn python_tools() -> anyhow::Result<PathBuf> {
+    let venv = root().join("target/py");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
+    }
+    run(Command::new(&python)
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+        .arg(root().join("tests/requirements.txt")))?;
+    Ok(python)
 }
