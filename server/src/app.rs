@@ -19,6 +19,7 @@ use crate::audit;
 use crate::clock::Clock;
 use crate::config::{ServeArgs, redact_url};
 use crate::http::error::ApiError;
+use crate::http::faults::{self, Faults};
 use crate::http::{health, idempotency, request_id};
 use crate::openapi::ApiDoc;
 use crate::store::Db;
@@ -63,7 +64,7 @@ pub fn router_and_spec() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 }
 
 /// The complete application: routes, error fallbacks and middleware.
-pub fn app(state: AppState) -> Router {
+pub fn app(state: AppState, inject_faults: bool) -> Router {
     let (router, spec) = router_and_spec();
     let spec = Arc::new(spec);
     router
@@ -77,6 +78,10 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             idempotency::middleware,
         ))
+        // Outside idempotency, so an injected failure never becomes a stored response.
+        .layer(tower::util::option_layer(inject_faults.then(|| {
+            axum::middleware::from_fn_with_state(Faults::default(), faults::middleware)
+        })))
         .layer(DefaultBodyLimit::max(state.max_body_bytes))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
@@ -108,7 +113,8 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;
     let (shutdown, mut stopping) = watch::channel(false);
-    let service = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let service =
+        app(state.clone(), args.inject_faults).into_make_service_with_connect_info::<SocketAddr>();
     let grace = Duration::from_secs(args.shutdown_grace_secs);
     let task = tokio::spawn(async move {
         let mut stopping_too = stopping.clone();

@@ -63,6 +63,10 @@ pub struct ServeArgs {
     #[arg(long, env = "NEOFORGE_SESSION_TTL_HOURS", default_value_t = 24 * 14)]
     pub session_ttl_hours: u32,
 
+    /// Test only: honour `NeoForge-Fault` request headers (see the SDK test suites).
+    #[arg(long, env = "NEOFORGE_INJECT_FAULTS", default_value_t = false)]
+    pub inject_faults: bool,
+
     /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C.
     #[arg(long, env = "NEOFORGE_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,

@@ -85,6 +85,9 @@ pub enum ApiError {
     RouteNotFound,
     #[error("the database is unreachable")]
     Unavailable,
+    /// A fault injected on request by a test server (`--inject-faults`).
+    #[error("injected fault")]
+    Injected(StatusCode),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -166,6 +169,7 @@ impl ApiError {
                 "service_unavailable",
                 "Service unavailable",
             ),
+            Injected(status) => (*status, "injected_fault", "Injected fault"),
             Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal_error",

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod faults;
 pub mod health;
 pub mod idempotency;
 pub mod pagination;

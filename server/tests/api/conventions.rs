@@ -3,7 +3,7 @@ use std::collections::HashSet;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, read, spawn_app};
+use crate::helpers::{Backend, read, spawn_app, spawn_app_injecting_faults};
 
 async fn idempotent_posts_replay(b: Backend) {
     let app = spawn_app(b).await;
@@ -378,7 +378,65 @@ fn assert_problem_or_success(r: &crate::helpers::Reply, what: &str) {
     }
 }
 
+/// Injected faults fire the requested number of times, only when the server opts in, and
+/// never become a stored idempotent response.
+async fn faults_are_injected_only_on_request(b: Backend) {
+    let fault = [
+        ("NeoForge-Fault", "503"),
+        ("NeoForge-Fault-Key", "k1"),
+        ("NeoForge-Fault-Times", "2"),
+    ];
+    let plain = spawn_app(b).await;
+    plain
+        .call_with(Method::GET, "/healthz", None, None, &fault)
+        .await
+        .expect(200);
+    plain.stop().await;
+
+    let app = spawn_app_injecting_faults(b).await;
+    for _ in 0..2 {
+        let r = app
+            .call_with(Method::GET, "/healthz", None, None, &fault)
+            .await;
+        r.expect_problem(503, "injected_fault");
+        assert_eq!(r.header("retry-after"), Some("1"));
+    }
+    app.call_with(Method::GET, "/healthz", None, None, &fault)
+        .await
+        .expect(200);
+
+    let ada = app.signup("ada@example.com").await;
+    let headers = [
+        ("NeoForge-Fault", "429"),
+        ("NeoForge-Fault-Key", "k2"),
+        ("Idempotency-Key", "i1"),
+    ];
+    let body = json!({"name": "after a 429"});
+    app.call_with(
+        Method::POST,
+        "/v1/api_keys",
+        Some(&ada.session),
+        Some(body.clone()),
+        &headers,
+    )
+    .await
+    .expect_problem(429, "injected_fault");
+    let retried = app
+        .call_with(
+            Method::POST,
+            "/v1/api_keys",
+            Some(&ada.session),
+            Some(body),
+            &headers,
+        )
+        .await;
+    retried.expect(201);
+    assert_eq!(retried.header("idempotent-replayed"), None);
+    app.stop().await;
+}
+
 crate::on_both_backends!(
+    faults_are_injected_only_on_request,
     idempotent_posts_replay,
     idempotency_under_concurrency,
     lists_paginate_with_cursors,

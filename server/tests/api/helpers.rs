@@ -62,11 +62,21 @@ pub fn serve_args(database_url: String) -> ServeArgs {
         log_format: LogFormat::Human,
         max_body_bytes: 64 * 1024,
         session_ttl_hours: 24,
+        inject_faults: false,
         shutdown_grace_secs: 10,
     }
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_with(backend, false).await
+}
+
+/// A server that honours `NeoForge-Fault` headers (`--inject-faults`).
+pub async fn spawn_app_injecting_faults(backend: Backend) -> TestApp {
+    spawn_with(backend, true).await
+}
+
+async fn spawn_with(backend: Backend, inject_faults: bool) -> TestApp {
     let (url, sqlite_file) = match backend {
         Backend::Sqlite => {
             let path =
@@ -76,7 +86,11 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         }
         Backend::Postgres => (fresh_postgres_database().await.0, None),
     };
-    let server = app::start(&serve_args(url)).await.expect("server starts");
+    let args = ServeArgs {
+        inject_faults,
+        ..serve_args(url)
+    };
+    let server = app::start(&args).await.expect("server starts");
     TestApp {
         base: format!("http://{}", server.addr),
         client: reqwest::Client::builder()
