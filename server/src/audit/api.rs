@@ -10,7 +10,7 @@ use crate::clock::timestamp;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::Query;
-use crate::http::pagination::{Page, fetch_limit};
+use crate::http::pagination::{Page, fetch_limit, page_type};
 use crate::tenancy::Permission;
 
 /// Something that changed, who changed it and when.
@@ -84,7 +84,7 @@ fn time_param(field: &str, value: Option<&str>) -> ApiResult<Option<i64>> {
     get, path = "/v1/audit_events", tag = "audit_events", operation_id = "audit_events_list",
     params(AuditQuery),
     responses(
-        (status = 200, description = "A page of audit events", body = Page<AuditEvent>),
+        (status = 200, description = "A page of audit events", body = AuditEventPage),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::Forbidden),
@@ -95,7 +95,7 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<AuditQuery>,
-) -> ApiResult<axum::Json<Page<AuditEvent>>> {
+) -> ApiResult<axum::Json<AuditEventPage>> {
     caller.require(Permission::AuditRead)?;
     let fetch = fetch_limit(q.limit)?;
     let filter = AuditFilter {
@@ -115,10 +115,9 @@ pub async fn list(
     )
     .await?;
     tx.commit().await?;
-    Ok(axum::Json(Page::new(
-        rows,
-        fetch,
-        |r| r.id.clone(),
-        AuditEvent::from,
-    )))
+    Ok(axum::Json(
+        Page::new(rows, fetch, |r| r.id.clone(), AuditEvent::from).into(),
+    ))
 }
+
+page_type!(AuditEventPage, AuditEvent);

@@ -1,8 +1,8 @@
 //! Cursor pagination: `?limit=&starting_after=`, newest first, answered as
 //! `{data, has_more, next_cursor}`. Ids sort by creation, so the cursor is the last id seen.
 
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::error::{ApiError, ApiResult};
 
@@ -34,15 +34,40 @@ pub fn fetch_limit(limit: Option<i64>) -> ApiResult<i64> {
     }
 }
 
-/// One page of a list.
-#[derive(Debug, Serialize, ToSchema)]
+/// One page of a list, as built; each list answers with its own `page_type!`.
+#[derive(Debug)]
 pub struct Page<T> {
     pub data: Vec<T>,
-    /// True when more items follow this page.
     pub has_more: bool,
-    /// Pass as `starting_after` to get the next page; null on the last page.
     pub next_cursor: Option<String>,
 }
+
+/// Declares the response type of a list of `$item`. A concrete type per list, because utoipa
+/// inlines a generic `Page<T>`'s item schema instead of referring to it (utoipa#1586).
+macro_rules! page_type {
+    ($name:ident, $item:ty) => {
+        #[doc = concat!("A page of `", stringify!($item), "`, newest first.")]
+        #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+        pub struct $name {
+            pub data: Vec<$item>,
+            /// True when more items follow this page.
+            pub has_more: bool,
+            /// Pass as `starting_after` to get the next page; null on the last page.
+            pub next_cursor: Option<String>,
+        }
+
+        impl From<$crate::http::pagination::Page<$item>> for $name {
+            fn from(p: $crate::http::pagination::Page<$item>) -> Self {
+                $name {
+                    data: p.data,
+                    has_more: p.has_more,
+                    next_cursor: p.next_cursor,
+                }
+            }
+        }
+    };
+}
+pub(crate) use page_type;
 
 impl<T> Page<T> {
     /// Builds a page from up to `fetch` rows (as fetched with `fetch_limit`).

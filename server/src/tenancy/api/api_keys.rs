@@ -13,7 +13,7 @@ use crate::clock::timestamp;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
-use crate::http::pagination::{ListParams, Page};
+use crate::http::pagination::{ListParams, Page, page_type};
 use crate::ids::{ApiKeyId, UserId};
 use crate::secret;
 use crate::tenancy::store::{self as db, ApiKeyRow, scopes_of};
@@ -184,7 +184,7 @@ pub async fn create(
     get, path = "/v1/api_keys", tag = "api_keys", operation_id = "api_keys_list",
     params(ListParams),
     responses(
-        (status = 200, description = "A page of keys", body = Page<ApiKey>),
+        (status = 200, description = "A page of keys", body = ApiKeyPage),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::Forbidden),
@@ -195,7 +195,7 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<ListParams>,
-) -> ApiResult<axum::Json<Page<ApiKey>>> {
+) -> ApiResult<axum::Json<ApiKeyPage>> {
     caller.require(Permission::ApiKeysRead)?;
     let fetch = q.fetch()?;
     let mut tx = state.db.read_scoped(&caller.scope).await?;
@@ -203,12 +203,9 @@ pub async fn list(
         db::list_api_keys(&mut tx, &caller.scope, q.starting_after.as_deref(), fetch).await?;
     tx.commit().await?;
     let env = caller.scope.env;
-    Ok(axum::Json(Page::new(
-        rows,
-        fetch,
-        |r| r.id.clone(),
-        |r| ApiKey::from_row(r, env),
-    )))
+    Ok(axum::Json(
+        Page::new(rows, fetch, |r| r.id.clone(), |r| ApiKey::from_row(r, env)).into(),
+    ))
 }
 
 async fn load(state: &AppState, caller: &Caller, id: &ApiKeyId) -> ApiResult<ApiKey> {
@@ -336,3 +333,5 @@ pub async fn roll(
         secret,
     }))
 }
+
+page_type!(ApiKeyPage, ApiKey);

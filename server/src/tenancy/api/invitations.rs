@@ -14,7 +14,7 @@ use crate::clock::timestamp;
 use crate::http::auth::{Caller, SessionUser};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
-use crate::http::pagination::{ListParams, Page};
+use crate::http::pagination::{ListParams, Page, page_type};
 use crate::ids::{InvitationId, OrgId};
 use crate::secret;
 use crate::tenancy::store::{self as db, InvitationRow};
@@ -163,7 +163,7 @@ pub async fn create(
     get, path = "/v1/invitations", tag = "invitations", operation_id = "invitations_list",
     params(ListParams),
     responses(
-        (status = 200, description = "A page of invitations", body = Page<Invitation>),
+        (status = 200, description = "A page of invitations", body = InvitationPage),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::Forbidden),
@@ -174,7 +174,7 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<ListParams>,
-) -> ApiResult<axum::Json<Page<Invitation>>> {
+) -> ApiResult<axum::Json<InvitationPage>> {
     caller.require(Permission::MembersRead)?;
     let fetch = q.fetch()?;
     let now = state.clock.now_ms();
@@ -182,12 +182,15 @@ pub async fn list(
     let rows =
         db::list_invitations(&mut tx, &caller.scope, q.starting_after.as_deref(), fetch).await?;
     tx.commit().await?;
-    Ok(axum::Json(Page::new(
-        rows,
-        fetch,
-        |r| r.id.clone(),
-        |r| Invitation::from_row(r, now),
-    )))
+    Ok(axum::Json(
+        Page::new(
+            rows,
+            fetch,
+            |r| r.id.clone(),
+            |r| Invitation::from_row(r, now),
+        )
+        .into(),
+    ))
 }
 
 /// Get an invitation.
@@ -364,3 +367,5 @@ pub async fn accept(
     tx.commit().await?;
     Ok(axum::Json(org.into()))
 }
+
+page_type!(InvitationPage, Invitation);

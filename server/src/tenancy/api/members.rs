@@ -13,7 +13,7 @@ use crate::clock::timestamp;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
-use crate::http::pagination::{ListParams, Page};
+use crate::http::pagination::{ListParams, Page, page_type};
 use crate::ids::UserId;
 use crate::store::Tx;
 use crate::tenancy::store::{self as db, MemberRow};
@@ -48,7 +48,7 @@ impl From<MemberRow> for Member {
     get, path = "/v1/members", tag = "members", operation_id = "members_list",
     params(ListParams),
     responses(
-        (status = 200, description = "A page of members", body = Page<Member>),
+        (status = 200, description = "A page of members", body = MemberPage),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::Forbidden),
@@ -59,18 +59,15 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<ListParams>,
-) -> ApiResult<axum::Json<Page<Member>>> {
+) -> ApiResult<axum::Json<MemberPage>> {
     caller.require(Permission::MembersRead)?;
     let fetch = q.fetch()?;
     let mut tx = state.db.read_scoped(&caller.scope).await?;
     let rows = db::list_members(&mut tx, &caller.scope, q.starting_after.as_deref(), fetch).await?;
     tx.commit().await?;
-    Ok(axum::Json(Page::new(
-        rows,
-        fetch,
-        |r| r.user_id.clone(),
-        Member::from,
-    )))
+    Ok(axum::Json(
+        Page::new(rows, fetch, |r| r.user_id.clone(), Member::from).into(),
+    ))
 }
 
 /// Get a member by user id.
@@ -225,3 +222,5 @@ pub async fn delete(
     state.keys.invalidate();
     Ok(StatusCode::NO_CONTENT)
 }
+
+page_type!(MemberPage, Member);
