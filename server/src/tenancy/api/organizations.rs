@@ -120,7 +120,7 @@ pub async fn found(
 
 /// The caller's current organization.
 #[utoipa::path(
-    get, path = "/v1/organization", tag = "organizations", operation_id = "organization_get",
+    get, path = "/v1/organization", tag = "organizations", operation_id = "organizations_get_current",
     responses(
         (status = 200, description = "The organization", body = Organization),
         (status = 401, response = crate::openapi::Unauthorized),
@@ -143,7 +143,7 @@ pub async fn get(
 
 /// Rename the current organization.
 #[utoipa::path(
-    post, path = "/v1/organization", tag = "organizations", operation_id = "organization_update",
+    post, path = "/v1/organization", tag = "organizations", operation_id = "organizations_update_current",
     request_body = OrganizationRequest,
     responses(
         (status = 200, description = "Updated", body = Organization),
@@ -189,7 +189,7 @@ pub struct TransferOwnershipRequest {
 /// Transfer ownership to another member. Only an owner may; the caller becomes admin.
 #[utoipa::path(
     post, path = "/v1/organization/transfer_ownership", tag = "organizations",
-    operation_id = "organization_transfer_ownership",
+    operation_id = "organizations_transfer_ownership",
     request_body = TransferOwnershipRequest,
     responses(
         (status = 200, description = "Transferred", body = Organization),
