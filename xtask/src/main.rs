@@ -1,6 +1,7 @@
 //! Project automation: `cargo xtask <spec|test|bench|ci>`.
 
 mod bench;
+mod sdk_suites;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -9,18 +10,25 @@ use anyhow::{Context, bail};
 
 const USAGE: &str = "usage: cargo xtask <command>
 
-  spec         write openapi/v1.json from the server's handlers
-  test         run every test (Rust unit and integration, on SQLite and PostgreSQL)
-  bench api    benchmark an authenticated GET against a trivial route (release build)
-  ci           cargo fmt --check, clippy -D warnings, then test";
+  spec                 write openapi/v1.json from the server's handlers
+  spec release X.Y.Z   freeze openapi/v1.json as openapi/releases/vX.Y.Z.json, update CHANGELOG.md
+  sdk                  regenerate sdks/ (TypeScript, Python, Rust) from openapi/v1.json
+  test                 run every test: Rust (SQLite and PostgreSQL), the three SDKs against a
+                       live server, spec validation
+  bench api            authenticated GET against a trivial route (release build)
+  bench sdk-gen        time to regenerate every SDK, and to diff two spec versions
+  ci                   cargo fmt --check, clippy -D warnings, then test";
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     match args.as_slice() {
         ["spec"] => spec(),
+        ["spec", "release", version] => release(version),
+        ["sdk"] => sdk(),
         ["test"] => test(),
         ["bench", "api"] => bench::api(&root()),
+        ["bench", "sdk-gen"] => bench::sdk_gen(&root()),
         ["ci"] => {
             run(cargo().args(["fmt", "--all", "--check"]))?;
             run(cargo().args([
@@ -71,14 +79,36 @@ fn spec() -> anyhow::Result<()> {
     Ok(())
 }
 
+fn sdk() -> anyhow::Result<()> {
+    let files = sdk_gen::pipeline::generate(&root().join("openapi/v1.json"))?;
+    sdk_gen::pipeline::write(&root().join("sdks"), &files)?;
+    eprintln!("wrote {} files under sdks/", files.len());
+    Ok(())
+}
+
+fn release(version: &str) -> anyhow::Result<()> {
+    let openapi = root().join("openapi");
+    let frozen = sdk_gen::release::freeze(&openapi, version)?;
+    std::fs::write(
+        openapi.join(sdk_gen::release::CHANGELOG),
+        sdk_gen::release::changelog(&openapi)?,
+    )?;
+    eprintln!(
+        "froze {} and updated openapi/CHANGELOG.md",
+        frozen.display()
+    );
+    Ok(())
+}
+
 /// Everything, on both backends. PostgreSQL must answer (see README); the suite fails, not
 /// skips, when it does not.
 fn test() -> anyhow::Result<()> {
     run(cargo().args(["test", "--workspace", "--all-targets"]))?;
     let python = python_tools()?;
-    run(Command::new(python)
+    run(Command::new(&python)
         .args(["-m", "openapi_spec_validator", "openapi/v1.json"])
-        .current_dir(root()))
+        .current_dir(root()))?;
+    sdk_suites::run_all(&root(), &python)
 }
 
 /// A virtualenv under target/py with tests/requirements.txt installed; returns its python.
@@ -89,7 +119,14 @@ fn python_tools() -> anyhow::Result<PathBuf> {
         run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
     }
     run(Command::new(&python)
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+        ])
         .arg(root().join("tests/requirements.txt")))?;
     Ok(python)
 }

@@ -45,7 +45,7 @@ macro_rules! permissions {
     ($($variant:ident => $name:literal),* $(,)?) => {
         /// A permission an operation requires. Roles grant sets of them; API key scopes
         /// narrow a key to a subset.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         pub enum Permission {
             $(#[serde(rename = $name)] $variant,)*
         }
@@ -79,6 +79,19 @@ permissions! {
     UsageRead => "usage:read",
     UsageWrite => "usage:write",
 }
+
+// By hand: utoipa does not see serde renames that come through a macro.
+impl utoipa::PartialSchema for Permission {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(Permission::ALL.iter().map(|p| p.as_str())))
+            .description(Some("A permission an operation requires."))
+            .into()
+    }
+}
+
+impl ToSchema for Permission {}
 
 impl fmt::Display for Permission {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

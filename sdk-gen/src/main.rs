@@ -1,0 +1,134 @@
+//! `sdk-gen`: the command line of the NeoForge SDK generator.
+
+use std::{
+    path::{Path, PathBuf},
+    process::ExitCode,
+};
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use sdk_gen::{
+    compat::{self, Severity, report},
+    load::load_spec,
+    pipeline,
+};
+
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate every SDK from SPEC into OUT (one folder per language). With --check, write
+    /// nothing and exit 1 when a file differs.
+    Generate {
+        #[arg(long, default_value = "openapi/v1.json")]
+        spec: PathBuf,
+        #[arg(long, default_value = "sdks")]
+        out: PathBuf,
+        #[arg(long)]
+        check: bool,
+    },
+    /// List every change from BASE to HEAD (OpenAPI 3.0/3.1, JSON or YAML). Exits 1 when a
+    /// change is at least as severe as --fail-on, 2 when a document cannot be read.
+    Diff {
+        base: PathBuf,
+        head: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        #[arg(long, value_enum, default_value_t = FailOn::Breaking)]
+        fail_on: FailOn,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FailOn {
+    Breaking,
+    Warning,
+}
+
+fn main() -> ExitCode {
+    let Cli { command } = Cli::parse();
+    match command {
+        Command::Generate { spec, out, check } => match generate(&spec, &out, check) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::from(1),
+            Err(error) => {
+                eprintln!("sdk-gen: error: {error:#}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Diff {
+            base,
+            head,
+            format,
+            fail_on,
+        } => match diff(&base, &head, format) {
+            Ok(worst) => {
+                let threshold = match fail_on {
+                    FailOn::Breaking => Severity::Breaking,
+                    FailOn::Warning => Severity::Warning,
+                };
+                ExitCode::from(u8::from(worst.is_some_and(|worst| worst >= threshold)))
+            }
+            Err(error) => {
+                eprintln!("sdk-gen: error: {error:#}");
+                ExitCode::from(2)
+            }
+        },
+    }
+}
+
+/// Writes (or, with `check`, compares) the SDKs; false when `check` found stale files.
+fn generate(spec: &Path, out: &Path, check: bool) -> Result<bool> {
+    let files = pipeline::generate(spec)?;
+    let stale = pipeline::stale(out, &files);
+    if check {
+        for path in &stale {
+            eprintln!("stale: {}", out.join(path).display());
+        }
+        return Ok(stale.is_empty());
+    }
+    pipeline::write(out, &files)?;
+    eprintln!(
+        "sdk-gen generate: {} files, {} changed",
+        files.len(),
+        stale.len()
+    );
+    Ok(true)
+}
+
+/// Prints the changes; returns the worst severity among them.
+fn diff(base: &Path, head: &Path, format: Format) -> Result<Option<Severity>> {
+    let changes = compat::diff(&load_spec(base)?, &load_spec(head)?).with_context(|| {
+        format!(
+            "comparing {} (base) with {} (head)",
+            base.display(),
+            head.display()
+        )
+    })?;
+    let output = match format {
+        Format::Text => report::text(&changes),
+        Format::Json => report::json(&changes)?,
+        Format::Markdown => report::markdown(&changes),
+    };
+    print!("{output}");
+    let count = |s| changes.iter().filter(|c| c.severity == s).count();
+    eprintln!(
+        "sdk-gen diff: {} breaking, {} warning(s), {} info",
+        count(Severity::Breaking),
+        count(Severity::Warning),
+        count(Severity::Info)
+    );
+    Ok(changes.iter().map(|c| c.severity).max())
+}

@@ -1,0 +1,85 @@
+//! The TypeScript and Python SDK suites, against a live server this process starts (debug
+//! build, fresh SQLite file, fault injection on). The Rust SDK's suite is a cargo test.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+use crate::{cargo, run};
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn npm(root: &Path, args: &[&str]) -> anyhow::Result<()> {
+    run(Command::new("npm").args(args).current_dir(root))
+}
+
+pub fn run_all(root: &Path, python: &Path) -> anyhow::Result<()> {
+    run(cargo().args(["build", "-p", "neoforge-server"]))?;
+    let dir = std::env::temp_dir().join(format!("neoforge-sdk-suites-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let base_url = format!("http://127.0.0.1:{port}");
+    let _server = Server(
+        Command::new(root.join("target/debug/neoforge"))
+            .args([
+                "serve",
+                "--inject-faults",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .arg("--database-url")
+            .arg(format!("sqlite:{}", dir.join("suites.db").display()))
+            .env("NEOFORGE_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .context("start the server")?,
+    );
+    wait_ready(port)?;
+
+    let quiet = ["--no-audit", "--no-fund", "--loglevel=error"];
+    npm(
+        root,
+        &[&["install", "--prefix", "sdks/typescript"][..], &quiet].concat(),
+    )?;
+    npm(root, &["run", "--prefix", "sdks/typescript", "build"])?;
+    npm(
+        root,
+        &[&["install", "--prefix", "tests/sdk/typescript"][..], &quiet].concat(),
+    )?;
+    run(Command::new("node")
+        .args(["--test", "tests/sdk/typescript/"])
+        .env("NEOFORGE_BASE_URL", &base_url)
+        .current_dir(root))?;
+
+    run(Command::new(python)
+        .args(["-m", "mypy", "--strict", "sdks/python/neoforge"])
+        .current_dir(root))?;
+    run(Command::new(python)
+        .args(["-m", "pytest", "-q", "tests/sdk/python"])
+        .env("PYTHONPATH", root.join("sdks/python"))
+        .env("NEOFORGE_BASE_URL", &base_url)
+        .current_dir(root))?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+fn wait_ready(port: u16) -> anyhow::Result<()> {
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!("the server did not start listening on port {port}")
+}
