@@ -11,67 +11,35 @@ use serde::Serialize;
 use super::{File, environment, pascal, render, snake};
 use crate::ir::{Api, Field, Model, ModelKind, Operation, Param, Resource, TypeRef};
 
-/// Templates rendered once each, named by their path under `sdks/python/`.
+/// A template, named by the path it renders to under `sdks/python/`.
+macro_rules! template {
+    ($path:literal) => {
+        (
+            $path,
+            include_str!(concat!("../../templates/python/", $path, ".j2")),
+        )
+    };
+}
+
+/// Templates rendered once each.
 const FILES: &[(&str, &str)] = &[
-    (
-        "pyproject.toml",
-        include_str!("../../templates/python/pyproject.toml.j2"),
-    ),
-    (
-        "README.md",
-        include_str!("../../templates/python/README.md.j2"),
-    ),
-    (
-        "neoforge/__init__.py",
-        include_str!("../../templates/python/neoforge/__init__.py.j2"),
-    ),
-    (
-        "neoforge/py.typed",
-        include_str!("../../templates/python/neoforge/py.typed.j2"),
-    ),
-    (
-        "neoforge/_client.py",
-        include_str!("../../templates/python/neoforge/_client.py.j2"),
-    ),
-    (
-        "neoforge/_errors.py",
-        include_str!("../../templates/python/neoforge/_errors.py.j2"),
-    ),
-    (
-        "neoforge/_http.py",
-        include_str!("../../templates/python/neoforge/_http.py.j2"),
-    ),
-    (
-        "neoforge/_pagination.py",
-        include_str!("../../templates/python/neoforge/_pagination.py.j2"),
-    ),
-    (
-        "neoforge/_response.py",
-        include_str!("../../templates/python/neoforge/_response.py.j2"),
-    ),
-    (
-        "neoforge/_retries.py",
-        include_str!("../../templates/python/neoforge/_retries.py.j2"),
-    ),
-    (
-        "neoforge/models.py",
-        include_str!("../../templates/python/neoforge/models.py.j2"),
-    ),
-    (
-        "neoforge/resources/__init__.py",
-        include_str!("../../templates/python/neoforge/resources/__init__.py.j2"),
-    ),
-    (
-        "neoforge/webhooks.py",
-        include_str!("../../templates/python/neoforge/webhooks.py.j2"),
-    ),
+    template!("pyproject.toml"),
+    template!("README.md"),
+    template!("neoforge/__init__.py"),
+    template!("neoforge/py.typed"),
+    template!("neoforge/_client.py"),
+    template!("neoforge/_errors.py"),
+    template!("neoforge/_http.py"),
+    template!("neoforge/_pagination.py"),
+    template!("neoforge/_response.py"),
+    template!("neoforge/_retries.py"),
+    template!("neoforge/models.py"),
+    template!("neoforge/resources/__init__.py"),
+    template!("neoforge/webhooks.py"),
 ];
 
 /// Rendered once per resource, as `neoforge/resources/<resource>.py`.
-const RESOURCE: (&str, &str) = (
-    "resource.py",
-    include_str!("../../templates/python/neoforge/resources/resource.py.j2"),
-);
+const RESOURCE: (&str, &str) = template!("neoforge/resources/resource.py");
 
 /// Names a generated method uses besides its operation's parameters: its call options and
 /// its local variable.
@@ -201,6 +169,8 @@ struct PyOperation {
 #[derive(Serialize)]
 struct PyParam {
     name: String,
+    /// The JSON name, as a Python string literal.
+    #[serde(skip)]
     key: String,
     annotation: String,
     /// Not required: defaults to None (and is then left out of the request).
@@ -224,15 +194,18 @@ impl Sdk {
                 types.reach(body, &mut bodies);
             }
         }
-        let mut model_typing = BTreeSet::from(["Any", "Mapping"]);
-        let mut models = Vec::new();
-        for model in types.execution_order(&api.models) {
-            let mut used = Used::default();
-            models.push(types.model(model, bodies.contains(&model.name), &mut used)?);
-            model_typing.append(&mut used.typing);
-        }
+        // `from_dict(cls, data: Mapping[str, Any])`; models.py defines every model it names.
+        let mut used = Used {
+            typing: BTreeSet::from(["Any", "Mapping"]),
+            ..Used::default()
+        };
+        let models: Vec<PyModel> = types
+            .execution_order(&api.models)
+            .into_iter()
+            .map(|m| types.model(m, bodies.contains(&m.name), &mut used))
+            .collect::<anyhow::Result<_>>()?;
         if models.iter().any(|m| m.to_dict) {
-            model_typing.insert("Dict");
+            used.typing("Dict");
         }
         let resources: Vec<PyResource> = api
             .resources
@@ -253,7 +226,7 @@ impl Sdk {
             description: api.description.clone(),
             base_url: api.base_url.clone(),
             models,
-            model_typing,
+            model_typing: used.typing,
             resources,
         })
     }

@@ -85,6 +85,33 @@ fn render_type(ty: &TypeRef) -> String {
     }
 }
 
+/// Formats Rust source with the toolchain's rustfmt, so that `cargo fmt` over the workspace
+/// leaves the generated crate as generated.
+fn rustfmt(code: &str) -> anyhow::Result<String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("rustfmt")
+        .args(["--edition", "2024", "--emit", "stdout", "--quiet"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("cannot run rustfmt (install it with `rustup component add rustfmt`)")?;
+    child
+        .stdin
+        .take()
+        .context("rustfmt stdin")?
+        .write_all(code.as_bytes())?;
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "rustfmt rejected generated code: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8(out.stdout)?)
+}
+
 pub fn generate(doc: &OpenAPI, api: &Api) -> anyhow::Result<Vec<File>> {
     let mut env = environment(TEMPLATES)?;
     env.add_filter("rust_type", rust_type);
@@ -98,16 +125,22 @@ pub fn generate(doc: &OpenAPI, api: &Api) -> anyhow::Result<Vec<File>> {
                 "Cargo.toml" | "README.md" => format!("rust/{name}"),
                 _ => format!("rust/src/{name}"),
             };
-            Ok(File {
-                path,
-                contents: render(&env, name, api)?,
-            })
+            let contents = render(&env, name, api)?;
+            let contents = if name.ends_with(".rs") {
+                rustfmt(&contents)?
+            } else {
+                contents
+            };
+            Ok(File { path, contents })
         })
         .collect::<anyhow::Result<_>>()?;
     let progenitor = progenitor_code(doc)?;
     files.push(File {
         path: "rust/src/client.rs".into(),
-        contents: format!("// {}\n#![allow(clippy::all, unused_imports, dead_code, missing_docs)]\n\n{progenitor}", super::GENERATED),
+        contents: rustfmt(&format!(
+            "// {}\n#![allow(clippy::all, unused_imports, dead_code, missing_docs)]\n\n{progenitor}",
+            super::GENERATED
+        ))?,
     });
     Ok(files)
 }
