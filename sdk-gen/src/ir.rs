@@ -4,8 +4,9 @@
 
 use anyhow::{Context, anyhow, bail};
 use openapiv3::{
-    AdditionalProperties, OpenAPI, Parameter, ParameterSchemaOrContent, ReferenceOr, RequestBody,
-    Response, Schema, SchemaKind, StatusCode, Type, VariantOrUnknownOrEmpty,
+    APIKeyLocation, AdditionalProperties, OpenAPI, Parameter, ParameterSchemaOrContent,
+    ReferenceOr, RequestBody, Response, Schema, SchemaKind, SecurityScheme, StatusCode, Type,
+    VariantOrUnknownOrEmpty,
 };
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +18,18 @@ pub struct Api {
     pub base_url: String,
     pub resources: Vec<Resource>,
     pub models: Vec<Model>,
+    pub auth_schemes: Vec<AuthScheme>,
+}
+
+/// A way to authenticate, from `components.securitySchemes`.
+#[derive(Debug, Serialize)]
+pub struct AuthScheme {
+    pub name: String,
+    /// `bearer`, `header`, `query` or `cookie`.
+    pub kind: String,
+    /// The header, query parameter or cookie name (`Authorization` for bearer).
+    pub parameter: String,
+    pub description: String,
 }
 
 /// The operations of one tag, e.g. `api_keys`.
@@ -226,6 +239,12 @@ pub fn build(doc: &OpenAPI) -> anyhow::Result<Api> {
         }
     }
     resources.retain(|r| !r.operations.is_empty());
+    let auth_schemes = doc
+        .components
+        .iter()
+        .flat_map(|c| &c.security_schemes)
+        .map(|(name, scheme)| auth_scheme(name, scheme))
+        .collect::<anyhow::Result<_>>()?;
     let base_url = doc
         .servers
         .first()
@@ -238,6 +257,43 @@ pub fn build(doc: &OpenAPI) -> anyhow::Result<Api> {
         base_url,
         resources,
         models: b.models,
+        auth_schemes,
+    })
+}
+
+fn auth_scheme(name: &str, scheme: &ReferenceOr<SecurityScheme>) -> anyhow::Result<AuthScheme> {
+    let pointer = format!("#/components/securitySchemes/{name}");
+    let ReferenceOr::Item(scheme) = scheme else {
+        bail!("{pointer}: $refs are not supported")
+    };
+    let (kind, parameter, description) = match scheme {
+        SecurityScheme::HTTP {
+            scheme,
+            description,
+            ..
+        } if scheme.eq_ignore_ascii_case("bearer") => {
+            ("bearer", "Authorization".to_owned(), description)
+        }
+        SecurityScheme::APIKey {
+            location,
+            name,
+            description,
+            ..
+        } => {
+            let kind = match location {
+                APIKeyLocation::Header => "header",
+                APIKeyLocation::Query => "query",
+                APIKeyLocation::Cookie => "cookie",
+            };
+            (kind, name.clone(), description)
+        }
+        _ => bail!("{pointer}: only bearer and API key schemes are supported"),
+    };
+    Ok(AuthScheme {
+        name: name.to_owned(),
+        kind: kind.to_owned(),
+        parameter,
+        description: description.clone().unwrap_or_default(),
     })
 }
 
@@ -661,6 +717,52 @@ mod tests {
     fn model_names_are_identifiers() {
         assert_eq!(model_name("Page_ApiKey"), "PageApiKey");
         assert_eq!(model_name("api_keys_list"), "ApiKeysList");
+    }
+}
+
+#[cfg(test)]
+mod diagnostics {
+    use super::*;
+
+    fn build_json(doc: serde_json::Value) -> anyhow::Result<Api> {
+        let doc: OpenAPI = serde_json::from_value(doc)?;
+        build(&doc)
+    }
+
+    #[test]
+    fn unsupported_constructs_name_their_pointer() {
+        let op = |extra: serde_json::Value| {
+            let mut op = serde_json::json!({"operationId": "things_list", "tags": ["things"],
+                "responses": {"200": {"description": "ok"}}});
+            op.as_object_mut()
+                .expect("object")
+                .extend(extra.as_object().expect("object").clone());
+            serde_json::json!({"openapi": "3.0.3", "info": {"title": "t", "version": "1"},
+                "paths": {"/things": {"get": op}}})
+        };
+        let header = op(
+            serde_json::json!({"parameters": [{"name": "X", "in": "header", "schema": {"type": "string"}}]}),
+        );
+        let err = build_json(header).expect_err("refused").to_string();
+        assert!(err.contains("#/paths/~1things/get/parameters/0"), "{err}");
+        let no_id = serde_json::json!({"openapi": "3.0.3", "info": {"title": "t", "version": "1"},
+            "paths": {"/things": {"get": {"tags": ["things"], "responses": {"200": {"description": "ok"}}}}}});
+        assert!(
+            build_json(no_id)
+                .expect_err("refused")
+                .to_string()
+                .contains("operationId")
+        );
+        let not = op(
+            serde_json::json!({"responses": {"200": {"description": "ok",
+            "content": {"application/json": {"schema": {"not": {"type": "string"}}}}}}}),
+        );
+        assert!(
+            build_json(not)
+                .expect_err("refused")
+                .to_string()
+                .contains("#/paths/~1things/get/responses/200")
+        );
     }
 }
 
