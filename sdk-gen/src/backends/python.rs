@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use serde::Serialize;
 
 use super::{File, environment, pascal, render, snake};
-use crate::ir::{Api, Field, Model, ModelKind, Operation, Param, Resource, TypeRef};
+use crate::ir::{Api, Field, Model, ModelKind, Operation, Resource, TypeRef};
 
 /// A template, named by the path it renders to under `sdks/python/`.
 macro_rules! template {
@@ -360,9 +360,7 @@ impl<'a> Types<'a> {
                     self.convert(target, expr, direction, depth, used)?
                 }
                 ModelKind::Enum { .. } => expr.to_owned(),
-                ModelKind::Union { .. } => {
-                    bail!("{name}: the python backend does not support oneOf/anyOf models yet")
-                }
+                ModelKind::Union { .. } => return Err(unsupported_union(name)),
             },
             TypeRef::Array { items } => {
                 let v = format!("v{depth}");
@@ -400,10 +398,7 @@ impl<'a> Types<'a> {
             }
             ModelKind::Enum { values } => (Some(literal(values, used)), Vec::new()),
             ModelKind::Alias { target } => (Some(self.annotation(target, used)), Vec::new()),
-            ModelKind::Union { .. } => bail!(
-                "{}: the python backend does not support oneOf/anyOf models yet",
-                model.name
-            ),
+            ModelKind::Union { .. } => return Err(unsupported_union(&model.name)),
         };
         Ok(PyModel {
             name: model.name.clone(),
@@ -417,42 +412,20 @@ impl<'a> Types<'a> {
     fn field(&self, field: &Field, used: &mut Used) -> anyhow::Result<PyField> {
         let name = identifier(&field.name);
         let key = json_string(&field.name);
-        let (decode, encode) = if field.required {
-            let decode = self.convert(
-                &field.ty,
-                &format!("data[{key}]"),
-                Direction::FromJson,
-                0,
-                used,
-            )?;
-            (
-                decode,
-                self.convert(
-                    &field.ty,
-                    &format!("self.{name}"),
-                    Direction::ToJson,
-                    0,
-                    used,
-                )?,
-            )
+        // An optional field is None when absent, and converted only when present.
+        let ty = if field.required {
+            &field.ty
         } else {
-            let (present, value) = (format!("data[{key}]"), format!("data.get({key})"));
-            let decode =
-                match self.convert(non_null(&field.ty), &present, Direction::FromJson, 0, used)? {
-                    same if same == present => value,
-                    converted => format!("None if {value} is None else {converted}"),
-                };
-            (
-                decode,
-                self.convert(
-                    non_null(&field.ty),
-                    &format!("self.{name}"),
-                    Direction::ToJson,
-                    0,
-                    used,
-                )?,
-            )
+            non_null(&field.ty)
         };
+        let present = format!("data[{key}]");
+        let decoded = self.convert(ty, &present, Direction::FromJson, 0, used)?;
+        let decode = match field.required {
+            true => decoded,
+            false if decoded == present => format!("data.get({key})"),
+            false => format!("None if data.get({key}) is None else {decoded}"),
+        };
+        let encode = self.convert(ty, &format!("self.{name}"), Direction::ToJson, 0, used)?;
         Ok(PyField {
             annotation: self.param_annotation(&field.ty, field.required, used),
             name,
@@ -513,7 +486,7 @@ impl<'a> Types<'a> {
         let query: Vec<PyParam> = op
             .query_params
             .iter()
-            .map(|p: &Param| self.param(&p.name, &p.ty, p.required, used))
+            .map(|p| self.param(&p.name, &p.ty, p.required, used))
             .collect();
         let body = op
             .body
@@ -639,6 +612,10 @@ impl<'a> Types<'a> {
             fields,
         })
     }
+}
+
+fn unsupported_union(model: &str) -> anyhow::Error {
+    anyhow::anyhow!("{model}: the python backend does not support oneOf/anyOf models yet")
 }
 
 /// Model names `ty` mentions directly.

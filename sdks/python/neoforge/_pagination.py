@@ -23,7 +23,8 @@ class Page(Protocol[T_co]):
 
 
 def auto_paging(
-    fetch: Callable[[Optional[str]], Page[T]], cursor: Optional[str]
+    fetch: Callable[[Optional[str]], Page[T]],
+    cursor: Optional[str],
 ) -> Iterator[T]:
     """Yields the items of the page after `cursor` (`starting_after`), then of each next page."""
     while True:
@@ -36,7 +37,8 @@ def auto_paging(
 
 
 async def async_auto_paging(
-    fetch: Callable[[Optional[str]], Awaitable[Page[T]]], cursor: Optional[str]
+    fetch: Callable[[Optional[str]], Awaitable[Page[T]]],
+    cursor: Optional[str],
 ) -> AsyncIterator[T]:
     """Yields the items of the page after `cursor` (`starting_after`), then of each next page."""
     while True:

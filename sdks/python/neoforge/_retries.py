@@ -18,7 +18,9 @@ MAX_DELAY = 8.0
 MAX_RETRY_AFTER = 60.0
 
 
-def retry_delay(attempt: int, max_retries: int, failure: Union[httpx.Response, httpx.TransportError]) -> Optional[float]:
+def retry_delay(
+    attempt: int, max_retries: int, failure: Union[httpx.Response, httpx.TransportError]
+) -> Optional[float]:
     """Seconds to wait before retrying attempt `attempt` (0-based), or None when its failure
     (an error answer, or the exception of an attempt that got none) is final."""
     if attempt >= max_retries or not _retryable(failure):
@@ -34,7 +36,9 @@ def retry_delay(attempt: int, max_retries: int, failure: Union[httpx.Response, h
 def _retryable(failure: Union[httpx.Response, httpx.TransportError]) -> bool:
     if isinstance(failure, httpx.TransportError):
         # The network or the server failed; not our own request (e.g. an invalid header).
-        return isinstance(failure, (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError))
+        return isinstance(
+            failure, (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+        )
     status = failure.status_code
     if status == 409:
         # The same Idempotency-Key is still running: retrying gets its answer once it is done.
@@ -47,7 +51,7 @@ def _retry_after(value: Optional[str]) -> Optional[float]:
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isdecimal():
         seconds = float(value)
     else:
         try:

@@ -59,3 +59,13 @@ def test_a_silent_server_is_a_timeout() -> None:
         with neoforge.Client("key", base_url=url, timeout=0.2, max_retries=0) as client:
             with pytest.raises(neoforge.APITimeoutError):
                 client.health.live()
+
+
+def test_a_call_can_shorten_the_timeout() -> None:
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        with neoforge.Client("key", base_url=url, timeout=60.0, max_retries=0) as client:
+            with pytest.raises(neoforge.APITimeoutError):
+                client.health.live(timeout=0.2)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import List
+
+import httpx
 import pytest
 
 import neoforge
@@ -39,3 +42,11 @@ def test_a_call_without_a_body_returns_its_response(token: str) -> None:
         with pytest.raises(neoforge.AuthenticationError) as caught:
             client.users.me()
     assert caught.value.code == "invalid_session"
+
+
+def test_requests_carry_the_key_and_the_sdk_version(token: str, sent: List[httpx.Request]) -> None:
+    with neoforge.Client(token, base_url=BASE_URL) as client:
+        client.api_keys.create(name="ci")
+    assert sent[0].headers["authorization"] == f"Bearer {token}"
+    assert sent[0].headers["user-agent"] == f"neoforge-python/{neoforge.__version__}"
+    assert sent[0].headers["content-type"] == "application/json"
