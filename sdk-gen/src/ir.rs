@@ -4,7 +4,7 @@
 
 use anyhow::{Context, anyhow, bail};
 use openapiv3::{
-    APIKeyLocation, AdditionalProperties, OpenAPI, Parameter, ParameterSchemaOrContent,
+    APIKeyLocation, AdditionalProperties, Components, OpenAPI, Parameter, ParameterSchemaOrContent,
     ReferenceOr, RequestBody, Response, Schema, SchemaKind, SecurityScheme, StatusCode, Type,
     VariantOrUnknownOrEmpty,
 };
@@ -408,22 +408,48 @@ impl<'a> Builder<'a> {
     where
         'a: 's,
     {
-        match schema {
-            ReferenceOr::Item(s) => Ok(s),
-            ReferenceOr::Reference { reference } => {
-                let name = reference
-                    .strip_prefix("#/components/schemas/")
-                    .ok_or_else(|| anyhow!("{pointer}: unsupported $ref {reference:?}"))?;
-                match self
-                    .doc
-                    .components
-                    .as_ref()
-                    .and_then(|c| c.schemas.get(name))
-                {
-                    Some(ReferenceOr::Item(s)) => Ok(s),
-                    _ => bail!("{pointer}: $ref {reference:?} does not resolve to a schema"),
-                }
-            }
+        self.local(schema, "schemas", |c, name| c.schemas.get(name), pointer)
+    }
+
+    fn response<'s>(
+        &self,
+        response: &'s ReferenceOr<Response>,
+        pointer: &str,
+    ) -> anyhow::Result<&'s Response>
+    where
+        'a: 's,
+    {
+        self.local(
+            response,
+            "responses",
+            |c, name| c.responses.get(name),
+            pointer,
+        )
+    }
+
+    /// The item itself, or the one its `$ref` names in `#/components/<section>/`.
+    fn local<'s, T: 'a>(
+        &self,
+        item: &'s ReferenceOr<T>,
+        section: &str,
+        lookup: impl Fn(&'a Components, &str) -> Option<&'a ReferenceOr<T>>,
+        pointer: &str,
+    ) -> anyhow::Result<&'s T>
+    where
+        'a: 's,
+    {
+        let reference = match item {
+            ReferenceOr::Item(x) => return Ok(x),
+            ReferenceOr::Reference { reference } => reference,
+        };
+        let name = reference
+            .strip_prefix(&format!("#/components/{section}/"))
+            .with_context(|| format!("{pointer}: unsupported $ref {reference:?}"))?;
+        match self.doc.components.as_ref().and_then(|c| lookup(c, name)) {
+            Some(ReferenceOr::Item(x)) => Ok(x),
+            _ => bail!(
+                "{pointer}: $ref {reference:?} does not resolve to one of #/components/{section}"
+            ),
         }
     }
 
@@ -657,33 +683,6 @@ impl<'a> Builder<'a> {
             auth,
             deprecated: op.deprecated,
         })
-    }
-
-    fn response<'s>(
-        &self,
-        response: &'s ReferenceOr<Response>,
-        pointer: &str,
-    ) -> anyhow::Result<&'s Response>
-    where
-        'a: 's,
-    {
-        match response {
-            ReferenceOr::Item(r) => Ok(r),
-            ReferenceOr::Reference { reference } => {
-                let name = reference
-                    .strip_prefix("#/components/responses/")
-                    .with_context(|| format!("{pointer}: unsupported $ref {reference:?}"))?;
-                match self
-                    .doc
-                    .components
-                    .as_ref()
-                    .and_then(|c| c.responses.get(name))
-                {
-                    Some(ReferenceOr::Item(r)) => Ok(r),
-                    _ => bail!("{pointer}: $ref {reference:?} does not resolve to a response"),
-                }
-            }
-        }
     }
 
     /// A list operation: `starting_after` in, `{data: [T], has_more, next_cursor}` out.
