@@ -16,6 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::audit;
+use crate::billing::api::{prices, products};
 use crate::clock::Clock;
 use crate::config::{ServeArgs, redact_url};
 use crate::http::error::ApiError;
@@ -60,6 +61,12 @@ pub fn router_and_spec() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(api_keys::revoke))
         .routes(routes!(api_keys::roll))
         .routes(routes!(audit::api::list))
+        .routes(routes!(products::list, products::create))
+        .routes(routes!(products::get, products::update))
+        .routes(routes!(products::archive))
+        .routes(routes!(prices::list, prices::create))
+        .routes(routes!(prices::get, prices::update))
+        .routes(routes!(prices::archive))
         .split_for_parts()
 }
 

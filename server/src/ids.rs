@@ -87,6 +87,12 @@ prefixed_id!(
 prefixed_id!(
     /// An audit event.
     AuditEventId, "aud");
+prefixed_id!(
+    /// A product of the catalog.
+    ProductId, "prod");
+prefixed_id!(
+    /// A price of a product.
+    PriceId, "price");
 
 #[cfg(test)]
 mod tests {

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod audit;
+pub mod billing;
 pub mod clock;
 pub mod config;
 pub mod http;

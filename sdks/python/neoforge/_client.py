@@ -23,6 +23,10 @@ from .resources import (
     AsyncApiKeysResource,
     AuditEventsResource,
     AsyncAuditEventsResource,
+    ProductsResource,
+    AsyncProductsResource,
+    PricesResource,
+    AsyncPricesResource,
     HealthResource,
     AsyncHealthResource,
 )
@@ -43,6 +47,8 @@ class Client:
     invitations: InvitationsResource
     api_keys: ApiKeysResource
     audit_events: AuditEventsResource
+    products: ProductsResource
+    prices: PricesResource
     health: HealthResource
 
     def __init__(
@@ -62,6 +68,8 @@ class Client:
         self.invitations = InvitationsResource(self._transport)
         self.api_keys = ApiKeysResource(self._transport)
         self.audit_events = AuditEventsResource(self._transport)
+        self.products = ProductsResource(self._transport)
+        self.prices = PricesResource(self._transport)
         self.health = HealthResource(self._transport)
 
     def close(self) -> None:
@@ -90,6 +98,8 @@ class AsyncClient:
     invitations: AsyncInvitationsResource
     api_keys: AsyncApiKeysResource
     audit_events: AsyncAuditEventsResource
+    products: AsyncProductsResource
+    prices: AsyncPricesResource
     health: AsyncHealthResource
 
     def __init__(
@@ -109,6 +119,8 @@ class AsyncClient:
         self.invitations = AsyncInvitationsResource(self._transport)
         self.api_keys = AsyncApiKeysResource(self._transport)
         self.audit_events = AsyncAuditEventsResource(self._transport)
+        self.products = AsyncProductsResource(self._transport)
+        self.prices = AsyncPricesResource(self._transport)
         self.health = AsyncHealthResource(self._transport)
 
     async def close(self) -> None:

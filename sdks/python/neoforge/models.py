@@ -223,6 +223,87 @@ class CreateInvitationRequest(_response.Model):
 
 
 @dataclass(frozen=True)
+class CreatePriceRequest(_response.Model):
+    currency: str
+    model: PriceModel
+    product: ProductId
+    nickname: Optional[str] = None
+    package: Optional[Package] = None
+    recurring: Optional[Recurring] = None
+    tiers: Optional[List[Tier]] = None
+    trial_days: Optional[int] = None
+    """Days of free trial for new subscriptions (recurring prices), 1 to 730."""
+    unit_amount: Optional[int] = None
+    unit_amount_decimal: Optional[str] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CreatePriceRequest:
+        return cls(
+            currency=data["currency"],
+            model=data["model"],
+            product=data["product"],
+            nickname=data.get("nickname"),
+            package=None if data.get("package") is None else Package.from_dict(data["package"]),
+            recurring=None if data.get("recurring") is None else Recurring.from_dict(data["recurring"]),
+            tiers=None if data.get("tiers") is None else [Tier.from_dict(v0) for v0 in data["tiers"]],
+            trial_days=data.get("trial_days"),
+            unit_amount=data.get("unit_amount"),
+            unit_amount_decimal=data.get("unit_amount_decimal"),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+            "currency": self.currency,
+            "model": self.model,
+            "product": self.product,
+        }
+        if self.nickname is not None:
+            data["nickname"] = self.nickname
+        if self.package is not None:
+            data["package"] = self.package.to_dict()
+        if self.recurring is not None:
+            data["recurring"] = self.recurring.to_dict()
+        if self.tiers is not None:
+            data["tiers"] = [v0.to_dict() for v0 in self.tiers]
+        if self.trial_days is not None:
+            data["trial_days"] = self.trial_days
+        if self.unit_amount is not None:
+            data["unit_amount"] = self.unit_amount
+        if self.unit_amount_decimal is not None:
+            data["unit_amount_decimal"] = self.unit_amount_decimal
+        return data
+
+
+@dataclass(frozen=True)
+class CreateProductRequest(_response.Model):
+    name: str
+    description: Optional[str] = None
+    features: Optional[List[Feature]] = None
+    metadata: Optional[Dict[str, str]] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CreateProductRequest:
+        return cls(
+            name=data["name"],
+            description=data.get("description"),
+            features=None if data.get("features") is None else [Feature.from_dict(v0) for v0 in data["features"]],
+            metadata=data.get("metadata"),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+            "name": self.name,
+        }
+        if self.description is not None:
+            data["description"] = self.description
+        if self.features is not None:
+            data["features"] = [v0.to_dict() for v0 in self.features]
+        if self.metadata is not None:
+            data["metadata"] = self.metadata
+        return data
+
+
+@dataclass(frozen=True)
 class CreateRoleRequest(_response.Model):
     name: str
     permissions: List[str]
@@ -277,6 +358,31 @@ Env = Literal["live", "test"]
 
 
 @dataclass(frozen=True)
+class Feature(_response.Model):
+    """A plan feature: on/off (`limit` absent) or a numeric limit (`api_calls` → 10000)."""
+
+    key: str
+    """Lower-case letters, digits and underscores."""
+    limit: Optional[int] = None
+    """The limit, or absent for an on/off feature."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Feature:
+        return cls(
+            key=data["key"],
+            limit=data.get("limit"),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+            "key": self.key,
+        }
+        if self.limit is not None:
+            data["limit"] = self.limit
+        return data
+
+
+@dataclass(frozen=True)
 class FieldError(_response.Model):
     """One field that failed validation."""
 
@@ -302,6 +408,9 @@ class Health(_response.Model):
         return cls(
             status=data["status"],
         )
+
+
+Interval = Literal["day", "week", "month", "year"]
 
 
 @dataclass(frozen=True)
@@ -472,8 +581,92 @@ class OrganizationRequest(_response.Model):
         return data
 
 
+@dataclass(frozen=True)
+class Package(_response.Model):
+    amount: int
+    """Minor units per started package."""
+    size: int
+    """Units per package."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Package:
+        return cls(
+            amount=data["amount"],
+            size=data["size"],
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+            "amount": self.amount,
+            "size": self.size,
+        }
+        return data
+
+
 Permission = Literal["organization:read", "organization:write", "members:read", "members:write", "roles:read", "roles:write", "api_keys:read", "api_keys:write", "audit:read", "billing:read", "billing:write", "usage:read", "usage:write"]
 """A permission an operation requires."""
+
+
+@dataclass(frozen=True)
+class Price(_response.Model):
+    active: bool
+    """False once archived: no new subscriptions, existing ones keep billing."""
+    created_at: str
+    currency: str
+    id: PriceId
+    model: PriceModel
+    product: ProductId
+    nickname: Optional[str] = None
+    package: Optional[Package] = None
+    recurring: Optional[Recurring] = None
+    tiers: Optional[List[Tier]] = None
+    trial_days: Optional[int] = None
+    unit_amount: Optional[int] = None
+    """Minor units: per period (`flat`) or per unit (`per_unit`)."""
+    unit_amount_decimal: Optional[str] = None
+    """Minor units per unit as a decimal string (`per_unit`)."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Price:
+        return cls(
+            active=data["active"],
+            created_at=data["created_at"],
+            currency=data["currency"],
+            id=data["id"],
+            model=data["model"],
+            product=data["product"],
+            nickname=data.get("nickname"),
+            package=None if data.get("package") is None else Package.from_dict(data["package"]),
+            recurring=None if data.get("recurring") is None else Recurring.from_dict(data["recurring"]),
+            tiers=None if data.get("tiers") is None else [Tier.from_dict(v0) for v0 in data["tiers"]],
+            trial_days=data.get("trial_days"),
+            unit_amount=data.get("unit_amount"),
+            unit_amount_decimal=data.get("unit_amount_decimal"),
+        )
+
+
+PriceId = str
+
+
+PriceModel = Literal["flat", "per_unit", "graduated", "volume", "package"]
+"""How a price turns a quantity into an amount."""
+
+
+@dataclass(frozen=True)
+class PricePage(_response.Model):
+    data: List[Price]
+    has_more: bool
+    """True when more items follow this page."""
+    next_cursor: Optional[str] = None
+    """Pass as `starting_after` to get the next page; null on the last page."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PricePage:
+        return cls(
+            data=[Price.from_dict(v0) for v0 in data["data"]],
+            has_more=data["has_more"],
+            next_cursor=data.get("next_cursor"),
+        )
 
 
 @dataclass(frozen=True)
@@ -506,6 +699,77 @@ class Problem(_response.Model):
             type=data["type"],
             errors=None if data.get("errors") is None else [FieldError.from_dict(v0) for v0 in data["errors"]],
         )
+
+
+@dataclass(frozen=True)
+class Product(_response.Model):
+    active: bool
+    """False once archived."""
+    created_at: str
+    features: List[Feature]
+    """What the product's plans grant."""
+    id: ProductId
+    metadata: Dict[str, str]
+    name: str
+    updated_at: str
+    description: Optional[str] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Product:
+        return cls(
+            active=data["active"],
+            created_at=data["created_at"],
+            features=[Feature.from_dict(v0) for v0 in data["features"]],
+            id=data["id"],
+            metadata=data["metadata"],
+            name=data["name"],
+            updated_at=data["updated_at"],
+            description=data.get("description"),
+        )
+
+
+ProductId = str
+
+
+@dataclass(frozen=True)
+class ProductPage(_response.Model):
+    data: List[Product]
+    has_more: bool
+    """True when more items follow this page."""
+    next_cursor: Optional[str] = None
+    """Pass as `starting_after` to get the next page; null on the last page."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ProductPage:
+        return cls(
+            data=[Product.from_dict(v0) for v0 in data["data"]],
+            has_more=data["has_more"],
+            next_cursor=data.get("next_cursor"),
+        )
+
+
+@dataclass(frozen=True)
+class Recurring(_response.Model):
+    """How often a recurring price bills: every `interval_count` `interval`s, at most a year."""
+
+    interval: Interval
+    interval_count: Optional[int] = None
+    """Default 1."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Recurring:
+        return cls(
+            interval=data["interval"],
+            interval_count=data.get("interval_count"),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+            "interval": self.interval,
+        }
+        if self.interval_count is not None:
+            data["interval_count"] = self.interval_count
+        return data
 
 
 @dataclass(frozen=True)
@@ -589,6 +853,37 @@ class SignupResponse(_response.Model):
 
 
 @dataclass(frozen=True)
+class Tier(_response.Model):
+    """One tier of a graduated or volume price. The last tier has no `up_to`."""
+
+    flat_amount: Optional[int] = None
+    """A fixed amount for reaching this tier, in minor units."""
+    unit_amount_decimal: Optional[str] = None
+    """Per unit in this tier, in minor units (decimal string)."""
+    up_to: Optional[int] = None
+    """The last unit this tier covers; absent on the last tier."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Tier:
+        return cls(
+            flat_amount=data.get("flat_amount"),
+            unit_amount_decimal=data.get("unit_amount_decimal"),
+            up_to=data.get("up_to"),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+        }
+        if self.flat_amount is not None:
+            data["flat_amount"] = self.flat_amount
+        if self.unit_amount_decimal is not None:
+            data["unit_amount_decimal"] = self.unit_amount_decimal
+        if self.up_to is not None:
+            data["up_to"] = self.up_to
+        return data
+
+
+@dataclass(frozen=True)
 class TransferOwnershipRequest(_response.Model):
     user_id: UserId
 
@@ -620,6 +915,57 @@ class UpdateMemberRequest(_response.Model):
         data: Dict[str, Any] = {
             "role": self.role,
         }
+        return data
+
+
+@dataclass(frozen=True)
+class UpdatePriceRequest(_response.Model):
+    nickname: Optional[str] = None
+    """The only thing about a price that changes."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> UpdatePriceRequest:
+        return cls(
+            nickname=data.get("nickname"),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+        }
+        if self.nickname is not None:
+            data["nickname"] = self.nickname
+        return data
+
+
+@dataclass(frozen=True)
+class UpdateProductRequest(_response.Model):
+    description: Optional[str] = None
+    features: Optional[List[Feature]] = None
+    """Replaces the whole list."""
+    metadata: Optional[Dict[str, str]] = None
+    """Replaces the whole map."""
+    name: Optional[str] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> UpdateProductRequest:
+        return cls(
+            description=data.get("description"),
+            features=None if data.get("features") is None else [Feature.from_dict(v0) for v0 in data["features"]],
+            metadata=data.get("metadata"),
+            name=data.get("name"),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+        }
+        if self.description is not None:
+            data["description"] = self.description
+        if self.features is not None:
+            data["features"] = [v0.to_dict() for v0 in self.features]
+        if self.metadata is not None:
+            data["metadata"] = self.metadata
+        if self.name is not None:
+            data["name"] = self.name
         return data
 
 

@@ -209,6 +209,54 @@ pub mod types {
             Default::default()
         }
     }
+    ///`CreatePriceRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct CreatePriceRequest {
+        pub currency: ::std::string::String,
+        pub model: PriceModel,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub nickname: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub package: ::std::option::Option<Package>,
+        pub product: ProductId,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub recurring: ::std::option::Option<Recurring>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub tiers: ::std::option::Option<::std::vec::Vec<Tier>>,
+        ///Days of free trial for new subscriptions (recurring prices), 1 to 730.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub trial_days: ::std::option::Option<i64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub unit_amount: ::std::option::Option<i64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub unit_amount_decimal: ::std::option::Option<::std::string::String>,
+    }
+    impl CreatePriceRequest {
+        pub fn builder() -> builder::CreatePriceRequest {
+            Default::default()
+        }
+    }
+    ///`CreateProductRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct CreateProductRequest {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub description: ::std::option::Option<::std::string::String>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub features: ::std::vec::Vec<Feature>,
+        #[serde(
+            default,
+            skip_serializing_if = ":: std :: collections :: HashMap::is_empty"
+        )]
+        pub metadata: ::std::collections::HashMap<::std::string::String, ::std::string::String>,
+        pub name: ::std::string::String,
+    }
+    impl CreateProductRequest {
+        pub fn builder() -> builder::CreateProductRequest {
+            Default::default()
+        }
+    }
     ///`CreateRoleRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(deny_unknown_fields)]
@@ -292,6 +340,21 @@ pub mod types {
             value.parse()
         }
     }
+    ///A plan feature: on/off (`limit` absent) or a numeric limit (`api_calls` → 10000).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct Feature {
+        ///Lower-case letters, digits and underscores.
+        pub key: ::std::string::String,
+        ///The limit, or absent for an on/off feature.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub limit: ::std::option::Option<i64>,
+    }
+    impl Feature {
+        pub fn builder() -> builder::Feature {
+            Default::default()
+        }
+    }
     ///One field that failed validation.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct FieldError {
@@ -313,6 +376,65 @@ pub mod types {
     impl Health {
         pub fn builder() -> builder::Health {
             Default::default()
+        }
+    }
+    ///`Interval`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+    )]
+    pub enum Interval {
+        #[serde(rename = "day")]
+        Day,
+        #[serde(rename = "week")]
+        Week,
+        #[serde(rename = "month")]
+        Month,
+        #[serde(rename = "year")]
+        Year,
+    }
+    impl ::std::fmt::Display for Interval {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Day => f.write_str("day"),
+                Self::Week => f.write_str("week"),
+                Self::Month => f.write_str("month"),
+                Self::Year => f.write_str("year"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for Interval {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "day" => Ok(Self::Day),
+                "week" => Ok(Self::Week),
+                "month" => Ok(Self::Month),
+                "year" => Ok(Self::Year),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for Interval {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for Interval {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
         }
     }
     ///`Invitation`
@@ -600,6 +722,20 @@ pub mod types {
             Default::default()
         }
     }
+    ///`Package`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct Package {
+        ///Minor units per started package.
+        pub amount: i64,
+        ///Units per package.
+        pub size: ::std::num::NonZeroU64,
+    }
+    impl Package {
+        pub fn builder() -> builder::Package {
+            Default::default()
+        }
+    }
     ///A permission an operation requires.
     #[derive(
         ::serde::Deserialize,
@@ -695,6 +831,170 @@ pub mod types {
             value.parse()
         }
     }
+    ///`Price`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct Price {
+        ///False once archived: no new subscriptions, existing ones keep billing.
+        pub active: bool,
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub currency: ::std::string::String,
+        pub id: PriceId,
+        pub model: PriceModel,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub nickname: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub package: ::std::option::Option<Package>,
+        pub product: ProductId,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub recurring: ::std::option::Option<Recurring>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub tiers: ::std::option::Option<::std::vec::Vec<Tier>>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub trial_days: ::std::option::Option<i64>,
+        ///Minor units: per period (`flat`) or per unit (`per_unit`).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub unit_amount: ::std::option::Option<i64>,
+        ///Minor units per unit as a decimal string (`per_unit`).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub unit_amount_decimal: ::std::option::Option<::std::string::String>,
+    }
+    impl Price {
+        pub fn builder() -> builder::Price {
+            Default::default()
+        }
+    }
+    ///`PriceId`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct PriceId(::std::string::String);
+    impl ::std::ops::Deref for PriceId {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<PriceId> for ::std::string::String {
+        fn from(value: PriceId) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for PriceId {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| {
+                    ::regress::Regex::new("^price_[0-9a-f]{32}$").unwrap()
+                });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^price_[0-9a-f]{32}$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for PriceId {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for PriceId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for PriceId {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///How a price turns a quantity into an amount.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+    )]
+    pub enum PriceModel {
+        #[serde(rename = "flat")]
+        Flat,
+        #[serde(rename = "per_unit")]
+        PerUnit,
+        #[serde(rename = "graduated")]
+        Graduated,
+        #[serde(rename = "volume")]
+        Volume,
+        #[serde(rename = "package")]
+        Package,
+    }
+    impl ::std::fmt::Display for PriceModel {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Flat => f.write_str("flat"),
+                Self::PerUnit => f.write_str("per_unit"),
+                Self::Graduated => f.write_str("graduated"),
+                Self::Volume => f.write_str("volume"),
+                Self::Package => f.write_str("package"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for PriceModel {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "flat" => Ok(Self::Flat),
+                "per_unit" => Ok(Self::PerUnit),
+                "graduated" => Ok(Self::Graduated),
+                "volume" => Ok(Self::Volume),
+                "package" => Ok(Self::Package),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for PriceModel {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for PriceModel {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///`PricePage`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct PricePage {
+        pub data: ::std::vec::Vec<Price>,
+        ///True when more items follow this page.
+        pub has_more: bool,
+        ///Pass as `starting_after` to get the next page; null on the last page.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+    }
+    impl PricePage {
+        pub fn builder() -> builder::PricePage {
+            Default::default()
+        }
+    }
     ///An RFC 9457 problem document.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct Problem {
@@ -717,6 +1017,109 @@ pub mod types {
     }
     impl Problem {
         pub fn builder() -> builder::Problem {
+            Default::default()
+        }
+    }
+    ///`Product`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct Product {
+        ///False once archived.
+        pub active: bool,
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub description: ::std::option::Option<::std::string::String>,
+        ///What the product's plans grant.
+        pub features: ::std::vec::Vec<Feature>,
+        pub id: ProductId,
+        pub metadata: ::std::collections::HashMap<::std::string::String, ::std::string::String>,
+        pub name: ::std::string::String,
+        pub updated_at: ::chrono::DateTime<::chrono::offset::Utc>,
+    }
+    impl Product {
+        pub fn builder() -> builder::Product {
+            Default::default()
+        }
+    }
+    ///`ProductId`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ProductId(::std::string::String);
+    impl ::std::ops::Deref for ProductId {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ProductId> for ::std::string::String {
+        fn from(value: ProductId) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ProductId {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| {
+                    ::regress::Regex::new("^prod_[0-9a-f]{32}$").unwrap()
+                });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^prod_[0-9a-f]{32}$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ProductId {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ProductId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ProductId {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`ProductPage`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct ProductPage {
+        pub data: ::std::vec::Vec<Product>,
+        ///True when more items follow this page.
+        pub has_more: bool,
+        ///Pass as `starting_after` to get the next page; null on the last page.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+    }
+    impl ProductPage {
+        pub fn builder() -> builder::ProductPage {
+            Default::default()
+        }
+    }
+    ///How often a recurring price bills: every `interval_count` `interval`s, at most a year.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct Recurring {
+        pub interval: Interval,
+        ///Default 1.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub interval_count: ::std::option::Option<::std::num::NonZeroU64>,
+    }
+    impl Recurring {
+        pub fn builder() -> builder::Recurring {
             Default::default()
         }
     }
@@ -829,6 +1232,25 @@ pub mod types {
             Default::default()
         }
     }
+    ///One tier of a graduated or volume price. The last tier has no `up_to`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct Tier {
+        ///A fixed amount for reaching this tier, in minor units.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub flat_amount: ::std::option::Option<i64>,
+        ///Per unit in this tier, in minor units (decimal string).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub unit_amount_decimal: ::std::option::Option<::std::string::String>,
+        ///The last unit this tier covers; absent on the last tier.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub up_to: ::std::option::Option<i64>,
+    }
+    impl Tier {
+        pub fn builder() -> builder::Tier {
+            Default::default()
+        }
+    }
     ///`TransferOwnershipRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(deny_unknown_fields)]
@@ -849,6 +1271,41 @@ pub mod types {
     }
     impl UpdateMemberRequest {
         pub fn builder() -> builder::UpdateMemberRequest {
+            Default::default()
+        }
+    }
+    ///`UpdatePriceRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct UpdatePriceRequest {
+        ///The only thing about a price that changes.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub nickname: ::std::option::Option<::std::string::String>,
+    }
+    impl UpdatePriceRequest {
+        pub fn builder() -> builder::UpdatePriceRequest {
+            Default::default()
+        }
+    }
+    ///`UpdateProductRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct UpdateProductRequest {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub description: ::std::option::Option<::std::string::String>,
+        ///Replaces the whole list.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub features: ::std::option::Option<::std::vec::Vec<Feature>>,
+        ///Replaces the whole map.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub metadata: ::std::option::Option<
+            ::std::collections::HashMap<::std::string::String, ::std::string::String>,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+    }
+    impl UpdateProductRequest {
+        pub fn builder() -> builder::UpdateProductRequest {
             Default::default()
         }
     }
@@ -1806,6 +2263,275 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct CreatePriceRequest {
+            currency: ::std::result::Result<::std::string::String, ::std::string::String>,
+            model: ::std::result::Result<super::PriceModel, ::std::string::String>,
+            nickname: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            package:
+                ::std::result::Result<::std::option::Option<super::Package>, ::std::string::String>,
+            product: ::std::result::Result<super::ProductId, ::std::string::String>,
+            recurring: ::std::result::Result<
+                ::std::option::Option<super::Recurring>,
+                ::std::string::String,
+            >,
+            tiers: ::std::result::Result<
+                ::std::option::Option<::std::vec::Vec<super::Tier>>,
+                ::std::string::String,
+            >,
+            trial_days: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            unit_amount: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            unit_amount_decimal: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for CreatePriceRequest {
+            fn default() -> Self {
+                Self {
+                    currency: Err("no value supplied for currency".to_string()),
+                    model: Err("no value supplied for model".to_string()),
+                    nickname: Ok(Default::default()),
+                    package: Ok(Default::default()),
+                    product: Err("no value supplied for product".to_string()),
+                    recurring: Ok(Default::default()),
+                    tiers: Ok(Default::default()),
+                    trial_days: Ok(Default::default()),
+                    unit_amount: Ok(Default::default()),
+                    unit_amount_decimal: Ok(Default::default()),
+                }
+            }
+        }
+        impl CreatePriceRequest {
+            pub fn currency<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.currency = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for currency: {e}"));
+                self
+            }
+            pub fn model<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::PriceModel>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.model = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for model: {e}"));
+                self
+            }
+            pub fn nickname<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.nickname = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for nickname: {e}"));
+                self
+            }
+            pub fn package<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::Package>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.package = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for package: {e}"));
+                self
+            }
+            pub fn product<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::ProductId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.product = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for product: {e}"));
+                self
+            }
+            pub fn recurring<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::Recurring>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.recurring = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for recurring: {e}"));
+                self
+            }
+            pub fn tiers<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::vec::Vec<super::Tier>>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.tiers = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for tiers: {e}"));
+                self
+            }
+            pub fn trial_days<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.trial_days = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for trial_days: {e}"));
+                self
+            }
+            pub fn unit_amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.unit_amount = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for unit_amount: {e}"));
+                self
+            }
+            pub fn unit_amount_decimal<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.unit_amount_decimal = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for unit_amount_decimal: {e}")
+                });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CreatePriceRequest> for super::CreatePriceRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CreatePriceRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    currency: value.currency?,
+                    model: value.model?,
+                    nickname: value.nickname?,
+                    package: value.package?,
+                    product: value.product?,
+                    recurring: value.recurring?,
+                    tiers: value.tiers?,
+                    trial_days: value.trial_days?,
+                    unit_amount: value.unit_amount?,
+                    unit_amount_decimal: value.unit_amount_decimal?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CreatePriceRequest> for CreatePriceRequest {
+            fn from(value: super::CreatePriceRequest) -> Self {
+                Self {
+                    currency: Ok(value.currency),
+                    model: Ok(value.model),
+                    nickname: Ok(value.nickname),
+                    package: Ok(value.package),
+                    product: Ok(value.product),
+                    recurring: Ok(value.recurring),
+                    tiers: Ok(value.tiers),
+                    trial_days: Ok(value.trial_days),
+                    unit_amount: Ok(value.unit_amount),
+                    unit_amount_decimal: Ok(value.unit_amount_decimal),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CreateProductRequest {
+            description: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            features: ::std::result::Result<::std::vec::Vec<super::Feature>, ::std::string::String>,
+            metadata: ::std::result::Result<
+                ::std::collections::HashMap<::std::string::String, ::std::string::String>,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for CreateProductRequest {
+            fn default() -> Self {
+                Self {
+                    description: Ok(Default::default()),
+                    features: Ok(Default::default()),
+                    metadata: Ok(Default::default()),
+                    name: Err("no value supplied for name".to_string()),
+                }
+            }
+        }
+        impl CreateProductRequest {
+            pub fn description<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.description = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for description: {e}"));
+                self
+            }
+            pub fn features<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::Feature>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.features = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for features: {e}"));
+                self
+            }
+            pub fn metadata<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::collections::HashMap<::std::string::String, ::std::string::String>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.metadata = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for metadata: {e}"));
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for name: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CreateProductRequest> for super::CreateProductRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CreateProductRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    description: value.description?,
+                    features: value.features?,
+                    metadata: value.metadata?,
+                    name: value.name?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CreateProductRequest> for CreateProductRequest {
+            fn from(value: super::CreateProductRequest) -> Self {
+                Self {
+                    description: Ok(value.description),
+                    features: Ok(value.features),
+                    metadata: Ok(value.metadata),
+                    name: Ok(value.name),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct CreateRoleRequest {
             description: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
@@ -2020,6 +2746,60 @@ pub mod types {
                     role: Ok(value.role),
                     status: Ok(value.status),
                     token: Ok(value.token),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct Feature {
+            key: ::std::result::Result<::std::string::String, ::std::string::String>,
+            limit: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+        }
+        impl ::std::default::Default for Feature {
+            fn default() -> Self {
+                Self {
+                    key: Err("no value supplied for key".to_string()),
+                    limit: Ok(Default::default()),
+                }
+            }
+        }
+        impl Feature {
+            pub fn key<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.key = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for key: {e}"));
+                self
+            }
+            pub fn limit<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.limit = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for limit: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Feature> for super::Feature {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Feature,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    key: value.key?,
+                    limit: value.limit?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Feature> for Feature {
+            fn from(value: super::Feature) -> Self {
+                Self {
+                    key: Ok(value.key),
+                    limit: Ok(value.limit),
                 }
             }
         }
@@ -2759,6 +3539,355 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct Package {
+            amount: ::std::result::Result<i64, ::std::string::String>,
+            size: ::std::result::Result<::std::num::NonZeroU64, ::std::string::String>,
+        }
+        impl ::std::default::Default for Package {
+            fn default() -> Self {
+                Self {
+                    amount: Err("no value supplied for amount".to_string()),
+                    size: Err("no value supplied for size".to_string()),
+                }
+            }
+        }
+        impl Package {
+            pub fn amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.amount = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for amount: {e}"));
+                self
+            }
+            pub fn size<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::num::NonZeroU64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.size = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for size: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Package> for super::Package {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Package,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    amount: value.amount?,
+                    size: value.size?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Package> for Package {
+            fn from(value: super::Package) -> Self {
+                Self {
+                    amount: Ok(value.amount),
+                    size: Ok(value.size),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct Price {
+            active: ::std::result::Result<bool, ::std::string::String>,
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            currency: ::std::result::Result<::std::string::String, ::std::string::String>,
+            id: ::std::result::Result<super::PriceId, ::std::string::String>,
+            model: ::std::result::Result<super::PriceModel, ::std::string::String>,
+            nickname: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            package:
+                ::std::result::Result<::std::option::Option<super::Package>, ::std::string::String>,
+            product: ::std::result::Result<super::ProductId, ::std::string::String>,
+            recurring: ::std::result::Result<
+                ::std::option::Option<super::Recurring>,
+                ::std::string::String,
+            >,
+            tiers: ::std::result::Result<
+                ::std::option::Option<::std::vec::Vec<super::Tier>>,
+                ::std::string::String,
+            >,
+            trial_days: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            unit_amount: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            unit_amount_decimal: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for Price {
+            fn default() -> Self {
+                Self {
+                    active: Err("no value supplied for active".to_string()),
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    currency: Err("no value supplied for currency".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    model: Err("no value supplied for model".to_string()),
+                    nickname: Ok(Default::default()),
+                    package: Ok(Default::default()),
+                    product: Err("no value supplied for product".to_string()),
+                    recurring: Ok(Default::default()),
+                    tiers: Ok(Default::default()),
+                    trial_days: Ok(Default::default()),
+                    unit_amount: Ok(Default::default()),
+                    unit_amount_decimal: Ok(Default::default()),
+                }
+            }
+        }
+        impl Price {
+            pub fn active<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.active = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for active: {e}"));
+                self
+            }
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for created_at: {e}"));
+                self
+            }
+            pub fn currency<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.currency = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for currency: {e}"));
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::PriceId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn model<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::PriceModel>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.model = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for model: {e}"));
+                self
+            }
+            pub fn nickname<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.nickname = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for nickname: {e}"));
+                self
+            }
+            pub fn package<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::Package>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.package = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for package: {e}"));
+                self
+            }
+            pub fn product<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::ProductId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.product = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for product: {e}"));
+                self
+            }
+            pub fn recurring<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::Recurring>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.recurring = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for recurring: {e}"));
+                self
+            }
+            pub fn tiers<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::vec::Vec<super::Tier>>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.tiers = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for tiers: {e}"));
+                self
+            }
+            pub fn trial_days<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.trial_days = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for trial_days: {e}"));
+                self
+            }
+            pub fn unit_amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.unit_amount = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for unit_amount: {e}"));
+                self
+            }
+            pub fn unit_amount_decimal<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.unit_amount_decimal = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for unit_amount_decimal: {e}")
+                });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Price> for super::Price {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Price,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    active: value.active?,
+                    created_at: value.created_at?,
+                    currency: value.currency?,
+                    id: value.id?,
+                    model: value.model?,
+                    nickname: value.nickname?,
+                    package: value.package?,
+                    product: value.product?,
+                    recurring: value.recurring?,
+                    tiers: value.tiers?,
+                    trial_days: value.trial_days?,
+                    unit_amount: value.unit_amount?,
+                    unit_amount_decimal: value.unit_amount_decimal?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Price> for Price {
+            fn from(value: super::Price) -> Self {
+                Self {
+                    active: Ok(value.active),
+                    created_at: Ok(value.created_at),
+                    currency: Ok(value.currency),
+                    id: Ok(value.id),
+                    model: Ok(value.model),
+                    nickname: Ok(value.nickname),
+                    package: Ok(value.package),
+                    product: Ok(value.product),
+                    recurring: Ok(value.recurring),
+                    tiers: Ok(value.tiers),
+                    trial_days: Ok(value.trial_days),
+                    unit_amount: Ok(value.unit_amount),
+                    unit_amount_decimal: Ok(value.unit_amount_decimal),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct PricePage {
+            data: ::std::result::Result<::std::vec::Vec<super::Price>, ::std::string::String>,
+            has_more: ::std::result::Result<bool, ::std::string::String>,
+            next_cursor: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for PricePage {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    has_more: Err("no value supplied for has_more".to_string()),
+                    next_cursor: Ok(Default::default()),
+                }
+            }
+        }
+        impl PricePage {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::Price>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for data: {e}"));
+                self
+            }
+            pub fn has_more<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_more = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for has_more: {e}"));
+                self
+            }
+            pub fn next_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for next_cursor: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PricePage> for super::PricePage {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PricePage,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    has_more: value.has_more?,
+                    next_cursor: value.next_cursor?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::PricePage> for PricePage {
+            fn from(value: super::PricePage) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    has_more: Ok(value.has_more),
+                    next_cursor: Ok(value.next_cursor),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct Problem {
             code: ::std::result::Result<::std::string::String, ::std::string::String>,
             detail: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -2880,6 +4009,286 @@ pub mod types {
                     status: Ok(value.status),
                     title: Ok(value.title),
                     type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct Product {
+            active: ::std::result::Result<bool, ::std::string::String>,
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            description: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            features: ::std::result::Result<::std::vec::Vec<super::Feature>, ::std::string::String>,
+            id: ::std::result::Result<super::ProductId, ::std::string::String>,
+            metadata: ::std::result::Result<
+                ::std::collections::HashMap<::std::string::String, ::std::string::String>,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            updated_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for Product {
+            fn default() -> Self {
+                Self {
+                    active: Err("no value supplied for active".to_string()),
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    description: Ok(Default::default()),
+                    features: Err("no value supplied for features".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    metadata: Err("no value supplied for metadata".to_string()),
+                    name: Err("no value supplied for name".to_string()),
+                    updated_at: Err("no value supplied for updated_at".to_string()),
+                }
+            }
+        }
+        impl Product {
+            pub fn active<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.active = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for active: {e}"));
+                self
+            }
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for created_at: {e}"));
+                self
+            }
+            pub fn description<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.description = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for description: {e}"));
+                self
+            }
+            pub fn features<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::Feature>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.features = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for features: {e}"));
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::ProductId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn metadata<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::collections::HashMap<::std::string::String, ::std::string::String>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.metadata = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for metadata: {e}"));
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for name: {e}"));
+                self
+            }
+            pub fn updated_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.updated_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for updated_at: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Product> for super::Product {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Product,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    active: value.active?,
+                    created_at: value.created_at?,
+                    description: value.description?,
+                    features: value.features?,
+                    id: value.id?,
+                    metadata: value.metadata?,
+                    name: value.name?,
+                    updated_at: value.updated_at?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Product> for Product {
+            fn from(value: super::Product) -> Self {
+                Self {
+                    active: Ok(value.active),
+                    created_at: Ok(value.created_at),
+                    description: Ok(value.description),
+                    features: Ok(value.features),
+                    id: Ok(value.id),
+                    metadata: Ok(value.metadata),
+                    name: Ok(value.name),
+                    updated_at: Ok(value.updated_at),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ProductPage {
+            data: ::std::result::Result<::std::vec::Vec<super::Product>, ::std::string::String>,
+            has_more: ::std::result::Result<bool, ::std::string::String>,
+            next_cursor: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ProductPage {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    has_more: Err("no value supplied for has_more".to_string()),
+                    next_cursor: Ok(Default::default()),
+                }
+            }
+        }
+        impl ProductPage {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::Product>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for data: {e}"));
+                self
+            }
+            pub fn has_more<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_more = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for has_more: {e}"));
+                self
+            }
+            pub fn next_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for next_cursor: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ProductPage> for super::ProductPage {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ProductPage,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    has_more: value.has_more?,
+                    next_cursor: value.next_cursor?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ProductPage> for ProductPage {
+            fn from(value: super::ProductPage) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    has_more: Ok(value.has_more),
+                    next_cursor: Ok(value.next_cursor),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct Recurring {
+            interval: ::std::result::Result<super::Interval, ::std::string::String>,
+            interval_count: ::std::result::Result<
+                ::std::option::Option<::std::num::NonZeroU64>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for Recurring {
+            fn default() -> Self {
+                Self {
+                    interval: Err("no value supplied for interval".to_string()),
+                    interval_count: Ok(Default::default()),
+                }
+            }
+        }
+        impl Recurring {
+            pub fn interval<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Interval>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.interval = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for interval: {e}"));
+                self
+            }
+            pub fn interval_count<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::num::NonZeroU64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.interval_count = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for interval_count: {e}")
+                });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Recurring> for super::Recurring {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Recurring,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    interval: value.interval?,
+                    interval_count: value.interval_count?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Recurring> for Recurring {
+            fn from(value: super::Recurring) -> Self {
+                Self {
+                    interval: Ok(value.interval),
+                    interval_count: Ok(value.interval_count),
                 }
             }
         }
@@ -3194,6 +4603,75 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct Tier {
+            flat_amount: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            unit_amount_decimal: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            up_to: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+        }
+        impl ::std::default::Default for Tier {
+            fn default() -> Self {
+                Self {
+                    flat_amount: Ok(Default::default()),
+                    unit_amount_decimal: Ok(Default::default()),
+                    up_to: Ok(Default::default()),
+                }
+            }
+        }
+        impl Tier {
+            pub fn flat_amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.flat_amount = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for flat_amount: {e}"));
+                self
+            }
+            pub fn unit_amount_decimal<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.unit_amount_decimal = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for unit_amount_decimal: {e}")
+                });
+                self
+            }
+            pub fn up_to<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.up_to = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for up_to: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Tier> for super::Tier {
+            type Error = super::error::ConversionError;
+            fn try_from(value: Tier) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    flat_amount: value.flat_amount?,
+                    unit_amount_decimal: value.unit_amount_decimal?,
+                    up_to: value.up_to?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Tier> for Tier {
+            fn from(value: super::Tier) -> Self {
+                Self {
+                    flat_amount: Ok(value.flat_amount),
+                    unit_amount_decimal: Ok(value.unit_amount_decimal),
+                    up_to: Ok(value.up_to),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct TransferOwnershipRequest {
             user_id: ::std::result::Result<super::UserId, ::std::string::String>,
         }
@@ -3268,6 +4746,152 @@ pub mod types {
             fn from(value: super::UpdateMemberRequest) -> Self {
                 Self {
                     role: Ok(value.role),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct UpdatePriceRequest {
+            nickname: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for UpdatePriceRequest {
+            fn default() -> Self {
+                Self {
+                    nickname: Ok(Default::default()),
+                }
+            }
+        }
+        impl UpdatePriceRequest {
+            pub fn nickname<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.nickname = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for nickname: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<UpdatePriceRequest> for super::UpdatePriceRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UpdatePriceRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    nickname: value.nickname?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::UpdatePriceRequest> for UpdatePriceRequest {
+            fn from(value: super::UpdatePriceRequest) -> Self {
+                Self {
+                    nickname: Ok(value.nickname),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct UpdateProductRequest {
+            description: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            features: ::std::result::Result<
+                ::std::option::Option<::std::vec::Vec<super::Feature>>,
+                ::std::string::String,
+            >,
+            metadata: ::std::result::Result<
+                ::std::option::Option<
+                    ::std::collections::HashMap<::std::string::String, ::std::string::String>,
+                >,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for UpdateProductRequest {
+            fn default() -> Self {
+                Self {
+                    description: Ok(Default::default()),
+                    features: Ok(Default::default()),
+                    metadata: Ok(Default::default()),
+                    name: Ok(Default::default()),
+                }
+            }
+        }
+        impl UpdateProductRequest {
+            pub fn description<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.description = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for description: {e}"));
+                self
+            }
+            pub fn features<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::vec::Vec<super::Feature>>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.features = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for features: {e}"));
+                self
+            }
+            pub fn metadata<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<
+                            ::std::collections::HashMap<
+                                ::std::string::String,
+                                ::std::string::String,
+                            >,
+                        >,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.metadata = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for metadata: {e}"));
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for name: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<UpdateProductRequest> for super::UpdateProductRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UpdateProductRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    description: value.description?,
+                    features: value.features?,
+                    metadata: value.metadata?,
+                    name: value.name?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::UpdateProductRequest> for UpdateProductRequest {
+            fn from(value: super::UpdateProductRequest) -> Self {
+                Self {
+                    description: Ok(value.description),
+                    features: Ok(value.features),
+                    metadata: Ok(value.metadata),
+                    name: Ok(value.name),
                 }
             }
         }
@@ -3816,6 +5440,152 @@ impl Client {
     ```*/
     pub fn organizations_create(&self) -> builder::OrganizationsCreate<'_> {
         builder::OrganizationsCreate::new(self)
+    }
+    /**List prices, newest first
+
+    Sends a `GET` request to `/v1/prices`
+
+    Arguments:
+    - `active`: Only active (true) or archived (false) prices.
+    - `limit`: Page size, 1 to 100 (default 10).
+    - `product`: Only prices of this product.
+    - `starting_after`: Return items after this id (the previous page's `next_cursor`).
+    ```ignore
+    let response = client.prices_list()
+        .active(active)
+        .limit(limit)
+        .product(product)
+        .starting_after(starting_after)
+        .send()
+        .await;
+    ```*/
+    pub fn prices_list(&self) -> builder::PricesList<'_> {
+        builder::PricesList::new(self)
+    }
+    /**Create a price for a product
+
+    Sends a `POST` request to `/v1/prices`
+
+    ```ignore
+    let response = client.prices_create()
+        .body(body)
+        .send()
+        .await;
+    ```*/
+    pub fn prices_create(&self) -> builder::PricesCreate<'_> {
+        builder::PricesCreate::new(self)
+    }
+    /**Get a price
+
+    Sends a `GET` request to `/v1/prices/{id}`
+
+    ```ignore
+    let response = client.prices_get()
+        .id(id)
+        .send()
+        .await;
+    ```*/
+    pub fn prices_get(&self) -> builder::PricesGet<'_> {
+        builder::PricesGet::new(self)
+    }
+    /**Rename a price (its terms are fixed)
+
+    Sends a `POST` request to `/v1/prices/{id}`
+
+    ```ignore
+    let response = client.prices_update()
+        .id(id)
+        .body(body)
+        .send()
+        .await;
+    ```*/
+    pub fn prices_update(&self) -> builder::PricesUpdate<'_> {
+        builder::PricesUpdate::new(self)
+    }
+    /**Archive a price: existing subscriptions keep it, new ones cannot start on it
+
+    Sends a `POST` request to `/v1/prices/{id}/archive`
+
+    ```ignore
+    let response = client.prices_archive()
+        .id(id)
+        .send()
+        .await;
+    ```*/
+    pub fn prices_archive(&self) -> builder::PricesArchive<'_> {
+        builder::PricesArchive::new(self)
+    }
+    /**List products, newest first
+
+    Sends a `GET` request to `/v1/products`
+
+    Arguments:
+    - `active`: Only active (true) or archived (false) products.
+    - `limit`: Page size, 1 to 100 (default 10).
+    - `starting_after`: Return items after this id (the previous page's `next_cursor`).
+    ```ignore
+    let response = client.products_list()
+        .active(active)
+        .limit(limit)
+        .starting_after(starting_after)
+        .send()
+        .await;
+    ```*/
+    pub fn products_list(&self) -> builder::ProductsList<'_> {
+        builder::ProductsList::new(self)
+    }
+    /**Create a product
+
+    Sends a `POST` request to `/v1/products`
+
+    ```ignore
+    let response = client.products_create()
+        .body(body)
+        .send()
+        .await;
+    ```*/
+    pub fn products_create(&self) -> builder::ProductsCreate<'_> {
+        builder::ProductsCreate::new(self)
+    }
+    /**Get a product
+
+    Sends a `GET` request to `/v1/products/{id}`
+
+    ```ignore
+    let response = client.products_get()
+        .id(id)
+        .send()
+        .await;
+    ```*/
+    pub fn products_get(&self) -> builder::ProductsGet<'_> {
+        builder::ProductsGet::new(self)
+    }
+    /**Update a product's name, description, features or metadata
+
+    Sends a `POST` request to `/v1/products/{id}`
+
+    ```ignore
+    let response = client.products_update()
+        .id(id)
+        .body(body)
+        .send()
+        .await;
+    ```*/
+    pub fn products_update(&self) -> builder::ProductsUpdate<'_> {
+        builder::ProductsUpdate::new(self)
+    }
+    /**Archive a product: its prices keep billing, but it takes no new prices
+
+    Sends a `POST` request to `/v1/products/{id}/archive`
+
+    ```ignore
+    let response = client.products_archive()
+        .id(id)
+        .send()
+        .await;
+    ```*/
+    pub fn products_archive(&self) -> builder::ProductsArchive<'_> {
+        builder::ProductsArchive::new(self)
     }
     /**List built-in and custom roles
 
@@ -5488,6 +7258,808 @@ pub mod builder {
                 400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::prices_list`]
+
+    [`Client::prices_list`]: super::Client::prices_list*/
+    #[derive(Debug, Clone)]
+    pub struct PricesList<'a> {
+        client: &'a super::Client,
+        active: Result<Option<bool>, String>,
+        limit: Result<Option<::std::num::NonZeroU64>, String>,
+        product: Result<Option<::std::string::String>, String>,
+        starting_after: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> PricesList<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                active: Ok(None),
+                limit: Ok(None),
+                product: Ok(None),
+                starting_after: Ok(None),
+            }
+        }
+        pub fn active<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<bool>,
+        {
+            self.active = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `bool` for active failed".to_string());
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.limit = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: num :: NonZeroU64` for limit failed".to_string()
+            });
+            self
+        }
+        pub fn product<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.product = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for product failed".to_string()
+            });
+            self
+        }
+        pub fn starting_after<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.starting_after = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for starting_after failed".to_string()
+            });
+            self
+        }
+        ///Sends a `GET` request to `/v1/prices`
+        pub async fn send(self) -> Result<ResponseValue<types::PricePage>, Error<ByteStream>> {
+            let Self {
+                client,
+                active,
+                limit,
+                product,
+                starting_after,
+            } = self;
+            let active = active.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let product = product.map_err(Error::InvalidRequest)?;
+            let starting_after = starting_after.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/prices", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("active", &active))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new("product", &product))
+                .query(&progenitor_client::QueryParam::new(
+                    "starting_after",
+                    &starting_after,
+                ))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "prices_list",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::prices_create`]
+
+    [`Client::prices_create`]: super::Client::prices_create*/
+    #[derive(Debug, Clone)]
+    pub struct PricesCreate<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::CreatePriceRequest, String>,
+    }
+    impl<'a> PricesCreate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreatePriceRequest>,
+            <V as std::convert::TryInto<types::CreatePriceRequest>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `CreatePriceRequest` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::CreatePriceRequest,
+                ) -> types::builder::CreatePriceRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/prices`
+        pub async fn send(self) -> Result<ResponseValue<types::Price>, Error<ByteStream>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| types::CreatePriceRequest::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/prices", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "prices_create",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::prices_get`]
+
+    [`Client::prices_get`]: super::Client::prices_get*/
+    #[derive(Debug, Clone)]
+    pub struct PricesGet<'a> {
+        client: &'a super::Client,
+        id: Result<types::PriceId, String>,
+    }
+    impl<'a> PricesGet<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::PriceId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `PriceId` for id failed".to_string());
+            self
+        }
+        ///Sends a `GET` request to `/v1/prices/{id}`
+        pub async fn send(self) -> Result<ResponseValue<types::Price>, Error<ByteStream>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/prices/{}",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "prices_get",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::prices_update`]
+
+    [`Client::prices_update`]: super::Client::prices_update*/
+    #[derive(Debug, Clone)]
+    pub struct PricesUpdate<'a> {
+        client: &'a super::Client,
+        id: Result<types::PriceId, String>,
+        body: Result<types::builder::UpdatePriceRequest, String>,
+    }
+    impl<'a> PricesUpdate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::PriceId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `PriceId` for id failed".to_string());
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::UpdatePriceRequest>,
+            <V as std::convert::TryInto<types::UpdatePriceRequest>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `UpdatePriceRequest` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::UpdatePriceRequest,
+                ) -> types::builder::UpdatePriceRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/prices/{id}`
+        pub async fn send(self) -> Result<ResponseValue<types::Price>, Error<ByteStream>> {
+            let Self { client, id, body } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| types::UpdatePriceRequest::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/prices/{}",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "prices_update",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::prices_archive`]
+
+    [`Client::prices_archive`]: super::Client::prices_archive*/
+    #[derive(Debug, Clone)]
+    pub struct PricesArchive<'a> {
+        client: &'a super::Client,
+        id: Result<types::PriceId, String>,
+    }
+    impl<'a> PricesArchive<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::PriceId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `PriceId` for id failed".to_string());
+            self
+        }
+        ///Sends a `POST` request to `/v1/prices/{id}/archive`
+        pub async fn send(self) -> Result<ResponseValue<types::Price>, Error<ByteStream>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/prices/{}/archive",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "prices_archive",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::products_list`]
+
+    [`Client::products_list`]: super::Client::products_list*/
+    #[derive(Debug, Clone)]
+    pub struct ProductsList<'a> {
+        client: &'a super::Client,
+        active: Result<Option<bool>, String>,
+        limit: Result<Option<::std::num::NonZeroU64>, String>,
+        starting_after: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> ProductsList<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                active: Ok(None),
+                limit: Ok(None),
+                starting_after: Ok(None),
+            }
+        }
+        pub fn active<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<bool>,
+        {
+            self.active = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `bool` for active failed".to_string());
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.limit = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: num :: NonZeroU64` for limit failed".to_string()
+            });
+            self
+        }
+        pub fn starting_after<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.starting_after = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for starting_after failed".to_string()
+            });
+            self
+        }
+        ///Sends a `GET` request to `/v1/products`
+        pub async fn send(self) -> Result<ResponseValue<types::ProductPage>, Error<ByteStream>> {
+            let Self {
+                client,
+                active,
+                limit,
+                starting_after,
+            } = self;
+            let active = active.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let starting_after = starting_after.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/products", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("active", &active))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new(
+                    "starting_after",
+                    &starting_after,
+                ))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "products_list",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::products_create`]
+
+    [`Client::products_create`]: super::Client::products_create*/
+    #[derive(Debug, Clone)]
+    pub struct ProductsCreate<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::CreateProductRequest, String>,
+    }
+    impl<'a> ProductsCreate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreateProductRequest>,
+            <V as std::convert::TryInto<types::CreateProductRequest>>::Error: std::fmt::Display,
+        {
+            self.body = value.try_into().map(From::from).map_err(|s| {
+                format!(
+                    "conversion to `CreateProductRequest` for body failed: {}",
+                    s
+                )
+            });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::CreateProductRequest,
+                ) -> types::builder::CreateProductRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/products`
+        pub async fn send(self) -> Result<ResponseValue<types::Product>, Error<ByteStream>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| types::CreateProductRequest::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/products", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "products_create",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::products_get`]
+
+    [`Client::products_get`]: super::Client::products_get*/
+    #[derive(Debug, Clone)]
+    pub struct ProductsGet<'a> {
+        client: &'a super::Client,
+        id: Result<types::ProductId, String>,
+    }
+    impl<'a> ProductsGet<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ProductId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `ProductId` for id failed".to_string());
+            self
+        }
+        ///Sends a `GET` request to `/v1/products/{id}`
+        pub async fn send(self) -> Result<ResponseValue<types::Product>, Error<ByteStream>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/products/{}",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "products_get",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::products_update`]
+
+    [`Client::products_update`]: super::Client::products_update*/
+    #[derive(Debug, Clone)]
+    pub struct ProductsUpdate<'a> {
+        client: &'a super::Client,
+        id: Result<types::ProductId, String>,
+        body: Result<types::builder::UpdateProductRequest, String>,
+    }
+    impl<'a> ProductsUpdate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ProductId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `ProductId` for id failed".to_string());
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::UpdateProductRequest>,
+            <V as std::convert::TryInto<types::UpdateProductRequest>>::Error: std::fmt::Display,
+        {
+            self.body = value.try_into().map(From::from).map_err(|s| {
+                format!(
+                    "conversion to `UpdateProductRequest` for body failed: {}",
+                    s
+                )
+            });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::UpdateProductRequest,
+                ) -> types::builder::UpdateProductRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/products/{id}`
+        pub async fn send(self) -> Result<ResponseValue<types::Product>, Error<ByteStream>> {
+            let Self { client, id, body } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| types::UpdateProductRequest::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/products/{}",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "products_update",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::products_archive`]
+
+    [`Client::products_archive`]: super::Client::products_archive*/
+    #[derive(Debug, Clone)]
+    pub struct ProductsArchive<'a> {
+        client: &'a super::Client,
+        id: Result<types::ProductId, String>,
+    }
+    impl<'a> ProductsArchive<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ProductId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `ProductId` for id failed".to_string());
+            self
+        }
+        ///Sends a `POST` request to `/v1/products/{id}/archive`
+        pub async fn send(self) -> Result<ResponseValue<types::Product>, Error<ByteStream>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/products/{}/archive",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "products_archive",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }

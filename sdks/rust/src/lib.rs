@@ -97,6 +97,20 @@ impl NeoForge {
         }
     }
 
+    /// What you sell, and the features its plans grant.
+    pub fn products(&self) -> Products<'_> {
+        Products {
+            client: &self.inner,
+        }
+    }
+
+    /// How products are charged: flat, per unit, tiered or by package.
+    pub fn prices(&self) -> Prices<'_> {
+        Prices {
+            client: &self.inner,
+        }
+    }
+
     /// Liveness and readiness.
     pub fn health(&self) -> Health<'_> {
         Health {

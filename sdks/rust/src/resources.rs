@@ -576,6 +576,234 @@ impl AuditEvents<'_> {
     }
 }
 
+/// What you sell, and the features its plans grant.
+pub struct Products<'a> {
+    pub(crate) client: &'a Client,
+}
+
+/// Query parameters of [`Products::list`].
+#[derive(Debug, Clone, Default)]
+pub struct ProductsListParams {
+    /// Page size, 1 to 100 (default 10).
+    pub limit: Option<u64>,
+    /// Return items after this id (the previous page's `next_cursor`).
+    pub starting_after: Option<String>,
+    /// Only active (true) or archived (false) products.
+    pub active: Option<bool>,
+}
+
+impl Products<'_> {
+    /// List products, newest first.
+    ///
+    /// `GET /v1/products`
+    pub async fn list(
+        &self,
+        params: ProductsListParams,
+    ) -> Result<Response<types::ProductPage>, Error> {
+        let request = self.client.products_list();
+        let request = match params.limit {
+            Some(v) => request.limit(v),
+            None => request,
+        };
+        let request = match params.starting_after {
+            Some(v) => request.starting_after(v),
+            None => request,
+        };
+        let request = match params.active {
+            Some(v) => request.active(v),
+            None => request,
+        };
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+
+    /// Every item of [`Self::list`], page after page.
+    pub fn list_auto_paging(
+        &self,
+        params: ProductsListParams,
+    ) -> impl Stream<Item = Result<types::Product, Error>> + '_ {
+        futures::stream::try_unfold(Some(params), move |next| async move {
+            let Some(params) = next else { return Ok(None) };
+            let page = self.list(params.clone()).await?.data;
+            let next = page.next_cursor.map(|cursor| ProductsListParams {
+                starting_after: Some(cursor),
+                ..params
+            });
+            Ok(Some((
+                futures::stream::iter(page.data.into_iter().map(Ok)),
+                next,
+            )))
+        })
+        .try_flatten()
+    }
+    /// Create a product.
+    ///
+    /// `POST /v1/products`
+    pub async fn create(
+        &self,
+        body: types::CreateProductRequest,
+    ) -> Result<Response<types::Product>, Error> {
+        let request = self.client.products_create().body(body);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Get a product.
+    ///
+    /// `GET /v1/products/{id}`
+    pub async fn get(&self, id: &str) -> Result<Response<types::Product>, Error> {
+        let request = self.client.products_get().id(id);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Update a product's name, description, features or metadata.
+    ///
+    /// `POST /v1/products/{id}`
+    pub async fn update(
+        &self,
+        id: &str,
+        body: types::UpdateProductRequest,
+    ) -> Result<Response<types::Product>, Error> {
+        let request = self.client.products_update().id(id).body(body);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Archive a product: its prices keep billing, but it takes no new prices.
+    ///
+    /// `POST /v1/products/{id}/archive`
+    pub async fn archive(&self, id: &str) -> Result<Response<types::Product>, Error> {
+        let request = self.client.products_archive().id(id);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+}
+
+/// How products are charged: flat, per unit, tiered or by package.
+pub struct Prices<'a> {
+    pub(crate) client: &'a Client,
+}
+
+/// Query parameters of [`Prices::list`].
+#[derive(Debug, Clone, Default)]
+pub struct PricesListParams {
+    /// Page size, 1 to 100 (default 10).
+    pub limit: Option<u64>,
+    /// Return items after this id (the previous page's `next_cursor`).
+    pub starting_after: Option<String>,
+    /// Only prices of this product.
+    pub product: Option<String>,
+    /// Only active (true) or archived (false) prices.
+    pub active: Option<bool>,
+}
+
+impl Prices<'_> {
+    /// List prices, newest first.
+    ///
+    /// `GET /v1/prices`
+    pub async fn list(
+        &self,
+        params: PricesListParams,
+    ) -> Result<Response<types::PricePage>, Error> {
+        let request = self.client.prices_list();
+        let request = match params.limit {
+            Some(v) => request.limit(v),
+            None => request,
+        };
+        let request = match params.starting_after {
+            Some(v) => request.starting_after(v),
+            None => request,
+        };
+        let request = match params.product {
+            Some(v) => request.product(v),
+            None => request,
+        };
+        let request = match params.active {
+            Some(v) => request.active(v),
+            None => request,
+        };
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+
+    /// Every item of [`Self::list`], page after page.
+    pub fn list_auto_paging(
+        &self,
+        params: PricesListParams,
+    ) -> impl Stream<Item = Result<types::Price, Error>> + '_ {
+        futures::stream::try_unfold(Some(params), move |next| async move {
+            let Some(params) = next else { return Ok(None) };
+            let page = self.list(params.clone()).await?.data;
+            let next = page.next_cursor.map(|cursor| PricesListParams {
+                starting_after: Some(cursor),
+                ..params
+            });
+            Ok(Some((
+                futures::stream::iter(page.data.into_iter().map(Ok)),
+                next,
+            )))
+        })
+        .try_flatten()
+    }
+    /// Create a price for a product.
+    ///
+    /// `POST /v1/prices`
+    pub async fn create(
+        &self,
+        body: types::CreatePriceRequest,
+    ) -> Result<Response<types::Price>, Error> {
+        let request = self.client.prices_create().body(body);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Get a price.
+    ///
+    /// `GET /v1/prices/{id}`
+    pub async fn get(&self, id: &str) -> Result<Response<types::Price>, Error> {
+        let request = self.client.prices_get().id(id);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Rename a price (its terms are fixed).
+    ///
+    /// `POST /v1/prices/{id}`
+    pub async fn update(
+        &self,
+        id: &str,
+        body: types::UpdatePriceRequest,
+    ) -> Result<Response<types::Price>, Error> {
+        let request = self.client.prices_update().id(id).body(body);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Archive a price: existing subscriptions keep it, new ones cannot start on it.
+    ///
+    /// `POST /v1/prices/{id}/archive`
+    pub async fn archive(&self, id: &str) -> Result<Response<types::Price>, Error> {
+        let request = self.client.prices_archive().id(id);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+}
+
 /// Liveness and readiness.
 pub struct Health<'a> {
     pub(crate) client: &'a Client,

@@ -8,6 +8,8 @@ import { RolesResource } from "./resources/roles.js";
 import { InvitationsResource } from "./resources/invitations.js";
 import { ApiKeysResource } from "./resources/api-keys.js";
 import { AuditEventsResource } from "./resources/audit-events.js";
+import { ProductsResource } from "./resources/products.js";
+import { PricesResource } from "./resources/prices.js";
 import { HealthResource } from "./resources/health.js";
 
 /**
@@ -34,6 +36,10 @@ export class NeoForge {
   readonly apiKeys: ApiKeysResource;
   /** The audit log. */
   readonly auditEvents: AuditEventsResource;
+  /** What you sell, and the features its plans grant. */
+  readonly products: ProductsResource;
+  /** How products are charged: flat, per unit, tiered or by package. */
+  readonly prices: PricesResource;
   /** Liveness and readiness. */
   readonly health: HealthResource;
 
@@ -47,6 +53,8 @@ export class NeoForge {
     this.invitations = new InvitationsResource(http);
     this.apiKeys = new ApiKeysResource(http);
     this.auditEvents = new AuditEventsResource(http);
+    this.products = new ProductsResource(http);
+    this.prices = new PricesResource(http);
     this.health = new HealthResource(http);
   }
 }

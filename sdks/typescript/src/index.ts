@@ -29,4 +29,6 @@ export type { RolesResource } from "./resources/roles.js";
 export type { InvitationsResource, InvitationsListParams } from "./resources/invitations.js";
 export type { ApiKeysResource, ApiKeysListParams } from "./resources/api-keys.js";
 export type { AuditEventsResource, AuditEventsListParams } from "./resources/audit-events.js";
+export type { ProductsResource, ProductsListParams } from "./resources/products.js";
+export type { PricesResource, PricesListParams } from "./resources/prices.js";
 export type { HealthResource } from "./resources/health.js";

@@ -93,6 +93,27 @@ export interface CreateInvitationRequest {
   role: string;
 }
 
+export interface CreatePriceRequest {
+  currency: string;
+  model: PriceModel;
+  nickname?: string | null;
+  package?: Package | null;
+  product: ProductId;
+  recurring?: Recurring | null;
+  tiers?: Tier[] | null;
+  /** Days of free trial for new subscriptions (recurring prices), 1 to 730. */
+  trial_days?: number | null;
+  unit_amount?: number | null;
+  unit_amount_decimal?: string | null;
+}
+
+export interface CreateProductRequest {
+  description?: string | null;
+  features?: Feature[];
+  metadata?: Record<string, string>;
+  name: string;
+}
+
 export interface CreateRoleRequest {
   description?: string;
   name: string;
@@ -114,6 +135,14 @@ export interface CreatedInvitation {
 /** Live or sandbox. Every environment-scoped row carries one; a key only reaches its own. */
 export type Env = "live" | "test";
 
+/** A plan feature: on/off (`limit` absent) or a numeric limit (`api_calls` → 10000). */
+export interface Feature {
+  /** Lower-case letters, digits and underscores. */
+  key: string;
+  /** The limit, or absent for an on/off feature. */
+  limit?: number | null;
+}
+
 /** One field that failed validation. */
 export interface FieldError {
   /** Dotted path of the field in the request (`scopes[2]`, `email`), or the parameter name. */
@@ -125,6 +154,8 @@ export interface FieldError {
 export interface Health {
   status: string;
 }
+
+export type Interval = "day" | "week" | "month" | "year";
 
 export interface Invitation {
   created_at: string;
@@ -195,8 +226,47 @@ export interface OrganizationRequest {
   name: string;
 }
 
+export interface Package {
+  /** Minor units per started package. */
+  amount: number;
+  /** Units per package. */
+  size: number;
+}
+
 /** A permission an operation requires. */
 export type Permission = "organization:read" | "organization:write" | "members:read" | "members:write" | "roles:read" | "roles:write" | "api_keys:read" | "api_keys:write" | "audit:read" | "billing:read" | "billing:write" | "usage:read" | "usage:write";
+
+export interface Price {
+  /** False once archived: no new subscriptions, existing ones keep billing. */
+  active: boolean;
+  created_at: string;
+  currency: string;
+  id: PriceId;
+  model: PriceModel;
+  nickname?: string | null;
+  package?: Package | null;
+  product: ProductId;
+  recurring?: Recurring | null;
+  tiers?: Tier[] | null;
+  trial_days?: number | null;
+  /** Minor units: per period (`flat`) or per unit (`per_unit`). */
+  unit_amount?: number | null;
+  /** Minor units per unit as a decimal string (`per_unit`). */
+  unit_amount_decimal?: string | null;
+}
+
+export type PriceId = string;
+
+/** How a price turns a quantity into an amount. */
+export type PriceModel = "flat" | "per_unit" | "graduated" | "volume" | "package";
+
+export interface PricePage {
+  data: Price[];
+  /** True when more items follow this page. */
+  has_more: boolean;
+  /** Pass as `starting_after` to get the next page; null on the last page. */
+  next_cursor?: string | null;
+}
 
 /** An RFC 9457 problem document. */
 export interface Problem {
@@ -214,6 +284,36 @@ export interface Problem {
   title: string;
   /** A URI naming the problem type; stable per `code`. */
   type: string;
+}
+
+export interface Product {
+  /** False once archived. */
+  active: boolean;
+  created_at: string;
+  description?: string | null;
+  /** What the product's plans grant. */
+  features: Feature[];
+  id: ProductId;
+  metadata: Record<string, string>;
+  name: string;
+  updated_at: string;
+}
+
+export type ProductId = string;
+
+export interface ProductPage {
+  data: Product[];
+  /** True when more items follow this page. */
+  has_more: boolean;
+  /** Pass as `starting_after` to get the next page; null on the last page. */
+  next_cursor?: string | null;
+}
+
+/** How often a recurring price bills: every `interval_count` `interval`s, at most a year. */
+export interface Recurring {
+  interval: Interval;
+  /** Default 1. */
+  interval_count?: number;
 }
 
 /** A role: built-in (`id` is its name) or custom (`id` is `role_…`). */
@@ -247,6 +347,16 @@ export interface SignupResponse {
   user: User;
 }
 
+/** One tier of a graduated or volume price. The last tier has no `up_to`. */
+export interface Tier {
+  /** A fixed amount for reaching this tier, in minor units. */
+  flat_amount?: number | null;
+  /** Per unit in this tier, in minor units (decimal string). */
+  unit_amount_decimal?: string | null;
+  /** The last unit this tier covers; absent on the last tier. */
+  up_to?: number | null;
+}
+
 export interface TransferOwnershipRequest {
   user_id: UserId;
 }
@@ -254,6 +364,20 @@ export interface TransferOwnershipRequest {
 export interface UpdateMemberRequest {
   /** A built-in role name or a custom role id. */
   role: string;
+}
+
+export interface UpdatePriceRequest {
+  /** The only thing about a price that changes. */
+  nickname?: string | null;
+}
+
+export interface UpdateProductRequest {
+  description?: string | null;
+  /** Replaces the whole list. */
+  features?: Feature[] | null;
+  /** Replaces the whole map. */
+  metadata?: Record<string, string> | null;
+  name?: string | null;
 }
 
 export interface UpdateRoleRequest {

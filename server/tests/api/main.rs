@@ -4,6 +4,7 @@ mod helpers;
 
 mod accounts;
 mod api_keys;
+mod catalog;
 mod conventions;
 mod isolation;
 mod lifecycle;

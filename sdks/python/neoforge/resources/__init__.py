@@ -9,6 +9,8 @@ from .roles import RolesResource, AsyncRolesResource
 from .invitations import InvitationsResource, AsyncInvitationsResource
 from .api_keys import ApiKeysResource, AsyncApiKeysResource
 from .audit_events import AuditEventsResource, AsyncAuditEventsResource
+from .products import ProductsResource, AsyncProductsResource
+from .prices import PricesResource, AsyncPricesResource
 from .health import HealthResource, AsyncHealthResource
 
 __all__ = [
@@ -28,6 +30,10 @@ __all__ = [
     "AsyncApiKeysResource",
     "AuditEventsResource",
     "AsyncAuditEventsResource",
+    "ProductsResource",
+    "AsyncProductsResource",
+    "PricesResource",
+    "AsyncPricesResource",
     "HealthResource",
     "AsyncHealthResource",
 ]

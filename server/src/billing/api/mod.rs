@@ -1,0 +1,18 @@
+//! HTTP handlers of the billing domain, one file per resource.
+
+pub mod prices;
+pub mod products;
+
+use serde::de::DeserializeOwned;
+
+use crate::http::error::ApiError;
+
+/// Reads a JSON column the server itself wrote.
+fn stored<T: DeserializeOwned>(column: &str, json: &str) -> Result<T, ApiError> {
+    serde_json::from_str(json)
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("unreadable {column} column: {e}")))
+}
+
+fn to_json(value: &impl serde::Serialize) -> Result<String, ApiError> {
+    serde_json::to_string(value).map_err(|e| ApiError::Internal(e.into()))
+}

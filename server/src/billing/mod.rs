@@ -1,0 +1,7 @@
+//! Billing. So far the catalog: products (with their features) and prices.
+
+pub mod api;
+mod model;
+pub mod store;
+
+pub use model::*;

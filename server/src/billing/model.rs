@@ -1,0 +1,487 @@
+//! Catalog rules without IO: currencies, features, billing intervals and price terms.
+//!
+//! Money is integer minor units (`unit_amount`, `flat_amount`, `amount`); per-unit prices
+//! that need fractions of a minor unit are decimal strings of minor units
+//! (`unit_amount_decimal`, up to 12 decimal places), never floats.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::http::error::{ApiError, ApiResult};
+
+/// A lower-case ISO 4217 code (`usd`, `eur`).
+pub fn check_currency(raw: &str) -> ApiResult<String> {
+    let c = raw.trim().to_ascii_lowercase();
+    if c.len() == 3 && c.bytes().all(|b| b.is_ascii_lowercase()) {
+        Ok(c)
+    } else {
+        Err(ApiError::validation(
+            "currency",
+            "must be a three-letter ISO 4217 code",
+        ))
+    }
+}
+
+/// A non-negative decimal string with at most 12 decimal places, normalised (`"1.50"` → `"1.5"`).
+pub fn check_decimal(field: &str, raw: &str) -> ApiResult<String> {
+    let invalid = || ApiError::validation(field, "must be a decimal string such as \"12.5\"");
+    // Plain notation only: rust_decimal would also take exponents ("1e3").
+    if raw.is_empty()
+        || !raw
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
+    {
+        return Err(invalid());
+    }
+    let d = Decimal::from_str(raw).map_err(|_| invalid())?;
+    if d.is_sign_negative() || d.scale() > 12 {
+        return Err(ApiError::validation(
+            field,
+            "must be non-negative with at most 12 decimal places",
+        ));
+    }
+    Ok(d.normalize().to_string())
+}
+
+fn check_amount(field: &str, amount: i64) -> ApiResult<()> {
+    if amount < 0 {
+        return Err(ApiError::validation(field, "must not be negative"));
+    }
+    Ok(())
+}
+
+/// A plan feature: on/off (`limit` absent) or a numeric limit (`api_calls` → 10000).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Feature {
+    /// Lower-case letters, digits and underscores.
+    #[schema(example = "api_calls")]
+    pub key: String,
+    /// The limit, or absent for an on/off feature.
+    #[schema(example = 10000)]
+    pub limit: Option<i64>,
+}
+
+pub fn check_features(features: &[Feature]) -> ApiResult<()> {
+    let mut seen = std::collections::HashSet::new();
+    for (i, f) in features.iter().enumerate() {
+        let ok = !f.key.is_empty()
+            && f.key.len() <= 64
+            && f.key
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !ok {
+            return Err(ApiError::validation(
+                &format!("features[{i}].key"),
+                "must be 1 to 64 lower-case letters, digits or underscores",
+            ));
+        }
+        if !seen.insert(&f.key) {
+            return Err(ApiError::validation(
+                &format!("features[{i}].key"),
+                "is listed twice",
+            ));
+        }
+        if f.limit.is_some_and(|l| l < 0) {
+            return Err(ApiError::validation(
+                &format!("features[{i}].limit"),
+                "must not be negative",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Up to 50 keys of up to 40 characters, values up to 500.
+pub fn check_metadata(metadata: &BTreeMap<String, String>) -> ApiResult<()> {
+    if metadata.len() > 50 {
+        return Err(ApiError::validation("metadata", "has more than 50 keys"));
+    }
+    for (k, v) in metadata {
+        if k.is_empty() || k.chars().count() > 40 || v.chars().count() > 500 {
+            return Err(ApiError::validation(
+                &format!("metadata.{k}"),
+                "keys are 1 to 40 characters, values at most 500",
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Interval {
+    Day,
+    Week,
+    Month,
+    Year,
+}
+
+/// How often a recurring price bills: every `interval_count` `interval`s, at most a year.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Recurring {
+    pub interval: Interval,
+    /// Default 1.
+    #[serde(default = "one")]
+    #[schema(minimum = 1, example = 1)]
+    pub interval_count: i64,
+}
+
+fn one() -> i64 {
+    1
+}
+
+/// How a price turns a quantity into an amount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PriceModel {
+    /// A fixed `unit_amount` per period, whatever the quantity.
+    Flat,
+    /// `unit_amount` (or `unit_amount_decimal`) per unit, e.g. per seat.
+    PerUnit,
+    /// Each tier prices the units that fall in it.
+    Graduated,
+    /// The tier the total quantity reaches prices every unit.
+    Volume,
+    /// `package.amount` per started `package.size` units.
+    Package,
+}
+
+/// One tier of a graduated or volume price. The last tier has no `up_to`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Tier {
+    /// The last unit this tier covers; absent on the last tier.
+    pub up_to: Option<i64>,
+    /// Per unit in this tier, in minor units (decimal string).
+    #[schema(example = "0.5")]
+    pub unit_amount_decimal: Option<String>,
+    /// A fixed amount for reaching this tier, in minor units.
+    pub flat_amount: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Package {
+    /// Units per package.
+    #[schema(minimum = 1, example = 1000)]
+    pub size: i64,
+    /// Minor units per started package.
+    #[schema(example = 500)]
+    pub amount: i64,
+}
+
+/// What a price charges, validated. Stored as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PriceTerms {
+    pub recurring: Option<Recurring>,
+    pub model: PriceModel,
+    pub unit_amount: Option<i64>,
+    pub unit_amount_decimal: Option<String>,
+    pub tiers: Option<Vec<Tier>>,
+    pub package: Option<Package>,
+    pub trial_days: Option<i64>,
+}
+
+impl PriceTerms {
+    /// Checks that the fields fit the model; normalises decimal strings.
+    pub fn check(mut self) -> ApiResult<PriceTerms> {
+        if let Some(r) = &self.recurring {
+            let max = match r.interval {
+                Interval::Day => 365,
+                Interval::Week => 52,
+                Interval::Month => 12,
+                Interval::Year => 1,
+            };
+            if !(1..=max).contains(&r.interval_count) {
+                return Err(ApiError::validation(
+                    "recurring.interval_count",
+                    format!("must be 1 to {max}: a price bills at least once a year"),
+                ));
+            }
+        }
+        match self.trial_days {
+            Some(_) if self.recurring.is_none() => {
+                return Err(ApiError::validation(
+                    "trial_days",
+                    "only recurring prices have trials",
+                ));
+            }
+            Some(d) if !(1..=730).contains(&d) => {
+                return Err(ApiError::validation("trial_days", "must be 1 to 730"));
+            }
+            _ => {}
+        }
+        let needs = |field: &str, present: bool, wanted: bool| -> ApiResult<()> {
+            match (present, wanted) {
+                (false, true) => Err(ApiError::validation(
+                    field,
+                    format!("is required for {:?} prices", self.model).to_lowercase(),
+                )),
+                (true, false) => Err(ApiError::validation(
+                    field,
+                    format!("does not apply to {:?} prices", self.model).to_lowercase(),
+                )),
+                _ => Ok(()),
+            }
+        };
+        let m = self.model;
+        let per_unit_decimal = m == PriceModel::PerUnit && self.unit_amount_decimal.is_some();
+        needs(
+            "unit_amount",
+            self.unit_amount.is_some(),
+            m == PriceModel::Flat || (m == PriceModel::PerUnit && !per_unit_decimal),
+        )?;
+        needs(
+            "unit_amount_decimal",
+            self.unit_amount_decimal.is_some(),
+            per_unit_decimal,
+        )?;
+        needs(
+            "tiers",
+            self.tiers.is_some(),
+            matches!(m, PriceModel::Graduated | PriceModel::Volume),
+        )?;
+        needs("package", self.package.is_some(), m == PriceModel::Package)?;
+        if let Some(a) = self.unit_amount {
+            check_amount("unit_amount", a)?;
+        }
+        if let Some(d) = &self.unit_amount_decimal {
+            self.unit_amount_decimal = Some(check_decimal("unit_amount_decimal", d)?);
+        }
+        if let Some(p) = &self.package {
+            if p.size < 1 {
+                return Err(ApiError::validation("package.size", "must be at least 1"));
+            }
+            check_amount("package.amount", p.amount)?;
+        }
+        if let Some(tiers) = &mut self.tiers {
+            check_tiers(tiers)?;
+        }
+        Ok(self)
+    }
+}
+
+fn check_tiers(tiers: &mut [Tier]) -> ApiResult<()> {
+    if tiers.is_empty() || tiers.len() > 50 {
+        return Err(ApiError::validation("tiers", "must have 1 to 50 tiers"));
+    }
+    let last = tiers.len() - 1;
+    let mut previous = 0;
+    for (i, t) in tiers.iter_mut().enumerate() {
+        let field = |f: &str| format!("tiers[{i}].{f}");
+        match (t.up_to, i == last) {
+            (Some(_), true) => {
+                return Err(ApiError::validation(
+                    &field("up_to"),
+                    "must be absent on the last tier (no upper bound)",
+                ));
+            }
+            (None, false) => {
+                return Err(ApiError::validation(
+                    &field("up_to"),
+                    "is required on every tier but the last",
+                ));
+            }
+            (Some(up), false) if up <= previous => {
+                return Err(ApiError::validation(
+                    &field("up_to"),
+                    "must increase from tier to tier",
+                ));
+            }
+            (Some(up), false) => previous = up,
+            (None, true) => {}
+        }
+        if t.unit_amount_decimal.is_none() && t.flat_amount.is_none() {
+            return Err(ApiError::validation(
+                &format!("tiers[{i}]"),
+                "needs unit_amount_decimal, flat_amount or both",
+            ));
+        }
+        if let Some(d) = &t.unit_amount_decimal {
+            t.unit_amount_decimal = Some(check_decimal(&field("unit_amount_decimal"), d)?);
+        }
+        if let Some(a) = t.flat_amount {
+            check_amount(&field("flat_amount"), a)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn terms(model: PriceModel) -> PriceTerms {
+        PriceTerms {
+            recurring: None,
+            model,
+            unit_amount: None,
+            unit_amount_decimal: None,
+            tiers: None,
+            package: None,
+            trial_days: None,
+        }
+    }
+
+    #[test]
+    fn decimals_are_exact_and_bounded() {
+        assert_eq!(check_decimal("x", "12.50").ok().as_deref(), Some("12.5"));
+        assert_eq!(
+            check_decimal("x", "0.000000000001").ok().as_deref(),
+            Some("0.000000000001")
+        );
+        assert!(check_decimal("x", "0.0000000000001").is_err());
+        assert!(check_decimal("x", "-1").is_err());
+        assert!(check_decimal("x", "1e3").is_err());
+        assert!(check_decimal("x", "abc").is_err());
+    }
+
+    #[test]
+    fn currencies() {
+        assert_eq!(check_currency(" USD").ok().as_deref(), Some("usd"));
+        assert!(check_currency("us").is_err());
+        assert!(check_currency("u5d").is_err());
+    }
+
+    #[test]
+    fn each_model_needs_its_fields() {
+        assert!(
+            PriceTerms {
+                unit_amount: Some(1000),
+                ..terms(PriceModel::Flat)
+            }
+            .check()
+            .is_ok()
+        );
+        assert!(terms(PriceModel::Flat).check().is_err());
+        assert!(
+            PriceTerms {
+                unit_amount_decimal: Some("0.25".into()),
+                ..terms(PriceModel::PerUnit)
+            }
+            .check()
+            .is_ok()
+        );
+        assert!(
+            PriceTerms {
+                unit_amount: Some(1),
+                unit_amount_decimal: Some("1".into()),
+                ..terms(PriceModel::PerUnit)
+            }
+            .check()
+            .is_err()
+        );
+        assert!(
+            PriceTerms {
+                unit_amount: Some(1),
+                ..terms(PriceModel::Package)
+            }
+            .check()
+            .is_err()
+        );
+        assert!(
+            PriceTerms {
+                package: Some(Package { size: 0, amount: 5 }),
+                ..terms(PriceModel::Package)
+            }
+            .check()
+            .is_err()
+        );
+        assert!(
+            PriceTerms {
+                package: Some(Package {
+                    size: 1000,
+                    amount: 5
+                }),
+                ..terms(PriceModel::Package)
+            }
+            .check()
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn tiers_increase_and_end_open() {
+        let tier = |up_to, d: &str| Tier {
+            up_to,
+            unit_amount_decimal: Some(d.into()),
+            flat_amount: None,
+        };
+        let graduated = |tiers| PriceTerms {
+            tiers: Some(tiers),
+            ..terms(PriceModel::Graduated)
+        };
+        assert!(
+            graduated(vec![tier(Some(100), "1"), tier(None, "0.5")])
+                .check()
+                .is_ok()
+        );
+        assert!(
+            graduated(vec![tier(Some(100), "1"), tier(Some(200), "0.5")])
+                .check()
+                .is_err()
+        );
+        assert!(
+            graduated(vec![
+                tier(Some(100), "1"),
+                tier(Some(50), "1"),
+                tier(None, "0.5")
+            ])
+            .check()
+            .is_err()
+        );
+        assert!(
+            graduated(vec![Tier {
+                up_to: None,
+                unit_amount_decimal: None,
+                flat_amount: None
+            }])
+            .check()
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn trials_and_intervals() {
+        let monthly = |count| {
+            Some(Recurring {
+                interval: Interval::Month,
+                interval_count: count,
+            })
+        };
+        assert!(
+            PriceTerms {
+                recurring: monthly(12),
+                trial_days: Some(14),
+                unit_amount: Some(1),
+                ..terms(PriceModel::Flat)
+            }
+            .check()
+            .is_ok()
+        );
+        assert!(
+            PriceTerms {
+                recurring: monthly(13),
+                unit_amount: Some(1),
+                ..terms(PriceModel::Flat)
+            }
+            .check()
+            .is_err()
+        );
+        assert!(
+            PriceTerms {
+                trial_days: Some(14),
+                unit_amount: Some(1),
+                ..terms(PriceModel::Flat)
+            }
+            .check()
+            .is_err()
+        );
+    }
+}
