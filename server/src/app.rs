@@ -16,7 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::audit;
-use crate::billing::api::{prices, products};
+use crate::billing::api::{customers, prices, products};
 use crate::clock::Clock;
 use crate::config::{ServeArgs, redact_url};
 use crate::http::error::ApiError;
@@ -67,6 +67,8 @@ pub fn router_and_spec() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(prices::list, prices::create))
         .routes(routes!(prices::get, prices::update))
         .routes(routes!(prices::archive))
+        .routes(routes!(customers::list, customers::create))
+        .routes(routes!(customers::get, customers::update))
         .split_for_parts()
 }
 

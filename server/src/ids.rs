@@ -93,6 +93,9 @@ prefixed_id!(
 prefixed_id!(
     /// A price of a product.
     PriceId, "price");
+prefixed_id!(
+    /// One of the tenant's own customers.
+    CustomerId, "cus");
 
 #[cfg(test)]
 mod tests {

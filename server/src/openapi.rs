@@ -79,6 +79,7 @@ impl Modify for SecuritySchemes {
         (name = "api_keys", description = "API keys, live and test."),
         (name = "audit_events", description = "The audit log."),
         (name = "products", description = "What you sell, and the features its plans grant."),
+        (name = "customers", description = "Your customers: who you bill."),
         (name = "prices", description = "How products are charged: flat, per unit, tiered or by package."),
         (name = "health", description = "Liveness and readiness."),
     )

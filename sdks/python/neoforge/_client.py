@@ -25,6 +25,8 @@ from .resources import (
     AsyncAuditEventsResource,
     ProductsResource,
     AsyncProductsResource,
+    CustomersResource,
+    AsyncCustomersResource,
     PricesResource,
     AsyncPricesResource,
     HealthResource,
@@ -48,6 +50,7 @@ class Client:
     api_keys: ApiKeysResource
     audit_events: AuditEventsResource
     products: ProductsResource
+    customers: CustomersResource
     prices: PricesResource
     health: HealthResource
 
@@ -69,6 +72,7 @@ class Client:
         self.api_keys = ApiKeysResource(self._transport)
         self.audit_events = AuditEventsResource(self._transport)
         self.products = ProductsResource(self._transport)
+        self.customers = CustomersResource(self._transport)
         self.prices = PricesResource(self._transport)
         self.health = HealthResource(self._transport)
 
@@ -99,6 +103,7 @@ class AsyncClient:
     api_keys: AsyncApiKeysResource
     audit_events: AsyncAuditEventsResource
     products: AsyncProductsResource
+    customers: AsyncCustomersResource
     prices: AsyncPricesResource
     health: AsyncHealthResource
 
@@ -120,6 +125,7 @@ class AsyncClient:
         self.api_keys = AsyncApiKeysResource(self._transport)
         self.audit_events = AsyncAuditEventsResource(self._transport)
         self.products = AsyncProductsResource(self._transport)
+        self.customers = AsyncCustomersResource(self._transport)
         self.prices = AsyncPricesResource(self._transport)
         self.health = AsyncHealthResource(self._transport)
 

@@ -31,6 +31,46 @@ class AcceptInvitationRequest(_response.Model):
 
 
 @dataclass(frozen=True)
+class Address(_response.Model):
+    """A postal address."""
+
+    country: str
+    """ISO 3166-1 alpha-2, upper case."""
+    city: Optional[str] = None
+    line1: Optional[str] = None
+    line2: Optional[str] = None
+    postal_code: Optional[str] = None
+    state: Optional[str] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Address:
+        return cls(
+            country=data["country"],
+            city=data.get("city"),
+            line1=data.get("line1"),
+            line2=data.get("line2"),
+            postal_code=data.get("postal_code"),
+            state=data.get("state"),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+            "country": self.country,
+        }
+        if self.city is not None:
+            data["city"] = self.city
+        if self.line1 is not None:
+            data["line1"] = self.line1
+        if self.line2 is not None:
+            data["line2"] = self.line2
+        if self.postal_code is not None:
+            data["postal_code"] = self.postal_code
+        if self.state is not None:
+            data["state"] = self.state
+        return data
+
+
+@dataclass(frozen=True)
 class ApiKey(_response.Model):
     created_at: str
     created_by: UserId
@@ -350,6 +390,110 @@ class CreatedInvitation(_response.Model):
             role=data["role"],
             status=data["status"],
             token=data["token"],
+        )
+
+
+@dataclass(frozen=True)
+class Customer(_response.Model):
+    balance: int
+    """Minor units in `currency`: negative is credit applied to the next invoices, positive
+    is owed and added to them.
+    """
+    created_at: str
+    id: CustomerId
+    metadata: Dict[str, str]
+    tax_ids: List[TaxId]
+    updated_at: str
+    address: Optional[Address] = None
+    currency: Optional[str] = None
+    """The currency the customer is billed in, fixed by the first subscription or set here."""
+    default_payment_method: Optional[str] = None
+    """The payment method charged by default (a provider's id, e.g. `pm_card_visa`)."""
+    email: Optional[str] = None
+    name: Optional[str] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Customer:
+        return cls(
+            balance=data["balance"],
+            created_at=data["created_at"],
+            id=data["id"],
+            metadata=data["metadata"],
+            tax_ids=[TaxId.from_dict(v0) for v0 in data["tax_ids"]],
+            updated_at=data["updated_at"],
+            address=None if data.get("address") is None else Address.from_dict(data["address"]),
+            currency=data.get("currency"),
+            default_payment_method=data.get("default_payment_method"),
+            email=data.get("email"),
+            name=data.get("name"),
+        )
+
+
+@dataclass(frozen=True)
+class CustomerFields(_response.Model):
+    """The writable fields, shared by create (all optional) and update (present ones replace)."""
+
+    address: Optional[Address] = None
+    balance: Optional[int] = None
+    currency: Optional[str] = None
+    default_payment_method: Optional[str] = None
+    email: Optional[str] = None
+    metadata: Optional[Dict[str, str]] = None
+    name: Optional[str] = None
+    tax_ids: Optional[List[TaxId]] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CustomerFields:
+        return cls(
+            address=None if data.get("address") is None else Address.from_dict(data["address"]),
+            balance=data.get("balance"),
+            currency=data.get("currency"),
+            default_payment_method=data.get("default_payment_method"),
+            email=data.get("email"),
+            metadata=data.get("metadata"),
+            name=data.get("name"),
+            tax_ids=None if data.get("tax_ids") is None else [TaxId.from_dict(v0) for v0 in data["tax_ids"]],
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+        }
+        if self.address is not None:
+            data["address"] = self.address.to_dict()
+        if self.balance is not None:
+            data["balance"] = self.balance
+        if self.currency is not None:
+            data["currency"] = self.currency
+        if self.default_payment_method is not None:
+            data["default_payment_method"] = self.default_payment_method
+        if self.email is not None:
+            data["email"] = self.email
+        if self.metadata is not None:
+            data["metadata"] = self.metadata
+        if self.name is not None:
+            data["name"] = self.name
+        if self.tax_ids is not None:
+            data["tax_ids"] = [v0.to_dict() for v0 in self.tax_ids]
+        return data
+
+
+CustomerId = str
+
+
+@dataclass(frozen=True)
+class CustomerPage(_response.Model):
+    data: List[Customer]
+    has_more: bool
+    """True when more items follow this page."""
+    next_cursor: Optional[str] = None
+    """Pass as `starting_after` to get the next page; null on the last page."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CustomerPage:
+        return cls(
+            data=[Customer.from_dict(v0) for v0 in data["data"]],
+            has_more=data["has_more"],
+            next_cursor=data.get("next_cursor"),
         )
 
 
@@ -850,6 +994,28 @@ class SignupResponse(_response.Model):
             session=SessionToken.from_dict(data["session"]),
             user=User.from_dict(data["user"]),
         )
+
+
+@dataclass(frozen=True)
+class TaxId(_response.Model):
+    """A customer's tax registration, e.g. `{"type": "eu_vat", "value": "DE123456789"}`."""
+
+    type: str
+    value: str
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TaxId:
+        return cls(
+            type=data["type"],
+            value=data["value"],
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+            "type": self.type,
+            "value": self.value,
+        }
+        return data
 
 
 @dataclass(frozen=True)

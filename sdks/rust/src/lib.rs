@@ -104,6 +104,13 @@ impl NeoForge {
         }
     }
 
+    /// Your customers: who you bill.
+    pub fn customers(&self) -> Customers<'_> {
+        Customers {
+            client: &self.inner,
+        }
+    }
+
     /// How products are charged: flat, per unit, tiered or by package.
     pub fn prices(&self) -> Prices<'_> {
         Prices {

@@ -687,6 +687,107 @@ impl Products<'_> {
     }
 }
 
+/// Your customers: who you bill.
+pub struct Customers<'a> {
+    pub(crate) client: &'a Client,
+}
+
+/// Query parameters of [`Customers::list`].
+#[derive(Debug, Clone, Default)]
+pub struct CustomersListParams {
+    /// Page size, 1 to 100 (default 10).
+    pub limit: Option<u64>,
+    /// Return items after this id (the previous page's `next_cursor`).
+    pub starting_after: Option<String>,
+    /// Only customers with this email (case-insensitive).
+    pub email: Option<String>,
+}
+
+impl Customers<'_> {
+    /// List customers, newest first.
+    ///
+    /// `GET /v1/customers`
+    pub async fn list(
+        &self,
+        params: CustomersListParams,
+    ) -> Result<Response<types::CustomerPage>, Error> {
+        let request = self.client.customers_list();
+        let request = match params.limit {
+            Some(v) => request.limit(v),
+            None => request,
+        };
+        let request = match params.starting_after {
+            Some(v) => request.starting_after(v),
+            None => request,
+        };
+        let request = match params.email {
+            Some(v) => request.email(v),
+            None => request,
+        };
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+
+    /// Every item of [`Self::list`], page after page.
+    pub fn list_auto_paging(
+        &self,
+        params: CustomersListParams,
+    ) -> impl Stream<Item = Result<types::Customer, Error>> + '_ {
+        futures::stream::try_unfold(Some(params), move |next| async move {
+            let Some(params) = next else { return Ok(None) };
+            let page = self.list(params.clone()).await?.data;
+            let next = page.next_cursor.map(|cursor| CustomersListParams {
+                starting_after: Some(cursor),
+                ..params
+            });
+            Ok(Some((
+                futures::stream::iter(page.data.into_iter().map(Ok)),
+                next,
+            )))
+        })
+        .try_flatten()
+    }
+    /// Create a customer.
+    ///
+    /// `POST /v1/customers`
+    pub async fn create(
+        &self,
+        body: types::CustomerFields,
+    ) -> Result<Response<types::Customer>, Error> {
+        let request = self.client.customers_create().body(body);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Get a customer.
+    ///
+    /// `GET /v1/customers/{id}`
+    pub async fn get(&self, id: &str) -> Result<Response<types::Customer>, Error> {
+        let request = self.client.customers_get().id(id);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Update a customer: present fields replace the current ones.
+    ///
+    /// `POST /v1/customers/{id}`
+    pub async fn update(
+        &self,
+        id: &str,
+        body: types::CustomerFields,
+    ) -> Result<Response<types::Customer>, Error> {
+        let request = self.client.customers_update().id(id).body(body);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+}
+
 /// How products are charged: flat, per unit, tiered or by package.
 pub struct Prices<'a> {
     pub(crate) client: &'a Client,

@@ -9,6 +9,7 @@ import { InvitationsResource } from "./resources/invitations.js";
 import { ApiKeysResource } from "./resources/api-keys.js";
 import { AuditEventsResource } from "./resources/audit-events.js";
 import { ProductsResource } from "./resources/products.js";
+import { CustomersResource } from "./resources/customers.js";
 import { PricesResource } from "./resources/prices.js";
 import { HealthResource } from "./resources/health.js";
 
@@ -38,6 +39,8 @@ export class NeoForge {
   readonly auditEvents: AuditEventsResource;
   /** What you sell, and the features its plans grant. */
   readonly products: ProductsResource;
+  /** Your customers: who you bill. */
+  readonly customers: CustomersResource;
   /** How products are charged: flat, per unit, tiered or by package. */
   readonly prices: PricesResource;
   /** Liveness and readiness. */
@@ -54,6 +57,7 @@ export class NeoForge {
     this.apiKeys = new ApiKeysResource(http);
     this.auditEvents = new AuditEventsResource(http);
     this.products = new ProductsResource(http);
+    this.customers = new CustomersResource(http);
     this.prices = new PricesResource(http);
     this.health = new HealthResource(http);
   }

@@ -6,6 +6,17 @@ export interface AcceptInvitationRequest {
   token: string;
 }
 
+/** A postal address. */
+export interface Address {
+  city?: string | null;
+  /** ISO 3166-1 alpha-2, upper case. */
+  country: string;
+  line1?: string | null;
+  line2?: string | null;
+  postal_code?: string | null;
+  state?: string | null;
+}
+
 export interface ApiKey {
   created_at: string;
   created_by: UserId;
@@ -130,6 +141,48 @@ export interface CreatedInvitation {
   status: InvitationStatus;
   /** Give this to the invitee; it is shown only once. */
   token: string;
+}
+
+export interface Customer {
+  address?: Address | null;
+  /**
+   * Minor units in `currency`: negative is credit applied to the next invoices, positive
+   * is owed and added to them.
+   */
+  balance: number;
+  created_at: string;
+  /** The currency the customer is billed in, fixed by the first subscription or set here. */
+  currency?: string | null;
+  /** The payment method charged by default (a provider's id, e.g. `pm_card_visa`). */
+  default_payment_method?: string | null;
+  email?: string | null;
+  id: CustomerId;
+  metadata: Record<string, string>;
+  name?: string | null;
+  tax_ids: TaxId[];
+  updated_at: string;
+}
+
+/** The writable fields, shared by create (all optional) and update (present ones replace). */
+export interface CustomerFields {
+  address?: Address | null;
+  balance?: number | null;
+  currency?: string | null;
+  default_payment_method?: string | null;
+  email?: string | null;
+  metadata?: Record<string, string> | null;
+  name?: string | null;
+  tax_ids?: TaxId[] | null;
+}
+
+export type CustomerId = string;
+
+export interface CustomerPage {
+  data: Customer[];
+  /** True when more items follow this page. */
+  has_more: boolean;
+  /** Pass as `starting_after` to get the next page; null on the last page. */
+  next_cursor?: string | null;
 }
 
 /** Live or sandbox. Every environment-scoped row carries one; a key only reaches its own. */
@@ -345,6 +398,12 @@ export interface SignupResponse {
   organization: Organization;
   session: SessionToken;
   user: User;
+}
+
+/** A customer's tax registration, e.g. `{"type": "eu_vat", "value": "DE123456789"}`. */
+export interface TaxId {
+  type: string;
+  value: string;
 }
 
 /** One tier of a graduated or volume price. The last tier has no `up_to`. */

@@ -112,6 +112,83 @@ pub fn check_metadata(metadata: &BTreeMap<String, String>) -> ApiResult<()> {
     Ok(())
 }
 
+/// A postal address.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Address {
+    pub line1: Option<String>,
+    pub line2: Option<String>,
+    pub city: Option<String>,
+    pub state: Option<String>,
+    pub postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2, upper case.
+    #[schema(example = "DE")]
+    pub country: String,
+}
+
+impl Address {
+    pub fn check(mut self) -> ApiResult<Address> {
+        self.country = self.country.trim().to_ascii_uppercase();
+        if self.country.len() != 2 || !self.country.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(ApiError::validation(
+                "address.country",
+                "must be an ISO 3166-1 alpha-2 code",
+            ));
+        }
+        let lines = [
+            ("line1", &self.line1),
+            ("line2", &self.line2),
+            ("city", &self.city),
+            ("state", &self.state),
+            ("postal_code", &self.postal_code),
+        ];
+        for (name, value) in lines {
+            if value.as_ref().is_some_and(|v| v.chars().count() > 200) {
+                return Err(ApiError::validation(
+                    &format!("address.{name}"),
+                    "must be at most 200 characters",
+                ));
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// A customer's tax registration, e.g. `{"type": "eu_vat", "value": "DE123456789"}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaxId {
+    #[serde(rename = "type")]
+    #[schema(example = "eu_vat")]
+    pub kind: String,
+    #[schema(example = "DE123456789")]
+    pub value: String,
+}
+
+pub fn check_tax_ids(ids: &[TaxId]) -> ApiResult<()> {
+    if ids.len() > 10 {
+        return Err(ApiError::validation("tax_ids", "at most 10"));
+    }
+    for (i, t) in ids.iter().enumerate() {
+        let kind_ok = !t.kind.is_empty()
+            && t.kind.len() <= 20
+            && t.kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+        if !kind_ok {
+            return Err(ApiError::validation(
+                &format!("tax_ids[{i}].type"),
+                "must be a lower-case kind such as eu_vat",
+            ));
+        }
+        if t.value.trim().is_empty() || t.value.chars().count() > 64 {
+            return Err(ApiError::validation(
+                &format!("tax_ids[{i}].value"),
+                "must be 1 to 64 characters",
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Interval {

@@ -6,6 +6,7 @@ mod accounts;
 mod api_keys;
 mod catalog;
 mod conventions;
+mod customers;
 mod isolation;
 mod lifecycle;
 mod organizations;

@@ -10,6 +10,7 @@ from .invitations import InvitationsResource, AsyncInvitationsResource
 from .api_keys import ApiKeysResource, AsyncApiKeysResource
 from .audit_events import AuditEventsResource, AsyncAuditEventsResource
 from .products import ProductsResource, AsyncProductsResource
+from .customers import CustomersResource, AsyncCustomersResource
 from .prices import PricesResource, AsyncPricesResource
 from .health import HealthResource, AsyncHealthResource
 
@@ -32,6 +33,8 @@ __all__ = [
     "AsyncAuditEventsResource",
     "ProductsResource",
     "AsyncProductsResource",
+    "CustomersResource",
+    "AsyncCustomersResource",
     "PricesResource",
     "AsyncPricesResource",
     "HealthResource",

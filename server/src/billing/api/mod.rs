@@ -1,5 +1,6 @@
 //! HTTP handlers of the billing domain, one file per resource.
 
+pub mod customers;
 pub mod prices;
 pub mod products;
 

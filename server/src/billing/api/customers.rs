@@ -1,0 +1,312 @@
+//! Customers (`/v1/customers`): the tenant's own customers, whom it bills.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{stored, to_json};
+use crate::app::AppState;
+use crate::audit;
+use crate::billing::store::{self as db, CustomerRow};
+use crate::billing::{Address, TaxId, check_currency, check_metadata, check_tax_ids};
+use crate::clock::timestamp;
+use crate::http::auth::Caller;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{Json, Path, Query};
+use crate::http::pagination::{Page, fetch_limit, page_type};
+use crate::ids::CustomerId;
+use crate::tenancy::{Email, Permission, check_name};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Customer {
+    pub id: CustomerId,
+    #[schema(example = "Globex GmbH")]
+    pub name: Option<String>,
+    #[schema(example = "billing@globex.example")]
+    pub email: Option<String>,
+    pub address: Option<Address>,
+    pub tax_ids: Vec<TaxId>,
+    pub metadata: BTreeMap<String, String>,
+    /// The payment method charged by default (a provider's id, e.g. `pm_card_visa`).
+    pub default_payment_method: Option<String>,
+    /// The currency the customer is billed in, fixed by the first subscription or set here.
+    pub currency: Option<String>,
+    /// Minor units in `currency`: negative is credit applied to the next invoices, positive
+    /// is owed and added to them.
+    pub balance: i64,
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: i64,
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: i64,
+}
+
+impl Customer {
+    fn from_row(r: CustomerRow) -> ApiResult<Self> {
+        Ok(Customer {
+            address: r
+                .address
+                .as_deref()
+                .map(|a| stored("address", a))
+                .transpose()?,
+            tax_ids: stored("tax_ids", &r.tax_ids)?,
+            metadata: stored("metadata", &r.metadata)?,
+            id: CustomerId::from_db(r.id),
+            name: r.name,
+            email: r.email,
+            default_payment_method: r.default_payment_method,
+            currency: r.currency,
+            balance: r.balance,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+/// The writable fields, shared by create (all optional) and update (present ones replace).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerFields {
+    #[schema(example = "Globex GmbH")]
+    pub name: Option<String>,
+    #[schema(example = "billing@globex.example")]
+    pub email: Option<String>,
+    pub address: Option<Address>,
+    pub tax_ids: Option<Vec<TaxId>>,
+    pub metadata: Option<BTreeMap<String, String>>,
+    pub default_payment_method: Option<String>,
+    #[schema(example = "eur")]
+    pub currency: Option<String>,
+    pub balance: Option<i64>,
+}
+
+impl CustomerFields {
+    /// Validates the present fields and writes them into `row`.
+    fn apply(self, row: &mut CustomerRow) -> ApiResult<()> {
+        if let Some(name) = &self.name {
+            row.name = Some(check_name("name", name)?);
+        }
+        if let Some(email) = &self.email {
+            row.email = Some(Email::parse("email", email)?.as_str().to_owned());
+        }
+        if let Some(address) = self.address {
+            row.address = Some(to_json(&address.check()?)?);
+        }
+        if let Some(tax_ids) = &self.tax_ids {
+            check_tax_ids(tax_ids)?;
+            row.tax_ids = to_json(tax_ids)?;
+        }
+        if let Some(metadata) = &self.metadata {
+            check_metadata(metadata)?;
+            row.metadata = to_json(metadata)?;
+        }
+        if let Some(pm) = self.default_payment_method {
+            if pm.is_empty() || pm.len() > 255 {
+                return Err(ApiError::validation(
+                    "default_payment_method",
+                    "must be 1 to 255 characters",
+                ));
+            }
+            row.default_payment_method = Some(pm);
+        }
+        if let Some(currency) = &self.currency {
+            row.currency = Some(check_currency(currency)?);
+        }
+        if let Some(balance) = self.balance {
+            if row.currency.is_none() {
+                return Err(ApiError::validation(
+                    "balance",
+                    "needs the customer's currency",
+                ));
+            }
+            row.balance = balance;
+        }
+        Ok(())
+    }
+}
+
+/// Create a customer.
+#[utoipa::path(
+    post, path = "/v1/customers", tag = "customers", operation_id = "customers_create",
+    request_body = CustomerFields,
+    responses(
+        (status = 201, description = "Created", body = Customer),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+    ),
+    security(("api_key" = ["billing:write"]), ("session" = ["billing:write"]))
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(req): Json<CustomerFields>,
+) -> ApiResult<(StatusCode, axum::Json<Customer>)> {
+    caller.require(Permission::BillingWrite)?;
+    let now = state.clock.now_ms();
+    let mut row = CustomerRow {
+        id: CustomerId::generate().to_string(),
+        name: None,
+        email: None,
+        address: None,
+        tax_ids: "[]".into(),
+        metadata: "{}".into(),
+        default_payment_method: None,
+        currency: None,
+        balance: 0,
+        created_at: now,
+        updated_at: now,
+    };
+    req.apply(&mut row)?;
+    let mut tx = state.db.write_scoped(&caller.scope).await?;
+    db::insert_customer(&mut tx, &caller.scope, &row).await?;
+    audit::record(
+        &mut tx,
+        &caller.scope,
+        (&caller).into(),
+        "customer.created",
+        ("customer", &row.id),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, axum::Json(Customer::from_row(row)?)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CustomerQuery {
+    /// Page size, 1 to 100 (default 10).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
+    /// Return items after this id (the previous page's `next_cursor`).
+    pub starting_after: Option<String>,
+    /// Only customers with this email (case-insensitive).
+    pub email: Option<String>,
+}
+
+/// List customers, newest first.
+#[utoipa::path(
+    get, path = "/v1/customers", tag = "customers", operation_id = "customers_list",
+    params(CustomerQuery),
+    responses(
+        (status = 200, description = "A page of customers", body = CustomerPage),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+    ),
+    security(("api_key" = ["billing:read"]), ("session" = ["billing:read"]))
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<CustomerQuery>,
+) -> ApiResult<axum::Json<CustomerPage>> {
+    caller.require(Permission::BillingRead)?;
+    let fetch = fetch_limit(q.limit)?;
+    let email = q
+        .email
+        .as_deref()
+        .map(|e| Email::parse("email", e))
+        .transpose()?;
+    let mut tx = state.db.read_scoped(&caller.scope).await?;
+    let rows = db::list_customers(
+        &mut tx,
+        &caller.scope,
+        email.as_ref().map(Email::as_str),
+        q.starting_after.as_deref(),
+        fetch,
+    )
+    .await?;
+    tx.commit().await?;
+    let page = Page::new(rows, fetch, |r| r.id.clone(), |r| r);
+    let data = page
+        .data
+        .into_iter()
+        .map(Customer::from_row)
+        .collect::<ApiResult<_>>()?;
+    Ok(axum::Json(
+        Page {
+            data,
+            has_more: page.has_more,
+            next_cursor: page.next_cursor,
+        }
+        .into(),
+    ))
+}
+
+/// Get a customer.
+#[utoipa::path(
+    get, path = "/v1/customers/{id}", tag = "customers", operation_id = "customers_get",
+    params(("id" = CustomerId, Path)),
+    responses(
+        (status = 200, description = "The customer", body = Customer),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+    ),
+    security(("api_key" = ["billing:read"]), ("session" = ["billing:read"]))
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<CustomerId>,
+) -> ApiResult<axum::Json<Customer>> {
+    caller.require(Permission::BillingRead)?;
+    let mut tx = state.db.read_scoped(&caller.scope).await?;
+    let row = db::get_customer(&mut tx, &caller.scope, id.as_str())
+        .await?
+        .ok_or(ApiError::NotFound("customer"))?;
+    tx.commit().await?;
+    Ok(axum::Json(Customer::from_row(row)?))
+}
+
+/// Update a customer: present fields replace the current ones.
+#[utoipa::path(
+    post, path = "/v1/customers/{id}", tag = "customers", operation_id = "customers_update",
+    params(("id" = CustomerId, Path)),
+    request_body = CustomerFields,
+    responses(
+        (status = 200, description = "Updated", body = Customer),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+    ),
+    security(("api_key" = ["billing:write"]), ("session" = ["billing:write"]))
+)]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<CustomerId>,
+    Json(req): Json<CustomerFields>,
+) -> ApiResult<axum::Json<Customer>> {
+    caller.require(Permission::BillingWrite)?;
+    let now = state.clock.now_ms();
+    let mut tx = state.db.write_scoped(&caller.scope).await?;
+    let mut row = db::get_customer(&mut tx, &caller.scope, id.as_str())
+        .await?
+        .ok_or(ApiError::NotFound("customer"))?;
+    req.apply(&mut row)?;
+    row.updated_at = now;
+    db::update_customer(&mut tx, &caller.scope, &row).await?;
+    audit::record(
+        &mut tx,
+        &caller.scope,
+        (&caller).into(),
+        "customer.updated",
+        ("customer", &row.id),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(axum::Json(Customer::from_row(row)?))
+}
+
+page_type!(CustomerPage, Customer);
