@@ -67,6 +67,7 @@ pub fn router_and_spec() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(prices::list, prices::create))
         .routes(routes!(prices::get, prices::update))
         .routes(routes!(prices::archive))
+        .routes(routes!(prices::quote))
         .routes(routes!(customers::list, customers::create))
         .routes(routes!(customers::get, customers::update))
         .split_for_parts()

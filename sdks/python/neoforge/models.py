@@ -893,6 +893,26 @@ class ProductPage(_response.Model):
 
 
 @dataclass(frozen=True)
+class Quote(_response.Model):
+    """What a price charges for a quantity, per period for recurring prices."""
+
+    amount: int
+    """Minor units, rounded once, half away from zero."""
+    currency: str
+    price: PriceId
+    quantity: int
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Quote:
+        return cls(
+            amount=data["amount"],
+            currency=data["currency"],
+            price=data["price"],
+            quantity=data["quantity"],
+        )
+
+
+@dataclass(frozen=True)
 class Recurring(_response.Model):
     """How often a recurring price bills: every `interval_count` `interval`s, at most a year."""
 

@@ -1255,6 +1255,20 @@ pub mod types {
             Default::default()
         }
     }
+    ///What a price charges for a quantity, per period for recurring prices.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct Quote {
+        ///Minor units, rounded once, half away from zero.
+        pub amount: i64,
+        pub currency: ::std::string::String,
+        pub price: PriceId,
+        pub quantity: i64,
+    }
+    impl Quote {
+        pub fn builder() -> builder::Quote {
+            Default::default()
+        }
+    }
     ///How often a recurring price bills: every `interval_count` `interval`s, at most a year.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(deny_unknown_fields)]
@@ -4961,6 +4975,88 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct Quote {
+            amount: ::std::result::Result<i64, ::std::string::String>,
+            currency: ::std::result::Result<::std::string::String, ::std::string::String>,
+            price: ::std::result::Result<super::PriceId, ::std::string::String>,
+            quantity: ::std::result::Result<i64, ::std::string::String>,
+        }
+        impl ::std::default::Default for Quote {
+            fn default() -> Self {
+                Self {
+                    amount: Err("no value supplied for amount".to_string()),
+                    currency: Err("no value supplied for currency".to_string()),
+                    price: Err("no value supplied for price".to_string()),
+                    quantity: Err("no value supplied for quantity".to_string()),
+                }
+            }
+        }
+        impl Quote {
+            pub fn amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.amount = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for amount: {e}"));
+                self
+            }
+            pub fn currency<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.currency = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for currency: {e}"));
+                self
+            }
+            pub fn price<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::PriceId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.price = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for price: {e}"));
+                self
+            }
+            pub fn quantity<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.quantity = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for quantity: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Quote> for super::Quote {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Quote,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    amount: value.amount?,
+                    currency: value.currency?,
+                    price: value.price?,
+                    quantity: value.quantity?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Quote> for Quote {
+            fn from(value: super::Quote) -> Self {
+                Self {
+                    amount: Ok(value.amount),
+                    currency: Ok(value.currency),
+                    price: Ok(value.price),
+                    quantity: Ok(value.quantity),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct Recurring {
             interval: ::std::result::Result<super::Interval, ::std::string::String>,
             interval_count: ::std::result::Result<
@@ -6352,6 +6448,23 @@ impl Client {
     ```*/
     pub fn prices_archive(&self) -> builder::PricesArchive<'_> {
         builder::PricesArchive::new(self)
+    }
+    /**Price a quantity with this price's model (flat, per unit, graduated, volume, package)
+
+    Sends a `GET` request to `/v1/prices/{id}/quote`
+
+    Arguments:
+    - `id`
+    - `quantity`: Units to price (seats, API calls…); default 1.
+    ```ignore
+    let response = client.prices_quote()
+        .id(id)
+        .quantity(quantity)
+        .send()
+        .await;
+    ```*/
+    pub fn prices_quote(&self) -> builder::PricesQuote<'_> {
+        builder::PricesQuote::new(self)
     }
     /**List products, newest first
 
@@ -8813,6 +8926,89 @@ pub mod builder {
                 .build()?;
             let info = OperationInfo {
                 operation_id: "prices_archive",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::prices_quote`]
+
+    [`Client::prices_quote`]: super::Client::prices_quote*/
+    #[derive(Debug, Clone)]
+    pub struct PricesQuote<'a> {
+        client: &'a super::Client,
+        id: Result<types::PriceId, String>,
+        quantity: Result<Option<i64>, String>,
+    }
+    impl<'a> PricesQuote<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                quantity: Ok(None),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::PriceId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `PriceId` for id failed".to_string());
+            self
+        }
+        pub fn quantity<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<i64>,
+        {
+            self.quantity = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `i64` for quantity failed".to_string());
+            self
+        }
+        ///Sends a `GET` request to `/v1/prices/{id}/quote`
+        pub async fn send(self) -> Result<ResponseValue<types::Quote>, Error<ByteStream>> {
+            let Self {
+                client,
+                id,
+                quantity,
+            } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let quantity = quantity.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/prices/{}/quote",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("quantity", &quantity))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "prices_quote",
             };
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;

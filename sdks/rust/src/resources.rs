@@ -806,6 +806,13 @@ pub struct PricesListParams {
     pub active: Option<bool>,
 }
 
+/// Query parameters of [`Prices::quote`].
+#[derive(Debug, Clone, Default)]
+pub struct PricesQuoteParams {
+    /// Units to price (seats, API calls…); default 1.
+    pub quantity: Option<u64>,
+}
+
 impl Prices<'_> {
     /// List prices, newest first.
     ///
@@ -898,6 +905,24 @@ impl Prices<'_> {
     /// `POST /v1/prices/{id}/archive`
     pub async fn archive(&self, id: &str) -> Result<Response<types::Price>, Error> {
         let request = self.client.prices_archive().id(id);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Price a quantity with this price's model (flat, per unit, graduated, volume, package).
+    ///
+    /// `GET /v1/prices/{id}/quote`
+    pub async fn quote(
+        &self,
+        id: &str,
+        params: PricesQuoteParams,
+    ) -> Result<Response<types::Quote>, Error> {
+        let request = self.client.prices_quote().id(id);
+        let request = match params.quantity {
+            Some(v) => request.quantity(v),
+            None => request,
+        };
         match request.send().await {
             Ok(value) => Ok(Response::from_progenitor(value)),
             Err(e) => Err(Error::from_progenitor(e).await),

@@ -362,6 +362,15 @@ export interface ProductPage {
   next_cursor?: string | null;
 }
 
+/** What a price charges for a quantity, per period for recurring prices. */
+export interface Quote {
+  /** Minor units, rounded once, half away from zero. */
+  amount: number;
+  currency: string;
+  price: PriceId;
+  quantity: number;
+}
+
 /** How often a recurring price bills: every `interval_count` `interval`s, at most a year. */
 export interface Recurring {
   interval: Interval;

@@ -1,5 +1,6 @@
 //! Billing. So far the catalog: products (with their features) and prices.
 
+pub mod amount;
 pub mod api;
 mod model;
 pub mod store;

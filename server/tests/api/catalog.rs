@@ -54,6 +54,31 @@ async fn products_and_prices_round_trip(b: Backend) {
     let one_off = app.get(&format!("/v1/prices/{}", ids[5]), s).await;
     assert_eq!(one_off.expect(200)["recurring"], json!(null));
 
+    // Quotes price a quantity with the price's model, exactly.
+    for (i, quantity, amount) in [
+        (0, 3, 4900),
+        (1, 3, 38),
+        (2, 12_000, 5100),
+        (3, 11, 880),
+        (4, 1001, 1000),
+    ] {
+        let q = app
+            .get(
+                &format!("/v1/prices/{}/quote?quantity={quantity}", ids[i]),
+                s,
+            )
+            .await;
+        assert_eq!(
+            q.expect(200)["amount"],
+            amount,
+            "price {i}, quantity {quantity}"
+        );
+        assert_eq!(q.body["currency"], "usd");
+    }
+    app.get(&format!("/v1/prices/{}/quote?quantity=-1", ids[1]), s)
+        .await
+        .expect_problem(400, "validation_error");
+
     // Prices list by product, newest first; archived ones filter out.
     app.post(&format!("/v1/prices/{}/archive", ids[0]), s, json!({}))
         .await

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import AsyncIterator, Iterator, List, Mapping, Optional
 
 from .. import _http, _pagination, _response
-from ..models import CreatePriceRequest, Package, Price, PriceId, PriceModel, PricePage, ProductId, Recurring, Tier, UpdatePriceRequest
+from ..models import CreatePriceRequest, Package, Price, PriceId, PriceModel, PricePage, ProductId, Quote, Recurring, Tier, UpdatePriceRequest
 
 
 class PricesResource:
@@ -162,6 +162,28 @@ class PricesResource:
         )
         return _response.parse(response, lambda data: Price.from_dict(data))
 
+    def quote(
+        self,
+        id: PriceId,
+        *,
+        quantity: Optional[int] = None,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> Quote:
+        """Price a quantity with this price's model (flat, per unit, graduated, volume, package)."""
+        response = self._transport.request(
+            _http.RequestOptions(
+                "GET",
+                f"/v1/prices/{_http.segment(id)}/quote",
+                params={"quantity": quantity},
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            )
+        )
+        return _response.parse(response, lambda data: Quote.from_dict(data))
+
 
 class AsyncPricesResource:
     """How products are charged: flat, per unit, tiered or by package."""
@@ -315,3 +337,25 @@ class AsyncPricesResource:
             )
         )
         return _response.parse(response, lambda data: Price.from_dict(data))
+
+    async def quote(
+        self,
+        id: PriceId,
+        *,
+        quantity: Optional[int] = None,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> Quote:
+        """Price a quantity with this price's model (flat, per unit, graduated, volume, package)."""
+        response = await self._transport.request(
+            _http.RequestOptions(
+                "GET",
+                f"/v1/prices/{_http.segment(id)}/quote",
+                params={"quantity": quantity},
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            )
+        )
+        return _response.parse(response, lambda data: Quote.from_dict(data))

@@ -9,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{stored, to_json};
 use crate::app::AppState;
 use crate::audit;
+use crate::billing::amount::{AmountError, amount_for};
 use crate::billing::store::{self as db, PriceRow};
 use crate::billing::{Package, PriceModel, PriceTerms, Recurring, Tier, check_currency};
 use crate::clock::timestamp;
@@ -328,3 +329,65 @@ async fn save(
 }
 
 page_type!(PricePage, Price);
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct QuoteQuery {
+    /// Units to price (seats, API calls…); default 1.
+    #[param(minimum = 0)]
+    pub quantity: Option<i64>,
+}
+
+/// What a price charges for a quantity, per period for recurring prices.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Quote {
+    pub price: PriceId,
+    pub quantity: i64,
+    /// Minor units, rounded once, half away from zero.
+    #[schema(example = 4600)]
+    pub amount: i64,
+    #[schema(example = "usd")]
+    pub currency: String,
+}
+
+/// Price a quantity with this price's model (flat, per unit, graduated, volume, package).
+#[utoipa::path(
+    get, path = "/v1/prices/{id}/quote", tag = "prices", operation_id = "prices_quote",
+    params(("id" = PriceId, Path), QuoteQuery),
+    responses(
+        (status = 200, description = "The amount", body = Quote),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+    ),
+    security(("api_key" = ["billing:read"]), ("session" = ["billing:read"]))
+)]
+pub async fn quote(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<PriceId>,
+    Query(q): Query<QuoteQuery>,
+) -> ApiResult<axum::Json<Quote>> {
+    caller.require(Permission::BillingRead)?;
+    let quantity = q.quantity.unwrap_or(1);
+    let mut tx = state.db.read_scoped(&caller.scope).await?;
+    let row = load(&mut tx, &caller, &id).await?;
+    tx.commit().await?;
+    let terms: PriceTerms = stored("terms", &row.terms)?;
+    let amount = amount_for(&terms, quantity).map_err(|e| match e {
+        AmountError::NegativeQuantity | AmountError::Overflow => {
+            ApiError::validation("quantity", e.to_string())
+        }
+        AmountError::Incomplete => {
+            ApiError::Internal(anyhow::anyhow!("price {} has incomplete terms", row.id))
+        }
+    })?;
+    Ok(axum::Json(Quote {
+        price: id,
+        quantity,
+        amount,
+        currency: row.currency,
+    }))
+}
