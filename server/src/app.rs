@@ -16,7 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::audit;
-use crate::billing::api::{customers, prices, products};
+use crate::billing::api::{customers, invoices, prices, products, subscriptions, test_clocks};
 use crate::clock::Clock;
 use crate::config::{ServeArgs, redact_url};
 use crate::http::error::ApiError;
@@ -70,6 +70,15 @@ pub fn router_and_spec() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(prices::quote))
         .routes(routes!(customers::list, customers::create))
         .routes(routes!(customers::get, customers::update))
+        .routes(routes!(test_clocks::list, test_clocks::create))
+        .routes(routes!(test_clocks::get))
+        .routes(routes!(test_clocks::advance))
+        .routes(routes!(subscriptions::list, subscriptions::create))
+        .routes(routes!(subscriptions::get))
+        .routes(routes!(subscriptions::cancel))
+        .routes(routes!(subscriptions::resume))
+        .routes(routes!(invoices::list))
+        .routes(routes!(invoices::get))
         .split_for_parts()
 }
 

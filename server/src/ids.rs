@@ -96,6 +96,15 @@ prefixed_id!(
 prefixed_id!(
     /// One of the tenant's own customers.
     CustomerId, "cus");
+prefixed_id!(
+    /// A sandbox clock that customers' billing follows.
+    TestClockId, "clock");
+prefixed_id!(
+    /// A subscription of a customer to prices.
+    SubscriptionId, "sub");
+prefixed_id!(
+    /// An invoice.
+    InvoiceId, "in");
 
 #[cfg(test)]
 mod tests {

@@ -80,6 +80,9 @@ impl Modify for SecuritySchemes {
         (name = "audit_events", description = "The audit log."),
         (name = "products", description = "What you sell, and the features its plans grant."),
         (name = "customers", description = "Your customers: who you bill."),
+        (name = "subscriptions", description = "Customers subscribed to prices: trials, renewals, cancellation."),
+        (name = "invoices", description = "What a customer owes for a period."),
+        (name = "test_clocks", description = "Sandbox clocks: advance time and watch billing happen."),
         (name = "prices", description = "How products are charged: flat, per unit, tiered or by package."),
         (name = "health", description = "Liveness and readiness."),
     )

@@ -27,6 +27,12 @@ from .resources import (
     AsyncProductsResource,
     CustomersResource,
     AsyncCustomersResource,
+    SubscriptionsResource,
+    AsyncSubscriptionsResource,
+    InvoicesResource,
+    AsyncInvoicesResource,
+    TestClocksResource,
+    AsyncTestClocksResource,
     PricesResource,
     AsyncPricesResource,
     HealthResource,
@@ -51,6 +57,9 @@ class Client:
     audit_events: AuditEventsResource
     products: ProductsResource
     customers: CustomersResource
+    subscriptions: SubscriptionsResource
+    invoices: InvoicesResource
+    test_clocks: TestClocksResource
     prices: PricesResource
     health: HealthResource
 
@@ -73,6 +82,9 @@ class Client:
         self.audit_events = AuditEventsResource(self._transport)
         self.products = ProductsResource(self._transport)
         self.customers = CustomersResource(self._transport)
+        self.subscriptions = SubscriptionsResource(self._transport)
+        self.invoices = InvoicesResource(self._transport)
+        self.test_clocks = TestClocksResource(self._transport)
         self.prices = PricesResource(self._transport)
         self.health = HealthResource(self._transport)
 
@@ -104,6 +116,9 @@ class AsyncClient:
     audit_events: AsyncAuditEventsResource
     products: AsyncProductsResource
     customers: AsyncCustomersResource
+    subscriptions: AsyncSubscriptionsResource
+    invoices: AsyncInvoicesResource
+    test_clocks: AsyncTestClocksResource
     prices: AsyncPricesResource
     health: AsyncHealthResource
 
@@ -126,6 +141,9 @@ class AsyncClient:
         self.audit_events = AsyncAuditEventsResource(self._transport)
         self.products = AsyncProductsResource(self._transport)
         self.customers = AsyncCustomersResource(self._transport)
+        self.subscriptions = AsyncSubscriptionsResource(self._transport)
+        self.invoices = AsyncInvoicesResource(self._transport)
+        self.test_clocks = AsyncTestClocksResource(self._transport)
         self.prices = AsyncPricesResource(self._transport)
         self.health = AsyncHealthResource(self._transport)
 

@@ -71,6 +71,24 @@ class Address(_response.Model):
 
 
 @dataclass(frozen=True)
+class AdvanceTestClockRequest(_response.Model):
+    frozen_time: str
+    """The new time; later than the clock's current time."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AdvanceTestClockRequest:
+        return cls(
+            frozen_time=data["frozen_time"],
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+            "frozen_time": self.frozen_time,
+        }
+        return data
+
+
+@dataclass(frozen=True)
 class ApiKey(_response.Model):
     created_at: str
     created_by: UserId
@@ -205,6 +223,25 @@ class AuditEventPage(_response.Model):
             has_more=data["has_more"],
             next_cursor=data.get("next_cursor"),
         )
+
+
+@dataclass(frozen=True)
+class CancelSubscriptionRequest(_response.Model):
+    at_period_end: Optional[bool] = None
+    """End with the current period instead of now (default false)."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CancelSubscriptionRequest:
+        return cls(
+            at_period_end=data.get("at_period_end"),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+        }
+        if self.at_period_end is not None:
+            data["at_period_end"] = self.at_period_end
+        return data
 
 
 @dataclass(frozen=True)
@@ -368,6 +405,54 @@ class CreateRoleRequest(_response.Model):
 
 
 @dataclass(frozen=True)
+class CreateSubscriptionRequest(_response.Model):
+    customer: CustomerId
+    items: List[SubscriptionItem]
+    """1 to 20 recurring prices of one currency and one billing interval."""
+    trial_days: Optional[int] = None
+    """Days of trial; default: the first price's `trial_days`. 0 for none."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CreateSubscriptionRequest:
+        return cls(
+            customer=data["customer"],
+            items=[SubscriptionItem.from_dict(v0) for v0 in data["items"]],
+            trial_days=data.get("trial_days"),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+            "customer": self.customer,
+            "items": [v0.to_dict() for v0 in self.items],
+        }
+        if self.trial_days is not None:
+            data["trial_days"] = self.trial_days
+        return data
+
+
+@dataclass(frozen=True)
+class CreateTestClockRequest(_response.Model):
+    name: str
+    frozen_time: Optional[str] = None
+    """Where the clock starts (default: now)."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CreateTestClockRequest:
+        return cls(
+            name=data["name"],
+            frozen_time=data.get("frozen_time"),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+            "name": self.name,
+        }
+        if self.frozen_time is not None:
+            data["frozen_time"] = self.frozen_time
+        return data
+
+
+@dataclass(frozen=True)
 class CreatedInvitation(_response.Model):
     created_at: str
     email: str
@@ -411,6 +496,7 @@ class Customer(_response.Model):
     """The payment method charged by default (a provider's id, e.g. `pm_card_visa`)."""
     email: Optional[str] = None
     name: Optional[str] = None
+    test_clock: Optional[TestClockId] = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Customer:
@@ -426,6 +512,7 @@ class Customer(_response.Model):
             default_payment_method=data.get("default_payment_method"),
             email=data.get("email"),
             name=data.get("name"),
+            test_clock=data.get("test_clock"),
         )
 
 
@@ -441,6 +528,7 @@ class CustomerFields(_response.Model):
     metadata: Optional[Dict[str, str]] = None
     name: Optional[str] = None
     tax_ids: Optional[List[TaxId]] = None
+    test_clock: Optional[TestClockId] = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CustomerFields:
@@ -453,6 +541,7 @@ class CustomerFields(_response.Model):
             metadata=data.get("metadata"),
             name=data.get("name"),
             tax_ids=None if data.get("tax_ids") is None else [TaxId.from_dict(v0) for v0 in data["tax_ids"]],
+            test_clock=data.get("test_clock"),
         )
 
     def to_dict(self) -> Dict[str, Any]:
@@ -474,6 +563,8 @@ class CustomerFields(_response.Model):
             data["name"] = self.name
         if self.tax_ids is not None:
             data["tax_ids"] = [v0.to_dict() for v0 in self.tax_ids]
+        if self.test_clock is not None:
+            data["test_clock"] = self.test_clock
         return data
 
 
@@ -601,6 +692,77 @@ class InvitationPage(_response.Model):
 
 
 InvitationStatus = Literal["pending", "accepted", "revoked", "expired"]
+
+
+@dataclass(frozen=True)
+class Invoice(_response.Model):
+    created_at: str
+    currency: str
+    customer: CustomerId
+    id: InvoiceId
+    lines: List[Line]
+    number: str
+    """Sequential per organization and environment."""
+    period_end: str
+    period_start: str
+    status: str
+    total: int
+    """Minor units: the sum of the lines."""
+    subscription: Optional[SubscriptionId] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Invoice:
+        return cls(
+            created_at=data["created_at"],
+            currency=data["currency"],
+            customer=data["customer"],
+            id=data["id"],
+            lines=[Line.from_dict(v0) for v0 in data["lines"]],
+            number=data["number"],
+            period_end=data["period_end"],
+            period_start=data["period_start"],
+            status=data["status"],
+            total=data["total"],
+            subscription=data.get("subscription"),
+        )
+
+
+InvoiceId = str
+
+
+@dataclass(frozen=True)
+class InvoicePage(_response.Model):
+    data: List[Invoice]
+    has_more: bool
+    """True when more items follow this page."""
+    next_cursor: Optional[str] = None
+    """Pass as `starting_after` to get the next page; null on the last page."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> InvoicePage:
+        return cls(
+            data=[Invoice.from_dict(v0) for v0 in data["data"]],
+            has_more=data["has_more"],
+            next_cursor=data.get("next_cursor"),
+        )
+
+
+@dataclass(frozen=True)
+class Line(_response.Model):
+    """One line of an invoice."""
+
+    amount: int
+    """Minor units."""
+    price: str
+    quantity: int
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Line:
+        return cls(
+            amount=data["amount"],
+            price=data["price"],
+            quantity=data["quantity"],
+        )
 
 
 @dataclass(frozen=True)
@@ -1017,6 +1179,85 @@ class SignupResponse(_response.Model):
 
 
 @dataclass(frozen=True)
+class Subscription(_response.Model):
+    billing_cycle_anchor: str
+    cancel_at_period_end: bool
+    """The subscription ends when the current period does."""
+    created_at: str
+    currency: str
+    current_period_end: str
+    current_period_start: str
+    customer: CustomerId
+    id: SubscriptionId
+    items: List[SubscriptionItem]
+    status: SubscriptionStatus
+    canceled_at: Optional[str] = None
+    trial_end: Optional[str] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Subscription:
+        return cls(
+            billing_cycle_anchor=data["billing_cycle_anchor"],
+            cancel_at_period_end=data["cancel_at_period_end"],
+            created_at=data["created_at"],
+            currency=data["currency"],
+            current_period_end=data["current_period_end"],
+            current_period_start=data["current_period_start"],
+            customer=data["customer"],
+            id=data["id"],
+            items=[SubscriptionItem.from_dict(v0) for v0 in data["items"]],
+            status=data["status"],
+            canceled_at=data.get("canceled_at"),
+            trial_end=data.get("trial_end"),
+        )
+
+
+SubscriptionId = str
+
+
+@dataclass(frozen=True)
+class SubscriptionItem(_response.Model):
+    price: PriceId
+    quantity: Optional[int] = None
+    """Units (seats…), default 1."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SubscriptionItem:
+        return cls(
+            price=data["price"],
+            quantity=data.get("quantity"),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+            "price": self.price,
+        }
+        if self.quantity is not None:
+            data["quantity"] = self.quantity
+        return data
+
+
+@dataclass(frozen=True)
+class SubscriptionPage(_response.Model):
+    data: List[Subscription]
+    has_more: bool
+    """True when more items follow this page."""
+    next_cursor: Optional[str] = None
+    """Pass as `starting_after` to get the next page; null on the last page."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SubscriptionPage:
+        return cls(
+            data=[Subscription.from_dict(v0) for v0 in data["data"]],
+            has_more=data["has_more"],
+            next_cursor=data.get("next_cursor"),
+        )
+
+
+SubscriptionStatus = Literal["trialing", "active", "canceled"]
+
+
+@dataclass(frozen=True)
 class TaxId(_response.Model):
     """A customer's tax registration, e.g. `{"type": "eu_vat", "value": "DE123456789"}`."""
 
@@ -1036,6 +1277,44 @@ class TaxId(_response.Model):
             "value": self.value,
         }
         return data
+
+
+@dataclass(frozen=True)
+class TestClock(_response.Model):
+    created_at: str
+    frozen_time: str
+    """The clock's current time."""
+    id: TestClockId
+    name: str
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TestClock:
+        return cls(
+            created_at=data["created_at"],
+            frozen_time=data["frozen_time"],
+            id=data["id"],
+            name=data["name"],
+        )
+
+
+TestClockId = str
+
+
+@dataclass(frozen=True)
+class TestClockPage(_response.Model):
+    data: List[TestClock]
+    has_more: bool
+    """True when more items follow this page."""
+    next_cursor: Optional[str] = None
+    """Pass as `starting_after` to get the next page; null on the last page."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TestClockPage:
+        return cls(
+            data=[TestClock.from_dict(v0) for v0 in data["data"]],
+            has_more=data["has_more"],
+            next_cursor=data.get("next_cursor"),
+        )
 
 
 @dataclass(frozen=True)

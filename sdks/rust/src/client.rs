@@ -42,6 +42,18 @@ pub mod types {
             Default::default()
         }
     }
+    ///`AdvanceTestClockRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct AdvanceTestClockRequest {
+        ///The new time; later than the clock's current time.
+        pub frozen_time: ::std::string::String,
+    }
+    impl AdvanceTestClockRequest {
+        pub fn builder() -> builder::AdvanceTestClockRequest {
+            Default::default()
+        }
+    }
     ///`ApiKey`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct ApiKey {
@@ -197,6 +209,19 @@ pub mod types {
             Default::default()
         }
     }
+    ///`CancelSubscriptionRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct CancelSubscriptionRequest {
+        ///End with the current period instead of now (default false).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub at_period_end: ::std::option::Option<bool>,
+    }
+    impl CancelSubscriptionRequest {
+        pub fn builder() -> builder::CancelSubscriptionRequest {
+            Default::default()
+        }
+    }
     ///`CreateApiKeyRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(deny_unknown_fields)]
@@ -293,6 +318,36 @@ pub mod types {
             Default::default()
         }
     }
+    ///`CreateSubscriptionRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct CreateSubscriptionRequest {
+        pub customer: CustomerId,
+        ///1 to 20 recurring prices of one currency and one billing interval.
+        pub items: ::std::vec::Vec<SubscriptionItem>,
+        ///Days of trial; default: the first price's `trial_days`. 0 for none.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub trial_days: ::std::option::Option<i64>,
+    }
+    impl CreateSubscriptionRequest {
+        pub fn builder() -> builder::CreateSubscriptionRequest {
+            Default::default()
+        }
+    }
+    ///`CreateTestClockRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct CreateTestClockRequest {
+        ///Where the clock starts (default: now).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub frozen_time: ::std::option::Option<::std::string::String>,
+        pub name: ::std::string::String,
+    }
+    impl CreateTestClockRequest {
+        pub fn builder() -> builder::CreateTestClockRequest {
+            Default::default()
+        }
+    }
     ///`CreatedInvitation`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct CreatedInvitation {
@@ -333,6 +388,8 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<::std::string::String>,
         pub tax_ids: ::std::vec::Vec<TaxId>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub test_clock: ::std::option::Option<TestClockId>,
         pub updated_at: ::chrono::DateTime<::chrono::offset::Utc>,
     }
     impl Customer {
@@ -362,6 +419,8 @@ pub mod types {
         pub name: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub tax_ids: ::std::option::Option<::std::vec::Vec<TaxId>>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub test_clock: ::std::option::Option<TestClockId>,
     }
     impl CustomerFields {
         pub fn builder() -> builder::CustomerFields {
@@ -725,6 +784,109 @@ pub mod types {
             value: ::std::string::String,
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
+        }
+    }
+    ///`Invoice`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct Invoice {
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub currency: ::std::string::String,
+        pub customer: CustomerId,
+        pub id: InvoiceId,
+        pub lines: ::std::vec::Vec<Line>,
+        ///Sequential per organization and environment.
+        pub number: ::std::string::String,
+        pub period_end: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub period_start: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub status: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub subscription: ::std::option::Option<SubscriptionId>,
+        ///Minor units: the sum of the lines.
+        pub total: i64,
+    }
+    impl Invoice {
+        pub fn builder() -> builder::Invoice {
+            Default::default()
+        }
+    }
+    ///`InvoiceId`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct InvoiceId(::std::string::String);
+    impl ::std::ops::Deref for InvoiceId {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<InvoiceId> for ::std::string::String {
+        fn from(value: InvoiceId) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for InvoiceId {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| ::regress::Regex::new("^in_[0-9a-f]{32}$").unwrap());
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^in_[0-9a-f]{32}$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for InvoiceId {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for InvoiceId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for InvoiceId {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`InvoicePage`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct InvoicePage {
+        pub data: ::std::vec::Vec<Invoice>,
+        ///True when more items follow this page.
+        pub has_more: bool,
+        ///Pass as `starting_after` to get the next page; null on the last page.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+    }
+    impl InvoicePage {
+        pub fn builder() -> builder::InvoicePage {
+            Default::default()
+        }
+    }
+    ///One line of an invoice.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct Line {
+        ///Minor units.
+        pub amount: i64,
+        pub price: ::std::string::String,
+        pub quantity: i64,
+    }
+    impl Line {
+        pub fn builder() -> builder::Line {
+            Default::default()
         }
     }
     ///`LoginRequest`
@@ -1392,6 +1554,166 @@ pub mod types {
             Default::default()
         }
     }
+    ///`Subscription`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct Subscription {
+        pub billing_cycle_anchor: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The subscription ends when the current period does.
+        pub cancel_at_period_end: bool,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub canceled_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub currency: ::std::string::String,
+        pub current_period_end: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub current_period_start: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub customer: CustomerId,
+        pub id: SubscriptionId,
+        pub items: ::std::vec::Vec<SubscriptionItem>,
+        pub status: SubscriptionStatus,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub trial_end: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+    }
+    impl Subscription {
+        pub fn builder() -> builder::Subscription {
+            Default::default()
+        }
+    }
+    ///`SubscriptionId`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct SubscriptionId(::std::string::String);
+    impl ::std::ops::Deref for SubscriptionId {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<SubscriptionId> for ::std::string::String {
+        fn from(value: SubscriptionId) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for SubscriptionId {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| ::regress::Regex::new("^sub_[0-9a-f]{32}$").unwrap());
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^sub_[0-9a-f]{32}$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for SubscriptionId {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for SubscriptionId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for SubscriptionId {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`SubscriptionItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct SubscriptionItem {
+        pub price: PriceId,
+        ///Units (seats…), default 1.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub quantity: ::std::option::Option<::std::num::NonZeroU64>,
+    }
+    impl SubscriptionItem {
+        pub fn builder() -> builder::SubscriptionItem {
+            Default::default()
+        }
+    }
+    ///`SubscriptionPage`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct SubscriptionPage {
+        pub data: ::std::vec::Vec<Subscription>,
+        ///True when more items follow this page.
+        pub has_more: bool,
+        ///Pass as `starting_after` to get the next page; null on the last page.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+    }
+    impl SubscriptionPage {
+        pub fn builder() -> builder::SubscriptionPage {
+            Default::default()
+        }
+    }
+    ///`SubscriptionStatus`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+    )]
+    pub enum SubscriptionStatus {
+        #[serde(rename = "trialing")]
+        Trialing,
+        #[serde(rename = "active")]
+        Active,
+        #[serde(rename = "canceled")]
+        Canceled,
+    }
+    impl ::std::fmt::Display for SubscriptionStatus {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Trialing => f.write_str("trialing"),
+                Self::Active => f.write_str("active"),
+                Self::Canceled => f.write_str("canceled"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for SubscriptionStatus {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "trialing" => Ok(Self::Trialing),
+                "active" => Ok(Self::Active),
+                "canceled" => Ok(Self::Canceled),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for SubscriptionStatus {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for SubscriptionStatus {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     ///A customer's tax registration, e.g. `{"type": "eu_vat", "value": "DE123456789"}`.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(deny_unknown_fields)]
@@ -1402,6 +1724,89 @@ pub mod types {
     }
     impl TaxId {
         pub fn builder() -> builder::TaxId {
+            Default::default()
+        }
+    }
+    ///`TestClock`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct TestClock {
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The clock's current time.
+        pub frozen_time: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub id: TestClockId,
+        pub name: ::std::string::String,
+    }
+    impl TestClock {
+        pub fn builder() -> builder::TestClock {
+            Default::default()
+        }
+    }
+    ///`TestClockId`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct TestClockId(::std::string::String);
+    impl ::std::ops::Deref for TestClockId {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<TestClockId> for ::std::string::String {
+        fn from(value: TestClockId) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for TestClockId {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| {
+                    ::regress::Regex::new("^clock_[0-9a-f]{32}$").unwrap()
+                });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^clock_[0-9a-f]{32}$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for TestClockId {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for TestClockId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for TestClockId {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`TestClockPage`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct TestClockPage {
+        pub data: ::std::vec::Vec<TestClock>,
+        ///True when more items follow this page.
+        pub has_more: bool,
+        ///Pass as `starting_after` to get the next page; null on the last page.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+    }
+    impl TestClockPage {
+        pub fn builder() -> builder::TestClockPage {
             Default::default()
         }
     }
@@ -1726,6 +2131,46 @@ pub mod types {
                     line2: Ok(value.line2),
                     postal_code: Ok(value.postal_code),
                     state: Ok(value.state),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct AdvanceTestClockRequest {
+            frozen_time: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for AdvanceTestClockRequest {
+            fn default() -> Self {
+                Self {
+                    frozen_time: Err("no value supplied for frozen_time".to_string()),
+                }
+            }
+        }
+        impl AdvanceTestClockRequest {
+            pub fn frozen_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.frozen_time = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for frozen_time: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<AdvanceTestClockRequest> for super::AdvanceTestClockRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: AdvanceTestClockRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    frozen_time: value.frozen_time?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::AdvanceTestClockRequest> for AdvanceTestClockRequest {
+            fn from(value: super::AdvanceTestClockRequest) -> Self {
+                Self {
+                    frozen_time: Ok(value.frozen_time),
                 }
             }
         }
@@ -2414,6 +2859,47 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct CancelSubscriptionRequest {
+            at_period_end:
+                ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
+        }
+        impl ::std::default::Default for CancelSubscriptionRequest {
+            fn default() -> Self {
+                Self {
+                    at_period_end: Ok(Default::default()),
+                }
+            }
+        }
+        impl CancelSubscriptionRequest {
+            pub fn at_period_end<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.at_period_end = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for at_period_end: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CancelSubscriptionRequest> for super::CancelSubscriptionRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CancelSubscriptionRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    at_period_end: value.at_period_end?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CancelSubscriptionRequest> for CancelSubscriptionRequest {
+            fn from(value: super::CancelSubscriptionRequest) -> Self {
+                Self {
+                    at_period_end: Ok(value.at_period_end),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct CreateApiKeyRequest {
             expires_at: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
@@ -2904,6 +3390,134 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct CreateSubscriptionRequest {
+            customer: ::std::result::Result<super::CustomerId, ::std::string::String>,
+            items: ::std::result::Result<
+                ::std::vec::Vec<super::SubscriptionItem>,
+                ::std::string::String,
+            >,
+            trial_days: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+        }
+        impl ::std::default::Default for CreateSubscriptionRequest {
+            fn default() -> Self {
+                Self {
+                    customer: Err("no value supplied for customer".to_string()),
+                    items: Err("no value supplied for items".to_string()),
+                    trial_days: Ok(Default::default()),
+                }
+            }
+        }
+        impl CreateSubscriptionRequest {
+            pub fn customer<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::CustomerId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.customer = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for customer: {e}"));
+                self
+            }
+            pub fn items<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::SubscriptionItem>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.items = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for items: {e}"));
+                self
+            }
+            pub fn trial_days<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.trial_days = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for trial_days: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CreateSubscriptionRequest> for super::CreateSubscriptionRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CreateSubscriptionRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    customer: value.customer?,
+                    items: value.items?,
+                    trial_days: value.trial_days?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CreateSubscriptionRequest> for CreateSubscriptionRequest {
+            fn from(value: super::CreateSubscriptionRequest) -> Self {
+                Self {
+                    customer: Ok(value.customer),
+                    items: Ok(value.items),
+                    trial_days: Ok(value.trial_days),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CreateTestClockRequest {
+            frozen_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for CreateTestClockRequest {
+            fn default() -> Self {
+                Self {
+                    frozen_time: Ok(Default::default()),
+                    name: Err("no value supplied for name".to_string()),
+                }
+            }
+        }
+        impl CreateTestClockRequest {
+            pub fn frozen_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.frozen_time = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for frozen_time: {e}"));
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for name: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CreateTestClockRequest> for super::CreateTestClockRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CreateTestClockRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    frozen_time: value.frozen_time?,
+                    name: value.name?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CreateTestClockRequest> for CreateTestClockRequest {
+            fn from(value: super::CreateTestClockRequest) -> Self {
+                Self {
+                    frozen_time: Ok(value.frozen_time),
+                    name: Ok(value.name),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct CreatedInvitation {
             created_at: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
@@ -3078,6 +3692,10 @@ pub mod types {
                 ::std::string::String,
             >,
             tax_ids: ::std::result::Result<::std::vec::Vec<super::TaxId>, ::std::string::String>,
+            test_clock: ::std::result::Result<
+                ::std::option::Option<super::TestClockId>,
+                ::std::string::String,
+            >,
             updated_at: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
                 ::std::string::String,
@@ -3096,6 +3714,7 @@ pub mod types {
                     metadata: Err("no value supplied for metadata".to_string()),
                     name: Ok(Default::default()),
                     tax_ids: Err("no value supplied for tax_ids".to_string()),
+                    test_clock: Ok(Default::default()),
                     updated_at: Err("no value supplied for updated_at".to_string()),
                 }
             }
@@ -3203,6 +3822,16 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for tax_ids: {e}"));
                 self
             }
+            pub fn test_clock<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::TestClockId>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.test_clock = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for test_clock: {e}"));
+                self
+            }
             pub fn updated_at<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
@@ -3230,6 +3859,7 @@ pub mod types {
                     metadata: value.metadata?,
                     name: value.name?,
                     tax_ids: value.tax_ids?,
+                    test_clock: value.test_clock?,
                     updated_at: value.updated_at?,
                 })
             }
@@ -3247,6 +3877,7 @@ pub mod types {
                     metadata: Ok(value.metadata),
                     name: Ok(value.name),
                     tax_ids: Ok(value.tax_ids),
+                    test_clock: Ok(value.test_clock),
                     updated_at: Ok(value.updated_at),
                 }
             }
@@ -3282,6 +3913,10 @@ pub mod types {
                 ::std::option::Option<::std::vec::Vec<super::TaxId>>,
                 ::std::string::String,
             >,
+            test_clock: ::std::result::Result<
+                ::std::option::Option<super::TestClockId>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for CustomerFields {
             fn default() -> Self {
@@ -3294,6 +3929,7 @@ pub mod types {
                     metadata: Ok(Default::default()),
                     name: Ok(Default::default()),
                     tax_ids: Ok(Default::default()),
+                    test_clock: Ok(Default::default()),
                 }
             }
         }
@@ -3385,6 +4021,16 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for tax_ids: {e}"));
                 self
             }
+            pub fn test_clock<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::TestClockId>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.test_clock = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for test_clock: {e}"));
+                self
+            }
         }
         impl ::std::convert::TryFrom<CustomerFields> for super::CustomerFields {
             type Error = super::error::ConversionError;
@@ -3400,6 +4046,7 @@ pub mod types {
                     metadata: value.metadata?,
                     name: value.name?,
                     tax_ids: value.tax_ids?,
+                    test_clock: value.test_clock?,
                 })
             }
         }
@@ -3414,6 +4061,7 @@ pub mod types {
                     metadata: Ok(value.metadata),
                     name: Ok(value.name),
                     tax_ids: Ok(value.tax_ids),
+                    test_clock: Ok(value.test_clock),
                 }
             }
         }
@@ -3834,6 +4482,335 @@ pub mod types {
                     data: Ok(value.data),
                     has_more: Ok(value.has_more),
                     next_cursor: Ok(value.next_cursor),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct Invoice {
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            currency: ::std::result::Result<::std::string::String, ::std::string::String>,
+            customer: ::std::result::Result<super::CustomerId, ::std::string::String>,
+            id: ::std::result::Result<super::InvoiceId, ::std::string::String>,
+            lines: ::std::result::Result<::std::vec::Vec<super::Line>, ::std::string::String>,
+            number: ::std::result::Result<::std::string::String, ::std::string::String>,
+            period_end: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            period_start: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            status: ::std::result::Result<::std::string::String, ::std::string::String>,
+            subscription: ::std::result::Result<
+                ::std::option::Option<super::SubscriptionId>,
+                ::std::string::String,
+            >,
+            total: ::std::result::Result<i64, ::std::string::String>,
+        }
+        impl ::std::default::Default for Invoice {
+            fn default() -> Self {
+                Self {
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    currency: Err("no value supplied for currency".to_string()),
+                    customer: Err("no value supplied for customer".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    lines: Err("no value supplied for lines".to_string()),
+                    number: Err("no value supplied for number".to_string()),
+                    period_end: Err("no value supplied for period_end".to_string()),
+                    period_start: Err("no value supplied for period_start".to_string()),
+                    status: Err("no value supplied for status".to_string()),
+                    subscription: Ok(Default::default()),
+                    total: Err("no value supplied for total".to_string()),
+                }
+            }
+        }
+        impl Invoice {
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for created_at: {e}"));
+                self
+            }
+            pub fn currency<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.currency = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for currency: {e}"));
+                self
+            }
+            pub fn customer<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::CustomerId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.customer = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for customer: {e}"));
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::InvoiceId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn lines<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::Line>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.lines = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for lines: {e}"));
+                self
+            }
+            pub fn number<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.number = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for number: {e}"));
+                self
+            }
+            pub fn period_end<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.period_end = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for period_end: {e}"));
+                self
+            }
+            pub fn period_start<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.period_start = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for period_start: {e}"));
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for status: {e}"));
+                self
+            }
+            pub fn subscription<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::SubscriptionId>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.subscription = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for subscription: {e}"));
+                self
+            }
+            pub fn total<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.total = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for total: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Invoice> for super::Invoice {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Invoice,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    created_at: value.created_at?,
+                    currency: value.currency?,
+                    customer: value.customer?,
+                    id: value.id?,
+                    lines: value.lines?,
+                    number: value.number?,
+                    period_end: value.period_end?,
+                    period_start: value.period_start?,
+                    status: value.status?,
+                    subscription: value.subscription?,
+                    total: value.total?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Invoice> for Invoice {
+            fn from(value: super::Invoice) -> Self {
+                Self {
+                    created_at: Ok(value.created_at),
+                    currency: Ok(value.currency),
+                    customer: Ok(value.customer),
+                    id: Ok(value.id),
+                    lines: Ok(value.lines),
+                    number: Ok(value.number),
+                    period_end: Ok(value.period_end),
+                    period_start: Ok(value.period_start),
+                    status: Ok(value.status),
+                    subscription: Ok(value.subscription),
+                    total: Ok(value.total),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct InvoicePage {
+            data: ::std::result::Result<::std::vec::Vec<super::Invoice>, ::std::string::String>,
+            has_more: ::std::result::Result<bool, ::std::string::String>,
+            next_cursor: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for InvoicePage {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    has_more: Err("no value supplied for has_more".to_string()),
+                    next_cursor: Ok(Default::default()),
+                }
+            }
+        }
+        impl InvoicePage {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::Invoice>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for data: {e}"));
+                self
+            }
+            pub fn has_more<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_more = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for has_more: {e}"));
+                self
+            }
+            pub fn next_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for next_cursor: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<InvoicePage> for super::InvoicePage {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: InvoicePage,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    has_more: value.has_more?,
+                    next_cursor: value.next_cursor?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::InvoicePage> for InvoicePage {
+            fn from(value: super::InvoicePage) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    has_more: Ok(value.has_more),
+                    next_cursor: Ok(value.next_cursor),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct Line {
+            amount: ::std::result::Result<i64, ::std::string::String>,
+            price: ::std::result::Result<::std::string::String, ::std::string::String>,
+            quantity: ::std::result::Result<i64, ::std::string::String>,
+        }
+        impl ::std::default::Default for Line {
+            fn default() -> Self {
+                Self {
+                    amount: Err("no value supplied for amount".to_string()),
+                    price: Err("no value supplied for price".to_string()),
+                    quantity: Err("no value supplied for quantity".to_string()),
+                }
+            }
+        }
+        impl Line {
+            pub fn amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.amount = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for amount: {e}"));
+                self
+            }
+            pub fn price<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.price = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for price: {e}"));
+                self
+            }
+            pub fn quantity<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.quantity = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for quantity: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Line> for super::Line {
+            type Error = super::error::ConversionError;
+            fn try_from(value: Line) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    amount: value.amount?,
+                    price: value.price?,
+                    quantity: value.quantity?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Line> for Line {
+            fn from(value: super::Line) -> Self {
+                Self {
+                    amount: Ok(value.amount),
+                    price: Ok(value.price),
+                    quantity: Ok(value.quantity),
                 }
             }
         }
@@ -5424,6 +6401,360 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct Subscription {
+            billing_cycle_anchor: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            cancel_at_period_end: ::std::result::Result<bool, ::std::string::String>,
+            canceled_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            currency: ::std::result::Result<::std::string::String, ::std::string::String>,
+            current_period_end: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            current_period_start: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            customer: ::std::result::Result<super::CustomerId, ::std::string::String>,
+            id: ::std::result::Result<super::SubscriptionId, ::std::string::String>,
+            items: ::std::result::Result<
+                ::std::vec::Vec<super::SubscriptionItem>,
+                ::std::string::String,
+            >,
+            status: ::std::result::Result<super::SubscriptionStatus, ::std::string::String>,
+            trial_end: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for Subscription {
+            fn default() -> Self {
+                Self {
+                    billing_cycle_anchor: Err(
+                        "no value supplied for billing_cycle_anchor".to_string()
+                    ),
+                    cancel_at_period_end: Err(
+                        "no value supplied for cancel_at_period_end".to_string()
+                    ),
+                    canceled_at: Ok(Default::default()),
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    currency: Err("no value supplied for currency".to_string()),
+                    current_period_end: Err("no value supplied for current_period_end".to_string()),
+                    current_period_start: Err(
+                        "no value supplied for current_period_start".to_string()
+                    ),
+                    customer: Err("no value supplied for customer".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    items: Err("no value supplied for items".to_string()),
+                    status: Err("no value supplied for status".to_string()),
+                    trial_end: Ok(Default::default()),
+                }
+            }
+        }
+        impl Subscription {
+            pub fn billing_cycle_anchor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.billing_cycle_anchor = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for billing_cycle_anchor: {e}")
+                });
+                self
+            }
+            pub fn cancel_at_period_end<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.cancel_at_period_end = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for cancel_at_period_end: {e}")
+                });
+                self
+            }
+            pub fn canceled_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.canceled_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for canceled_at: {e}"));
+                self
+            }
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for created_at: {e}"));
+                self
+            }
+            pub fn currency<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.currency = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for currency: {e}"));
+                self
+            }
+            pub fn current_period_end<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.current_period_end = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for current_period_end: {e}")
+                });
+                self
+            }
+            pub fn current_period_start<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.current_period_start = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for current_period_start: {e}")
+                });
+                self
+            }
+            pub fn customer<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::CustomerId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.customer = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for customer: {e}"));
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::SubscriptionId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn items<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::SubscriptionItem>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.items = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for items: {e}"));
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::SubscriptionStatus>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for status: {e}"));
+                self
+            }
+            pub fn trial_end<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.trial_end = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for trial_end: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Subscription> for super::Subscription {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Subscription,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    billing_cycle_anchor: value.billing_cycle_anchor?,
+                    cancel_at_period_end: value.cancel_at_period_end?,
+                    canceled_at: value.canceled_at?,
+                    created_at: value.created_at?,
+                    currency: value.currency?,
+                    current_period_end: value.current_period_end?,
+                    current_period_start: value.current_period_start?,
+                    customer: value.customer?,
+                    id: value.id?,
+                    items: value.items?,
+                    status: value.status?,
+                    trial_end: value.trial_end?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Subscription> for Subscription {
+            fn from(value: super::Subscription) -> Self {
+                Self {
+                    billing_cycle_anchor: Ok(value.billing_cycle_anchor),
+                    cancel_at_period_end: Ok(value.cancel_at_period_end),
+                    canceled_at: Ok(value.canceled_at),
+                    created_at: Ok(value.created_at),
+                    currency: Ok(value.currency),
+                    current_period_end: Ok(value.current_period_end),
+                    current_period_start: Ok(value.current_period_start),
+                    customer: Ok(value.customer),
+                    id: Ok(value.id),
+                    items: Ok(value.items),
+                    status: Ok(value.status),
+                    trial_end: Ok(value.trial_end),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct SubscriptionItem {
+            price: ::std::result::Result<super::PriceId, ::std::string::String>,
+            quantity: ::std::result::Result<
+                ::std::option::Option<::std::num::NonZeroU64>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for SubscriptionItem {
+            fn default() -> Self {
+                Self {
+                    price: Err("no value supplied for price".to_string()),
+                    quantity: Ok(Default::default()),
+                }
+            }
+        }
+        impl SubscriptionItem {
+            pub fn price<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::PriceId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.price = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for price: {e}"));
+                self
+            }
+            pub fn quantity<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::num::NonZeroU64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.quantity = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for quantity: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SubscriptionItem> for super::SubscriptionItem {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SubscriptionItem,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    price: value.price?,
+                    quantity: value.quantity?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::SubscriptionItem> for SubscriptionItem {
+            fn from(value: super::SubscriptionItem) -> Self {
+                Self {
+                    price: Ok(value.price),
+                    quantity: Ok(value.quantity),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct SubscriptionPage {
+            data:
+                ::std::result::Result<::std::vec::Vec<super::Subscription>, ::std::string::String>,
+            has_more: ::std::result::Result<bool, ::std::string::String>,
+            next_cursor: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for SubscriptionPage {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    has_more: Err("no value supplied for has_more".to_string()),
+                    next_cursor: Ok(Default::default()),
+                }
+            }
+        }
+        impl SubscriptionPage {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::Subscription>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for data: {e}"));
+                self
+            }
+            pub fn has_more<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_more = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for has_more: {e}"));
+                self
+            }
+            pub fn next_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for next_cursor: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SubscriptionPage> for super::SubscriptionPage {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SubscriptionPage,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    has_more: value.has_more?,
+                    next_cursor: value.next_cursor?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::SubscriptionPage> for SubscriptionPage {
+            fn from(value: super::SubscriptionPage) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    has_more: Ok(value.has_more),
+                    next_cursor: Ok(value.next_cursor),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct TaxId {
             type_: ::std::result::Result<::std::string::String, ::std::string::String>,
             value: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -5474,6 +6805,165 @@ pub mod types {
                 Self {
                     type_: Ok(value.type_),
                     value: Ok(value.value),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct TestClock {
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            frozen_time: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<super::TestClockId, ::std::string::String>,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for TestClock {
+            fn default() -> Self {
+                Self {
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    frozen_time: Err("no value supplied for frozen_time".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    name: Err("no value supplied for name".to_string()),
+                }
+            }
+        }
+        impl TestClock {
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for created_at: {e}"));
+                self
+            }
+            pub fn frozen_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.frozen_time = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for frozen_time: {e}"));
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::TestClockId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for name: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<TestClock> for super::TestClock {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: TestClock,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    created_at: value.created_at?,
+                    frozen_time: value.frozen_time?,
+                    id: value.id?,
+                    name: value.name?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::TestClock> for TestClock {
+            fn from(value: super::TestClock) -> Self {
+                Self {
+                    created_at: Ok(value.created_at),
+                    frozen_time: Ok(value.frozen_time),
+                    id: Ok(value.id),
+                    name: Ok(value.name),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct TestClockPage {
+            data: ::std::result::Result<::std::vec::Vec<super::TestClock>, ::std::string::String>,
+            has_more: ::std::result::Result<bool, ::std::string::String>,
+            next_cursor: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for TestClockPage {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    has_more: Err("no value supplied for has_more".to_string()),
+                    next_cursor: Ok(Default::default()),
+                }
+            }
+        }
+        impl TestClockPage {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::TestClock>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for data: {e}"));
+                self
+            }
+            pub fn has_more<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_more = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for has_more: {e}"));
+                self
+            }
+            pub fn next_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for next_cursor: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<TestClockPage> for super::TestClockPage {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: TestClockPage,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    has_more: value.has_more?,
+                    next_cursor: value.next_cursor?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::TestClockPage> for TestClockPage {
+            fn from(value: super::TestClockPage) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    has_more: Ok(value.has_more),
+                    next_cursor: Ok(value.next_cursor),
                 }
             }
         }
@@ -6266,6 +7756,38 @@ impl Client {
     pub fn invitations_revoke(&self) -> builder::InvitationsRevoke<'_> {
         builder::InvitationsRevoke::new(self)
     }
+    /**List invoices, newest first
+
+    Sends a `GET` request to `/v1/invoices`
+
+    Arguments:
+    - `limit`: Page size, 1 to 100 (default 10).
+    - `starting_after`: Return items after this id (the previous page's `next_cursor`).
+    - `subscription`: Only this subscription's invoices.
+    ```ignore
+    let response = client.invoices_list()
+        .limit(limit)
+        .starting_after(starting_after)
+        .subscription(subscription)
+        .send()
+        .await;
+    ```*/
+    pub fn invoices_list(&self) -> builder::InvoicesList<'_> {
+        builder::InvoicesList::new(self)
+    }
+    /**Get an invoice
+
+    Sends a `GET` request to `/v1/invoices/{id}`
+
+    ```ignore
+    let response = client.invoices_get()
+        .id(id)
+        .send()
+        .await;
+    ```*/
+    pub fn invoices_get(&self) -> builder::InvoicesGet<'_> {
+        builder::InvoicesGet::new(self)
+    }
     /**List members, newest first
 
     Sends a `GET` request to `/v1/members`
@@ -6634,6 +8156,136 @@ impl Client {
     ```*/
     pub fn sessions_delete(&self) -> builder::SessionsDelete<'_> {
         builder::SessionsDelete::new(self)
+    }
+    /**List subscriptions, newest first
+
+    Sends a `GET` request to `/v1/subscriptions`
+
+    Arguments:
+    - `customer`: Only this customer's subscriptions.
+    - `limit`: Page size, 1 to 100 (default 10).
+    - `starting_after`: Return items after this id (the previous page's `next_cursor`).
+    ```ignore
+    let response = client.subscriptions_list()
+        .customer(customer)
+        .limit(limit)
+        .starting_after(starting_after)
+        .send()
+        .await;
+    ```*/
+    pub fn subscriptions_list(&self) -> builder::SubscriptionsList<'_> {
+        builder::SubscriptionsList::new(self)
+    }
+    /**Subscribe a customer to prices. Without a trial the first period is invoiced at once
+
+    Sends a `POST` request to `/v1/subscriptions`
+
+    ```ignore
+    let response = client.subscriptions_create()
+        .body(body)
+        .send()
+        .await;
+    ```*/
+    pub fn subscriptions_create(&self) -> builder::SubscriptionsCreate<'_> {
+        builder::SubscriptionsCreate::new(self)
+    }
+    /**Get a subscription
+
+    Sends a `GET` request to `/v1/subscriptions/{id}`
+
+    ```ignore
+    let response = client.subscriptions_get()
+        .id(id)
+        .send()
+        .await;
+    ```*/
+    pub fn subscriptions_get(&self) -> builder::SubscriptionsGet<'_> {
+        builder::SubscriptionsGet::new(self)
+    }
+    /**Cancel now, or at the end of the current period
+
+    Sends a `POST` request to `/v1/subscriptions/{id}/cancel`
+
+    ```ignore
+    let response = client.subscriptions_cancel()
+        .id(id)
+        .body(body)
+        .send()
+        .await;
+    ```*/
+    pub fn subscriptions_cancel(&self) -> builder::SubscriptionsCancel<'_> {
+        builder::SubscriptionsCancel::new(self)
+    }
+    /**Resume a subscription scheduled to cancel at period end
+
+    Sends a `POST` request to `/v1/subscriptions/{id}/resume`
+
+    ```ignore
+    let response = client.subscriptions_resume()
+        .id(id)
+        .send()
+        .await;
+    ```*/
+    pub fn subscriptions_resume(&self) -> builder::SubscriptionsResume<'_> {
+        builder::SubscriptionsResume::new(self)
+    }
+    /**List test clocks, newest first
+
+    Sends a `GET` request to `/v1/test_clocks`
+
+    Arguments:
+    - `limit`: Page size, 1 to 100 (default 10).
+    - `starting_after`: Return items after this id (the previous page's `next_cursor`).
+    ```ignore
+    let response = client.test_clocks_list()
+        .limit(limit)
+        .starting_after(starting_after)
+        .send()
+        .await;
+    ```*/
+    pub fn test_clocks_list(&self) -> builder::TestClocksList<'_> {
+        builder::TestClocksList::new(self)
+    }
+    /**Create a test clock (sandbox only)
+
+    Sends a `POST` request to `/v1/test_clocks`
+
+    ```ignore
+    let response = client.test_clocks_create()
+        .body(body)
+        .send()
+        .await;
+    ```*/
+    pub fn test_clocks_create(&self) -> builder::TestClocksCreate<'_> {
+        builder::TestClocksCreate::new(self)
+    }
+    /**Get a test clock
+
+    Sends a `GET` request to `/v1/test_clocks/{id}`
+
+    ```ignore
+    let response = client.test_clocks_get()
+        .id(id)
+        .send()
+        .await;
+    ```*/
+    pub fn test_clocks_get(&self) -> builder::TestClocksGet<'_> {
+        builder::TestClocksGet::new(self)
+    }
+    /**Move a test clock forward and run everything that falls due on its customers'
+    subscriptions up to the new time, in one transaction
+
+    Sends a `POST` request to `/v1/test_clocks/{id}/advance`
+
+    ```ignore
+    let response = client.test_clocks_advance()
+        .id(id)
+        .body(body)
+        .send()
+        .await;
+    ```*/
+    pub fn test_clocks_advance(&self) -> builder::TestClocksAdvance<'_> {
+        builder::TestClocksAdvance::new(self)
     }
     /**Sign up: creates the user, their first organization and a session
 
@@ -7958,6 +9610,169 @@ pub mod builder {
                 403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::invoices_list`]
+
+    [`Client::invoices_list`]: super::Client::invoices_list*/
+    #[derive(Debug, Clone)]
+    pub struct InvoicesList<'a> {
+        client: &'a super::Client,
+        limit: Result<Option<::std::num::NonZeroU64>, String>,
+        starting_after: Result<Option<::std::string::String>, String>,
+        subscription: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> InvoicesList<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                limit: Ok(None),
+                starting_after: Ok(None),
+                subscription: Ok(None),
+            }
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.limit = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: num :: NonZeroU64` for limit failed".to_string()
+            });
+            self
+        }
+        pub fn starting_after<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.starting_after = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for starting_after failed".to_string()
+            });
+            self
+        }
+        pub fn subscription<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.subscription = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for subscription failed".to_string()
+            });
+            self
+        }
+        ///Sends a `GET` request to `/v1/invoices`
+        pub async fn send(self) -> Result<ResponseValue<types::InvoicePage>, Error<ByteStream>> {
+            let Self {
+                client,
+                limit,
+                starting_after,
+                subscription,
+            } = self;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let starting_after = starting_after.map_err(Error::InvalidRequest)?;
+            let subscription = subscription.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/invoices", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new(
+                    "starting_after",
+                    &starting_after,
+                ))
+                .query(&progenitor_client::QueryParam::new(
+                    "subscription",
+                    &subscription,
+                ))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "invoices_list",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::invoices_get`]
+
+    [`Client::invoices_get`]: super::Client::invoices_get*/
+    #[derive(Debug, Clone)]
+    pub struct InvoicesGet<'a> {
+        client: &'a super::Client,
+        id: Result<types::InvoiceId, String>,
+    }
+    impl<'a> InvoicesGet<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::InvoiceId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `InvoiceId` for id failed".to_string());
+            self
+        }
+        ///Sends a `GET` request to `/v1/invoices/{id}`
+        pub async fn send(self) -> Result<ResponseValue<types::Invoice>, Error<ByteStream>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/invoices/{}",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "invoices_get",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -9857,6 +11672,729 @@ pub mod builder {
             match response.status().as_u16() {
                 204u16 => Ok(ResponseValue::empty(response)),
                 401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::subscriptions_list`]
+
+    [`Client::subscriptions_list`]: super::Client::subscriptions_list*/
+    #[derive(Debug, Clone)]
+    pub struct SubscriptionsList<'a> {
+        client: &'a super::Client,
+        customer: Result<Option<::std::string::String>, String>,
+        limit: Result<Option<::std::num::NonZeroU64>, String>,
+        starting_after: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> SubscriptionsList<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                customer: Ok(None),
+                limit: Ok(None),
+                starting_after: Ok(None),
+            }
+        }
+        pub fn customer<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.customer = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for customer failed".to_string()
+            });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.limit = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: num :: NonZeroU64` for limit failed".to_string()
+            });
+            self
+        }
+        pub fn starting_after<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.starting_after = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for starting_after failed".to_string()
+            });
+            self
+        }
+        ///Sends a `GET` request to `/v1/subscriptions`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::SubscriptionPage>, Error<ByteStream>> {
+            let Self {
+                client,
+                customer,
+                limit,
+                starting_after,
+            } = self;
+            let customer = customer.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let starting_after = starting_after.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/subscriptions", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("customer", &customer))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new(
+                    "starting_after",
+                    &starting_after,
+                ))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "subscriptions_list",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::subscriptions_create`]
+
+    [`Client::subscriptions_create`]: super::Client::subscriptions_create*/
+    #[derive(Debug, Clone)]
+    pub struct SubscriptionsCreate<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::CreateSubscriptionRequest, String>,
+    }
+    impl<'a> SubscriptionsCreate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreateSubscriptionRequest>,
+            <V as std::convert::TryInto<types::CreateSubscriptionRequest>>::Error:
+                std::fmt::Display,
+        {
+            self.body = value.try_into().map(From::from).map_err(|s| {
+                format!(
+                    "conversion to `CreateSubscriptionRequest` for body failed: {}",
+                    s
+                )
+            });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::CreateSubscriptionRequest,
+                ) -> types::builder::CreateSubscriptionRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/subscriptions`
+        pub async fn send(self) -> Result<ResponseValue<types::Subscription>, Error<ByteStream>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::CreateSubscriptionRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/subscriptions", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "subscriptions_create",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::subscriptions_get`]
+
+    [`Client::subscriptions_get`]: super::Client::subscriptions_get*/
+    #[derive(Debug, Clone)]
+    pub struct SubscriptionsGet<'a> {
+        client: &'a super::Client,
+        id: Result<types::SubscriptionId, String>,
+    }
+    impl<'a> SubscriptionsGet<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::SubscriptionId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `SubscriptionId` for id failed".to_string());
+            self
+        }
+        ///Sends a `GET` request to `/v1/subscriptions/{id}`
+        pub async fn send(self) -> Result<ResponseValue<types::Subscription>, Error<ByteStream>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/subscriptions/{}",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "subscriptions_get",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::subscriptions_cancel`]
+
+    [`Client::subscriptions_cancel`]: super::Client::subscriptions_cancel*/
+    #[derive(Debug, Clone)]
+    pub struct SubscriptionsCancel<'a> {
+        client: &'a super::Client,
+        id: Result<types::SubscriptionId, String>,
+        body: Result<types::builder::CancelSubscriptionRequest, String>,
+    }
+    impl<'a> SubscriptionsCancel<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::SubscriptionId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `SubscriptionId` for id failed".to_string());
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CancelSubscriptionRequest>,
+            <V as std::convert::TryInto<types::CancelSubscriptionRequest>>::Error:
+                std::fmt::Display,
+        {
+            self.body = value.try_into().map(From::from).map_err(|s| {
+                format!(
+                    "conversion to `CancelSubscriptionRequest` for body failed: {}",
+                    s
+                )
+            });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::CancelSubscriptionRequest,
+                ) -> types::builder::CancelSubscriptionRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/subscriptions/{id}/cancel`
+        pub async fn send(self) -> Result<ResponseValue<types::Subscription>, Error<ByteStream>> {
+            let Self { client, id, body } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::CancelSubscriptionRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/subscriptions/{}/cancel",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "subscriptions_cancel",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::subscriptions_resume`]
+
+    [`Client::subscriptions_resume`]: super::Client::subscriptions_resume*/
+    #[derive(Debug, Clone)]
+    pub struct SubscriptionsResume<'a> {
+        client: &'a super::Client,
+        id: Result<types::SubscriptionId, String>,
+    }
+    impl<'a> SubscriptionsResume<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::SubscriptionId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `SubscriptionId` for id failed".to_string());
+            self
+        }
+        ///Sends a `POST` request to `/v1/subscriptions/{id}/resume`
+        pub async fn send(self) -> Result<ResponseValue<types::Subscription>, Error<ByteStream>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/subscriptions/{}/resume",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "subscriptions_resume",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::test_clocks_list`]
+
+    [`Client::test_clocks_list`]: super::Client::test_clocks_list*/
+    #[derive(Debug, Clone)]
+    pub struct TestClocksList<'a> {
+        client: &'a super::Client,
+        limit: Result<Option<::std::num::NonZeroU64>, String>,
+        starting_after: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> TestClocksList<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                limit: Ok(None),
+                starting_after: Ok(None),
+            }
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.limit = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: num :: NonZeroU64` for limit failed".to_string()
+            });
+            self
+        }
+        pub fn starting_after<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.starting_after = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for starting_after failed".to_string()
+            });
+            self
+        }
+        ///Sends a `GET` request to `/v1/test_clocks`
+        pub async fn send(self) -> Result<ResponseValue<types::TestClockPage>, Error<ByteStream>> {
+            let Self {
+                client,
+                limit,
+                starting_after,
+            } = self;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let starting_after = starting_after.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/test_clocks", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new(
+                    "starting_after",
+                    &starting_after,
+                ))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "test_clocks_list",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::test_clocks_create`]
+
+    [`Client::test_clocks_create`]: super::Client::test_clocks_create*/
+    #[derive(Debug, Clone)]
+    pub struct TestClocksCreate<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::CreateTestClockRequest, String>,
+    }
+    impl<'a> TestClocksCreate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreateTestClockRequest>,
+            <V as std::convert::TryInto<types::CreateTestClockRequest>>::Error: std::fmt::Display,
+        {
+            self.body = value.try_into().map(From::from).map_err(|s| {
+                format!(
+                    "conversion to `CreateTestClockRequest` for body failed: {}",
+                    s
+                )
+            });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::CreateTestClockRequest,
+                ) -> types::builder::CreateTestClockRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/test_clocks`
+        pub async fn send(self) -> Result<ResponseValue<types::TestClock>, Error<ByteStream>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| types::CreateTestClockRequest::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/test_clocks", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "test_clocks_create",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::test_clocks_get`]
+
+    [`Client::test_clocks_get`]: super::Client::test_clocks_get*/
+    #[derive(Debug, Clone)]
+    pub struct TestClocksGet<'a> {
+        client: &'a super::Client,
+        id: Result<types::TestClockId, String>,
+    }
+    impl<'a> TestClocksGet<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::TestClockId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `TestClockId` for id failed".to_string());
+            self
+        }
+        ///Sends a `GET` request to `/v1/test_clocks/{id}`
+        pub async fn send(self) -> Result<ResponseValue<types::TestClock>, Error<ByteStream>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/test_clocks/{}",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "test_clocks_get",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::test_clocks_advance`]
+
+    [`Client::test_clocks_advance`]: super::Client::test_clocks_advance*/
+    #[derive(Debug, Clone)]
+    pub struct TestClocksAdvance<'a> {
+        client: &'a super::Client,
+        id: Result<types::TestClockId, String>,
+        body: Result<types::builder::AdvanceTestClockRequest, String>,
+    }
+    impl<'a> TestClocksAdvance<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::TestClockId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `TestClockId` for id failed".to_string());
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::AdvanceTestClockRequest>,
+            <V as std::convert::TryInto<types::AdvanceTestClockRequest>>::Error: std::fmt::Display,
+        {
+            self.body = value.try_into().map(From::from).map_err(|s| {
+                format!(
+                    "conversion to `AdvanceTestClockRequest` for body failed: {}",
+                    s
+                )
+            });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::AdvanceTestClockRequest,
+                ) -> types::builder::AdvanceTestClockRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/test_clocks/{id}/advance`
+        pub async fn send(self) -> Result<ResponseValue<types::TestClock>, Error<ByteStream>> {
+            let Self { client, id, body } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::AdvanceTestClockRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/test_clocks/{}/advance",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "test_clocks_advance",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }

@@ -111,6 +111,27 @@ impl NeoForge {
         }
     }
 
+    /// Customers subscribed to prices: trials, renewals, cancellation.
+    pub fn subscriptions(&self) -> Subscriptions<'_> {
+        Subscriptions {
+            client: &self.inner,
+        }
+    }
+
+    /// What a customer owes for a period.
+    pub fn invoices(&self) -> Invoices<'_> {
+        Invoices {
+            client: &self.inner,
+        }
+    }
+
+    /// Sandbox clocks: advance time and watch billing happen.
+    pub fn test_clocks(&self) -> TestClocks<'_> {
+        TestClocks {
+            client: &self.inner,
+        }
+    }
+
     /// How products are charged: flat, per unit, tiered or by package.
     pub fn prices(&self) -> Prices<'_> {
         Prices {

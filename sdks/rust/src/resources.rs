@@ -788,6 +788,286 @@ impl Customers<'_> {
     }
 }
 
+/// Customers subscribed to prices: trials, renewals, cancellation.
+pub struct Subscriptions<'a> {
+    pub(crate) client: &'a Client,
+}
+
+/// Query parameters of [`Subscriptions::list`].
+#[derive(Debug, Clone, Default)]
+pub struct SubscriptionsListParams {
+    /// Page size, 1 to 100 (default 10).
+    pub limit: Option<u64>,
+    /// Return items after this id (the previous page's `next_cursor`).
+    pub starting_after: Option<String>,
+    /// Only this customer's subscriptions.
+    pub customer: Option<String>,
+}
+
+impl Subscriptions<'_> {
+    /// List subscriptions, newest first.
+    ///
+    /// `GET /v1/subscriptions`
+    pub async fn list(
+        &self,
+        params: SubscriptionsListParams,
+    ) -> Result<Response<types::SubscriptionPage>, Error> {
+        let request = self.client.subscriptions_list();
+        let request = match params.limit {
+            Some(v) => request.limit(v),
+            None => request,
+        };
+        let request = match params.starting_after {
+            Some(v) => request.starting_after(v),
+            None => request,
+        };
+        let request = match params.customer {
+            Some(v) => request.customer(v),
+            None => request,
+        };
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+
+    /// Every item of [`Self::list`], page after page.
+    pub fn list_auto_paging(
+        &self,
+        params: SubscriptionsListParams,
+    ) -> impl Stream<Item = Result<types::Subscription, Error>> + '_ {
+        futures::stream::try_unfold(Some(params), move |next| async move {
+            let Some(params) = next else { return Ok(None) };
+            let page = self.list(params.clone()).await?.data;
+            let next = page.next_cursor.map(|cursor| SubscriptionsListParams {
+                starting_after: Some(cursor),
+                ..params
+            });
+            Ok(Some((
+                futures::stream::iter(page.data.into_iter().map(Ok)),
+                next,
+            )))
+        })
+        .try_flatten()
+    }
+    /// Subscribe a customer to prices. Without a trial the first period is invoiced at once.
+    ///
+    /// `POST /v1/subscriptions`
+    pub async fn create(
+        &self,
+        body: types::CreateSubscriptionRequest,
+    ) -> Result<Response<types::Subscription>, Error> {
+        let request = self.client.subscriptions_create().body(body);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Get a subscription.
+    ///
+    /// `GET /v1/subscriptions/{id}`
+    pub async fn get(&self, id: &str) -> Result<Response<types::Subscription>, Error> {
+        let request = self.client.subscriptions_get().id(id);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Cancel now, or at the end of the current period.
+    ///
+    /// `POST /v1/subscriptions/{id}/cancel`
+    pub async fn cancel(
+        &self,
+        id: &str,
+        body: types::CancelSubscriptionRequest,
+    ) -> Result<Response<types::Subscription>, Error> {
+        let request = self.client.subscriptions_cancel().id(id).body(body);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Resume a subscription scheduled to cancel at period end.
+    ///
+    /// `POST /v1/subscriptions/{id}/resume`
+    pub async fn resume(&self, id: &str) -> Result<Response<types::Subscription>, Error> {
+        let request = self.client.subscriptions_resume().id(id);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+}
+
+/// What a customer owes for a period.
+pub struct Invoices<'a> {
+    pub(crate) client: &'a Client,
+}
+
+/// Query parameters of [`Invoices::list`].
+#[derive(Debug, Clone, Default)]
+pub struct InvoicesListParams {
+    /// Page size, 1 to 100 (default 10).
+    pub limit: Option<u64>,
+    /// Return items after this id (the previous page's `next_cursor`).
+    pub starting_after: Option<String>,
+    /// Only this subscription's invoices.
+    pub subscription: Option<String>,
+}
+
+impl Invoices<'_> {
+    /// List invoices, newest first.
+    ///
+    /// `GET /v1/invoices`
+    pub async fn list(
+        &self,
+        params: InvoicesListParams,
+    ) -> Result<Response<types::InvoicePage>, Error> {
+        let request = self.client.invoices_list();
+        let request = match params.limit {
+            Some(v) => request.limit(v),
+            None => request,
+        };
+        let request = match params.starting_after {
+            Some(v) => request.starting_after(v),
+            None => request,
+        };
+        let request = match params.subscription {
+            Some(v) => request.subscription(v),
+            None => request,
+        };
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+
+    /// Every item of [`Self::list`], page after page.
+    pub fn list_auto_paging(
+        &self,
+        params: InvoicesListParams,
+    ) -> impl Stream<Item = Result<types::Invoice, Error>> + '_ {
+        futures::stream::try_unfold(Some(params), move |next| async move {
+            let Some(params) = next else { return Ok(None) };
+            let page = self.list(params.clone()).await?.data;
+            let next = page.next_cursor.map(|cursor| InvoicesListParams {
+                starting_after: Some(cursor),
+                ..params
+            });
+            Ok(Some((
+                futures::stream::iter(page.data.into_iter().map(Ok)),
+                next,
+            )))
+        })
+        .try_flatten()
+    }
+    /// Get an invoice.
+    ///
+    /// `GET /v1/invoices/{id}`
+    pub async fn get(&self, id: &str) -> Result<Response<types::Invoice>, Error> {
+        let request = self.client.invoices_get().id(id);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+}
+
+/// Sandbox clocks: advance time and watch billing happen.
+pub struct TestClocks<'a> {
+    pub(crate) client: &'a Client,
+}
+
+/// Query parameters of [`TestClocks::list`].
+#[derive(Debug, Clone, Default)]
+pub struct TestClocksListParams {
+    /// Page size, 1 to 100 (default 10).
+    pub limit: Option<u64>,
+    /// Return items after this id (the previous page's `next_cursor`).
+    pub starting_after: Option<String>,
+}
+
+impl TestClocks<'_> {
+    /// List test clocks, newest first.
+    ///
+    /// `GET /v1/test_clocks`
+    pub async fn list(
+        &self,
+        params: TestClocksListParams,
+    ) -> Result<Response<types::TestClockPage>, Error> {
+        let request = self.client.test_clocks_list();
+        let request = match params.limit {
+            Some(v) => request.limit(v),
+            None => request,
+        };
+        let request = match params.starting_after {
+            Some(v) => request.starting_after(v),
+            None => request,
+        };
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+
+    /// Every item of [`Self::list`], page after page.
+    pub fn list_auto_paging(
+        &self,
+        params: TestClocksListParams,
+    ) -> impl Stream<Item = Result<types::TestClock, Error>> + '_ {
+        futures::stream::try_unfold(Some(params), move |next| async move {
+            let Some(params) = next else { return Ok(None) };
+            let page = self.list(params.clone()).await?.data;
+            let next = page.next_cursor.map(|cursor| TestClocksListParams {
+                starting_after: Some(cursor),
+                ..params
+            });
+            Ok(Some((
+                futures::stream::iter(page.data.into_iter().map(Ok)),
+                next,
+            )))
+        })
+        .try_flatten()
+    }
+    /// Create a test clock (sandbox only).
+    ///
+    /// `POST /v1/test_clocks`
+    pub async fn create(
+        &self,
+        body: types::CreateTestClockRequest,
+    ) -> Result<Response<types::TestClock>, Error> {
+        let request = self.client.test_clocks_create().body(body);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Get a test clock.
+    ///
+    /// `GET /v1/test_clocks/{id}`
+    pub async fn get(&self, id: &str) -> Result<Response<types::TestClock>, Error> {
+        let request = self.client.test_clocks_get().id(id);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Move a test clock forward and run everything that falls due on its customers' subscriptions up to the new time, in one transaction.
+    ///
+    /// `POST /v1/test_clocks/{id}/advance`
+    pub async fn advance(
+        &self,
+        id: &str,
+        body: types::AdvanceTestClockRequest,
+    ) -> Result<Response<types::TestClock>, Error> {
+        let request = self.client.test_clocks_advance().id(id).body(body);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+}
+
 /// How products are charged: flat, per unit, tiered or by package.
 pub struct Prices<'a> {
     pub(crate) client: &'a Client,

@@ -10,6 +10,9 @@ import { ApiKeysResource } from "./resources/api-keys.js";
 import { AuditEventsResource } from "./resources/audit-events.js";
 import { ProductsResource } from "./resources/products.js";
 import { CustomersResource } from "./resources/customers.js";
+import { SubscriptionsResource } from "./resources/subscriptions.js";
+import { InvoicesResource } from "./resources/invoices.js";
+import { TestClocksResource } from "./resources/test-clocks.js";
 import { PricesResource } from "./resources/prices.js";
 import { HealthResource } from "./resources/health.js";
 
@@ -41,6 +44,12 @@ export class NeoForge {
   readonly products: ProductsResource;
   /** Your customers: who you bill. */
   readonly customers: CustomersResource;
+  /** Customers subscribed to prices: trials, renewals, cancellation. */
+  readonly subscriptions: SubscriptionsResource;
+  /** What a customer owes for a period. */
+  readonly invoices: InvoicesResource;
+  /** Sandbox clocks: advance time and watch billing happen. */
+  readonly testClocks: TestClocksResource;
   /** How products are charged: flat, per unit, tiered or by package. */
   readonly prices: PricesResource;
   /** Liveness and readiness. */
@@ -58,6 +67,9 @@ export class NeoForge {
     this.auditEvents = new AuditEventsResource(http);
     this.products = new ProductsResource(http);
     this.customers = new CustomersResource(http);
+    this.subscriptions = new SubscriptionsResource(http);
+    this.invoices = new InvoicesResource(http);
+    this.testClocks = new TestClocksResource(http);
     this.prices = new PricesResource(http);
     this.health = new HealthResource(http);
   }

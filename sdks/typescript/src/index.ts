@@ -31,5 +31,8 @@ export type { ApiKeysResource, ApiKeysListParams } from "./resources/api-keys.js
 export type { AuditEventsResource, AuditEventsListParams } from "./resources/audit-events.js";
 export type { ProductsResource, ProductsListParams } from "./resources/products.js";
 export type { CustomersResource, CustomersListParams } from "./resources/customers.js";
+export type { SubscriptionsResource, SubscriptionsListParams } from "./resources/subscriptions.js";
+export type { InvoicesResource, InvoicesListParams } from "./resources/invoices.js";
+export type { TestClocksResource, TestClocksListParams } from "./resources/test-clocks.js";
 export type { PricesResource, PricesListParams, PricesQuoteParams } from "./resources/prices.js";
 export type { HealthResource } from "./resources/health.js";

@@ -17,6 +17,11 @@ export interface Address {
   state?: string | null;
 }
 
+export interface AdvanceTestClockRequest {
+  /** The new time; later than the clock's current time. */
+  frozen_time: string;
+}
+
 export interface ApiKey {
   created_at: string;
   created_by: UserId;
@@ -85,6 +90,11 @@ export interface AuditEventPage {
   next_cursor?: string | null;
 }
 
+export interface CancelSubscriptionRequest {
+  /** End with the current period instead of now (default false). */
+  at_period_end?: boolean;
+}
+
 export interface CreateApiKeyRequest {
   /** When the key stops working (RFC 3339, in the future). */
   expires_at?: string | null;
@@ -131,6 +141,20 @@ export interface CreateRoleRequest {
   permissions: string[];
 }
 
+export interface CreateSubscriptionRequest {
+  customer: CustomerId;
+  /** 1 to 20 recurring prices of one currency and one billing interval. */
+  items: SubscriptionItem[];
+  /** Days of trial; default: the first price's `trial_days`. 0 for none. */
+  trial_days?: number | null;
+}
+
+export interface CreateTestClockRequest {
+  /** Where the clock starts (default: now). */
+  frozen_time?: string | null;
+  name: string;
+}
+
 export interface CreatedInvitation {
   created_at: string;
   email: string;
@@ -160,6 +184,7 @@ export interface Customer {
   metadata: Record<string, string>;
   name?: string | null;
   tax_ids: TaxId[];
+  test_clock?: TestClockId | null;
   updated_at: string;
 }
 
@@ -173,6 +198,7 @@ export interface CustomerFields {
   metadata?: Record<string, string> | null;
   name?: string | null;
   tax_ids?: TaxId[] | null;
+  test_clock?: TestClockId | null;
 }
 
 export type CustomerId = string;
@@ -231,6 +257,40 @@ export interface InvitationPage {
 }
 
 export type InvitationStatus = "pending" | "accepted" | "revoked" | "expired";
+
+export interface Invoice {
+  created_at: string;
+  currency: string;
+  customer: CustomerId;
+  id: InvoiceId;
+  lines: Line[];
+  /** Sequential per organization and environment. */
+  number: string;
+  period_end: string;
+  period_start: string;
+  status: string;
+  subscription?: SubscriptionId | null;
+  /** Minor units: the sum of the lines. */
+  total: number;
+}
+
+export type InvoiceId = string;
+
+export interface InvoicePage {
+  data: Invoice[];
+  /** True when more items follow this page. */
+  has_more: boolean;
+  /** Pass as `starting_after` to get the next page; null on the last page. */
+  next_cursor?: string | null;
+}
+
+/** One line of an invoice. */
+export interface Line {
+  /** Minor units. */
+  amount: number;
+  price: string;
+  quantity: number;
+}
 
 export interface LoginRequest {
   email: string;
@@ -409,10 +469,62 @@ export interface SignupResponse {
   user: User;
 }
 
+export interface Subscription {
+  billing_cycle_anchor: string;
+  /** The subscription ends when the current period does. */
+  cancel_at_period_end: boolean;
+  canceled_at?: string | null;
+  created_at: string;
+  currency: string;
+  current_period_end: string;
+  current_period_start: string;
+  customer: CustomerId;
+  id: SubscriptionId;
+  items: SubscriptionItem[];
+  status: SubscriptionStatus;
+  trial_end?: string | null;
+}
+
+export type SubscriptionId = string;
+
+export interface SubscriptionItem {
+  price: PriceId;
+  /** Units (seats…), default 1. */
+  quantity?: number;
+}
+
+export interface SubscriptionPage {
+  data: Subscription[];
+  /** True when more items follow this page. */
+  has_more: boolean;
+  /** Pass as `starting_after` to get the next page; null on the last page. */
+  next_cursor?: string | null;
+}
+
+export type SubscriptionStatus = "trialing" | "active" | "canceled";
+
 /** A customer's tax registration, e.g. `{"type": "eu_vat", "value": "DE123456789"}`. */
 export interface TaxId {
   type: string;
   value: string;
+}
+
+export interface TestClock {
+  created_at: string;
+  /** The clock's current time. */
+  frozen_time: string;
+  id: TestClockId;
+  name: string;
+}
+
+export type TestClockId = string;
+
+export interface TestClockPage {
+  data: TestClock[];
+  /** True when more items follow this page. */
+  has_more: boolean;
+  /** Pass as `starting_after` to get the next page; null on the last page. */
+  next_cursor?: string | null;
 }
 
 /** One tier of a graduated or volume price. The last tier has no `up_to`. */

@@ -12,6 +12,7 @@ use crate::ids::AuditEventId;
 use crate::tenancy::Scope;
 
 /// Who did it: `(actor_type, actor_id)`, e.g. `("api_key", "key_…")`.
+#[derive(Clone, Copy)]
 pub struct ActorRef<'a> {
     pub kind: &'static str,
     pub id: &'a str,

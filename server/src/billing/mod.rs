@@ -3,6 +3,8 @@
 pub mod amount;
 pub mod api;
 mod model;
+pub mod schedule;
 pub mod store;
+pub mod subscriptions;
 
 pub use model::*;

@@ -201,13 +201,14 @@ pub struct CustomerRow {
     pub default_payment_method: Option<String>,
     pub currency: Option<String>,
     pub balance: i64,
+    pub test_clock: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
 macro_rules! customer_columns {
     () => {
-        "id, name, email, address, tax_ids, metadata, default_payment_method, currency, balance, created_at, updated_at"
+        "id, name, email, address, tax_ids, metadata, default_payment_method, currency, balance, test_clock, created_at, updated_at"
     };
 }
 
@@ -219,7 +220,7 @@ pub async fn insert_customer(
     sqlx::query(concat!(
         "INSERT INTO customers (tenant_id, env, ",
         customer_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
     ))
     .bind(scope.org_id.as_str())
     .bind(scope.env.as_str())
@@ -232,6 +233,7 @@ pub async fn insert_customer(
     .bind(r.default_payment_method.as_deref())
     .bind(r.currency.as_deref())
     .bind(r.balance)
+    .bind(r.test_clock.as_deref())
     .bind(r.created_at)
     .bind(r.updated_at)
     .execute(c)
@@ -302,5 +304,329 @@ pub async fn list_customers(
     .bind(after)
     .bind(limit)
     .fetch_all(c)
+    .await
+}
+
+// ---------- test clocks ----------
+
+#[derive(Debug, FromRow)]
+pub struct TestClockRow {
+    pub id: String,
+    pub name: String,
+    pub frozen_time: i64,
+    pub created_at: i64,
+}
+
+pub async fn insert_test_clock(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    r: &TestClockRow,
+) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO test_clocks (id, tenant_id, env, name, frozen_time, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(&r.id)
+        .bind(scope.org_id.as_str())
+        .bind(scope.env.as_str())
+        .bind(&r.name)
+        .bind(r.frozen_time)
+        .bind(r.created_at)
+        .execute(c)
+        .await
+        .map(|_| ())
+}
+
+pub async fn get_test_clock(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    id: &str,
+) -> sqlx::Result<Option<TestClockRow>> {
+    sqlx::query_as("SELECT id, name, frozen_time, created_at FROM test_clocks WHERE tenant_id = $1 AND env = $2 AND id = $3")
+        .bind(scope.org_id.as_str())
+        .bind(scope.env.as_str())
+        .bind(id)
+        .fetch_optional(c)
+        .await
+}
+
+pub async fn list_test_clocks(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    after: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<TestClockRow>> {
+    sqlx::query_as(
+        "SELECT id, name, frozen_time, created_at FROM test_clocks WHERE tenant_id = $1 AND env = $2
+         AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4",
+    )
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .bind(after)
+    .bind(limit)
+    .fetch_all(c)
+    .await
+}
+
+pub async fn set_frozen_time(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    id: &str,
+    frozen_time: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE test_clocks SET frozen_time = $4 WHERE tenant_id = $1 AND env = $2 AND id = $3",
+    )
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .bind(id)
+    .bind(frozen_time)
+    .execute(c)
+    .await
+    .map(|_| ())
+}
+
+// ---------- subscriptions ----------
+
+#[derive(Debug, Clone, FromRow)]
+pub struct SubscriptionRow {
+    pub id: String,
+    pub customer_id: String,
+    pub status: String,
+    /// JSON array of `subscriptions::Item`.
+    pub items: String,
+    pub currency: String,
+    pub billing_cycle_anchor: i64,
+    /// Paid periods so far; the next period ends at anchor + (periods + 1) intervals.
+    pub periods: i64,
+    pub current_period_start: i64,
+    pub current_period_end: i64,
+    pub trial_end: Option<i64>,
+    /// 0 or 1.
+    pub cancel_at_period_end: i64,
+    pub canceled_at: Option<i64>,
+    pub created_at: i64,
+}
+
+macro_rules! subscription_columns {
+    () => {
+        "id, customer_id, status, items, currency, billing_cycle_anchor, periods, current_period_start, current_period_end, trial_end, cancel_at_period_end, canceled_at, created_at"
+    };
+}
+
+pub async fn insert_subscription(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    r: &SubscriptionRow,
+) -> sqlx::Result<()> {
+    sqlx::query(concat!(
+        "INSERT INTO subscriptions (tenant_id, env, ",
+        subscription_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+    ))
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .bind(&r.id)
+    .bind(&r.customer_id)
+    .bind(&r.status)
+    .bind(&r.items)
+    .bind(&r.currency)
+    .bind(r.billing_cycle_anchor)
+    .bind(r.periods)
+    .bind(r.current_period_start)
+    .bind(r.current_period_end)
+    .bind(r.trial_end)
+    .bind(r.cancel_at_period_end)
+    .bind(r.canceled_at)
+    .bind(r.created_at)
+    .execute(c)
+    .await
+    .map(|_| ())
+}
+
+/// Writes the state that changes over a subscription's life.
+pub async fn update_subscription(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    r: &SubscriptionRow,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE subscriptions SET status = $4, periods = $5, current_period_start = $6, current_period_end = $7,
+         cancel_at_period_end = $8, canceled_at = $9 WHERE tenant_id = $1 AND env = $2 AND id = $3",
+    )
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .bind(&r.id)
+    .bind(&r.status)
+    .bind(r.periods)
+    .bind(r.current_period_start)
+    .bind(r.current_period_end)
+    .bind(r.cancel_at_period_end)
+    .bind(r.canceled_at)
+    .execute(c)
+    .await
+    .map(|_| ())
+}
+
+pub async fn get_subscription(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    id: &str,
+) -> sqlx::Result<Option<SubscriptionRow>> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        subscription_columns!(),
+        " FROM subscriptions WHERE tenant_id = $1 AND env = $2 AND id = $3"
+    ))
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .bind(id)
+    .fetch_optional(c)
+    .await
+}
+
+pub async fn list_subscriptions(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    customer: Option<&str>,
+    after: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<SubscriptionRow>> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        subscription_columns!(),
+        " FROM subscriptions WHERE tenant_id = $1 AND env = $2
+         AND ($3 IS NULL OR customer_id = $3) AND ($4 IS NULL OR id < $4) ORDER BY id DESC LIMIT $5"
+    ))
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .bind(customer)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(c)
+    .await
+}
+
+/// Live subscriptions of the customers that follow `clock`, whose period ended by `until`.
+pub async fn due_on_clock(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    clock: &str,
+    until: i64,
+) -> sqlx::Result<Vec<SubscriptionRow>> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        subscription_columns!(),
+        " FROM subscriptions WHERE tenant_id = $1 AND env = $2 AND status IN ('trialing', 'active')
+         AND current_period_end <= $4
+         AND customer_id IN (SELECT id FROM customers WHERE tenant_id = $1 AND env = $2 AND test_clock = $3)
+         ORDER BY id"
+    ))
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .bind(clock)
+    .bind(until)
+    .fetch_all(c)
+    .await
+}
+
+// ---------- invoices ----------
+
+#[derive(Debug, FromRow)]
+pub struct InvoiceRow {
+    pub id: String,
+    pub number: String,
+    pub customer_id: String,
+    pub subscription_id: Option<String>,
+    pub status: String,
+    pub currency: String,
+    pub total: i64,
+    /// JSON array of `subscriptions::Line`.
+    pub lines: String,
+    pub period_start: i64,
+    pub period_end: i64,
+    pub created_at: i64,
+}
+
+macro_rules! invoice_columns {
+    () => {
+        "id, number, customer_id, subscription_id, status, currency, total, lines, period_start, period_end, created_at"
+    };
+}
+
+pub async fn insert_invoice(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    r: &InvoiceRow,
+) -> sqlx::Result<()> {
+    sqlx::query(concat!(
+        "INSERT INTO invoices (tenant_id, env, ",
+        invoice_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    ))
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .bind(&r.id)
+    .bind(&r.number)
+    .bind(&r.customer_id)
+    .bind(r.subscription_id.as_deref())
+    .bind(&r.status)
+    .bind(&r.currency)
+    .bind(r.total)
+    .bind(&r.lines)
+    .bind(r.period_start)
+    .bind(r.period_end)
+    .bind(r.created_at)
+    .execute(c)
+    .await
+    .map(|_| ())
+}
+
+pub async fn get_invoice(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    id: &str,
+) -> sqlx::Result<Option<InvoiceRow>> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        invoice_columns!(),
+        " FROM invoices WHERE tenant_id = $1 AND env = $2 AND id = $3"
+    ))
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .bind(id)
+    .fetch_optional(c)
+    .await
+}
+
+pub async fn list_invoices(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    subscription: Option<&str>,
+    after: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<InvoiceRow>> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        invoice_columns!(),
+        " FROM invoices WHERE tenant_id = $1 AND env = $2
+         AND ($3 IS NULL OR subscription_id = $3) AND ($4 IS NULL OR id < $4) ORDER BY id DESC LIMIT $5"
+    ))
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .bind(subscription)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(c)
+    .await
+}
+
+/// The next value of a per-tenant, per-environment counter (1, 2, 3…), atomically.
+pub async fn next_counter(c: &mut AnyConnection, scope: &Scope, name: &str) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO counters (tenant_id, env, name, value) VALUES ($1, $2, $3, 1)
+         ON CONFLICT (tenant_id, env, name) DO UPDATE SET value = counters.value + 1 RETURNING value",
+    )
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .bind(name)
+    .fetch_one(c)
     .await
 }

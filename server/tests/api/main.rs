@@ -10,3 +10,4 @@ mod customers;
 mod isolation;
 mod lifecycle;
 mod organizations;
+mod subscriptions;

@@ -11,6 +11,9 @@ from .api_keys import ApiKeysResource, AsyncApiKeysResource
 from .audit_events import AuditEventsResource, AsyncAuditEventsResource
 from .products import ProductsResource, AsyncProductsResource
 from .customers import CustomersResource, AsyncCustomersResource
+from .subscriptions import SubscriptionsResource, AsyncSubscriptionsResource
+from .invoices import InvoicesResource, AsyncInvoicesResource
+from .test_clocks import TestClocksResource, AsyncTestClocksResource
 from .prices import PricesResource, AsyncPricesResource
 from .health import HealthResource, AsyncHealthResource
 
@@ -35,6 +38,12 @@ __all__ = [
     "AsyncProductsResource",
     "CustomersResource",
     "AsyncCustomersResource",
+    "SubscriptionsResource",
+    "AsyncSubscriptionsResource",
+    "InvoicesResource",
+    "AsyncInvoicesResource",
+    "TestClocksResource",
+    "AsyncTestClocksResource",
     "PricesResource",
     "AsyncPricesResource",
     "HealthResource",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import AsyncIterator, Dict, Iterator, List, Mapping, Optional
 
 from .. import _http, _pagination, _response
-from ..models import Address, Customer, CustomerFields, CustomerId, CustomerPage, TaxId
+from ..models import Address, Customer, CustomerFields, CustomerId, CustomerPage, TaxId, TestClockId
 
 
 class CustomersResource:
@@ -72,6 +72,7 @@ class CustomersResource:
         metadata: Optional[Dict[str, str]] = None,
         name: Optional[str] = None,
         tax_ids: Optional[List[TaxId]] = None,
+        test_clock: Optional[TestClockId] = None,
         idempotency_key: Optional[str] = None,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
@@ -82,7 +83,7 @@ class CustomersResource:
             _http.RequestOptions(
                 "POST",
                 "/v1/customers",
-                json=CustomerFields(address=address, balance=balance, currency=currency, default_payment_method=default_payment_method, email=email, metadata=metadata, name=name, tax_ids=tax_ids).to_dict(),
+                json=CustomerFields(address=address, balance=balance, currency=currency, default_payment_method=default_payment_method, email=email, metadata=metadata, name=name, tax_ids=tax_ids, test_clock=test_clock).to_dict(),
                 idempotency_key=idempotency_key or _http.new_idempotency_key(),
                 timeout=timeout,
                 max_retries=max_retries,
@@ -123,6 +124,7 @@ class CustomersResource:
         metadata: Optional[Dict[str, str]] = None,
         name: Optional[str] = None,
         tax_ids: Optional[List[TaxId]] = None,
+        test_clock: Optional[TestClockId] = None,
         idempotency_key: Optional[str] = None,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
@@ -133,7 +135,7 @@ class CustomersResource:
             _http.RequestOptions(
                 "POST",
                 f"/v1/customers/{_http.segment(id)}",
-                json=CustomerFields(address=address, balance=balance, currency=currency, default_payment_method=default_payment_method, email=email, metadata=metadata, name=name, tax_ids=tax_ids).to_dict(),
+                json=CustomerFields(address=address, balance=balance, currency=currency, default_payment_method=default_payment_method, email=email, metadata=metadata, name=name, tax_ids=tax_ids, test_clock=test_clock).to_dict(),
                 idempotency_key=idempotency_key or _http.new_idempotency_key(),
                 timeout=timeout,
                 max_retries=max_retries,
@@ -206,6 +208,7 @@ class AsyncCustomersResource:
         metadata: Optional[Dict[str, str]] = None,
         name: Optional[str] = None,
         tax_ids: Optional[List[TaxId]] = None,
+        test_clock: Optional[TestClockId] = None,
         idempotency_key: Optional[str] = None,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
@@ -216,7 +219,7 @@ class AsyncCustomersResource:
             _http.RequestOptions(
                 "POST",
                 "/v1/customers",
-                json=CustomerFields(address=address, balance=balance, currency=currency, default_payment_method=default_payment_method, email=email, metadata=metadata, name=name, tax_ids=tax_ids).to_dict(),
+                json=CustomerFields(address=address, balance=balance, currency=currency, default_payment_method=default_payment_method, email=email, metadata=metadata, name=name, tax_ids=tax_ids, test_clock=test_clock).to_dict(),
                 idempotency_key=idempotency_key or _http.new_idempotency_key(),
                 timeout=timeout,
                 max_retries=max_retries,
@@ -257,6 +260,7 @@ class AsyncCustomersResource:
         metadata: Optional[Dict[str, str]] = None,
         name: Optional[str] = None,
         tax_ids: Optional[List[TaxId]] = None,
+        test_clock: Optional[TestClockId] = None,
         idempotency_key: Optional[str] = None,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
@@ -267,7 +271,7 @@ class AsyncCustomersResource:
             _http.RequestOptions(
                 "POST",
                 f"/v1/customers/{_http.segment(id)}",
-                json=CustomerFields(address=address, balance=balance, currency=currency, default_payment_method=default_payment_method, email=email, metadata=metadata, name=name, tax_ids=tax_ids).to_dict(),
+                json=CustomerFields(address=address, balance=balance, currency=currency, default_payment_method=default_payment_method, email=email, metadata=metadata, name=name, tax_ids=tax_ids, test_clock=test_clock).to_dict(),
                 idempotency_key=idempotency_key or _http.new_idempotency_key(),
                 timeout=timeout,
                 max_retries=max_retries,

@@ -17,8 +17,8 @@ use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{Page, fetch_limit, page_type};
-use crate::ids::CustomerId;
-use crate::tenancy::{Email, Permission, check_name};
+use crate::ids::{CustomerId, TestClockId};
+use crate::tenancy::{Email, Env, Permission, check_name};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Customer {
@@ -37,6 +37,8 @@ pub struct Customer {
     /// Minor units in `currency`: negative is credit applied to the next invoices, positive
     /// is owed and added to them.
     pub balance: i64,
+    /// The test clock the customer's billing follows (sandbox).
+    pub test_clock: Option<TestClockId>,
     #[serde(serialize_with = "timestamp::serialize")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: i64,
@@ -61,6 +63,7 @@ impl Customer {
             default_payment_method: r.default_payment_method,
             currency: r.currency,
             balance: r.balance,
+            test_clock: r.test_clock.map(TestClockId::from_db),
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
@@ -82,10 +85,13 @@ pub struct CustomerFields {
     #[schema(example = "eur")]
     pub currency: Option<String>,
     pub balance: Option<i64>,
+    /// Sandbox only, at creation only: the customer's billing follows this test clock.
+    pub test_clock: Option<TestClockId>,
 }
 
 impl CustomerFields {
-    /// Validates the present fields and writes them into `row`.
+    /// Validates the present fields and writes them into `row` (all but `test_clock`, which
+    /// only creation handles).
     fn apply(self, row: &mut CustomerRow) -> ApiResult<()> {
         if let Some(name) = &self.name {
             row.name = Some(check_name("name", name)?);
@@ -158,11 +164,24 @@ pub async fn create(
         default_payment_method: None,
         currency: None,
         balance: 0,
+        test_clock: None,
         created_at: now,
         updated_at: now,
     };
+    let test_clock = req.test_clock.clone();
     req.apply(&mut row)?;
     let mut tx = state.db.write_scoped(&caller.scope).await?;
+    if let Some(clock) = &test_clock {
+        if caller.scope.env != Env::Test {
+            return Err(ApiError::forbidden(
+                "Test clocks exist only in the sandbox.",
+            ));
+        }
+        db::get_test_clock(&mut tx, &caller.scope, clock.as_str())
+            .await?
+            .ok_or(ApiError::NotFound("test_clock"))?;
+        row.test_clock = Some(clock.to_string());
+    }
     db::insert_customer(&mut tx, &caller.scope, &row).await?;
     audit::record(
         &mut tx,
@@ -293,6 +312,12 @@ pub async fn update(
     let mut row = db::get_customer(&mut tx, &caller.scope, id.as_str())
         .await?
         .ok_or(ApiError::NotFound("customer"))?;
+    if req.test_clock.is_some() {
+        return Err(ApiError::validation(
+            "test_clock",
+            "can only be set when the customer is created",
+        ));
+    }
     req.apply(&mut row)?;
     row.updated_at = now;
     db::update_customer(&mut tx, &caller.scope, &row).await?;

@@ -1,8 +1,11 @@
 //! HTTP handlers of the billing domain, one file per resource.
 
 pub mod customers;
+pub mod invoices;
 pub mod prices;
 pub mod products;
+pub mod subscriptions;
+pub mod test_clocks;
 
 use serde::de::DeserializeOwned;
 

@@ -1,0 +1,285 @@
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, spawn_app};
+
+async fn price(app: &TestApp, s: &str, product: &str, body: Value) -> String {
+    let mut body = body;
+    body["product"] = json!(product);
+    body["currency"] = json!("usd");
+    let r = app.post("/v1/prices", s, body).await;
+    r.expect(201)["id"].as_str().expect("id").to_owned()
+}
+
+fn list_len(v: &Value) -> usize {
+    v["data"].as_array().map_or(0, Vec::len)
+}
+
+/// Trials end, periods renew on the anchor day, invoices follow the prices, and scheduled
+/// cancellations happen, all by advancing a test clock.
+async fn test_clock_drives_the_subscription_lifecycle(b: Backend) {
+    let app = spawn_app(b).await;
+    let ada = app.signup("ada@example.com").await;
+    let s = &ada.session;
+    let product = app.post("/v1/products", s, json!({"name": "Team"})).await;
+    let pid = product.expect(201)["id"].as_str().expect("id").to_owned();
+    let base = price(&app, s, &pid, json!({"model": "flat", "unit_amount": 4900, "recurring": {"interval": "month"}, "trial_days": 14})).await;
+    let seats = price(
+        &app,
+        s,
+        &pid,
+        json!({"model": "per_unit", "unit_amount": 1200, "recurring": {"interval": "month"}}),
+    )
+    .await;
+
+    let clock = app
+        .post(
+            "/v1/test_clocks",
+            s,
+            json!({"name": "renewals", "frozen_time": "2027-01-31T10:00:00Z"}),
+        )
+        .await;
+    let clock_id = clock.expect(201)["id"].as_str().expect("id").to_owned();
+    let payer = app.post("/v1/customers", s, json!({"name": "Payer", "test_clock": clock_id, "default_payment_method": "pm_card_visa"})).await;
+    let payer = payer.expect(201)["id"].as_str().expect("id").to_owned();
+    let no_card = app
+        .post(
+            "/v1/customers",
+            s,
+            json!({"name": "No card", "test_clock": clock_id}),
+        )
+        .await;
+    let no_card = no_card.expect(201)["id"].as_str().expect("id").to_owned();
+
+    let sub = app
+        .post(
+            "/v1/subscriptions",
+            s,
+            json!({"customer": payer, "items": [{"price": base}, {"price": seats, "quantity": 5}]}),
+        )
+        .await;
+    let sub = sub.expect(201).clone();
+    let sub_id = sub["id"].as_str().expect("id").to_owned();
+    assert_eq!(sub["status"], "trialing");
+    assert_eq!(sub["trial_end"], "2027-02-14T10:00:00Z");
+    let other = app
+        .post(
+            "/v1/subscriptions",
+            s,
+            json!({"customer": no_card, "items": [{"price": base}]}),
+        )
+        .await;
+    let other_id = other.expect(201)["id"].as_str().expect("id").to_owned();
+    assert_eq!(
+        list_len(app.get("/v1/invoices", s).await.expect(200)),
+        0,
+        "nothing is invoiced during a trial"
+    );
+
+    // The trial ends: the payer converts and is invoiced; the customer without a card is canceled.
+    app.post(
+        &format!("/v1/test_clocks/{clock_id}/advance"),
+        s,
+        json!({"frozen_time": "2027-02-14T11:00:00Z"}),
+    )
+    .await
+    .expect(200);
+    let after_trial = app.get(&format!("/v1/subscriptions/{sub_id}"), s).await;
+    assert_eq!(after_trial.expect(200)["status"], "active");
+    assert_eq!(
+        after_trial.body["current_period_end"],
+        "2027-03-14T10:00:00Z"
+    );
+    let canceled = app.get(&format!("/v1/subscriptions/{other_id}"), s).await;
+    assert_eq!(canceled.expect(200)["status"], "canceled");
+    let invoices = app
+        .get(&format!("/v1/invoices?subscription={sub_id}"), s)
+        .await;
+    let first = invoices.expect(200)["data"][0].clone();
+    assert_eq!(first["total"], 4900 + 5 * 1200);
+    assert_eq!(first["number"], "INV-000001");
+    assert_eq!(first["lines"].as_array().map(Vec::len), Some(2));
+
+    // Two more months: two renewals, each a period anchored on the 14th.
+    app.post(
+        &format!("/v1/test_clocks/{clock_id}/advance"),
+        s,
+        json!({"frozen_time": "2027-04-20T00:00:00Z"}),
+    )
+    .await
+    .expect(200);
+    let invoices = app
+        .get(&format!("/v1/invoices?subscription={sub_id}"), s)
+        .await;
+    let data = invoices.expect(200)["data"]
+        .as_array()
+        .expect("data")
+        .clone();
+    let numbers: Vec<&str> = data.iter().filter_map(|i| i["number"].as_str()).collect();
+    assert_eq!(numbers, ["INV-000003", "INV-000002", "INV-000001"]);
+    assert_eq!(data[0]["period_start"], "2027-04-14T10:00:00Z");
+    assert_eq!(data[0]["period_end"], "2027-05-14T10:00:00Z");
+    // A clock cannot go back.
+    app.post(
+        &format!("/v1/test_clocks/{clock_id}/advance"),
+        s,
+        json!({"frozen_time": "2027-01-01T00:00:00Z"}),
+    )
+    .await
+    .expect_problem(400, "validation_error");
+
+    // Cancel at period end, change your mind, then cancel for good.
+    let scheduled = app
+        .post(
+            &format!("/v1/subscriptions/{sub_id}/cancel"),
+            s,
+            json!({"at_period_end": true}),
+        )
+        .await;
+    assert_eq!(scheduled.expect(200)["cancel_at_period_end"], true);
+    let resumed = app
+        .call(
+            Method::POST,
+            &format!("/v1/subscriptions/{sub_id}/resume"),
+            Some(s),
+            None,
+        )
+        .await;
+    assert_eq!(resumed.expect(200)["cancel_at_period_end"], false);
+    app.post(
+        &format!("/v1/subscriptions/{sub_id}/cancel"),
+        s,
+        json!({"at_period_end": true}),
+    )
+    .await
+    .expect(200);
+    app.post(
+        &format!("/v1/test_clocks/{clock_id}/advance"),
+        s,
+        json!({"frozen_time": "2027-06-01T00:00:00Z"}),
+    )
+    .await
+    .expect(200);
+    let ended = app.get(&format!("/v1/subscriptions/{sub_id}"), s).await;
+    assert_eq!(ended.expect(200)["status"], "canceled");
+    assert_eq!(ended.body["canceled_at"], "2027-05-14T10:00:00Z");
+    assert_eq!(
+        list_len(
+            app.get(&format!("/v1/invoices?subscription={sub_id}"), s)
+                .await
+                .expect(200)
+        ),
+        3,
+        "no invoice after the end"
+    );
+    app.post(&format!("/v1/subscriptions/{sub_id}/cancel"), s, json!({}))
+        .await
+        .expect_problem(409, "subscription_canceled");
+    app.stop().await;
+}
+
+async fn subscriptions_validate_their_prices(b: Backend) {
+    let app = spawn_app(b).await;
+    let ada = app.signup("ada@example.com").await;
+    let s = &ada.session;
+    let product = app.post("/v1/products", s, json!({"name": "Team"})).await;
+    let pid = product.expect(201)["id"].as_str().expect("id").to_owned();
+    let monthly = price(
+        &app,
+        s,
+        &pid,
+        json!({"model": "flat", "unit_amount": 1000, "recurring": {"interval": "month"}}),
+    )
+    .await;
+    let yearly = price(
+        &app,
+        s,
+        &pid,
+        json!({"model": "flat", "unit_amount": 9000, "recurring": {"interval": "year"}}),
+    )
+    .await;
+    let one_off = price(&app, s, &pid, json!({"model": "flat", "unit_amount": 500})).await;
+    let customer = app.post("/v1/customers", s, json!({"name": "C"})).await;
+    let cid = customer.expect(201)["id"].as_str().expect("id").to_owned();
+
+    // No trial: the first period is invoiced at once, and the customer takes the currency.
+    let sub = app
+        .post(
+            "/v1/subscriptions",
+            s,
+            json!({"customer": cid, "items": [{"price": monthly, "quantity": 2}]}),
+        )
+        .await;
+    assert_eq!(sub.expect(201)["status"], "active");
+    let invoices = app.get("/v1/invoices", s).await;
+    assert_eq!(invoices.expect(200)["data"][0]["total"], 1000);
+    assert_eq!(
+        app.get(&format!("/v1/customers/{cid}"), s)
+            .await
+            .expect(200)["currency"],
+        "usd"
+    );
+
+    for (items, field) in [
+        (json!([{"price": one_off}]), "items[0].price"),
+        (
+            json!([{"price": monthly}, {"price": yearly}]),
+            "items[1].price",
+        ),
+        (
+            json!([{"price": monthly, "quantity": 0}]),
+            "items[0].quantity",
+        ),
+        (json!([]), "items"),
+    ] {
+        let r = app
+            .post(
+                "/v1/subscriptions",
+                s,
+                json!({"customer": cid, "items": items}),
+            )
+            .await;
+        r.expect_problem(400, "validation_error");
+        assert_eq!(r.body["errors"][0]["field"], field);
+    }
+    app.post(&format!("/v1/prices/{yearly}/archive"), s, json!({}))
+        .await
+        .expect(200);
+    app.post(
+        "/v1/subscriptions",
+        s,
+        json!({"customer": cid, "items": [{"price": yearly}]}),
+    )
+    .await
+    .expect_problem(409, "price_archived");
+    let eur = app.post("/v1/prices", s, json!({"product": pid, "currency": "eur", "model": "flat", "unit_amount": 1, "recurring": {"interval": "month"}})).await;
+    let eur = eur.expect(201)["id"].as_str().expect("id").to_owned();
+    app.post(
+        "/v1/subscriptions",
+        s,
+        json!({"customer": cid, "items": [{"price": eur}]}),
+    )
+    .await
+    .expect_problem(409, "currency_mismatch");
+
+    // Test clocks are sandbox-only; live keys see no sandbox subscriptions.
+    let (_, live) = app.create_key(s, json!({"name": "live"}), true).await;
+    app.post("/v1/test_clocks", &live, json!({"name": "x"}))
+        .await
+        .expect_problem(403, "forbidden");
+    assert_eq!(
+        list_len(app.get("/v1/subscriptions", &live).await.expect(200)),
+        0
+    );
+    let other = app.signup("b@example.com").await;
+    assert_eq!(
+        list_len(app.get("/v1/invoices", &other.session).await.expect(200)),
+        0
+    );
+    app.stop().await;
+}
+
+crate::on_both_backends!(
+    test_clock_drives_the_subscription_lifecycle,
+    subscriptions_validate_their_prices
+);
