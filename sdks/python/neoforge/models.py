@@ -706,8 +706,12 @@ class Invoice(_response.Model):
     period_end: str
     period_start: str
     status: str
+    """`paid`, or `open` while unpaid."""
     total: int
     """Minor units: the sum of the lines."""
+    paid_at: Optional[str] = None
+    payment_error: Optional[str] = None
+    """Why the last payment attempt failed (`card_declined`, `insufficient_funds`…)."""
     subscription: Optional[SubscriptionId] = None
 
     @classmethod
@@ -723,6 +727,8 @@ class Invoice(_response.Model):
             period_start=data["period_start"],
             status=data["status"],
             total=data["total"],
+            paid_at=data.get("paid_at"),
+            payment_error=data.get("payment_error"),
             subscription=data.get("subscription"),
         )
 
@@ -1254,7 +1260,7 @@ class SubscriptionPage(_response.Model):
         )
 
 
-SubscriptionStatus = Literal["trialing", "active", "canceled"]
+SubscriptionStatus = Literal["trialing", "active", "past_due", "canceled"]
 
 
 @dataclass(frozen=True)

@@ -796,8 +796,14 @@ pub mod types {
         pub lines: ::std::vec::Vec<Line>,
         ///Sequential per organization and environment.
         pub number: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub paid_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        ///Why the last payment attempt failed (`card_declined`, `insufficient_funds`…).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub payment_error: ::std::option::Option<::std::string::String>,
         pub period_end: ::chrono::DateTime<::chrono::offset::Utc>,
         pub period_start: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///`paid`, or `open` while unpaid.
         pub status: ::std::string::String,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub subscription: ::std::option::Option<SubscriptionId>,
@@ -1677,6 +1683,8 @@ pub mod types {
         Trialing,
         #[serde(rename = "active")]
         Active,
+        #[serde(rename = "past_due")]
+        PastDue,
         #[serde(rename = "canceled")]
         Canceled,
     }
@@ -1685,6 +1693,7 @@ pub mod types {
             match *self {
                 Self::Trialing => f.write_str("trialing"),
                 Self::Active => f.write_str("active"),
+                Self::PastDue => f.write_str("past_due"),
                 Self::Canceled => f.write_str("canceled"),
             }
         }
@@ -1695,6 +1704,7 @@ pub mod types {
             match value {
                 "trialing" => Ok(Self::Trialing),
                 "active" => Ok(Self::Active),
+                "past_due" => Ok(Self::PastDue),
                 "canceled" => Ok(Self::Canceled),
                 _ => Err("invalid value".into()),
             }
@@ -4496,6 +4506,14 @@ pub mod types {
             id: ::std::result::Result<super::InvoiceId, ::std::string::String>,
             lines: ::std::result::Result<::std::vec::Vec<super::Line>, ::std::string::String>,
             number: ::std::result::Result<::std::string::String, ::std::string::String>,
+            paid_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            payment_error: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
             period_end: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
                 ::std::string::String,
@@ -4520,6 +4538,8 @@ pub mod types {
                     id: Err("no value supplied for id".to_string()),
                     lines: Err("no value supplied for lines".to_string()),
                     number: Err("no value supplied for number".to_string()),
+                    paid_at: Ok(Default::default()),
+                    payment_error: Ok(Default::default()),
                     period_end: Err("no value supplied for period_end".to_string()),
                     period_start: Err("no value supplied for period_start".to_string()),
                     status: Err("no value supplied for status".to_string()),
@@ -4589,6 +4609,28 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for number: {e}"));
                 self
             }
+            pub fn paid_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.paid_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for paid_at: {e}"));
+                self
+            }
+            pub fn payment_error<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.payment_error = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for payment_error: {e}"));
+                self
+            }
             pub fn period_end<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
@@ -4652,6 +4694,8 @@ pub mod types {
                     id: value.id?,
                     lines: value.lines?,
                     number: value.number?,
+                    paid_at: value.paid_at?,
+                    payment_error: value.payment_error?,
                     period_end: value.period_end?,
                     period_start: value.period_start?,
                     status: value.status?,
@@ -4669,6 +4713,8 @@ pub mod types {
                     id: Ok(value.id),
                     lines: Ok(value.lines),
                     number: Ok(value.number),
+                    paid_at: Ok(value.paid_at),
+                    payment_error: Ok(value.payment_error),
                     period_end: Ok(value.period_end),
                     period_start: Ok(value.period_start),
                     status: Ok(value.status),

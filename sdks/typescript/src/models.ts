@@ -266,8 +266,12 @@ export interface Invoice {
   lines: Line[];
   /** Sequential per organization and environment. */
   number: string;
+  paid_at?: string | null;
+  /** Why the last payment attempt failed (`card_declined`, `insufficient_funds`…). */
+  payment_error?: string | null;
   period_end: string;
   period_start: string;
+  /** `paid`, or `open` while unpaid. */
   status: string;
   subscription?: SubscriptionId | null;
   /** Minor units: the sum of the lines. */
@@ -501,7 +505,7 @@ export interface SubscriptionPage {
   next_cursor?: string | null;
 }
 
-export type SubscriptionStatus = "trialing" | "active" | "canceled";
+export type SubscriptionStatus = "trialing" | "active" | "past_due" | "canceled";
 
 /** A customer's tax registration, e.g. `{"type": "eu_vat", "value": "DE123456789"}`. */
 export interface TaxId {

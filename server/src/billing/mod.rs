@@ -3,6 +3,7 @@
 pub mod amount;
 pub mod api;
 mod model;
+pub mod payments;
 pub mod schedule;
 pub mod store;
 pub mod subscriptions;

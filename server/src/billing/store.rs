@@ -514,7 +514,7 @@ pub async fn due_on_clock(
     sqlx::query_as(concat!(
         "SELECT ",
         subscription_columns!(),
-        " FROM subscriptions WHERE tenant_id = $1 AND env = $2 AND status IN ('trialing', 'active')
+        " FROM subscriptions WHERE tenant_id = $1 AND env = $2 AND status IN ('trialing', 'active', 'past_due')
          AND current_period_end <= $4
          AND customer_id IN (SELECT id FROM customers WHERE tenant_id = $1 AND env = $2 AND test_clock = $3)
          ORDER BY id"
@@ -543,11 +543,14 @@ pub struct InvoiceRow {
     pub period_start: i64,
     pub period_end: i64,
     pub created_at: i64,
+    pub paid_at: Option<i64>,
+    /// Why the last payment attempt failed (`card_declined`…).
+    pub payment_error: Option<String>,
 }
 
 macro_rules! invoice_columns {
     () => {
-        "id, number, customer_id, subscription_id, status, currency, total, lines, period_start, period_end, created_at"
+        "id, number, customer_id, subscription_id, status, currency, total, lines, period_start, period_end, created_at, paid_at, payment_error"
     };
 }
 
@@ -559,7 +562,7 @@ pub async fn insert_invoice(
     sqlx::query(concat!(
         "INSERT INTO invoices (tenant_id, env, ",
         invoice_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
     ))
     .bind(scope.org_id.as_str())
     .bind(scope.env.as_str())
@@ -574,6 +577,8 @@ pub async fn insert_invoice(
     .bind(r.period_start)
     .bind(r.period_end)
     .bind(r.created_at)
+    .bind(r.paid_at)
+    .bind(r.payment_error.as_deref())
     .execute(c)
     .await
     .map(|_| ())

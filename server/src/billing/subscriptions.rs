@@ -1,19 +1,23 @@
 //! The subscription lifecycle. States and transitions:
 //!
 //! ```text
-//! trialing ──trial ends, default payment method──▶ active ──renewal──▶ active (new invoice)
-//!    │        trial ends, no payment method──▶ canceled        │
-//!    └──────────────cancel now──────────────▶ canceled ◀───────┘ cancel now, or at period end
+//! trialing ──trial ends, default payment method──▶ active ◀──renewal paid──▶ past_due
+//!    │        trial ends, no payment method──▶ canceled        │  renewal declined   │
+//!    └──────────────cancel now──────────────▶ canceled ◀───────┴─────────────────────┘
+//!                                              cancel now, or at period end
 //! ```
 //!
 //! A period is billed when it starts, with one invoice line per item priced by
-//! `amount::amount_for`. Periods count from the billing cycle anchor (`schedule`). Time is the
+//! `amount::amount_for`, and charged at once to the customer's default payment method
+//! (`payments`): paid, or left open with the decline code and the subscription past due.
+//! Without a payment method the invoice stays open. Periods count from the billing cycle anchor (`schedule`). Time is the
 //! customer's test clock when it has one (sandbox), else the server clock.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::amount::amount_for;
+use super::payments::{Outcome, charge};
 use super::schedule::period_end;
 use super::store::{self as db, CustomerRow, InvoiceRow, SubscriptionRow};
 use super::{Interval, PriceTerms};
@@ -43,6 +47,7 @@ pub struct Line {
 
 pub const TRIALING: &str = "trialing";
 pub const ACTIVE: &str = "active";
+pub const PAST_DUE: &str = "past_due";
 pub const CANCELED: &str = "canceled";
 
 /// "Now" for a customer: its test clock's time in the sandbox, else the server clock.
@@ -76,18 +81,18 @@ pub fn items_of(sub: &SubscriptionRow) -> ApiResult<Vec<Item>> {
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("unreadable subscription items: {e}")))
 }
 
-/// Starts paid period number `sub.periods + 1` and invoices it.
+/// Starts paid period number `sub.periods + 1`, invoices it and charges `payment_method`.
 pub async fn start_next_period(
     tx: &mut sqlx::AnyConnection,
     scope: &Scope,
     actor: &ActorRef<'_>,
     sub: &mut SubscriptionRow,
     items: &[Item],
+    payment_method: Option<&str>,
     now: i64,
 ) -> ApiResult<InvoiceRow> {
     let (interval, count) = interval_of(items)?;
     sub.periods += 1;
-    sub.status = ACTIVE.into();
     sub.current_period_start =
         period_end(sub.billing_cycle_anchor, interval, count, sub.periods - 1);
     sub.current_period_end = period_end(sub.billing_cycle_anchor, interval, count, sub.periods);
@@ -110,18 +115,33 @@ pub async fn start_next_period(
             ApiError::validation("items", "the invoice total does not fit in 64 bits")
         })?;
     let number = db::next_counter(tx, scope, "invoice").await?;
+    let outcome = payment_method.map(|pm| charge(pm, total));
+    sub.status = match outcome {
+        Some(Outcome::Failed(_)) => PAST_DUE.into(),
+        _ => ACTIVE.into(),
+    };
     let invoice = InvoiceRow {
         id: InvoiceId::generate().to_string(),
         number: format!("INV-{number:06}"),
         customer_id: sub.customer_id.clone(),
         subscription_id: Some(sub.id.clone()),
-        status: "open".into(),
+        status: if outcome == Some(Outcome::Paid) {
+            "paid"
+        } else {
+            "open"
+        }
+        .into(),
         currency: sub.currency.clone(),
         total,
         lines: serde_json::to_string(&lines).map_err(|e| ApiError::Internal(e.into()))?,
         period_start: sub.current_period_start,
         period_end: sub.current_period_end,
         created_at: now,
+        paid_at: (outcome == Some(Outcome::Paid)).then_some(now),
+        payment_error: match outcome {
+            Some(Outcome::Failed(code)) => Some(code.to_owned()),
+            _ => None,
+        },
     };
     db::insert_invoice(tx, scope, &invoice).await?;
     audit::record(
@@ -142,17 +162,19 @@ pub async fn catch_up(
     scope: &Scope,
     actor: &ActorRef<'_>,
     sub: &mut SubscriptionRow,
-    has_payment_method: bool,
+    payment_method: Option<&str>,
     now: i64,
 ) -> ApiResult<()> {
     let items = items_of(sub)?;
-    while (sub.status == TRIALING || sub.status == ACTIVE) && sub.current_period_end <= now {
-        if sub.cancel_at_period_end == 1 || (sub.status == TRIALING && !has_payment_method) {
+    while [TRIALING, ACTIVE, PAST_DUE].contains(&sub.status.as_str())
+        && sub.current_period_end <= now
+    {
+        if sub.cancel_at_period_end == 1 || (sub.status == TRIALING && payment_method.is_none()) {
             sub.status = CANCELED.into();
             sub.canceled_at = Some(sub.current_period_end);
             break;
         }
-        start_next_period(tx, scope, actor, sub, &items, now).await?;
+        start_next_period(tx, scope, actor, sub, &items, payment_method, now).await?;
     }
     db::update_subscription(tx, scope, sub).await?;
     Ok(())

@@ -98,6 +98,8 @@ async fn test_clock_drives_the_subscription_lifecycle(b: Backend) {
     let first = invoices.expect(200)["data"][0].clone();
     assert_eq!(first["total"], 4900 + 5 * 1200);
     assert_eq!(first["number"], "INV-000001");
+    assert_eq!(first["status"], "paid", "charged to pm_card_visa");
+    assert!(first["paid_at"].is_string());
     assert_eq!(first["lines"].as_array().map(Vec::len), Some(2));
 
     // Two more months: two renewals, each a period anchored on the 14th.
@@ -279,7 +281,77 @@ async fn subscriptions_validate_their_prices(b: Backend) {
     app.stop().await;
 }
 
+/// Declined renewals leave the invoice open with the decline code and the subscription past
+/// due; a working card brings it back on the next renewal.
+async fn declined_payments_make_a_subscription_past_due(b: Backend) {
+    let app = spawn_app(b).await;
+    let ada = app.signup("ada@example.com").await;
+    let s = &ada.session;
+    let product = app.post("/v1/products", s, json!({"name": "Team"})).await;
+    let pid = product.expect(201)["id"].as_str().expect("id").to_owned();
+    let monthly = price(
+        &app,
+        s,
+        &pid,
+        json!({"model": "flat", "unit_amount": 2500, "recurring": {"interval": "month"}}),
+    )
+    .await;
+    let clock = app
+        .post(
+            "/v1/test_clocks",
+            s,
+            json!({"name": "dunning", "frozen_time": "2027-03-01T00:00:00Z"}),
+        )
+        .await;
+    let clock_id = clock.expect(201)["id"].as_str().expect("id").to_owned();
+    let customer = app
+        .post("/v1/customers", s, json!({"test_clock": clock_id, "default_payment_method": "pm_card_chargeDeclinedInsufficientFunds"}))
+        .await;
+    let cid = customer.expect(201)["id"].as_str().expect("id").to_owned();
+    let sub = app
+        .post(
+            "/v1/subscriptions",
+            s,
+            json!({"customer": cid, "items": [{"price": monthly}]}),
+        )
+        .await;
+    let sub_id = sub.expect(201)["id"].as_str().expect("id").to_owned();
+    assert_eq!(sub.body["status"], "past_due");
+    let invoice = app
+        .get(&format!("/v1/invoices?subscription={sub_id}"), s)
+        .await;
+    let first = invoice.expect(200)["data"][0].clone();
+    assert_eq!(
+        (first["status"].as_str(), first["payment_error"].as_str()),
+        (Some("open"), Some("insufficient_funds"))
+    );
+    assert_eq!(first["paid_at"], json!(null));
+
+    app.post(
+        &format!("/v1/customers/{cid}"),
+        s,
+        json!({"default_payment_method": "pm_card_visa"}),
+    )
+    .await
+    .expect(200);
+    app.post(
+        &format!("/v1/test_clocks/{clock_id}/advance"),
+        s,
+        json!({"frozen_time": "2027-04-01T00:00:01Z"}),
+    )
+    .await
+    .expect(200);
+    let recovered = app.get(&format!("/v1/subscriptions/{sub_id}"), s).await;
+    assert_eq!(recovered.expect(200)["status"], "active");
+    let latest = app
+        .get(&format!("/v1/invoices?subscription={sub_id}"), s)
+        .await;
+    assert_eq!(latest.expect(200)["data"][0]["status"], "paid");
+    app.stop().await;
+}
+
 crate::on_both_backends!(
     test_clock_drives_the_subscription_lifecycle,
-    subscriptions_validate_their_prices
+    subscriptions_validate_their_prices,
+    declined_payments_make_a_subscription_past_due,
 );

@@ -24,7 +24,8 @@ pub struct Invoice {
     pub number: String,
     pub customer: CustomerId,
     pub subscription: Option<SubscriptionId>,
-    #[schema(example = "open")]
+    /// `paid`, or `open` while unpaid.
+    #[schema(example = "paid")]
     pub status: String,
     #[schema(example = "usd")]
     pub currency: String,
@@ -40,6 +41,11 @@ pub struct Invoice {
     #[serde(serialize_with = "timestamp::serialize")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: i64,
+    #[serde(serialize_with = "timestamp::option::serialize")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub paid_at: Option<i64>,
+    /// Why the last payment attempt failed (`card_declined`, `insufficient_funds`…).
+    pub payment_error: Option<String>,
 }
 
 impl Invoice {
@@ -56,6 +62,8 @@ impl Invoice {
             period_start: r.period_start,
             period_end: r.period_end,
             created_at: r.created_at,
+            paid_at: r.paid_at,
+            payment_error: r.payment_error,
         })
     }
 }

@@ -11,7 +11,9 @@ use crate::app::AppState;
 use crate::audit::{self, ActorRef};
 use crate::billing::PriceTerms;
 use crate::billing::store::{self as db, SubscriptionRow};
-use crate::billing::subscriptions::{ACTIVE, CANCELED, Item, TRIALING, now_for, start_next_period};
+use crate::billing::subscriptions::{
+    ACTIVE, CANCELED, Item, PAST_DUE, TRIALING, now_for, start_next_period,
+};
 use crate::clock::timestamp;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
@@ -27,6 +29,8 @@ const DAY_MS: i64 = 24 * 3600 * 1000;
 pub enum SubscriptionStatus {
     Trialing,
     Active,
+    /// The last renewal's payment failed; renewals go on.
+    PastDue,
     Canceled,
 }
 
@@ -80,6 +84,7 @@ impl Subscription {
         let status = match r.status.as_str() {
             TRIALING => SubscriptionStatus::Trialing,
             ACTIVE => SubscriptionStatus::Active,
+            PAST_DUE => SubscriptionStatus::PastDue,
             _ => SubscriptionStatus::Canceled,
         };
         Ok(Subscription {
@@ -230,7 +235,16 @@ pub async fn create(
     let actor: ActorRef = (&caller).into();
     db::insert_subscription(&mut tx, scope, &sub).await?;
     if trial_end.is_none() {
-        start_next_period(&mut tx, scope, &actor, &mut sub, &items, now).await?;
+        start_next_period(
+            &mut tx,
+            scope,
+            &actor,
+            &mut sub,
+            &items,
+            customer.default_payment_method.as_deref(),
+            now,
+        )
+        .await?;
         db::update_subscription(&mut tx, scope, &sub).await?;
     }
     audit::record(

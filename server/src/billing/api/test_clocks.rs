@@ -221,7 +221,7 @@ pub async fn advance(
             &caller.scope,
             &actor,
             &mut sub,
-            customer.default_payment_method.is_some(),
+            customer.default_payment_method.as_deref(),
             to,
         )
         .await?;
