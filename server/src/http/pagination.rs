@@ -93,6 +93,17 @@ impl<T> Page<T> {
     }
 }
 
+impl<R> Page<R> {
+    /// The same page with each item converted, failing on the first item that cannot be.
+    pub fn try_map<T, E>(self, f: impl FnMut(R) -> Result<T, E>) -> Result<Page<T>, E> {
+        Ok(Page {
+            data: self.data.into_iter().map(f).collect::<Result<_, E>>()?,
+            has_more: self.has_more,
+            next_cursor: self.next_cursor,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

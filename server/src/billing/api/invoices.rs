@@ -110,20 +110,8 @@ pub async fn list(
     )
     .await?;
     tx.commit().await?;
-    let page = Page::new(rows, fetch, |r| r.id.clone(), |r| r);
-    let data = page
-        .data
-        .into_iter()
-        .map(Invoice::from_row)
-        .collect::<ApiResult<_>>()?;
-    Ok(axum::Json(
-        Page {
-            data,
-            has_more: page.has_more,
-            next_cursor: page.next_cursor,
-        }
-        .into(),
-    ))
+    let page = Page::new(rows, fetch, |r| r.id.clone(), |r| r).try_map(Invoice::from_row)?;
+    Ok(axum::Json(page.into()))
 }
 
 /// Get an invoice.

@@ -305,20 +305,8 @@ pub async fn list(
     )
     .await?;
     tx.commit().await?;
-    let page = Page::new(rows, fetch, |r| r.id.clone(), |r| r);
-    let data = page
-        .data
-        .into_iter()
-        .map(Subscription::from_row)
-        .collect::<ApiResult<_>>()?;
-    Ok(axum::Json(
-        Page {
-            data,
-            has_more: page.has_more,
-            next_cursor: page.next_cursor,
-        }
-        .into(),
-    ))
+    let page = Page::new(rows, fetch, |r| r.id.clone(), |r| r).try_map(Subscription::from_row)?;
+    Ok(axum::Json(page.into()))
 }
 
 /// Get a subscription.
