@@ -115,6 +115,7 @@ pub struct Server {
     pub state: AppState,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
+    scheduler: Option<JoinHandle<()>>,
 }
 
 /// Connects to the database, migrates, binds and starts serving in the background.
@@ -151,12 +152,18 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
             }
         }
     });
+    // Billing on real time; tests turn it off and call `scheduler::tick` themselves.
+    let scheduler = (args.billing_interval_secs > 0).then(|| {
+        let every = Duration::from_secs(args.billing_interval_secs);
+        tokio::spawn(crate::billing::scheduler::run(state.clone(), every))
+    });
     tracing::info!(%addr, "listening");
     Ok(Server {
         addr,
         state,
         shutdown,
         task,
+        scheduler,
     })
 }
 
@@ -164,6 +171,9 @@ impl Server {
     /// Stops accepting connections, lets in-flight requests finish, closes the database.
     pub async fn stop(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
+        if let Some(scheduler) = &self.scheduler {
+            scheduler.abort();
+        }
         self.task.await??;
         self.state.db.close().await;
         Ok(())

@@ -67,6 +67,10 @@ pub struct ServeArgs {
     #[arg(long, env = "NEOFORGE_INJECT_FAULTS", default_value_t = false)]
     pub inject_faults: bool,
 
+    /// Seconds between runs of the billing scheduler (renewals on real time); 0 turns it off.
+    #[arg(long, env = "NEOFORGE_BILLING_INTERVAL_SECS", default_value_t = 60)]
+    pub billing_interval_secs: u64,
+
     /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C.
     #[arg(long, env = "NEOFORGE_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,

@@ -5,6 +5,7 @@ pub mod api;
 mod model;
 pub mod payments;
 pub mod schedule;
+pub mod scheduler;
 pub mod store;
 pub mod subscriptions;
 

@@ -635,3 +635,49 @@ pub async fn next_counter(c: &mut AnyConnection, scope: &Scope, name: &str) -> s
     .fetch_one(c)
     .await
 }
+
+/// Subscriptions of every tenant whose period ended by `now`, on real time (no test clock).
+/// Only their keys: each is then claimed and renewed in its own scoped transaction.
+pub async fn due_on_real_time<'c>(
+    db: impl sqlx::AnyExecutor<'c>,
+    now: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<(String, String, String)>> {
+    sqlx::query_as(
+        "SELECT s.tenant_id, s.env, s.id FROM subscriptions s JOIN customers c ON c.id = s.customer_id
+         WHERE s.status IN ('trialing', 'active', 'past_due') AND s.current_period_end <= $1 AND c.test_clock IS NULL
+         ORDER BY s.current_period_end LIMIT $2",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// The subscription, locked until the transaction ends on PostgreSQL (SQLite has one writer
+/// at a time anyway), so two replicas never renew the same period.
+pub async fn claim_subscription(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    id: &str,
+) -> sqlx::Result<Option<SubscriptionRow>> {
+    let sql = if c.backend_name().eq_ignore_ascii_case("postgresql") {
+        concat!(
+            "SELECT ",
+            subscription_columns!(),
+            " FROM subscriptions WHERE tenant_id = $1 AND env = $2 AND id = $3 FOR UPDATE"
+        )
+    } else {
+        concat!(
+            "SELECT ",
+            subscription_columns!(),
+            " FROM subscriptions WHERE tenant_id = $1 AND env = $2 AND id = $3"
+        )
+    };
+    sqlx::query_as(sql)
+        .bind(scope.org_id.as_str())
+        .bind(scope.env.as_str())
+        .bind(id)
+        .fetch_optional(c)
+        .await
+}

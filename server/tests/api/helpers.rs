@@ -63,6 +63,7 @@ pub fn serve_args(database_url: String) -> ServeArgs {
         max_body_bytes: 64 * 1024,
         session_ttl_hours: 24,
         inject_faults: false,
+        billing_interval_secs: 0,
         shutdown_grace_secs: 10,
     }
 }

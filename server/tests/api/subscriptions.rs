@@ -350,7 +350,81 @@ async fn declined_payments_make_a_subscription_past_due(b: Backend) {
     app.stop().await;
 }
 
+/// On real time the scheduler renews due subscriptions exactly once, even when two runs race
+/// (two replicas), and leaves test-clock customers to their clock.
+async fn the_scheduler_renews_on_real_time_exactly_once(b: Backend) {
+    let app = spawn_app(b).await;
+    let ada = app.signup("ada@example.com").await;
+    let (_, live) = app
+        .create_key(&ada.session, json!({"name": "live"}), true)
+        .await;
+    let product = app
+        .post("/v1/products", &live, json!({"name": "Team"}))
+        .await;
+    let pid = product.expect(201)["id"].as_str().expect("id").to_owned();
+    let monthly = price(
+        &app,
+        &live,
+        &pid,
+        json!({"model": "flat", "unit_amount": 990, "recurring": {"interval": "month"}}),
+    )
+    .await;
+    let customer = app
+        .post(
+            "/v1/customers",
+            &live,
+            json!({"default_payment_method": "pm_card_visa"}),
+        )
+        .await;
+    let cid = customer.expect(201)["id"].as_str().expect("id").to_owned();
+    let sub = app
+        .post(
+            "/v1/subscriptions",
+            &live,
+            json!({"customer": cid, "items": [{"price": monthly}]}),
+        )
+        .await;
+    let sub_id = sub.expect(201)["id"].as_str().expect("id").to_owned();
+    let first_end = sub.body["current_period_end"].clone();
+
+    let state = &app.server.as_ref().expect("running").state;
+    assert_eq!(
+        neoforge_server::billing::scheduler::tick(state)
+            .await
+            .expect("tick"),
+        0,
+        "nothing due yet"
+    );
+    app.clock()
+        .advance(std::time::Duration::from_secs(32 * 24 * 3600));
+    let (a, b2) = tokio::join!(
+        neoforge_server::billing::scheduler::tick(state),
+        neoforge_server::billing::scheduler::tick(state)
+    );
+    assert_eq!(
+        a.expect("tick") + b2.expect("tick"),
+        1,
+        "one renewal between the two runs"
+    );
+    let invoices = app
+        .get(&format!("/v1/invoices?subscription={sub_id}"), &live)
+        .await;
+    let data = invoices.expect(200)["data"]
+        .as_array()
+        .expect("data")
+        .clone();
+    assert_eq!(data.len(), 2);
+    assert_eq!(data[0]["period_start"], first_end);
+    assert_eq!(data[0]["status"], "paid");
+    let audit = app
+        .get("/v1/audit_events?actor_id=billing_scheduler", &live)
+        .await;
+    assert_eq!(audit.expect(200)["data"][0]["actor_type"], "system");
+    app.stop().await;
+}
+
 crate::on_both_backends!(
+    the_scheduler_renews_on_real_time_exactly_once,
     test_clock_drives_the_subscription_lifecycle,
     subscriptions_validate_their_prices,
     declined_payments_make_a_subscription_past_due,

@@ -29,6 +29,7 @@ async fn live() -> Live {
         max_body_bytes: 1 << 20,
         session_ttl_hours: 1,
         inject_faults: true,
+        billing_interval_secs: 0,
         shutdown_grace_secs: 5,
     };
     let server = app::start(&args).await.expect("server starts");
