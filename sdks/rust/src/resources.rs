@@ -170,7 +170,7 @@ impl Members<'_> {
     ) -> impl Stream<Item = Result<types::Member, Error>> + '_ {
         futures::stream::try_unfold(Some(params), move |next| async move {
             let Some(params) = next else { return Ok(None) };
-            let page = self.list(params.clone()).await?.data;
+            let page = self.list(params.clone()).await?.body;
             let next = page.next_cursor.map(|cursor| MembersListParams {
                 starting_after: Some(cursor),
                 ..params
@@ -327,7 +327,7 @@ impl Invitations<'_> {
     ) -> impl Stream<Item = Result<types::Invitation, Error>> + '_ {
         futures::stream::try_unfold(Some(params), move |next| async move {
             let Some(params) = next else { return Ok(None) };
-            let page = self.list(params.clone()).await?.data;
+            let page = self.list(params.clone()).await?.body;
             let next = page.next_cursor.map(|cursor| InvitationsListParams {
                 starting_after: Some(cursor),
                 ..params
@@ -431,7 +431,7 @@ impl ApiKeys<'_> {
     ) -> impl Stream<Item = Result<types::ApiKey, Error>> + '_ {
         futures::stream::try_unfold(Some(params), move |next| async move {
             let Some(params) = next else { return Ok(None) };
-            let page = self.list(params.clone()).await?.data;
+            let page = self.list(params.clone()).await?.body;
             let next = page.next_cursor.map(|cursor| ApiKeysListParams {
                 starting_after: Some(cursor),
                 ..params
@@ -562,7 +562,7 @@ impl AuditEvents<'_> {
     ) -> impl Stream<Item = Result<types::AuditEvent, Error>> + '_ {
         futures::stream::try_unfold(Some(params), move |next| async move {
             let Some(params) = next else { return Ok(None) };
-            let page = self.list(params.clone()).await?.data;
+            let page = self.list(params.clone()).await?.body;
             let next = page.next_cursor.map(|cursor| AuditEventsListParams {
                 starting_after: Some(cursor),
                 ..params
@@ -626,7 +626,7 @@ impl Products<'_> {
     ) -> impl Stream<Item = Result<types::Product, Error>> + '_ {
         futures::stream::try_unfold(Some(params), move |next| async move {
             let Some(params) = next else { return Ok(None) };
-            let page = self.list(params.clone()).await?.data;
+            let page = self.list(params.clone()).await?.body;
             let next = page.next_cursor.map(|cursor| ProductsListParams {
                 starting_after: Some(cursor),
                 ..params
@@ -737,7 +737,7 @@ impl Customers<'_> {
     ) -> impl Stream<Item = Result<types::Customer, Error>> + '_ {
         futures::stream::try_unfold(Some(params), move |next| async move {
             let Some(params) = next else { return Ok(None) };
-            let page = self.list(params.clone()).await?.data;
+            let page = self.list(params.clone()).await?.body;
             let next = page.next_cursor.map(|cursor| CustomersListParams {
                 starting_after: Some(cursor),
                 ..params
@@ -838,7 +838,7 @@ impl Subscriptions<'_> {
     ) -> impl Stream<Item = Result<types::Subscription, Error>> + '_ {
         futures::stream::try_unfold(Some(params), move |next| async move {
             let Some(params) = next else { return Ok(None) };
-            let page = self.list(params.clone()).await?.data;
+            let page = self.list(params.clone()).await?.body;
             let next = page.next_cursor.map(|cursor| SubscriptionsListParams {
                 starting_after: Some(cursor),
                 ..params
@@ -949,7 +949,7 @@ impl Invoices<'_> {
     ) -> impl Stream<Item = Result<types::Invoice, Error>> + '_ {
         futures::stream::try_unfold(Some(params), move |next| async move {
             let Some(params) = next else { return Ok(None) };
-            let page = self.list(params.clone()).await?.data;
+            let page = self.list(params.clone()).await?.body;
             let next = page.next_cursor.map(|cursor| InvoicesListParams {
                 starting_after: Some(cursor),
                 ..params
@@ -1017,7 +1017,7 @@ impl TestClocks<'_> {
     ) -> impl Stream<Item = Result<types::TestClock, Error>> + '_ {
         futures::stream::try_unfold(Some(params), move |next| async move {
             let Some(params) = next else { return Ok(None) };
-            let page = self.list(params.clone()).await?.data;
+            let page = self.list(params.clone()).await?.body;
             let next = page.next_cursor.map(|cursor| TestClocksListParams {
                 starting_after: Some(cursor),
                 ..params
@@ -1131,7 +1131,7 @@ impl Prices<'_> {
     ) -> impl Stream<Item = Result<types::Price, Error>> + '_ {
         futures::stream::try_unfold(Some(params), move |next| async move {
             let Some(params) = next else { return Ok(None) };
-            let page = self.list(params.clone()).await?.data;
+            let page = self.list(params.clone()).await?.body;
             let next = page.next_cursor.map(|cursor| PricesListParams {
                 starting_after: Some(cursor),
                 ..params

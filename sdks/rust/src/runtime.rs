@@ -71,7 +71,7 @@ pub(crate) fn build(options: ClientOptions) -> Result<Client, Error> {
 /// A successful response: the body, with the request id and status.
 #[derive(Debug, Clone)]
 pub struct Response<T> {
-    pub data: T,
+    pub body: T,
     pub request_id: Option<String>,
     pub status: u16,
 }
@@ -80,7 +80,7 @@ impl<T> std::ops::Deref for Response<T> {
     type Target = T;
 
     fn deref(&self) -> &T {
-        &self.data
+        &self.body
     }
 }
 
@@ -89,7 +89,7 @@ impl<T> Response<T> {
         let request_id = request_id(value.headers());
         let status = value.status().as_u16();
         Response {
-            data: value.into_inner(),
+            body: value.into_inner(),
             request_id,
             status,
         }
