@@ -79,6 +79,9 @@ pub fn router_and_spec() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(subscriptions::resume))
         .routes(routes!(invoices::list))
         .routes(routes!(invoices::get))
+        .routes(routes!(invoices::pay))
+        .routes(routes!(invoices::void))
+        .routes(routes!(invoices::mark_uncollectible))
         .split_for_parts()
 }
 

@@ -706,7 +706,7 @@ class Invoice(_response.Model):
     period_end: str
     period_start: str
     status: str
-    """`paid`, or `open` while unpaid."""
+    """`open` while unpaid, then `paid`, `void` or `uncollectible`."""
     total: int
     """Minor units: the sum of the lines."""
     paid_at: Optional[str] = None

@@ -803,7 +803,7 @@ pub mod types {
         pub payment_error: ::std::option::Option<::std::string::String>,
         pub period_end: ::chrono::DateTime<::chrono::offset::Utc>,
         pub period_start: ::chrono::DateTime<::chrono::offset::Utc>,
-        ///`paid`, or `open` while unpaid.
+        ///`open` while unpaid, then `paid`, `void` or `uncollectible`.
         pub status: ::std::string::String,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub subscription: ::std::option::Option<SubscriptionId>,
@@ -7834,6 +7834,45 @@ impl Client {
     pub fn invoices_get(&self) -> builder::InvoicesGet<'_> {
         builder::InvoicesGet::new(self)
     }
+    /**Write an open invoice off as uncollectible
+
+    Sends a `POST` request to `/v1/invoices/{id}/mark_uncollectible`
+
+    ```ignore
+    let response = client.invoices_mark_uncollectible()
+        .id(id)
+        .send()
+        .await;
+    ```*/
+    pub fn invoices_mark_uncollectible(&self) -> builder::InvoicesMarkUncollectible<'_> {
+        builder::InvoicesMarkUncollectible::new(self)
+    }
+    /**Charge an open invoice again, to the customer's current default payment method
+
+    Sends a `POST` request to `/v1/invoices/{id}/pay`
+
+    ```ignore
+    let response = client.invoices_pay()
+        .id(id)
+        .send()
+        .await;
+    ```*/
+    pub fn invoices_pay(&self) -> builder::InvoicesPay<'_> {
+        builder::InvoicesPay::new(self)
+    }
+    /**Void an open invoice: it is no longer owed
+
+    Sends a `POST` request to `/v1/invoices/{id}/void`
+
+    ```ignore
+    let response = client.invoices_void()
+        .id(id)
+        .send()
+        .await;
+    ```*/
+    pub fn invoices_void(&self) -> builder::InvoicesVoid<'_> {
+        builder::InvoicesVoid::new(self)
+    }
     /**List members, newest first
 
     Sends a `GET` request to `/v1/members`
@@ -9819,6 +9858,204 @@ pub mod builder {
                 401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::invoices_mark_uncollectible`]
+
+    [`Client::invoices_mark_uncollectible`]: super::Client::invoices_mark_uncollectible*/
+    #[derive(Debug, Clone)]
+    pub struct InvoicesMarkUncollectible<'a> {
+        client: &'a super::Client,
+        id: Result<types::InvoiceId, String>,
+    }
+    impl<'a> InvoicesMarkUncollectible<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::InvoiceId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `InvoiceId` for id failed".to_string());
+            self
+        }
+        ///Sends a `POST` request to `/v1/invoices/{id}/mark_uncollectible`
+        pub async fn send(self) -> Result<ResponseValue<types::Invoice>, Error<ByteStream>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/invoices/{}/mark_uncollectible",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "invoices_mark_uncollectible",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::invoices_pay`]
+
+    [`Client::invoices_pay`]: super::Client::invoices_pay*/
+    #[derive(Debug, Clone)]
+    pub struct InvoicesPay<'a> {
+        client: &'a super::Client,
+        id: Result<types::InvoiceId, String>,
+    }
+    impl<'a> InvoicesPay<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::InvoiceId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `InvoiceId` for id failed".to_string());
+            self
+        }
+        ///Sends a `POST` request to `/v1/invoices/{id}/pay`
+        pub async fn send(self) -> Result<ResponseValue<types::Invoice>, Error<ByteStream>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/invoices/{}/pay",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "invoices_pay",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::invoices_void`]
+
+    [`Client::invoices_void`]: super::Client::invoices_void*/
+    #[derive(Debug, Clone)]
+    pub struct InvoicesVoid<'a> {
+        client: &'a super::Client,
+        id: Result<types::InvoiceId, String>,
+    }
+    impl<'a> InvoicesVoid<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::InvoiceId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `InvoiceId` for id failed".to_string());
+            self
+        }
+        ///Sends a `POST` request to `/v1/invoices/{id}/void`
+        pub async fn send(self) -> Result<ResponseValue<types::Invoice>, Error<ByteStream>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/invoices/{}/void",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "invoices_void",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }

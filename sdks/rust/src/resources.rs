@@ -971,6 +971,36 @@ impl Invoices<'_> {
             Err(e) => Err(Error::from_progenitor(e).await),
         }
     }
+    /// Write an open invoice off as uncollectible.
+    ///
+    /// `POST /v1/invoices/{id}/mark_uncollectible`
+    pub async fn mark_uncollectible(&self, id: &str) -> Result<Response<types::Invoice>, Error> {
+        let request = self.client.invoices_mark_uncollectible().id(id);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Charge an open invoice again, to the customer's current default payment method.
+    ///
+    /// `POST /v1/invoices/{id}/pay`
+    pub async fn pay(&self, id: &str) -> Result<Response<types::Invoice>, Error> {
+        let request = self.client.invoices_pay().id(id);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Void an open invoice: it is no longer owed.
+    ///
+    /// `POST /v1/invoices/{id}/void`
+    pub async fn void(&self, id: &str) -> Result<Response<types::Invoice>, Error> {
+        let request = self.client.invoices_void().id(id);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
 }
 
 /// Sandbox clocks: advance time and watch billing happen.

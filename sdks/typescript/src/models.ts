@@ -271,7 +271,7 @@ export interface Invoice {
   payment_error?: string | null;
   period_end: string;
   period_start: string;
-  /** `paid`, or `open` while unpaid. */
+  /** `open` while unpaid, then `paid`, `void` or `uncollectible`. */
   status: string;
   subscription?: SubscriptionId | null;
   /** Minor units: the sum of the lines. */

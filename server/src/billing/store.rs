@@ -681,3 +681,21 @@ pub async fn claim_subscription(
         .fetch_optional(c)
         .await
 }
+
+/// Records an invoice's new status and payment outcome.
+pub async fn set_invoice_status(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    r: &InvoiceRow,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE invoices SET status = $4, paid_at = $5, payment_error = $6 WHERE tenant_id = $1 AND env = $2 AND id = $3")
+        .bind(scope.org_id.as_str())
+        .bind(scope.env.as_str())
+        .bind(&r.id)
+        .bind(&r.status)
+        .bind(r.paid_at)
+        .bind(r.payment_error.as_deref())
+        .execute(c)
+        .await
+        .map(|_| ())
+}

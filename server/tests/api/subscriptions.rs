@@ -264,6 +264,39 @@ async fn subscriptions_validate_their_prices(b: Backend) {
     .await
     .expect_problem(409, "currency_mismatch");
 
+    // Without a payment method invoices stay open; they can be voided or written off once.
+    let open = app.get("/v1/invoices?limit=1", s).await;
+    let open_id = open.expect(200)["data"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    assert_eq!(open.body["data"][0]["status"], "open");
+    app.call(
+        Method::POST,
+        &format!("/v1/invoices/{open_id}/pay"),
+        Some(s),
+        None,
+    )
+    .await
+    .expect_problem(409, "no_payment_method");
+    let written_off = app
+        .call(
+            Method::POST,
+            &format!("/v1/invoices/{open_id}/mark_uncollectible"),
+            Some(s),
+            None,
+        )
+        .await;
+    assert_eq!(written_off.expect(200)["status"], "uncollectible");
+    app.call(
+        Method::POST,
+        &format!("/v1/invoices/{open_id}/void"),
+        Some(s),
+        None,
+    )
+    .await
+    .expect_problem(409, "invoice_not_open");
+
     // Test clocks are sandbox-only; live keys see no sandbox subscriptions.
     let (_, live) = app.create_key(s, json!({"name": "live"}), true).await;
     app.post("/v1/test_clocks", &live, json!({"name": "x"}))
@@ -327,6 +360,20 @@ async fn declined_payments_make_a_subscription_past_due(b: Backend) {
     );
     assert_eq!(first["paid_at"], json!(null));
 
+    let first_id = first["id"].as_str().expect("id").to_owned();
+    let retried = app
+        .call(
+            Method::POST,
+            &format!("/v1/invoices/{first_id}/pay"),
+            Some(s),
+            None,
+        )
+        .await;
+    assert_eq!(
+        retried.expect(200)["status"],
+        "open",
+        "the same card declines again"
+    );
     app.post(
         &format!("/v1/customers/{cid}"),
         s,
@@ -334,6 +381,30 @@ async fn declined_payments_make_a_subscription_past_due(b: Backend) {
     )
     .await
     .expect(200);
+    let paid = app
+        .call(
+            Method::POST,
+            &format!("/v1/invoices/{first_id}/pay"),
+            Some(s),
+            None,
+        )
+        .await;
+    assert_eq!(paid.expect(200)["status"], "paid");
+    assert_eq!(paid.body["payment_error"], json!(null));
+    assert_eq!(
+        app.get(&format!("/v1/subscriptions/{sub_id}"), s)
+            .await
+            .expect(200)["status"],
+        "active"
+    );
+    app.call(
+        Method::POST,
+        &format!("/v1/invoices/{first_id}/void"),
+        Some(s),
+        None,
+    )
+    .await
+    .expect_problem(409, "invoice_not_open");
     app.post(
         &format!("/v1/test_clocks/{clock_id}/advance"),
         s,

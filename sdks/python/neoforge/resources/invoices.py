@@ -81,6 +81,72 @@ class InvoicesResource:
         )
         return _response.parse(response, lambda data: Invoice.from_dict(data))
 
+    def mark_uncollectible(
+        self,
+        id: InvoiceId,
+        *,
+        idempotency_key: Optional[str] = None,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> Invoice:
+        """Write an open invoice off as uncollectible."""
+        response = self._transport.request(
+            _http.RequestOptions(
+                "POST",
+                f"/v1/invoices/{_http.segment(id)}/mark_uncollectible",
+                idempotency_key=idempotency_key or _http.new_idempotency_key(),
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            )
+        )
+        return _response.parse(response, lambda data: Invoice.from_dict(data))
+
+    def pay(
+        self,
+        id: InvoiceId,
+        *,
+        idempotency_key: Optional[str] = None,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> Invoice:
+        """Charge an open invoice again, to the customer's current default payment method."""
+        response = self._transport.request(
+            _http.RequestOptions(
+                "POST",
+                f"/v1/invoices/{_http.segment(id)}/pay",
+                idempotency_key=idempotency_key or _http.new_idempotency_key(),
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            )
+        )
+        return _response.parse(response, lambda data: Invoice.from_dict(data))
+
+    def void(
+        self,
+        id: InvoiceId,
+        *,
+        idempotency_key: Optional[str] = None,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> Invoice:
+        """Void an open invoice: it is no longer owed."""
+        response = self._transport.request(
+            _http.RequestOptions(
+                "POST",
+                f"/v1/invoices/{_http.segment(id)}/void",
+                idempotency_key=idempotency_key or _http.new_idempotency_key(),
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            )
+        )
+        return _response.parse(response, lambda data: Invoice.from_dict(data))
+
 
 class AsyncInvoicesResource:
     """What a customer owes for a period."""
@@ -147,6 +213,72 @@ class AsyncInvoicesResource:
             _http.RequestOptions(
                 "GET",
                 f"/v1/invoices/{_http.segment(id)}",
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            )
+        )
+        return _response.parse(response, lambda data: Invoice.from_dict(data))
+
+    async def mark_uncollectible(
+        self,
+        id: InvoiceId,
+        *,
+        idempotency_key: Optional[str] = None,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> Invoice:
+        """Write an open invoice off as uncollectible."""
+        response = await self._transport.request(
+            _http.RequestOptions(
+                "POST",
+                f"/v1/invoices/{_http.segment(id)}/mark_uncollectible",
+                idempotency_key=idempotency_key or _http.new_idempotency_key(),
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            )
+        )
+        return _response.parse(response, lambda data: Invoice.from_dict(data))
+
+    async def pay(
+        self,
+        id: InvoiceId,
+        *,
+        idempotency_key: Optional[str] = None,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> Invoice:
+        """Charge an open invoice again, to the customer's current default payment method."""
+        response = await self._transport.request(
+            _http.RequestOptions(
+                "POST",
+                f"/v1/invoices/{_http.segment(id)}/pay",
+                idempotency_key=idempotency_key or _http.new_idempotency_key(),
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            )
+        )
+        return _response.parse(response, lambda data: Invoice.from_dict(data))
+
+    async def void(
+        self,
+        id: InvoiceId,
+        *,
+        idempotency_key: Optional[str] = None,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> Invoice:
+        """Void an open invoice: it is no longer owed."""
+        response = await self._transport.request(
+            _http.RequestOptions(
+                "POST",
+                f"/v1/invoices/{_http.segment(id)}/void",
+                idempotency_key=idempotency_key or _http.new_idempotency_key(),
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,

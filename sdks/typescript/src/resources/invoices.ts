@@ -41,4 +41,28 @@ export class InvoicesResource {
       options,
     );
   }
+
+  /** Write an open invoice off as uncollectible. */
+  markUncollectible(id: InvoiceId, options?: RequestOptions): Promise<WithResponse<Invoice>> {
+    return this.#http.call<Invoice>(
+      { method: "POST", path: `/v1/invoices/${encodeURIComponent(id)}/mark_uncollectible`, idempotent: true },
+      options,
+    );
+  }
+
+  /** Charge an open invoice again, to the customer's current default payment method. */
+  pay(id: InvoiceId, options?: RequestOptions): Promise<WithResponse<Invoice>> {
+    return this.#http.call<Invoice>(
+      { method: "POST", path: `/v1/invoices/${encodeURIComponent(id)}/pay`, idempotent: true },
+      options,
+    );
+  }
+
+  /** Void an open invoice: it is no longer owed. */
+  void(id: InvoiceId, options?: RequestOptions): Promise<WithResponse<Invoice>> {
+    return this.#http.call<Invoice>(
+      { method: "POST", path: `/v1/invoices/${encodeURIComponent(id)}/void`, idempotent: true },
+      options,
+    );
+  }
 }

@@ -6,8 +6,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::stored;
 use crate::app::AppState;
+use crate::audit;
+use crate::billing::payments::{Outcome, charge};
 use crate::billing::store::{self as db, InvoiceRow};
-use crate::billing::subscriptions::Line;
+use crate::billing::subscriptions::{ACTIVE, Line, PAST_DUE, now_for};
 use crate::clock::timestamp;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
@@ -24,7 +26,7 @@ pub struct Invoice {
     pub number: String,
     pub customer: CustomerId,
     pub subscription: Option<SubscriptionId>,
-    /// `paid`, or `open` while unpaid.
+    /// `open` while unpaid, then `paid`, `void` or `uncollectible`.
     #[schema(example = "paid")]
     pub status: String,
     #[schema(example = "usd")]
@@ -142,3 +144,165 @@ pub async fn get(
 }
 
 page_type!(InvoicePage, Invoice);
+
+/// The invoice transitions: only an open invoice is paid, voided or written off.
+#[derive(Debug, Clone, Copy)]
+enum Transition {
+    Pay,
+    Void,
+    MarkUncollectible,
+}
+
+async fn transition(
+    state: &AppState,
+    caller: &Caller,
+    id: &InvoiceId,
+    t: Transition,
+) -> ApiResult<axum::Json<Invoice>> {
+    caller.require(Permission::BillingWrite)?;
+    let scope = &caller.scope;
+    let mut tx = state.db.write_scoped(scope).await?;
+    let mut invoice = db::get_invoice(&mut tx, scope, id.as_str())
+        .await?
+        .ok_or(ApiError::NotFound("invoice"))?;
+    if invoice.status != "open" {
+        return Err(ApiError::conflict(
+            "invoice_not_open",
+            format!(
+                "The invoice is {}; only open invoices change.",
+                invoice.status
+            ),
+        ));
+    }
+    let customer = db::get_customer(&mut tx, scope, &invoice.customer_id)
+        .await?
+        .ok_or(ApiError::NotFound("customer"))?;
+    let now = now_for(&mut tx, state, scope, &customer).await?;
+    let action = match t {
+        Transition::Void => {
+            invoice.status = "void".into();
+            "invoice.voided"
+        }
+        Transition::MarkUncollectible => {
+            invoice.status = "uncollectible".into();
+            "invoice.marked_uncollectible"
+        }
+        Transition::Pay => {
+            let pm = customer.default_payment_method.as_deref().ok_or_else(|| {
+                ApiError::conflict(
+                    "no_payment_method",
+                    "The customer has no default payment method to charge.",
+                )
+            })?;
+            match charge(pm, invoice.total) {
+                Outcome::Paid => {
+                    invoice.status = "paid".into();
+                    invoice.paid_at = Some(now);
+                    invoice.payment_error = None;
+                    recover_subscription(&mut tx, scope, invoice.subscription_id.as_deref())
+                        .await?;
+                    "invoice.paid"
+                }
+                Outcome::Failed(code) => {
+                    invoice.payment_error = Some(code.into());
+                    "invoice.payment_failed"
+                }
+            }
+        }
+    };
+    db::set_invoice_status(&mut tx, scope, &invoice).await?;
+    audit::record(
+        &mut tx,
+        scope,
+        caller.into(),
+        action,
+        ("invoice", &invoice.id),
+        state.clock.now_ms(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(axum::Json(Invoice::from_row(invoice)?))
+}
+
+/// A past-due subscription whose invoice got paid is active again.
+async fn recover_subscription(
+    tx: &mut sqlx::AnyConnection,
+    scope: &crate::tenancy::Scope,
+    id: Option<&str>,
+) -> ApiResult<()> {
+    let Some(id) = id else { return Ok(()) };
+    if let Some(mut sub) = db::get_subscription(tx, scope, id)
+        .await?
+        .filter(|s| s.status == PAST_DUE)
+    {
+        sub.status = ACTIVE.into();
+        db::update_subscription(tx, scope, &sub).await?;
+    }
+    Ok(())
+}
+
+/// Charge an open invoice again, to the customer's current default payment method.
+#[utoipa::path(
+    post, path = "/v1/invoices/{id}/pay", tag = "invoices", operation_id = "invoices_pay",
+    params(("id" = InvoiceId, Path)),
+    responses(
+        (status = 200, description = "The invoice after the attempt: `paid`, or still `open` with `payment_error`", body = Invoice),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+    ),
+    security(("api_key" = ["billing:write"]), ("session" = ["billing:write"]))
+)]
+pub async fn pay(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<InvoiceId>,
+) -> ApiResult<axum::Json<Invoice>> {
+    transition(&state, &caller, &id, Transition::Pay).await
+}
+
+/// Void an open invoice: it is no longer owed.
+#[utoipa::path(
+    post, path = "/v1/invoices/{id}/void", tag = "invoices", operation_id = "invoices_void",
+    params(("id" = InvoiceId, Path)),
+    responses(
+        (status = 200, description = "Voided", body = Invoice),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+    ),
+    security(("api_key" = ["billing:write"]), ("session" = ["billing:write"]))
+)]
+pub async fn void(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<InvoiceId>,
+) -> ApiResult<axum::Json<Invoice>> {
+    transition(&state, &caller, &id, Transition::Void).await
+}
+
+/// Write an open invoice off as uncollectible.
+#[utoipa::path(
+    post, path = "/v1/invoices/{id}/mark_uncollectible", tag = "invoices", operation_id = "invoices_mark_uncollectible",
+    params(("id" = InvoiceId, Path)),
+    responses(
+        (status = 200, description = "Marked uncollectible", body = Invoice),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+    ),
+    security(("api_key" = ["billing:write"]), ("session" = ["billing:write"]))
+)]
+pub async fn mark_uncollectible(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<InvoiceId>,
+) -> ApiResult<axum::Json<Invoice>> {
+    transition(&state, &caller, &id, Transition::MarkUncollectible).await
+}
