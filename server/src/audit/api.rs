@@ -8,8 +8,8 @@ use super::{AuditFilter, AuditRow};
 use crate::app::AppState;
 use crate::clock::timestamp;
 use crate::http::auth::Caller;
-use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::Query;
+use crate::http::error::ApiResult;
+use crate::http::extract::{self, Query};
 use crate::http::pagination::{Page, fetch_limit, page_type};
 use crate::tenancy::Permission;
 
@@ -70,15 +70,6 @@ pub struct AuditQuery {
     pub created_lt: Option<String>,
 }
 
-fn time_param(field: &str, value: Option<&str>) -> ApiResult<Option<i64>> {
-    value
-        .map(|s| {
-            timestamp::parse_rfc3339(s)
-                .ok_or_else(|| ApiError::validation(field, "must be an RFC 3339 timestamp"))
-        })
-        .transpose()
-}
-
 /// List audit events of the caller's organization and environment, newest first.
 #[utoipa::path(
     get, path = "/v1/audit_events", tag = "audit_events", operation_id = "audit_events_list",
@@ -102,8 +93,8 @@ pub async fn list(
         action: q.action.as_deref(),
         actor_id: q.actor_id.as_deref(),
         target_id: q.target_id.as_deref(),
-        created_gte: time_param("created_gte", q.created_gte.as_deref())?,
-        created_lt: time_param("created_lt", q.created_lt.as_deref())?,
+        created_gte: extract::timestamp("created_gte", q.created_gte.as_deref())?,
+        created_lt: extract::timestamp("created_lt", q.created_lt.as_deref())?,
     };
     let mut tx = state.db.read_scoped(&caller.scope).await?;
     let rows = super::list(

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::store as db;
-use super::subscriptions::catch_up;
+use super::subscriptions::{bills, catch_up};
 use crate::app::AppState;
 use crate::audit::ActorRef;
 use crate::http::error::{ApiError, ApiResult};
@@ -46,8 +46,7 @@ async fn renew(state: &AppState, tenant: String, env: &str, id: &str, now: i64) 
     let Some(mut sub) = db::claim_subscription(&mut tx, &scope, id).await? else {
         return Ok(false);
     };
-    let still_due = ["trialing", "active", "past_due"].contains(&sub.status.as_str())
-        && sub.current_period_end <= now;
+    let still_due = bills(&sub.status) && sub.current_period_end <= now;
     if !still_due {
         return Ok(false); // another replica got there first
     }

@@ -50,6 +50,12 @@ pub const ACTIVE: &str = "active";
 pub const PAST_DUE: &str = "past_due";
 pub const CANCELED: &str = "canceled";
 
+/// A subscription that still bills: every status but canceled. (The SQL of
+/// `store::due_on_clock` and `store::due_on_real_time` lists the same statuses.)
+pub fn bills(status: &str) -> bool {
+    [TRIALING, ACTIVE, PAST_DUE].contains(&status)
+}
+
 /// "Now" for a customer: its test clock's time in the sandbox, else the server clock.
 pub async fn now_for(
     tx: &mut sqlx::AnyConnection,
@@ -166,9 +172,7 @@ pub async fn catch_up(
     now: i64,
 ) -> ApiResult<()> {
     let items = items_of(sub)?;
-    while [TRIALING, ACTIVE, PAST_DUE].contains(&sub.status.as_str())
-        && sub.current_period_end <= now
-    {
+    while bills(&sub.status) && sub.current_period_end <= now {
         if sub.cancel_at_period_end == 1 || (sub.status == TRIALING && payment_method.is_none()) {
             sub.status = CANCELED.into();
             sub.canceled_at = Some(sub.current_period_end);

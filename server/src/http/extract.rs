@@ -84,6 +84,16 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
+/// An optional RFC 3339 timestamp field or parameter, as unix milliseconds.
+pub fn timestamp(field: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
+    value
+        .map(|v| {
+            crate::clock::timestamp::parse_rfc3339(v)
+                .ok_or_else(|| ApiError::validation(field, "must be an RFC 3339 timestamp"))
+        })
+        .transpose()
+}
+
 /// Path parameters.
 pub struct Path<T>(pub T);
 

@@ -18,7 +18,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{Page, fetch_limit, page_type};
 use crate::ids::{CustomerId, TestClockId};
-use crate::tenancy::{Email, Env, Permission, check_name};
+use crate::tenancy::{Email, Permission, check_name};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Customer {
@@ -172,11 +172,7 @@ pub async fn create(
     req.apply(&mut row)?;
     let mut tx = state.db.write_scoped(&caller.scope).await?;
     if let Some(clock) = &test_clock {
-        if caller.scope.env != Env::Test {
-            return Err(ApiError::forbidden(
-                "Test clocks exist only in the sandbox.",
-            ));
-        }
+        super::test_clocks::sandbox_only(&caller)?;
         db::get_test_clock(&mut tx, &caller.scope, clock.as_str())
             .await?
             .ok_or(ApiError::NotFound("test_clock"))?;

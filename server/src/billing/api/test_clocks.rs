@@ -14,7 +14,7 @@ use crate::billing::subscriptions::catch_up;
 use crate::clock::timestamp;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Json, Path, Query};
+use crate::http::extract::{self, Json, Path, Query};
 use crate::http::pagination::{ListParams, Page, page_type};
 use crate::ids::TestClockId;
 use crate::tenancy::{Env, Permission, check_name};
@@ -44,22 +44,13 @@ impl From<TestClockRow> for TestClock {
     }
 }
 
-fn sandbox_only(caller: &Caller) -> ApiResult<()> {
+pub(crate) fn sandbox_only(caller: &Caller) -> ApiResult<()> {
     if caller.scope.env != Env::Test {
         return Err(ApiError::forbidden(
             "Test clocks exist only in the sandbox: use a test key or NeoForge-Environment: test.",
         ));
     }
     Ok(())
-}
-
-fn time_field(field: &str, value: Option<&str>) -> ApiResult<Option<i64>> {
-    value
-        .map(|v| {
-            timestamp::parse_rfc3339(v)
-                .ok_or_else(|| ApiError::validation(field, "must be an RFC 3339 timestamp"))
-        })
-        .transpose()
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -95,7 +86,7 @@ pub async fn create(
     let row = TestClockRow {
         id: TestClockId::generate().to_string(),
         name: check_name("name", &req.name)?,
-        frozen_time: time_field("frozen_time", req.frozen_time.as_deref())?.unwrap_or(now),
+        frozen_time: extract::timestamp("frozen_time", req.frozen_time.as_deref())?.unwrap_or(now),
         created_at: now,
     };
     let mut tx = state.db.write_scoped(&caller.scope).await?;
@@ -198,7 +189,7 @@ pub async fn advance(
     Json(req): Json<AdvanceTestClockRequest>,
 ) -> ApiResult<axum::Json<TestClock>> {
     caller.require(Permission::BillingWrite)?;
-    let to = time_field("frozen_time", Some(&req.frozen_time))?.unwrap_or_default();
+    let to = extract::timestamp("frozen_time", Some(&req.frozen_time))?.unwrap_or_default();
     let mut tx = state.db.write_scoped(&caller.scope).await?;
     let mut clock = db::get_test_clock(&mut tx, &caller.scope, id.as_str())
         .await?

@@ -12,7 +12,7 @@ use crate::audit;
 use crate::clock::timestamp;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Json, Path, Query};
+use crate::http::extract::{self, Json, Path, Query};
 use crate::http::pagination::{ListParams, Page, page_type};
 use crate::ids::{ApiKeyId, UserId};
 use crate::secret;
@@ -136,18 +136,10 @@ pub async fn create(
         ));
     }
     let now = state.clock.now_ms();
-    let expires_at = req
-        .expires_at
-        .as_deref()
-        .map(|s| match timestamp::parse_rfc3339(s) {
-            Some(t) if t > now => Ok(t),
-            Some(_) => Err(ApiError::validation("expires_at", "must be in the future")),
-            None => Err(ApiError::validation(
-                "expires_at",
-                "must be an RFC 3339 timestamp",
-            )),
-        })
-        .transpose()?;
+    let expires_at = extract::timestamp("expires_at", req.expires_at.as_deref())?;
+    if expires_at.is_some_and(|t| t <= now) {
+        return Err(ApiError::validation("expires_at", "must be in the future"));
+    }
     let (secret, prefix) = new_secret(caller.scope.env);
     let row = ApiKeyRow {
         id: ApiKeyId::generate().to_string(),
