@@ -16,7 +16,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::audit;
-use crate::billing::api::{customers, invoices, prices, products, subscriptions, test_clocks};
+use crate::billing::api::{
+    customers, invoices, prices, products, settings, subscriptions, test_clocks,
+};
 use crate::clock::Clock;
 use crate::config::{ServeArgs, redact_url};
 use crate::http::error::ApiError;
@@ -74,14 +76,16 @@ pub fn router_and_spec() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(test_clocks::get))
         .routes(routes!(test_clocks::advance))
         .routes(routes!(subscriptions::list, subscriptions::create))
-        .routes(routes!(subscriptions::get))
+        .routes(routes!(subscriptions::get, subscriptions::update))
         .routes(routes!(subscriptions::cancel))
+        .routes(routes!(subscriptions::pause))
         .routes(routes!(subscriptions::resume))
         .routes(routes!(invoices::list))
         .routes(routes!(invoices::get))
         .routes(routes!(invoices::pay))
         .routes(routes!(invoices::void))
         .routes(routes!(invoices::mark_uncollectible))
+        .routes(routes!(settings::get, settings::update))
         .split_for_parts()
 }
 

@@ -82,6 +82,7 @@ impl Modify for SecuritySchemes {
         (name = "customers", description = "Your customers: who you bill."),
         (name = "subscriptions", description = "Customers subscribed to prices: trials, renewals, cancellation."),
         (name = "invoices", description = "What a customer owes for a period."),
+        (name = "billing_settings", description = "Dunning: how failed payments are retried, and what happens after the last retry."),
         (name = "test_clocks", description = "Sandbox clocks: advance time and watch billing happen."),
         (name = "prices", description = "How products are charged: flat, per unit, tiered or by package."),
         (name = "health", description = "Liveness and readiness."),

@@ -214,4 +214,36 @@ mod tests {
         };
         assert_eq!(amount_for(&p, i64::MAX), Err(AmountError::Overflow));
     }
+    /// Stripe's "Set up tiered pricing" example (Typographic fonts): 1–5 at 7 USD, 6–10 at
+    /// 6.50 USD, 11+ at 6 USD, priced both ways, to the cent.
+    #[test]
+    fn stripes_tiered_pricing_examples() {
+        let tiers = vec![
+            tier(Some(5), "700", None),
+            tier(Some(10), "650", None),
+            tier(None, "600", None),
+        ];
+        let volume = PriceTerms {
+            tiers: Some(tiers.clone()),
+            ..terms(PriceModel::Volume)
+        };
+        let graduated = PriceTerms {
+            tiers: Some(tiers),
+            ..terms(PriceModel::Graduated)
+        };
+        for (quantity, by_volume, by_graduation) in [
+            (1, 700, 700),
+            (5, 3500, 3500),
+            (6, 3900, 4150),
+            (20, 12000, 12750),
+            (25, 15000, 15750),
+        ] {
+            assert_eq!(amount_for(&volume, quantity), Ok(by_volume), "volume × {quantity}");
+            assert_eq!(
+                amount_for(&graduated, quantity),
+                Ok(by_graduation),
+                "graduated × {quantity}"
+            );
+        }
+    }
 }

@@ -1,12 +1,73 @@
-//! Billing. So far the catalog: products (with their features) and prices.
+//! Billing: the catalog (products, prices), customers, subscriptions, invoices and their
+//! collection, on the server clock or a sandbox test clock.
 
 pub mod amount;
 pub mod api;
+pub mod collection;
+pub mod invoicing;
 mod model;
 pub mod payments;
+pub mod proration;
 pub mod schedule;
 pub mod scheduler;
 pub mod store;
 pub mod subscriptions;
 
 pub use model::*;
+use serde::de::DeserializeOwned;
+
+use crate::app::AppState;
+use crate::audit::{self, ActorRef};
+use crate::http::error::{ApiError, ApiResult};
+use crate::tenancy::Scope;
+
+/// Reads a JSON column the server itself wrote.
+pub(crate) fn stored<T: DeserializeOwned>(column: &str, json: &str) -> Result<T, ApiError> {
+    serde_json::from_str(json)
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("unreadable {column} column: {e}")))
+}
+
+pub(crate) fn to_json(value: &impl serde::Serialize) -> Result<String, ApiError> {
+    serde_json::to_string(value).map_err(|e| ApiError::Internal(e.into()))
+}
+
+/// A billing object that events are about.
+pub trait Subject {
+    const KIND: &'static str;
+    fn id(&self) -> &str;
+}
+
+impl Subject for store::InvoiceRow {
+    const KIND: &'static str = "invoice";
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl Subject for store::SubscriptionRow {
+    const KIND: &'static str = "subscription";
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// Records that `event` happened to `subject`, in the caller's transaction.
+pub async fn notify<S: Subject>(
+    tx: &mut sqlx::AnyConnection,
+    state: &AppState,
+    scope: &Scope,
+    actor: &ActorRef<'_>,
+    event: &str,
+    subject: &S,
+) -> ApiResult<()> {
+    audit::record(
+        tx,
+        scope,
+        *actor,
+        event,
+        (S::KIND, subject.id()),
+        state.clock.now_ms(),
+    )
+    .await?;
+    Ok(())
+}

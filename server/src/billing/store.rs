@@ -403,11 +403,13 @@ pub struct SubscriptionRow {
     pub cancel_at_period_end: i64,
     pub canceled_at: Option<i64>,
     pub created_at: i64,
+    /// JSON array of `invoicing::Line`: prorations waiting for the next invoice.
+    pub pending_lines: String,
 }
 
 macro_rules! subscription_columns {
     () => {
-        "id, customer_id, status, items, currency, billing_cycle_anchor, periods, current_period_start, current_period_end, trial_end, cancel_at_period_end, canceled_at, created_at"
+        "id, customer_id, status, items, currency, billing_cycle_anchor, periods, current_period_start, current_period_end, trial_end, cancel_at_period_end, canceled_at, created_at, pending_lines"
     };
 }
 
@@ -419,7 +421,7 @@ pub async fn insert_subscription(
     sqlx::query(concat!(
         "INSERT INTO subscriptions (tenant_id, env, ",
         subscription_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
     ))
     .bind(scope.org_id.as_str())
     .bind(scope.env.as_str())
@@ -436,6 +438,7 @@ pub async fn insert_subscription(
     .bind(r.cancel_at_period_end)
     .bind(r.canceled_at)
     .bind(r.created_at)
+    .bind(&r.pending_lines)
     .execute(c)
     .await
     .map(|_| ())
@@ -449,7 +452,8 @@ pub async fn update_subscription(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE subscriptions SET status = $4, periods = $5, current_period_start = $6, current_period_end = $7,
-         cancel_at_period_end = $8, canceled_at = $9 WHERE tenant_id = $1 AND env = $2 AND id = $3",
+         cancel_at_period_end = $8, canceled_at = $9, items = $10, billing_cycle_anchor = $11, pending_lines = $12
+         WHERE tenant_id = $1 AND env = $2 AND id = $3",
     )
     .bind(scope.org_id.as_str())
     .bind(scope.env.as_str())
@@ -460,6 +464,9 @@ pub async fn update_subscription(
     .bind(r.current_period_end)
     .bind(r.cancel_at_period_end)
     .bind(r.canceled_at)
+    .bind(&r.items)
+    .bind(r.billing_cycle_anchor)
+    .bind(&r.pending_lines)
     .execute(c)
     .await
     .map(|_| ())
@@ -504,53 +511,45 @@ pub async fn list_subscriptions(
     .await
 }
 
-/// Live subscriptions of the customers that follow `clock`, whose period ended by `until`.
-pub async fn due_on_clock(
-    c: &mut AnyConnection,
-    scope: &Scope,
-    clock: &str,
-    until: i64,
-) -> sqlx::Result<Vec<SubscriptionRow>> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        subscription_columns!(),
-        " FROM subscriptions WHERE tenant_id = $1 AND env = $2 AND status IN ('trialing', 'active', 'past_due')
-         AND current_period_end <= $4
-         AND customer_id IN (SELECT id FROM customers WHERE tenant_id = $1 AND env = $2 AND test_clock = $3)
-         ORDER BY id"
-    ))
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
-    .bind(clock)
-    .bind(until)
-    .fetch_all(c)
-    .await
-}
-
 // ---------- invoices ----------
 
-#[derive(Debug, FromRow)]
+#[derive(Debug, Clone, FromRow)]
 pub struct InvoiceRow {
     pub id: String,
     pub number: String,
     pub customer_id: String,
     pub subscription_id: Option<String>,
     pub status: String,
+    /// `subscription_create`, `subscription_cycle`, `subscription_update`, `subscription_resume`.
+    pub billing_reason: String,
     pub currency: String,
+    /// The sum of the lines.
+    pub subtotal: i64,
     pub total: i64,
-    /// JSON array of `subscriptions::Line`.
+    /// The customer's balance when the invoice was finalized.
+    pub starting_balance: i64,
+    /// What is charged: the total with the balance applied, never below zero.
+    pub amount_due: i64,
+    /// JSON array of `invoicing::Line`.
     pub lines: String,
     pub period_start: i64,
     pub period_end: i64,
     pub created_at: i64,
+    pub finalized_at: Option<i64>,
     pub paid_at: Option<i64>,
     /// Why the last payment attempt failed (`card_declined`…).
     pub payment_error: Option<String>,
+    /// The provider's id of the successful payment.
+    pub payment_reference: Option<String>,
+    pub attempt_count: i64,
+    /// When the scheduler next acts on the invoice: finalizes a draft, or attempts payment
+    /// of an open one. None when nothing is scheduled.
+    pub due_at: Option<i64>,
 }
 
 macro_rules! invoice_columns {
     () => {
-        "id, number, customer_id, subscription_id, status, currency, total, lines, period_start, period_end, created_at, paid_at, payment_error"
+        "id, number, customer_id, subscription_id, status, billing_reason, currency, subtotal, total, starting_balance, amount_due, lines, period_start, period_end, created_at, finalized_at, paid_at, payment_error, payment_reference, attempt_count, due_at"
     };
 }
 
@@ -562,7 +561,7 @@ pub async fn insert_invoice(
     sqlx::query(concat!(
         "INSERT INTO invoices (tenant_id, env, ",
         invoice_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)"
     ))
     .bind(scope.org_id.as_str())
     .bind(scope.env.as_str())
@@ -571,14 +570,51 @@ pub async fn insert_invoice(
     .bind(&r.customer_id)
     .bind(r.subscription_id.as_deref())
     .bind(&r.status)
+    .bind(&r.billing_reason)
     .bind(&r.currency)
+    .bind(r.subtotal)
     .bind(r.total)
+    .bind(r.starting_balance)
+    .bind(r.amount_due)
     .bind(&r.lines)
     .bind(r.period_start)
     .bind(r.period_end)
     .bind(r.created_at)
+    .bind(r.finalized_at)
     .bind(r.paid_at)
     .bind(r.payment_error.as_deref())
+    .bind(r.payment_reference.as_deref())
+    .bind(r.attempt_count)
+    .bind(r.due_at)
+    .execute(c)
+    .await
+    .map(|_| ())
+}
+
+/// Writes what changes over an invoice's life: status, amounts fixed at finalization, and
+/// collection.
+pub async fn update_invoice(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    r: &InvoiceRow,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE invoices SET status = $4, starting_balance = $5, amount_due = $6, finalized_at = $7, paid_at = $8,
+         payment_error = $9, payment_reference = $10, attempt_count = $11, due_at = $12
+         WHERE tenant_id = $1 AND env = $2 AND id = $3",
+    )
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .bind(&r.id)
+    .bind(&r.status)
+    .bind(r.starting_balance)
+    .bind(r.amount_due)
+    .bind(r.finalized_at)
+    .bind(r.paid_at)
+    .bind(r.payment_error.as_deref())
+    .bind(r.payment_reference.as_deref())
+    .bind(r.attempt_count)
+    .bind(r.due_at)
     .execute(c)
     .await
     .map(|_| ())
@@ -601,10 +637,40 @@ pub async fn get_invoice(
     .await
 }
 
+/// The invoice, locked until the transaction ends on PostgreSQL, so two replicas never
+/// collect the same attempt.
+pub async fn claim_invoice(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    id: &str,
+) -> sqlx::Result<Option<InvoiceRow>> {
+    let sql = if is_postgres(c) {
+        concat!(
+            "SELECT ",
+            invoice_columns!(),
+            " FROM invoices WHERE tenant_id = $1 AND env = $2 AND id = $3 FOR UPDATE"
+        )
+    } else {
+        concat!(
+            "SELECT ",
+            invoice_columns!(),
+            " FROM invoices WHERE tenant_id = $1 AND env = $2 AND id = $3"
+        )
+    };
+    sqlx::query_as(sql)
+        .bind(scope.org_id.as_str())
+        .bind(scope.env.as_str())
+        .bind(id)
+        .fetch_optional(c)
+        .await
+}
+
 pub async fn list_invoices(
     c: &mut AnyConnection,
     scope: &Scope,
     subscription: Option<&str>,
+    customer: Option<&str>,
+    status: Option<&str>,
     after: Option<&str>,
     limit: i64,
 ) -> sqlx::Result<Vec<InvoiceRow>> {
@@ -612,11 +678,14 @@ pub async fn list_invoices(
         "SELECT ",
         invoice_columns!(),
         " FROM invoices WHERE tenant_id = $1 AND env = $2
-         AND ($3 IS NULL OR subscription_id = $3) AND ($4 IS NULL OR id < $4) ORDER BY id DESC LIMIT $5"
+         AND ($3 IS NULL OR subscription_id = $3) AND ($4 IS NULL OR customer_id = $4)
+         AND ($5 IS NULL OR status = $5) AND ($6 IS NULL OR id < $6) ORDER BY id DESC LIMIT $7"
     ))
     .bind(scope.org_id.as_str())
     .bind(scope.env.as_str())
     .bind(subscription)
+    .bind(customer)
+    .bind(status)
     .bind(after)
     .bind(limit)
     .fetch_all(c)
@@ -636,22 +705,88 @@ pub async fn next_counter(c: &mut AnyConnection, scope: &Scope, name: &str) -> s
     .await
 }
 
-/// Subscriptions of every tenant whose period ended by `now`, on real time (no test clock).
-/// Only their keys: each is then claimed and renewed in its own scoped transaction.
+// ---------- what falls due ----------
+
+/// Work the scheduler does: renew a subscription, or act on an invoice (finalize, collect).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Due {
+    Renewal(String),
+    Invoice(String),
+}
+
+/// Due work of every tenant on real time (customers without a test clock), oldest first:
+/// `(tenant, env, work)`. Only keys: each is claimed and done in its own scoped transaction.
 pub async fn due_on_real_time<'c>(
-    db: impl sqlx::AnyExecutor<'c>,
+    db: impl sqlx::AnyExecutor<'c> + Copy,
     now: i64,
     limit: i64,
-) -> sqlx::Result<Vec<(String, String, String)>> {
-    sqlx::query_as(
+) -> sqlx::Result<Vec<(String, String, Due)>> {
+    let renewals: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT s.tenant_id, s.env, s.id FROM subscriptions s JOIN customers c ON c.id = s.customer_id
-         WHERE s.status IN ('trialing', 'active', 'past_due') AND s.current_period_end <= $1 AND c.test_clock IS NULL
+         WHERE s.current_period_end <= $1 AND s.status IN ('trialing', 'active', 'past_due') AND c.test_clock IS NULL
          ORDER BY s.current_period_end LIMIT $2",
     )
     .bind(now)
     .bind(limit)
     .fetch_all(db)
-    .await
+    .await?;
+    let invoices: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT i.tenant_id, i.env, i.id FROM invoices i JOIN customers c ON c.id = i.customer_id
+         WHERE i.due_at <= $1 AND c.test_clock IS NULL ORDER BY i.due_at LIMIT $2",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    Ok(renewals
+        .into_iter()
+        .map(|(t, e, id)| (t, e, Due::Renewal(id)))
+        .chain(invoices.into_iter().map(|(t, e, id)| (t, e, Due::Invoice(id))))
+        .collect())
+}
+
+/// The earliest work due by `until` on the customers that follow test clock `clock`, with
+/// the time it falls due: test clocks replay time in order.
+pub async fn next_due_on_clock(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    clock: &str,
+    until: i64,
+) -> sqlx::Result<Option<(i64, Due)>> {
+    let renewal: Option<(i64, String)> = sqlx::query_as(
+        "SELECT current_period_end, id FROM subscriptions WHERE tenant_id = $1 AND env = $2
+         AND status IN ('trialing', 'active', 'past_due') AND current_period_end <= $4
+         AND customer_id IN (SELECT id FROM customers WHERE tenant_id = $1 AND env = $2 AND test_clock = $3)
+         ORDER BY current_period_end, id LIMIT 1",
+    )
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .bind(clock)
+    .bind(until)
+    .fetch_optional(&mut *c)
+    .await?;
+    let invoice: Option<(i64, String)> = sqlx::query_as(
+        "SELECT due_at, id FROM invoices WHERE tenant_id = $1 AND env = $2 AND due_at <= $4
+         AND customer_id IN (SELECT id FROM customers WHERE tenant_id = $1 AND env = $2 AND test_clock = $3)
+         ORDER BY due_at, id LIMIT 1",
+    )
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .bind(clock)
+    .bind(until)
+    .fetch_optional(c)
+    .await?;
+    // A renewal first when both fall due together: its invoice then joins the queue.
+    Ok(match (renewal, invoice) {
+        (Some((r, id)), Some((i, _))) if r <= i => Some((r, Due::Renewal(id))),
+        (_, Some((i, id))) => Some((i, Due::Invoice(id))),
+        (Some((r, id)), None) => Some((r, Due::Renewal(id))),
+        (None, None) => None,
+    })
+}
+
+fn is_postgres(c: &AnyConnection) -> bool {
+    c.backend_name().eq_ignore_ascii_case("postgresql")
 }
 
 /// The subscription, locked until the transaction ends on PostgreSQL (SQLite has one writer
@@ -661,7 +796,7 @@ pub async fn claim_subscription(
     scope: &Scope,
     id: &str,
 ) -> sqlx::Result<Option<SubscriptionRow>> {
-    let sql = if c.backend_name().eq_ignore_ascii_case("postgresql") {
+    let sql = if is_postgres(c) {
         concat!(
             "SELECT ",
             subscription_columns!(),
@@ -682,20 +817,37 @@ pub async fn claim_subscription(
         .await
 }
 
-/// Records an invoice's new status and payment outcome.
-pub async fn set_invoice_status(
-    c: &mut AnyConnection,
-    scope: &Scope,
-    r: &InvoiceRow,
-) -> sqlx::Result<()> {
-    sqlx::query("UPDATE invoices SET status = $4, paid_at = $5, payment_error = $6 WHERE tenant_id = $1 AND env = $2 AND id = $3")
-        .bind(scope.org_id.as_str())
-        .bind(scope.env.as_str())
-        .bind(&r.id)
-        .bind(&r.status)
-        .bind(r.paid_at)
-        .bind(r.payment_error.as_deref())
-        .execute(c)
-        .await
-        .map(|_| ())
+// ---------- settings ----------
+
+#[derive(Debug, FromRow)]
+pub struct SettingsRow {
+    /// JSON array of days after finalization.
+    pub retry_days: String,
+    pub final_action: String,
+    pub updated_at: i64,
+}
+
+pub async fn get_settings(c: &mut AnyConnection, scope: &Scope) -> sqlx::Result<Option<SettingsRow>> {
+    sqlx::query_as(
+        "SELECT retry_days, final_action, updated_at FROM billing_settings WHERE tenant_id = $1 AND env = $2",
+    )
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .fetch_optional(c)
+    .await
+}
+
+pub async fn put_settings(c: &mut AnyConnection, scope: &Scope, r: &SettingsRow) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO billing_settings (tenant_id, env, retry_days, final_action, updated_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (tenant_id, env) DO UPDATE SET retry_days = $3, final_action = $4, updated_at = $5",
+    )
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .bind(&r.retry_days)
+    .bind(&r.final_action)
+    .bind(r.updated_at)
+    .execute(c)
+    .await
+    .map(|_| ())
 }

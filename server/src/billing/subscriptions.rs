@@ -1,30 +1,36 @@
 //! The subscription lifecycle. States and transitions:
 //!
 //! ```text
-//! trialing ──trial ends, default payment method──▶ active ◀──renewal paid──▶ past_due
-//!    │        trial ends, no payment method──▶ canceled        │  renewal declined   │
-//!    └──────────────cancel now──────────────▶ canceled ◀───────┴─────────────────────┘
-//!                                              cancel now, or at period end
+//!              first invoice paid                 trial ends, payment method
+//! incomplete ──────────────────▶ active ◀────────────────────────────── trialing
+//!                                 │  ▲                                       │
+//!                payment fails    ▼  │ invoice paid        trial ends, none  │
+//!                              past_due ──last retry fails──▶ canceled ◀─────┘
+//!                                 │                              ▲
+//!                                 └──last retry fails──▶ unpaid  │ cancel now, or at
+//!                                   (final_action)               │ period end (any state)
+//! active, past_due, trialing ──pause──▶ paused ──resume──▶ active (a new period from now)
 //! ```
 //!
-//! A period is billed when it starts, with one invoice line per item priced by
-//! `amount::amount_for`, and charged at once to the customer's default payment method
-//! (`payments`): paid, or left open with the decline code and the subscription past due.
-//! Without a payment method the invoice stays open. Periods count from the billing cycle anchor (`schedule`). Time is the
-//! customer's test clock when it has one (sandbox), else the server clock.
+//! A period is billed when it starts: a draft invoice with one line per item priced by
+//! `amount::amount_for`, plus the prorations of changes made during the previous period.
+//! Drafts are finalized and collected an hour later (`collection`), so prorations made in
+//! that hour still join them. The first invoice of a subscription without a trial is
+//! collected at once. Periods count from the billing cycle anchor (`schedule`). Only
+//! `trialing`, `active` and `past_due` subscriptions renew. Time is the customer's test
+//! clock when it has one (sandbox), else the server clock.
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use super::amount::amount_for;
-use super::payments::{Outcome, charge};
+use super::invoicing::{self, Draft, Line};
+use super::proration::remaining;
 use super::schedule::period_end;
 use super::store::{self as db, CustomerRow, InvoiceRow, SubscriptionRow};
-use super::{Interval, PriceTerms};
+use super::{Interval, PriceTerms, notify, stored, to_json};
 use crate::app::AppState;
-use crate::audit::{self, ActorRef};
+use crate::audit::ActorRef;
 use crate::http::error::{ApiError, ApiResult};
-use crate::ids::InvoiceId;
 use crate::tenancy::Scope;
 
 /// A subscribed price, with its terms as they were when subscribed (prices never change).
@@ -35,23 +41,19 @@ pub struct Item {
     pub terms: PriceTerms,
 }
 
-/// One line of an invoice.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct Line {
-    #[schema(example = "price_0192f1c4e6a87b3c9d0e1f2a3b4c5d6e")]
-    pub price: String,
-    pub quantity: i64,
-    /// Minor units.
-    pub amount: i64,
-}
-
+pub const INCOMPLETE: &str = "incomplete";
 pub const TRIALING: &str = "trialing";
 pub const ACTIVE: &str = "active";
 pub const PAST_DUE: &str = "past_due";
+pub const UNPAID: &str = "unpaid";
 pub const CANCELED: &str = "canceled";
+pub const PAUSED: &str = "paused";
 
-/// A subscription that still bills: every status but canceled. (The SQL of
-/// `store::due_on_clock` and `store::due_on_real_time` lists the same statuses.)
+/// How long a renewal's draft waits before it is finalized and collected.
+pub const DRAFT_GRACE_MS: i64 = 3600 * 1000;
+
+/// A subscription that renews. (The SQL of `store::due_on_real_time` and
+/// `store::next_due_on_clock` lists the same statuses.)
 pub fn bills(status: &str) -> bool {
     [TRIALING, ACTIVE, PAST_DUE].contains(&status)
 }
@@ -72,7 +74,7 @@ pub async fn now_for(
     }
 }
 
-fn interval_of(items: &[Item]) -> ApiResult<(Interval, i64)> {
+pub fn interval_of(items: &[Item]) -> ApiResult<(Interval, i64)> {
     items
         .first()
         .and_then(|i| i.terms.recurring.as_ref())
@@ -83,103 +85,209 @@ fn interval_of(items: &[Item]) -> ApiResult<(Interval, i64)> {
 }
 
 pub fn items_of(sub: &SubscriptionRow) -> ApiResult<Vec<Item>> {
-    serde_json::from_str(&sub.items)
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("unreadable subscription items: {e}")))
+    stored("items", &sub.items)
 }
 
-/// Starts paid period number `sub.periods + 1`, invoices it and charges `payment_method`.
+/// Starts period number `sub.periods + 1` at `at` and creates its draft invoice, collected
+/// at `due_at`, with the period's lines and the prorations waiting for it.
 pub async fn start_next_period(
     tx: &mut sqlx::AnyConnection,
+    state: &AppState,
     scope: &Scope,
     actor: &ActorRef<'_>,
     sub: &mut SubscriptionRow,
-    items: &[Item],
-    payment_method: Option<&str>,
-    now: i64,
+    reason: &str,
+    at: i64,
+    due_at: i64,
 ) -> ApiResult<InvoiceRow> {
-    let (interval, count) = interval_of(items)?;
+    let items = items_of(sub)?;
+    let (interval, count) = interval_of(&items)?;
     sub.periods += 1;
     sub.current_period_start =
         period_end(sub.billing_cycle_anchor, interval, count, sub.periods - 1);
     sub.current_period_end = period_end(sub.billing_cycle_anchor, interval, count, sub.periods);
-    let lines = items
-        .iter()
-        .map(|i| {
-            let amount = amount_for(&i.terms, i.quantity)
-                .map_err(|e| ApiError::validation("items", e.to_string()))?;
-            Ok(Line {
-                price: i.price.clone(),
-                quantity: i.quantity,
-                amount,
-            })
-        })
-        .collect::<ApiResult<Vec<_>>>()?;
-    let total = lines
-        .iter()
-        .try_fold(0i64, |sum, l| sum.checked_add(l.amount))
-        .ok_or_else(|| {
-            ApiError::validation("items", "the invoice total does not fit in 64 bits")
-        })?;
-    let number = db::next_counter(tx, scope, "invoice").await?;
-    let outcome = payment_method.map(|pm| charge(pm, total));
-    sub.status = match outcome {
-        Some(Outcome::Failed(_)) => PAST_DUE.into(),
-        _ => ACTIVE.into(),
-    };
-    let invoice = InvoiceRow {
-        id: InvoiceId::generate().to_string(),
-        number: format!("INV-{number:06}"),
-        customer_id: sub.customer_id.clone(),
-        subscription_id: Some(sub.id.clone()),
-        status: if outcome == Some(Outcome::Paid) {
-            "paid"
-        } else {
-            "open"
-        }
-        .into(),
-        currency: sub.currency.clone(),
-        total,
-        lines: serde_json::to_string(&lines).map_err(|e| ApiError::Internal(e.into()))?,
-        period_start: sub.current_period_start,
-        period_end: sub.current_period_end,
-        created_at: now,
-        paid_at: (outcome == Some(Outcome::Paid)).then_some(now),
-        payment_error: match outcome {
-            Some(Outcome::Failed(code)) => Some(code.to_owned()),
-            _ => None,
-        },
-    };
-    db::insert_invoice(tx, scope, &invoice).await?;
-    audit::record(
+    let mut lines: Vec<Line> = stored("pending_lines", &sub.pending_lines)?;
+    lines.extend(invoicing::period_lines(
+        &items,
+        sub.current_period_start,
+        sub.current_period_end,
+    )?);
+    sub.pending_lines = "[]".into();
+    let invoice = invoicing::create_draft(
         tx,
         scope,
-        *actor,
-        "invoice.created",
-        ("invoice", &invoice.id),
-        now,
+        Draft {
+            customer: &sub.customer_id,
+            subscription: Some(&sub.id),
+            currency: &sub.currency,
+            billing_reason: reason,
+            lines,
+            period: (sub.current_period_start, sub.current_period_end),
+            created_at: at,
+            due_at,
+        },
     )
     .await?;
+    notify(tx, state, scope, actor, "invoice.created", &invoice).await?;
     Ok(invoice)
 }
 
-/// Brings a subscription up to `now`: ends trials, renews, applies scheduled cancellation.
-pub async fn catch_up(
+/// Moves a subscription whose period has ended one step at `at`, its period end: it ends
+/// (a scheduled cancellation, or a trial without a payment method to convert to), or its
+/// next period starts.
+pub async fn renew(
     tx: &mut sqlx::AnyConnection,
+    state: &AppState,
     scope: &Scope,
     actor: &ActorRef<'_>,
     sub: &mut SubscriptionRow,
-    payment_method: Option<&str>,
-    now: i64,
+    customer: &CustomerRow,
+    at: i64,
 ) -> ApiResult<()> {
-    let items = items_of(sub)?;
-    while bills(&sub.status) && sub.current_period_end <= now {
-        if sub.cancel_at_period_end == 1 || (sub.status == TRIALING && payment_method.is_none()) {
-            sub.status = CANCELED.into();
-            sub.canceled_at = Some(sub.current_period_end);
-            break;
-        }
-        start_next_period(tx, scope, actor, sub, &items, payment_method, now).await?;
+    let ends = sub.cancel_at_period_end == 1
+        || (sub.status == TRIALING && customer.default_payment_method.is_none());
+    if ends {
+        sub.status = CANCELED.into();
+        sub.canceled_at = Some(sub.current_period_end);
+        db::update_subscription(tx, scope, sub).await?;
+        return notify(tx, state, scope, actor, "subscription.canceled", sub).await;
+    }
+    let was = sub.status.clone();
+    start_next_period(
+        tx,
+        state,
+        scope,
+        actor,
+        sub,
+        "subscription_cycle",
+        at,
+        at + DRAFT_GRACE_MS,
+    )
+    .await?;
+    if was == TRIALING {
+        sub.status = ACTIVE.into();
     }
     db::update_subscription(tx, scope, sub).await?;
+    notify(tx, state, scope, actor, "subscription.updated", sub).await
+}
+
+/// The proration lines for replacing `old` items by `new` at `at` in the period
+/// `[start, end)`: a credit for the unused time of every item that goes or changes, a
+/// charge for the remaining time of every item that comes or changes.
+pub fn proration_lines(
+    old: &[Item],
+    new: &[Item],
+    (start, end): (i64, i64),
+    at: i64,
+) -> ApiResult<Vec<Line>> {
+    let same = |a: &Item, b: &Item| a.price == b.price && a.quantity == b.quantity;
+    let line = |i: &Item, sign: i64| -> ApiResult<Line> {
+        let whole = amount_for(&i.terms, i.quantity)
+            .map_err(|e| ApiError::validation("items", e.to_string()))?;
+        Ok(Line {
+            price: i.price.clone(),
+            quantity: i.quantity,
+            amount: sign * remaining(whole, start, end, at),
+            proration: true,
+            period_start: at,
+            period_end: end,
+        })
+    };
+    let credits = old
+        .iter()
+        .filter(|o| !new.iter().any(|n| same(o, n)))
+        .map(|o| line(o, -1));
+    let charges = new
+        .iter()
+        .filter(|n| !old.iter().any(|o| same(o, n)))
+        .map(|n| line(n, 1));
+    credits.chain(charges).collect()
+}
+
+/// Adds prorations to the ones waiting for the next invoice.
+pub fn defer(sub: &mut SubscriptionRow, lines: Vec<Line>) -> ApiResult<()> {
+    let mut pending: Vec<Line> = stored("pending_lines", &sub.pending_lines)?;
+    pending.extend(lines);
+    sub.pending_lines = to_json(&pending)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::billing::{PriceModel, Recurring};
+
+    const DAY: i64 = 24 * 3600 * 1000;
+
+    fn item(price: &str, unit: i64, quantity: i64) -> Item {
+        Item {
+            price: price.into(),
+            quantity,
+            terms: PriceTerms {
+                recurring: Some(Recurring {
+                    interval: Interval::Month,
+                    interval_count: 1,
+                }),
+                model: PriceModel::PerUnit,
+                unit_amount: Some(unit),
+                unit_amount_decimal: None,
+                tiers: None,
+                package: None,
+                trial_days: None,
+            },
+        }
+    }
+
+    fn amounts(lines: &[Line]) -> Vec<(String, i64)> {
+        lines.iter().map(|l| (l.price.clone(), l.amount)).collect()
+    }
+
+    #[test]
+    fn an_upgrade_credits_the_old_price_and_charges_the_new_one() {
+        let lines = proration_lines(
+            &[item("price_basic", 1000, 1)],
+            &[item("price_pro", 2000, 1)],
+            (0, 30 * DAY),
+            15 * DAY,
+        )
+        .expect("prorate");
+        assert_eq!(
+            amounts(&lines),
+            [("price_basic".into(), -500), ("price_pro".into(), 1000)]
+        );
+        assert!(lines.iter().all(|l| l.proration && l.period_start == 15 * DAY));
+    }
+
+    #[test]
+    fn a_quantity_change_reprices_the_item_and_leaves_the_rest() {
+        // 3 → 5 seats at 12.00 with 10 of 30 days gone, and an unchanged add-on.
+        let lines = proration_lines(
+            &[item("price_seat", 1200, 3), item("price_addon", 500, 1)],
+            &[item("price_seat", 1200, 5), item("price_addon", 500, 1)],
+            (0, 30 * DAY),
+            10 * DAY,
+        )
+        .expect("prorate");
+        assert_eq!(
+            amounts(&lines),
+            [("price_seat".into(), -2400), ("price_seat".into(), 4000)]
+        );
+    }
+
+    #[test]
+    fn a_downgrade_nets_a_credit() {
+        let lines = proration_lines(
+            &[item("price_pro", 2000, 1)],
+            &[item("price_basic", 1000, 1)],
+            (0, 31 * DAY),
+            10 * DAY,
+        )
+        .expect("prorate");
+        // 21/31 of 20.00 = 13.548… → 13.55 credited; 21/31 of 10.00 = 6.774… → 6.77 charged.
+        assert_eq!(
+            amounts(&lines),
+            [("price_pro".into(), -1355), ("price_basic".into(), 677)]
+        );
+        assert_eq!(invoicing::sum(&lines).expect("sum"), -678);
+    }
 }

@@ -1,4 +1,5 @@
-//! Invoices (`/v1/invoices`), created when a subscription period starts.
+//! Invoices (`/v1/invoices`): created as drafts when a subscription period starts or
+//! changes, finalized and collected by `billing::collection`.
 
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
@@ -6,17 +7,63 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::stored;
 use crate::app::AppState;
-use crate::audit;
-use crate::billing::payments::{Outcome, charge};
+use crate::audit::ActorRef;
+use crate::billing::collection;
+use crate::billing::invoicing::{DRAFT, Line, OPEN, UNCOLLECTIBLE, VOID};
+use crate::billing::notify;
 use crate::billing::store::{self as db, InvoiceRow};
-use crate::billing::subscriptions::{ACTIVE, Line, PAST_DUE, now_for};
+use crate::billing::subscriptions::now_for;
 use crate::clock::timestamp;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Path, Query};
 use crate::http::pagination::{Page, fetch_limit, page_type};
-use crate::ids::{CustomerId, InvoiceId, SubscriptionId};
+use crate::ids::{CustomerId, InvoiceId, PriceId, SubscriptionId};
 use crate::tenancy::Permission;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InvoiceStatus {
+    /// Still changing; finalized when `next_action_at` comes.
+    Draft,
+    /// Final and owed.
+    Open,
+    Paid,
+    /// Canceled: no longer owed.
+    Void,
+    /// Written off.
+    Uncollectible,
+}
+
+/// One line of an invoice.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvoiceLine {
+    pub price: PriceId,
+    pub quantity: i64,
+    /// Minor units; negative for a credit.
+    pub amount: i64,
+    /// A proration: the unused (credit) or remaining (charge) part of a period after a change.
+    pub proration: bool,
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[schema(value_type = String, format = DateTime)]
+    pub period_start: i64,
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[schema(value_type = String, format = DateTime)]
+    pub period_end: i64,
+}
+
+impl From<Line> for InvoiceLine {
+    fn from(l: Line) -> Self {
+        InvoiceLine {
+            price: PriceId::from_db(l.price),
+            quantity: l.quantity,
+            amount: l.amount,
+            proration: l.proration,
+            period_start: l.period_start,
+            period_end: l.period_end,
+        }
+    }
+}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Invoice {
@@ -26,14 +73,22 @@ pub struct Invoice {
     pub number: String,
     pub customer: CustomerId,
     pub subscription: Option<SubscriptionId>,
-    /// `open` while unpaid, then `paid`, `void` or `uncollectible`.
-    #[schema(example = "paid")]
-    pub status: String,
+    pub status: InvoiceStatus,
+    /// Why it exists: `subscription_create`, `subscription_cycle`, `subscription_update`
+    /// (prorations invoiced at once) or `subscription_resume`.
+    #[schema(example = "subscription_cycle")]
+    pub billing_reason: String,
     #[schema(example = "usd")]
     pub currency: String,
     /// Minor units: the sum of the lines.
+    pub subtotal: i64,
+    /// Minor units: what the invoice is worth (negative for a credit).
     pub total: i64,
-    pub lines: Vec<Line>,
+    /// The customer's balance applied at finalization (negative is credit).
+    pub starting_balance: i64,
+    /// Minor units charged: the total with the balance applied, never below zero.
+    pub amount_due: i64,
+    pub lines: Vec<InvoiceLine>,
     #[serde(serialize_with = "timestamp::serialize")]
     #[schema(value_type = String, format = DateTime)]
     pub period_start: i64,
@@ -45,27 +100,55 @@ pub struct Invoice {
     pub created_at: i64,
     #[serde(serialize_with = "timestamp::option::serialize")]
     #[schema(value_type = Option<String>, format = DateTime)]
+    pub finalized_at: Option<i64>,
+    #[serde(serialize_with = "timestamp::option::serialize")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub paid_at: Option<i64>,
-    /// Why the last payment attempt failed (`card_declined`, `insufficient_funds`…).
+    /// Payment attempts so far.
+    pub attempt_count: i64,
+    /// When a draft is finalized and collected, or an open invoice's next payment retry.
+    #[serde(serialize_with = "timestamp::option::serialize")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub next_action_at: Option<i64>,
+    /// Why the last payment attempt failed (`card_declined`, `insufficient_funds`,
+    /// `payment_method_missing`…).
     pub payment_error: Option<String>,
+    /// The payment provider's id of the payment.
+    pub payment_reference: Option<String>,
 }
 
 impl Invoice {
-    fn from_row(r: InvoiceRow) -> ApiResult<Self> {
+    pub fn from_row(r: InvoiceRow) -> ApiResult<Self> {
+        let lines: Vec<Line> = stored("lines", &r.lines)?;
+        let status = match r.status.as_str() {
+            DRAFT => InvoiceStatus::Draft,
+            OPEN => InvoiceStatus::Open,
+            VOID => InvoiceStatus::Void,
+            UNCOLLECTIBLE => InvoiceStatus::Uncollectible,
+            _ => InvoiceStatus::Paid,
+        };
         Ok(Invoice {
-            lines: stored("lines", &r.lines)?,
+            lines: lines.into_iter().map(InvoiceLine::from).collect(),
             id: InvoiceId::from_db(r.id),
             number: r.number,
             customer: CustomerId::from_db(r.customer_id),
             subscription: r.subscription_id.map(SubscriptionId::from_db),
-            status: r.status,
+            status,
+            billing_reason: r.billing_reason,
             currency: r.currency,
+            subtotal: r.subtotal,
             total: r.total,
+            starting_balance: r.starting_balance,
+            amount_due: r.amount_due,
             period_start: r.period_start,
             period_end: r.period_end,
             created_at: r.created_at,
+            finalized_at: r.finalized_at,
             paid_at: r.paid_at,
+            attempt_count: r.attempt_count,
+            next_action_at: r.due_at,
             payment_error: r.payment_error,
+            payment_reference: r.payment_reference,
         })
     }
 }
@@ -81,6 +164,10 @@ pub struct InvoiceQuery {
     pub starting_after: Option<String>,
     /// Only this subscription's invoices.
     pub subscription: Option<String>,
+    /// Only this customer's invoices.
+    pub customer: Option<String>,
+    /// Only invoices in this status.
+    pub status: Option<InvoiceStatus>,
 }
 
 /// List invoices, newest first.
@@ -107,6 +194,8 @@ pub async fn list(
         &mut tx,
         &caller.scope,
         q.subscription.as_deref(),
+        q.customer.as_deref(),
+        q.status.map(|s| s.as_str()),
         q.starting_after.as_deref(),
         fetch,
     )
@@ -145,103 +234,56 @@ pub async fn get(
 
 page_type!(InvoicePage, Invoice);
 
-/// The invoice transitions: only an open invoice is paid, voided or written off.
-#[derive(Debug, Clone, Copy)]
-enum Transition {
-    Pay,
-    Void,
-    MarkUncollectible,
-}
-
-async fn transition(
+/// Closes an invoice without payment: voided (a draft or open one) or written off (an open
+/// one). Nothing is collected afterwards.
+async fn close(
     state: &AppState,
     caller: &Caller,
     id: &InvoiceId,
-    t: Transition,
+    to: InvoiceStatus,
 ) -> ApiResult<axum::Json<Invoice>> {
     caller.require(Permission::BillingWrite)?;
     let scope = &caller.scope;
     let mut tx = state.db.write_scoped(scope).await?;
-    let mut invoice = db::get_invoice(&mut tx, scope, id.as_str())
+    let mut invoice = db::claim_invoice(&mut tx, scope, id.as_str())
         .await?
         .ok_or(ApiError::NotFound("invoice"))?;
-    if invoice.status != "open" {
+    let (allowed, status, event): (&[&str], _, _) = match to {
+        InvoiceStatus::Void => (&[DRAFT, OPEN], VOID, "invoice.voided"),
+        _ => (&[OPEN], UNCOLLECTIBLE, "invoice.marked_uncollectible"),
+    };
+    if !allowed.contains(&invoice.status.as_str()) {
         return Err(ApiError::conflict(
             "invoice_not_open",
             format!(
-                "The invoice is {}; only open invoices change.",
-                invoice.status
+                "The invoice is {}; only {} invoices can become {status}.",
+                invoice.status,
+                allowed.join(" or ")
             ),
         ));
     }
-    let customer = db::get_customer(&mut tx, scope, &invoice.customer_id)
-        .await?
-        .ok_or(ApiError::NotFound("customer"))?;
-    let now = now_for(&mut tx, state, scope, &customer).await?;
-    let action = match t {
-        Transition::Void => {
-            invoice.status = "void".into();
-            "invoice.voided"
-        }
-        Transition::MarkUncollectible => {
-            invoice.status = "uncollectible".into();
-            "invoice.marked_uncollectible"
-        }
-        Transition::Pay => {
-            let pm = customer.default_payment_method.as_deref().ok_or_else(|| {
-                ApiError::conflict(
-                    "no_payment_method",
-                    "The customer has no default payment method to charge.",
-                )
-            })?;
-            match charge(pm, invoice.total) {
-                Outcome::Paid => {
-                    invoice.status = "paid".into();
-                    invoice.paid_at = Some(now);
-                    invoice.payment_error = None;
-                    recover_subscription(&mut tx, scope, invoice.subscription_id.as_deref())
-                        .await?;
-                    "invoice.paid"
-                }
-                Outcome::Failed(code) => {
-                    invoice.payment_error = Some(code.into());
-                    "invoice.payment_failed"
-                }
-            }
-        }
-    };
-    db::set_invoice_status(&mut tx, scope, &invoice).await?;
-    audit::record(
-        &mut tx,
-        scope,
-        caller.into(),
-        action,
-        ("invoice", &invoice.id),
-        state.clock.now_ms(),
-    )
-    .await?;
+    invoice.status = status.into();
+    invoice.due_at = None;
+    db::update_invoice(&mut tx, scope, &invoice).await?;
+    notify(&mut tx, state, scope, &caller.into(), event, &invoice).await?;
     tx.commit().await?;
     Ok(axum::Json(Invoice::from_row(invoice)?))
 }
 
-/// A past-due subscription whose invoice got paid is active again.
-async fn recover_subscription(
-    tx: &mut sqlx::AnyConnection,
-    scope: &crate::tenancy::Scope,
-    id: Option<&str>,
-) -> ApiResult<()> {
-    let Some(id) = id else { return Ok(()) };
-    if let Some(mut sub) = db::get_subscription(tx, scope, id)
-        .await?
-        .filter(|s| s.status == PAST_DUE)
-    {
-        sub.status = ACTIVE.into();
-        db::update_subscription(tx, scope, &sub).await?;
+impl InvoiceStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            InvoiceStatus::Draft => DRAFT,
+            InvoiceStatus::Open => OPEN,
+            InvoiceStatus::Paid => crate::billing::invoicing::PAID,
+            InvoiceStatus::Void => VOID,
+            InvoiceStatus::Uncollectible => UNCOLLECTIBLE,
+        }
     }
-    Ok(())
 }
 
-/// Charge an open invoice again, to the customer's current default payment method.
+/// Pay a draft or open invoice now, with the customer's current default payment method (a
+/// draft is finalized first). A paid invoice brings its subscription back to active.
 #[utoipa::path(
     post, path = "/v1/invoices/{id}/pay", tag = "invoices", operation_id = "invoices_pay",
     params(("id" = InvoiceId, Path)),
@@ -260,10 +302,31 @@ pub async fn pay(
     caller: Caller,
     Path(id): Path<InvoiceId>,
 ) -> ApiResult<axum::Json<Invoice>> {
-    transition(&state, &caller, &id, Transition::Pay).await
+    caller.require(Permission::BillingWrite)?;
+    let scope = &caller.scope;
+    let mut conn = state.db.read_scoped(scope).await?;
+    let invoice = db::get_invoice(&mut conn, scope, id.as_str())
+        .await?
+        .ok_or(ApiError::NotFound("invoice"))?;
+    let customer = db::get_customer(&mut conn, scope, &invoice.customer_id)
+        .await?
+        .ok_or(ApiError::NotFound("customer"))?;
+    let now = now_for(&mut conn, &state, scope, &customer).await?;
+    conn.commit().await?;
+    if customer.default_payment_method.is_none() && invoice.total > 0 {
+        return Err(ApiError::conflict(
+            "no_payment_method",
+            "The customer has no default payment method to charge.",
+        ));
+    }
+    let actor: ActorRef = (&caller).into();
+    let paid = collection::process(&state, scope, &actor, id.as_str(), now, true)
+        .await?
+        .ok_or(ApiError::NotFound("invoice"))?;
+    Ok(axum::Json(Invoice::from_row(paid)?))
 }
 
-/// Void an open invoice: it is no longer owed.
+/// Void a draft or open invoice: it is no longer owed.
 #[utoipa::path(
     post, path = "/v1/invoices/{id}/void", tag = "invoices", operation_id = "invoices_void",
     params(("id" = InvoiceId, Path)),
@@ -282,7 +345,7 @@ pub async fn void(
     caller: Caller,
     Path(id): Path<InvoiceId>,
 ) -> ApiResult<axum::Json<Invoice>> {
-    transition(&state, &caller, &id, Transition::Void).await
+    close(&state, &caller, &id, InvoiceStatus::Void).await
 }
 
 /// Write an open invoice off as uncollectible.
@@ -304,5 +367,5 @@ pub async fn mark_uncollectible(
     caller: Caller,
     Path(id): Path<InvoiceId>,
 ) -> ApiResult<axum::Json<Invoice>> {
-    transition(&state, &caller, &id, Transition::MarkUncollectible).await
+    close(&state, &caller, &id, InvoiceStatus::Uncollectible).await
 }

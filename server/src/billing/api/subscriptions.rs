@@ -1,37 +1,46 @@
-//! Subscriptions (`/v1/subscriptions`): create (optionally trialing), cancel now or at period
-//! end, resume a scheduled cancellation. See `billing::subscriptions` for the state machine.
+//! Subscriptions (`/v1/subscriptions`): create (optionally trialing), change items and
+//! quantities with prorations, cancel now or at period end, pause and resume. See
+//! `billing::subscriptions` for the state machine.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::invoices::InvoiceLine;
 use super::stored;
 use crate::app::AppState;
-use crate::audit::{self, ActorRef};
-use crate::billing::PriceTerms;
+use crate::audit::ActorRef;
+use crate::billing::collection::{self, DAY_MS};
+use crate::billing::invoicing::Line;
 use crate::billing::store::{self as db, SubscriptionRow};
 use crate::billing::subscriptions::{
-    ACTIVE, CANCELED, Item, PAST_DUE, TRIALING, now_for, start_next_period,
+    ACTIVE, CANCELED, INCOMPLETE, Item, PAST_DUE, PAUSED, TRIALING, UNPAID, bills, defer,
+    interval_of, items_of, now_for, proration_lines, start_next_period,
 };
+use crate::billing::{PriceTerms, notify};
 use crate::clock::timestamp;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{Page, fetch_limit, page_type};
 use crate::ids::{CustomerId, PriceId, SubscriptionId};
-use crate::tenancy::Permission;
-
-const DAY_MS: i64 = 24 * 3600 * 1000;
+use crate::tenancy::{Permission, Scope};
 
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SubscriptionStatus {
+    /// The first invoice is not paid yet.
+    Incomplete,
     Trialing,
     Active,
-    /// The last renewal's payment failed; renewals go on.
+    /// A renewal's payment failed and is being retried; renewals go on.
     PastDue,
+    /// Every retry failed (final action `mark_unpaid`); no renewals until an invoice is paid.
+    Unpaid,
     Canceled,
+    /// Collection paused: no renewals until resumed.
+    Paused,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -76,15 +85,21 @@ pub struct Subscription {
     #[serde(serialize_with = "timestamp::serialize")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: i64,
+    /// Prorations from changes this period, added to the next invoice.
+    pub pending_lines: Vec<InvoiceLine>,
 }
 
 impl Subscription {
-    fn from_row(r: SubscriptionRow) -> ApiResult<Self> {
+    pub fn from_row(r: SubscriptionRow) -> ApiResult<Self> {
         let items: Vec<Item> = stored("items", &r.items)?;
+        let pending: Vec<Line> = stored("pending_lines", &r.pending_lines)?;
         let status = match r.status.as_str() {
+            INCOMPLETE => SubscriptionStatus::Incomplete,
             TRIALING => SubscriptionStatus::Trialing,
             ACTIVE => SubscriptionStatus::Active,
             PAST_DUE => SubscriptionStatus::PastDue,
+            UNPAID => SubscriptionStatus::Unpaid,
+            PAUSED => SubscriptionStatus::Paused,
             _ => SubscriptionStatus::Canceled,
         };
         Ok(Subscription {
@@ -106,6 +121,7 @@ impl Subscription {
             cancel_at_period_end: r.cancel_at_period_end == 1,
             canceled_at: r.canceled_at,
             created_at: r.created_at,
+            pending_lines: pending.into_iter().map(InvoiceLine::from).collect(),
         })
     }
 }
@@ -121,7 +137,9 @@ pub struct CreateSubscriptionRequest {
     pub trial_days: Option<i64>,
 }
 
-/// Subscribe a customer to prices. Without a trial the first period is invoiced at once.
+/// Subscribe a customer to prices. Without a trial the first period is invoiced and
+/// collected at once: the subscription is `active` when that invoice is paid, else
+/// `incomplete` until it is.
 #[utoipa::path(
     post, path = "/v1/subscriptions", tag = "subscriptions", operation_id = "subscriptions_create",
     request_body = CreateSubscriptionRequest,
@@ -141,63 +159,13 @@ pub async fn create(
     Json(req): Json<CreateSubscriptionRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<Subscription>)> {
     caller.require(Permission::BillingWrite)?;
-    if req.items.is_empty() || req.items.len() > 20 {
-        return Err(ApiError::validation("items", "must have 1 to 20 items"));
-    }
     let scope = &caller.scope;
+    let actor: ActorRef = (&caller).into();
     let mut tx = state.db.write_scoped(scope).await?;
     let mut customer = db::get_customer(&mut tx, scope, req.customer.as_str())
         .await?
         .ok_or(ApiError::NotFound("customer"))?;
-    let mut items = Vec::new();
-    let mut currency: Option<String> = None;
-    for (i, item) in req.items.iter().enumerate() {
-        let field = |f: &str| format!("items[{i}].{f}");
-        if !(1..=1_000_000_000).contains(&item.quantity) {
-            return Err(ApiError::validation(
-                &field("quantity"),
-                "must be 1 to 1000000000",
-            ));
-        }
-        let price = db::get_price(&mut tx, scope, item.price.as_str())
-            .await?
-            .ok_or(ApiError::NotFound("price"))?;
-        if price.archived_at.is_some() {
-            return Err(ApiError::conflict(
-                "price_archived",
-                format!("{} is archived and starts no new subscriptions.", price.id),
-            ));
-        }
-        let terms: PriceTerms = stored("terms", &price.terms)?;
-        let Some(recurring) = &terms.recurring else {
-            return Err(ApiError::validation(
-                &field("price"),
-                "must be a recurring price",
-            ));
-        };
-        let first = items
-            .first()
-            .and_then(|f: &Item| f.terms.recurring.as_ref());
-        if first.is_some_and(|first| first != recurring) {
-            return Err(ApiError::validation(
-                &field("price"),
-                "must bill on the same interval as the other items",
-            ));
-        }
-        if currency.as_ref().is_some_and(|c| *c != price.currency) {
-            return Err(ApiError::validation(
-                &field("price"),
-                "must be in the same currency as the other items",
-            ));
-        }
-        currency = Some(price.currency.clone());
-        items.push(Item {
-            price: price.id,
-            quantity: item.quantity,
-            terms,
-        });
-    }
-    let currency = currency.unwrap_or_default();
+    let (items, currency) = resolve_items(&mut tx, scope, &req.items, &[]).await?;
     match &customer.currency {
         Some(c) if *c != currency => {
             return Err(ApiError::conflict(
@@ -220,7 +188,7 @@ pub async fn create(
     let mut sub = SubscriptionRow {
         id: SubscriptionId::generate().to_string(),
         customer_id: customer.id.clone(),
-        status: TRIALING.into(),
+        status: if trial_end.is_some() { TRIALING } else { INCOMPLETE }.into(),
         items: super::to_json(&items)?,
         currency,
         billing_cycle_anchor: trial_end.unwrap_or(now),
@@ -231,36 +199,105 @@ pub async fn create(
         cancel_at_period_end: 0,
         canceled_at: None,
         created_at: now,
+        pending_lines: "[]".into(),
     };
-    let actor: ActorRef = (&caller).into();
     db::insert_subscription(&mut tx, scope, &sub).await?;
-    if trial_end.is_none() {
-        start_next_period(
-            &mut tx,
-            scope,
-            &actor,
-            &mut sub,
-            &items,
-            customer.default_payment_method.as_deref(),
-            now,
-        )
-        .await?;
-        db::update_subscription(&mut tx, scope, &sub).await?;
-    }
-    audit::record(
-        &mut tx,
-        scope,
-        actor,
-        "subscription.created",
-        ("subscription", &sub.id),
-        now,
-    )
-    .await?;
+    let first_invoice = match trial_end {
+        Some(_) => None,
+        None => {
+            let invoice = start_next_period(
+                &mut tx,
+                &state,
+                scope,
+                &actor,
+                &mut sub,
+                "subscription_create",
+                now,
+                now,
+            )
+            .await?;
+            db::update_subscription(&mut tx, scope, &sub).await?;
+            Some(invoice.id)
+        }
+    };
+    notify(&mut tx, &state, scope, &actor, "subscription.created", &sub).await?;
     tx.commit().await?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(Subscription::from_row(sub)?),
-    ))
+    if let Some(invoice) = first_invoice {
+        collection::process(&state, scope, &actor, &invoice, now, true).await?;
+    }
+    Ok((StatusCode::CREATED, axum::Json(reread(&state, scope, &sub.id).await?)))
+}
+
+async fn reread(state: &AppState, scope: &Scope, id: &str) -> ApiResult<Subscription> {
+    let mut conn = state.db.read_scoped(scope).await?;
+    let row = db::get_subscription(&mut conn, scope, id)
+        .await?
+        .ok_or(ApiError::NotFound("subscription"))?;
+    conn.commit().await?;
+    Subscription::from_row(row)
+}
+
+/// Checks requested items: 1 to 20 active recurring prices of one currency and one interval.
+/// Archived prices are refused unless already subscribed (`current`).
+async fn resolve_items(
+    tx: &mut sqlx::AnyConnection,
+    scope: &Scope,
+    requested: &[SubscriptionItem],
+    current: &[Item],
+) -> ApiResult<(Vec<Item>, String)> {
+    if requested.is_empty() || requested.len() > 20 {
+        return Err(ApiError::validation("items", "must have 1 to 20 items"));
+    }
+    let mut items: Vec<Item> = Vec::new();
+    let mut currency: Option<String> = None;
+    for (i, item) in requested.iter().enumerate() {
+        let field = |f: &str| format!("items[{i}].{f}");
+        if !(1..=1_000_000_000).contains(&item.quantity) {
+            return Err(ApiError::validation(
+                &field("quantity"),
+                "must be 1 to 1000000000",
+            ));
+        }
+        if requested[..i].iter().any(|p| p.price == item.price) {
+            return Err(ApiError::validation(&field("price"), "is listed twice"));
+        }
+        let price = db::get_price(tx, scope, item.price.as_str())
+            .await?
+            .ok_or(ApiError::NotFound("price"))?;
+        let terms: PriceTerms = stored("terms", &price.terms)?;
+        let Some(recurring) = &terms.recurring else {
+            return Err(ApiError::validation(
+                &field("price"),
+                "must be a recurring price",
+            ));
+        };
+        let first = items.first().and_then(|f| f.terms.recurring.as_ref());
+        if first.is_some_and(|first| first != recurring) {
+            return Err(ApiError::validation(
+                &field("price"),
+                "must bill on the same interval as the other items",
+            ));
+        }
+        if currency.as_ref().is_some_and(|c| *c != price.currency) {
+            return Err(ApiError::validation(
+                &field("price"),
+                "must be in the same currency as the other items",
+            ));
+        }
+        if price.archived_at.is_some() && !current.iter().any(|c| c.price == price.id) {
+            return Err(ApiError::conflict(
+                "price_archived",
+                format!("{} is archived and starts no new subscriptions.", price.id),
+            ));
+        }
+        currency = Some(price.currency.clone());
+        items.push(Item {
+            price: price.id,
+            quantity: item.quantity,
+            terms,
+        });
+    }
+    Ok((items, currency.unwrap_or_default()))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -365,19 +402,20 @@ pub async fn cancel(
     Path(id): Path<SubscriptionId>,
     Json(req): Json<CancelSubscriptionRequest>,
 ) -> ApiResult<axum::Json<Subscription>> {
-    change(&state, &caller, &id, |sub, now| {
-        if req.at_period_end {
-            sub.cancel_at_period_end = 1;
-        } else {
-            sub.status = CANCELED.into();
-            sub.canceled_at = Some(now);
-        }
+    let mut c = Change::begin(&state, &caller, &id).await?;
+    let event = if req.at_period_end {
+        c.sub.cancel_at_period_end = 1;
+        "subscription.updated"
+    } else {
+        c.sub.status = CANCELED.into();
+        c.sub.canceled_at = Some(c.now);
         "subscription.canceled"
-    })
-    .await
+    };
+    c.commit(&state, &caller, event, None).await
 }
 
-/// Resume a subscription scheduled to cancel at period end.
+/// Resume: a paused subscription starts a new period now, invoiced and collected at once;
+/// a subscription scheduled to cancel at period end goes on renewing.
 #[utoipa::path(
     post, path = "/v1/subscriptions/{id}/resume", tag = "subscriptions", operation_id = "subscriptions_resume",
     params(("id" = SubscriptionId, Path)),
@@ -396,48 +434,211 @@ pub async fn resume(
     caller: Caller,
     Path(id): Path<SubscriptionId>,
 ) -> ApiResult<axum::Json<Subscription>> {
-    change(&state, &caller, &id, |sub, _| {
-        sub.cancel_at_period_end = 0;
-        "subscription.resumed"
-    })
-    .await
+    let mut c = Change::begin(&state, &caller, &id).await?;
+    c.sub.cancel_at_period_end = 0;
+    let mut invoice = None;
+    if c.sub.status == PAUSED {
+        c.sub.status = ACTIVE.into();
+        c.sub.billing_cycle_anchor = c.now;
+        c.sub.periods = 0;
+        let actor: ActorRef = (&caller).into();
+        let (now, scope) = (c.now, caller.scope.clone());
+        let started = start_next_period(
+            &mut c.tx,
+            &state,
+            &scope,
+            &actor,
+            &mut c.sub,
+            "subscription_resume",
+            now,
+            now,
+        )
+        .await?;
+        invoice = Some(started.id);
+    }
+    c.commit(&state, &caller, "subscription.resumed", invoice)
+        .await
 }
 
-/// Applies `edit` to a subscription that has not ended, with its audit event.
-async fn change(
-    state: &AppState,
-    caller: &Caller,
-    id: &SubscriptionId,
-    edit: impl FnOnce(&mut SubscriptionRow, i64) -> &'static str,
+/// Pause collection: no renewals and no invoices until resumed.
+#[utoipa::path(
+    post, path = "/v1/subscriptions/{id}/pause", tag = "subscriptions", operation_id = "subscriptions_pause",
+    params(("id" = SubscriptionId, Path)),
+    responses(
+        (status = 200, description = "Paused", body = Subscription),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+    ),
+    security(("api_key" = ["billing:write"]), ("session" = ["billing:write"]))
+)]
+pub async fn pause(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<SubscriptionId>,
 ) -> ApiResult<axum::Json<Subscription>> {
-    caller.require(Permission::BillingWrite)?;
-    let mut tx = state.db.write_scoped(&caller.scope).await?;
-    let mut sub = db::get_subscription(&mut tx, &caller.scope, id.as_str())
-        .await?
-        .ok_or(ApiError::NotFound("subscription"))?;
-    if sub.status == CANCELED {
-        return Err(ApiError::conflict(
-            "subscription_canceled",
-            "The subscription has ended.",
+    let mut c = Change::begin(&state, &caller, &id).await?;
+    c.require_billing("pause")?;
+    c.sub.status = PAUSED.into();
+    c.commit(&state, &caller, "subscription.paused", None).await
+}
+
+/// How a change mid-period is charged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProrationBehavior {
+    /// Credit the unused time and charge the remaining time on the next invoice (default).
+    #[default]
+    CreateProrations,
+    /// No prorations: the new items bill from the next period.
+    None,
+    /// Invoice the prorations now and collect them at once.
+    AlwaysInvoice,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSubscriptionRequest {
+    /// The new items, replacing the current ones: change a price (upgrade, downgrade) or a
+    /// quantity. Same currency and billing interval as the subscription.
+    pub items: Vec<SubscriptionItem>,
+    #[serde(default)]
+    pub proration_behavior: ProrationBehavior,
+}
+
+/// Change a subscription's items or quantities mid-period, with prorations.
+#[utoipa::path(
+    post, path = "/v1/subscriptions/{id}", tag = "subscriptions", operation_id = "subscriptions_update",
+    params(("id" = SubscriptionId, Path)),
+    request_body = UpdateSubscriptionRequest,
+    responses(
+        (status = 200, description = "Updated", body = Subscription),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+    ),
+    security(("api_key" = ["billing:write"]), ("session" = ["billing:write"]))
+)]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<SubscriptionId>,
+    Json(req): Json<UpdateSubscriptionRequest>,
+) -> ApiResult<axum::Json<Subscription>> {
+    let mut c = Change::begin(&state, &caller, &id).await?;
+    c.require_billing("change")?;
+    let scope = caller.scope.clone();
+    let old = items_of(&c.sub)?;
+    let (new, currency) = resolve_items(&mut c.tx, &scope, &req.items, &old).await?;
+    if currency != c.sub.currency {
+        return Err(ApiError::validation(
+            "items",
+            format!("must be in the subscription's currency, {}", c.sub.currency),
         ));
     }
-    let customer = db::get_customer(&mut tx, &caller.scope, &sub.customer_id)
-        .await?
-        .ok_or(ApiError::NotFound("customer"))?;
-    let now = now_for(&mut tx, state, &caller.scope, &customer).await?;
-    let action = edit(&mut sub, now);
-    db::update_subscription(&mut tx, &caller.scope, &sub).await?;
-    audit::record(
-        &mut tx,
-        &caller.scope,
-        caller.into(),
-        action,
-        ("subscription", &sub.id),
-        state.clock.now_ms(),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(axum::Json(Subscription::from_row(sub)?))
+    if interval_of(&new)? != interval_of(&old)? {
+        return Err(ApiError::validation(
+            "items",
+            "must bill on the subscription's interval",
+        ));
+    }
+    let period = (c.sub.current_period_start, c.sub.current_period_end);
+    let lines = match (req.proration_behavior, c.sub.status.as_str()) {
+        (ProrationBehavior::None, _) | (_, TRIALING) => Vec::new(),
+        _ => proration_lines(&old, &new, period, c.now)?,
+    };
+    c.sub.items = super::to_json(&new)?;
+    let mut invoice = None;
+    if !lines.is_empty() {
+        if req.proration_behavior == ProrationBehavior::AlwaysInvoice {
+            let draft = crate::billing::invoicing::create_draft(
+                &mut c.tx,
+                &scope,
+                crate::billing::invoicing::Draft {
+                    customer: &c.sub.customer_id,
+                    subscription: Some(&c.sub.id),
+                    currency: &c.sub.currency,
+                    billing_reason: "subscription_update",
+                    lines,
+                    period: (c.now, c.sub.current_period_end),
+                    created_at: c.now,
+                    due_at: c.now,
+                },
+            )
+            .await?;
+            let actor: ActorRef = (&caller).into();
+            notify(&mut c.tx, &state, &scope, &actor, "invoice.created", &draft).await?;
+            invoice = Some(draft.id);
+        } else {
+            defer(&mut c.sub, lines)?;
+        }
+    }
+    c.commit(&state, &caller, "subscription.updated", invoice)
+        .await
+}
+
+/// A change to a subscription that has not ended: read in, edited, committed with its event,
+/// then any invoice it created collected.
+struct Change {
+    tx: crate::store::Tx,
+    sub: SubscriptionRow,
+    now: i64,
+}
+
+impl Change {
+    async fn begin(state: &AppState, caller: &Caller, id: &SubscriptionId) -> ApiResult<Self> {
+        caller.require(Permission::BillingWrite)?;
+        let mut tx = state.db.write_scoped(&caller.scope).await?;
+        let sub = db::claim_subscription(&mut tx, &caller.scope, id.as_str())
+            .await?
+            .ok_or(ApiError::NotFound("subscription"))?;
+        if sub.status == CANCELED {
+            return Err(ApiError::conflict(
+                "subscription_canceled",
+                "The subscription has ended.",
+            ));
+        }
+        let customer = db::get_customer(&mut tx, &caller.scope, &sub.customer_id)
+            .await?
+            .ok_or(ApiError::NotFound("customer"))?;
+        let now = now_for(&mut tx, state, &caller.scope, &customer).await?;
+        Ok(Change { tx, sub, now })
+    }
+
+    fn require_billing(&self, what: &str) -> ApiResult<()> {
+        if bills(&self.sub.status) {
+            return Ok(());
+        }
+        Err(ApiError::conflict(
+            "subscription_not_billing",
+            format!(
+                "A {} subscription cannot {what}; only trialing, active and past_due ones can.",
+                self.sub.status
+            ),
+        ))
+    }
+
+    async fn commit(
+        mut self,
+        state: &AppState,
+        caller: &Caller,
+        event: &str,
+        invoice: Option<String>,
+    ) -> ApiResult<axum::Json<Subscription>> {
+        let scope = &caller.scope;
+        let actor: ActorRef = caller.into();
+        db::update_subscription(&mut self.tx, scope, &self.sub).await?;
+        notify(&mut self.tx, state, scope, &actor, event, &self.sub).await?;
+        self.tx.commit().await?;
+        if let Some(invoice) = invoice {
+            collection::process(state, scope, &actor, &invoice, self.now, true).await?;
+        }
+        Ok(axum::Json(reread(state, scope, &self.sub.id).await?))
+    }
 }
 
 page_type!(SubscriptionPage, Subscription);

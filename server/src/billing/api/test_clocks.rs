@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::AppState;
-use crate::audit::{self, ActorRef};
+use crate::audit;
 use crate::billing::store::{self as db, TestClockRow};
-use crate::billing::subscriptions::catch_up;
+use crate::billing::scheduler;
 use crate::clock::timestamp;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
@@ -167,8 +167,9 @@ pub struct AdvanceTestClockRequest {
     pub frozen_time: String,
 }
 
-/// Move a test clock forward and run everything that falls due on its customers'
-/// subscriptions up to the new time, in one transaction.
+/// Move a test clock forward and run everything that falls due on its customers up to the
+/// new time — renewals, trial ends, invoice finalization, payment retries — in time order,
+/// each step at the time it falls due. Returns when the clock has caught up.
 #[utoipa::path(
     post, path = "/v1/test_clocks/{id}/advance", tag = "test_clocks", operation_id = "test_clocks_advance",
     params(("id" = TestClockId, Path)),
@@ -202,31 +203,18 @@ pub async fn advance(
     }
     clock.frozen_time = to;
     db::set_frozen_time(&mut tx, &caller.scope, &clock.id, to).await?;
-    let actor: ActorRef = (&caller).into();
-    for mut sub in db::due_on_clock(&mut tx, &caller.scope, &clock.id, to).await? {
-        let customer = db::get_customer(&mut tx, &caller.scope, &sub.customer_id)
-            .await?
-            .ok_or(ApiError::NotFound("customer"))?;
-        catch_up(
-            &mut tx,
-            &caller.scope,
-            &actor,
-            &mut sub,
-            customer.default_payment_method.as_deref(),
-            to,
-        )
-        .await?;
-    }
     audit::record(
         &mut tx,
         &caller.scope,
-        actor,
+        (&caller).into(),
         "test_clock.advanced",
         ("test_clock", &clock.id),
         state.clock.now_ms(),
     )
     .await?;
     tx.commit().await?;
+    // Each step commits on its own; an interrupted advance resumes with the next one.
+    scheduler::run_clock(&state, &caller.scope, &clock.id, to).await?;
     Ok(axum::Json(clock.into()))
 }
 

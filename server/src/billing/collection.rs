@@ -1,0 +1,342 @@
+//! Collecting invoices, and dunning when a payment fails.
+//!
+//! The scheduler (or a test clock) acts on an invoice when its `due_at` comes: a draft is
+//! finalized, then payment of the amount due is attempted on the customer's default payment
+//! method. The attempt runs outside any transaction (a provider is a network call away):
+//! the invoice is first claimed by pushing `due_at` one lease ahead and counting the
+//! attempt, so a crash retries it later with the same idempotency key, and a second replica
+//! never attempts it at the same time. The outcome is then recorded by `payment_succeeded`
+//! or `payment_failed`, which provider webhooks call too; both are idempotent and never
+//! undo a payment, so duplicate and out-of-order notifications converge.
+//!
+//! Dunning: after a failed attempt the invoice is retried `retry_days` after it was
+//! finalized (default 3, 7 and 14 days: four tries over two weeks) and its subscription is
+//! `past_due`; when the last try fails the subscription is canceled or marked `unpaid`
+//! (`final_action`). A subscription's first invoice is not retried: the subscription stays
+//! `incomplete` until that invoice is paid.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::invoicing::{self, OPEN, PAID, UNCOLLECTIBLE};
+use super::payments::{Outcome, charge};
+use super::store::{self as db, InvoiceRow};
+use super::subscriptions::{ACTIVE, CANCELED, INCOMPLETE, PAST_DUE, UNPAID};
+use super::{notify, stored, to_json};
+use crate::app::AppState;
+use crate::audit::ActorRef;
+use crate::http::error::{ApiError, ApiResult};
+use crate::tenancy::Scope;
+
+pub const DAY_MS: i64 = 24 * 3600 * 1000;
+/// How long an attempt holds its invoice before another may try again (after a crash).
+const LEASE_MS: i64 = 3600 * 1000;
+
+/// What happens to a subscription when the last payment retry fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FinalAction {
+    Cancel,
+    MarkUnpaid,
+}
+
+impl FinalAction {
+    fn as_str(self) -> &'static str {
+        match self {
+            FinalAction::Cancel => "cancel",
+            FinalAction::MarkUnpaid => "mark_unpaid",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        [FinalAction::Cancel, FinalAction::MarkUnpaid]
+            .into_iter()
+            .find(|a| a.as_str() == s)
+    }
+}
+
+/// The dunning schedule of a tenant and environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Dunning {
+    /// Days after finalization on which a failed payment is retried, increasing; at most 8.
+    #[schema(example = json!([3, 7, 14]))]
+    pub retry_days: Vec<i64>,
+    pub final_action: FinalAction,
+}
+
+impl Default for Dunning {
+    fn default() -> Self {
+        Dunning {
+            retry_days: vec![3, 7, 14],
+            final_action: FinalAction::Cancel,
+        }
+    }
+}
+
+impl Dunning {
+    pub fn check(&self) -> ApiResult<()> {
+        let increasing = self.retry_days.windows(2).all(|w| w[0] < w[1]);
+        let in_range = self.retry_days.iter().all(|d| (1..=60).contains(d));
+        if self.retry_days.len() > 8 || !increasing || !in_range {
+            return Err(ApiError::validation(
+                "retry_days",
+                "must be at most 8 increasing days, each 1 to 60",
+            ));
+        }
+        Ok(())
+    }
+
+    /// When to try again after `attempts` tries, the last at `at`; None when none is left.
+    pub fn next_retry(&self, finalized_at: i64, attempts: i64, at: i64) -> Option<i64> {
+        let tries_left = (self.retry_days.len() as i64 + 1) - attempts;
+        (tries_left > 0)
+            .then(|| {
+                self.retry_days
+                    .iter()
+                    .map(|d| finalized_at + d * DAY_MS)
+                    .find(|t| *t > at)
+            })
+            .flatten()
+    }
+}
+
+pub async fn dunning(tx: &mut sqlx::AnyConnection, scope: &Scope) -> ApiResult<Dunning> {
+    Ok(match db::get_settings(tx, scope).await? {
+        Some(row) => Dunning {
+            retry_days: stored("retry_days", &row.retry_days)?,
+            final_action: FinalAction::parse(&row.final_action).ok_or_else(|| {
+                ApiError::Internal(anyhow::anyhow!("bad final_action {:?}", row.final_action))
+            })?,
+        },
+        None => Dunning::default(),
+    })
+}
+
+pub async fn save_dunning(
+    tx: &mut sqlx::AnyConnection,
+    scope: &Scope,
+    d: &Dunning,
+    now: i64,
+) -> ApiResult<()> {
+    let row = db::SettingsRow {
+        retry_days: to_json(&d.retry_days)?,
+        final_action: d.final_action.as_str().to_owned(),
+        updated_at: now,
+    };
+    db::put_settings(tx, scope, &row).await?;
+    Ok(())
+}
+
+/// Acts on an invoice at `at`: finalizes a draft, then attempts payment. Scheduled work
+/// (`manual` false) happens only if the invoice is still due; a manual attempt (the pay
+/// endpoint) happens whenever the invoice is a draft or open. Returns the invoice after, or
+/// None when scheduled work was no longer due.
+pub async fn process(
+    state: &AppState,
+    scope: &Scope,
+    actor: &ActorRef<'_>,
+    id: &str,
+    at: i64,
+    manual: bool,
+) -> ApiResult<Option<InvoiceRow>> {
+    let mut tx = state.db.write_scoped(scope).await?;
+    let mut invoice = db::claim_invoice(&mut tx, scope, id)
+        .await?
+        .ok_or(ApiError::NotFound("invoice"))?;
+    let due = invoice.due_at.is_some_and(|d| d <= at);
+    let collectable = [invoicing::DRAFT, OPEN].contains(&invoice.status.as_str());
+    if !manual && !due {
+        return Ok(None); // another replica got there first
+    }
+    if !collectable {
+        return Err(ApiError::conflict(
+            "invoice_not_payable",
+            format!("The invoice is {}; only draft and open invoices are paid.", invoice.status),
+        ));
+    }
+    let mut customer = db::get_customer(&mut tx, scope, &invoice.customer_id)
+        .await?
+        .ok_or(ApiError::NotFound("customer"))?;
+    if invoice.status == invoicing::DRAFT {
+        let balance = customer.balance;
+        invoicing::finalize(&mut invoice, &mut customer, at)?;
+        if customer.balance != balance {
+            db::update_customer(&mut tx, scope, &customer).await?;
+        }
+        notify(&mut tx, state, scope, actor, "invoice.finalized", &invoice).await?;
+    }
+    let Some(payment_method) = customer.default_payment_method.clone() else {
+        invoice.attempt_count += 1;
+        db::update_invoice(&mut tx, scope, &invoice).await?;
+        payment_failed(&mut tx, state, scope, actor, id, "payment_method_missing", at).await?;
+        return finish(tx, scope, id).await;
+    };
+    if invoice.amount_due == 0 {
+        db::update_invoice(&mut tx, scope, &invoice).await?;
+        payment_succeeded(&mut tx, state, scope, actor, id, "", at).await?;
+        return finish(tx, scope, id).await;
+    }
+    invoice.attempt_count += 1;
+    invoice.due_at = Some(at + LEASE_MS);
+    db::update_invoice(&mut tx, scope, &invoice).await?;
+    tx.commit().await?;
+
+    let key = format!("{}-{}", invoice.id, invoice.attempt_count);
+    let outcome = charge(&payment_method, invoice.amount_due, &key);
+
+    let mut tx = state.db.write_scoped(scope).await?;
+    match outcome {
+        Outcome::Paid { reference } => {
+            payment_succeeded(&mut tx, state, scope, actor, id, &reference, at).await?
+        }
+        Outcome::Failed { code } => {
+            payment_failed(&mut tx, state, scope, actor, id, &code, at).await?
+        }
+    }
+    finish(tx, scope, id).await
+}
+
+async fn finish(mut tx: crate::store::Tx, scope: &Scope, id: &str) -> ApiResult<Option<InvoiceRow>> {
+    let invoice = db::get_invoice(&mut tx, scope, id).await?;
+    tx.commit().await?;
+    Ok(invoice)
+}
+
+/// Records a successful payment of an open (or uncollectible) invoice and brings its
+/// subscription back to active. A paid invoice stays as it is.
+pub async fn payment_succeeded(
+    tx: &mut sqlx::AnyConnection,
+    state: &AppState,
+    scope: &Scope,
+    actor: &ActorRef<'_>,
+    id: &str,
+    reference: &str,
+    at: i64,
+) -> ApiResult<()> {
+    let mut invoice = db::claim_invoice(tx, scope, id)
+        .await?
+        .ok_or(ApiError::NotFound("invoice"))?;
+    if ![OPEN, UNCOLLECTIBLE].contains(&invoice.status.as_str()) {
+        return Ok(());
+    }
+    invoice.status = PAID.into();
+    invoice.paid_at = Some(at);
+    invoice.payment_error = None;
+    invoice.payment_reference = (!reference.is_empty()).then(|| reference.to_owned());
+    invoice.due_at = None;
+    db::update_invoice(tx, scope, &invoice).await?;
+    notify(tx, state, scope, actor, "invoice.paid", &invoice).await?;
+    if let Some(sub_id) = &invoice.subscription_id {
+        let mut sub = db::claim_subscription(tx, scope, sub_id)
+            .await?
+            .ok_or(ApiError::NotFound("subscription"))?;
+        if [PAST_DUE, UNPAID, INCOMPLETE].contains(&sub.status.as_str()) {
+            sub.status = ACTIVE.into();
+            db::update_subscription(tx, scope, &sub).await?;
+            notify(tx, state, scope, actor, "subscription.updated", &sub).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Records a failed payment of an open invoice: schedules the next retry and makes its
+/// subscription past due, or, after the last retry, applies the final action. An invoice
+/// that is no longer open (paid meanwhile) stays as it is.
+pub async fn payment_failed(
+    tx: &mut sqlx::AnyConnection,
+    state: &AppState,
+    scope: &Scope,
+    actor: &ActorRef<'_>,
+    id: &str,
+    code: &str,
+    at: i64,
+) -> ApiResult<()> {
+    let mut invoice = db::claim_invoice(tx, scope, id)
+        .await?
+        .ok_or(ApiError::NotFound("invoice"))?;
+    if invoice.status != OPEN {
+        return Ok(());
+    }
+    let dunning = dunning(tx, scope).await?;
+    let first_invoice = invoice.billing_reason == "subscription_create";
+    invoice.payment_error = Some(code.to_owned());
+    invoice.due_at = if first_invoice {
+        None
+    } else {
+        let finalized = invoice.finalized_at.unwrap_or(at);
+        dunning.next_retry(finalized, invoice.attempt_count, at)
+    };
+    db::update_invoice(tx, scope, &invoice).await?;
+    notify(tx, state, scope, actor, "invoice.payment_failed", &invoice).await?;
+    let Some(sub_id) = &invoice.subscription_id else {
+        return Ok(());
+    };
+    let mut sub = db::claim_subscription(tx, scope, sub_id)
+        .await?
+        .ok_or(ApiError::NotFound("subscription"))?;
+    let before = sub.status.clone();
+    if first_invoice {
+        // stays incomplete until paid
+    } else if invoice.due_at.is_some() {
+        if super::subscriptions::bills(&sub.status) {
+            sub.status = PAST_DUE.into();
+        }
+    } else if sub.status != CANCELED {
+        match dunning.final_action {
+            FinalAction::Cancel => {
+                sub.status = CANCELED.into();
+                sub.canceled_at = Some(at);
+            }
+            FinalAction::MarkUnpaid => sub.status = UNPAID.into(),
+        }
+    }
+    if sub.status != before {
+        db::update_subscription(tx, scope, &sub).await?;
+        let event = if sub.status == CANCELED {
+            "subscription.canceled"
+        } else {
+            "subscription.updated"
+        };
+        notify(tx, state, scope, actor, event, &sub).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn four_tries_over_two_weeks_by_default() {
+        let d = Dunning::default();
+        let f = 1_000;
+        assert_eq!(d.next_retry(f, 1, f), Some(f + 3 * DAY_MS));
+        assert_eq!(d.next_retry(f, 2, f + 3 * DAY_MS), Some(f + 7 * DAY_MS));
+        assert_eq!(d.next_retry(f, 3, f + 7 * DAY_MS), Some(f + 14 * DAY_MS));
+        assert_eq!(d.next_retry(f, 4, f + 14 * DAY_MS), None, "the fourth try was the last");
+    }
+
+    #[test]
+    fn a_late_or_manual_try_skips_retries_already_past() {
+        let d = Dunning::default();
+        // A manual attempt on day 8 (the second try): the next retry is day 14.
+        assert_eq!(d.next_retry(0, 2, 8 * DAY_MS), Some(14 * DAY_MS));
+        // Tried on day 15: no retry day is left.
+        assert_eq!(d.next_retry(0, 2, 15 * DAY_MS), None);
+    }
+
+    #[test]
+    fn schedules_are_checked() {
+        let bad = |days: Vec<i64>| Dunning {
+            retry_days: days,
+            final_action: FinalAction::Cancel,
+        };
+        assert!(bad(vec![3, 7, 14]).check().is_ok());
+        assert!(bad(vec![]).check().is_ok(), "no retries at all");
+        assert!(bad(vec![7, 3]).check().is_err());
+        assert!(bad(vec![0]).check().is_err());
+        assert!(bad(vec![61]).check().is_err());
+        assert!(bad((1..=9).collect()).check().is_err());
+    }
+}
