@@ -238,7 +238,11 @@ mod tests {
             (20, 12000, 12750),
             (25, 15000, 15750),
         ] {
-            assert_eq!(amount_for(&volume, quantity), Ok(by_volume), "volume × {quantity}");
+            assert_eq!(
+                amount_for(&volume, quantity),
+                Ok(by_volume),
+                "volume × {quantity}"
+            );
             assert_eq!(
                 amount_for(&graduated, quantity),
                 Ok(by_graduation),

@@ -152,7 +152,10 @@ pub async fn process(
     if !collectable {
         return Err(ApiError::conflict(
             "invoice_not_payable",
-            format!("The invoice is {}; only draft and open invoices are paid.", invoice.status),
+            format!(
+                "The invoice is {}; only draft and open invoices are paid.",
+                invoice.status
+            ),
         ));
     }
     let mut customer = db::get_customer(&mut tx, scope, &invoice.customer_id)
@@ -169,7 +172,16 @@ pub async fn process(
     let Some(payment_method) = customer.default_payment_method.clone() else {
         invoice.attempt_count += 1;
         db::update_invoice(&mut tx, scope, &invoice).await?;
-        payment_failed(&mut tx, state, scope, actor, id, "payment_method_missing", at).await?;
+        payment_failed(
+            &mut tx,
+            state,
+            scope,
+            actor,
+            id,
+            "payment_method_missing",
+            at,
+        )
+        .await?;
         return finish(tx, scope, id).await;
     };
     if invoice.amount_due == 0 {
@@ -197,7 +209,11 @@ pub async fn process(
     finish(tx, scope, id).await
 }
 
-async fn finish(mut tx: crate::store::Tx, scope: &Scope, id: &str) -> ApiResult<Option<InvoiceRow>> {
+async fn finish(
+    mut tx: crate::store::Tx,
+    scope: &Scope,
+    id: &str,
+) -> ApiResult<Option<InvoiceRow>> {
     let invoice = db::get_invoice(&mut tx, scope, id).await?;
     tx.commit().await?;
     Ok(invoice)
@@ -314,7 +330,11 @@ mod tests {
         assert_eq!(d.next_retry(f, 1, f), Some(f + 3 * DAY_MS));
         assert_eq!(d.next_retry(f, 2, f + 3 * DAY_MS), Some(f + 7 * DAY_MS));
         assert_eq!(d.next_retry(f, 3, f + 7 * DAY_MS), Some(f + 14 * DAY_MS));
-        assert_eq!(d.next_retry(f, 4, f + 14 * DAY_MS), None, "the fourth try was the last");
+        assert_eq!(
+            d.next_retry(f, 4, f + 14 * DAY_MS),
+            None,
+            "the fourth try was the last"
+        );
     }
 
     #[test]

@@ -180,7 +180,11 @@ mod tests {
         ] {
             let (mut i, mut c) = (invoice(total), customer(balance));
             finalize(&mut i, &mut c, 7).expect("finalize");
-            assert_eq!((i.amount_due, c.balance), (due, left), "{total} with {balance}");
+            assert_eq!(
+                (i.amount_due, c.balance),
+                (due, left),
+                "{total} with {balance}"
+            );
             assert_eq!((i.status.as_str(), i.starting_balance), (OPEN, balance));
         }
     }

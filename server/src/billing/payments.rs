@@ -64,7 +64,10 @@ mod tests {
             failed("authentication_required")
         );
         assert!(
-            matches!(charge("pm_card_chargeDeclined", 0, "k"), Outcome::Paid { .. }),
+            matches!(
+                charge("pm_card_chargeDeclined", 0, "k"),
+                Outcome::Paid { .. }
+            ),
             "nothing to charge"
         );
     }

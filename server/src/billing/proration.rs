@@ -71,6 +71,10 @@ mod tests {
     fn times_outside_the_period_clamp() {
         assert_eq!(remaining(1000, 10, 20, 0), 1000);
         assert_eq!(remaining(1000, 10, 20, 25), 0);
-        assert_eq!(remaining(1000, 10, 10, 10), 0, "an empty period is worth nothing");
+        assert_eq!(
+            remaining(1000, 10, 10, 10),
+            0,
+            "an empty period is worth nothing"
+        );
     }
 }

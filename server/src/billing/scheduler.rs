@@ -92,7 +92,10 @@ async fn perform(state: &AppState, scope: &Scope, due: &Due, at: i64) -> ApiResu
                 .await?
                 .ok_or(ApiError::NotFound("customer"))?;
             let period_end = sub.current_period_end;
-            renew(&mut tx, state, scope, &SYSTEM, &mut sub, &customer, period_end).await?;
+            renew(
+                &mut tx, state, scope, &SYSTEM, &mut sub, &customer, period_end,
+            )
+            .await?;
             tx.commit().await?;
             Ok(true)
         }

@@ -741,7 +741,11 @@ pub async fn due_on_real_time<'c>(
     Ok(renewals
         .into_iter()
         .map(|(t, e, id)| (t, e, Due::Renewal(id)))
-        .chain(invoices.into_iter().map(|(t, e, id)| (t, e, Due::Invoice(id))))
+        .chain(
+            invoices
+                .into_iter()
+                .map(|(t, e, id)| (t, e, Due::Invoice(id))),
+        )
         .collect())
 }
 
@@ -827,7 +831,10 @@ pub struct SettingsRow {
     pub updated_at: i64,
 }
 
-pub async fn get_settings(c: &mut AnyConnection, scope: &Scope) -> sqlx::Result<Option<SettingsRow>> {
+pub async fn get_settings(
+    c: &mut AnyConnection,
+    scope: &Scope,
+) -> sqlx::Result<Option<SettingsRow>> {
     sqlx::query_as(
         "SELECT retry_days, final_action, updated_at FROM billing_settings WHERE tenant_id = $1 AND env = $2",
     )
@@ -837,7 +844,11 @@ pub async fn get_settings(c: &mut AnyConnection, scope: &Scope) -> sqlx::Result<
     .await
 }
 
-pub async fn put_settings(c: &mut AnyConnection, scope: &Scope, r: &SettingsRow) -> sqlx::Result<()> {
+pub async fn put_settings(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    r: &SettingsRow,
+) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO billing_settings (tenant_id, env, retry_days, final_action, updated_at) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (tenant_id, env) DO UPDATE SET retry_days = $3, final_action = $4, updated_at = $5",

@@ -255,7 +255,11 @@ mod tests {
             amounts(&lines),
             [("price_basic".into(), -500), ("price_pro".into(), 1000)]
         );
-        assert!(lines.iter().all(|l| l.proration && l.period_start == 15 * DAY));
+        assert!(
+            lines
+                .iter()
+                .all(|l| l.proration && l.period_start == 15 * DAY)
+        );
     }
 
     #[test]

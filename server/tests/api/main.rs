@@ -5,6 +5,7 @@ mod helpers;
 mod accounts;
 mod api_keys;
 mod catalog;
+mod changes;
 mod conventions;
 mod customers;
 mod isolation;

@@ -188,7 +188,12 @@ pub async fn create(
     let mut sub = SubscriptionRow {
         id: SubscriptionId::generate().to_string(),
         customer_id: customer.id.clone(),
-        status: if trial_end.is_some() { TRIALING } else { INCOMPLETE }.into(),
+        status: if trial_end.is_some() {
+            TRIALING
+        } else {
+            INCOMPLETE
+        }
+        .into(),
         items: super::to_json(&items)?,
         currency,
         billing_cycle_anchor: trial_end.unwrap_or(now),
@@ -225,7 +230,10 @@ pub async fn create(
     if let Some(invoice) = first_invoice {
         collection::process(&state, scope, &actor, &invoice, now, true).await?;
     }
-    Ok((StatusCode::CREATED, axum::Json(reread(&state, scope, &sub.id).await?)))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(reread(&state, scope, &sub.id).await?),
+    ))
 }
 
 async fn reread(state: &AppState, scope: &Scope, id: &str) -> ApiResult<Subscription> {

@@ -9,8 +9,8 @@ use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::audit;
-use crate::billing::store::{self as db, TestClockRow};
 use crate::billing::scheduler;
+use crate::billing::store::{self as db, TestClockRow};
 use crate::clock::timestamp;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
