@@ -188,8 +188,10 @@ pub async fn create(
         now,
     )
     .await?;
+    let customer = Customer::from_row(row)?;
+    crate::webhooks::emit(&mut tx, &caller.scope, "customer.created", &customer, now).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, axum::Json(Customer::from_row(row)?)))
+    Ok((StatusCode::CREATED, axum::Json(customer)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -314,8 +316,10 @@ pub async fn update(
         now,
     )
     .await?;
+    let customer = Customer::from_row(row)?;
+    crate::webhooks::emit(&mut tx, &caller.scope, "customer.updated", &customer, now).await?;
     tx.commit().await?;
-    Ok(axum::Json(Customer::from_row(row)?))
+    Ok(axum::Json(customer))
 }
 
 page_type!(CustomerPage, Customer);
