@@ -11,3 +11,4 @@ mod isolation;
 mod lifecycle;
 mod organizations;
 mod subscriptions;
+mod webhooks;
