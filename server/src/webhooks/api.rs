@@ -143,11 +143,10 @@ pub async fn create(
     let row = EndpointRow {
         id: WebhookEndpointId::generate().to_string(),
         url: check_url(&req.url, caller.scope.env)?,
-        description: req
-            .description
-            .as_deref()
-            .map(check_description)
-            .transpose()?,
+        description: match req.description.as_deref() {
+            Some(d) => check_description(d)?,
+            None => None,
+        },
         enabled_events: to_json(&check_filters(&req.enabled_events)?)?,
         secret: generate_secret(),
         previous_secret: None,
@@ -240,6 +239,7 @@ pub async fn get(
 pub struct UpdateWebhookEndpointRequest {
     #[schema(example = "https://example.com/webhooks/neoforge")]
     pub url: Option<String>,
+    /// An empty string removes the description.
     #[schema(example = "Invoices to the ledger service")]
     pub description: Option<String>,
     #[schema(example = json!(["*"]))]
@@ -295,7 +295,7 @@ pub async fn update(
         row.url = url;
     }
     if let Some(d) = description {
-        row.description = Some(d);
+        row.description = d; // "" clears it
     }
     if let Some(events) = events {
         row.enabled_events = to_json(&events)?;

@@ -147,7 +147,8 @@ pub fn check_url(raw: &str, env: Env) -> ApiResult<String> {
 
 pub const MAX_DESCRIPTION_LEN: usize = 500;
 
-pub fn check_description(d: &str) -> ApiResult<String> {
+/// A description, trimmed; an empty one means none.
+pub fn check_description(d: &str) -> ApiResult<Option<String>> {
     let d = d.trim();
     if d.chars().count() > MAX_DESCRIPTION_LEN {
         return Err(ApiError::validation(
@@ -155,7 +156,7 @@ pub fn check_description(d: &str) -> ApiResult<String> {
             format!("must be at most {MAX_DESCRIPTION_LEN} characters"),
         ));
     }
-    Ok(d.to_owned())
+    Ok((!d.is_empty()).then(|| d.to_owned()))
 }
 
 /// Waits after the n-th failed attempt (1-based) before the next one: 5 s, 5 min, 30 min,

@@ -529,6 +529,19 @@ async fn bad_input_is_refused(b: Backend) {
         .expect_problem(400, "validation_error");
     }
     let (ep, _) = endpoint(&app, &key, "http://127.0.0.1:9/x", json!(["*"])).await;
+    let path = format!("/v1/webhook_endpoints/{ep}");
+    let r = app
+        .post(
+            &path,
+            &key,
+            json!({"description": " Ledger ", "url": "http://127.0.0.1:10/y"}),
+        )
+        .await;
+    let r = r.expect(200);
+    assert_eq!(r["description"], "Ledger");
+    assert_eq!(r["url"], "http://127.0.0.1:10/y");
+    let r = app.post(&path, &key, json!({"description": ""})).await;
+    assert_eq!(r.expect(200)["description"], Value::Null);
     app.post(
         &format!("/v1/webhook_endpoints/{ep}"),
         &key,
