@@ -28,6 +28,7 @@ use crate::openapi::ApiDoc;
 use crate::store::Db;
 use crate::tenancy::api::{api_keys, invitations, members, organizations, roles, sessions, users};
 use crate::tenancy::key_cache::KeyCache;
+use crate::webhooks;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -86,6 +87,17 @@ pub fn router_and_spec() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(invoices::void))
         .routes(routes!(invoices::mark_uncollectible))
         .routes(routes!(settings::get, settings::update))
+        .routes(routes!(webhooks::api::list, webhooks::api::create))
+        .routes(routes!(
+            webhooks::api::get,
+            webhooks::api::update,
+            webhooks::api::delete
+        ))
+        .routes(routes!(webhooks::api::rotate_secret))
+        .routes(routes!(webhooks::api::list_attempts))
+        .routes(routes!(webhooks::api::list_events))
+        .routes(routes!(webhooks::api::get_event))
+        .routes(routes!(webhooks::api::replay))
         .split_for_parts()
 }
 
@@ -123,6 +135,7 @@ pub struct Server {
     shutdown: watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
     scheduler: Option<JoinHandle<()>>,
+    webhooks: Option<JoinHandle<()>>,
 }
 
 /// Connects to the database, migrates, binds and starts serving in the background.
@@ -164,6 +177,11 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
         let every = Duration::from_secs(args.billing_interval_secs);
         tokio::spawn(crate::billing::scheduler::run(state.clone(), every))
     });
+    // Webhook delivery likewise; tests call `webhooks::delivery::tick`.
+    let webhooks = (args.webhook_interval_ms > 0).then(|| {
+        let every = Duration::from_millis(args.webhook_interval_ms);
+        tokio::spawn(webhooks::delivery::run(state.clone(), every))
+    });
     tracing::info!(%addr, "listening");
     Ok(Server {
         addr,
@@ -171,6 +189,7 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
         shutdown,
         task,
         scheduler,
+        webhooks,
     })
 }
 
@@ -180,6 +199,9 @@ impl Server {
         let _ = self.shutdown.send(true);
         if let Some(scheduler) = &self.scheduler {
             scheduler.abort();
+        }
+        if let Some(webhooks) = &self.webhooks {
+            webhooks.abort();
         }
         self.task.await??;
         self.state.db.close().await;

@@ -71,6 +71,10 @@ pub struct ServeArgs {
     #[arg(long, env = "NEOFORGE_BILLING_INTERVAL_SECS", default_value_t = 60)]
     pub billing_interval_secs: u64,
 
+    /// Milliseconds between runs of the webhook delivery worker; 0 turns it off.
+    #[arg(long, env = "NEOFORGE_WEBHOOK_INTERVAL_MS", default_value_t = 1000)]
+    pub webhook_interval_ms: u64,
+
     /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C.
     #[arg(long, env = "NEOFORGE_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,

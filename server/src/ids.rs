@@ -105,6 +105,18 @@ prefixed_id!(
 prefixed_id!(
     /// An invoice.
     InvoiceId, "in");
+prefixed_id!(
+    /// A webhook endpoint: a URL of the tenant's that receives events.
+    WebhookEndpointId, "we");
+prefixed_id!(
+    /// An event: something that happened, delivered to webhook endpoints.
+    EventId, "evt");
+prefixed_id!(
+    /// The delivery of one event to one endpoint (retried until it succeeds or gives up).
+    WebhookDeliveryId, "wd");
+prefixed_id!(
+    /// One HTTP request of a webhook delivery.
+    WebhookAttemptId, "wa");
 
 #[cfg(test)]
 mod tests {

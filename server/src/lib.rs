@@ -12,3 +12,4 @@ pub mod openapi;
 pub mod secret;
 pub mod store;
 pub mod tenancy;
+pub mod webhooks;

@@ -85,6 +85,7 @@ impl Modify for SecuritySchemes {
         (name = "billing_settings", description = "Dunning: how failed payments are retried, and what happens after the last retry."),
         (name = "test_clocks", description = "Sandbox clocks: advance time and watch billing happen."),
         (name = "prices", description = "How products are charged: flat, per unit, tiered or by package."),
+        (name = "webhooks", description = "Webhook endpoints, the events sent to them (signed the Standard Webhooks way), delivery attempts and replays."),
         (name = "health", description = "Liveness and readiness."),
     )
 )]

@@ -31,16 +31,30 @@ pub(crate) fn to_json(value: &impl serde::Serialize) -> Result<String, ApiError>
     serde_json::to_string(value).map_err(|e| ApiError::Internal(e.into()))
 }
 
-/// A billing object that events are about.
+/// A billing object that events are about, and how the API shows it.
 pub trait Subject {
     const KIND: &'static str;
     fn id(&self) -> &str;
+    fn api_json(&self) -> ApiResult<serde_json::Value>;
+}
+
+impl Subject for store::CustomerRow {
+    const KIND: &'static str = "customer";
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn api_json(&self) -> ApiResult<serde_json::Value> {
+        json(api::customers::Customer::from_row(self.clone())?)
+    }
 }
 
 impl Subject for store::InvoiceRow {
     const KIND: &'static str = "invoice";
     fn id(&self) -> &str {
         &self.id
+    }
+    fn api_json(&self) -> ApiResult<serde_json::Value> {
+        json(api::invoices::Invoice::from_row(self.clone())?)
     }
 }
 
@@ -49,9 +63,17 @@ impl Subject for store::SubscriptionRow {
     fn id(&self) -> &str {
         &self.id
     }
+    fn api_json(&self) -> ApiResult<serde_json::Value> {
+        json(api::subscriptions::Subscription::from_row(self.clone())?)
+    }
 }
 
-/// Records that `event` happened to `subject`, in the caller's transaction.
+fn json(value: impl serde::Serialize) -> ApiResult<serde_json::Value> {
+    serde_json::to_value(value).map_err(|e| ApiError::Internal(e.into()))
+}
+
+/// Records that `event` happened to `subject`, in the caller's transaction: in the audit
+/// log, and in the webhook outbox with the subject as the API shows it.
 pub async fn notify<S: Subject>(
     tx: &mut sqlx::AnyConnection,
     state: &AppState,
@@ -69,5 +91,6 @@ pub async fn notify<S: Subject>(
         state.clock.now_ms(),
     )
     .await?;
+    crate::webhooks::emit(tx, scope, event, &subject.api_json()?, state.clock.now_ms()).await?;
     Ok(())
 }

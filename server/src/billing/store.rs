@@ -188,7 +188,7 @@ pub async fn list_prices(
     .await
 }
 
-#[derive(Debug, FromRow)]
+#[derive(Debug, Clone, FromRow)]
 pub struct CustomerRow {
     pub id: String,
     pub name: Option<String>,

@@ -78,6 +78,8 @@ permissions! {
     BillingWrite => "billing:write",
     UsageRead => "usage:read",
     UsageWrite => "usage:write",
+    WebhooksRead => "webhooks:read",
+    WebhooksWrite => "webhooks:write",
 }
 
 // By hand: utoipa does not see serde renames that come through a macro.
@@ -114,7 +116,10 @@ pub fn decode_permissions(s: &str) -> PermissionSet {
 pub const BUILTIN_ROLES: &[(&str, &str)] = &[
     ("owner", "Full access, including transferring ownership."),
     ("admin", "Full access except ownership changes."),
-    ("developer", "API keys and usage; read access elsewhere."),
+    (
+        "developer",
+        "API keys, usage and webhooks; read access elsewhere.",
+    ),
     (
         "billing",
         "Billing and invoices; read access to the organization.",
@@ -129,7 +134,9 @@ pub fn builtin_permissions(name: &str) -> Option<PermissionSet> {
     let reads = || all().filter(|p| p.as_str().ends_with(":read"));
     let set: PermissionSet = match name {
         "owner" | "admin" => all().collect(),
-        "developer" => reads().chain([ApiKeysWrite, UsageWrite]).collect(),
+        "developer" => reads()
+            .chain([ApiKeysWrite, UsageWrite, WebhooksWrite])
+            .collect(),
         "billing" => [
             OrganizationRead,
             MembersRead,

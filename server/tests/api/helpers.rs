@@ -64,6 +64,7 @@ pub fn serve_args(database_url: String) -> ServeArgs {
         session_ttl_hours: 24,
         inject_faults: false,
         billing_interval_secs: 0,
+        webhook_interval_ms: 0,
         shutdown_grace_secs: 10,
     }
 }

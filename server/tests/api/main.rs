@@ -12,3 +12,4 @@ mod isolation;
 mod lifecycle;
 mod organizations;
 mod subscriptions;
+mod webhooks;

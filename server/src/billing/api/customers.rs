@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{stored, to_json};
 use crate::app::AppState;
-use crate::audit;
+use crate::billing::notify;
 use crate::billing::store::{self as db, CustomerRow};
 use crate::billing::{Address, TaxId, check_currency, check_metadata, check_tax_ids};
 use crate::clock::timestamp;
@@ -48,7 +48,7 @@ pub struct Customer {
 }
 
 impl Customer {
-    fn from_row(r: CustomerRow) -> ApiResult<Self> {
+    pub fn from_row(r: CustomerRow) -> ApiResult<Self> {
         Ok(Customer {
             address: r
                 .address
@@ -179,17 +179,18 @@ pub async fn create(
         row.test_clock = Some(clock.to_string());
     }
     db::insert_customer(&mut tx, &caller.scope, &row).await?;
-    audit::record(
+    notify(
         &mut tx,
+        &state,
         &caller.scope,
-        (&caller).into(),
+        &(&caller).into(),
         "customer.created",
-        ("customer", &row.id),
-        now,
+        &row,
     )
     .await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, axum::Json(Customer::from_row(row)?)))
+    let customer = Customer::from_row(row)?;
+    Ok((StatusCode::CREATED, axum::Json(customer)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -305,17 +306,18 @@ pub async fn update(
     req.apply(&mut row)?;
     row.updated_at = now;
     db::update_customer(&mut tx, &caller.scope, &row).await?;
-    audit::record(
+    notify(
         &mut tx,
+        &state,
         &caller.scope,
-        (&caller).into(),
+        &(&caller).into(),
         "customer.updated",
-        ("customer", &row.id),
-        now,
+        &row,
     )
     .await?;
     tx.commit().await?;
-    Ok(axum::Json(Customer::from_row(row)?))
+    let customer = Customer::from_row(row)?;
+    Ok(axum::Json(customer))
 }
 
 page_type!(CustomerPage, Customer);

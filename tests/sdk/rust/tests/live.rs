@@ -30,6 +30,7 @@ async fn live() -> Live {
         session_ttl_hours: 1,
         inject_faults: true,
         billing_interval_secs: 0,
+        webhook_interval_ms: 0,
         shutdown_grace_secs: 5,
     };
     let server = app::start(&args).await.expect("server starts");
