@@ -112,9 +112,26 @@ fn rustfmt(code: &str) -> anyhow::Result<String> {
     Ok(String::from_utf8(out.stdout)?)
 }
 
+/// A parameter's name as progenitor spells it: snake case, `_` after a Rust keyword.
+fn field(name: &str) -> String {
+    const KEYWORDS: &[&str] = &[
+        "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum",
+        "extern", "false", "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move",
+        "mut", "pub", "ref", "return", "self", "static", "struct", "super", "trait", "true",
+        "type", "unsafe", "use", "where", "while",
+    ];
+    let snake = super::snake(name);
+    if KEYWORDS.contains(&snake.as_str()) {
+        format!("{snake}_")
+    } else {
+        snake
+    }
+}
+
 pub fn generate(doc: &OpenAPI, api: &Api) -> anyhow::Result<Vec<File>> {
     let mut env = environment(TEMPLATES)?;
     env.add_filter("rust_type", rust_type);
+    env.add_filter("field", |s: &str| field(s));
     env.add_filter("oneline", |s: &str| {
         s.split_whitespace().collect::<Vec<_>>().join(" ")
     });

@@ -31,10 +31,14 @@ from .resources import (
     AsyncSubscriptionsResource,
     InvoicesResource,
     AsyncInvoicesResource,
+    BillingSettingsResource,
+    AsyncBillingSettingsResource,
     TestClocksResource,
     AsyncTestClocksResource,
     PricesResource,
     AsyncPricesResource,
+    WebhooksResource,
+    AsyncWebhooksResource,
     HealthResource,
     AsyncHealthResource,
 )
@@ -59,8 +63,10 @@ class Client:
     customers: CustomersResource
     subscriptions: SubscriptionsResource
     invoices: InvoicesResource
+    billing_settings: BillingSettingsResource
     test_clocks: TestClocksResource
     prices: PricesResource
+    webhooks: WebhooksResource
     health: HealthResource
 
     def __init__(
@@ -84,8 +90,10 @@ class Client:
         self.customers = CustomersResource(self._transport)
         self.subscriptions = SubscriptionsResource(self._transport)
         self.invoices = InvoicesResource(self._transport)
+        self.billing_settings = BillingSettingsResource(self._transport)
         self.test_clocks = TestClocksResource(self._transport)
         self.prices = PricesResource(self._transport)
+        self.webhooks = WebhooksResource(self._transport)
         self.health = HealthResource(self._transport)
 
     def close(self) -> None:
@@ -118,8 +126,10 @@ class AsyncClient:
     customers: AsyncCustomersResource
     subscriptions: AsyncSubscriptionsResource
     invoices: AsyncInvoicesResource
+    billing_settings: AsyncBillingSettingsResource
     test_clocks: AsyncTestClocksResource
     prices: AsyncPricesResource
+    webhooks: AsyncWebhooksResource
     health: AsyncHealthResource
 
     def __init__(
@@ -143,8 +153,10 @@ class AsyncClient:
         self.customers = AsyncCustomersResource(self._transport)
         self.subscriptions = AsyncSubscriptionsResource(self._transport)
         self.invoices = AsyncInvoicesResource(self._transport)
+        self.billing_settings = AsyncBillingSettingsResource(self._transport)
         self.test_clocks = AsyncTestClocksResource(self._transport)
         self.prices = AsyncPricesResource(self._transport)
+        self.webhooks = AsyncWebhooksResource(self._transport)
         self.health = AsyncHealthResource(self._transport)
 
     async def close(self) -> None:

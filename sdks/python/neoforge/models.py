@@ -226,6 +226,23 @@ class AuditEventPage(_response.Model):
 
 
 @dataclass(frozen=True)
+class BillingSettings(_response.Model):
+    dunning: Dunning
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BillingSettings:
+        return cls(
+            dunning=Dunning.from_dict(data["dunning"]),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+            "dunning": self.dunning.to_dict(),
+        }
+        return data
+
+
+@dataclass(frozen=True)
 class CancelSubscriptionRequest(_response.Model):
     at_period_end: Optional[bool] = None
     """End with the current period instead of now (default false)."""
@@ -453,6 +470,32 @@ class CreateTestClockRequest(_response.Model):
 
 
 @dataclass(frozen=True)
+class CreateWebhookEndpointRequest(_response.Model):
+    enabled_events: List[str]
+    """Event types to send: exact types, prefixes like `invoice.*`, or `*` for all."""
+    url: str
+    """Where events are POSTed: https (http is accepted in the sandbox only)."""
+    description: Optional[str] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CreateWebhookEndpointRequest:
+        return cls(
+            enabled_events=data["enabled_events"],
+            url=data["url"],
+            description=data.get("description"),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+            "enabled_events": self.enabled_events,
+            "url": self.url,
+        }
+        if self.description is not None:
+            data["description"] = self.description
+        return data
+
+
+@dataclass(frozen=True)
 class CreatedInvitation(_response.Model):
     created_at: str
     email: str
@@ -588,8 +631,79 @@ class CustomerPage(_response.Model):
         )
 
 
+@dataclass(frozen=True)
+class Dunning(_response.Model):
+    """The dunning schedule of a tenant and environment."""
+
+    final_action: FinalAction
+    retry_days: List[int]
+    """Days after finalization on which a failed payment is retried, increasing; at most 8."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Dunning:
+        return cls(
+            final_action=data["final_action"],
+            retry_days=data["retry_days"],
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+            "final_action": self.final_action,
+            "retry_days": self.retry_days,
+        }
+        return data
+
+
+EndpointStatus = Literal["enabled", "disabled"]
+"""Whether an endpoint receives events."""
+
+
 Env = Literal["live", "test"]
 """Live or sandbox. Every environment-scoped row carries one; a key only reaches its own."""
+
+
+@dataclass(frozen=True)
+class Event(_response.Model):
+    """Something that happened in your account; what webhook endpoints receive, as is."""
+
+    created_at: str
+    data: Dict[str, Any]
+    """The object the event is about, as the API shows it (a customer, an invoice, …)."""
+    id: EventId
+    livemode: bool
+    """True for live-mode events, false in the sandbox."""
+    type: str
+    """The event type (see `enabled_events`)."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Event:
+        return cls(
+            created_at=data["created_at"],
+            data=data["data"],
+            id=data["id"],
+            livemode=data["livemode"],
+            type=data["type"],
+        )
+
+
+EventId = str
+
+
+@dataclass(frozen=True)
+class EventPage(_response.Model):
+    data: List[Event]
+    has_more: bool
+    """True when more items follow this page."""
+    next_cursor: Optional[str] = None
+    """Pass as `starting_after` to get the next page; null on the last page."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EventPage:
+        return cls(
+            data=[Event.from_dict(v0) for v0 in data["data"]],
+            has_more=data["has_more"],
+            next_cursor=data.get("next_cursor"),
+        )
 
 
 @dataclass(frozen=True)
@@ -632,6 +746,10 @@ class FieldError(_response.Model):
             field=data["field"],
             message=data["message"],
         )
+
+
+FinalAction = Literal["cancel", "mark_unpaid"]
+"""What happens to a subscription when the last payment retry fails."""
 
 
 @dataclass(frozen=True)
@@ -696,44 +814,95 @@ InvitationStatus = Literal["pending", "accepted", "revoked", "expired"]
 
 @dataclass(frozen=True)
 class Invoice(_response.Model):
+    amount_due: int
+    """Minor units charged: the total with the balance applied, never below zero."""
+    attempt_count: int
+    """Payment attempts so far."""
+    billing_reason: str
+    """Why it exists: `subscription_create`, `subscription_cycle`, `subscription_update`
+    (prorations invoiced at once) or `subscription_resume`.
+    """
     created_at: str
     currency: str
     customer: CustomerId
     id: InvoiceId
-    lines: List[Line]
+    lines: List[InvoiceLine]
     number: str
     """Sequential per organization and environment."""
     period_end: str
     period_start: str
-    status: str
-    """`open` while unpaid, then `paid`, `void` or `uncollectible`."""
-    total: int
+    starting_balance: int
+    """The customer's balance applied at finalization (negative is credit)."""
+    status: InvoiceStatus
+    subtotal: int
     """Minor units: the sum of the lines."""
+    total: int
+    """Minor units: what the invoice is worth (negative for a credit)."""
+    finalized_at: Optional[str] = None
+    next_action_at: Optional[str] = None
+    """When a draft is finalized and collected, or an open invoice's next payment retry."""
     paid_at: Optional[str] = None
     payment_error: Optional[str] = None
-    """Why the last payment attempt failed (`card_declined`, `insufficient_funds`…)."""
+    """Why the last payment attempt failed (`card_declined`, `insufficient_funds`,
+    `payment_method_missing`…).
+    """
+    payment_reference: Optional[str] = None
+    """The payment provider's id of the payment."""
     subscription: Optional[SubscriptionId] = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Invoice:
         return cls(
+            amount_due=data["amount_due"],
+            attempt_count=data["attempt_count"],
+            billing_reason=data["billing_reason"],
             created_at=data["created_at"],
             currency=data["currency"],
             customer=data["customer"],
             id=data["id"],
-            lines=[Line.from_dict(v0) for v0 in data["lines"]],
+            lines=[InvoiceLine.from_dict(v0) for v0 in data["lines"]],
             number=data["number"],
             period_end=data["period_end"],
             period_start=data["period_start"],
+            starting_balance=data["starting_balance"],
             status=data["status"],
+            subtotal=data["subtotal"],
             total=data["total"],
+            finalized_at=data.get("finalized_at"),
+            next_action_at=data.get("next_action_at"),
             paid_at=data.get("paid_at"),
             payment_error=data.get("payment_error"),
+            payment_reference=data.get("payment_reference"),
             subscription=data.get("subscription"),
         )
 
 
 InvoiceId = str
+
+
+@dataclass(frozen=True)
+class InvoiceLine(_response.Model):
+    """One line of an invoice."""
+
+    amount: int
+    """Minor units; negative for a credit."""
+    period_end: str
+    period_start: str
+    price: PriceId
+    proration: bool
+    """A proration: the unused (credit) or remaining (charge) part of a period after a change."""
+    quantity: int
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> InvoiceLine:
+        return cls(
+            amount=data["amount"],
+            period_end=data["period_end"],
+            period_start=data["period_start"],
+            price=data["price"],
+            proration=data["proration"],
+            quantity=data["quantity"],
+        )
 
 
 @dataclass(frozen=True)
@@ -753,22 +922,7 @@ class InvoicePage(_response.Model):
         )
 
 
-@dataclass(frozen=True)
-class Line(_response.Model):
-    """One line of an invoice."""
-
-    amount: int
-    """Minor units."""
-    price: str
-    quantity: int
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Line:
-        return cls(
-            amount=data["amount"],
-            price=data["price"],
-            quantity=data["quantity"],
-        )
+InvoiceStatus = Literal["draft", "open", "paid", "void", "uncollectible"]
 
 
 @dataclass(frozen=True)
@@ -915,7 +1069,7 @@ class Package(_response.Model):
         return data
 
 
-Permission = Literal["organization:read", "organization:write", "members:read", "members:write", "roles:read", "roles:write", "api_keys:read", "api_keys:write", "audit:read", "billing:read", "billing:write", "usage:read", "usage:write"]
+Permission = Literal["organization:read", "organization:write", "members:read", "members:write", "roles:read", "roles:write", "api_keys:read", "api_keys:write", "audit:read", "billing:read", "billing:write", "usage:read", "usage:write", "webhooks:read", "webhooks:write"]
 """A permission an operation requires."""
 
 
@@ -1060,6 +1214,10 @@ class ProductPage(_response.Model):
         )
 
 
+ProrationBehavior = Literal["create_prorations", "none", "always_invoice"]
+"""How a change mid-period is charged."""
+
+
 @dataclass(frozen=True)
 class Quote(_response.Model):
     """What a price charges for a quantity, per period for recurring prices."""
@@ -1102,6 +1260,40 @@ class Recurring(_response.Model):
         if self.interval_count is not None:
             data["interval_count"] = self.interval_count
         return data
+
+
+@dataclass(frozen=True)
+class ReplayEventRequest(_response.Model):
+    endpoint: Optional[WebhookEndpointId] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ReplayEventRequest:
+        return cls(
+            endpoint=data.get("endpoint"),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+        }
+        if self.endpoint is not None:
+            data["endpoint"] = self.endpoint
+        return data
+
+
+@dataclass(frozen=True)
+class ReplayedEvent(_response.Model):
+    """The deliveries a replay scheduled."""
+
+    endpoints: List[WebhookEndpointId]
+    """The endpoints the event will be sent to again, at once."""
+    event: EventId
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ReplayedEvent:
+        return cls(
+            endpoints=data["endpoints"],
+            event=data["event"],
+        )
 
 
 @dataclass(frozen=True)
@@ -1196,6 +1388,8 @@ class Subscription(_response.Model):
     customer: CustomerId
     id: SubscriptionId
     items: List[SubscriptionItem]
+    pending_lines: List[InvoiceLine]
+    """Prorations from changes this period, added to the next invoice."""
     status: SubscriptionStatus
     canceled_at: Optional[str] = None
     trial_end: Optional[str] = None
@@ -1212,6 +1406,7 @@ class Subscription(_response.Model):
             customer=data["customer"],
             id=data["id"],
             items=[SubscriptionItem.from_dict(v0) for v0 in data["items"]],
+            pending_lines=[InvoiceLine.from_dict(v0) for v0 in data["pending_lines"]],
             status=data["status"],
             canceled_at=data.get("canceled_at"),
             trial_end=data.get("trial_end"),
@@ -1260,7 +1455,7 @@ class SubscriptionPage(_response.Model):
         )
 
 
-SubscriptionStatus = Literal["trialing", "active", "past_due", "canceled"]
+SubscriptionStatus = Literal["incomplete", "trialing", "active", "past_due", "unpaid", "canceled", "paused"]
 
 
 @dataclass(frozen=True)
@@ -1467,6 +1662,61 @@ class UpdateRoleRequest(_response.Model):
 
 
 @dataclass(frozen=True)
+class UpdateSubscriptionRequest(_response.Model):
+    items: List[SubscriptionItem]
+    """The new items, replacing the current ones: change a price (upgrade, downgrade) or a
+    quantity. Same currency and billing interval as the subscription.
+    """
+    proration_behavior: Optional[ProrationBehavior] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> UpdateSubscriptionRequest:
+        return cls(
+            items=[SubscriptionItem.from_dict(v0) for v0 in data["items"]],
+            proration_behavior=data.get("proration_behavior"),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+            "items": [v0.to_dict() for v0 in self.items],
+        }
+        if self.proration_behavior is not None:
+            data["proration_behavior"] = self.proration_behavior
+        return data
+
+
+@dataclass(frozen=True)
+class UpdateWebhookEndpointRequest(_response.Model):
+    description: Optional[str] = None
+    """An empty string removes the description."""
+    enabled_events: Optional[List[str]] = None
+    status: Optional[EndpointStatus] = None
+    url: Optional[str] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> UpdateWebhookEndpointRequest:
+        return cls(
+            description=data.get("description"),
+            enabled_events=data.get("enabled_events"),
+            status=data.get("status"),
+            url=data.get("url"),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+        }
+        if self.description is not None:
+            data["description"] = self.description
+        if self.enabled_events is not None:
+            data["enabled_events"] = self.enabled_events
+        if self.status is not None:
+            data["status"] = self.status
+        if self.url is not None:
+            data["url"] = self.url
+        return data
+
+
+@dataclass(frozen=True)
 class User(_response.Model):
     """A person with a dashboard login."""
 
@@ -1484,3 +1734,118 @@ class User(_response.Model):
 
 
 UserId = str
+
+
+@dataclass(frozen=True)
+class WebhookAttempt(_response.Model):
+    """One HTTP request of a delivery, and what came of it."""
+
+    attempted_at: str
+    delivery: WebhookDeliveryId
+    duration_ms: int
+    endpoint: WebhookEndpointId
+    event: EventId
+    id: WebhookAttemptId
+    succeeded: bool
+    """True when the endpoint answered 2xx."""
+    error: Optional[str] = None
+    """Why the attempt failed (`HTTP 500`, a timeout, a connection error)."""
+    response_body: Optional[str] = None
+    """The first KiB of the response body."""
+    status_code: Optional[int] = None
+    """The HTTP status answered; null when there was no answer."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> WebhookAttempt:
+        return cls(
+            attempted_at=data["attempted_at"],
+            delivery=data["delivery"],
+            duration_ms=data["duration_ms"],
+            endpoint=data["endpoint"],
+            event=data["event"],
+            id=data["id"],
+            succeeded=data["succeeded"],
+            error=data.get("error"),
+            response_body=data.get("response_body"),
+            status_code=data.get("status_code"),
+        )
+
+
+WebhookAttemptId = str
+
+
+@dataclass(frozen=True)
+class WebhookAttemptPage(_response.Model):
+    data: List[WebhookAttempt]
+    has_more: bool
+    """True when more items follow this page."""
+    next_cursor: Optional[str] = None
+    """Pass as `starting_after` to get the next page; null on the last page."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> WebhookAttemptPage:
+        return cls(
+            data=[WebhookAttempt.from_dict(v0) for v0 in data["data"]],
+            has_more=data["has_more"],
+            next_cursor=data.get("next_cursor"),
+        )
+
+
+WebhookDeliveryId = str
+
+
+@dataclass(frozen=True)
+class WebhookEndpoint(_response.Model):
+    """A URL of yours that receives events, signed the Standard Webhooks way."""
+
+    created_at: str
+    enabled_events: List[str]
+    """Event types sent to this endpoint: exact types, prefixes like `invoice.*`, or `*` for all."""
+    id: WebhookEndpointId
+    livemode: bool
+    """True for live-mode endpoints, false in the sandbox."""
+    secret: str
+    """The signing secret (`whsec_` and base64). In full only in the responses that create the
+    endpoint or rotate its secret; masked (`whsec_…` and its last four characters) elsewhere.
+    """
+    status: EndpointStatus
+    updated_at: str
+    url: str
+    description: Optional[str] = None
+    disabled_reason: Optional[str] = None
+    """Why the endpoint was disabled."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> WebhookEndpoint:
+        return cls(
+            created_at=data["created_at"],
+            enabled_events=data["enabled_events"],
+            id=data["id"],
+            livemode=data["livemode"],
+            secret=data["secret"],
+            status=data["status"],
+            updated_at=data["updated_at"],
+            url=data["url"],
+            description=data.get("description"),
+            disabled_reason=data.get("disabled_reason"),
+        )
+
+
+WebhookEndpointId = str
+
+
+@dataclass(frozen=True)
+class WebhookEndpointPage(_response.Model):
+    data: List[WebhookEndpoint]
+    has_more: bool
+    """True when more items follow this page."""
+    next_cursor: Optional[str] = None
+    """Pass as `starting_after` to get the next page; null on the last page."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> WebhookEndpointPage:
+        return cls(
+            data=[WebhookEndpoint.from_dict(v0) for v0 in data["data"]],
+            has_more=data["has_more"],
+            next_cursor=data.get("next_cursor"),
+        )

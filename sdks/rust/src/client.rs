@@ -209,6 +209,17 @@ pub mod types {
             Default::default()
         }
     }
+    ///`BillingSettings`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct BillingSettings {
+        pub dunning: Dunning,
+    }
+    impl BillingSettings {
+        pub fn builder() -> builder::BillingSettings {
+            Default::default()
+        }
+    }
     ///`CancelSubscriptionRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[serde(deny_unknown_fields)]
@@ -345,6 +356,22 @@ pub mod types {
     }
     impl CreateTestClockRequest {
         pub fn builder() -> builder::CreateTestClockRequest {
+            Default::default()
+        }
+    }
+    ///`CreateWebhookEndpointRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct CreateWebhookEndpointRequest {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub description: ::std::option::Option<::std::string::String>,
+        ///Event types to send: exact types, prefixes like `invoice.*`, or `*` for all.
+        pub enabled_events: ::std::vec::Vec<::std::string::String>,
+        ///Where events are POSTed: https (http is accepted in the sandbox only).
+        pub url: ::std::string::String,
+    }
+    impl CreateWebhookEndpointRequest {
+        pub fn builder() -> builder::CreateWebhookEndpointRequest {
             Default::default()
         }
     }
@@ -494,6 +521,70 @@ pub mod types {
             Default::default()
         }
     }
+    ///The dunning schedule of a tenant and environment.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct Dunning {
+        pub final_action: FinalAction,
+        ///Days after finalization on which a failed payment is retried, increasing; at most 8.
+        pub retry_days: ::std::vec::Vec<i64>,
+    }
+    impl Dunning {
+        pub fn builder() -> builder::Dunning {
+            Default::default()
+        }
+    }
+    ///Whether an endpoint receives events.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+    )]
+    pub enum EndpointStatus {
+        #[serde(rename = "enabled")]
+        Enabled,
+        #[serde(rename = "disabled")]
+        Disabled,
+    }
+    impl ::std::fmt::Display for EndpointStatus {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Enabled => f.write_str("enabled"),
+                Self::Disabled => f.write_str("disabled"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for EndpointStatus {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "enabled" => Ok(Self::Enabled),
+                "disabled" => Ok(Self::Disabled),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for EndpointStatus {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for EndpointStatus {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     ///Live or sandbox. Every environment-scoped row carries one; a key only reaches its own.
     #[derive(
         ::serde::Deserialize,
@@ -545,6 +636,91 @@ pub mod types {
             value.parse()
         }
     }
+    ///Something that happened in your account; what webhook endpoints receive, as is.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct Event {
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The object the event is about, as the API shows it (a customer, an invoice, …).
+        pub data: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        pub id: EventId,
+        ///True for live-mode events, false in the sandbox.
+        pub livemode: bool,
+        ///The event type (see `enabled_events`).
+        #[serde(rename = "type")]
+        pub type_: ::std::string::String,
+    }
+    impl Event {
+        pub fn builder() -> builder::Event {
+            Default::default()
+        }
+    }
+    ///`EventId`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct EventId(::std::string::String);
+    impl ::std::ops::Deref for EventId {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<EventId> for ::std::string::String {
+        fn from(value: EventId) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for EventId {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| ::regress::Regex::new("^evt_[0-9a-f]{32}$").unwrap());
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^evt_[0-9a-f]{32}$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for EventId {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for EventId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for EventId {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`EventPage`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct EventPage {
+        pub data: ::std::vec::Vec<Event>,
+        ///True when more items follow this page.
+        pub has_more: bool,
+        ///Pass as `starting_after` to get the next page; null on the last page.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+    }
+    impl EventPage {
+        pub fn builder() -> builder::EventPage {
+            Default::default()
+        }
+    }
     ///A plan feature: on/off (`limit` absent) or a numeric limit (`api_calls` → 10000).
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(deny_unknown_fields)]
@@ -571,6 +747,57 @@ pub mod types {
     impl FieldError {
         pub fn builder() -> builder::FieldError {
             Default::default()
+        }
+    }
+    ///What happens to a subscription when the last payment retry fails.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+    )]
+    pub enum FinalAction {
+        #[serde(rename = "cancel")]
+        Cancel,
+        #[serde(rename = "mark_unpaid")]
+        MarkUnpaid,
+    }
+    impl ::std::fmt::Display for FinalAction {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Cancel => f.write_str("cancel"),
+                Self::MarkUnpaid => f.write_str("mark_unpaid"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for FinalAction {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "cancel" => Ok(Self::Cancel),
+                "mark_unpaid" => Ok(Self::MarkUnpaid),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for FinalAction {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for FinalAction {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
         }
     }
     ///`Health`
@@ -789,25 +1016,44 @@ pub mod types {
     ///`Invoice`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct Invoice {
+        ///Minor units charged: the total with the balance applied, never below zero.
+        pub amount_due: i64,
+        ///Payment attempts so far.
+        pub attempt_count: i64,
+        /**Why it exists: `subscription_create`, `subscription_cycle`, `subscription_update`
+        (prorations invoiced at once) or `subscription_resume`.*/
+        pub billing_reason: ::std::string::String,
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
         pub currency: ::std::string::String,
         pub customer: CustomerId,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub finalized_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
         pub id: InvoiceId,
-        pub lines: ::std::vec::Vec<Line>,
+        pub lines: ::std::vec::Vec<InvoiceLine>,
+        ///When a draft is finalized and collected, or an open invoice's next payment retry.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_action_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
         ///Sequential per organization and environment.
         pub number: ::std::string::String,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub paid_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-        ///Why the last payment attempt failed (`card_declined`, `insufficient_funds`…).
+        /**Why the last payment attempt failed (`card_declined`, `insufficient_funds`,
+        `payment_method_missing`…).*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub payment_error: ::std::option::Option<::std::string::String>,
+        ///The payment provider's id of the payment.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub payment_reference: ::std::option::Option<::std::string::String>,
         pub period_end: ::chrono::DateTime<::chrono::offset::Utc>,
         pub period_start: ::chrono::DateTime<::chrono::offset::Utc>,
-        ///`open` while unpaid, then `paid`, `void` or `uncollectible`.
-        pub status: ::std::string::String,
+        ///The customer's balance applied at finalization (negative is credit).
+        pub starting_balance: i64,
+        pub status: InvoiceStatus,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub subscription: ::std::option::Option<SubscriptionId>,
         ///Minor units: the sum of the lines.
+        pub subtotal: i64,
+        ///Minor units: what the invoice is worth (negative for a credit).
         pub total: i64,
     }
     impl Invoice {
@@ -867,6 +1113,23 @@ pub mod types {
                 })
         }
     }
+    ///One line of an invoice.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct InvoiceLine {
+        ///Minor units; negative for a credit.
+        pub amount: i64,
+        pub period_end: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub period_start: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub price: PriceId,
+        ///A proration: the unused (credit) or remaining (charge) part of a period after a change.
+        pub proration: bool,
+        pub quantity: i64,
+    }
+    impl InvoiceLine {
+        pub fn builder() -> builder::InvoiceLine {
+            Default::default()
+        }
+    }
     ///`InvoicePage`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct InvoicePage {
@@ -882,17 +1145,67 @@ pub mod types {
             Default::default()
         }
     }
-    ///One line of an invoice.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
-    pub struct Line {
-        ///Minor units.
-        pub amount: i64,
-        pub price: ::std::string::String,
-        pub quantity: i64,
+    ///`InvoiceStatus`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+    )]
+    pub enum InvoiceStatus {
+        #[serde(rename = "draft")]
+        Draft,
+        #[serde(rename = "open")]
+        Open,
+        #[serde(rename = "paid")]
+        Paid,
+        #[serde(rename = "void")]
+        Void,
+        #[serde(rename = "uncollectible")]
+        Uncollectible,
     }
-    impl Line {
-        pub fn builder() -> builder::Line {
-            Default::default()
+    impl ::std::fmt::Display for InvoiceStatus {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Draft => f.write_str("draft"),
+                Self::Open => f.write_str("open"),
+                Self::Paid => f.write_str("paid"),
+                Self::Void => f.write_str("void"),
+                Self::Uncollectible => f.write_str("uncollectible"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for InvoiceStatus {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "draft" => Ok(Self::Draft),
+                "open" => Ok(Self::Open),
+                "paid" => Ok(Self::Paid),
+                "void" => Ok(Self::Void),
+                "uncollectible" => Ok(Self::Uncollectible),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for InvoiceStatus {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for InvoiceStatus {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
         }
     }
     ///`LoginRequest`
@@ -1090,6 +1403,10 @@ pub mod types {
         UsageRead,
         #[serde(rename = "usage:write")]
         UsageWrite,
+        #[serde(rename = "webhooks:read")]
+        WebhooksRead,
+        #[serde(rename = "webhooks:write")]
+        WebhooksWrite,
     }
     impl ::std::fmt::Display for Permission {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -1107,6 +1424,8 @@ pub mod types {
                 Self::BillingWrite => f.write_str("billing:write"),
                 Self::UsageRead => f.write_str("usage:read"),
                 Self::UsageWrite => f.write_str("usage:write"),
+                Self::WebhooksRead => f.write_str("webhooks:read"),
+                Self::WebhooksWrite => f.write_str("webhooks:write"),
             }
         }
     }
@@ -1127,6 +1446,8 @@ pub mod types {
                 "billing:write" => Ok(Self::BillingWrite),
                 "usage:read" => Ok(Self::UsageRead),
                 "usage:write" => Ok(Self::UsageWrite),
+                "webhooks:read" => Ok(Self::WebhooksRead),
+                "webhooks:write" => Ok(Self::WebhooksWrite),
                 _ => Err("invalid value".into()),
             }
         }
@@ -1423,6 +1744,61 @@ pub mod types {
             Default::default()
         }
     }
+    ///How a change mid-period is charged.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+    )]
+    pub enum ProrationBehavior {
+        #[serde(rename = "create_prorations")]
+        CreateProrations,
+        #[serde(rename = "none")]
+        None,
+        #[serde(rename = "always_invoice")]
+        AlwaysInvoice,
+    }
+    impl ::std::fmt::Display for ProrationBehavior {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::CreateProrations => f.write_str("create_prorations"),
+                Self::None => f.write_str("none"),
+                Self::AlwaysInvoice => f.write_str("always_invoice"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for ProrationBehavior {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "create_prorations" => Ok(Self::CreateProrations),
+                "none" => Ok(Self::None),
+                "always_invoice" => Ok(Self::AlwaysInvoice),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ProrationBehavior {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ProrationBehavior {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     ///What a price charges for a quantity, per period for recurring prices.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct Quote {
@@ -1448,6 +1824,30 @@ pub mod types {
     }
     impl Recurring {
         pub fn builder() -> builder::Recurring {
+            Default::default()
+        }
+    }
+    ///`ReplayEventRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct ReplayEventRequest {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub endpoint: ::std::option::Option<WebhookEndpointId>,
+    }
+    impl ReplayEventRequest {
+        pub fn builder() -> builder::ReplayEventRequest {
+            Default::default()
+        }
+    }
+    ///The deliveries a replay scheduled.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct ReplayedEvent {
+        ///The endpoints the event will be sent to again, at once.
+        pub endpoints: ::std::vec::Vec<WebhookEndpointId>,
+        pub event: EventId,
+    }
+    impl ReplayedEvent {
+        pub fn builder() -> builder::ReplayedEvent {
             Default::default()
         }
     }
@@ -1575,6 +1975,8 @@ pub mod types {
         pub customer: CustomerId,
         pub id: SubscriptionId,
         pub items: ::std::vec::Vec<SubscriptionItem>,
+        ///Prorations from changes this period, added to the next invoice.
+        pub pending_lines: ::std::vec::Vec<InvoiceLine>,
         pub status: SubscriptionStatus,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub trial_end: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
@@ -1679,22 +2081,31 @@ pub mod types {
         PartialOrd,
     )]
     pub enum SubscriptionStatus {
+        #[serde(rename = "incomplete")]
+        Incomplete,
         #[serde(rename = "trialing")]
         Trialing,
         #[serde(rename = "active")]
         Active,
         #[serde(rename = "past_due")]
         PastDue,
+        #[serde(rename = "unpaid")]
+        Unpaid,
         #[serde(rename = "canceled")]
         Canceled,
+        #[serde(rename = "paused")]
+        Paused,
     }
     impl ::std::fmt::Display for SubscriptionStatus {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
             match *self {
+                Self::Incomplete => f.write_str("incomplete"),
                 Self::Trialing => f.write_str("trialing"),
                 Self::Active => f.write_str("active"),
                 Self::PastDue => f.write_str("past_due"),
+                Self::Unpaid => f.write_str("unpaid"),
                 Self::Canceled => f.write_str("canceled"),
+                Self::Paused => f.write_str("paused"),
             }
         }
     }
@@ -1702,10 +2113,13 @@ pub mod types {
         type Err = self::error::ConversionError;
         fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
             match value {
+                "incomplete" => Ok(Self::Incomplete),
                 "trialing" => Ok(Self::Trialing),
                 "active" => Ok(Self::Active),
                 "past_due" => Ok(Self::PastDue),
+                "unpaid" => Ok(Self::Unpaid),
                 "canceled" => Ok(Self::Canceled),
+                "paused" => Ok(Self::Paused),
                 _ => Err("invalid value".into()),
             }
         }
@@ -1913,6 +2327,40 @@ pub mod types {
             Default::default()
         }
     }
+    ///`UpdateSubscriptionRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct UpdateSubscriptionRequest {
+        /**The new items, replacing the current ones: change a price (upgrade, downgrade) or a
+        quantity. Same currency and billing interval as the subscription.*/
+        pub items: ::std::vec::Vec<SubscriptionItem>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub proration_behavior: ::std::option::Option<ProrationBehavior>,
+    }
+    impl UpdateSubscriptionRequest {
+        pub fn builder() -> builder::UpdateSubscriptionRequest {
+            Default::default()
+        }
+    }
+    ///`UpdateWebhookEndpointRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct UpdateWebhookEndpointRequest {
+        ///An empty string removes the description.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub description: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub enabled_events: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub status: ::std::option::Option<EndpointStatus>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub url: ::std::option::Option<::std::string::String>,
+    }
+    impl UpdateWebhookEndpointRequest {
+        pub fn builder() -> builder::UpdateWebhookEndpointRequest {
+            Default::default()
+        }
+    }
     ///A person with a dashboard login.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct User {
@@ -1975,6 +2423,244 @@ pub mod types {
                 .map_err(|e: self::error::ConversionError| {
                     <D::Error as ::serde::de::Error>::custom(e.to_string())
                 })
+        }
+    }
+    ///One HTTP request of a delivery, and what came of it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct WebhookAttempt {
+        pub attempted_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub delivery: WebhookDeliveryId,
+        pub duration_ms: i64,
+        pub endpoint: WebhookEndpointId,
+        ///Why the attempt failed (`HTTP 500`, a timeout, a connection error).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub error: ::std::option::Option<::std::string::String>,
+        pub event: EventId,
+        pub id: WebhookAttemptId,
+        ///The first KiB of the response body.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub response_body: ::std::option::Option<::std::string::String>,
+        ///The HTTP status answered; null when there was no answer.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub status_code: ::std::option::Option<i64>,
+        ///True when the endpoint answered 2xx.
+        pub succeeded: bool,
+    }
+    impl WebhookAttempt {
+        pub fn builder() -> builder::WebhookAttempt {
+            Default::default()
+        }
+    }
+    ///`WebhookAttemptId`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct WebhookAttemptId(::std::string::String);
+    impl ::std::ops::Deref for WebhookAttemptId {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<WebhookAttemptId> for ::std::string::String {
+        fn from(value: WebhookAttemptId) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for WebhookAttemptId {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| ::regress::Regex::new("^wa_[0-9a-f]{32}$").unwrap());
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^wa_[0-9a-f]{32}$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for WebhookAttemptId {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for WebhookAttemptId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for WebhookAttemptId {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`WebhookAttemptPage`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct WebhookAttemptPage {
+        pub data: ::std::vec::Vec<WebhookAttempt>,
+        ///True when more items follow this page.
+        pub has_more: bool,
+        ///Pass as `starting_after` to get the next page; null on the last page.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+    }
+    impl WebhookAttemptPage {
+        pub fn builder() -> builder::WebhookAttemptPage {
+            Default::default()
+        }
+    }
+    ///`WebhookDeliveryId`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct WebhookDeliveryId(::std::string::String);
+    impl ::std::ops::Deref for WebhookDeliveryId {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<WebhookDeliveryId> for ::std::string::String {
+        fn from(value: WebhookDeliveryId) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for WebhookDeliveryId {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| ::regress::Regex::new("^wd_[0-9a-f]{32}$").unwrap());
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^wd_[0-9a-f]{32}$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for WebhookDeliveryId {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for WebhookDeliveryId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for WebhookDeliveryId {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///A URL of yours that receives events, signed the Standard Webhooks way.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct WebhookEndpoint {
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub description: ::std::option::Option<::std::string::String>,
+        ///Why the endpoint was disabled.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub disabled_reason: ::std::option::Option<::std::string::String>,
+        ///Event types sent to this endpoint: exact types, prefixes like `invoice.*`, or `*` for all.
+        pub enabled_events: ::std::vec::Vec<::std::string::String>,
+        pub id: WebhookEndpointId,
+        ///True for live-mode endpoints, false in the sandbox.
+        pub livemode: bool,
+        /**The signing secret (`whsec_` and base64). In full only in the responses that create the
+        endpoint or rotate its secret; masked (`whsec_…` and its last four characters) elsewhere.*/
+        pub secret: ::std::string::String,
+        pub status: EndpointStatus,
+        pub updated_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub url: ::std::string::String,
+    }
+    impl WebhookEndpoint {
+        pub fn builder() -> builder::WebhookEndpoint {
+            Default::default()
+        }
+    }
+    ///`WebhookEndpointId`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct WebhookEndpointId(::std::string::String);
+    impl ::std::ops::Deref for WebhookEndpointId {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<WebhookEndpointId> for ::std::string::String {
+        fn from(value: WebhookEndpointId) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for WebhookEndpointId {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| ::regress::Regex::new("^we_[0-9a-f]{32}$").unwrap());
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^we_[0-9a-f]{32}$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for WebhookEndpointId {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for WebhookEndpointId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for WebhookEndpointId {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`WebhookEndpointPage`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct WebhookEndpointPage {
+        pub data: ::std::vec::Vec<WebhookEndpoint>,
+        ///True when more items follow this page.
+        pub has_more: bool,
+        ///Pass as `starting_after` to get the next page; null on the last page.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+    }
+    impl WebhookEndpointPage {
+        pub fn builder() -> builder::WebhookEndpointPage {
+            Default::default()
         }
     }
     /// Types for composing complex structures.
@@ -2869,6 +3555,46 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct BillingSettings {
+            dunning: ::std::result::Result<super::Dunning, ::std::string::String>,
+        }
+        impl ::std::default::Default for BillingSettings {
+            fn default() -> Self {
+                Self {
+                    dunning: Err("no value supplied for dunning".to_string()),
+                }
+            }
+        }
+        impl BillingSettings {
+            pub fn dunning<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Dunning>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.dunning = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for dunning: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BillingSettings> for super::BillingSettings {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BillingSettings,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    dunning: value.dunning?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BillingSettings> for BillingSettings {
+            fn from(value: super::BillingSettings) -> Self {
+                Self {
+                    dunning: Ok(value.dunning),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct CancelSubscriptionRequest {
             at_period_end:
                 ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
@@ -3528,6 +4254,80 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct CreateWebhookEndpointRequest {
+            description: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            enabled_events: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            url: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for CreateWebhookEndpointRequest {
+            fn default() -> Self {
+                Self {
+                    description: Ok(Default::default()),
+                    enabled_events: Err("no value supplied for enabled_events".to_string()),
+                    url: Err("no value supplied for url".to_string()),
+                }
+            }
+        }
+        impl CreateWebhookEndpointRequest {
+            pub fn description<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.description = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for description: {e}"));
+                self
+            }
+            pub fn enabled_events<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.enabled_events = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for enabled_events: {e}")
+                });
+                self
+            }
+            pub fn url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.url = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for url: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CreateWebhookEndpointRequest> for super::CreateWebhookEndpointRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CreateWebhookEndpointRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    description: value.description?,
+                    enabled_events: value.enabled_events?,
+                    url: value.url?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CreateWebhookEndpointRequest> for CreateWebhookEndpointRequest {
+            fn from(value: super::CreateWebhookEndpointRequest) -> Self {
+                Self {
+                    description: Ok(value.description),
+                    enabled_events: Ok(value.enabled_events),
+                    url: Ok(value.url),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct CreatedInvitation {
             created_at: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
@@ -4147,6 +4947,235 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct Dunning {
+            final_action: ::std::result::Result<super::FinalAction, ::std::string::String>,
+            retry_days: ::std::result::Result<::std::vec::Vec<i64>, ::std::string::String>,
+        }
+        impl ::std::default::Default for Dunning {
+            fn default() -> Self {
+                Self {
+                    final_action: Err("no value supplied for final_action".to_string()),
+                    retry_days: Err("no value supplied for retry_days".to_string()),
+                }
+            }
+        }
+        impl Dunning {
+            pub fn final_action<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::FinalAction>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.final_action = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for final_action: {e}"));
+                self
+            }
+            pub fn retry_days<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.retry_days = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for retry_days: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Dunning> for super::Dunning {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Dunning,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    final_action: value.final_action?,
+                    retry_days: value.retry_days?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Dunning> for Dunning {
+            fn from(value: super::Dunning) -> Self {
+                Self {
+                    final_action: Ok(value.final_action),
+                    retry_days: Ok(value.retry_days),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct Event {
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            data: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<super::EventId, ::std::string::String>,
+            livemode: ::std::result::Result<bool, ::std::string::String>,
+            type_: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for Event {
+            fn default() -> Self {
+                Self {
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    data: Err("no value supplied for data".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    livemode: Err("no value supplied for livemode".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl Event {
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for created_at: {e}"));
+                self
+            }
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for data: {e}"));
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EventId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn livemode<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.livemode = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for livemode: {e}"));
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for type_: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Event> for super::Event {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Event,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    created_at: value.created_at?,
+                    data: value.data?,
+                    id: value.id?,
+                    livemode: value.livemode?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Event> for Event {
+            fn from(value: super::Event) -> Self {
+                Self {
+                    created_at: Ok(value.created_at),
+                    data: Ok(value.data),
+                    id: Ok(value.id),
+                    livemode: Ok(value.livemode),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct EventPage {
+            data: ::std::result::Result<::std::vec::Vec<super::Event>, ::std::string::String>,
+            has_more: ::std::result::Result<bool, ::std::string::String>,
+            next_cursor: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for EventPage {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    has_more: Err("no value supplied for has_more".to_string()),
+                    next_cursor: Ok(Default::default()),
+                }
+            }
+        }
+        impl EventPage {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::Event>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for data: {e}"));
+                self
+            }
+            pub fn has_more<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_more = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for has_more: {e}"));
+                self
+            }
+            pub fn next_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for next_cursor: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<EventPage> for super::EventPage {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: EventPage,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    has_more: value.has_more?,
+                    next_cursor: value.next_cursor?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::EventPage> for EventPage {
+            fn from(value: super::EventPage) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    has_more: Ok(value.has_more),
+                    next_cursor: Ok(value.next_cursor),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct Feature {
             key: ::std::result::Result<::std::string::String, ::std::string::String>,
             limit: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
@@ -4497,20 +5526,36 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct Invoice {
+            amount_due: ::std::result::Result<i64, ::std::string::String>,
+            attempt_count: ::std::result::Result<i64, ::std::string::String>,
+            billing_reason: ::std::result::Result<::std::string::String, ::std::string::String>,
             created_at: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
                 ::std::string::String,
             >,
             currency: ::std::result::Result<::std::string::String, ::std::string::String>,
             customer: ::std::result::Result<super::CustomerId, ::std::string::String>,
+            finalized_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
             id: ::std::result::Result<super::InvoiceId, ::std::string::String>,
-            lines: ::std::result::Result<::std::vec::Vec<super::Line>, ::std::string::String>,
+            lines:
+                ::std::result::Result<::std::vec::Vec<super::InvoiceLine>, ::std::string::String>,
+            next_action_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
             number: ::std::result::Result<::std::string::String, ::std::string::String>,
             paid_at: ::std::result::Result<
                 ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
                 ::std::string::String,
             >,
             payment_error: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            payment_reference: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
@@ -4522,33 +5567,73 @@ pub mod types {
                 ::chrono::DateTime<::chrono::offset::Utc>,
                 ::std::string::String,
             >,
-            status: ::std::result::Result<::std::string::String, ::std::string::String>,
+            starting_balance: ::std::result::Result<i64, ::std::string::String>,
+            status: ::std::result::Result<super::InvoiceStatus, ::std::string::String>,
             subscription: ::std::result::Result<
                 ::std::option::Option<super::SubscriptionId>,
                 ::std::string::String,
             >,
+            subtotal: ::std::result::Result<i64, ::std::string::String>,
             total: ::std::result::Result<i64, ::std::string::String>,
         }
         impl ::std::default::Default for Invoice {
             fn default() -> Self {
                 Self {
+                    amount_due: Err("no value supplied for amount_due".to_string()),
+                    attempt_count: Err("no value supplied for attempt_count".to_string()),
+                    billing_reason: Err("no value supplied for billing_reason".to_string()),
                     created_at: Err("no value supplied for created_at".to_string()),
                     currency: Err("no value supplied for currency".to_string()),
                     customer: Err("no value supplied for customer".to_string()),
+                    finalized_at: Ok(Default::default()),
                     id: Err("no value supplied for id".to_string()),
                     lines: Err("no value supplied for lines".to_string()),
+                    next_action_at: Ok(Default::default()),
                     number: Err("no value supplied for number".to_string()),
                     paid_at: Ok(Default::default()),
                     payment_error: Ok(Default::default()),
+                    payment_reference: Ok(Default::default()),
                     period_end: Err("no value supplied for period_end".to_string()),
                     period_start: Err("no value supplied for period_start".to_string()),
+                    starting_balance: Err("no value supplied for starting_balance".to_string()),
                     status: Err("no value supplied for status".to_string()),
                     subscription: Ok(Default::default()),
+                    subtotal: Err("no value supplied for subtotal".to_string()),
                     total: Err("no value supplied for total".to_string()),
                 }
             }
         }
         impl Invoice {
+            pub fn amount_due<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.amount_due = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for amount_due: {e}"));
+                self
+            }
+            pub fn attempt_count<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.attempt_count = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for attempt_count: {e}"));
+                self
+            }
+            pub fn billing_reason<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.billing_reason = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for billing_reason: {e}")
+                });
+                self
+            }
             pub fn created_at<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
@@ -4579,6 +5664,18 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for customer: {e}"));
                 self
             }
+            pub fn finalized_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.finalized_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for finalized_at: {e}"));
+                self
+            }
             pub fn id<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<super::InvoiceId>,
@@ -4591,12 +5688,24 @@ pub mod types {
             }
             pub fn lines<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::vec::Vec<super::Line>>,
+                T: ::std::convert::TryInto<::std::vec::Vec<super::InvoiceLine>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.lines = value
                     .try_into()
                     .map_err(|e| format!("error converting supplied value for lines: {e}"));
+                self
+            }
+            pub fn next_action_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_action_at = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for next_action_at: {e}")
+                });
                 self
             }
             pub fn number<T>(mut self, value: T) -> Self
@@ -4631,6 +5740,16 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for payment_error: {e}"));
                 self
             }
+            pub fn payment_reference<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.payment_reference = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for payment_reference: {e}")
+                });
+                self
+            }
             pub fn period_end<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
@@ -4651,9 +5770,19 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for period_start: {e}"));
                 self
             }
+            pub fn starting_balance<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.starting_balance = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for starting_balance: {e}")
+                });
+                self
+            }
             pub fn status<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<super::InvoiceStatus>,
                 T::Error: ::std::fmt::Display,
             {
                 self.status = value
@@ -4669,6 +5798,16 @@ pub mod types {
                 self.subscription = value
                     .try_into()
                     .map_err(|e| format!("error converting supplied value for subscription: {e}"));
+                self
+            }
+            pub fn subtotal<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.subtotal = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for subtotal: {e}"));
                 self
             }
             pub fn total<T>(mut self, value: T) -> Self
@@ -4688,18 +5827,26 @@ pub mod types {
                 value: Invoice,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
+                    amount_due: value.amount_due?,
+                    attempt_count: value.attempt_count?,
+                    billing_reason: value.billing_reason?,
                     created_at: value.created_at?,
                     currency: value.currency?,
                     customer: value.customer?,
+                    finalized_at: value.finalized_at?,
                     id: value.id?,
                     lines: value.lines?,
+                    next_action_at: value.next_action_at?,
                     number: value.number?,
                     paid_at: value.paid_at?,
                     payment_error: value.payment_error?,
+                    payment_reference: value.payment_reference?,
                     period_end: value.period_end?,
                     period_start: value.period_start?,
+                    starting_balance: value.starting_balance?,
                     status: value.status?,
                     subscription: value.subscription?,
+                    subtotal: value.subtotal?,
                     total: value.total?,
                 })
             }
@@ -4707,19 +5854,143 @@ pub mod types {
         impl ::std::convert::From<super::Invoice> for Invoice {
             fn from(value: super::Invoice) -> Self {
                 Self {
+                    amount_due: Ok(value.amount_due),
+                    attempt_count: Ok(value.attempt_count),
+                    billing_reason: Ok(value.billing_reason),
                     created_at: Ok(value.created_at),
                     currency: Ok(value.currency),
                     customer: Ok(value.customer),
+                    finalized_at: Ok(value.finalized_at),
                     id: Ok(value.id),
                     lines: Ok(value.lines),
+                    next_action_at: Ok(value.next_action_at),
                     number: Ok(value.number),
                     paid_at: Ok(value.paid_at),
                     payment_error: Ok(value.payment_error),
+                    payment_reference: Ok(value.payment_reference),
                     period_end: Ok(value.period_end),
                     period_start: Ok(value.period_start),
+                    starting_balance: Ok(value.starting_balance),
                     status: Ok(value.status),
                     subscription: Ok(value.subscription),
+                    subtotal: Ok(value.subtotal),
                     total: Ok(value.total),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct InvoiceLine {
+            amount: ::std::result::Result<i64, ::std::string::String>,
+            period_end: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            period_start: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            price: ::std::result::Result<super::PriceId, ::std::string::String>,
+            proration: ::std::result::Result<bool, ::std::string::String>,
+            quantity: ::std::result::Result<i64, ::std::string::String>,
+        }
+        impl ::std::default::Default for InvoiceLine {
+            fn default() -> Self {
+                Self {
+                    amount: Err("no value supplied for amount".to_string()),
+                    period_end: Err("no value supplied for period_end".to_string()),
+                    period_start: Err("no value supplied for period_start".to_string()),
+                    price: Err("no value supplied for price".to_string()),
+                    proration: Err("no value supplied for proration".to_string()),
+                    quantity: Err("no value supplied for quantity".to_string()),
+                }
+            }
+        }
+        impl InvoiceLine {
+            pub fn amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.amount = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for amount: {e}"));
+                self
+            }
+            pub fn period_end<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.period_end = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for period_end: {e}"));
+                self
+            }
+            pub fn period_start<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.period_start = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for period_start: {e}"));
+                self
+            }
+            pub fn price<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::PriceId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.price = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for price: {e}"));
+                self
+            }
+            pub fn proration<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.proration = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for proration: {e}"));
+                self
+            }
+            pub fn quantity<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.quantity = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for quantity: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<InvoiceLine> for super::InvoiceLine {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: InvoiceLine,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    amount: value.amount?,
+                    period_end: value.period_end?,
+                    period_start: value.period_start?,
+                    price: value.price?,
+                    proration: value.proration?,
+                    quantity: value.quantity?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::InvoiceLine> for InvoiceLine {
+            fn from(value: super::InvoiceLine) -> Self {
+                Self {
+                    amount: Ok(value.amount),
+                    period_end: Ok(value.period_end),
+                    period_start: Ok(value.period_start),
+                    price: Ok(value.price),
+                    proration: Ok(value.proration),
+                    quantity: Ok(value.quantity),
                 }
             }
         }
@@ -4791,72 +6062,6 @@ pub mod types {
                     data: Ok(value.data),
                     has_more: Ok(value.has_more),
                     next_cursor: Ok(value.next_cursor),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
-        pub struct Line {
-            amount: ::std::result::Result<i64, ::std::string::String>,
-            price: ::std::result::Result<::std::string::String, ::std::string::String>,
-            quantity: ::std::result::Result<i64, ::std::string::String>,
-        }
-        impl ::std::default::Default for Line {
-            fn default() -> Self {
-                Self {
-                    amount: Err("no value supplied for amount".to_string()),
-                    price: Err("no value supplied for price".to_string()),
-                    quantity: Err("no value supplied for quantity".to_string()),
-                }
-            }
-        }
-        impl Line {
-            pub fn amount<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<i64>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.amount = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for amount: {e}"));
-                self
-            }
-            pub fn price<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.price = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for price: {e}"));
-                self
-            }
-            pub fn quantity<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<i64>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.quantity = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for quantity: {e}"));
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<Line> for super::Line {
-            type Error = super::error::ConversionError;
-            fn try_from(value: Line) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    amount: value.amount?,
-                    price: value.price?,
-                    quantity: value.quantity?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::Line> for Line {
-            fn from(value: super::Line) -> Self {
-                Self {
-                    amount: Ok(value.amount),
-                    price: Ok(value.price),
-                    quantity: Ok(value.quantity),
                 }
             }
         }
@@ -6137,6 +7342,106 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct ReplayEventRequest {
+            endpoint: ::std::result::Result<
+                ::std::option::Option<super::WebhookEndpointId>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ReplayEventRequest {
+            fn default() -> Self {
+                Self {
+                    endpoint: Ok(Default::default()),
+                }
+            }
+        }
+        impl ReplayEventRequest {
+            pub fn endpoint<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::WebhookEndpointId>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.endpoint = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for endpoint: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReplayEventRequest> for super::ReplayEventRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReplayEventRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    endpoint: value.endpoint?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ReplayEventRequest> for ReplayEventRequest {
+            fn from(value: super::ReplayEventRequest) -> Self {
+                Self {
+                    endpoint: Ok(value.endpoint),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ReplayedEvent {
+            endpoints: ::std::result::Result<
+                ::std::vec::Vec<super::WebhookEndpointId>,
+                ::std::string::String,
+            >,
+            event: ::std::result::Result<super::EventId, ::std::string::String>,
+        }
+        impl ::std::default::Default for ReplayedEvent {
+            fn default() -> Self {
+                Self {
+                    endpoints: Err("no value supplied for endpoints".to_string()),
+                    event: Err("no value supplied for event".to_string()),
+                }
+            }
+        }
+        impl ReplayedEvent {
+            pub fn endpoints<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::WebhookEndpointId>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.endpoints = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for endpoints: {e}"));
+                self
+            }
+            pub fn event<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EventId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for event: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReplayedEvent> for super::ReplayedEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReplayedEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    endpoints: value.endpoints?,
+                    event: value.event?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ReplayedEvent> for ReplayedEvent {
+            fn from(value: super::ReplayedEvent) -> Self {
+                Self {
+                    endpoints: Ok(value.endpoints),
+                    event: Ok(value.event),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct Role {
             builtin: ::std::result::Result<bool, ::std::string::String>,
             created_at: ::std::result::Result<
@@ -6476,6 +7781,8 @@ pub mod types {
                 ::std::vec::Vec<super::SubscriptionItem>,
                 ::std::string::String,
             >,
+            pending_lines:
+                ::std::result::Result<::std::vec::Vec<super::InvoiceLine>, ::std::string::String>,
             status: ::std::result::Result<super::SubscriptionStatus, ::std::string::String>,
             trial_end: ::std::result::Result<
                 ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
@@ -6501,6 +7808,7 @@ pub mod types {
                     customer: Err("no value supplied for customer".to_string()),
                     id: Err("no value supplied for id".to_string()),
                     items: Err("no value supplied for items".to_string()),
+                    pending_lines: Err("no value supplied for pending_lines".to_string()),
                     status: Err("no value supplied for status".to_string()),
                     trial_end: Ok(Default::default()),
                 }
@@ -6609,6 +7917,16 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for items: {e}"));
                 self
             }
+            pub fn pending_lines<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::InvoiceLine>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.pending_lines = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for pending_lines: {e}"));
+                self
+            }
             pub fn status<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<super::SubscriptionStatus>,
@@ -6648,6 +7966,7 @@ pub mod types {
                     customer: value.customer?,
                     id: value.id?,
                     items: value.items?,
+                    pending_lines: value.pending_lines?,
                     status: value.status?,
                     trial_end: value.trial_end?,
                 })
@@ -6666,6 +7985,7 @@ pub mod types {
                     customer: Ok(value.customer),
                     id: Ok(value.id),
                     items: Ok(value.items),
+                    pending_lines: Ok(value.pending_lines),
                     status: Ok(value.status),
                     trial_end: Ok(value.trial_end),
                 }
@@ -7386,6 +8706,162 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct UpdateSubscriptionRequest {
+            items: ::std::result::Result<
+                ::std::vec::Vec<super::SubscriptionItem>,
+                ::std::string::String,
+            >,
+            proration_behavior: ::std::result::Result<
+                ::std::option::Option<super::ProrationBehavior>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for UpdateSubscriptionRequest {
+            fn default() -> Self {
+                Self {
+                    items: Err("no value supplied for items".to_string()),
+                    proration_behavior: Ok(Default::default()),
+                }
+            }
+        }
+        impl UpdateSubscriptionRequest {
+            pub fn items<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::SubscriptionItem>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.items = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for items: {e}"));
+                self
+            }
+            pub fn proration_behavior<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::ProrationBehavior>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.proration_behavior = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for proration_behavior: {e}")
+                });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<UpdateSubscriptionRequest> for super::UpdateSubscriptionRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UpdateSubscriptionRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    items: value.items?,
+                    proration_behavior: value.proration_behavior?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::UpdateSubscriptionRequest> for UpdateSubscriptionRequest {
+            fn from(value: super::UpdateSubscriptionRequest) -> Self {
+                Self {
+                    items: Ok(value.items),
+                    proration_behavior: Ok(value.proration_behavior),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct UpdateWebhookEndpointRequest {
+            description: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            enabled_events: ::std::result::Result<
+                ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                ::std::string::String,
+            >,
+            status: ::std::result::Result<
+                ::std::option::Option<super::EndpointStatus>,
+                ::std::string::String,
+            >,
+            url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for UpdateWebhookEndpointRequest {
+            fn default() -> Self {
+                Self {
+                    description: Ok(Default::default()),
+                    enabled_events: Ok(Default::default()),
+                    status: Ok(Default::default()),
+                    url: Ok(Default::default()),
+                }
+            }
+        }
+        impl UpdateWebhookEndpointRequest {
+            pub fn description<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.description = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for description: {e}"));
+                self
+            }
+            pub fn enabled_events<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.enabled_events = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for enabled_events: {e}")
+                });
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::EndpointStatus>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for status: {e}"));
+                self
+            }
+            pub fn url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.url = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for url: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<UpdateWebhookEndpointRequest> for super::UpdateWebhookEndpointRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UpdateWebhookEndpointRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    description: value.description?,
+                    enabled_events: value.enabled_events?,
+                    status: value.status?,
+                    url: value.url?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::UpdateWebhookEndpointRequest> for UpdateWebhookEndpointRequest {
+            fn from(value: super::UpdateWebhookEndpointRequest) -> Self {
+                Self {
+                    description: Ok(value.description),
+                    enabled_events: Ok(value.enabled_events),
+                    status: Ok(value.status),
+                    url: Ok(value.url),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct User {
             created_at: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
@@ -7451,6 +8927,510 @@ pub mod types {
                     created_at: Ok(value.created_at),
                     email: Ok(value.email),
                     id: Ok(value.id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct WebhookAttempt {
+            attempted_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            delivery: ::std::result::Result<super::WebhookDeliveryId, ::std::string::String>,
+            duration_ms: ::std::result::Result<i64, ::std::string::String>,
+            endpoint: ::std::result::Result<super::WebhookEndpointId, ::std::string::String>,
+            error: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            event: ::std::result::Result<super::EventId, ::std::string::String>,
+            id: ::std::result::Result<super::WebhookAttemptId, ::std::string::String>,
+            response_body: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            status_code: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            succeeded: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for WebhookAttempt {
+            fn default() -> Self {
+                Self {
+                    attempted_at: Err("no value supplied for attempted_at".to_string()),
+                    delivery: Err("no value supplied for delivery".to_string()),
+                    duration_ms: Err("no value supplied for duration_ms".to_string()),
+                    endpoint: Err("no value supplied for endpoint".to_string()),
+                    error: Ok(Default::default()),
+                    event: Err("no value supplied for event".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    response_body: Ok(Default::default()),
+                    status_code: Ok(Default::default()),
+                    succeeded: Err("no value supplied for succeeded".to_string()),
+                }
+            }
+        }
+        impl WebhookAttempt {
+            pub fn attempted_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.attempted_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for attempted_at: {e}"));
+                self
+            }
+            pub fn delivery<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::WebhookDeliveryId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.delivery = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for delivery: {e}"));
+                self
+            }
+            pub fn duration_ms<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.duration_ms = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for duration_ms: {e}"));
+                self
+            }
+            pub fn endpoint<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::WebhookEndpointId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.endpoint = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for endpoint: {e}"));
+                self
+            }
+            pub fn error<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.error = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for error: {e}"));
+                self
+            }
+            pub fn event<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EventId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for event: {e}"));
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::WebhookAttemptId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn response_body<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.response_body = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for response_body: {e}"));
+                self
+            }
+            pub fn status_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status_code = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for status_code: {e}"));
+                self
+            }
+            pub fn succeeded<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.succeeded = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for succeeded: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<WebhookAttempt> for super::WebhookAttempt {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: WebhookAttempt,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    attempted_at: value.attempted_at?,
+                    delivery: value.delivery?,
+                    duration_ms: value.duration_ms?,
+                    endpoint: value.endpoint?,
+                    error: value.error?,
+                    event: value.event?,
+                    id: value.id?,
+                    response_body: value.response_body?,
+                    status_code: value.status_code?,
+                    succeeded: value.succeeded?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::WebhookAttempt> for WebhookAttempt {
+            fn from(value: super::WebhookAttempt) -> Self {
+                Self {
+                    attempted_at: Ok(value.attempted_at),
+                    delivery: Ok(value.delivery),
+                    duration_ms: Ok(value.duration_ms),
+                    endpoint: Ok(value.endpoint),
+                    error: Ok(value.error),
+                    event: Ok(value.event),
+                    id: Ok(value.id),
+                    response_body: Ok(value.response_body),
+                    status_code: Ok(value.status_code),
+                    succeeded: Ok(value.succeeded),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct WebhookAttemptPage {
+            data: ::std::result::Result<
+                ::std::vec::Vec<super::WebhookAttempt>,
+                ::std::string::String,
+            >,
+            has_more: ::std::result::Result<bool, ::std::string::String>,
+            next_cursor: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for WebhookAttemptPage {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    has_more: Err("no value supplied for has_more".to_string()),
+                    next_cursor: Ok(Default::default()),
+                }
+            }
+        }
+        impl WebhookAttemptPage {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::WebhookAttempt>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for data: {e}"));
+                self
+            }
+            pub fn has_more<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_more = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for has_more: {e}"));
+                self
+            }
+            pub fn next_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for next_cursor: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<WebhookAttemptPage> for super::WebhookAttemptPage {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: WebhookAttemptPage,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    has_more: value.has_more?,
+                    next_cursor: value.next_cursor?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::WebhookAttemptPage> for WebhookAttemptPage {
+            fn from(value: super::WebhookAttemptPage) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    has_more: Ok(value.has_more),
+                    next_cursor: Ok(value.next_cursor),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct WebhookEndpoint {
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            description: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            disabled_reason: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            enabled_events: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<super::WebhookEndpointId, ::std::string::String>,
+            livemode: ::std::result::Result<bool, ::std::string::String>,
+            secret: ::std::result::Result<::std::string::String, ::std::string::String>,
+            status: ::std::result::Result<super::EndpointStatus, ::std::string::String>,
+            updated_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            url: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for WebhookEndpoint {
+            fn default() -> Self {
+                Self {
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    description: Ok(Default::default()),
+                    disabled_reason: Ok(Default::default()),
+                    enabled_events: Err("no value supplied for enabled_events".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    livemode: Err("no value supplied for livemode".to_string()),
+                    secret: Err("no value supplied for secret".to_string()),
+                    status: Err("no value supplied for status".to_string()),
+                    updated_at: Err("no value supplied for updated_at".to_string()),
+                    url: Err("no value supplied for url".to_string()),
+                }
+            }
+        }
+        impl WebhookEndpoint {
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for created_at: {e}"));
+                self
+            }
+            pub fn description<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.description = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for description: {e}"));
+                self
+            }
+            pub fn disabled_reason<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.disabled_reason = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for disabled_reason: {e}")
+                });
+                self
+            }
+            pub fn enabled_events<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.enabled_events = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for enabled_events: {e}")
+                });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::WebhookEndpointId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn livemode<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.livemode = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for livemode: {e}"));
+                self
+            }
+            pub fn secret<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.secret = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for secret: {e}"));
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EndpointStatus>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for status: {e}"));
+                self
+            }
+            pub fn updated_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.updated_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for updated_at: {e}"));
+                self
+            }
+            pub fn url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.url = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for url: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<WebhookEndpoint> for super::WebhookEndpoint {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: WebhookEndpoint,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    created_at: value.created_at?,
+                    description: value.description?,
+                    disabled_reason: value.disabled_reason?,
+                    enabled_events: value.enabled_events?,
+                    id: value.id?,
+                    livemode: value.livemode?,
+                    secret: value.secret?,
+                    status: value.status?,
+                    updated_at: value.updated_at?,
+                    url: value.url?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::WebhookEndpoint> for WebhookEndpoint {
+            fn from(value: super::WebhookEndpoint) -> Self {
+                Self {
+                    created_at: Ok(value.created_at),
+                    description: Ok(value.description),
+                    disabled_reason: Ok(value.disabled_reason),
+                    enabled_events: Ok(value.enabled_events),
+                    id: Ok(value.id),
+                    livemode: Ok(value.livemode),
+                    secret: Ok(value.secret),
+                    status: Ok(value.status),
+                    updated_at: Ok(value.updated_at),
+                    url: Ok(value.url),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct WebhookEndpointPage {
+            data: ::std::result::Result<
+                ::std::vec::Vec<super::WebhookEndpoint>,
+                ::std::string::String,
+            >,
+            has_more: ::std::result::Result<bool, ::std::string::String>,
+            next_cursor: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for WebhookEndpointPage {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    has_more: Err("no value supplied for has_more".to_string()),
+                    next_cursor: Ok(Default::default()),
+                }
+            }
+        }
+        impl WebhookEndpointPage {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::WebhookEndpoint>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for data: {e}"));
+                self
+            }
+            pub fn has_more<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_more = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for has_more: {e}"));
+                self
+            }
+            pub fn next_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for next_cursor: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<WebhookEndpointPage> for super::WebhookEndpointPage {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: WebhookEndpointPage,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    has_more: value.has_more?,
+                    next_cursor: value.next_cursor?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::WebhookEndpointPage> for WebhookEndpointPage {
+            fn from(value: super::WebhookEndpointPage) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    has_more: Ok(value.has_more),
+                    next_cursor: Ok(value.next_cursor),
                 }
             }
         }
@@ -7674,6 +9654,31 @@ impl Client {
     pub fn audit_events_list(&self) -> builder::AuditEventsList<'_> {
         builder::AuditEventsList::new(self)
     }
+    /**Get the billing settings
+
+    Sends a `GET` request to `/v1/billing_settings`
+
+    ```ignore
+    let response = client.billing_settings_get()
+        .send()
+        .await;
+    ```*/
+    pub fn billing_settings_get(&self) -> builder::BillingSettingsGet<'_> {
+        builder::BillingSettingsGet::new(self)
+    }
+    /**Replace the billing settings. New schedules apply to payments that fail from now on
+
+    Sends a `POST` request to `/v1/billing_settings`
+
+    ```ignore
+    let response = client.billing_settings_update()
+        .body(body)
+        .send()
+        .await;
+    ```*/
+    pub fn billing_settings_update(&self) -> builder::BillingSettingsUpdate<'_> {
+        builder::BillingSettingsUpdate::new(self)
+    }
     /**List customers, newest first
 
     Sends a `GET` request to `/v1/customers`
@@ -7732,6 +9737,53 @@ impl Client {
     ```*/
     pub fn customers_update(&self) -> builder::CustomersUpdate<'_> {
         builder::CustomersUpdate::new(self)
+    }
+    /**List events, newest first
+
+    Sends a `GET` request to `/v1/events`
+
+    Arguments:
+    - `limit`: Page size, 1 to 100 (default 10).
+    - `starting_after`: Return items after this id (the previous page's `next_cursor`).
+    - `type_`: Only events of this type.
+    ```ignore
+    let response = client.events_list()
+        .limit(limit)
+        .starting_after(starting_after)
+        .type_(type_)
+        .send()
+        .await;
+    ```*/
+    pub fn events_list(&self) -> builder::EventsList<'_> {
+        builder::EventsList::new(self)
+    }
+    /**Get an event
+
+    Sends a `GET` request to `/v1/events/{id}`
+
+    ```ignore
+    let response = client.events_get()
+        .id(id)
+        .send()
+        .await;
+    ```*/
+    pub fn events_get(&self) -> builder::EventsGet<'_> {
+        builder::EventsGet::new(self)
+    }
+    /**Send an event again, now: to one endpoint, or to every enabled endpoint that subscribes
+    to it. Receivers see the same `webhook-id` as before
+
+    Sends a `POST` request to `/v1/events/{id}/replay`
+
+    ```ignore
+    let response = client.events_replay()
+        .id(id)
+        .body(body)
+        .send()
+        .await;
+    ```*/
+    pub fn events_replay(&self) -> builder::EventsReplay<'_> {
+        builder::EventsReplay::new(self)
     }
     /**List invitations, newest first
 
@@ -7807,13 +9859,17 @@ impl Client {
     Sends a `GET` request to `/v1/invoices`
 
     Arguments:
+    - `customer`: Only this customer's invoices.
     - `limit`: Page size, 1 to 100 (default 10).
     - `starting_after`: Return items after this id (the previous page's `next_cursor`).
+    - `status`: Only invoices in this status.
     - `subscription`: Only this subscription's invoices.
     ```ignore
     let response = client.invoices_list()
+        .customer(customer)
         .limit(limit)
         .starting_after(starting_after)
+        .status(status)
         .subscription(subscription)
         .send()
         .await;
@@ -7847,7 +9903,8 @@ impl Client {
     pub fn invoices_mark_uncollectible(&self) -> builder::InvoicesMarkUncollectible<'_> {
         builder::InvoicesMarkUncollectible::new(self)
     }
-    /**Charge an open invoice again, to the customer's current default payment method
+    /**Pay a draft or open invoice now, with the customer's current default payment method (a
+    draft is finalized first). A paid invoice brings its subscription back to active
 
     Sends a `POST` request to `/v1/invoices/{id}/pay`
 
@@ -7860,7 +9917,7 @@ impl Client {
     pub fn invoices_pay(&self) -> builder::InvoicesPay<'_> {
         builder::InvoicesPay::new(self)
     }
-    /**Void an open invoice: it is no longer owed
+    /**Void a draft or open invoice: it is no longer owed
 
     Sends a `POST` request to `/v1/invoices/{id}/void`
 
@@ -8261,7 +10318,9 @@ impl Client {
     pub fn subscriptions_list(&self) -> builder::SubscriptionsList<'_> {
         builder::SubscriptionsList::new(self)
     }
-    /**Subscribe a customer to prices. Without a trial the first period is invoiced at once
+    /**Subscribe a customer to prices. Without a trial the first period is invoiced and
+    collected at once: the subscription is `active` when that invoice is paid, else
+    `incomplete` until it is
 
     Sends a `POST` request to `/v1/subscriptions`
 
@@ -8287,6 +10346,20 @@ impl Client {
     pub fn subscriptions_get(&self) -> builder::SubscriptionsGet<'_> {
         builder::SubscriptionsGet::new(self)
     }
+    /**Change a subscription's items or quantities mid-period, with prorations
+
+    Sends a `POST` request to `/v1/subscriptions/{id}`
+
+    ```ignore
+    let response = client.subscriptions_update()
+        .id(id)
+        .body(body)
+        .send()
+        .await;
+    ```*/
+    pub fn subscriptions_update(&self) -> builder::SubscriptionsUpdate<'_> {
+        builder::SubscriptionsUpdate::new(self)
+    }
     /**Cancel now, or at the end of the current period
 
     Sends a `POST` request to `/v1/subscriptions/{id}/cancel`
@@ -8301,7 +10374,21 @@ impl Client {
     pub fn subscriptions_cancel(&self) -> builder::SubscriptionsCancel<'_> {
         builder::SubscriptionsCancel::new(self)
     }
-    /**Resume a subscription scheduled to cancel at period end
+    /**Pause collection: no renewals and no invoices until resumed
+
+    Sends a `POST` request to `/v1/subscriptions/{id}/pause`
+
+    ```ignore
+    let response = client.subscriptions_pause()
+        .id(id)
+        .send()
+        .await;
+    ```*/
+    pub fn subscriptions_pause(&self) -> builder::SubscriptionsPause<'_> {
+        builder::SubscriptionsPause::new(self)
+    }
+    /**Resume: a paused subscription starts a new period now, invoiced and collected at once;
+    a subscription scheduled to cancel at period end goes on renewing
 
     Sends a `POST` request to `/v1/subscriptions/{id}/resume`
 
@@ -8357,8 +10444,9 @@ impl Client {
     pub fn test_clocks_get(&self) -> builder::TestClocksGet<'_> {
         builder::TestClocksGet::new(self)
     }
-    /**Move a test clock forward and run everything that falls due on its customers'
-    subscriptions up to the new time, in one transaction
+    /**Move a test clock forward and run everything that falls due on its customers up to the
+    new time — renewals, trial ends, invoice finalization, payment retries — in time order,
+    each step at the time it falls due. Returns when the clock has caught up
 
     Sends a `POST` request to `/v1/test_clocks/{id}/advance`
 
@@ -8396,6 +10484,113 @@ impl Client {
     ```*/
     pub fn users_me(&self) -> builder::UsersMe<'_> {
         builder::UsersMe::new(self)
+    }
+    /**List webhook endpoints, newest first
+
+    Sends a `GET` request to `/v1/webhook_endpoints`
+
+    Arguments:
+    - `limit`: Page size, 1 to 100 (default 10).
+    - `starting_after`: Return items after this id (the previous page's `next_cursor`).
+    ```ignore
+    let response = client.webhook_endpoints_list()
+        .limit(limit)
+        .starting_after(starting_after)
+        .send()
+        .await;
+    ```*/
+    pub fn webhook_endpoints_list(&self) -> builder::WebhookEndpointsList<'_> {
+        builder::WebhookEndpointsList::new(self)
+    }
+    /**Create a webhook endpoint. The response is the only one (with rotate_secret's) that shows
+    the signing secret in full
+
+    Sends a `POST` request to `/v1/webhook_endpoints`
+
+    ```ignore
+    let response = client.webhook_endpoints_create()
+        .body(body)
+        .send()
+        .await;
+    ```*/
+    pub fn webhook_endpoints_create(&self) -> builder::WebhookEndpointsCreate<'_> {
+        builder::WebhookEndpointsCreate::new(self)
+    }
+    /**Get a webhook endpoint (its secret masked)
+
+    Sends a `GET` request to `/v1/webhook_endpoints/{id}`
+
+    ```ignore
+    let response = client.webhook_endpoints_get()
+        .id(id)
+        .send()
+        .await;
+    ```*/
+    pub fn webhook_endpoints_get(&self) -> builder::WebhookEndpointsGet<'_> {
+        builder::WebhookEndpointsGet::new(self)
+    }
+    /**Update a webhook endpoint: present fields replace the current ones. Setting `status` to
+    `enabled` re-enables an endpoint that was disabled
+
+    Sends a `POST` request to `/v1/webhook_endpoints/{id}`
+
+    ```ignore
+    let response = client.webhook_endpoints_update()
+        .id(id)
+        .body(body)
+        .send()
+        .await;
+    ```*/
+    pub fn webhook_endpoints_update(&self) -> builder::WebhookEndpointsUpdate<'_> {
+        builder::WebhookEndpointsUpdate::new(self)
+    }
+    /**Delete a webhook endpoint, with its delivery history. Pending deliveries to it are dropped
+
+    Sends a `DELETE` request to `/v1/webhook_endpoints/{id}`
+
+    ```ignore
+    let response = client.webhook_endpoints_delete()
+        .id(id)
+        .send()
+        .await;
+    ```*/
+    pub fn webhook_endpoints_delete(&self) -> builder::WebhookEndpointsDelete<'_> {
+        builder::WebhookEndpointsDelete::new(self)
+    }
+    /**List the delivery attempts to a webhook endpoint, newest first
+
+    Sends a `GET` request to `/v1/webhook_endpoints/{id}/attempts`
+
+    Arguments:
+    - `id`
+    - `event`: Only attempts to deliver this event.
+    - `limit`: Page size, 1 to 100 (default 10).
+    - `starting_after`: Return items after this id (the previous page's `next_cursor`).
+    ```ignore
+    let response = client.webhook_endpoints_list_attempts()
+        .id(id)
+        .event(event)
+        .limit(limit)
+        .starting_after(starting_after)
+        .send()
+        .await;
+    ```*/
+    pub fn webhook_endpoints_list_attempts(&self) -> builder::WebhookEndpointsListAttempts<'_> {
+        builder::WebhookEndpointsListAttempts::new(self)
+    }
+    /**Rotate the signing secret: the new one is shown in full this once. For 24 hours deliveries
+    carry a signature with the old secret too, so receivers can switch without losing any
+
+    Sends a `POST` request to `/v1/webhook_endpoints/{id}/rotate_secret`
+
+    ```ignore
+    let response = client.webhook_endpoints_rotate_secret()
+        .id(id)
+        .send()
+        .await;
+    ```*/
+    pub fn webhook_endpoints_rotate_secret(&self) -> builder::WebhookEndpointsRotateSecret<'_> {
+        builder::WebhookEndpointsRotateSecret::new(self)
     }
 }
 /// Types for composing operation parameters.
@@ -9006,6 +11201,127 @@ pub mod builder {
             }
         }
     }
+    /**Builder for [`Client::billing_settings_get`]
+
+    [`Client::billing_settings_get`]: super::Client::billing_settings_get*/
+    #[derive(Debug, Clone)]
+    pub struct BillingSettingsGet<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> BillingSettingsGet<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/v1/billing_settings`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::BillingSettings>, Error<ByteStream>> {
+            let Self { client } = self;
+            let url = format!("{}/v1/billing_settings", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "billing_settings_get",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::billing_settings_update`]
+
+    [`Client::billing_settings_update`]: super::Client::billing_settings_update*/
+    #[derive(Debug, Clone)]
+    pub struct BillingSettingsUpdate<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::BillingSettings, String>,
+    }
+    impl<'a> BillingSettingsUpdate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::BillingSettings>,
+            <V as std::convert::TryInto<types::BillingSettings>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `BillingSettings` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(types::builder::BillingSettings) -> types::builder::BillingSettings,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/billing_settings`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::BillingSettings>, Error<ByteStream>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| types::BillingSettings::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/billing_settings", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "billing_settings_update",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     /**Builder for [`Client::customers_list`]
 
     [`Client::customers_list`]: super::Client::customers_list*/
@@ -9323,6 +11639,258 @@ pub mod builder {
                 401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::events_list`]
+
+    [`Client::events_list`]: super::Client::events_list*/
+    #[derive(Debug, Clone)]
+    pub struct EventsList<'a> {
+        client: &'a super::Client,
+        limit: Result<Option<::std::num::NonZeroU64>, String>,
+        starting_after: Result<Option<::std::string::String>, String>,
+        type_: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> EventsList<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                limit: Ok(None),
+                starting_after: Ok(None),
+                type_: Ok(None),
+            }
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.limit = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: num :: NonZeroU64` for limit failed".to_string()
+            });
+            self
+        }
+        pub fn starting_after<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.starting_after = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for starting_after failed".to_string()
+            });
+            self
+        }
+        pub fn type_<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.type_ = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for type_ failed".to_string()
+            });
+            self
+        }
+        ///Sends a `GET` request to `/v1/events`
+        pub async fn send(self) -> Result<ResponseValue<types::EventPage>, Error<ByteStream>> {
+            let Self {
+                client,
+                limit,
+                starting_after,
+                type_,
+            } = self;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let starting_after = starting_after.map_err(Error::InvalidRequest)?;
+            let type_ = type_.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/events", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new(
+                    "starting_after",
+                    &starting_after,
+                ))
+                .query(&progenitor_client::QueryParam::new("type", &type_))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "events_list",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::events_get`]
+
+    [`Client::events_get`]: super::Client::events_get*/
+    #[derive(Debug, Clone)]
+    pub struct EventsGet<'a> {
+        client: &'a super::Client,
+        id: Result<types::EventId, String>,
+    }
+    impl<'a> EventsGet<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::EventId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `EventId` for id failed".to_string());
+            self
+        }
+        ///Sends a `GET` request to `/v1/events/{id}`
+        pub async fn send(self) -> Result<ResponseValue<types::Event>, Error<ByteStream>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/events/{}",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "events_get",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::events_replay`]
+
+    [`Client::events_replay`]: super::Client::events_replay*/
+    #[derive(Debug, Clone)]
+    pub struct EventsReplay<'a> {
+        client: &'a super::Client,
+        id: Result<types::EventId, String>,
+        body: Result<types::builder::ReplayEventRequest, String>,
+    }
+    impl<'a> EventsReplay<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::EventId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `EventId` for id failed".to_string());
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ReplayEventRequest>,
+            <V as std::convert::TryInto<types::ReplayEventRequest>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `ReplayEventRequest` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::ReplayEventRequest,
+                ) -> types::builder::ReplayEventRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/events/{id}/replay`
+        pub async fn send(self) -> Result<ResponseValue<types::ReplayedEvent>, Error<ByteStream>> {
+            let Self { client, id, body } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| types::ReplayEventRequest::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/events/{}/replay",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "events_replay",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                202u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -9705,18 +12273,31 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct InvoicesList<'a> {
         client: &'a super::Client,
+        customer: Result<Option<::std::string::String>, String>,
         limit: Result<Option<::std::num::NonZeroU64>, String>,
         starting_after: Result<Option<::std::string::String>, String>,
+        status: Result<Option<types::InvoiceStatus>, String>,
         subscription: Result<Option<::std::string::String>, String>,
     }
     impl<'a> InvoicesList<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                customer: Ok(None),
                 limit: Ok(None),
                 starting_after: Ok(None),
+                status: Ok(None),
                 subscription: Ok(None),
             }
+        }
+        pub fn customer<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.customer = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for customer failed".to_string()
+            });
+            self
         }
         pub fn limit<V>(mut self, value: V) -> Self
         where
@@ -9736,6 +12317,16 @@ pub mod builder {
             });
             self
         }
+        pub fn status<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::InvoiceStatus>,
+        {
+            self.status = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `InvoiceStatus` for status failed".to_string());
+            self
+        }
         pub fn subscription<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -9749,12 +12340,16 @@ pub mod builder {
         pub async fn send(self) -> Result<ResponseValue<types::InvoicePage>, Error<ByteStream>> {
             let Self {
                 client,
+                customer,
                 limit,
                 starting_after,
+                status,
                 subscription,
             } = self;
+            let customer = customer.map_err(Error::InvalidRequest)?;
             let limit = limit.map_err(Error::InvalidRequest)?;
             let starting_after = starting_after.map_err(Error::InvalidRequest)?;
+            let status = status.map_err(Error::InvalidRequest)?;
             let subscription = subscription.map_err(Error::InvalidRequest)?;
             let url = format!("{}/v1/invoices", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
@@ -9770,11 +12365,13 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
+                .query(&progenitor_client::QueryParam::new("customer", &customer))
                 .query(&progenitor_client::QueryParam::new("limit", &limit))
                 .query(&progenitor_client::QueryParam::new(
                     "starting_after",
                     &starting_after,
                 ))
+                .query(&progenitor_client::QueryParam::new("status", &status))
                 .query(&progenitor_client::QueryParam::new(
                     "subscription",
                     &subscription,
@@ -12202,6 +14799,103 @@ pub mod builder {
             }
         }
     }
+    /**Builder for [`Client::subscriptions_update`]
+
+    [`Client::subscriptions_update`]: super::Client::subscriptions_update*/
+    #[derive(Debug, Clone)]
+    pub struct SubscriptionsUpdate<'a> {
+        client: &'a super::Client,
+        id: Result<types::SubscriptionId, String>,
+        body: Result<types::builder::UpdateSubscriptionRequest, String>,
+    }
+    impl<'a> SubscriptionsUpdate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::SubscriptionId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `SubscriptionId` for id failed".to_string());
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::UpdateSubscriptionRequest>,
+            <V as std::convert::TryInto<types::UpdateSubscriptionRequest>>::Error:
+                std::fmt::Display,
+        {
+            self.body = value.try_into().map(From::from).map_err(|s| {
+                format!(
+                    "conversion to `UpdateSubscriptionRequest` for body failed: {}",
+                    s
+                )
+            });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::UpdateSubscriptionRequest,
+                ) -> types::builder::UpdateSubscriptionRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/subscriptions/{id}`
+        pub async fn send(self) -> Result<ResponseValue<types::Subscription>, Error<ByteStream>> {
+            let Self { client, id, body } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::UpdateSubscriptionRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/subscriptions/{}",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "subscriptions_update",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     /**Builder for [`Client::subscriptions_cancel`]
 
     [`Client::subscriptions_cancel`]: super::Client::subscriptions_cancel*/
@@ -12283,6 +14977,72 @@ pub mod builder {
                 .build()?;
             let info = OperationInfo {
                 operation_id: "subscriptions_cancel",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::subscriptions_pause`]
+
+    [`Client::subscriptions_pause`]: super::Client::subscriptions_pause*/
+    #[derive(Debug, Clone)]
+    pub struct SubscriptionsPause<'a> {
+        client: &'a super::Client,
+        id: Result<types::SubscriptionId, String>,
+    }
+    impl<'a> SubscriptionsPause<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::SubscriptionId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `SubscriptionId` for id failed".to_string());
+            self
+        }
+        ///Sends a `POST` request to `/v1/subscriptions/{id}/pause`
+        pub async fn send(self) -> Result<ResponseValue<types::Subscription>, Error<ByteStream>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/subscriptions/{}/pause",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "subscriptions_pause",
             };
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
@@ -12794,6 +15554,574 @@ pub mod builder {
                 200u16 => ResponseValue::from_response(response).await,
                 401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::webhook_endpoints_list`]
+
+    [`Client::webhook_endpoints_list`]: super::Client::webhook_endpoints_list*/
+    #[derive(Debug, Clone)]
+    pub struct WebhookEndpointsList<'a> {
+        client: &'a super::Client,
+        limit: Result<Option<::std::num::NonZeroU64>, String>,
+        starting_after: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> WebhookEndpointsList<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                limit: Ok(None),
+                starting_after: Ok(None),
+            }
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.limit = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: num :: NonZeroU64` for limit failed".to_string()
+            });
+            self
+        }
+        pub fn starting_after<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.starting_after = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for starting_after failed".to_string()
+            });
+            self
+        }
+        ///Sends a `GET` request to `/v1/webhook_endpoints`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::WebhookEndpointPage>, Error<ByteStream>> {
+            let Self {
+                client,
+                limit,
+                starting_after,
+            } = self;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let starting_after = starting_after.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/webhook_endpoints", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new(
+                    "starting_after",
+                    &starting_after,
+                ))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "webhook_endpoints_list",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::webhook_endpoints_create`]
+
+    [`Client::webhook_endpoints_create`]: super::Client::webhook_endpoints_create*/
+    #[derive(Debug, Clone)]
+    pub struct WebhookEndpointsCreate<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::CreateWebhookEndpointRequest, String>,
+    }
+    impl<'a> WebhookEndpointsCreate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreateWebhookEndpointRequest>,
+            <V as std::convert::TryInto<types::CreateWebhookEndpointRequest>>::Error:
+                std::fmt::Display,
+        {
+            self.body = value.try_into().map(From::from).map_err(|s| {
+                format!(
+                    "conversion to `CreateWebhookEndpointRequest` for body failed: {}",
+                    s
+                )
+            });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::CreateWebhookEndpointRequest,
+                ) -> types::builder::CreateWebhookEndpointRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/webhook_endpoints`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::WebhookEndpoint>, Error<ByteStream>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::CreateWebhookEndpointRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/webhook_endpoints", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "webhook_endpoints_create",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::webhook_endpoints_get`]
+
+    [`Client::webhook_endpoints_get`]: super::Client::webhook_endpoints_get*/
+    #[derive(Debug, Clone)]
+    pub struct WebhookEndpointsGet<'a> {
+        client: &'a super::Client,
+        id: Result<types::WebhookEndpointId, String>,
+    }
+    impl<'a> WebhookEndpointsGet<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::WebhookEndpointId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `WebhookEndpointId` for id failed".to_string());
+            self
+        }
+        ///Sends a `GET` request to `/v1/webhook_endpoints/{id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::WebhookEndpoint>, Error<ByteStream>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/webhook_endpoints/{}",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "webhook_endpoints_get",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::webhook_endpoints_update`]
+
+    [`Client::webhook_endpoints_update`]: super::Client::webhook_endpoints_update*/
+    #[derive(Debug, Clone)]
+    pub struct WebhookEndpointsUpdate<'a> {
+        client: &'a super::Client,
+        id: Result<types::WebhookEndpointId, String>,
+        body: Result<types::builder::UpdateWebhookEndpointRequest, String>,
+    }
+    impl<'a> WebhookEndpointsUpdate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::WebhookEndpointId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `WebhookEndpointId` for id failed".to_string());
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::UpdateWebhookEndpointRequest>,
+            <V as std::convert::TryInto<types::UpdateWebhookEndpointRequest>>::Error:
+                std::fmt::Display,
+        {
+            self.body = value.try_into().map(From::from).map_err(|s| {
+                format!(
+                    "conversion to `UpdateWebhookEndpointRequest` for body failed: {}",
+                    s
+                )
+            });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::UpdateWebhookEndpointRequest,
+                ) -> types::builder::UpdateWebhookEndpointRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/webhook_endpoints/{id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::WebhookEndpoint>, Error<ByteStream>> {
+            let Self { client, id, body } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::UpdateWebhookEndpointRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/webhook_endpoints/{}",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "webhook_endpoints_update",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::webhook_endpoints_delete`]
+
+    [`Client::webhook_endpoints_delete`]: super::Client::webhook_endpoints_delete*/
+    #[derive(Debug, Clone)]
+    pub struct WebhookEndpointsDelete<'a> {
+        client: &'a super::Client,
+        id: Result<types::WebhookEndpointId, String>,
+    }
+    impl<'a> WebhookEndpointsDelete<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::WebhookEndpointId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `WebhookEndpointId` for id failed".to_string());
+            self
+        }
+        ///Sends a `DELETE` request to `/v1/webhook_endpoints/{id}`
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<ByteStream>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/webhook_endpoints/{}",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client.client.delete(url).headers(header_map).build()?;
+            let info = OperationInfo {
+                operation_id: "webhook_endpoints_delete",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                204u16 => Ok(ResponseValue::empty(response)),
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::webhook_endpoints_list_attempts`]
+
+    [`Client::webhook_endpoints_list_attempts`]: super::Client::webhook_endpoints_list_attempts*/
+    #[derive(Debug, Clone)]
+    pub struct WebhookEndpointsListAttempts<'a> {
+        client: &'a super::Client,
+        id: Result<types::WebhookEndpointId, String>,
+        event: Result<Option<::std::string::String>, String>,
+        limit: Result<Option<::std::num::NonZeroU64>, String>,
+        starting_after: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> WebhookEndpointsListAttempts<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                event: Ok(None),
+                limit: Ok(None),
+                starting_after: Ok(None),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::WebhookEndpointId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `WebhookEndpointId` for id failed".to_string());
+            self
+        }
+        pub fn event<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.event = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for event failed".to_string()
+            });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.limit = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: num :: NonZeroU64` for limit failed".to_string()
+            });
+            self
+        }
+        pub fn starting_after<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.starting_after = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for starting_after failed".to_string()
+            });
+            self
+        }
+        ///Sends a `GET` request to `/v1/webhook_endpoints/{id}/attempts`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::WebhookAttemptPage>, Error<ByteStream>> {
+            let Self {
+                client,
+                id,
+                event,
+                limit,
+                starting_after,
+            } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let event = event.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let starting_after = starting_after.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/webhook_endpoints/{}/attempts",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("event", &event))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new(
+                    "starting_after",
+                    &starting_after,
+                ))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "webhook_endpoints_list_attempts",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::webhook_endpoints_rotate_secret`]
+
+    [`Client::webhook_endpoints_rotate_secret`]: super::Client::webhook_endpoints_rotate_secret*/
+    #[derive(Debug, Clone)]
+    pub struct WebhookEndpointsRotateSecret<'a> {
+        client: &'a super::Client,
+        id: Result<types::WebhookEndpointId, String>,
+    }
+    impl<'a> WebhookEndpointsRotateSecret<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::WebhookEndpointId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `WebhookEndpointId` for id failed".to_string());
+            self
+        }
+        ///Sends a `POST` request to `/v1/webhook_endpoints/{id}/rotate_secret`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::WebhookEndpoint>, Error<ByteStream>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/webhook_endpoints/{}/rotate_secret",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "webhook_endpoints_rotate_secret",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }

@@ -125,6 +125,13 @@ impl NeoForge {
         }
     }
 
+    /// Dunning: how failed payments are retried, and what happens after the last retry.
+    pub fn billing_settings(&self) -> BillingSettings<'_> {
+        BillingSettings {
+            client: &self.inner,
+        }
+    }
+
     /// Sandbox clocks: advance time and watch billing happen.
     pub fn test_clocks(&self) -> TestClocks<'_> {
         TestClocks {
@@ -135,6 +142,13 @@ impl NeoForge {
     /// How products are charged: flat, per unit, tiered or by package.
     pub fn prices(&self) -> Prices<'_> {
         Prices {
+            client: &self.inner,
+        }
+    }
+
+    /// Webhook endpoints, the events sent to them (signed the Standard Webhooks way), delivery attempts and replays.
+    pub fn webhooks(&self) -> Webhooks<'_> {
+        Webhooks {
             client: &self.inner,
         }
     }

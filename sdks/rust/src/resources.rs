@@ -850,7 +850,7 @@ impl Subscriptions<'_> {
         })
         .try_flatten()
     }
-    /// Subscribe a customer to prices. Without a trial the first period is invoiced at once.
+    /// Subscribe a customer to prices. Without a trial the first period is invoiced and collected at once: the subscription is `active` when that invoice is paid, else `incomplete` until it is.
     ///
     /// `POST /v1/subscriptions`
     pub async fn create(
@@ -873,6 +873,20 @@ impl Subscriptions<'_> {
             Err(e) => Err(Error::from_progenitor(e).await),
         }
     }
+    /// Change a subscription's items or quantities mid-period, with prorations.
+    ///
+    /// `POST /v1/subscriptions/{id}`
+    pub async fn update(
+        &self,
+        id: &str,
+        body: types::UpdateSubscriptionRequest,
+    ) -> Result<Response<types::Subscription>, Error> {
+        let request = self.client.subscriptions_update().id(id).body(body);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
     /// Cancel now, or at the end of the current period.
     ///
     /// `POST /v1/subscriptions/{id}/cancel`
@@ -887,7 +901,17 @@ impl Subscriptions<'_> {
             Err(e) => Err(Error::from_progenitor(e).await),
         }
     }
-    /// Resume a subscription scheduled to cancel at period end.
+    /// Pause collection: no renewals and no invoices until resumed.
+    ///
+    /// `POST /v1/subscriptions/{id}/pause`
+    pub async fn pause(&self, id: &str) -> Result<Response<types::Subscription>, Error> {
+        let request = self.client.subscriptions_pause().id(id);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Resume: a paused subscription starts a new period now, invoiced and collected at once; a subscription scheduled to cancel at period end goes on renewing.
     ///
     /// `POST /v1/subscriptions/{id}/resume`
     pub async fn resume(&self, id: &str) -> Result<Response<types::Subscription>, Error> {
@@ -913,6 +937,10 @@ pub struct InvoicesListParams {
     pub starting_after: Option<String>,
     /// Only this subscription's invoices.
     pub subscription: Option<String>,
+    /// Only this customer's invoices.
+    pub customer: Option<String>,
+    /// Only invoices in this status.
+    pub status: Option<types::InvoiceStatus>,
 }
 
 impl Invoices<'_> {
@@ -934,6 +962,14 @@ impl Invoices<'_> {
         };
         let request = match params.subscription {
             Some(v) => request.subscription(v),
+            None => request,
+        };
+        let request = match params.customer {
+            Some(v) => request.customer(v),
+            None => request,
+        };
+        let request = match params.status {
+            Some(v) => request.status(v),
             None => request,
         };
         match request.send().await {
@@ -981,7 +1017,7 @@ impl Invoices<'_> {
             Err(e) => Err(Error::from_progenitor(e).await),
         }
     }
-    /// Charge an open invoice again, to the customer's current default payment method.
+    /// Pay a draft or open invoice now, with the customer's current default payment method (a draft is finalized first). A paid invoice brings its subscription back to active.
     ///
     /// `POST /v1/invoices/{id}/pay`
     pub async fn pay(&self, id: &str) -> Result<Response<types::Invoice>, Error> {
@@ -991,11 +1027,42 @@ impl Invoices<'_> {
             Err(e) => Err(Error::from_progenitor(e).await),
         }
     }
-    /// Void an open invoice: it is no longer owed.
+    /// Void a draft or open invoice: it is no longer owed.
     ///
     /// `POST /v1/invoices/{id}/void`
     pub async fn void(&self, id: &str) -> Result<Response<types::Invoice>, Error> {
         let request = self.client.invoices_void().id(id);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+}
+
+/// Dunning: how failed payments are retried, and what happens after the last retry.
+pub struct BillingSettings<'a> {
+    pub(crate) client: &'a Client,
+}
+
+impl BillingSettings<'_> {
+    /// Get the billing settings.
+    ///
+    /// `GET /v1/billing_settings`
+    pub async fn get(&self) -> Result<Response<types::BillingSettings>, Error> {
+        let request = self.client.billing_settings_get();
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Replace the billing settings. New schedules apply to payments that fail from now on.
+    ///
+    /// `POST /v1/billing_settings`
+    pub async fn update(
+        &self,
+        body: types::BillingSettings,
+    ) -> Result<Response<types::BillingSettings>, Error> {
+        let request = self.client.billing_settings_update().body(body);
         match request.send().await {
             Ok(value) => Ok(Response::from_progenitor(value)),
             Err(e) => Err(Error::from_progenitor(e).await),
@@ -1082,7 +1149,7 @@ impl TestClocks<'_> {
             Err(e) => Err(Error::from_progenitor(e).await),
         }
     }
-    /// Move a test clock forward and run everything that falls due on its customers' subscriptions up to the new time, in one transaction.
+    /// Move a test clock forward and run everything that falls due on its customers up to the new time — renewals, trial ends, invoice finalization, payment retries — in time order, each step at the time it falls due. Returns when the clock has caught up.
     ///
     /// `POST /v1/test_clocks/{id}/advance`
     pub async fn advance(
@@ -1233,6 +1300,244 @@ impl Prices<'_> {
             Some(v) => request.quantity(v),
             None => request,
         };
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+}
+
+/// Webhook endpoints, the events sent to them (signed the Standard Webhooks way), delivery attempts and replays.
+pub struct Webhooks<'a> {
+    pub(crate) client: &'a Client,
+}
+
+/// Query parameters of [`Webhooks::events_list`].
+#[derive(Debug, Clone, Default)]
+pub struct EventsListParams {
+    /// Page size, 1 to 100 (default 10).
+    pub limit: Option<u64>,
+    /// Return items after this id (the previous page's `next_cursor`).
+    pub starting_after: Option<String>,
+    /// Only events of this type.
+    pub type_: Option<String>,
+}
+
+/// Query parameters of [`Webhooks::webhook_endpoints_list`].
+#[derive(Debug, Clone, Default)]
+pub struct WebhookEndpointsListParams {
+    /// Page size, 1 to 100 (default 10).
+    pub limit: Option<u64>,
+    /// Return items after this id (the previous page's `next_cursor`).
+    pub starting_after: Option<String>,
+}
+
+/// Query parameters of [`Webhooks::webhook_endpoints_list_attempts`].
+#[derive(Debug, Clone, Default)]
+pub struct WebhookEndpointsListAttemptsParams {
+    /// Page size, 1 to 100 (default 10).
+    pub limit: Option<u64>,
+    /// Return items after this id (the previous page's `next_cursor`).
+    pub starting_after: Option<String>,
+    /// Only attempts to deliver this event.
+    pub event: Option<String>,
+}
+
+impl Webhooks<'_> {
+    /// List events, newest first.
+    ///
+    /// `GET /v1/events`
+    pub async fn events_list(
+        &self,
+        params: EventsListParams,
+    ) -> Result<Response<types::EventPage>, Error> {
+        let request = self.client.events_list();
+        let request = match params.limit {
+            Some(v) => request.limit(v),
+            None => request,
+        };
+        let request = match params.starting_after {
+            Some(v) => request.starting_after(v),
+            None => request,
+        };
+        let request = match params.type_ {
+            Some(v) => request.type_(v),
+            None => request,
+        };
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+
+    /// Every item of [`Self::events_list`], page after page.
+    pub fn events_list_auto_paging(
+        &self,
+        params: EventsListParams,
+    ) -> impl Stream<Item = Result<types::Event, Error>> + '_ {
+        futures::stream::try_unfold(Some(params), move |next| async move {
+            let Some(params) = next else { return Ok(None) };
+            let page = self.events_list(params.clone()).await?.body;
+            let next = page.next_cursor.map(|cursor| EventsListParams {
+                starting_after: Some(cursor),
+                ..params
+            });
+            Ok(Some((
+                futures::stream::iter(page.data.into_iter().map(Ok)),
+                next,
+            )))
+        })
+        .try_flatten()
+    }
+    /// Get an event.
+    ///
+    /// `GET /v1/events/{id}`
+    pub async fn events_get(&self, id: &str) -> Result<Response<types::Event>, Error> {
+        let request = self.client.events_get().id(id);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Send an event again, now: to one endpoint, or to every enabled endpoint that subscribes to it. Receivers see the same `webhook-id` as before.
+    ///
+    /// `POST /v1/events/{id}/replay`
+    pub async fn events_replay(
+        &self,
+        id: &str,
+        body: types::ReplayEventRequest,
+    ) -> Result<Response<types::ReplayedEvent>, Error> {
+        let request = self.client.events_replay().id(id).body(body);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// List webhook endpoints, newest first.
+    ///
+    /// `GET /v1/webhook_endpoints`
+    pub async fn webhook_endpoints_list(
+        &self,
+        params: WebhookEndpointsListParams,
+    ) -> Result<Response<types::WebhookEndpointPage>, Error> {
+        let request = self.client.webhook_endpoints_list();
+        let request = match params.limit {
+            Some(v) => request.limit(v),
+            None => request,
+        };
+        let request = match params.starting_after {
+            Some(v) => request.starting_after(v),
+            None => request,
+        };
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+
+    /// Every item of [`Self::webhook_endpoints_list`], page after page.
+    pub fn webhook_endpoints_list_auto_paging(
+        &self,
+        params: WebhookEndpointsListParams,
+    ) -> impl Stream<Item = Result<types::WebhookEndpoint, Error>> + '_ {
+        futures::stream::try_unfold(Some(params), move |next| async move {
+            let Some(params) = next else { return Ok(None) };
+            let page = self.webhook_endpoints_list(params.clone()).await?.body;
+            let next = page.next_cursor.map(|cursor| WebhookEndpointsListParams {
+                starting_after: Some(cursor),
+                ..params
+            });
+            Ok(Some((
+                futures::stream::iter(page.data.into_iter().map(Ok)),
+                next,
+            )))
+        })
+        .try_flatten()
+    }
+    /// Create a webhook endpoint. The response is the only one (with rotate_secret's) that shows the signing secret in full.
+    ///
+    /// `POST /v1/webhook_endpoints`
+    pub async fn webhook_endpoints_create(
+        &self,
+        body: types::CreateWebhookEndpointRequest,
+    ) -> Result<Response<types::WebhookEndpoint>, Error> {
+        let request = self.client.webhook_endpoints_create().body(body);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Get a webhook endpoint (its secret masked).
+    ///
+    /// `GET /v1/webhook_endpoints/{id}`
+    pub async fn webhook_endpoints_get(
+        &self,
+        id: &str,
+    ) -> Result<Response<types::WebhookEndpoint>, Error> {
+        let request = self.client.webhook_endpoints_get().id(id);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Update a webhook endpoint: present fields replace the current ones. Setting `status` to `enabled` re-enables an endpoint that was disabled.
+    ///
+    /// `POST /v1/webhook_endpoints/{id}`
+    pub async fn webhook_endpoints_update(
+        &self,
+        id: &str,
+        body: types::UpdateWebhookEndpointRequest,
+    ) -> Result<Response<types::WebhookEndpoint>, Error> {
+        let request = self.client.webhook_endpoints_update().id(id).body(body);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Delete a webhook endpoint, with its delivery history. Pending deliveries to it are dropped.
+    ///
+    /// `DELETE /v1/webhook_endpoints/{id}`
+    pub async fn webhook_endpoints_delete(&self, id: &str) -> Result<Response<()>, Error> {
+        let request = self.client.webhook_endpoints_delete().id(id);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// List the delivery attempts to a webhook endpoint, newest first.
+    ///
+    /// `GET /v1/webhook_endpoints/{id}/attempts`
+    pub async fn webhook_endpoints_list_attempts(
+        &self,
+        id: &str,
+        params: WebhookEndpointsListAttemptsParams,
+    ) -> Result<Response<types::WebhookAttemptPage>, Error> {
+        let request = self.client.webhook_endpoints_list_attempts().id(id);
+        let request = match params.limit {
+            Some(v) => request.limit(v),
+            None => request,
+        };
+        let request = match params.starting_after {
+            Some(v) => request.starting_after(v),
+            None => request,
+        };
+        let request = match params.event {
+            Some(v) => request.event(v),
+            None => request,
+        };
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Rotate the signing secret: the new one is shown in full this once. For 24 hours deliveries carry a signature with the old secret too, so receivers can switch without losing any.
+    ///
+    /// `POST /v1/webhook_endpoints/{id}/rotate_secret`
+    pub async fn webhook_endpoints_rotate_secret(
+        &self,
+        id: &str,
+    ) -> Result<Response<types::WebhookEndpoint>, Error> {
+        let request = self.client.webhook_endpoints_rotate_secret().id(id);
         match request.send().await {
             Ok(value) => Ok(Response::from_progenitor(value)),
             Err(e) => Err(Error::from_progenitor(e).await),

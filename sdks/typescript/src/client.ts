@@ -12,8 +12,10 @@ import { ProductsResource } from "./resources/products.js";
 import { CustomersResource } from "./resources/customers.js";
 import { SubscriptionsResource } from "./resources/subscriptions.js";
 import { InvoicesResource } from "./resources/invoices.js";
+import { BillingSettingsResource } from "./resources/billing-settings.js";
 import { TestClocksResource } from "./resources/test-clocks.js";
 import { PricesResource } from "./resources/prices.js";
+import { WebhooksResource } from "./resources/webhooks.js";
 import { HealthResource } from "./resources/health.js";
 
 /**
@@ -48,10 +50,14 @@ export class NeoForge {
   readonly subscriptions: SubscriptionsResource;
   /** What a customer owes for a period. */
   readonly invoices: InvoicesResource;
+  /** Dunning: how failed payments are retried, and what happens after the last retry. */
+  readonly billingSettings: BillingSettingsResource;
   /** Sandbox clocks: advance time and watch billing happen. */
   readonly testClocks: TestClocksResource;
   /** How products are charged: flat, per unit, tiered or by package. */
   readonly prices: PricesResource;
+  /** Webhook endpoints, the events sent to them (signed the Standard Webhooks way), delivery attempts and replays. */
+  readonly webhooks: WebhooksResource;
   /** Liveness and readiness. */
   readonly health: HealthResource;
 
@@ -69,8 +75,10 @@ export class NeoForge {
     this.customers = new CustomersResource(http);
     this.subscriptions = new SubscriptionsResource(http);
     this.invoices = new InvoicesResource(http);
+    this.billingSettings = new BillingSettingsResource(http);
     this.testClocks = new TestClocksResource(http);
     this.prices = new PricesResource(http);
+    this.webhooks = new WebhooksResource(http);
     this.health = new HealthResource(http);
   }
 }

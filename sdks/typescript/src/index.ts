@@ -33,6 +33,8 @@ export type { ProductsResource, ProductsListParams } from "./resources/products.
 export type { CustomersResource, CustomersListParams } from "./resources/customers.js";
 export type { SubscriptionsResource, SubscriptionsListParams } from "./resources/subscriptions.js";
 export type { InvoicesResource, InvoicesListParams } from "./resources/invoices.js";
+export type { BillingSettingsResource } from "./resources/billing-settings.js";
 export type { TestClocksResource, TestClocksListParams } from "./resources/test-clocks.js";
 export type { PricesResource, PricesListParams, PricesQuoteParams } from "./resources/prices.js";
+export type { WebhooksResource, EventsListParams, WebhookEndpointsListParams, WebhookEndpointsListAttemptsParams } from "./resources/webhooks.js";
 export type { HealthResource } from "./resources/health.js";

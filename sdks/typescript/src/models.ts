@@ -90,6 +90,10 @@ export interface AuditEventPage {
   next_cursor?: string | null;
 }
 
+export interface BillingSettings {
+  dunning: Dunning;
+}
+
 export interface CancelSubscriptionRequest {
   /** End with the current period instead of now (default false). */
   at_period_end?: boolean;
@@ -155,6 +159,14 @@ export interface CreateTestClockRequest {
   name: string;
 }
 
+export interface CreateWebhookEndpointRequest {
+  description?: string | null;
+  /** Event types to send: exact types, prefixes like `invoice.*`, or `*` for all. */
+  enabled_events: string[];
+  /** Where events are POSTed: https (http is accepted in the sandbox only). */
+  url: string;
+}
+
 export interface CreatedInvitation {
   created_at: string;
   email: string;
@@ -211,8 +223,40 @@ export interface CustomerPage {
   next_cursor?: string | null;
 }
 
+/** The dunning schedule of a tenant and environment. */
+export interface Dunning {
+  final_action: FinalAction;
+  /** Days after finalization on which a failed payment is retried, increasing; at most 8. */
+  retry_days: number[];
+}
+
+/** Whether an endpoint receives events. */
+export type EndpointStatus = "enabled" | "disabled";
+
 /** Live or sandbox. Every environment-scoped row carries one; a key only reaches its own. */
 export type Env = "live" | "test";
+
+/** Something that happened in your account; what webhook endpoints receive, as is. */
+export interface Event {
+  created_at: string;
+  /** The object the event is about, as the API shows it (a customer, an invoice, …). */
+  data: Record<string, unknown>;
+  id: EventId;
+  /** True for live-mode events, false in the sandbox. */
+  livemode: boolean;
+  /** The event type (see `enabled_events`). */
+  type: string;
+}
+
+export type EventId = string;
+
+export interface EventPage {
+  data: Event[];
+  /** True when more items follow this page. */
+  has_more: boolean;
+  /** Pass as `starting_after` to get the next page; null on the last page. */
+  next_cursor?: string | null;
+}
 
 /** A plan feature: on/off (`limit` absent) or a numeric limit (`api_calls` → 10000). */
 export interface Feature {
@@ -229,6 +273,9 @@ export interface FieldError {
   /** Why the value was refused. */
   message: string;
 }
+
+/** What happens to a subscription when the last payment retry fails. */
+export type FinalAction = "cancel" | "mark_unpaid";
 
 export interface Health {
   status: string;
@@ -259,26 +306,58 @@ export interface InvitationPage {
 export type InvitationStatus = "pending" | "accepted" | "revoked" | "expired";
 
 export interface Invoice {
+  /** Minor units charged: the total with the balance applied, never below zero. */
+  amount_due: number;
+  /** Payment attempts so far. */
+  attempt_count: number;
+  /**
+   * Why it exists: `subscription_create`, `subscription_cycle`, `subscription_update`
+   * (prorations invoiced at once) or `subscription_resume`.
+   */
+  billing_reason: string;
   created_at: string;
   currency: string;
   customer: CustomerId;
+  finalized_at?: string | null;
   id: InvoiceId;
-  lines: Line[];
+  lines: InvoiceLine[];
+  /** When a draft is finalized and collected, or an open invoice's next payment retry. */
+  next_action_at?: string | null;
   /** Sequential per organization and environment. */
   number: string;
   paid_at?: string | null;
-  /** Why the last payment attempt failed (`card_declined`, `insufficient_funds`…). */
+  /**
+   * Why the last payment attempt failed (`card_declined`, `insufficient_funds`,
+   * `payment_method_missing`…).
+   */
   payment_error?: string | null;
+  /** The payment provider's id of the payment. */
+  payment_reference?: string | null;
   period_end: string;
   period_start: string;
-  /** `open` while unpaid, then `paid`, `void` or `uncollectible`. */
-  status: string;
+  /** The customer's balance applied at finalization (negative is credit). */
+  starting_balance: number;
+  status: InvoiceStatus;
   subscription?: SubscriptionId | null;
   /** Minor units: the sum of the lines. */
+  subtotal: number;
+  /** Minor units: what the invoice is worth (negative for a credit). */
   total: number;
 }
 
 export type InvoiceId = string;
+
+/** One line of an invoice. */
+export interface InvoiceLine {
+  /** Minor units; negative for a credit. */
+  amount: number;
+  period_end: string;
+  period_start: string;
+  price: PriceId;
+  /** A proration: the unused (credit) or remaining (charge) part of a period after a change. */
+  proration: boolean;
+  quantity: number;
+}
 
 export interface InvoicePage {
   data: Invoice[];
@@ -288,13 +367,7 @@ export interface InvoicePage {
   next_cursor?: string | null;
 }
 
-/** One line of an invoice. */
-export interface Line {
-  /** Minor units. */
-  amount: number;
-  price: string;
-  quantity: number;
-}
+export type InvoiceStatus = "draft" | "open" | "paid" | "void" | "uncollectible";
 
 export interface LoginRequest {
   email: string;
@@ -351,7 +424,7 @@ export interface Package {
 }
 
 /** A permission an operation requires. */
-export type Permission = "organization:read" | "organization:write" | "members:read" | "members:write" | "roles:read" | "roles:write" | "api_keys:read" | "api_keys:write" | "audit:read" | "billing:read" | "billing:write" | "usage:read" | "usage:write";
+export type Permission = "organization:read" | "organization:write" | "members:read" | "members:write" | "roles:read" | "roles:write" | "api_keys:read" | "api_keys:write" | "audit:read" | "billing:read" | "billing:write" | "usage:read" | "usage:write" | "webhooks:read" | "webhooks:write";
 
 export interface Price {
   /** False once archived: no new subscriptions, existing ones keep billing. */
@@ -426,6 +499,9 @@ export interface ProductPage {
   next_cursor?: string | null;
 }
 
+/** How a change mid-period is charged. */
+export type ProrationBehavior = "create_prorations" | "none" | "always_invoice";
+
 /** What a price charges for a quantity, per period for recurring prices. */
 export interface Quote {
   /** Minor units, rounded once, half away from zero. */
@@ -440,6 +516,17 @@ export interface Recurring {
   interval: Interval;
   /** Default 1. */
   interval_count?: number;
+}
+
+export interface ReplayEventRequest {
+  endpoint?: WebhookEndpointId | null;
+}
+
+/** The deliveries a replay scheduled. */
+export interface ReplayedEvent {
+  /** The endpoints the event will be sent to again, at once. */
+  endpoints: WebhookEndpointId[];
+  event: EventId;
 }
 
 /** A role: built-in (`id` is its name) or custom (`id` is `role_…`). */
@@ -485,6 +572,8 @@ export interface Subscription {
   customer: CustomerId;
   id: SubscriptionId;
   items: SubscriptionItem[];
+  /** Prorations from changes this period, added to the next invoice. */
+  pending_lines: InvoiceLine[];
   status: SubscriptionStatus;
   trial_end?: string | null;
 }
@@ -505,7 +594,7 @@ export interface SubscriptionPage {
   next_cursor?: string | null;
 }
 
-export type SubscriptionStatus = "trialing" | "active" | "past_due" | "canceled";
+export type SubscriptionStatus = "incomplete" | "trialing" | "active" | "past_due" | "unpaid" | "canceled" | "paused";
 
 /** A customer's tax registration, e.g. `{"type": "eu_vat", "value": "DE123456789"}`. */
 export interface TaxId {
@@ -570,6 +659,23 @@ export interface UpdateRoleRequest {
   permissions?: string[] | null;
 }
 
+export interface UpdateSubscriptionRequest {
+  /**
+   * The new items, replacing the current ones: change a price (upgrade, downgrade) or a
+   * quantity. Same currency and billing interval as the subscription.
+   */
+  items: SubscriptionItem[];
+  proration_behavior?: ProrationBehavior;
+}
+
+export interface UpdateWebhookEndpointRequest {
+  /** An empty string removes the description. */
+  description?: string | null;
+  enabled_events?: string[] | null;
+  status?: EndpointStatus | null;
+  url?: string | null;
+}
+
 /** A person with a dashboard login. */
 export interface User {
   created_at: string;
@@ -578,3 +684,64 @@ export interface User {
 }
 
 export type UserId = string;
+
+/** One HTTP request of a delivery, and what came of it. */
+export interface WebhookAttempt {
+  attempted_at: string;
+  delivery: WebhookDeliveryId;
+  duration_ms: number;
+  endpoint: WebhookEndpointId;
+  /** Why the attempt failed (`HTTP 500`, a timeout, a connection error). */
+  error?: string | null;
+  event: EventId;
+  id: WebhookAttemptId;
+  /** The first KiB of the response body. */
+  response_body?: string | null;
+  /** The HTTP status answered; null when there was no answer. */
+  status_code?: number | null;
+  /** True when the endpoint answered 2xx. */
+  succeeded: boolean;
+}
+
+export type WebhookAttemptId = string;
+
+export interface WebhookAttemptPage {
+  data: WebhookAttempt[];
+  /** True when more items follow this page. */
+  has_more: boolean;
+  /** Pass as `starting_after` to get the next page; null on the last page. */
+  next_cursor?: string | null;
+}
+
+export type WebhookDeliveryId = string;
+
+/** A URL of yours that receives events, signed the Standard Webhooks way. */
+export interface WebhookEndpoint {
+  created_at: string;
+  description?: string | null;
+  /** Why the endpoint was disabled. */
+  disabled_reason?: string | null;
+  /** Event types sent to this endpoint: exact types, prefixes like `invoice.*`, or `*` for all. */
+  enabled_events: string[];
+  id: WebhookEndpointId;
+  /** True for live-mode endpoints, false in the sandbox. */
+  livemode: boolean;
+  /**
+   * The signing secret (`whsec_` and base64). In full only in the responses that create the
+   * endpoint or rotate its secret; masked (`whsec_…` and its last four characters) elsewhere.
+   */
+  secret: string;
+  status: EndpointStatus;
+  updated_at: string;
+  url: string;
+}
+
+export type WebhookEndpointId = string;
+
+export interface WebhookEndpointPage {
+  data: WebhookEndpoint[];
+  /** True when more items follow this page. */
+  has_more: boolean;
+  /** Pass as `starting_after` to get the next page; null on the last page. */
+  next_cursor?: string | null;
+}

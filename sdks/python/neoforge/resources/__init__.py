@@ -13,8 +13,10 @@ from .products import ProductsResource, AsyncProductsResource
 from .customers import CustomersResource, AsyncCustomersResource
 from .subscriptions import SubscriptionsResource, AsyncSubscriptionsResource
 from .invoices import InvoicesResource, AsyncInvoicesResource
+from .billing_settings import BillingSettingsResource, AsyncBillingSettingsResource
 from .test_clocks import TestClocksResource, AsyncTestClocksResource
 from .prices import PricesResource, AsyncPricesResource
+from .webhooks import WebhooksResource, AsyncWebhooksResource
 from .health import HealthResource, AsyncHealthResource
 
 __all__ = [
@@ -42,10 +44,14 @@ __all__ = [
     "AsyncSubscriptionsResource",
     "InvoicesResource",
     "AsyncInvoicesResource",
+    "BillingSettingsResource",
+    "AsyncBillingSettingsResource",
     "TestClocksResource",
     "AsyncTestClocksResource",
     "PricesResource",
     "AsyncPricesResource",
+    "WebhooksResource",
+    "AsyncWebhooksResource",
     "HealthResource",
     "AsyncHealthResource",
 ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import AsyncIterator, Iterator, Mapping, Optional
 
 from .. import _http, _pagination, _response
-from ..models import Invoice, InvoiceId, InvoicePage
+from ..models import Invoice, InvoiceId, InvoicePage, InvoiceStatus
 
 
 class InvoicesResource:
@@ -21,6 +21,8 @@ class InvoicesResource:
         limit: Optional[int] = None,
         starting_after: Optional[str] = None,
         subscription: Optional[str] = None,
+        customer: Optional[str] = None,
+        status: Optional[InvoiceStatus] = None,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
@@ -30,7 +32,7 @@ class InvoicesResource:
             _http.RequestOptions(
                 "GET",
                 "/v1/invoices",
-                params={"limit": limit, "starting_after": starting_after, "subscription": subscription},
+                params={"limit": limit, "starting_after": starting_after, "subscription": subscription, "customer": customer, "status": status},
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
@@ -44,6 +46,8 @@ class InvoicesResource:
         limit: Optional[int] = None,
         starting_after: Optional[str] = None,
         subscription: Optional[str] = None,
+        customer: Optional[str] = None,
+        status: Optional[InvoiceStatus] = None,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
@@ -54,6 +58,8 @@ class InvoicesResource:
                 limit=limit,
                 starting_after=cursor,
                 subscription=subscription,
+                customer=customer,
+                status=status,
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
@@ -112,7 +118,9 @@ class InvoicesResource:
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
     ) -> Invoice:
-        """Charge an open invoice again, to the customer's current default payment method."""
+        """Pay a draft or open invoice now, with the customer's current default payment method (a
+        draft is finalized first). A paid invoice brings its subscription back to active.
+        """
         response = self._transport.request(
             _http.RequestOptions(
                 "POST",
@@ -134,7 +142,7 @@ class InvoicesResource:
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
     ) -> Invoice:
-        """Void an open invoice: it is no longer owed."""
+        """Void a draft or open invoice: it is no longer owed."""
         response = self._transport.request(
             _http.RequestOptions(
                 "POST",
@@ -160,6 +168,8 @@ class AsyncInvoicesResource:
         limit: Optional[int] = None,
         starting_after: Optional[str] = None,
         subscription: Optional[str] = None,
+        customer: Optional[str] = None,
+        status: Optional[InvoiceStatus] = None,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
@@ -169,7 +179,7 @@ class AsyncInvoicesResource:
             _http.RequestOptions(
                 "GET",
                 "/v1/invoices",
-                params={"limit": limit, "starting_after": starting_after, "subscription": subscription},
+                params={"limit": limit, "starting_after": starting_after, "subscription": subscription, "customer": customer, "status": status},
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
@@ -183,6 +193,8 @@ class AsyncInvoicesResource:
         limit: Optional[int] = None,
         starting_after: Optional[str] = None,
         subscription: Optional[str] = None,
+        customer: Optional[str] = None,
+        status: Optional[InvoiceStatus] = None,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
@@ -193,6 +205,8 @@ class AsyncInvoicesResource:
                 limit=limit,
                 starting_after=cursor,
                 subscription=subscription,
+                customer=customer,
+                status=status,
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
@@ -251,7 +265,9 @@ class AsyncInvoicesResource:
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
     ) -> Invoice:
-        """Charge an open invoice again, to the customer's current default payment method."""
+        """Pay a draft or open invoice now, with the customer's current default payment method (a
+        draft is finalized first). A paid invoice brings its subscription back to active.
+        """
         response = await self._transport.request(
             _http.RequestOptions(
                 "POST",
@@ -273,7 +289,7 @@ class AsyncInvoicesResource:
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
     ) -> Invoice:
-        """Void an open invoice: it is no longer owed."""
+        """Void a draft or open invoice: it is no longer owed."""
         response = await self._transport.request(
             _http.RequestOptions(
                 "POST",

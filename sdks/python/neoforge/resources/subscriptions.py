@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import AsyncIterator, Iterator, List, Mapping, Optional
 
 from .. import _http, _pagination, _response
-from ..models import CancelSubscriptionRequest, CreateSubscriptionRequest, CustomerId, Subscription, SubscriptionId, SubscriptionItem, SubscriptionPage
+from ..models import CancelSubscriptionRequest, CreateSubscriptionRequest, CustomerId, ProrationBehavior, Subscription, SubscriptionId, SubscriptionItem, SubscriptionPage, UpdateSubscriptionRequest
 
 
 class SubscriptionsResource:
@@ -72,7 +72,10 @@ class SubscriptionsResource:
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
     ) -> Subscription:
-        """Subscribe a customer to prices. Without a trial the first period is invoiced at once."""
+        """Subscribe a customer to prices. Without a trial the first period is invoiced and
+        collected at once: the subscription is `active` when that invoice is paid, else
+        `incomplete` until it is.
+        """
         response = self._transport.request(
             _http.RequestOptions(
                 "POST",
@@ -106,6 +109,31 @@ class SubscriptionsResource:
         )
         return _response.parse(response, lambda data: Subscription.from_dict(data))
 
+    def update(
+        self,
+        id: SubscriptionId,
+        *,
+        items: List[SubscriptionItem],
+        proration_behavior: Optional[ProrationBehavior] = None,
+        idempotency_key: Optional[str] = None,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> Subscription:
+        """Change a subscription's items or quantities mid-period, with prorations."""
+        response = self._transport.request(
+            _http.RequestOptions(
+                "POST",
+                f"/v1/subscriptions/{_http.segment(id)}",
+                json=UpdateSubscriptionRequest(items=items, proration_behavior=proration_behavior).to_dict(),
+                idempotency_key=idempotency_key or _http.new_idempotency_key(),
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            )
+        )
+        return _response.parse(response, lambda data: Subscription.from_dict(data))
+
     def cancel(
         self,
         id: SubscriptionId,
@@ -130,6 +158,28 @@ class SubscriptionsResource:
         )
         return _response.parse(response, lambda data: Subscription.from_dict(data))
 
+    def pause(
+        self,
+        id: SubscriptionId,
+        *,
+        idempotency_key: Optional[str] = None,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> Subscription:
+        """Pause collection: no renewals and no invoices until resumed."""
+        response = self._transport.request(
+            _http.RequestOptions(
+                "POST",
+                f"/v1/subscriptions/{_http.segment(id)}/pause",
+                idempotency_key=idempotency_key or _http.new_idempotency_key(),
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            )
+        )
+        return _response.parse(response, lambda data: Subscription.from_dict(data))
+
     def resume(
         self,
         id: SubscriptionId,
@@ -139,7 +189,9 @@ class SubscriptionsResource:
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
     ) -> Subscription:
-        """Resume a subscription scheduled to cancel at period end."""
+        """Resume: a paused subscription starts a new period now, invoiced and collected at once;
+        a subscription scheduled to cancel at period end goes on renewing.
+        """
         response = self._transport.request(
             _http.RequestOptions(
                 "POST",
@@ -216,7 +268,10 @@ class AsyncSubscriptionsResource:
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
     ) -> Subscription:
-        """Subscribe a customer to prices. Without a trial the first period is invoiced at once."""
+        """Subscribe a customer to prices. Without a trial the first period is invoiced and
+        collected at once: the subscription is `active` when that invoice is paid, else
+        `incomplete` until it is.
+        """
         response = await self._transport.request(
             _http.RequestOptions(
                 "POST",
@@ -250,6 +305,31 @@ class AsyncSubscriptionsResource:
         )
         return _response.parse(response, lambda data: Subscription.from_dict(data))
 
+    async def update(
+        self,
+        id: SubscriptionId,
+        *,
+        items: List[SubscriptionItem],
+        proration_behavior: Optional[ProrationBehavior] = None,
+        idempotency_key: Optional[str] = None,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> Subscription:
+        """Change a subscription's items or quantities mid-period, with prorations."""
+        response = await self._transport.request(
+            _http.RequestOptions(
+                "POST",
+                f"/v1/subscriptions/{_http.segment(id)}",
+                json=UpdateSubscriptionRequest(items=items, proration_behavior=proration_behavior).to_dict(),
+                idempotency_key=idempotency_key or _http.new_idempotency_key(),
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            )
+        )
+        return _response.parse(response, lambda data: Subscription.from_dict(data))
+
     async def cancel(
         self,
         id: SubscriptionId,
@@ -274,6 +354,28 @@ class AsyncSubscriptionsResource:
         )
         return _response.parse(response, lambda data: Subscription.from_dict(data))
 
+    async def pause(
+        self,
+        id: SubscriptionId,
+        *,
+        idempotency_key: Optional[str] = None,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> Subscription:
+        """Pause collection: no renewals and no invoices until resumed."""
+        response = await self._transport.request(
+            _http.RequestOptions(
+                "POST",
+                f"/v1/subscriptions/{_http.segment(id)}/pause",
+                idempotency_key=idempotency_key or _http.new_idempotency_key(),
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            )
+        )
+        return _response.parse(response, lambda data: Subscription.from_dict(data))
+
     async def resume(
         self,
         id: SubscriptionId,
@@ -283,7 +385,9 @@ class AsyncSubscriptionsResource:
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
     ) -> Subscription:
-        """Resume a subscription scheduled to cancel at period end."""
+        """Resume: a paused subscription starts a new period now, invoiced and collected at once;
+        a subscription scheduled to cancel at period end goes on renewing.
+        """
         response = await self._transport.request(
             _http.RequestOptions(
                 "POST",

@@ -112,8 +112,9 @@ class TestClocksResource:
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
     ) -> TestClock:
-        """Move a test clock forward and run everything that falls due on its customers'
-        subscriptions up to the new time, in one transaction.
+        """Move a test clock forward and run everything that falls due on its customers up to the
+        new time — renewals, trial ends, invoice finalization, payment retries — in time order,
+        each step at the time it falls due. Returns when the clock has caught up.
         """
         response = self._transport.request(
             _http.RequestOptions(
@@ -232,8 +233,9 @@ class AsyncTestClocksResource:
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
     ) -> TestClock:
-        """Move a test clock forward and run everything that falls due on its customers'
-        subscriptions up to the new time, in one transaction.
+        """Move a test clock forward and run everything that falls due on its customers up to the
+        new time — renewals, trial ends, invoice finalization, payment retries — in time order,
+        each step at the time it falls due. Returns when the clock has caught up.
         """
         response = await self._transport.request(
             _http.RequestOptions(

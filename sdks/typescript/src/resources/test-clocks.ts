@@ -49,8 +49,9 @@ export class TestClocksResource {
   }
 
   /**
-   * Move a test clock forward and run everything that falls due on its customers'
-   * subscriptions up to the new time, in one transaction.
+   * Move a test clock forward and run everything that falls due on its customers up to the
+   * new time — renewals, trial ends, invoice finalization, payment retries — in time order,
+   * each step at the time it falls due. Returns when the clock has caught up.
    */
   advance(id: TestClockId, body: AdvanceTestClockRequest, options?: RequestOptions): Promise<WithResponse<TestClock>> {
     return this.#http.call<TestClock>(
