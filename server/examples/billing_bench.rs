@@ -1,0 +1,222 @@
+//! `cargo xtask bench billing` runs this in release: 10,000 subscriptions whose period has
+//! ended are renewed, invoiced and charged by two schedulers running at once (as two replicas
+//! would), on the database named by the first argument (`sqlite` or a `postgres://` URL of a
+//! server where it may create a database). Prints renewals per second and checks that
+//! every subscription was invoiced once and charged once.
+
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use neoforge_server::app;
+use neoforge_server::billing::store::{self as db, CustomerRow, SubscriptionRow};
+use neoforge_server::billing::subscriptions::{ACTIVE, Item};
+use neoforge_server::billing::{PriceTerms, scheduler};
+use neoforge_server::config::{Cli, Command};
+use neoforge_server::ids::{CustomerId, OrgId, SubscriptionId};
+use neoforge_server::tenancy::{Env, Scope};
+use serde_json::{Value, json};
+
+const SUBSCRIPTIONS: usize = 10_000;
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let target = std::env::args().nth(1).context("usage: billing_bench sqlite|postgres://…")?;
+    let (url, cleanup) = database(&target).await?;
+    let result = run(&url, &target).await;
+    cleanup.await;
+    result
+}
+
+/// A fresh database for the run, and what removes it afterwards.
+async fn database(
+    target: &str,
+) -> anyhow::Result<(String, std::pin::Pin<Box<dyn Future<Output = ()>>>)> {
+    let name = format!("nf_bench_{}", uuid::Uuid::now_v7().simple());
+    if target == "sqlite" {
+        let file = std::env::temp_dir().join(format!("{name}.db"));
+        let url = format!("sqlite:{}", file.display());
+        return Ok((
+            url,
+            Box::pin(async move {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+                }
+            }),
+        ));
+    }
+    sqlx::any::install_default_drivers();
+    let admin = target.to_owned();
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await?;
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    let url = format!("{base}/{name}");
+    Ok((
+        url,
+        Box::pin(async move {
+            let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(drop)).execute(&mut conn).await;
+        }),
+    ))
+}
+
+async fn run(url: &str, label: &str) -> anyhow::Result<()> {
+    let cli = Cli::parse_from([
+        "neoforge",
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--database-url",
+        url,
+        "--billing-interval-secs",
+        "0",
+        "--webhook-interval-ms",
+        "0",
+    ]);
+    let Command::Serve(args) = cli.command else {
+        bail!("expected serve arguments");
+    };
+    let server = app::start(&args).await?;
+    let base = format!("http://{}", server.addr);
+    let (scope, price) = seed_catalog(&base).await?;
+    let state = server.state.clone();
+
+    let now = state.clock.now_ms();
+    let mut tx = state.db.write_scoped(&scope).await?;
+    let row = db::get_price(&mut tx, &scope, &price).await?.context("price")?;
+    let terms: PriceTerms = serde_json::from_str(&row.terms)?;
+    let items = serde_json::to_string(&[Item {
+        price,
+        quantity: 1,
+        terms,
+    }])?;
+    for _ in 0..SUBSCRIPTIONS {
+        let customer = customer(now);
+        db::insert_customer(&mut tx, &scope, &customer).await?;
+        db::insert_subscription(&mut tx, &scope, &subscription(&customer.id, &items, now))
+            .await?;
+    }
+    tx.commit().await?;
+
+    let started = Instant::now();
+    let racer = || {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut done = 0;
+            loop {
+                match scheduler::tick(&state).await? {
+                    0 => return anyhow::Ok(done),
+                    n => done += n,
+                }
+            }
+        })
+    };
+    let (a, b) = tokio::join!(racer(), racer());
+    let (a, b) = (a??, b??);
+    let elapsed = started.elapsed().as_secs_f64();
+
+    let mut conn = state.db.read_scoped(&scope).await?;
+    let (invoices, subscriptions, charged_once): (i64, i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COUNT(DISTINCT subscription_id),
+         SUM(CASE WHEN status = 'paid' AND attempt_count = 1 THEN 1 ELSE 0 END) FROM invoices",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    conn.commit().await?;
+    println!(
+        "{label}: {SUBSCRIPTIONS} due subscriptions renewed, invoiced and charged in {elapsed:.2}s by two racing schedulers ({a} + {b} steps): {:.0} renewals/s (goal >= 2000)",
+        SUBSCRIPTIONS as f64 / elapsed
+    );
+    println!(
+        "{label}: {invoices} invoices for {subscriptions} subscriptions, {charged_once} paid with exactly one charge"
+    );
+    server.stop().await?;
+    let expected = SUBSCRIPTIONS as i64;
+    if (invoices, subscriptions, charged_once) != (expected, expected, expected) {
+        bail!("a subscription was renewed or charged other than once");
+    }
+    Ok(())
+}
+
+/// An organization (by signing up) with a monthly price in its live environment.
+async fn seed_catalog(base: &str) -> anyhow::Result<(Scope, String)> {
+    let client = reqwest::Client::new();
+    let signup: Value = client
+        .post(format!("{base}/v1/users"))
+        .json(&json!({"email": "bench@example.com", "password": "correct horse battery"}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let session = signup["session"]["token"].as_str().context("token")?;
+    let org = signup["organization"]["id"].as_str().context("org")?;
+    let live = |path: &str, body: Value| {
+        client
+            .post(format!("{base}{path}"))
+            .bearer_auth(session)
+            .header("NeoForge-Environment", "live")
+            .json(&body)
+            .send()
+    };
+    let product: Value = live("/v1/products", json!({"name": "Team"}))
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let price: Value = live(
+        "/v1/prices",
+        json!({"product": product["id"], "currency": "usd", "model": "flat",
+               "unit_amount": 4900, "recurring": {"interval": "month"}}),
+    )
+    .await?
+    .error_for_status()?
+    .json()
+    .await?;
+    let scope = Scope {
+        org_id: OrgId::from_db(org.to_owned()),
+        env: Env::Live,
+    };
+    Ok((scope, price["id"].as_str().context("price")?.to_owned()))
+}
+
+fn customer(now: i64) -> CustomerRow {
+    CustomerRow {
+        id: CustomerId::generate().to_string(),
+        name: None,
+        email: None,
+        address: None,
+        tax_ids: "[]".into(),
+        metadata: "{}".into(),
+        default_payment_method: Some("pm_card_visa".into()),
+        currency: Some("usd".into()),
+        balance: 0,
+        test_clock: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// Active for one month that ended a day ago: due now.
+fn subscription(customer: &str, items: &str, now: i64) -> SubscriptionRow {
+    let anchor = now - 32 * DAY_MS;
+    SubscriptionRow {
+        id: SubscriptionId::generate().to_string(),
+        customer_id: customer.to_owned(),
+        status: ACTIVE.into(),
+        items: items.to_owned(),
+        currency: "usd".into(),
+        billing_cycle_anchor: anchor,
+        periods: 0,
+        current_period_start: anchor,
+        current_period_end: anchor,
+        trial_end: None,
+        cancel_at_period_end: 0,
+        canceled_at: None,
+        created_at: anchor,
+        pending_lines: "[]".into(),
+    }
+}
