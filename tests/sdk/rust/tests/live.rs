@@ -31,6 +31,7 @@ async fn live() -> Live {
         inject_faults: true,
         billing_interval_secs: 0,
         shutdown_grace_secs: 5,
+        payments: Default::default(),
     };
     let server = app::start(&args).await.expect("server starts");
     Live {
