@@ -2,8 +2,10 @@
 
 pub mod customers;
 pub mod invoices;
+pub mod payment_provider;
 pub mod prices;
 pub mod products;
+pub mod stripe_webhooks;
 pub mod subscriptions;
 pub mod test_clocks;
 
