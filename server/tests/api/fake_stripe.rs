@@ -172,12 +172,12 @@ fn parse_form(body: &str) -> BTreeMap<String, String> {
 fn sub_map(form: &BTreeMap<String, String>, prefix: &str) -> Value {
     let mut m = serde_json::Map::new();
     for (k, v) in form {
-        if let Some(rest) = k.strip_prefix(&format!("{prefix}[")) {
-            if let Some(key) = rest.strip_suffix(']') {
-                if !key.contains('[') {
-                    m.insert(key.to_owned(), json!(v));
-                }
-            }
+        if let Some(key) = k
+            .strip_prefix(&format!("{prefix}["))
+            .and_then(|rest| rest.strip_suffix(']'))
+            && !key.contains('[')
+        {
+            m.insert(key.to_owned(), json!(v));
         }
     }
     Value::Object(m)
@@ -236,10 +236,10 @@ async fn handle(
         ));
     };
     let livemode = auth.contains("_live_");
-    if let Some(key) = &idem {
-        if let Some(stored) = inner.replies.get(&(auth.clone(), key.clone())) {
-            return reply(stored.clone());
-        }
+    if let Some(key) = &idem
+        && let Some(stored) = inner.replies.get(&(auth.clone(), key.clone()))
+    {
+        return reply(stored.clone());
     }
     inner.next += 1;
     let n = inner.next;

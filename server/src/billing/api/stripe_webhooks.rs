@@ -22,7 +22,6 @@
 //! `StripeProvider::charge`), remembered per PaymentIntent for charge and dispute events.
 //! Objects whose metadata names another tenant or environment are ignored.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
@@ -38,7 +37,7 @@ use crate::billing::stripe::signature::{self, TOLERANCE_SECS};
 use crate::billing::stripe::store as db;
 use crate::billing::stripe::{StripeProvider, master_key, open_secrets};
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::Path;
+use crate::http::extract::{Path, RawBody};
 use crate::ids::OrgId;
 use crate::tenancy::{Env, Scope};
 
@@ -104,7 +103,7 @@ pub async fn receive(
     State(state): State<AppState>,
     Path((org_id, env)): Path<(String, String)>,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<axum::Json<WebhookReceipt>> {
     let bad = "The Stripe-Signature header does not verify for this endpoint.";
     let (Some(org_id), Some(env)) = (OrgId::parse(&org_id), Env::parse(&env)) else {

@@ -281,7 +281,6 @@ impl StripeProvider {
     /// Charges `amount` (minor units of `currency`) to `payment_method` off-session for
     /// `invoice_id`. The same `idempotency_key` always answers the same PaymentIntent: use one
     /// per collection attempt (e.g. `"{invoice_id}-{attempt}"`).
-    #[allow(clippy::too_many_arguments)]
     pub async fn charge(
         &self,
         invoice_id: &str,
