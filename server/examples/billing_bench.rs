@@ -22,7 +22,9 @@ const DAY_MS: i64 = 24 * 3600 * 1000;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let target = std::env::args().nth(1).context("usage: billing_bench sqlite|postgres://…")?;
+    let target = std::env::args()
+        .nth(1)
+        .context("usage: billing_bench sqlite|postgres://…")?;
     let (url, cleanup) = database(&target).await?;
     let result = run(&url, &target).await;
     cleanup.await;
@@ -58,7 +60,9 @@ async fn database(
         url,
         Box::pin(async move {
             let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(drop)).execute(&mut conn).await;
+            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
+                .execute(&mut conn)
+                .await;
         }),
     ))
 }
@@ -86,7 +90,9 @@ async fn run(url: &str, label: &str) -> anyhow::Result<()> {
 
     let now = state.clock.now_ms();
     let mut tx = state.db.write_scoped(&scope).await?;
-    let row = db::get_price(&mut tx, &scope, &price).await?.context("price")?;
+    let row = db::get_price(&mut tx, &scope, &price)
+        .await?
+        .context("price")?;
     let terms: PriceTerms = serde_json::from_str(&row.terms)?;
     let items = serde_json::to_string(&[Item {
         price,
@@ -96,8 +102,7 @@ async fn run(url: &str, label: &str) -> anyhow::Result<()> {
     for _ in 0..SUBSCRIPTIONS {
         let customer = customer(now);
         db::insert_customer(&mut tx, &scope, &customer).await?;
-        db::insert_subscription(&mut tx, &scope, &subscription(&customer.id, &items, now))
-            .await?;
+        db::insert_subscription(&mut tx, &scope, &subscription(&customer.id, &items, now)).await?;
     }
     tx.commit().await?;
 

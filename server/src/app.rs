@@ -17,10 +17,11 @@ use utoipa_axum::routes;
 
 use crate::audit;
 use crate::billing::api::{
-    customers, invoices, prices, products, settings, subscriptions, test_clocks,
+    customers, invoices, payment_provider, prices, products, settings, stripe_webhooks,
+    subscriptions, test_clocks,
 };
 use crate::clock::Clock;
-use crate::config::{ServeArgs, redact_url};
+use crate::config::{PaymentArgs, ServeArgs, redact_url};
 use crate::http::error::ApiError;
 use crate::http::faults::{self, Faults};
 use crate::http::{health, idempotency, request_id};
@@ -37,6 +38,8 @@ pub struct AppState {
     pub session_ttl_ms: i64,
     pub max_body_bytes: usize,
     pub keys: Arc<KeyCache>,
+    /// The master key for provider secrets, Stripe's API base, the public URL.
+    pub payments: Arc<PaymentArgs>,
 }
 
 /// Every route, and the OpenAPI document built from the same handlers.
@@ -86,6 +89,7 @@ pub fn router_and_spec() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(invoices::pay))
         .routes(routes!(invoices::void))
         .routes(routes!(invoices::mark_uncollectible))
+        .routes(routes!(invoices::refund))
         .routes(routes!(settings::get, settings::update))
         .routes(routes!(webhooks::api::list, webhooks::api::create))
         .routes(routes!(
@@ -98,6 +102,13 @@ pub fn router_and_spec() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(webhooks::api::list_events))
         .routes(routes!(webhooks::api::get_event))
         .routes(routes!(webhooks::api::replay))
+        .routes(routes!(
+            payment_provider::get,
+            payment_provider::put,
+            payment_provider::delete
+        ))
+        .routes(routes!(payment_provider::create_checkout_session))
+        .routes(routes!(stripe_webhooks::receive))
         .split_for_parts()
 }
 
@@ -149,6 +160,7 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
         session_ttl_ms: i64::from(args.session_ttl_hours) * 3600 * 1000,
         max_body_bytes: args.max_body_bytes,
         keys: Arc::default(),
+        payments: Arc::new(args.payments.clone()),
     };
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;

@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::crypto::MasterKey;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "neoforge",
@@ -78,6 +80,44 @@ pub struct ServeArgs {
     /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C.
     #[arg(long, env = "NEOFORGE_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,
+
+    #[command(flatten)]
+    pub payments: PaymentArgs,
+}
+
+/// Payment providers: the master key for tenants' provider secrets, and where Stripe is.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PaymentArgs {
+    /// Master key sealing tenants' payment-provider secrets at rest: base64 of 32 random bytes
+    /// (`openssl rand -base64 32`). Without it Stripe cannot be configured (the simulated
+    /// provider needs nothing).
+    #[arg(long, env = "NEOFORGE_ENCRYPTION_KEY", hide_env_values = true, value_parser = parse_master_key)]
+    pub encryption_key: Option<MasterKey>,
+
+    /// Base URL of Stripe's API (tests point it at a fake).
+    #[arg(long, env = "NEOFORGE_STRIPE_API_BASE", default_value = DEFAULT_STRIPE_API_BASE)]
+    pub stripe_api_base: String,
+
+    /// This server's public base URL, for the webhook URLs given to Stripe (default: the
+    /// request's Host header over https).
+    #[arg(long, env = "NEOFORGE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+}
+
+pub const DEFAULT_STRIPE_API_BASE: &str = "https://api.stripe.com/";
+
+impl Default for PaymentArgs {
+    fn default() -> Self {
+        PaymentArgs {
+            encryption_key: None,
+            stripe_api_base: DEFAULT_STRIPE_API_BASE.to_owned(),
+            public_url: None,
+        }
+    }
+}
+
+fn parse_master_key(s: &str) -> Result<MasterKey, String> {
+    MasterKey::parse(s)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod billing;
 pub mod clock;
 pub mod config;
+pub mod crypto;
 pub mod http;
 pub mod ids;
 pub mod openapi;

@@ -22,6 +22,7 @@ problem_responses! {
     NotFound => "No such resource in this organization and environment (`resource_not_found`).",
     Conflict => "The request conflicts with the current state, or its idempotency key is in use.",
     Unprocessable => "Understood but refused (`idempotency_key_reused`, …).",
+    BadGateway => "The payment provider (Stripe) failed or refused the call (`payment_provider_error`).",
 }
 
 struct SecuritySchemes;
@@ -67,7 +68,7 @@ impl Modify for SecuritySchemes {
     modifiers(&SecuritySchemes),
     components(
         schemas(Problem, FieldError),
-        responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unprocessable),
+        responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unprocessable, BadGateway),
     ),
     tags(
         (name = "users", description = "Sign-up and the signed-in user."),
@@ -83,6 +84,7 @@ impl Modify for SecuritySchemes {
         (name = "subscriptions", description = "Customers subscribed to prices: trials, renewals, cancellation."),
         (name = "invoices", description = "What a customer owes for a period."),
         (name = "billing_settings", description = "Dunning: how failed payments are retried, and what happens after the last retry."),
+        (name = "payment_provider", description = "Your Stripe account per environment, Checkout for payment methods, and Stripe's webhooks."),
         (name = "test_clocks", description = "Sandbox clocks: advance time and watch billing happen."),
         (name = "prices", description = "How products are charged: flat, per unit, tiered or by package."),
         (name = "webhooks", description = "Webhook endpoints, the events sent to them (signed the Standard Webhooks way), delivery attempts and replays."),

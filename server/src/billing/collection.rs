@@ -194,8 +194,10 @@ pub async fn process(
     db::update_invoice(&mut tx, scope, &invoice).await?;
     tx.commit().await?;
 
+    // A provider error leaves the lease in place: the attempt is retried after it, with the
+    // same key.
     let key = format!("{}-{}", invoice.id, invoice.attempt_count);
-    let outcome = charge(&payment_method, invoice.amount_due, &key);
+    let outcome = charge(state, scope, &customer, &invoice, &payment_method, &key).await?;
 
     let mut tx = state.db.write_scoped(scope).await?;
     match outcome {
@@ -205,8 +207,27 @@ pub async fn process(
         Outcome::Failed { code } => {
             payment_failed(&mut tx, state, scope, actor, id, &code, at).await?
         }
+        Outcome::Pending { reference } => awaiting_provider(&mut tx, scope, id, &reference).await?,
     }
     finish(tx, scope, id).await
+}
+
+/// The provider settles the attempt later (its webhook): nothing more is scheduled.
+async fn awaiting_provider(
+    tx: &mut sqlx::AnyConnection,
+    scope: &Scope,
+    id: &str,
+    reference: &str,
+) -> ApiResult<()> {
+    let Some(mut invoice) = db::claim_invoice(tx, scope, id).await? else {
+        return Ok(());
+    };
+    if invoice.status == OPEN {
+        invoice.due_at = None;
+        invoice.payment_reference = Some(reference.to_owned());
+        db::update_invoice(tx, scope, &invoice).await?;
+    }
+    Ok(())
 }
 
 async fn finish(
@@ -317,6 +338,41 @@ pub async fn payment_failed(
         notify(tx, state, scope, actor, event, &sub).await?;
     }
     Ok(())
+}
+
+/// Records a refund the provider reports on a paid invoice: `amount` is the total refunded
+/// so far, so duplicate and out-of-order reports converge on the largest.
+pub async fn refunded(
+    tx: &mut sqlx::AnyConnection,
+    state: &AppState,
+    scope: &Scope,
+    actor: &ActorRef<'_>,
+    id: &str,
+    amount: i64,
+) -> ApiResult<()> {
+    let mut invoice = db::claim_invoice(tx, scope, id)
+        .await?
+        .ok_or(ApiError::NotFound("invoice"))?;
+    if amount <= invoice.amount_refunded {
+        return Ok(());
+    }
+    invoice.amount_refunded = amount.min(invoice.amount_due);
+    db::update_invoice(tx, scope, &invoice).await?;
+    notify(tx, state, scope, actor, "invoice.refunded", &invoice).await
+}
+
+/// Records that the customer disputed an invoice's payment with their bank.
+pub async fn disputed(
+    tx: &mut sqlx::AnyConnection,
+    state: &AppState,
+    scope: &Scope,
+    actor: &ActorRef<'_>,
+    id: &str,
+) -> ApiResult<()> {
+    let invoice = db::get_invoice(tx, scope, id)
+        .await?
+        .ok_or(ApiError::NotFound("invoice"))?;
+    notify(tx, state, scope, actor, "invoice.disputed", &invoice).await
 }
 
 #[cfg(test)]

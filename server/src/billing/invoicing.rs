@@ -98,6 +98,7 @@ pub async fn create_draft(
         paid_at: None,
         payment_error: None,
         payment_reference: None,
+        amount_refunded: 0,
         attempt_count: 0,
         due_at: Some(d.due_at),
     };
@@ -146,6 +147,7 @@ mod tests {
             paid_at: None,
             payment_error: None,
             payment_reference: None,
+            amount_refunded: 0,
             attempt_count: 0,
             due_at: Some(0),
         }

@@ -11,6 +11,7 @@ pub mod proration;
 pub mod schedule;
 pub mod scheduler;
 pub mod store;
+pub mod stripe;
 pub mod subscriptions;
 
 pub use model::*;

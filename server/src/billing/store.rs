@@ -541,6 +541,8 @@ pub struct InvoiceRow {
     pub payment_error: Option<String>,
     /// The provider's id of the successful payment.
     pub payment_reference: Option<String>,
+    /// Minor units refunded by the provider so far.
+    pub amount_refunded: i64,
     pub attempt_count: i64,
     /// When the scheduler next acts on the invoice: finalizes a draft, or attempts payment
     /// of an open one. None when nothing is scheduled.
@@ -549,7 +551,7 @@ pub struct InvoiceRow {
 
 macro_rules! invoice_columns {
     () => {
-        "id, number, customer_id, subscription_id, status, billing_reason, currency, subtotal, total, starting_balance, amount_due, lines, period_start, period_end, created_at, finalized_at, paid_at, payment_error, payment_reference, attempt_count, due_at"
+        "id, number, customer_id, subscription_id, status, billing_reason, currency, subtotal, total, starting_balance, amount_due, lines, period_start, period_end, created_at, finalized_at, paid_at, payment_error, payment_reference, amount_refunded, attempt_count, due_at"
     };
 }
 
@@ -561,7 +563,7 @@ pub async fn insert_invoice(
     sqlx::query(concat!(
         "INSERT INTO invoices (tenant_id, env, ",
         invoice_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
     ))
     .bind(scope.org_id.as_str())
     .bind(scope.env.as_str())
@@ -584,6 +586,7 @@ pub async fn insert_invoice(
     .bind(r.paid_at)
     .bind(r.payment_error.as_deref())
     .bind(r.payment_reference.as_deref())
+    .bind(r.amount_refunded)
     .bind(r.attempt_count)
     .bind(r.due_at)
     .execute(c)
@@ -600,7 +603,7 @@ pub async fn update_invoice(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE invoices SET status = $4, starting_balance = $5, amount_due = $6, finalized_at = $7, paid_at = $8,
-         payment_error = $9, payment_reference = $10, attempt_count = $11, due_at = $12
+         payment_error = $9, payment_reference = $10, attempt_count = $11, due_at = $12, amount_refunded = $13
          WHERE tenant_id = $1 AND env = $2 AND id = $3",
     )
     .bind(scope.org_id.as_str())
@@ -615,6 +618,7 @@ pub async fn update_invoice(
     .bind(r.payment_reference.as_deref())
     .bind(r.attempt_count)
     .bind(r.due_at)
+    .bind(r.amount_refunded)
     .execute(c)
     .await
     .map(|_| ())

@@ -90,6 +90,9 @@ pub enum ApiError {
     Injected(StatusCode),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
+    /// The tenant's payment provider (Stripe) failed or refused a call.
+    #[error("{0}")]
+    PaymentProvider(String),
 }
 
 impl ApiError {
@@ -174,6 +177,11 @@ impl ApiError {
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal_error",
                 "Internal error",
+            ),
+            PaymentProvider(_) => (
+                StatusCode::BAD_GATEWAY,
+                "payment_provider_error",
+                "Payment provider error",
             ),
         }
     }

@@ -22,6 +22,8 @@ pub const EVENT_TYPES: &[&str] = &[
     "invoice.payment_failed",
     "invoice.voided",
     "invoice.marked_uncollectible",
+    "invoice.refunded",
+    "invoice.disputed",
     "webhook_endpoint.disabled",
 ];
 

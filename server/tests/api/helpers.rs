@@ -66,6 +66,7 @@ pub fn serve_args(database_url: String) -> ServeArgs {
         billing_interval_secs: 0,
         webhook_interval_ms: 0,
         shutdown_grace_secs: 10,
+        payments: Default::default(),
     }
 }
 
@@ -79,6 +80,14 @@ pub async fn spawn_app_injecting_faults(backend: Backend) -> TestApp {
 }
 
 async fn spawn_with(backend: Backend, inject_faults: bool) -> TestApp {
+    spawn_app_configured(backend, |args| args.inject_faults = inject_faults).await
+}
+
+/// A server whose arguments `configure` adjusts (payment provider flags…).
+pub async fn spawn_app_configured(
+    backend: Backend,
+    configure: impl FnOnce(&mut ServeArgs),
+) -> TestApp {
     let (url, sqlite_file) = match backend {
         Backend::Sqlite => {
             let path =
@@ -88,10 +97,8 @@ async fn spawn_with(backend: Backend, inject_faults: bool) -> TestApp {
         }
         Backend::Postgres => (fresh_postgres_database().await.0, None),
     };
-    let args = ServeArgs {
-        inject_faults,
-        ..serve_args(url)
-    };
+    let mut args = serve_args(url);
+    configure(&mut args);
     let server = app::start(&args).await.expect("server starts");
     TestApp {
         base: format!("http://{}", server.addr),

@@ -2,9 +2,11 @@
 
 pub mod customers;
 pub mod invoices;
+pub mod payment_provider;
 pub mod prices;
 pub mod products;
 pub mod settings;
+pub mod stripe_webhooks;
 pub mod subscriptions;
 pub mod test_clocks;
 

@@ -32,6 +32,7 @@ async fn live() -> Live {
         billing_interval_secs: 0,
         webhook_interval_ms: 0,
         shutdown_grace_secs: 5,
+        payments: Default::default(),
     };
     let server = app::start(&args).await.expect("server starts");
     Live {

@@ -8,6 +8,7 @@ ALTER TABLE invoices ADD COLUMN attempt_count BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE invoices ADD COLUMN due_at BIGINT;
 ALTER TABLE invoices ADD COLUMN finalized_at BIGINT;
 ALTER TABLE invoices ADD COLUMN payment_reference TEXT;
+ALTER TABLE invoices ADD COLUMN amount_refunded BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE invoices ADD COLUMN billing_reason TEXT NOT NULL DEFAULT 'subscription_cycle';
 CREATE INDEX invoices_due ON invoices (due_at);
 
