@@ -219,7 +219,11 @@ pub fn build(doc: &OpenAPI) -> anyhow::Result<Api> {
             operations: Vec::new(),
         })
         .collect();
-    for (path, method, op) in doc.operations() {
+    // `x-sdk-exclude`: operations third parties call (Stripe's webhooks), not integrators.
+    let in_sdks = |op: &openapiv3::Operation| {
+        op.extensions.get("x-sdk-exclude") != Some(&serde_json::Value::Bool(true))
+    };
+    for (path, method, op) in doc.operations().filter(|(_, _, op)| in_sdks(op)) {
         let pointer = format!(
             "#/paths/{}/{method}",
             path.replace('~', "~0").replace('/', "~1")

@@ -33,6 +33,8 @@ from .resources import (
     AsyncInvoicesResource,
     BillingSettingsResource,
     AsyncBillingSettingsResource,
+    PaymentProviderResource,
+    AsyncPaymentProviderResource,
     TestClocksResource,
     AsyncTestClocksResource,
     PricesResource,
@@ -64,6 +66,7 @@ class Client:
     subscriptions: SubscriptionsResource
     invoices: InvoicesResource
     billing_settings: BillingSettingsResource
+    payment_provider: PaymentProviderResource
     test_clocks: TestClocksResource
     prices: PricesResource
     webhooks: WebhooksResource
@@ -91,6 +94,7 @@ class Client:
         self.subscriptions = SubscriptionsResource(self._transport)
         self.invoices = InvoicesResource(self._transport)
         self.billing_settings = BillingSettingsResource(self._transport)
+        self.payment_provider = PaymentProviderResource(self._transport)
         self.test_clocks = TestClocksResource(self._transport)
         self.prices = PricesResource(self._transport)
         self.webhooks = WebhooksResource(self._transport)
@@ -127,6 +131,7 @@ class AsyncClient:
     subscriptions: AsyncSubscriptionsResource
     invoices: AsyncInvoicesResource
     billing_settings: AsyncBillingSettingsResource
+    payment_provider: AsyncPaymentProviderResource
     test_clocks: AsyncTestClocksResource
     prices: AsyncPricesResource
     webhooks: AsyncWebhooksResource
@@ -154,6 +159,7 @@ class AsyncClient:
         self.subscriptions = AsyncSubscriptionsResource(self._transport)
         self.invoices = AsyncInvoicesResource(self._transport)
         self.billing_settings = AsyncBillingSettingsResource(self._transport)
+        self.payment_provider = AsyncPaymentProviderResource(self._transport)
         self.test_clocks = AsyncTestClocksResource(self._transport)
         self.prices = AsyncPricesResource(self._transport)
         self.webhooks = AsyncWebhooksResource(self._transport)

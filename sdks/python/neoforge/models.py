@@ -262,6 +262,52 @@ class CancelSubscriptionRequest(_response.Model):
 
 
 @dataclass(frozen=True)
+class CheckoutSession(_response.Model):
+    """A Stripe Checkout Session in setup mode."""
+
+    customer: CustomerId
+    id: str
+    """Stripe's id."""
+    url: str
+    """Send the customer here."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CheckoutSession:
+        return cls(
+            customer=data["customer"],
+            id=data["id"],
+            url=data["url"],
+        )
+
+
+@dataclass(frozen=True)
+class CheckoutSessionFields(_response.Model):
+    """Where to send the customer after Checkout."""
+
+    cancel_url: str
+    success_url: str
+    currency: Optional[str] = None
+    """The currency Checkout presents payment methods for (default: the customer's)."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CheckoutSessionFields:
+        return cls(
+            cancel_url=data["cancel_url"],
+            success_url=data["success_url"],
+            currency=data.get("currency"),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+            "cancel_url": self.cancel_url,
+            "success_url": self.success_url,
+        }
+        if self.currency is not None:
+            data["currency"] = self.currency
+        return data
+
+
+@dataclass(frozen=True)
 class CreateApiKeyRequest(_response.Model):
     name: str
     expires_at: Optional[str] = None
@@ -816,6 +862,8 @@ InvitationStatus = Literal["pending", "accepted", "revoked", "expired"]
 class Invoice(_response.Model):
     amount_due: int
     """Minor units charged: the total with the balance applied, never below zero."""
+    amount_refunded: int
+    """Minor units refunded through the payment provider."""
     attempt_count: int
     """Payment attempts so far."""
     billing_reason: str
@@ -854,6 +902,7 @@ class Invoice(_response.Model):
     def from_dict(cls, data: Mapping[str, Any]) -> Invoice:
         return cls(
             amount_due=data["amount_due"],
+            amount_refunded=data["amount_refunded"],
             attempt_count=data["attempt_count"],
             billing_reason=data["billing_reason"],
             created_at=data["created_at"],
@@ -1069,6 +1118,57 @@ class Package(_response.Model):
         return data
 
 
+@dataclass(frozen=True)
+class PaymentProvider(_response.Model):
+    """How the environment collects payments. Never shows a secret."""
+
+    environment: str
+    """The environment this configuration belongs to."""
+    provider: str
+    """`simulated` (test cards, no money moves) or `stripe`."""
+    key_hint: Optional[str] = None
+    """The Stripe secret key's prefix and last four characters."""
+    updated_at: Optional[str] = None
+    webhook_url: Optional[str] = None
+    """Where Stripe must send this environment's events (add it as a webhook endpoint in
+    Stripe, with the signing secret given here).
+    """
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PaymentProvider:
+        return cls(
+            environment=data["environment"],
+            provider=data["provider"],
+            key_hint=data.get("key_hint"),
+            updated_at=data.get("updated_at"),
+            webhook_url=data.get("webhook_url"),
+        )
+
+
+@dataclass(frozen=True)
+class PaymentProviderFields(_response.Model):
+    """Stripe's secrets for this environment: a test key in the sandbox, a live key in live mode."""
+
+    stripe_secret_key: str
+    """A secret (`sk_…`) or restricted (`rk_…`) key."""
+    webhook_secret: str
+    """The signing secret of the webhook endpoint (`whsec_…`)."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PaymentProviderFields:
+        return cls(
+            stripe_secret_key=data["stripe_secret_key"],
+            webhook_secret=data["webhook_secret"],
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+            "stripe_secret_key": self.stripe_secret_key,
+            "webhook_secret": self.webhook_secret,
+        }
+        return data
+
+
 Permission = Literal["organization:read", "organization:write", "members:read", "members:write", "roles:read", "roles:write", "api_keys:read", "api_keys:write", "audit:read", "billing:read", "billing:write", "usage:read", "usage:write", "webhooks:read", "webhooks:write"]
 """A permission an operation requires."""
 
@@ -1263,6 +1363,25 @@ class Recurring(_response.Model):
 
 
 @dataclass(frozen=True)
+class RefundInvoiceRequest(_response.Model):
+    amount: Optional[int] = None
+    """Minor units; default: all that is not refunded yet."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RefundInvoiceRequest:
+        return cls(
+            amount=data.get("amount"),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+        }
+        if self.amount is not None:
+            data["amount"] = self.amount
+        return data
+
+
+@dataclass(frozen=True)
 class ReplayEventRequest(_response.Model):
     endpoint: Optional[WebhookEndpointId] = None
 
@@ -1373,6 +1492,37 @@ class SignupResponse(_response.Model):
             organization=Organization.from_dict(data["organization"]),
             session=SessionToken.from_dict(data["session"]),
             user=User.from_dict(data["user"]),
+        )
+
+
+@dataclass(frozen=True)
+class StripeEvent(_response.Model):
+    """A Stripe event, as Stripe posts it (only the fields NeoForge reads)."""
+
+    data: StripeEventData
+    id: str
+    type: str
+    livemode: Optional[bool] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StripeEvent:
+        return cls(
+            data=StripeEventData.from_dict(data["data"]),
+            id=data["id"],
+            type=data["type"],
+            livemode=data.get("livemode"),
+        )
+
+
+@dataclass(frozen=True)
+class StripeEventData(_response.Model):
+    object: Dict[str, Any]
+    """The Stripe object the event is about."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StripeEventData:
+        return cls(
+            object=data["object"],
         )
 
 
@@ -1848,4 +1998,20 @@ class WebhookEndpointPage(_response.Model):
             data=[WebhookEndpoint.from_dict(v0) for v0 in data["data"]],
             has_more=data["has_more"],
             next_cursor=data.get("next_cursor"),
+        )
+
+
+@dataclass(frozen=True)
+class WebhookReceipt(_response.Model):
+    """The event was taken (or had already been)."""
+
+    duplicate: bool
+    """True when this event id had already been handled: nothing was done again."""
+    received: bool
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> WebhookReceipt:
+        return cls(
+            duplicate=data["duplicate"],
+            received=data["received"],
         )

@@ -233,6 +233,35 @@ pub mod types {
             Default::default()
         }
     }
+    ///A Stripe Checkout Session in setup mode.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct CheckoutSession {
+        pub customer: CustomerId,
+        ///Stripe's id.
+        pub id: ::std::string::String,
+        ///Send the customer here.
+        pub url: ::std::string::String,
+    }
+    impl CheckoutSession {
+        pub fn builder() -> builder::CheckoutSession {
+            Default::default()
+        }
+    }
+    ///Where to send the customer after Checkout.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct CheckoutSessionFields {
+        pub cancel_url: ::std::string::String,
+        ///The currency Checkout presents payment methods for (default: the customer's).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub currency: ::std::option::Option<::std::string::String>,
+        pub success_url: ::std::string::String,
+    }
+    impl CheckoutSessionFields {
+        pub fn builder() -> builder::CheckoutSessionFields {
+            Default::default()
+        }
+    }
     ///`CreateApiKeyRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(deny_unknown_fields)]
@@ -1018,6 +1047,8 @@ pub mod types {
     pub struct Invoice {
         ///Minor units charged: the total with the balance applied, never below zero.
         pub amount_due: i64,
+        ///Minor units refunded through the payment provider.
+        pub amount_refunded: i64,
         ///Payment attempts so far.
         pub attempt_count: i64,
         /**Why it exists: `subscription_create`, `subscription_cycle`, `subscription_update`
@@ -1360,6 +1391,42 @@ pub mod types {
     }
     impl Package {
         pub fn builder() -> builder::Package {
+            Default::default()
+        }
+    }
+    ///How the environment collects payments. Never shows a secret.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct PaymentProvider {
+        ///The environment this configuration belongs to.
+        pub environment: ::std::string::String,
+        ///The Stripe secret key's prefix and last four characters.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub key_hint: ::std::option::Option<::std::string::String>,
+        ///`simulated` (test cards, no money moves) or `stripe`.
+        pub provider: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub updated_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        /**Where Stripe must send this environment's events (add it as a webhook endpoint in
+        Stripe, with the signing secret given here).*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub webhook_url: ::std::option::Option<::std::string::String>,
+    }
+    impl PaymentProvider {
+        pub fn builder() -> builder::PaymentProvider {
+            Default::default()
+        }
+    }
+    ///Stripe's secrets for this environment: a test key in the sandbox, a live key in live mode.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct PaymentProviderFields {
+        ///A secret (`sk_…`) or restricted (`rk_…`) key.
+        pub stripe_secret_key: ::std::string::String,
+        ///The signing secret of the webhook endpoint (`whsec_…`).
+        pub webhook_secret: ::std::string::String,
+    }
+    impl PaymentProviderFields {
+        pub fn builder() -> builder::PaymentProviderFields {
             Default::default()
         }
     }
@@ -1827,6 +1894,19 @@ pub mod types {
             Default::default()
         }
     }
+    ///`RefundInvoiceRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct RefundInvoiceRequest {
+        ///Minor units; default: all that is not refunded yet.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub amount: ::std::option::Option<::std::num::NonZeroU64>,
+    }
+    impl RefundInvoiceRequest {
+        pub fn builder() -> builder::RefundInvoiceRequest {
+            Default::default()
+        }
+    }
     ///`ReplayEventRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[serde(deny_unknown_fields)]
@@ -1957,6 +2037,32 @@ pub mod types {
     }
     impl SignupResponse {
         pub fn builder() -> builder::SignupResponse {
+            Default::default()
+        }
+    }
+    ///A Stripe event, as Stripe posts it (only the fields NeoForge reads).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct StripeEvent {
+        pub data: StripeEventData,
+        pub id: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub livemode: ::std::option::Option<bool>,
+        #[serde(rename = "type")]
+        pub type_: ::std::string::String,
+    }
+    impl StripeEvent {
+        pub fn builder() -> builder::StripeEvent {
+            Default::default()
+        }
+    }
+    ///`StripeEventData`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct StripeEventData {
+        ///The Stripe object the event is about.
+        pub object: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    impl StripeEventData {
+        pub fn builder() -> builder::StripeEventData {
             Default::default()
         }
     }
@@ -2660,6 +2766,18 @@ pub mod types {
     }
     impl WebhookEndpointPage {
         pub fn builder() -> builder::WebhookEndpointPage {
+            Default::default()
+        }
+    }
+    ///The event was taken (or had already been).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct WebhookReceipt {
+        ///True when this event id had already been handled: nothing was done again.
+        pub duplicate: bool,
+        pub received: bool,
+    }
+    impl WebhookReceipt {
+        pub fn builder() -> builder::WebhookReceipt {
             Default::default()
         }
     }
@@ -3632,6 +3750,145 @@ pub mod types {
             fn from(value: super::CancelSubscriptionRequest) -> Self {
                 Self {
                     at_period_end: Ok(value.at_period_end),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CheckoutSession {
+            customer: ::std::result::Result<super::CustomerId, ::std::string::String>,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            url: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for CheckoutSession {
+            fn default() -> Self {
+                Self {
+                    customer: Err("no value supplied for customer".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    url: Err("no value supplied for url".to_string()),
+                }
+            }
+        }
+        impl CheckoutSession {
+            pub fn customer<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::CustomerId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.customer = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for customer: {e}"));
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.url = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for url: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CheckoutSession> for super::CheckoutSession {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CheckoutSession,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    customer: value.customer?,
+                    id: value.id?,
+                    url: value.url?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CheckoutSession> for CheckoutSession {
+            fn from(value: super::CheckoutSession) -> Self {
+                Self {
+                    customer: Ok(value.customer),
+                    id: Ok(value.id),
+                    url: Ok(value.url),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CheckoutSessionFields {
+            cancel_url: ::std::result::Result<::std::string::String, ::std::string::String>,
+            currency: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            success_url: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for CheckoutSessionFields {
+            fn default() -> Self {
+                Self {
+                    cancel_url: Err("no value supplied for cancel_url".to_string()),
+                    currency: Ok(Default::default()),
+                    success_url: Err("no value supplied for success_url".to_string()),
+                }
+            }
+        }
+        impl CheckoutSessionFields {
+            pub fn cancel_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.cancel_url = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for cancel_url: {e}"));
+                self
+            }
+            pub fn currency<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.currency = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for currency: {e}"));
+                self
+            }
+            pub fn success_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.success_url = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for success_url: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CheckoutSessionFields> for super::CheckoutSessionFields {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CheckoutSessionFields,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    cancel_url: value.cancel_url?,
+                    currency: value.currency?,
+                    success_url: value.success_url?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CheckoutSessionFields> for CheckoutSessionFields {
+            fn from(value: super::CheckoutSessionFields) -> Self {
+                Self {
+                    cancel_url: Ok(value.cancel_url),
+                    currency: Ok(value.currency),
+                    success_url: Ok(value.success_url),
                 }
             }
         }
@@ -5527,6 +5784,7 @@ pub mod types {
         #[derive(Clone, Debug)]
         pub struct Invoice {
             amount_due: ::std::result::Result<i64, ::std::string::String>,
+            amount_refunded: ::std::result::Result<i64, ::std::string::String>,
             attempt_count: ::std::result::Result<i64, ::std::string::String>,
             billing_reason: ::std::result::Result<::std::string::String, ::std::string::String>,
             created_at: ::std::result::Result<
@@ -5580,6 +5838,7 @@ pub mod types {
             fn default() -> Self {
                 Self {
                     amount_due: Err("no value supplied for amount_due".to_string()),
+                    amount_refunded: Err("no value supplied for amount_refunded".to_string()),
                     attempt_count: Err("no value supplied for attempt_count".to_string()),
                     billing_reason: Err("no value supplied for billing_reason".to_string()),
                     created_at: Err("no value supplied for created_at".to_string()),
@@ -5612,6 +5871,16 @@ pub mod types {
                 self.amount_due = value
                     .try_into()
                     .map_err(|e| format!("error converting supplied value for amount_due: {e}"));
+                self
+            }
+            pub fn amount_refunded<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.amount_refunded = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for amount_refunded: {e}")
+                });
                 self
             }
             pub fn attempt_count<T>(mut self, value: T) -> Self
@@ -5828,6 +6097,7 @@ pub mod types {
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     amount_due: value.amount_due?,
+                    amount_refunded: value.amount_refunded?,
                     attempt_count: value.attempt_count?,
                     billing_reason: value.billing_reason?,
                     created_at: value.created_at?,
@@ -5855,6 +6125,7 @@ pub mod types {
             fn from(value: super::Invoice) -> Self {
                 Self {
                     amount_due: Ok(value.amount_due),
+                    amount_refunded: Ok(value.amount_refunded),
                     attempt_count: Ok(value.attempt_count),
                     billing_reason: Ok(value.billing_reason),
                     created_at: Ok(value.created_at),
@@ -6556,6 +6827,167 @@ pub mod types {
                 Self {
                     amount: Ok(value.amount),
                     size: Ok(value.size),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct PaymentProvider {
+            environment: ::std::result::Result<::std::string::String, ::std::string::String>,
+            key_hint: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            provider: ::std::result::Result<::std::string::String, ::std::string::String>,
+            updated_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            webhook_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for PaymentProvider {
+            fn default() -> Self {
+                Self {
+                    environment: Err("no value supplied for environment".to_string()),
+                    key_hint: Ok(Default::default()),
+                    provider: Err("no value supplied for provider".to_string()),
+                    updated_at: Ok(Default::default()),
+                    webhook_url: Ok(Default::default()),
+                }
+            }
+        }
+        impl PaymentProvider {
+            pub fn environment<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.environment = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for environment: {e}"));
+                self
+            }
+            pub fn key_hint<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.key_hint = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for key_hint: {e}"));
+                self
+            }
+            pub fn provider<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.provider = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for provider: {e}"));
+                self
+            }
+            pub fn updated_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.updated_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for updated_at: {e}"));
+                self
+            }
+            pub fn webhook_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.webhook_url = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for webhook_url: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PaymentProvider> for super::PaymentProvider {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PaymentProvider,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    environment: value.environment?,
+                    key_hint: value.key_hint?,
+                    provider: value.provider?,
+                    updated_at: value.updated_at?,
+                    webhook_url: value.webhook_url?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::PaymentProvider> for PaymentProvider {
+            fn from(value: super::PaymentProvider) -> Self {
+                Self {
+                    environment: Ok(value.environment),
+                    key_hint: Ok(value.key_hint),
+                    provider: Ok(value.provider),
+                    updated_at: Ok(value.updated_at),
+                    webhook_url: Ok(value.webhook_url),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct PaymentProviderFields {
+            stripe_secret_key: ::std::result::Result<::std::string::String, ::std::string::String>,
+            webhook_secret: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for PaymentProviderFields {
+            fn default() -> Self {
+                Self {
+                    stripe_secret_key: Err("no value supplied for stripe_secret_key".to_string()),
+                    webhook_secret: Err("no value supplied for webhook_secret".to_string()),
+                }
+            }
+        }
+        impl PaymentProviderFields {
+            pub fn stripe_secret_key<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.stripe_secret_key = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for stripe_secret_key: {e}")
+                });
+                self
+            }
+            pub fn webhook_secret<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.webhook_secret = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for webhook_secret: {e}")
+                });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PaymentProviderFields> for super::PaymentProviderFields {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PaymentProviderFields,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    stripe_secret_key: value.stripe_secret_key?,
+                    webhook_secret: value.webhook_secret?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::PaymentProviderFields> for PaymentProviderFields {
+            fn from(value: super::PaymentProviderFields) -> Self {
+                Self {
+                    stripe_secret_key: Ok(value.stripe_secret_key),
+                    webhook_secret: Ok(value.webhook_secret),
                 }
             }
         }
@@ -7342,6 +7774,49 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct RefundInvoiceRequest {
+            amount: ::std::result::Result<
+                ::std::option::Option<::std::num::NonZeroU64>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RefundInvoiceRequest {
+            fn default() -> Self {
+                Self {
+                    amount: Ok(Default::default()),
+                }
+            }
+        }
+        impl RefundInvoiceRequest {
+            pub fn amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::num::NonZeroU64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.amount = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for amount: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RefundInvoiceRequest> for super::RefundInvoiceRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RefundInvoiceRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    amount: value.amount?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RefundInvoiceRequest> for RefundInvoiceRequest {
+            fn from(value: super::RefundInvoiceRequest) -> Self {
+                Self {
+                    amount: Ok(value.amount),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct ReplayEventRequest {
             endpoint: ::std::result::Result<
                 ::std::option::Option<super::WebhookEndpointId>,
@@ -7748,6 +8223,133 @@ pub mod types {
                     organization: Ok(value.organization),
                     session: Ok(value.session),
                     user: Ok(value.user),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct StripeEvent {
+            data: ::std::result::Result<super::StripeEventData, ::std::string::String>,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            livemode: ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
+            type_: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for StripeEvent {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    livemode: Ok(Default::default()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl StripeEvent {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::StripeEventData>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for data: {e}"));
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn livemode<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.livemode = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for livemode: {e}"));
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for type_: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<StripeEvent> for super::StripeEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: StripeEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    id: value.id?,
+                    livemode: value.livemode?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::StripeEvent> for StripeEvent {
+            fn from(value: super::StripeEvent) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    id: Ok(value.id),
+                    livemode: Ok(value.livemode),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct StripeEventData {
+            object: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for StripeEventData {
+            fn default() -> Self {
+                Self {
+                    object: Err("no value supplied for object".to_string()),
+                }
+            }
+        }
+        impl StripeEventData {
+            pub fn object<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.object = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for object: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<StripeEventData> for super::StripeEventData {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: StripeEventData,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    object: value.object?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::StripeEventData> for StripeEventData {
+            fn from(value: super::StripeEventData) -> Self {
+                Self {
+                    object: Ok(value.object),
                 }
             }
         }
@@ -9434,6 +10036,60 @@ pub mod types {
                 }
             }
         }
+        #[derive(Clone, Debug)]
+        pub struct WebhookReceipt {
+            duplicate: ::std::result::Result<bool, ::std::string::String>,
+            received: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for WebhookReceipt {
+            fn default() -> Self {
+                Self {
+                    duplicate: Err("no value supplied for duplicate".to_string()),
+                    received: Err("no value supplied for received".to_string()),
+                }
+            }
+        }
+        impl WebhookReceipt {
+            pub fn duplicate<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.duplicate = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for duplicate: {e}"));
+                self
+            }
+            pub fn received<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.received = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for received: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<WebhookReceipt> for super::WebhookReceipt {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: WebhookReceipt,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    duplicate: value.duplicate?,
+                    received: value.received?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::WebhookReceipt> for WebhookReceipt {
+            fn from(value: super::WebhookReceipt) -> Self {
+                Self {
+                    duplicate: Ok(value.duplicate),
+                    received: Ok(value.received),
+                }
+            }
+        }
     }
     /// Error types.
     pub mod error {
@@ -9738,6 +10394,21 @@ impl Client {
     pub fn customers_update(&self) -> builder::CustomersUpdate<'_> {
         builder::CustomersUpdate::new(self)
     }
+    /**Start a Stripe Checkout Session that saves a payment method for the customer. Once the
+    customer completes it, Stripe's webhook makes that payment method the customer's default
+
+    Sends a `POST` request to `/v1/customers/{id}/checkout_sessions`
+
+    ```ignore
+    let response = client.customers_create_checkout_session()
+        .id(id)
+        .body(body)
+        .send()
+        .await;
+    ```*/
+    pub fn customers_create_checkout_session(&self) -> builder::CustomersCreateCheckoutSession<'_> {
+        builder::CustomersCreateCheckoutSession::new(self)
+    }
     /**List events, newest first
 
     Sends a `GET` request to `/v1/events`
@@ -9917,6 +10588,21 @@ impl Client {
     pub fn invoices_pay(&self) -> builder::InvoicesPay<'_> {
         builder::InvoicesPay::new(self)
     }
+    /**Refund a paid invoice's payment, in full or in part, through the provider that collected
+    it. The invoice stays paid; `amount_refunded` grows
+
+    Sends a `POST` request to `/v1/invoices/{id}/refund`
+
+    ```ignore
+    let response = client.invoices_refund()
+        .id(id)
+        .body(body)
+        .send()
+        .await;
+    ```*/
+    pub fn invoices_refund(&self) -> builder::InvoicesRefund<'_> {
+        builder::InvoicesRefund::new(self)
+    }
     /**Void a draft or open invoice: it is no longer owed
 
     Sends a `POST` request to `/v1/invoices/{id}/void`
@@ -10038,6 +10724,45 @@ impl Client {
     ```*/
     pub fn organizations_create(&self) -> builder::OrganizationsCreate<'_> {
         builder::OrganizationsCreate::new(self)
+    }
+    /**Get this environment's payment provider
+
+    Sends a `GET` request to `/v1/payment_provider`
+
+    ```ignore
+    let response = client.payment_provider_get()
+        .send()
+        .await;
+    ```*/
+    pub fn payment_provider_get(&self) -> builder::PaymentProviderGet<'_> {
+        builder::PaymentProviderGet::new(self)
+    }
+    /**Use your Stripe account in this environment: its secret key and webhook signing secret.
+    Nothing is checked with Stripe now; keys are stored encrypted and never shown again
+
+    Sends a `PUT` request to `/v1/payment_provider`
+
+    ```ignore
+    let response = client.payment_provider_put()
+        .body(body)
+        .send()
+        .await;
+    ```*/
+    pub fn payment_provider_put(&self) -> builder::PaymentProviderPut<'_> {
+        builder::PaymentProviderPut::new(self)
+    }
+    /**Stop using Stripe in this environment: back to the simulated provider. Stripe customers
+    already created are remembered for when Stripe is configured again
+
+    Sends a `DELETE` request to `/v1/payment_provider`
+
+    ```ignore
+    let response = client.payment_provider_delete()
+        .send()
+        .await;
+    ```*/
+    pub fn payment_provider_delete(&self) -> builder::PaymentProviderDelete<'_> {
+        builder::PaymentProviderDelete::new(self)
     }
     /**List prices, newest first
 
@@ -10298,6 +11023,28 @@ impl Client {
     ```*/
     pub fn sessions_delete(&self) -> builder::SessionsDelete<'_> {
         builder::SessionsDelete::new(self)
+    }
+    /**Receive an event from Stripe. Authenticated by `Stripe-Signature` with this organization's
+    and environment's webhook signing secret
+
+    Sends a `POST` request to `/v1/stripe/webhooks/{org_id}/{env}`
+
+    Arguments:
+    - `org_id`: The organization (tenant).
+    - `env`: `live` or `test`.
+    - `stripe_signature`: Stripe's signature of the body.
+    - `body`
+    ```ignore
+    let response = client.stripe_webhooks_receive()
+        .org_id(org_id)
+        .env(env)
+        .stripe_signature(stripe_signature)
+        .body(body)
+        .send()
+        .await;
+    ```*/
+    pub fn stripe_webhooks_receive(&self) -> builder::StripeWebhooksReceive<'_> {
+        builder::StripeWebhooksReceive::new(self)
     }
     /**List subscriptions, newest first
 
@@ -11643,6 +12390,103 @@ pub mod builder {
             }
         }
     }
+    /**Builder for [`Client::customers_create_checkout_session`]
+
+    [`Client::customers_create_checkout_session`]: super::Client::customers_create_checkout_session*/
+    #[derive(Debug, Clone)]
+    pub struct CustomersCreateCheckoutSession<'a> {
+        client: &'a super::Client,
+        id: Result<types::CustomerId, String>,
+        body: Result<types::builder::CheckoutSessionFields, String>,
+    }
+    impl<'a> CustomersCreateCheckoutSession<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CustomerId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `CustomerId` for id failed".to_string());
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CheckoutSessionFields>,
+            <V as std::convert::TryInto<types::CheckoutSessionFields>>::Error: std::fmt::Display,
+        {
+            self.body = value.try_into().map(From::from).map_err(|s| {
+                format!(
+                    "conversion to `CheckoutSessionFields` for body failed: {}",
+                    s
+                )
+            });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::CheckoutSessionFields,
+                ) -> types::builder::CheckoutSessionFields,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/customers/{id}/checkout_sessions`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::CheckoutSession>, Error<ByteStream>> {
+            let Self { client, id, body } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| types::CheckoutSessionFields::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/customers/{}/checkout_sessions",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "customers_create_checkout_session",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                502u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     /**Builder for [`Client::events_list`]
 
     [`Client::events_list`]: super::Client::events_list*/
@@ -12591,6 +13435,101 @@ pub mod builder {
             }
         }
     }
+    /**Builder for [`Client::invoices_refund`]
+
+    [`Client::invoices_refund`]: super::Client::invoices_refund*/
+    #[derive(Debug, Clone)]
+    pub struct InvoicesRefund<'a> {
+        client: &'a super::Client,
+        id: Result<types::InvoiceId, String>,
+        body: Result<types::builder::RefundInvoiceRequest, String>,
+    }
+    impl<'a> InvoicesRefund<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::InvoiceId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `InvoiceId` for id failed".to_string());
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::RefundInvoiceRequest>,
+            <V as std::convert::TryInto<types::RefundInvoiceRequest>>::Error: std::fmt::Display,
+        {
+            self.body = value.try_into().map(From::from).map_err(|s| {
+                format!(
+                    "conversion to `RefundInvoiceRequest` for body failed: {}",
+                    s
+                )
+            });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::RefundInvoiceRequest,
+                ) -> types::builder::RefundInvoiceRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/invoices/{id}/refund`
+        pub async fn send(self) -> Result<ResponseValue<types::Invoice>, Error<ByteStream>> {
+            let Self { client, id, body } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| types::RefundInvoiceRequest::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/invoices/{}/refund",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "invoices_refund",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                502u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     /**Builder for [`Client::invoices_void`]
 
     [`Client::invoices_void`]: super::Client::invoices_void*/
@@ -13223,6 +14162,179 @@ pub mod builder {
             match response.status().as_u16() {
                 201u16 => ResponseValue::from_response(response).await,
                 400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::payment_provider_get`]
+
+    [`Client::payment_provider_get`]: super::Client::payment_provider_get*/
+    #[derive(Debug, Clone)]
+    pub struct PaymentProviderGet<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> PaymentProviderGet<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/v1/payment_provider`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::PaymentProvider>, Error<ByteStream>> {
+            let Self { client } = self;
+            let url = format!("{}/v1/payment_provider", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "payment_provider_get",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::payment_provider_put`]
+
+    [`Client::payment_provider_put`]: super::Client::payment_provider_put*/
+    #[derive(Debug, Clone)]
+    pub struct PaymentProviderPut<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::PaymentProviderFields, String>,
+    }
+    impl<'a> PaymentProviderPut<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::PaymentProviderFields>,
+            <V as std::convert::TryInto<types::PaymentProviderFields>>::Error: std::fmt::Display,
+        {
+            self.body = value.try_into().map(From::from).map_err(|s| {
+                format!(
+                    "conversion to `PaymentProviderFields` for body failed: {}",
+                    s
+                )
+            });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::PaymentProviderFields,
+                ) -> types::builder::PaymentProviderFields,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `PUT` request to `/v1/payment_provider`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::PaymentProvider>, Error<ByteStream>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| types::PaymentProviderFields::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/payment_provider", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .put(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "payment_provider_put",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::payment_provider_delete`]
+
+    [`Client::payment_provider_delete`]: super::Client::payment_provider_delete*/
+    #[derive(Debug, Clone)]
+    pub struct PaymentProviderDelete<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> PaymentProviderDelete<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `DELETE` request to `/v1/payment_provider`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::PaymentProvider>, Error<ByteStream>> {
+            let Self { client } = self;
+            let url = format!("{}/v1/payment_provider", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .delete(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "payment_provider_delete",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
                 401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -14552,6 +15664,125 @@ pub mod builder {
             match response.status().as_u16() {
                 204u16 => Ok(ResponseValue::empty(response)),
                 401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::stripe_webhooks_receive`]
+
+    [`Client::stripe_webhooks_receive`]: super::Client::stripe_webhooks_receive*/
+    #[derive(Debug, Clone)]
+    pub struct StripeWebhooksReceive<'a> {
+        client: &'a super::Client,
+        org_id: Result<::std::string::String, String>,
+        env: Result<::std::string::String, String>,
+        stripe_signature: Result<::std::string::String, String>,
+        body: Result<types::builder::StripeEvent, String>,
+    }
+    impl<'a> StripeWebhooksReceive<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                org_id: Err("org_id was not initialized".to_string()),
+                env: Err("env was not initialized".to_string()),
+                stripe_signature: Err("stripe_signature was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn org_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.org_id = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for org_id failed".to_string()
+            });
+            self
+        }
+        pub fn env<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.env = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for env failed".to_string()
+            });
+            self
+        }
+        pub fn stripe_signature<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.stripe_signature = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for stripe_signature failed".to_string()
+            });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::StripeEvent>,
+            <V as std::convert::TryInto<types::StripeEvent>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `StripeEvent` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(types::builder::StripeEvent) -> types::builder::StripeEvent,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/stripe/webhooks/{org_id}/{env}`
+        pub async fn send(self) -> Result<ResponseValue<types::WebhookReceipt>, Error<ByteStream>> {
+            let Self {
+                client,
+                org_id,
+                env,
+                stripe_signature,
+                body,
+            } = self;
+            let org_id = org_id.map_err(Error::InvalidRequest)?;
+            let env = env.map_err(Error::InvalidRequest)?;
+            let stripe_signature = stripe_signature.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| types::StripeEvent::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/stripe/webhooks/{}/{}",
+                client.baseurl,
+                encode_path(&org_id.to_string()),
+                encode_path(&env.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            header_map.append("Stripe-Signature", stripe_signature.to_string().try_into()?);
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "stripe_webhooks_receive",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                502u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }

@@ -132,6 +132,13 @@ impl NeoForge {
         }
     }
 
+    /// Your Stripe account per environment, Checkout for payment methods, and Stripe's webhooks.
+    pub fn payment_provider(&self) -> PaymentProvider<'_> {
+        PaymentProvider {
+            client: &self.inner,
+        }
+    }
+
     /// Sandbox clocks: advance time and watch billing happen.
     pub fn test_clocks(&self) -> TestClocks<'_> {
         TestClocks {

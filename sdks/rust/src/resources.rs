@@ -1027,6 +1027,20 @@ impl Invoices<'_> {
             Err(e) => Err(Error::from_progenitor(e).await),
         }
     }
+    /// Refund a paid invoice's payment, in full or in part, through the provider that collected it. The invoice stays paid; `amount_refunded` grows.
+    ///
+    /// `POST /v1/invoices/{id}/refund`
+    pub async fn refund(
+        &self,
+        id: &str,
+        body: types::RefundInvoiceRequest,
+    ) -> Result<Response<types::Invoice>, Error> {
+        let request = self.client.invoices_refund().id(id).body(body);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
     /// Void a draft or open invoice: it is no longer owed.
     ///
     /// `POST /v1/invoices/{id}/void`
@@ -1063,6 +1077,65 @@ impl BillingSettings<'_> {
         body: types::BillingSettings,
     ) -> Result<Response<types::BillingSettings>, Error> {
         let request = self.client.billing_settings_update().body(body);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+}
+
+/// Your Stripe account per environment, Checkout for payment methods, and Stripe's webhooks.
+pub struct PaymentProvider<'a> {
+    pub(crate) client: &'a Client,
+}
+
+impl PaymentProvider<'_> {
+    /// Start a Stripe Checkout Session that saves a payment method for the customer. Once the customer completes it, Stripe's webhook makes that payment method the customer's default.
+    ///
+    /// `POST /v1/customers/{id}/checkout_sessions`
+    pub async fn customers_create_checkout_session(
+        &self,
+        id: &str,
+        body: types::CheckoutSessionFields,
+    ) -> Result<Response<types::CheckoutSession>, Error> {
+        let request = self
+            .client
+            .customers_create_checkout_session()
+            .id(id)
+            .body(body);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Get this environment's payment provider.
+    ///
+    /// `GET /v1/payment_provider`
+    pub async fn get(&self) -> Result<Response<types::PaymentProvider>, Error> {
+        let request = self.client.payment_provider_get();
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Use your Stripe account in this environment: its secret key and webhook signing secret. Nothing is checked with Stripe now; keys are stored encrypted and never shown again.
+    ///
+    /// `PUT /v1/payment_provider`
+    pub async fn put(
+        &self,
+        body: types::PaymentProviderFields,
+    ) -> Result<Response<types::PaymentProvider>, Error> {
+        let request = self.client.payment_provider_put().body(body);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Stop using Stripe in this environment: back to the simulated provider. Stripe customers already created are remembered for when Stripe is configured again.
+    ///
+    /// `DELETE /v1/payment_provider`
+    pub async fn delete(&self) -> Result<Response<types::PaymentProvider>, Error> {
+        let request = self.client.payment_provider_delete();
         match request.send().await {
             Ok(value) => Ok(Response::from_progenitor(value)),
             Err(e) => Err(Error::from_progenitor(e).await),

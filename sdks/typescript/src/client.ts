@@ -13,6 +13,7 @@ import { CustomersResource } from "./resources/customers.js";
 import { SubscriptionsResource } from "./resources/subscriptions.js";
 import { InvoicesResource } from "./resources/invoices.js";
 import { BillingSettingsResource } from "./resources/billing-settings.js";
+import { PaymentProviderResource } from "./resources/payment-provider.js";
 import { TestClocksResource } from "./resources/test-clocks.js";
 import { PricesResource } from "./resources/prices.js";
 import { WebhooksResource } from "./resources/webhooks.js";
@@ -52,6 +53,8 @@ export class NeoForge {
   readonly invoices: InvoicesResource;
   /** Dunning: how failed payments are retried, and what happens after the last retry. */
   readonly billingSettings: BillingSettingsResource;
+  /** Your Stripe account per environment, Checkout for payment methods, and Stripe's webhooks. */
+  readonly paymentProvider: PaymentProviderResource;
   /** Sandbox clocks: advance time and watch billing happen. */
   readonly testClocks: TestClocksResource;
   /** How products are charged: flat, per unit, tiered or by package. */
@@ -76,6 +79,7 @@ export class NeoForge {
     this.subscriptions = new SubscriptionsResource(http);
     this.invoices = new InvoicesResource(http);
     this.billingSettings = new BillingSettingsResource(http);
+    this.paymentProvider = new PaymentProviderResource(http);
     this.testClocks = new TestClocksResource(http);
     this.prices = new PricesResource(http);
     this.webhooks = new WebhooksResource(http);

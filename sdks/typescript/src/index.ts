@@ -34,6 +34,7 @@ export type { CustomersResource, CustomersListParams } from "./resources/custome
 export type { SubscriptionsResource, SubscriptionsListParams } from "./resources/subscriptions.js";
 export type { InvoicesResource, InvoicesListParams } from "./resources/invoices.js";
 export type { BillingSettingsResource } from "./resources/billing-settings.js";
+export type { PaymentProviderResource } from "./resources/payment-provider.js";
 export type { TestClocksResource, TestClocksListParams } from "./resources/test-clocks.js";
 export type { PricesResource, PricesListParams, PricesQuoteParams } from "./resources/prices.js";
 export type { WebhooksResource, EventsListParams, WebhookEndpointsListParams, WebhookEndpointsListAttemptsParams } from "./resources/webhooks.js";

@@ -99,6 +99,23 @@ export interface CancelSubscriptionRequest {
   at_period_end?: boolean;
 }
 
+/** A Stripe Checkout Session in setup mode. */
+export interface CheckoutSession {
+  customer: CustomerId;
+  /** Stripe's id. */
+  id: string;
+  /** Send the customer here. */
+  url: string;
+}
+
+/** Where to send the customer after Checkout. */
+export interface CheckoutSessionFields {
+  cancel_url: string;
+  /** The currency Checkout presents payment methods for (default: the customer's). */
+  currency?: string | null;
+  success_url: string;
+}
+
 export interface CreateApiKeyRequest {
   /** When the key stops working (RFC 3339, in the future). */
   expires_at?: string | null;
@@ -308,6 +325,8 @@ export type InvitationStatus = "pending" | "accepted" | "revoked" | "expired";
 export interface Invoice {
   /** Minor units charged: the total with the balance applied, never below zero. */
   amount_due: number;
+  /** Minor units refunded through the payment provider. */
+  amount_refunded: number;
   /** Payment attempts so far. */
   attempt_count: number;
   /**
@@ -423,6 +442,30 @@ export interface Package {
   size: number;
 }
 
+/** How the environment collects payments. Never shows a secret. */
+export interface PaymentProvider {
+  /** The environment this configuration belongs to. */
+  environment: string;
+  /** The Stripe secret key's prefix and last four characters. */
+  key_hint?: string | null;
+  /** `simulated` (test cards, no money moves) or `stripe`. */
+  provider: string;
+  updated_at?: string | null;
+  /**
+   * Where Stripe must send this environment's events (add it as a webhook endpoint in
+   * Stripe, with the signing secret given here).
+   */
+  webhook_url?: string | null;
+}
+
+/** Stripe's secrets for this environment: a test key in the sandbox, a live key in live mode. */
+export interface PaymentProviderFields {
+  /** A secret (`sk_…`) or restricted (`rk_…`) key. */
+  stripe_secret_key: string;
+  /** The signing secret of the webhook endpoint (`whsec_…`). */
+  webhook_secret: string;
+}
+
 /** A permission an operation requires. */
 export type Permission = "organization:read" | "organization:write" | "members:read" | "members:write" | "roles:read" | "roles:write" | "api_keys:read" | "api_keys:write" | "audit:read" | "billing:read" | "billing:write" | "usage:read" | "usage:write" | "webhooks:read" | "webhooks:write";
 
@@ -518,6 +561,11 @@ export interface Recurring {
   interval_count?: number;
 }
 
+export interface RefundInvoiceRequest {
+  /** Minor units; default: all that is not refunded yet. */
+  amount?: number | null;
+}
+
 export interface ReplayEventRequest {
   endpoint?: WebhookEndpointId | null;
 }
@@ -558,6 +606,19 @@ export interface SignupResponse {
   organization: Organization;
   session: SessionToken;
   user: User;
+}
+
+/** A Stripe event, as Stripe posts it (only the fields NeoForge reads). */
+export interface StripeEvent {
+  data: StripeEventData;
+  id: string;
+  livemode?: boolean | null;
+  type: string;
+}
+
+export interface StripeEventData {
+  /** The Stripe object the event is about. */
+  object: Record<string, unknown>;
 }
 
 export interface Subscription {
@@ -744,4 +805,11 @@ export interface WebhookEndpointPage {
   has_more: boolean;
   /** Pass as `starting_after` to get the next page; null on the last page. */
   next_cursor?: string | null;
+}
+
+/** The event was taken (or had already been). */
+export interface WebhookReceipt {
+  /** True when this event id had already been handled: nothing was done again. */
+  duplicate: boolean;
+  received: boolean;
 }

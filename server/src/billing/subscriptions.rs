@@ -88,8 +88,9 @@ pub fn items_of(sub: &SubscriptionRow) -> ApiResult<Vec<Item>> {
     stored("items", &sub.items)
 }
 
-/// Starts period number `sub.periods + 1` at `at` and creates its draft invoice, collected
-/// at `due_at`, with the period's lines and the prorations waiting for it.
+/// Starts period number `sub.periods + 1` at `at` and creates its draft invoice with the
+/// period's lines and the prorations waiting for it. A renewal's draft is collected
+/// `DRAFT_GRACE_MS` later; any other (the first period, a resume) at once.
 pub async fn start_next_period(
     tx: &mut sqlx::AnyConnection,
     state: &AppState,
@@ -98,8 +99,12 @@ pub async fn start_next_period(
     sub: &mut SubscriptionRow,
     reason: &str,
     at: i64,
-    due_at: i64,
 ) -> ApiResult<InvoiceRow> {
+    let due_at = if reason == "subscription_cycle" {
+        at + DRAFT_GRACE_MS
+    } else {
+        at
+    };
     let items = items_of(sub)?;
     let (interval, count) = interval_of(&items)?;
     sub.periods += 1;
@@ -153,17 +158,7 @@ pub async fn renew(
         return notify(tx, state, scope, actor, "subscription.canceled", sub).await;
     }
     let was = sub.status.clone();
-    start_next_period(
-        tx,
-        state,
-        scope,
-        actor,
-        sub,
-        "subscription_cycle",
-        at,
-        at + DRAFT_GRACE_MS,
-    )
-    .await?;
+    start_next_period(tx, state, scope, actor, sub, "subscription_cycle", at).await?;
     if was == TRIALING {
         sub.status = ACTIVE.into();
     }

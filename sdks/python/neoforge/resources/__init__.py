@@ -14,6 +14,7 @@ from .customers import CustomersResource, AsyncCustomersResource
 from .subscriptions import SubscriptionsResource, AsyncSubscriptionsResource
 from .invoices import InvoicesResource, AsyncInvoicesResource
 from .billing_settings import BillingSettingsResource, AsyncBillingSettingsResource
+from .payment_provider import PaymentProviderResource, AsyncPaymentProviderResource
 from .test_clocks import TestClocksResource, AsyncTestClocksResource
 from .prices import PricesResource, AsyncPricesResource
 from .webhooks import WebhooksResource, AsyncWebhooksResource
@@ -46,6 +47,8 @@ __all__ = [
     "AsyncInvoicesResource",
     "BillingSettingsResource",
     "AsyncBillingSettingsResource",
+    "PaymentProviderResource",
+    "AsyncPaymentProviderResource",
     "TestClocksResource",
     "AsyncTestClocksResource",
     "PricesResource",

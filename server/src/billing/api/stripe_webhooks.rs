@@ -98,7 +98,9 @@ fn invalid_signature(detail: &str) -> ApiError {
         (status = 400, response = crate::openapi::BadRequest),
         (status = 502, response = crate::openapi::BadGateway),
     ),
-    security(())
+    security(()),
+    // Stripe calls this, not integrators: no SDK method.
+    extensions(("x-sdk-exclude" = json!(true)))
 )]
 pub async fn receive(
     State(state): State<AppState>,

@@ -218,7 +218,6 @@ pub async fn create(
                 &mut sub,
                 "subscription_create",
                 now,
-                now,
             )
             .await?;
             db::update_subscription(&mut tx, scope, &sub).await?;
@@ -458,7 +457,6 @@ pub async fn resume(
             &actor,
             &mut c.sub,
             "subscription_resume",
-            now,
             now,
         )
         .await?;
