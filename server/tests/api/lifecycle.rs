@@ -8,6 +8,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::helpers::{Backend, fresh_postgres_database, read, serve_args, spawn_app};
+use crate::webhooks::{Receiver, deliver, verify};
 
 async fn health_and_readiness(b: Backend) {
     let app = spawn_app(b).await;
@@ -148,37 +149,112 @@ fn committed_spec_is_current() {
     );
 }
 
-/// The README's curl walkthrough, run as written (only its BASE points at the test server).
-#[tokio::test]
-async fn readme_walkthrough_works_verbatim() {
-    let app = spawn_app(Backend::Sqlite).await;
+/// Runs the `sh` block of the README section headed `heading` as written, with its
+/// `VAR=value` lines replaced as given (the server's address…); returns its stdout.
+async fn run_readme_section(heading: &str, vars: &[(&str, &str)]) -> String {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
         .expect("README");
-    let walkthrough = readme
-        .split("## Walkthrough")
+    let section = readme
+        .split(&format!("{heading}\n"))
         .nth(1)
-        .expect("a Walkthrough section");
-    let script = walkthrough
+        .unwrap_or_else(|| panic!("a {heading} section"));
+    let mut script = section
         .split("```sh\n")
         .nth(1)
         .and_then(|s| s.split("```").next())
-        .expect("a sh block");
-    assert!(script.contains("BASE=http://127.0.0.1:8080\n"));
-    let script = script.replace(
-        "BASE=http://127.0.0.1:8080\n",
-        &format!("BASE={}\n", app.base),
-    );
+        .expect("a sh block")
+        .to_owned();
+    for (var, value) in vars {
+        let line = script
+            .lines()
+            .find(|l| l.starts_with(&format!("{var}=")))
+            .unwrap_or_else(|| panic!("the script sets {var}"))
+            .to_owned();
+        script = script.replace(&format!("{line}\n"), &format!("{var}={value}\n"));
+    }
     let out = tokio::process::Command::new("bash")
         .args(["-euo", "pipefail", "-c", &script])
         .output()
         .await
         .expect("bash runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
-        "walkthrough failed: {stdout}\n{}",
+        "{heading} failed: {stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    stdout
+}
+
+/// The README's billing walkthrough, run as written against a real webhook receiver: the
+/// proration lines, past_due, cancellation after the retries, and every event delivered once,
+/// signed with the endpoint's secret.
+#[tokio::test]
+async fn billing_walkthrough_works_verbatim() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let (receiver, hook) = Receiver::start().await;
+    let stdout = run_readme_section(
+        "## Billing walkthrough (sandbox)",
+        &[("BASE", &app.base), ("HOOK", &hook)],
+    )
+    .await;
+    for expected in [
+        "\"amount\":-1935",
+        "\"amount\":4839",
+        "\"status\":\"past_due\"",
+        "\"status\":\"canceled\"",
+        "\"attempt_count\":4",
+    ] {
+        assert!(stdout.contains(expected), "{expected} in {stdout}");
+    }
+    let secret = stdout
+        .split("\"secret\":\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the endpoint's secret");
+    let events: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().expect("the events")).expect("events JSON");
+    assert_eq!(events["has_more"], false);
+    let mut event_ids: Vec<String> = events["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|e| e["id"].as_str().expect("id").to_owned())
+        .collect();
+
+    while deliver(&app).await > 0 {}
+    let received = receiver.requests();
+    let mut ids: Vec<String> = received
+        .iter()
+        .map(|r| verify(secret, r)["id"].as_str().expect("id").to_owned())
+        .collect();
+    let types: Vec<String> = received
+        .iter()
+        .map(|r| r.json()["type"].as_str().expect("type").to_owned())
+        .collect();
+    ids.sort();
+    event_ids.sort();
+    assert_eq!(ids, event_ids, "every event, each once");
+    for t in [
+        "customer.created",
+        "subscription.created",
+        "invoice.created",
+        "invoice.finalized",
+        "invoice.paid",
+        "subscription.updated",
+        "invoice.payment_failed",
+        "subscription.canceled",
+    ] {
+        assert!(types.iter().any(|x| x == t), "{t} in {types:?}");
+    }
+    app.stop().await;
+}
+
+/// The README's curl walkthrough, run as written (only its BASE points at the test server).
+#[tokio::test]
+async fn readme_walkthrough_works_verbatim() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let stdout = run_readme_section("## Walkthrough", &[("BASE", &app.base)]).await;
     assert!(stdout.contains("\"secret\":\"nf_test_"), "{stdout}");
     assert!(stdout.contains("\"revoked_at\":\"20"), "{stdout}");
     let last = stdout.rsplit("HTTP/1.1 ").next().unwrap_or_default();

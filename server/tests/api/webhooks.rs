@@ -18,7 +18,7 @@ use crate::helpers::{Account, Backend, TestApp, spawn_app};
 
 /// A webhook receiver: records every request and answers with the scripted statuses, then 200.
 #[derive(Clone, Default)]
-struct Receiver {
+pub(crate) struct Receiver {
     inner: Arc<Mutex<Recorded>>,
 }
 
@@ -29,27 +29,27 @@ struct Recorded {
 }
 
 #[derive(Clone, Debug)]
-struct Received {
+pub(crate) struct Received {
     headers: HeaderMap,
     body: String,
 }
 
 impl Received {
-    fn header(&self, name: &str) -> &str {
+    pub(crate) fn header(&self, name: &str) -> &str {
         self.headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .unwrap_or_else(|| panic!("no {name} header"))
     }
 
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.body).expect("JSON body")
     }
 }
 
 impl Receiver {
     /// Starts one on 127.0.0.1; returns it and its URL.
-    async fn start() -> (Receiver, String) {
+    pub(crate) async fn start() -> (Receiver, String) {
         let receiver = Receiver::default();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -67,7 +67,7 @@ impl Receiver {
         r.script.extend(statuses);
     }
 
-    fn requests(&self) -> Vec<Received> {
+    pub(crate) fn requests(&self) -> Vec<Received> {
         self.inner.lock().expect("lock").requests.clone()
     }
 }
@@ -87,7 +87,7 @@ async fn receive(
 /// the base64-decoded secret over `id.timestamp.body`, one of the space-separated `v1,`
 /// signatures must match. Returns the parsed body.
 #[track_caller]
-fn verify(secret: &str, r: &Received) -> Value {
+pub(crate) fn verify(secret: &str, r: &Received) -> Value {
     let id = r.header("webhook-id");
     let timestamp = r.header("webhook-timestamp");
     let key = STANDARD
@@ -104,7 +104,7 @@ fn verify(secret: &str, r: &Received) -> Value {
     r.json()
 }
 
-async fn deliver(app: &TestApp) -> usize {
+pub(crate) async fn deliver(app: &TestApp) -> usize {
     let state = &app.server.as_ref().expect("running").state;
     neoforge_server::webhooks::delivery::tick(state)
         .await
