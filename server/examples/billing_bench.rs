@@ -26,7 +26,12 @@ async fn main() -> anyhow::Result<()> {
         .nth(1)
         .context("usage: billing_bench sqlite|postgres://…")?;
     let (url, cleanup) = database(&target).await?;
-    let result = run(&url, &target).await;
+    let label = if target == "sqlite" {
+        "SQLite"
+    } else {
+        "PostgreSQL"
+    };
+    let result = run(&url, label).await;
     cleanup.await;
     result
 }

@@ -1,6 +1,7 @@
 //! `cargo xtask bench api`: the release server on a fresh SQLite database, loaded from this
 //! process over loopback. Measures an authenticated GET (key lookup, permission check, a
 //! database read) beside the unauthenticated `/healthz` of the same server, same load.
+//! `cargo xtask bench billing`: the scheduler renewing 10,000 due subscriptions.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -61,6 +62,18 @@ pub fn api(root: &Path) -> anyhow::Result<()> {
     });
     let _ = std::fs::remove_dir_all(&dir);
     result
+}
+
+/// `server/examples/billing_bench.rs` in release, on SQLite then PostgreSQL.
+pub fn billing() -> anyhow::Result<()> {
+    let postgres = std::env::var("NEOFORGE_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    for target in ["sqlite", postgres.as_str()] {
+        run(cargo()
+            .args(["run", "--release", "-q", "-p", "neoforge-server"])
+            .args(["--example", "billing_bench", "--", target]))?;
+    }
+    Ok(())
 }
 
 fn free_port() -> anyhow::Result<u16> {

@@ -17,6 +17,8 @@ const USAGE: &str = "usage: cargo xtask <command>
                        live server, spec validation
   bench api            authenticated GET against a trivial route (release build)
   bench sdk-gen        time to regenerate every SDK, and to diff two spec versions
+  bench billing        renew 10,000 due subscriptions with two racing schedulers, on SQLite
+                       and PostgreSQL (NEOFORGE_TEST_POSTGRES_URL), release build
   ci                   cargo fmt --check, clippy -D warnings, then test";
 
 fn main() -> anyhow::Result<()> {
@@ -29,6 +31,7 @@ fn main() -> anyhow::Result<()> {
         ["test"] => test(),
         ["bench", "api"] => bench::api(&root()),
         ["bench", "sdk-gen"] => bench::sdk_gen(&root()),
+        ["bench", "billing"] => bench::billing(),
         ["ci"] => {
             run(cargo().args(["fmt", "--all", "--check"]))?;
             run(cargo().args([
