@@ -11,7 +11,8 @@ use clap::Parser;
 use neoforge_server::app;
 use neoforge_server::billing::store::{self as db, CustomerRow, SubscriptionRow};
 use neoforge_server::billing::subscriptions::{ACTIVE, Item};
-use neoforge_server::billing::{PriceTerms, scheduler};
+use neoforge_server::billing::schedule::period_end;
+use neoforge_server::billing::{Interval, PriceTerms, scheduler};
 use neoforge_server::config::{Cli, Command};
 use neoforge_server::ids::{CustomerId, OrgId, SubscriptionId};
 use neoforge_server::tenancy::{Env, Scope};
@@ -210,7 +211,7 @@ fn customer(now: i64) -> CustomerRow {
     }
 }
 
-/// Active for one month that ended a day ago: due now.
+/// Active, its first month ended a day ago: due now.
 fn subscription(customer: &str, items: &str, now: i64) -> SubscriptionRow {
     let anchor = now - 32 * DAY_MS;
     SubscriptionRow {
@@ -220,9 +221,9 @@ fn subscription(customer: &str, items: &str, now: i64) -> SubscriptionRow {
         items: items.to_owned(),
         currency: "usd".into(),
         billing_cycle_anchor: anchor,
-        periods: 0,
+        periods: 1,
         current_period_start: anchor,
-        current_period_end: anchor,
+        current_period_end: period_end(anchor, Interval::Month, 1, 1),
         trial_end: None,
         cancel_at_period_end: 0,
         canceled_at: None,

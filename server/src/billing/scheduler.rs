@@ -17,6 +17,8 @@ use crate::ids::OrgId;
 use crate::tenancy::{Env, Scope};
 
 const BATCH: i64 = 500;
+/// Pieces of work in flight at once (each holds a connection while it writes).
+const CONCURRENCY: usize = 8;
 /// More steps than this in one advance is a runaway, not billing.
 const MAX_CLOCK_STEPS: usize = 100_000;
 pub const SYSTEM: ActorRef<'static> = ActorRef {
@@ -25,10 +27,11 @@ pub const SYSTEM: ActorRef<'static> = ActorRef {
     ip: None,
 };
 
-/// Does what is due on real time; returns how many pieces of work it did. One failing is
-/// logged and does not hold the others back.
+/// Does what is due on real time, `CONCURRENCY` pieces at a time; returns how many it did.
+/// One failing is logged and does not hold the others back.
 pub async fn tick(state: &AppState) -> ApiResult<usize> {
     let now = state.clock.now_ms();
+    let mut running = tokio::task::JoinSet::new();
     let mut done = 0;
     for (tenant, env, due) in db::due_on_real_time(state.db.reader(), now, BATCH).await? {
         let Some(env) = Env::parse(&env) else {
@@ -39,13 +42,33 @@ pub async fn tick(state: &AppState) -> ApiResult<usize> {
             org_id: OrgId::from_db(tenant),
             env,
         };
-        match perform(state, &scope, &due, now).await {
-            Ok(true) => done += 1,
-            Ok(false) => {}
-            Err(e) => tracing::error!(?due, error = %e, "billing work failed"),
+        if running.len() >= CONCURRENCY {
+            done += finished(running.join_next().await);
         }
+        let state = state.clone();
+        running.spawn(async move {
+            let result = perform(&state, &scope, &due, now).await;
+            if let Err(e) = &result {
+                tracing::error!(?due, error = %e, "billing work failed");
+            }
+            result
+        });
+    }
+    while let Some(result) = running.join_next().await {
+        done += finished(Some(result));
     }
     Ok(done)
+}
+
+fn finished(result: Option<Result<ApiResult<bool>, tokio::task::JoinError>>) -> usize {
+    match result {
+        Some(Ok(Ok(true))) => 1,
+        Some(Err(e)) => {
+            tracing::error!(error = %e, "billing work panicked");
+            0
+        }
+        _ => 0,
+    }
 }
 
 /// Replays, in time order, everything due up to `until` on the customers that follow test
