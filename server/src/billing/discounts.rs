@@ -240,9 +240,18 @@ mod tests {
     }
 
     /// (subtotal, coupon, tax percentages) → (discount, taxes per rate, total)
+    type Case = (
+        i64,
+        Option<CouponTerms>,
+        Vec<&'static str>,
+        i64,
+        Vec<i64>,
+        i64,
+    );
+
     #[test]
     fn discounts_then_taxes_to_the_cent() {
-        let table: Vec<(i64, Option<CouponTerms>, Vec<&str>, i64, Vec<i64>, i64)> = vec![
+        let table: Vec<Case> = vec![
             // Stripe's coupon documentation: an amount_off of 200 makes a subtotal of 100 a
             // total of 0 (capped at the subtotal) and a subtotal of 300 a total of 100.
             (100, Some(amount(200)), vec![], 100, vec![], 0),
