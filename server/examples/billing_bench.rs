@@ -229,5 +229,7 @@ fn subscription(customer: &str, items: &str, now: i64) -> SubscriptionRow {
         canceled_at: None,
         created_at: anchor,
         pending_lines: "[]".into(),
+        discount: None,
+        tax_rates: "[]".into(),
     }
 }

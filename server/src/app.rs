@@ -17,8 +17,8 @@ use utoipa_axum::routes;
 
 use crate::audit;
 use crate::billing::api::{
-    customers, invoices, payment_provider, prices, products, settings, stripe_webhooks,
-    subscriptions, test_clocks,
+    coupons, customers, invoices, payment_provider, prices, products, promotion_codes, settings,
+    stripe_webhooks, subscriptions, tax_rates, test_clocks,
 };
 use crate::clock::Clock;
 use crate::config::{PaymentArgs, ServeArgs, redact_url};
@@ -74,6 +74,13 @@ pub fn router_and_spec() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(prices::get, prices::update))
         .routes(routes!(prices::archive))
         .routes(routes!(prices::quote))
+        .routes(routes!(coupons::list, coupons::create))
+        .routes(routes!(coupons::get, coupons::update))
+        .routes(routes!(coupons::archive))
+        .routes(routes!(promotion_codes::list, promotion_codes::create))
+        .routes(routes!(promotion_codes::get, promotion_codes::update))
+        .routes(routes!(tax_rates::list, tax_rates::create))
+        .routes(routes!(tax_rates::get, tax_rates::update))
         .routes(routes!(customers::list, customers::create))
         .routes(routes!(customers::get, customers::update))
         .routes(routes!(test_clocks::list, test_clocks::create))

@@ -117,6 +117,15 @@ prefixed_id!(
 prefixed_id!(
     /// One HTTP request of a webhook delivery.
     WebhookAttemptId, "wa");
+prefixed_id!(
+    /// A coupon: a percentage or amount off a subscription's invoices.
+    CouponId, "coupon");
+prefixed_id!(
+    /// A promotion code: a customer-facing code for a coupon.
+    PromotionCodeId, "promo");
+prefixed_id!(
+    /// A tax rate applied to invoices (exclusive).
+    TaxRateId, "txr");
 
 #[cfg(test)]
 mod tests {

@@ -87,6 +87,9 @@ impl Modify for SecuritySchemes {
         (name = "payment_provider", description = "Your Stripe account per environment, Checkout for payment methods, and Stripe's webhooks."),
         (name = "test_clocks", description = "Sandbox clocks: advance time and watch billing happen."),
         (name = "prices", description = "How products are charged: flat, per unit, tiered or by package."),
+        (name = "coupons", description = "Percentages or amounts off a subscription's invoices: once, for some months, or forever."),
+        (name = "promotion_codes", description = "Customer-facing codes for coupons, with their own limits."),
+        (name = "tax_rates", description = "Manual tax rates added to invoices (exclusive)."),
         (name = "webhooks", description = "Webhook endpoints, the events sent to them (signed the Standard Webhooks way), delivery attempts and replays."),
         (name = "health", description = "Liveness and readiness."),
     )

@@ -2,11 +2,14 @@
 //! (sequential per tenant and environment, never reused), and finalized later: finalizing
 //! fixes what is charged, `amount_due`, by applying the customer's balance (credit first).
 //! Amounts are integer minor units; a line's amount is rounded once, where it is computed
-//! (`amount::amount_for`, `proration::remaining`), and totals are exact sums.
+//! (`amount::amount_for`, `proration::remaining`), and the subtotal is their exact sum. The
+//! subscription's discount and tax rates then make the total (`discounts::totals`: discount
+//! off the subtotal, exclusive taxes on the rest, each amount rounded once).
 
 use serde::{Deserialize, Serialize};
 
 use super::amount::amount_for;
+use super::discounts::{self, AppliedTaxRate, Discount, InvoiceDiscount, InvoiceTax};
 use super::store::{self as db, CustomerRow, InvoiceRow};
 use super::subscriptions::Item;
 use crate::http::error::{ApiError, ApiResult};
@@ -69,6 +72,10 @@ pub struct Draft<'a> {
     pub created_at: i64,
     /// When the scheduler finalizes it and attempts payment.
     pub due_at: i64,
+    /// The subscription's discount, applied if it covers the period's start.
+    pub discount: Option<&'a Discount>,
+    /// Exclusive taxes on the discounted subtotal.
+    pub tax_rates: &'a [AppliedTaxRate],
 }
 
 pub async fn create_draft(
@@ -76,7 +83,30 @@ pub async fn create_draft(
     scope: &Scope,
     d: Draft<'_>,
 ) -> ApiResult<InvoiceRow> {
-    let total = sum(&d.lines)?;
+    let subtotal = sum(&d.lines)?;
+    let discount = d.discount.filter(|x| x.applies(d.period.0));
+    let percentages: Vec<&str> = d.tax_rates.iter().map(|t| t.percentage.as_str()).collect();
+    let totals = discounts::totals(subtotal, discount.map(|x| &x.terms), &percentages)?;
+    let applied: Vec<InvoiceDiscount> = discount
+        .map(|x| InvoiceDiscount {
+            coupon: x.coupon.clone(),
+            promotion_code: x.promotion_code.clone(),
+            amount: totals.discount,
+        })
+        .into_iter()
+        .collect();
+    let taxes: Vec<InvoiceTax> = d
+        .tax_rates
+        .iter()
+        .zip(&totals.taxes)
+        .map(|(t, amount)| InvoiceTax {
+            tax_rate: t.id.clone(),
+            display_name: t.display_name.clone(),
+            percentage: t.percentage.clone(),
+            taxable_amount: subtotal - totals.discount,
+            amount: *amount,
+        })
+        .collect();
     let number = db::next_counter(tx, scope, "invoice").await?;
     let invoice = InvoiceRow {
         id: InvoiceId::generate().to_string(),
@@ -86,8 +116,8 @@ pub async fn create_draft(
         status: DRAFT.into(),
         billing_reason: d.billing_reason.into(),
         currency: d.currency.into(),
-        subtotal: total,
-        total,
+        subtotal,
+        total: totals.total,
         starting_balance: 0,
         amount_due: 0,
         lines: serde_json::to_string(&d.lines).map_err(|e| ApiError::Internal(e.into()))?,
@@ -101,6 +131,10 @@ pub async fn create_draft(
         amount_refunded: 0,
         attempt_count: 0,
         due_at: Some(d.due_at),
+        discount_amount: totals.discount,
+        tax_amount: totals.tax,
+        discounts: super::to_json(&applied)?,
+        taxes: super::to_json(&taxes)?,
     };
     db::insert_invoice(tx, scope, &invoice).await?;
     Ok(invoice)
@@ -150,6 +184,10 @@ mod tests {
             amount_refunded: 0,
             attempt_count: 0,
             due_at: Some(0),
+            discount_amount: 0,
+            tax_amount: 0,
+            discounts: "[]".into(),
+            taxes: "[]".into(),
         }
     }
 

@@ -4,6 +4,7 @@
 pub mod amount;
 pub mod api;
 pub mod collection;
+pub mod discounts;
 pub mod invoicing;
 mod model;
 pub mod payments;

@@ -405,11 +405,15 @@ pub struct SubscriptionRow {
     pub created_at: i64,
     /// JSON array of `invoicing::Line`: prorations waiting for the next invoice.
     pub pending_lines: String,
+    /// JSON `discounts::Discount`, or None.
+    pub discount: Option<String>,
+    /// JSON array of `discounts::AppliedTaxRate`.
+    pub tax_rates: String,
 }
 
 macro_rules! subscription_columns {
     () => {
-        "id, customer_id, status, items, currency, billing_cycle_anchor, periods, current_period_start, current_period_end, trial_end, cancel_at_period_end, canceled_at, created_at, pending_lines"
+        "id, customer_id, status, items, currency, billing_cycle_anchor, periods, current_period_start, current_period_end, trial_end, cancel_at_period_end, canceled_at, created_at, pending_lines, discount, tax_rates"
     };
 }
 
@@ -421,7 +425,7 @@ pub async fn insert_subscription(
     sqlx::query(concat!(
         "INSERT INTO subscriptions (tenant_id, env, ",
         subscription_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
     ))
     .bind(scope.org_id.as_str())
     .bind(scope.env.as_str())
@@ -439,6 +443,8 @@ pub async fn insert_subscription(
     .bind(r.canceled_at)
     .bind(r.created_at)
     .bind(&r.pending_lines)
+    .bind(r.discount.as_deref())
+    .bind(&r.tax_rates)
     .execute(c)
     .await
     .map(|_| ())
@@ -452,7 +458,8 @@ pub async fn update_subscription(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE subscriptions SET status = $4, periods = $5, current_period_start = $6, current_period_end = $7,
-         cancel_at_period_end = $8, canceled_at = $9, items = $10, billing_cycle_anchor = $11, pending_lines = $12
+         cancel_at_period_end = $8, canceled_at = $9, items = $10, billing_cycle_anchor = $11, pending_lines = $12,
+         discount = $13, tax_rates = $14
          WHERE tenant_id = $1 AND env = $2 AND id = $3",
     )
     .bind(scope.org_id.as_str())
@@ -467,6 +474,8 @@ pub async fn update_subscription(
     .bind(&r.items)
     .bind(r.billing_cycle_anchor)
     .bind(&r.pending_lines)
+    .bind(r.discount.as_deref())
+    .bind(&r.tax_rates)
     .execute(c)
     .await
     .map(|_| ())
@@ -547,11 +556,19 @@ pub struct InvoiceRow {
     /// When the scheduler next acts on the invoice: finalizes a draft, or attempts payment
     /// of an open one. None when nothing is scheduled.
     pub due_at: Option<i64>,
+    /// Taken off the subtotal by the subscription's discount.
+    pub discount_amount: i64,
+    /// The sum of the taxes.
+    pub tax_amount: i64,
+    /// JSON array of `discounts::InvoiceDiscount`.
+    pub discounts: String,
+    /// JSON array of `discounts::InvoiceTax`.
+    pub taxes: String,
 }
 
 macro_rules! invoice_columns {
     () => {
-        "id, number, customer_id, subscription_id, status, billing_reason, currency, subtotal, total, starting_balance, amount_due, lines, period_start, period_end, created_at, finalized_at, paid_at, payment_error, payment_reference, amount_refunded, attempt_count, due_at"
+        "id, number, customer_id, subscription_id, status, billing_reason, currency, subtotal, total, starting_balance, amount_due, lines, period_start, period_end, created_at, finalized_at, paid_at, payment_error, payment_reference, amount_refunded, attempt_count, due_at, discount_amount, tax_amount, discounts, taxes"
     };
 }
 
@@ -563,7 +580,7 @@ pub async fn insert_invoice(
     sqlx::query(concat!(
         "INSERT INTO invoices (tenant_id, env, ",
         invoice_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)"
     ))
     .bind(scope.org_id.as_str())
     .bind(scope.env.as_str())
@@ -589,6 +606,10 @@ pub async fn insert_invoice(
     .bind(r.amount_refunded)
     .bind(r.attempt_count)
     .bind(r.due_at)
+    .bind(r.discount_amount)
+    .bind(r.tax_amount)
+    .bind(&r.discounts)
+    .bind(&r.taxes)
     .execute(c)
     .await
     .map(|_| ())
@@ -865,4 +886,370 @@ pub async fn put_settings(
     .execute(c)
     .await
     .map(|_| ())
+}
+
+// ---------- coupons, promotion codes, tax rates ----------
+
+#[derive(Debug, Clone, FromRow)]
+pub struct CouponRow {
+    pub id: String,
+    pub name: Option<String>,
+    /// Exact decimal string, or None for an amount coupon.
+    pub percent_off: Option<String>,
+    pub amount_off: Option<i64>,
+    pub currency: Option<String>,
+    /// `once`, `repeating` or `forever`.
+    pub duration: String,
+    pub duration_in_months: Option<i64>,
+    pub max_redemptions: Option<i64>,
+    pub redeem_by: Option<i64>,
+    pub times_redeemed: i64,
+    pub created_at: i64,
+    pub archived_at: Option<i64>,
+}
+
+macro_rules! coupon_columns {
+    () => {
+        "id, name, percent_off, amount_off, currency, duration, duration_in_months, max_redemptions, redeem_by, times_redeemed, created_at, archived_at"
+    };
+}
+
+pub async fn insert_coupon(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    r: &CouponRow,
+) -> sqlx::Result<()> {
+    sqlx::query(concat!(
+        "INSERT INTO coupons (tenant_id, env, ",
+        coupon_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+    ))
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .bind(&r.id)
+    .bind(r.name.as_deref())
+    .bind(r.percent_off.as_deref())
+    .bind(r.amount_off)
+    .bind(r.currency.as_deref())
+    .bind(&r.duration)
+    .bind(r.duration_in_months)
+    .bind(r.max_redemptions)
+    .bind(r.redeem_by)
+    .bind(r.times_redeemed)
+    .bind(r.created_at)
+    .bind(r.archived_at)
+    .execute(c)
+    .await
+    .map(|_| ())
+}
+
+/// Writes what may change: the name and archival.
+pub async fn update_coupon(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    r: &CouponRow,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE coupons SET name = $4, archived_at = $5 WHERE tenant_id = $1 AND env = $2 AND id = $3",
+    )
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .bind(&r.id)
+    .bind(r.name.as_deref())
+    .bind(r.archived_at)
+    .execute(c)
+    .await
+    .map(|_| ())
+}
+
+pub async fn get_coupon(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    id: &str,
+) -> sqlx::Result<Option<CouponRow>> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        coupon_columns!(),
+        " FROM coupons WHERE tenant_id = $1 AND env = $2 AND id = $3"
+    ))
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .bind(id)
+    .fetch_optional(c)
+    .await
+}
+
+pub async fn list_coupons(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    after: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<CouponRow>> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        coupon_columns!(),
+        " FROM coupons WHERE tenant_id = $1 AND env = $2
+         AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4"
+    ))
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .bind(after)
+    .bind(limit)
+    .fetch_all(c)
+    .await
+}
+
+/// Counts one redemption unless the coupon reached `max_redemptions`; false if it had.
+/// One statement, so concurrent redemptions never exceed the limit.
+pub async fn redeem_coupon(c: &mut AnyConnection, scope: &Scope, id: &str) -> sqlx::Result<bool> {
+    sqlx::query(
+        "UPDATE coupons SET times_redeemed = times_redeemed + 1
+         WHERE tenant_id = $1 AND env = $2 AND id = $3
+         AND (max_redemptions IS NULL OR times_redeemed < max_redemptions)",
+    )
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .bind(id)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected() == 1)
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct PromotionCodeRow {
+    pub id: String,
+    pub coupon_id: String,
+    /// Upper-case.
+    pub code: String,
+    /// 0 or 1.
+    pub active: i64,
+    pub max_redemptions: Option<i64>,
+    pub expires_at: Option<i64>,
+    pub times_redeemed: i64,
+    pub created_at: i64,
+}
+
+macro_rules! promotion_code_columns {
+    () => {
+        "id, coupon_id, code, active, max_redemptions, expires_at, times_redeemed, created_at"
+    };
+}
+
+pub async fn insert_promotion_code(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    r: &PromotionCodeRow,
+) -> sqlx::Result<()> {
+    sqlx::query(concat!(
+        "INSERT INTO promotion_codes (tenant_id, env, ",
+        promotion_code_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    ))
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .bind(&r.id)
+    .bind(&r.coupon_id)
+    .bind(&r.code)
+    .bind(r.active)
+    .bind(r.max_redemptions)
+    .bind(r.expires_at)
+    .bind(r.times_redeemed)
+    .bind(r.created_at)
+    .execute(c)
+    .await
+    .map(|_| ())
+}
+
+pub async fn update_promotion_code(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    r: &PromotionCodeRow,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE promotion_codes SET active = $4 WHERE tenant_id = $1 AND env = $2 AND id = $3",
+    )
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .bind(&r.id)
+    .bind(r.active)
+    .execute(c)
+    .await
+    .map(|_| ())
+}
+
+pub async fn get_promotion_code(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    id: &str,
+) -> sqlx::Result<Option<PromotionCodeRow>> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        promotion_code_columns!(),
+        " FROM promotion_codes WHERE tenant_id = $1 AND env = $2 AND id = $3"
+    ))
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .bind(id)
+    .fetch_optional(c)
+    .await
+}
+
+/// `code` upper-case, as stored.
+pub async fn find_promotion_code(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    code: &str,
+) -> sqlx::Result<Option<PromotionCodeRow>> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        promotion_code_columns!(),
+        " FROM promotion_codes WHERE tenant_id = $1 AND env = $2 AND code = $3"
+    ))
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .bind(code)
+    .fetch_optional(c)
+    .await
+}
+
+pub async fn list_promotion_codes(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    code: Option<&str>,
+    active: Option<bool>,
+    after: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<PromotionCodeRow>> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        promotion_code_columns!(),
+        " FROM promotion_codes WHERE tenant_id = $1 AND env = $2
+         AND ($3 IS NULL OR code = $3) AND ($4 IS NULL OR active = $4)
+         AND ($5 IS NULL OR id < $5) ORDER BY id DESC LIMIT $6"
+    ))
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .bind(code)
+    .bind(active.map(i64::from))
+    .bind(after)
+    .bind(limit)
+    .fetch_all(c)
+    .await
+}
+
+/// Like `redeem_coupon`, for a promotion code.
+pub async fn redeem_promotion_code(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    id: &str,
+) -> sqlx::Result<bool> {
+    sqlx::query(
+        "UPDATE promotion_codes SET times_redeemed = times_redeemed + 1
+         WHERE tenant_id = $1 AND env = $2 AND id = $3
+         AND (max_redemptions IS NULL OR times_redeemed < max_redemptions)",
+    )
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .bind(id)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected() == 1)
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct TaxRateRow {
+    pub id: String,
+    pub display_name: String,
+    /// Exact decimal string, 0 to 100.
+    pub percentage: String,
+    pub jurisdiction: Option<String>,
+    /// 0 or 1.
+    pub active: i64,
+    pub created_at: i64,
+}
+
+macro_rules! tax_rate_columns {
+    () => {
+        "id, display_name, percentage, jurisdiction, active, created_at"
+    };
+}
+
+pub async fn insert_tax_rate(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    r: &TaxRateRow,
+) -> sqlx::Result<()> {
+    sqlx::query(concat!(
+        "INSERT INTO tax_rates (tenant_id, env, ",
+        tax_rate_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+    ))
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .bind(&r.id)
+    .bind(&r.display_name)
+    .bind(&r.percentage)
+    .bind(r.jurisdiction.as_deref())
+    .bind(r.active)
+    .bind(r.created_at)
+    .execute(c)
+    .await
+    .map(|_| ())
+}
+
+pub async fn update_tax_rate(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    r: &TaxRateRow,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE tax_rates SET display_name = $4, active = $5 WHERE tenant_id = $1 AND env = $2 AND id = $3",
+    )
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .bind(&r.id)
+    .bind(&r.display_name)
+    .bind(r.active)
+    .execute(c)
+    .await
+    .map(|_| ())
+}
+
+pub async fn get_tax_rate(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    id: &str,
+) -> sqlx::Result<Option<TaxRateRow>> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        tax_rate_columns!(),
+        " FROM tax_rates WHERE tenant_id = $1 AND env = $2 AND id = $3"
+    ))
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .bind(id)
+    .fetch_optional(c)
+    .await
+}
+
+pub async fn list_tax_rates(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    active: Option<bool>,
+    after: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<TaxRateRow>> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        tax_rate_columns!(),
+        " FROM tax_rates WHERE tenant_id = $1 AND env = $2
+         AND ($3 IS NULL OR active = $3) AND ($4 IS NULL OR id < $4) ORDER BY id DESC LIMIT $5"
+    ))
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .bind(active.map(i64::from))
+    .bind(after)
+    .bind(limit)
+    .fetch_all(c)
+    .await
 }

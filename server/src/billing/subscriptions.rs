@@ -23,6 +23,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::amount::amount_for;
+use super::discounts::{AppliedTaxRate, CouponDuration, Discount};
 use super::invoicing::{self, Draft, Line};
 use super::proration::remaining;
 use super::schedule::period_end;
@@ -88,6 +89,62 @@ pub fn items_of(sub: &SubscriptionRow) -> ApiResult<Vec<Item>> {
     stored("items", &sub.items)
 }
 
+pub fn discount_of(sub: &SubscriptionRow) -> ApiResult<Option<Discount>> {
+    sub.discount
+        .as_deref()
+        .map(|d| stored("discount", d))
+        .transpose()
+}
+
+pub fn tax_rates_of(sub: &SubscriptionRow) -> ApiResult<Vec<AppliedTaxRate>> {
+    stored("tax_rates", &sub.tax_rates)
+}
+
+/// Creates a draft invoice of the subscription with its discount and tax rates, then
+/// retires the discount if it is spent: a `once` discount after the invoice it applied to,
+/// a `repeating` one once an invoice's period starts after its end. `(at, due_at)`: when it
+/// is created, and when it is finalized and collected.
+pub async fn draft_invoice(
+    tx: &mut sqlx::AnyConnection,
+    scope: &Scope,
+    sub: &mut SubscriptionRow,
+    reason: &str,
+    lines: Vec<Line>,
+    period: (i64, i64),
+    (at, due_at): (i64, i64),
+) -> ApiResult<InvoiceRow> {
+    let discount = discount_of(sub)?;
+    let tax_rates = tax_rates_of(sub)?;
+    let invoice = invoicing::create_draft(
+        tx,
+        scope,
+        Draft {
+            customer: &sub.customer_id,
+            subscription: Some(&sub.id),
+            currency: &sub.currency,
+            billing_reason: reason,
+            lines,
+            period,
+            created_at: at,
+            due_at,
+            discount: discount.as_ref(),
+            tax_rates: &tax_rates,
+        },
+    )
+    .await?;
+    if let Some(d) = &discount {
+        let spent = match d.terms.duration {
+            CouponDuration::Once => d.applies(period.0),
+            CouponDuration::Repeating => !d.applies(period.0),
+            CouponDuration::Forever => false,
+        };
+        if spent {
+            sub.discount = None;
+        }
+    }
+    Ok(invoice)
+}
+
 /// Starts period number `sub.periods + 1` at `at` and creates its draft invoice with the
 /// period's lines and the prorations waiting for it. A renewal's draft is collected
 /// `DRAFT_GRACE_MS` later; any other (the first period, a resume) at once.
@@ -118,21 +175,8 @@ pub async fn start_next_period(
         sub.current_period_end,
     )?);
     sub.pending_lines = "[]".into();
-    let invoice = invoicing::create_draft(
-        tx,
-        scope,
-        Draft {
-            customer: &sub.customer_id,
-            subscription: Some(&sub.id),
-            currency: &sub.currency,
-            billing_reason: reason,
-            lines,
-            period: (sub.current_period_start, sub.current_period_end),
-            created_at: at,
-            due_at,
-        },
-    )
-    .await?;
+    let period = (sub.current_period_start, sub.current_period_end);
+    let invoice = draft_invoice(tx, scope, sub, reason, lines, period, (at, due_at)).await?;
     notify(tx, state, scope, actor, "invoice.created", &invoice).await?;
     Ok(invoice)
 }

@@ -7,6 +7,7 @@ mod api_keys;
 mod catalog;
 mod changes;
 mod conventions;
+mod coupons;
 mod customers;
 mod fake_stripe;
 mod isolation;

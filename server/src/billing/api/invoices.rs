@@ -9,6 +9,7 @@ use super::stored;
 use crate::app::AppState;
 use crate::audit::ActorRef;
 use crate::billing::collection;
+use crate::billing::discounts::{InvoiceDiscount, InvoiceTax};
 use crate::billing::invoicing::{DRAFT, Line, OPEN, PAID, UNCOLLECTIBLE, VOID};
 use crate::billing::notify;
 use crate::billing::store::{self as db, InvoiceRow};
@@ -19,7 +20,9 @@ use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{Page, fetch_limit, page_type};
-use crate::ids::{CustomerId, InvoiceId, PriceId, SubscriptionId};
+use crate::ids::{
+    CouponId, CustomerId, InvoiceId, PriceId, PromotionCodeId, SubscriptionId, TaxRateId,
+};
 use crate::tenancy::Permission;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -66,6 +69,54 @@ impl From<Line> for InvoiceLine {
     }
 }
 
+/// A discount on an invoice.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvoiceDiscountAmount {
+    pub coupon: CouponId,
+    pub promotion_code: Option<PromotionCodeId>,
+    /// Minor units taken off.
+    #[schema(example = 1250)]
+    pub amount: i64,
+}
+
+impl From<InvoiceDiscount> for InvoiceDiscountAmount {
+    fn from(d: InvoiceDiscount) -> Self {
+        InvoiceDiscountAmount {
+            coupon: CouponId::from_db(d.coupon),
+            promotion_code: d.promotion_code.map(PromotionCodeId::from_db),
+            amount: d.amount,
+        }
+    }
+}
+
+/// A tax on an invoice.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvoiceTaxAmount {
+    pub tax_rate: TaxRateId,
+    #[schema(example = "Sales tax")]
+    pub display_name: String,
+    #[schema(example = "8.25")]
+    pub percentage: String,
+    /// Minor units taxed: the subtotal less the discount.
+    #[schema(example = 3749)]
+    pub taxable_amount: i64,
+    /// Minor units, rounded once, half away from zero.
+    #[schema(example = 309)]
+    pub amount: i64,
+}
+
+impl From<InvoiceTax> for InvoiceTaxAmount {
+    fn from(t: InvoiceTax) -> Self {
+        InvoiceTaxAmount {
+            tax_rate: TaxRateId::from_db(t.tax_rate),
+            display_name: t.display_name,
+            percentage: t.percentage,
+            taxable_amount: t.taxable_amount,
+            amount: t.amount,
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Invoice {
     pub id: InvoiceId,
@@ -83,7 +134,16 @@ pub struct Invoice {
     pub currency: String,
     /// Minor units: the sum of the lines.
     pub subtotal: i64,
-    /// Minor units: what the invoice is worth (negative for a credit).
+    /// Minor units taken off the subtotal by the subscription's discount.
+    pub discount_amount: i64,
+    /// Minor units of tax, on the subtotal less the discount.
+    pub tax_amount: i64,
+    /// The discount applied, if any (at most one).
+    pub discounts: Vec<InvoiceDiscountAmount>,
+    /// One entry per tax rate.
+    pub taxes: Vec<InvoiceTaxAmount>,
+    /// Minor units: what the invoice is worth (negative for a credit):
+    /// subtotal − discount_amount + tax_amount.
     pub total: i64,
     /// The customer's balance applied at finalization (negative is credit).
     pub starting_balance: i64,
@@ -123,6 +183,8 @@ pub struct Invoice {
 impl Invoice {
     pub fn from_row(r: InvoiceRow) -> ApiResult<Self> {
         let lines: Vec<Line> = stored("lines", &r.lines)?;
+        let discounts: Vec<InvoiceDiscount> = stored("discounts", &r.discounts)?;
+        let taxes: Vec<InvoiceTax> = stored("taxes", &r.taxes)?;
         let status = match r.status.as_str() {
             DRAFT => InvoiceStatus::Draft,
             OPEN => InvoiceStatus::Open,
@@ -140,6 +202,10 @@ impl Invoice {
             billing_reason: r.billing_reason,
             currency: r.currency,
             subtotal: r.subtotal,
+            discount_amount: r.discount_amount,
+            tax_amount: r.tax_amount,
+            discounts: discounts.into_iter().map(Into::into).collect(),
+            taxes: taxes.into_iter().map(Into::into).collect(),
             total: r.total,
             starting_balance: r.starting_balance,
             amount_due: r.amount_due,

@@ -7,8 +7,9 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::coupons::{self, SubscriptionDiscount};
 use super::invoices::InvoiceLine;
-use super::stored;
+use super::{stored, tax_rates};
 use crate::app::AppState;
 use crate::audit::ActorRef;
 use crate::billing::collection::{self, DAY_MS};
@@ -16,7 +17,8 @@ use crate::billing::invoicing::Line;
 use crate::billing::store::{self as db, SubscriptionRow};
 use crate::billing::subscriptions::{
     ACTIVE, CANCELED, INCOMPLETE, Item, PAST_DUE, PAUSED, TRIALING, UNPAID, bills, defer,
-    interval_of, items_of, now_for, proration_lines, start_next_period,
+    discount_of, draft_invoice, interval_of, items_of, now_for, proration_lines, start_next_period,
+    tax_rates_of,
 };
 use crate::billing::{PriceTerms, notify};
 use crate::clock::timestamp;
@@ -24,7 +26,7 @@ use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{Page, fetch_limit, page_type};
-use crate::ids::{CustomerId, PriceId, SubscriptionId};
+use crate::ids::{CouponId, CustomerId, PriceId, SubscriptionId, TaxRateId};
 use crate::tenancy::{Permission, Scope};
 
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
@@ -87,6 +89,10 @@ pub struct Subscription {
     pub created_at: i64,
     /// Prorations from changes this period, added to the next invoice.
     pub pending_lines: Vec<InvoiceLine>,
+    /// The coupon taken off its invoices, if any.
+    pub discount: Option<SubscriptionDiscount>,
+    /// Tax rates added to its invoices (exclusive), on the discounted subtotal.
+    pub default_tax_rates: Vec<TaxRateId>,
 }
 
 impl Subscription {
@@ -102,7 +108,14 @@ impl Subscription {
             PAUSED => SubscriptionStatus::Paused,
             _ => SubscriptionStatus::Canceled,
         };
+        let discount = discount_of(&r)?;
+        let taxes = tax_rates_of(&r)?;
         Ok(Subscription {
+            discount: discount.map(SubscriptionDiscount::from),
+            default_tax_rates: taxes
+                .into_iter()
+                .map(|t| TaxRateId::from_db(t.id))
+                .collect(),
             id: SubscriptionId::from_db(r.id),
             customer: CustomerId::from_db(r.customer_id),
             status,
@@ -135,6 +148,13 @@ pub struct CreateSubscriptionRequest {
     /// Days of trial; default: the first price's `trial_days`. 0 for none.
     #[schema(minimum = 0, maximum = 730)]
     pub trial_days: Option<i64>,
+    /// A coupon to take off its invoices (or give `promotion_code`, not both).
+    pub coupon: Option<CouponId>,
+    /// A customer-facing promotion code (any case) for a coupon.
+    #[schema(example = "LAUNCH25")]
+    pub promotion_code: Option<String>,
+    /// Up to 5 active tax rates added to its invoices.
+    pub default_tax_rates: Option<Vec<TaxRateId>>,
 }
 
 /// Subscribe a customer to prices. Without a trial the first period is invoiced and
@@ -185,6 +205,21 @@ pub async fn create(
     }
     let now = now_for(&mut tx, &state, scope, &customer).await?;
     let trial_end = (trial_days > 0).then(|| now + trial_days * DAY_MS);
+    let discount = coupons::redeem(
+        &mut tx,
+        scope,
+        req.coupon.as_ref(),
+        req.promotion_code.as_deref(),
+        &currency,
+        now,
+    )
+    .await?;
+    let taxes = tax_rates::resolve(
+        &mut tx,
+        scope,
+        req.default_tax_rates.as_deref().unwrap_or(&[]),
+    )
+    .await?;
     let mut sub = SubscriptionRow {
         id: SubscriptionId::generate().to_string(),
         customer_id: customer.id.clone(),
@@ -205,6 +240,8 @@ pub async fn create(
         canceled_at: None,
         created_at: now,
         pending_lines: "[]".into(),
+        discount: discount.as_ref().map(super::to_json).transpose()?,
+        tax_rates: super::to_json(&taxes)?,
     };
     db::insert_subscription(&mut tx, scope, &sub).await?;
     let first_invoice = match trial_end {
@@ -508,10 +545,17 @@ pub enum ProrationBehavior {
 #[serde(deny_unknown_fields)]
 pub struct UpdateSubscriptionRequest {
     /// The new items, replacing the current ones: change a price (upgrade, downgrade) or a
-    /// quantity. Same currency and billing interval as the subscription.
-    pub items: Vec<SubscriptionItem>,
+    /// quantity. Same currency and billing interval as the subscription. Absent: unchanged.
+    pub items: Option<Vec<SubscriptionItem>>,
     #[serde(default)]
     pub proration_behavior: ProrationBehavior,
+    /// A coupon replacing the current discount from now (or give `promotion_code`).
+    pub coupon: Option<CouponId>,
+    /// A customer-facing promotion code (any case) for a coupon.
+    #[schema(example = "LAUNCH25")]
+    pub promotion_code: Option<String>,
+    /// Replaces the tax rates for the next invoices; `[]` removes them.
+    pub default_tax_rates: Option<Vec<TaxRateId>>,
 }
 
 /// Change a subscription's items or quantities mid-period, with prorations.
@@ -538,8 +582,30 @@ pub async fn update(
     let mut c = Change::begin(&state, &caller, &id).await?;
     c.require_billing("change")?;
     let scope = caller.scope.clone();
+    let currency = c.sub.currency.clone();
+    if let Some(d) = coupons::redeem(
+        &mut c.tx,
+        &scope,
+        req.coupon.as_ref(),
+        req.promotion_code.as_deref(),
+        &currency,
+        c.now,
+    )
+    .await?
+    {
+        c.sub.discount = Some(super::to_json(&d)?);
+    }
+    if let Some(ids) = &req.default_tax_rates {
+        let taxes = tax_rates::resolve(&mut c.tx, &scope, ids).await?;
+        c.sub.tax_rates = super::to_json(&taxes)?;
+    }
+    let Some(requested) = &req.items else {
+        return c
+            .commit(&state, &caller, "subscription.updated", None)
+            .await;
+    };
     let old = items_of(&c.sub)?;
-    let (new, currency) = resolve_items(&mut c.tx, &scope, &req.items, &old).await?;
+    let (new, currency) = resolve_items(&mut c.tx, &scope, requested, &old).await?;
     if currency != c.sub.currency {
         return Err(ApiError::validation(
             "items",
@@ -561,19 +627,15 @@ pub async fn update(
     let mut invoice = None;
     if !lines.is_empty() {
         if req.proration_behavior == ProrationBehavior::AlwaysInvoice {
-            let draft = crate::billing::invoicing::create_draft(
+            let period = (c.now, c.sub.current_period_end);
+            let draft = draft_invoice(
                 &mut c.tx,
                 &scope,
-                crate::billing::invoicing::Draft {
-                    customer: &c.sub.customer_id,
-                    subscription: Some(&c.sub.id),
-                    currency: &c.sub.currency,
-                    billing_reason: "subscription_update",
-                    lines,
-                    period: (c.now, c.sub.current_period_end),
-                    created_at: c.now,
-                    due_at: c.now,
-                },
+                &mut c.sub,
+                "subscription_update",
+                lines,
+                period,
+                (c.now, c.now),
             )
             .await?;
             let actor: ActorRef = (&caller).into();
