@@ -20,7 +20,7 @@ use utoipa::ToSchema;
 
 use super::invoicing::{self, OPEN, PAID, UNCOLLECTIBLE};
 use super::payments::{Outcome, charge};
-use super::store::{self as db, InvoiceRow};
+use super::store::{self as db, CustomerRow, InvoiceRow};
 use super::subscriptions::{ACTIVE, CANCELED, INCOMPLETE, PAST_DUE, UNPAID};
 use super::{notify, stored, to_json};
 use crate::app::AppState;
@@ -128,10 +128,121 @@ pub async fn save_dunning(
     Ok(())
 }
 
-/// Acts on an invoice at `at`: finalizes a draft, then attempts payment. Scheduled work
+/// A payment attempt `prepare` claimed: charge it outside any transaction, then `settle` it.
+pub struct Attempt {
+    invoice: InvoiceRow,
+    customer: CustomerRow,
+    payment_method: String,
+}
+
+/// What `prepare` did with an invoice.
+pub enum Prepared {
+    /// Scheduled work that was no longer due (another replica got there first).
+    NotDue,
+    /// Settled without a charge: nothing due, or no payment method.
+    Settled,
+    /// Finalized if it was a draft, the attempt counted and the lease taken: charge it.
+    Charge(Attempt),
+}
+
+/// The first step of acting on an invoice at `at`, in the caller's transaction: a draft is
+/// finalized; then payment is settled at once or an attempt is claimed. Scheduled work
 /// (`manual` false) happens only if the invoice is still due; a manual attempt (the pay
-/// endpoint) happens whenever the invoice is a draft or open. Returns the invoice after, or
-/// None when scheduled work was no longer due.
+/// endpoint) whenever the invoice is a draft or open.
+pub async fn prepare(
+    tx: &mut sqlx::AnyConnection,
+    state: &AppState,
+    scope: &Scope,
+    actor: &ActorRef<'_>,
+    id: &str,
+    at: i64,
+    manual: bool,
+) -> ApiResult<Prepared> {
+    let mut invoice = db::claim_invoice(tx, scope, id)
+        .await?
+        .ok_or(ApiError::NotFound("invoice"))?;
+    if !manual && !invoice.due_at.is_some_and(|d| d <= at) {
+        return Ok(Prepared::NotDue);
+    }
+    if ![invoicing::DRAFT, OPEN].contains(&invoice.status.as_str()) {
+        return Err(ApiError::conflict(
+            "invoice_not_payable",
+            format!(
+                "The invoice is {}; only draft and open invoices are paid.",
+                invoice.status
+            ),
+        ));
+    }
+    let mut customer = db::get_customer(tx, scope, &invoice.customer_id)
+        .await?
+        .ok_or(ApiError::NotFound("customer"))?;
+    if invoice.status == invoicing::DRAFT {
+        let balance = customer.balance;
+        invoicing::finalize(&mut invoice, &mut customer, at)?;
+        if customer.balance != balance {
+            db::update_customer(tx, scope, &customer).await?;
+        }
+        notify(tx, state, scope, actor, "invoice.finalized", &invoice).await?;
+    }
+    let Some(payment_method) = customer.default_payment_method.clone() else {
+        invoice.attempt_count += 1;
+        db::update_invoice(tx, scope, &invoice).await?;
+        let code = "payment_method_missing";
+        payment_failed(tx, state, scope, actor, id, code, at).await?;
+        return Ok(Prepared::Settled);
+    };
+    if invoice.amount_due == 0 {
+        db::update_invoice(tx, scope, &invoice).await?;
+        payment_succeeded(tx, state, scope, actor, id, "", at).await?;
+        return Ok(Prepared::Settled);
+    }
+    invoice.attempt_count += 1;
+    invoice.due_at = Some(at + LEASE_MS);
+    db::update_invoice(tx, scope, &invoice).await?;
+    Ok(Prepared::Charge(Attempt {
+        invoice,
+        customer,
+        payment_method,
+    }))
+}
+
+/// Charges a claimed attempt, keyed by invoice and attempt number. A provider error leaves
+/// the lease in place: the attempt is retried after it, with the same key.
+pub async fn charge_attempt(state: &AppState, scope: &Scope, a: &Attempt) -> ApiResult<Outcome> {
+    let key = format!("{}-{}", a.invoice.id, a.invoice.attempt_count);
+    charge(
+        state,
+        scope,
+        &a.customer,
+        &a.invoice,
+        &a.payment_method,
+        &key,
+    )
+    .await
+}
+
+/// Records what the charge of an attempt did.
+pub async fn settle(
+    tx: &mut sqlx::AnyConnection,
+    state: &AppState,
+    scope: &Scope,
+    actor: &ActorRef<'_>,
+    a: &Attempt,
+    outcome: Outcome,
+    at: i64,
+) -> ApiResult<()> {
+    let id = &a.invoice.id;
+    match outcome {
+        Outcome::Paid { reference } => {
+            payment_succeeded(tx, state, scope, actor, id, &reference, at).await
+        }
+        Outcome::Failed { code } => payment_failed(tx, state, scope, actor, id, &code, at).await,
+        Outcome::Pending { reference } => awaiting_provider(tx, scope, id, &reference).await,
+    }
+}
+
+/// Acts on one invoice at `at` (`prepare`, `charge_attempt`, `settle`), each transaction on
+/// its own. Returns the invoice after, or None when scheduled work was no longer due.
 pub async fn process(
     state: &AppState,
     scope: &Scope,
@@ -141,75 +252,19 @@ pub async fn process(
     manual: bool,
 ) -> ApiResult<Option<InvoiceRow>> {
     let mut tx = state.db.write_scoped(scope).await?;
-    let mut invoice = db::claim_invoice(&mut tx, scope, id)
-        .await?
-        .ok_or(ApiError::NotFound("invoice"))?;
-    let due = invoice.due_at.is_some_and(|d| d <= at);
-    let collectable = [invoicing::DRAFT, OPEN].contains(&invoice.status.as_str());
-    if !manual && !due {
-        return Ok(None); // another replica got there first
-    }
-    if !collectable {
-        return Err(ApiError::conflict(
-            "invoice_not_payable",
-            format!(
-                "The invoice is {}; only draft and open invoices are paid.",
-                invoice.status
-            ),
-        ));
-    }
-    let mut customer = db::get_customer(&mut tx, scope, &invoice.customer_id)
-        .await?
-        .ok_or(ApiError::NotFound("customer"))?;
-    if invoice.status == invoicing::DRAFT {
-        let balance = customer.balance;
-        invoicing::finalize(&mut invoice, &mut customer, at)?;
-        if customer.balance != balance {
-            db::update_customer(&mut tx, scope, &customer).await?;
+    match prepare(&mut tx, state, scope, actor, id, at, manual).await? {
+        Prepared::NotDue => return Ok(None),
+        Prepared::Settled => {}
+        Prepared::Charge(attempt) => {
+            tx.commit().await?;
+            let outcome = charge_attempt(state, scope, &attempt).await?;
+            tx = state.db.write_scoped(scope).await?;
+            settle(&mut tx, state, scope, actor, &attempt, outcome, at).await?;
         }
-        notify(&mut tx, state, scope, actor, "invoice.finalized", &invoice).await?;
     }
-    let Some(payment_method) = customer.default_payment_method.clone() else {
-        invoice.attempt_count += 1;
-        db::update_invoice(&mut tx, scope, &invoice).await?;
-        payment_failed(
-            &mut tx,
-            state,
-            scope,
-            actor,
-            id,
-            "payment_method_missing",
-            at,
-        )
-        .await?;
-        return finish(tx, scope, id).await;
-    };
-    if invoice.amount_due == 0 {
-        db::update_invoice(&mut tx, scope, &invoice).await?;
-        payment_succeeded(&mut tx, state, scope, actor, id, "", at).await?;
-        return finish(tx, scope, id).await;
-    }
-    invoice.attempt_count += 1;
-    invoice.due_at = Some(at + LEASE_MS);
-    db::update_invoice(&mut tx, scope, &invoice).await?;
+    let invoice = db::get_invoice(&mut tx, scope, id).await?;
     tx.commit().await?;
-
-    // A provider error leaves the lease in place: the attempt is retried after it, with the
-    // same key.
-    let key = format!("{}-{}", invoice.id, invoice.attempt_count);
-    let outcome = charge(state, scope, &customer, &invoice, &payment_method, &key).await?;
-
-    let mut tx = state.db.write_scoped(scope).await?;
-    match outcome {
-        Outcome::Paid { reference } => {
-            payment_succeeded(&mut tx, state, scope, actor, id, &reference, at).await?
-        }
-        Outcome::Failed { code } => {
-            payment_failed(&mut tx, state, scope, actor, id, &code, at).await?
-        }
-        Outcome::Pending { reference } => awaiting_provider(&mut tx, scope, id, &reference).await?,
-    }
-    finish(tx, scope, id).await
+    Ok(invoice)
 }
 
 /// The provider settles the attempt later (its webhook): nothing more is scheduled.
@@ -228,16 +283,6 @@ async fn awaiting_provider(
         db::update_invoice(tx, scope, &invoice).await?;
     }
     Ok(())
-}
-
-async fn finish(
-    mut tx: crate::store::Tx,
-    scope: &Scope,
-    id: &str,
-) -> ApiResult<Option<InvoiceRow>> {
-    let invoice = db::get_invoice(&mut tx, scope, id).await?;
-    tx.commit().await?;
-    Ok(invoice)
 }
 
 /// Records a successful payment of an open (or uncollectible) invoice and brings its

@@ -1,13 +1,15 @@
 //! Billing time: does the work that falls due — renewing subscriptions whose period ended,
 //! finalizing and collecting invoices — on real time (`tick`, every few seconds) and, in the
 //! sandbox, when a test clock moves (`run_clock`, which replays the due work in time order,
-//! as Stripe's test clocks do). Safe with several replicas: each piece of work is claimed in
-//! its own transaction and re-checked once claimed, so a period is billed, and an attempt
-//! charged, once.
+//! as Stripe's test clocks do). Safe with several replicas: each piece of work is claimed
+//! (a savepoint of its batch's transaction) and re-checked once claimed, so a period is
+//! billed, and an attempt charged, once.
 
 use std::time::Duration;
 
-use super::collection;
+use sqlx::Connection;
+
+use super::collection::{self, Prepared};
 use super::store::{self as db, Due};
 use super::subscriptions::{bills, renew};
 use crate::app::AppState;
@@ -16,9 +18,11 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::ids::OrgId;
 use crate::tenancy::{Env, Scope};
 
-const BATCH: i64 = 500;
-/// Pieces of work in flight at once (each holds a connection while it writes).
-const CONCURRENCY: usize = 8;
+const BATCH: i64 = 1000;
+/// Pieces of work done in one transaction: fewer commits, each a disk sync.
+const CHUNK: usize = 100;
+/// Batches in flight at once (each holds a connection while it writes).
+const CONCURRENCY: usize = 4;
 /// More steps than this in one advance is a runaway, not billing.
 const MAX_CLOCK_STEPS: usize = 100_000;
 pub const SYSTEM: ActorRef<'static> = ActorRef {
@@ -27,12 +31,11 @@ pub const SYSTEM: ActorRef<'static> = ActorRef {
     ip: None,
 };
 
-/// Does what is due on real time, `CONCURRENCY` pieces at a time; returns how many it did.
-/// One failing is logged and does not hold the others back.
+/// Does what is due on real time; returns how many pieces of work it did. Work is grouped by
+/// tenant and environment into batches of `CHUNK`, `CONCURRENCY` batches at a time.
 pub async fn tick(state: &AppState) -> ApiResult<usize> {
     let now = state.clock.now_ms();
-    let mut running = tokio::task::JoinSet::new();
-    let mut done = 0;
+    let mut batches: Vec<(Scope, Vec<Due>)> = Vec::new();
     for (tenant, env, due) in db::due_on_real_time(state.db.reader(), now, BATCH).await? {
         let Some(env) = Env::parse(&env) else {
             tracing::error!(%env, "due work in an unknown environment");
@@ -42,17 +45,19 @@ pub async fn tick(state: &AppState) -> ApiResult<usize> {
             org_id: OrgId::from_db(tenant),
             env,
         };
+        match batches.last_mut() {
+            Some((s, work)) if *s == scope && work.len() < CHUNK => work.push(due),
+            _ => batches.push((scope, vec![due])),
+        }
+    }
+    let mut running = tokio::task::JoinSet::new();
+    let mut done = 0;
+    for (scope, work) in batches {
         if running.len() >= CONCURRENCY {
             done += finished(running.join_next().await);
         }
         let state = state.clone();
-        running.spawn(async move {
-            let result = perform(&state, &scope, &due, now).await;
-            if let Err(e) = &result {
-                tracing::error!(?due, error = %e, "billing work failed");
-            }
-            result
-        });
+        running.spawn(async move { perform(&state, &scope, work, now).await });
     }
     while let Some(result) = running.join_next().await {
         done += finished(Some(result));
@@ -60,14 +65,18 @@ pub async fn tick(state: &AppState) -> ApiResult<usize> {
     Ok(done)
 }
 
-fn finished(result: Option<Result<ApiResult<bool>, tokio::task::JoinError>>) -> usize {
+fn finished(result: Option<Result<ApiResult<usize>, tokio::task::JoinError>>) -> usize {
     match result {
-        Some(Ok(Ok(true))) => 1,
-        Some(Err(e)) => {
-            tracing::error!(error = %e, "billing work panicked");
+        Some(Ok(Ok(n))) => n,
+        Some(Ok(Err(e))) => {
+            tracing::error!(error = %e, "billing batch failed");
             0
         }
-        _ => 0,
+        Some(Err(e)) => {
+            tracing::error!(error = %e, "billing batch panicked");
+            0
+        }
+        None => 0,
     }
 }
 
@@ -89,7 +98,7 @@ pub async fn run_clock(
         let Some((at, due)) = next else {
             return Ok(steps);
         };
-        if !perform(state, scope, &due, at).await? {
+        if perform(state, scope, vec![due.clone()], at).await? == 0 {
             return Err(ApiError::Internal(anyhow::anyhow!(
                 "{due:?} was due at {at} and did not move"
             )));
@@ -100,31 +109,95 @@ pub async fn run_clock(
     )))
 }
 
-/// Does one piece of work at `at`; false when it was no longer due.
-async fn perform(state: &AppState, scope: &Scope, due: &Due, at: i64) -> ApiResult<bool> {
+/// Does due work of one scope at `at` in one transaction, each piece in a savepoint so one
+/// failing is logged and rolled back alone; then charges the payment attempts it claimed,
+/// outside any transaction, and settles them in a second one. Returns how many pieces were
+/// still due.
+async fn perform(state: &AppState, scope: &Scope, work: Vec<Due>, at: i64) -> ApiResult<usize> {
+    let mut tx = state.db.write_scoped(scope).await?;
+    let mut done = 0;
+    let mut attempts = Vec::new();
+    for due in &work {
+        let mut piece = tx.begin().await?;
+        match step(&mut piece, state, scope, due, at).await {
+            Ok(Step::NotDue) => piece.rollback().await?,
+            Ok(step) => {
+                piece.commit().await?;
+                done += 1;
+                if let Step::Charge(attempt) = step {
+                    attempts.push(attempt);
+                }
+            }
+            Err(e) => {
+                piece.rollback().await?;
+                tracing::error!(?due, error = %e, "billing work failed");
+            }
+        }
+    }
+    tx.commit().await?;
+    if attempts.is_empty() {
+        return Ok(done);
+    }
+    let mut outcomes = Vec::new();
+    for attempt in attempts {
+        match collection::charge_attempt(state, scope, &attempt).await {
+            Ok(outcome) => outcomes.push((attempt, outcome)),
+            // The lease expires and the attempt is retried with the same key.
+            Err(e) => {
+                tracing::error!(error = %e, "payment attempt failed; retried after its lease")
+            }
+        }
+    }
+    let mut tx = state.db.write_scoped(scope).await?;
+    for (attempt, outcome) in outcomes {
+        let mut piece = tx.begin().await?;
+        match collection::settle(&mut piece, state, scope, &SYSTEM, &attempt, outcome, at).await {
+            Ok(()) => piece.commit().await?,
+            Err(e) => {
+                piece.rollback().await?;
+                tracing::error!(error = %e, "settling a payment failed");
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(done)
+}
+
+enum Step {
+    NotDue,
+    Done,
+    Charge(collection::Attempt),
+}
+
+async fn step(
+    tx: &mut sqlx::AnyConnection,
+    state: &AppState,
+    scope: &Scope,
+    due: &Due,
+    at: i64,
+) -> ApiResult<Step> {
     match due {
         Due::Renewal(id) => {
-            let mut tx = state.db.write_scoped(scope).await?;
-            let Some(mut sub) = db::claim_subscription(&mut tx, scope, id).await? else {
-                return Ok(false);
+            let Some(mut sub) = db::claim_subscription(tx, scope, id).await? else {
+                return Ok(Step::NotDue);
             };
             if !(bills(&sub.status) && sub.current_period_end <= at) {
-                return Ok(false); // another replica got there first
+                return Ok(Step::NotDue); // another replica got there first
             }
-            let customer = db::get_customer(&mut tx, scope, &sub.customer_id)
+            let customer = db::get_customer(tx, scope, &sub.customer_id)
                 .await?
                 .ok_or(ApiError::NotFound("customer"))?;
             let period_end = sub.current_period_end;
-            renew(
-                &mut tx, state, scope, &SYSTEM, &mut sub, &customer, period_end,
-            )
-            .await?;
-            tx.commit().await?;
-            Ok(true)
+            renew(tx, state, scope, &SYSTEM, &mut sub, &customer, period_end).await?;
+            Ok(Step::Done)
         }
-        Due::Invoice(id) => Ok(collection::process(state, scope, &SYSTEM, id, at, false)
-            .await?
-            .is_some()),
+        Due::Invoice(id) => Ok(
+            match collection::prepare(tx, state, scope, &SYSTEM, id, at, false).await? {
+                Prepared::NotDue => Step::NotDue,
+                Prepared::Settled => Step::Done,
+                Prepared::Charge(attempt) => Step::Charge(attempt),
+            },
+        ),
     }
 }
 

@@ -278,6 +278,9 @@ async fn record(
         status_code,
         error: sent.error.as_deref(),
     };
+    // The endpoint first: recording an attempt share-locks it (a foreign key), so two
+    // attempts locking it afterwards would deadlock.
+    let endpoint = db::lock_endpoint(&mut tx, scope, &t.endpoint_id).await?;
     if !db::finish_delivery(&mut tx, scope, id, &outcome).await? {
         return Ok(()); // the endpoint was deleted meanwhile
     }
@@ -294,7 +297,7 @@ async fn record(
         response_body: sent.body,
     };
     db::insert_attempt(&mut tx, scope, &attempt).await?;
-    if let Some(mut endpoint) = db::lock_endpoint(&mut tx, scope, &t.endpoint_id).await? {
+    if let Some(mut endpoint) = endpoint {
         if ok {
             if endpoint.failing_since.take().is_some() {
                 db::update_endpoint(&mut tx, scope, &endpoint).await?;
