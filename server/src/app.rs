@@ -97,6 +97,7 @@ pub fn router_and_spec() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(invoices::void))
         .routes(routes!(invoices::mark_uncollectible))
         .routes(routes!(invoices::refund))
+        .routes(routes!(invoices::html))
         .routes(routes!(settings::get, settings::update))
         .routes(routes!(webhooks::api::list, webhooks::api::create))
         .routes(routes!(

@@ -39,6 +39,12 @@ from .resources import (
     AsyncTestClocksResource,
     PricesResource,
     AsyncPricesResource,
+    CouponsResource,
+    AsyncCouponsResource,
+    PromotionCodesResource,
+    AsyncPromotionCodesResource,
+    TaxRatesResource,
+    AsyncTaxRatesResource,
     WebhooksResource,
     AsyncWebhooksResource,
     HealthResource,
@@ -69,6 +75,9 @@ class Client:
     payment_provider: PaymentProviderResource
     test_clocks: TestClocksResource
     prices: PricesResource
+    coupons: CouponsResource
+    promotion_codes: PromotionCodesResource
+    tax_rates: TaxRatesResource
     webhooks: WebhooksResource
     health: HealthResource
 
@@ -97,6 +106,9 @@ class Client:
         self.payment_provider = PaymentProviderResource(self._transport)
         self.test_clocks = TestClocksResource(self._transport)
         self.prices = PricesResource(self._transport)
+        self.coupons = CouponsResource(self._transport)
+        self.promotion_codes = PromotionCodesResource(self._transport)
+        self.tax_rates = TaxRatesResource(self._transport)
         self.webhooks = WebhooksResource(self._transport)
         self.health = HealthResource(self._transport)
 
@@ -134,6 +146,9 @@ class AsyncClient:
     payment_provider: AsyncPaymentProviderResource
     test_clocks: AsyncTestClocksResource
     prices: AsyncPricesResource
+    coupons: AsyncCouponsResource
+    promotion_codes: AsyncPromotionCodesResource
+    tax_rates: AsyncTaxRatesResource
     webhooks: AsyncWebhooksResource
     health: AsyncHealthResource
 
@@ -162,6 +177,9 @@ class AsyncClient:
         self.payment_provider = AsyncPaymentProviderResource(self._transport)
         self.test_clocks = AsyncTestClocksResource(self._transport)
         self.prices = AsyncPricesResource(self._transport)
+        self.coupons = AsyncCouponsResource(self._transport)
+        self.promotion_codes = AsyncPromotionCodesResource(self._transport)
+        self.tax_rates = AsyncTaxRatesResource(self._transport)
         self.webhooks = AsyncWebhooksResource(self._transport)
         self.health = AsyncHealthResource(self._transport)
 

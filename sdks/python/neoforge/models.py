@@ -308,6 +308,68 @@ class CheckoutSessionFields(_response.Model):
 
 
 @dataclass(frozen=True)
+class Coupon(_response.Model):
+    active: bool
+    """False once archived."""
+    created_at: str
+    duration: CouponDuration
+    id: CouponId
+    times_redeemed: int
+    amount_off: Optional[int] = None
+    """Minor units off, in `currency`; null for a percentage."""
+    currency: Optional[str] = None
+    duration_in_months: Optional[int] = None
+    """Months a `repeating` coupon lasts."""
+    max_redemptions: Optional[int] = None
+    name: Optional[str] = None
+    percent_off: Optional[str] = None
+    """A percentage off, as an exact decimal string (over 0, up to 100); null for an amount."""
+    redeem_by: Optional[str] = None
+    """Redeemable until then."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Coupon:
+        return cls(
+            active=data["active"],
+            created_at=data["created_at"],
+            duration=data["duration"],
+            id=data["id"],
+            times_redeemed=data["times_redeemed"],
+            amount_off=data.get("amount_off"),
+            currency=data.get("currency"),
+            duration_in_months=data.get("duration_in_months"),
+            max_redemptions=data.get("max_redemptions"),
+            name=data.get("name"),
+            percent_off=data.get("percent_off"),
+            redeem_by=data.get("redeem_by"),
+        )
+
+
+CouponDuration = Literal["once", "repeating", "forever"]
+"""How long a coupon's discount lasts on a subscription."""
+
+
+CouponId = str
+
+
+@dataclass(frozen=True)
+class CouponPage(_response.Model):
+    data: List[Coupon]
+    has_more: bool
+    """True when more items follow this page."""
+    next_cursor: Optional[str] = None
+    """Pass as `starting_after` to get the next page; null on the last page."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CouponPage:
+        return cls(
+            data=[Coupon.from_dict(v0) for v0 in data["data"]],
+            has_more=data["has_more"],
+            next_cursor=data.get("next_cursor"),
+        )
+
+
+@dataclass(frozen=True)
 class CreateApiKeyRequest(_response.Model):
     name: str
     expires_at: Optional[str] = None
@@ -333,6 +395,58 @@ class CreateApiKeyRequest(_response.Model):
             data["expires_at"] = self.expires_at
         if self.scopes is not None:
             data["scopes"] = self.scopes
+        return data
+
+
+@dataclass(frozen=True)
+class CreateCouponRequest(_response.Model):
+    duration: CouponDuration
+    amount_off: Optional[int] = None
+    """Minor units off each invoice (capped at its subtotal); requires `currency`."""
+    currency: Optional[str] = None
+    duration_in_months: Optional[int] = None
+    """Required for `repeating` (1 to 120), refused otherwise."""
+    max_redemptions: Optional[int] = None
+    """How many subscriptions may redeem it."""
+    name: Optional[str] = None
+    percent_off: Optional[str] = None
+    """A percentage off: a decimal string over 0, up to 100 (at most 4 decimal places).
+    Exactly one of `percent_off` and `amount_off`.
+    """
+    redeem_by: Optional[str] = None
+    """RFC 3339; redeemable until then."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CreateCouponRequest:
+        return cls(
+            duration=data["duration"],
+            amount_off=data.get("amount_off"),
+            currency=data.get("currency"),
+            duration_in_months=data.get("duration_in_months"),
+            max_redemptions=data.get("max_redemptions"),
+            name=data.get("name"),
+            percent_off=data.get("percent_off"),
+            redeem_by=data.get("redeem_by"),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+            "duration": self.duration,
+        }
+        if self.amount_off is not None:
+            data["amount_off"] = self.amount_off
+        if self.currency is not None:
+            data["currency"] = self.currency
+        if self.duration_in_months is not None:
+            data["duration_in_months"] = self.duration_in_months
+        if self.max_redemptions is not None:
+            data["max_redemptions"] = self.max_redemptions
+        if self.name is not None:
+            data["name"] = self.name
+        if self.percent_off is not None:
+            data["percent_off"] = self.percent_off
+        if self.redeem_by is not None:
+            data["redeem_by"] = self.redeem_by
         return data
 
 
@@ -444,6 +558,41 @@ class CreateProductRequest(_response.Model):
 
 
 @dataclass(frozen=True)
+class CreatePromotionCodeRequest(_response.Model):
+    code: str
+    """1 to 64 letters, digits, `-` or `_`; case-insensitive."""
+    coupon: CouponId
+    active: Optional[bool] = None
+    """Default true."""
+    expires_at: Optional[str] = None
+    """RFC 3339."""
+    max_redemptions: Optional[int] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CreatePromotionCodeRequest:
+        return cls(
+            code=data["code"],
+            coupon=data["coupon"],
+            active=data.get("active"),
+            expires_at=data.get("expires_at"),
+            max_redemptions=data.get("max_redemptions"),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+            "code": self.code,
+            "coupon": self.coupon,
+        }
+        if self.active is not None:
+            data["active"] = self.active
+        if self.expires_at is not None:
+            data["expires_at"] = self.expires_at
+        if self.max_redemptions is not None:
+            data["max_redemptions"] = self.max_redemptions
+        return data
+
+
+@dataclass(frozen=True)
 class CreateRoleRequest(_response.Model):
     name: str
     permissions: List[str]
@@ -472,6 +621,11 @@ class CreateSubscriptionRequest(_response.Model):
     customer: CustomerId
     items: List[SubscriptionItem]
     """1 to 20 recurring prices of one currency and one billing interval."""
+    coupon: Optional[CouponId] = None
+    default_tax_rates: Optional[List[TaxRateId]] = None
+    """Up to 5 active tax rates added to its invoices."""
+    promotion_code: Optional[str] = None
+    """A customer-facing promotion code (any case) for a coupon."""
     trial_days: Optional[int] = None
     """Days of trial; default: the first price's `trial_days`. 0 for none."""
 
@@ -480,6 +634,9 @@ class CreateSubscriptionRequest(_response.Model):
         return cls(
             customer=data["customer"],
             items=[SubscriptionItem.from_dict(v0) for v0 in data["items"]],
+            coupon=data.get("coupon"),
+            default_tax_rates=data.get("default_tax_rates"),
+            promotion_code=data.get("promotion_code"),
             trial_days=data.get("trial_days"),
         )
 
@@ -488,8 +645,49 @@ class CreateSubscriptionRequest(_response.Model):
             "customer": self.customer,
             "items": [v0.to_dict() for v0 in self.items],
         }
+        if self.coupon is not None:
+            data["coupon"] = self.coupon
+        if self.default_tax_rates is not None:
+            data["default_tax_rates"] = self.default_tax_rates
+        if self.promotion_code is not None:
+            data["promotion_code"] = self.promotion_code
         if self.trial_days is not None:
             data["trial_days"] = self.trial_days
+        return data
+
+
+@dataclass(frozen=True)
+class CreateTaxRateRequest(_response.Model):
+    display_name: str
+    percentage: str
+    """A decimal string, 0 to 100, at most 4 decimal places."""
+    active: Optional[bool] = None
+    """Default true."""
+    inclusive: Optional[bool] = None
+    """Only false (exclusive) is supported; true is refused."""
+    jurisdiction: Optional[str] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CreateTaxRateRequest:
+        return cls(
+            display_name=data["display_name"],
+            percentage=data["percentage"],
+            active=data.get("active"),
+            inclusive=data.get("inclusive"),
+            jurisdiction=data.get("jurisdiction"),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+            "display_name": self.display_name,
+            "percentage": self.percentage,
+        }
+        if self.active is not None:
+            data["active"] = self.active
+        if self.inclusive is not None:
+            data["inclusive"] = self.inclusive
+        if self.jurisdiction is not None:
+            data["jurisdiction"] = self.jurisdiction
         return data
 
 
@@ -873,6 +1071,10 @@ class Invoice(_response.Model):
     created_at: str
     currency: str
     customer: CustomerId
+    discount_amount: int
+    """Minor units taken off the subtotal by the subscription's discount."""
+    discounts: List[InvoiceDiscountAmount]
+    """The discount applied, if any (at most one)."""
     id: InvoiceId
     lines: List[InvoiceLine]
     number: str
@@ -884,8 +1086,14 @@ class Invoice(_response.Model):
     status: InvoiceStatus
     subtotal: int
     """Minor units: the sum of the lines."""
+    tax_amount: int
+    """Minor units of tax, on the subtotal less the discount."""
+    taxes: List[InvoiceTaxAmount]
+    """One entry per tax rate."""
     total: int
-    """Minor units: what the invoice is worth (negative for a credit)."""
+    """Minor units: what the invoice is worth (negative for a credit):
+    subtotal − discount_amount + tax_amount.
+    """
     finalized_at: Optional[str] = None
     next_action_at: Optional[str] = None
     """When a draft is finalized and collected, or an open invoice's next payment retry."""
@@ -908,6 +1116,8 @@ class Invoice(_response.Model):
             created_at=data["created_at"],
             currency=data["currency"],
             customer=data["customer"],
+            discount_amount=data["discount_amount"],
+            discounts=[InvoiceDiscountAmount.from_dict(v0) for v0 in data["discounts"]],
             id=data["id"],
             lines=[InvoiceLine.from_dict(v0) for v0 in data["lines"]],
             number=data["number"],
@@ -916,6 +1126,8 @@ class Invoice(_response.Model):
             starting_balance=data["starting_balance"],
             status=data["status"],
             subtotal=data["subtotal"],
+            tax_amount=data["tax_amount"],
+            taxes=[InvoiceTaxAmount.from_dict(v0) for v0 in data["taxes"]],
             total=data["total"],
             finalized_at=data.get("finalized_at"),
             next_action_at=data.get("next_action_at"),
@@ -923,6 +1135,24 @@ class Invoice(_response.Model):
             payment_error=data.get("payment_error"),
             payment_reference=data.get("payment_reference"),
             subscription=data.get("subscription"),
+        )
+
+
+@dataclass(frozen=True)
+class InvoiceDiscountAmount(_response.Model):
+    """A discount on an invoice."""
+
+    amount: int
+    """Minor units taken off."""
+    coupon: CouponId
+    promotion_code: Optional[PromotionCodeId] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> InvoiceDiscountAmount:
+        return cls(
+            amount=data["amount"],
+            coupon=data["coupon"],
+            promotion_code=data.get("promotion_code"),
         )
 
 
@@ -972,6 +1202,29 @@ class InvoicePage(_response.Model):
 
 
 InvoiceStatus = Literal["draft", "open", "paid", "void", "uncollectible"]
+
+
+@dataclass(frozen=True)
+class InvoiceTaxAmount(_response.Model):
+    """A tax on an invoice."""
+
+    amount: int
+    """Minor units, rounded once, half away from zero."""
+    display_name: str
+    percentage: str
+    tax_rate: TaxRateId
+    taxable_amount: int
+    """Minor units taxed: the subtotal less the discount."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> InvoiceTaxAmount:
+        return cls(
+            amount=data["amount"],
+            display_name=data["display_name"],
+            percentage=data["percentage"],
+            tax_rate=data["tax_rate"],
+            taxable_amount=data["taxable_amount"],
+        )
 
 
 @dataclass(frozen=True)
@@ -1314,6 +1567,52 @@ class ProductPage(_response.Model):
         )
 
 
+@dataclass(frozen=True)
+class PromotionCode(_response.Model):
+    active: bool
+    code: str
+    """Upper-case; customers may type it in any case."""
+    coupon: CouponId
+    created_at: str
+    id: PromotionCodeId
+    times_redeemed: int
+    expires_at: Optional[str] = None
+    max_redemptions: Optional[int] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PromotionCode:
+        return cls(
+            active=data["active"],
+            code=data["code"],
+            coupon=data["coupon"],
+            created_at=data["created_at"],
+            id=data["id"],
+            times_redeemed=data["times_redeemed"],
+            expires_at=data.get("expires_at"),
+            max_redemptions=data.get("max_redemptions"),
+        )
+
+
+PromotionCodeId = str
+
+
+@dataclass(frozen=True)
+class PromotionCodePage(_response.Model):
+    data: List[PromotionCode]
+    has_more: bool
+    """True when more items follow this page."""
+    next_cursor: Optional[str] = None
+    """Pass as `starting_after` to get the next page; null on the last page."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PromotionCodePage:
+        return cls(
+            data=[PromotionCode.from_dict(v0) for v0 in data["data"]],
+            has_more=data["has_more"],
+            next_cursor=data.get("next_cursor"),
+        )
+
+
 ProrationBehavior = Literal["create_prorations", "none", "always_invoice"]
 """How a change mid-period is charged."""
 
@@ -1536,12 +1835,15 @@ class Subscription(_response.Model):
     current_period_end: str
     current_period_start: str
     customer: CustomerId
+    default_tax_rates: List[TaxRateId]
+    """Tax rates added to its invoices (exclusive), on the discounted subtotal."""
     id: SubscriptionId
     items: List[SubscriptionItem]
     pending_lines: List[InvoiceLine]
     """Prorations from changes this period, added to the next invoice."""
     status: SubscriptionStatus
     canceled_at: Optional[str] = None
+    discount: Optional[SubscriptionDiscount] = None
     trial_end: Optional[str] = None
 
     @classmethod
@@ -1554,12 +1856,36 @@ class Subscription(_response.Model):
             current_period_end=data["current_period_end"],
             current_period_start=data["current_period_start"],
             customer=data["customer"],
+            default_tax_rates=data["default_tax_rates"],
             id=data["id"],
             items=[SubscriptionItem.from_dict(v0) for v0 in data["items"]],
             pending_lines=[InvoiceLine.from_dict(v0) for v0 in data["pending_lines"]],
             status=data["status"],
             canceled_at=data.get("canceled_at"),
+            discount=None if data.get("discount") is None else SubscriptionDiscount.from_dict(data["discount"]),
             trial_end=data.get("trial_end"),
+        )
+
+
+@dataclass(frozen=True)
+class SubscriptionDiscount(_response.Model):
+    """A subscription's discount, as the API shows it."""
+
+    coupon: CouponId
+    start: str
+    end: Optional[str] = None
+    """When a `repeating` discount stops applying; null for `once` (removed after the
+    first invoice) and `forever`.
+    """
+    promotion_code: Optional[PromotionCodeId] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SubscriptionDiscount:
+        return cls(
+            coupon=data["coupon"],
+            start=data["start"],
+            end=data.get("end"),
+            promotion_code=data.get("promotion_code"),
         )
 
 
@@ -1628,6 +1954,51 @@ class TaxId(_response.Model):
             "value": self.value,
         }
         return data
+
+
+@dataclass(frozen=True)
+class TaxRate(_response.Model):
+    active: bool
+    created_at: str
+    display_name: str
+    id: TaxRateId
+    inclusive: bool
+    """Always false: taxes are added on top of the (discounted) subtotal."""
+    percentage: str
+    """An exact decimal string, 0 to 100."""
+    jurisdiction: Optional[str] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TaxRate:
+        return cls(
+            active=data["active"],
+            created_at=data["created_at"],
+            display_name=data["display_name"],
+            id=data["id"],
+            inclusive=data["inclusive"],
+            percentage=data["percentage"],
+            jurisdiction=data.get("jurisdiction"),
+        )
+
+
+TaxRateId = str
+
+
+@dataclass(frozen=True)
+class TaxRatePage(_response.Model):
+    data: List[TaxRate]
+    has_more: bool
+    """True when more items follow this page."""
+    next_cursor: Optional[str] = None
+    """Pass as `starting_after` to get the next page; null on the last page."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TaxRatePage:
+        return cls(
+            data=[TaxRate.from_dict(v0) for v0 in data["data"]],
+            has_more=data["has_more"],
+            next_cursor=data.get("next_cursor"),
+        )
 
 
 @dataclass(frozen=True)
@@ -1717,6 +2088,25 @@ class TransferOwnershipRequest(_response.Model):
 
 
 @dataclass(frozen=True)
+class UpdateCouponRequest(_response.Model):
+    name: Optional[str] = None
+    """The only thing about a coupon that changes."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> UpdateCouponRequest:
+        return cls(
+            name=data.get("name"),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+        }
+        if self.name is not None:
+            data["name"] = self.name
+        return data
+
+
+@dataclass(frozen=True)
 class UpdateMemberRequest(_response.Model):
     role: str
     """A built-in role name or a custom role id."""
@@ -1786,6 +2176,25 @@ class UpdateProductRequest(_response.Model):
 
 
 @dataclass(frozen=True)
+class UpdatePromotionCodeRequest(_response.Model):
+    active: Optional[bool] = None
+    """False stops new redemptions."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> UpdatePromotionCodeRequest:
+        return cls(
+            active=data.get("active"),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+        }
+        if self.active is not None:
+            data["active"] = self.active
+        return data
+
+
+@dataclass(frozen=True)
 class UpdateRoleRequest(_response.Model):
     description: Optional[str] = None
     name: Optional[str] = None
@@ -1813,25 +2222,63 @@ class UpdateRoleRequest(_response.Model):
 
 @dataclass(frozen=True)
 class UpdateSubscriptionRequest(_response.Model):
-    items: List[SubscriptionItem]
+    coupon: Optional[CouponId] = None
+    default_tax_rates: Optional[List[TaxRateId]] = None
+    """Replaces the tax rates for the next invoices; `[]` removes them."""
+    items: Optional[List[SubscriptionItem]] = None
     """The new items, replacing the current ones: change a price (upgrade, downgrade) or a
-    quantity. Same currency and billing interval as the subscription.
+    quantity. Same currency and billing interval as the subscription. Absent: unchanged.
     """
+    promotion_code: Optional[str] = None
+    """A customer-facing promotion code (any case) for a coupon."""
     proration_behavior: Optional[ProrationBehavior] = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UpdateSubscriptionRequest:
         return cls(
-            items=[SubscriptionItem.from_dict(v0) for v0 in data["items"]],
+            coupon=data.get("coupon"),
+            default_tax_rates=data.get("default_tax_rates"),
+            items=None if data.get("items") is None else [SubscriptionItem.from_dict(v0) for v0 in data["items"]],
+            promotion_code=data.get("promotion_code"),
             proration_behavior=data.get("proration_behavior"),
         )
 
     def to_dict(self) -> Dict[str, Any]:
         data: Dict[str, Any] = {
-            "items": [v0.to_dict() for v0 in self.items],
         }
+        if self.coupon is not None:
+            data["coupon"] = self.coupon
+        if self.default_tax_rates is not None:
+            data["default_tax_rates"] = self.default_tax_rates
+        if self.items is not None:
+            data["items"] = [v0.to_dict() for v0 in self.items]
+        if self.promotion_code is not None:
+            data["promotion_code"] = self.promotion_code
         if self.proration_behavior is not None:
             data["proration_behavior"] = self.proration_behavior
+        return data
+
+
+@dataclass(frozen=True)
+class UpdateTaxRateRequest(_response.Model):
+    active: Optional[bool] = None
+    """False: added to no more subscriptions (existing ones keep it)."""
+    display_name: Optional[str] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> UpdateTaxRateRequest:
+        return cls(
+            active=data.get("active"),
+            display_name=data.get("display_name"),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+        }
+        if self.active is not None:
+            data["active"] = self.active
+        if self.display_name is not None:
+            data["display_name"] = self.display_name
         return data
 
 

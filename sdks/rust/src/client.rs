@@ -262,6 +262,163 @@ pub mod types {
             Default::default()
         }
     }
+    ///`Coupon`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct Coupon {
+        ///False once archived.
+        pub active: bool,
+        ///Minor units off, in `currency`; null for a percentage.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub amount_off: ::std::option::Option<i64>,
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub currency: ::std::option::Option<::std::string::String>,
+        pub duration: CouponDuration,
+        ///Months a `repeating` coupon lasts.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub duration_in_months: ::std::option::Option<i64>,
+        pub id: CouponId,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub max_redemptions: ::std::option::Option<i64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        ///A percentage off, as an exact decimal string (over 0, up to 100); null for an amount.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub percent_off: ::std::option::Option<::std::string::String>,
+        ///Redeemable until then.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub redeem_by: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        pub times_redeemed: i64,
+    }
+    impl Coupon {
+        pub fn builder() -> builder::Coupon {
+            Default::default()
+        }
+    }
+    ///How long a coupon's discount lasts on a subscription.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+    )]
+    pub enum CouponDuration {
+        #[serde(rename = "once")]
+        Once,
+        #[serde(rename = "repeating")]
+        Repeating,
+        #[serde(rename = "forever")]
+        Forever,
+    }
+    impl ::std::fmt::Display for CouponDuration {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Once => f.write_str("once"),
+                Self::Repeating => f.write_str("repeating"),
+                Self::Forever => f.write_str("forever"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for CouponDuration {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "once" => Ok(Self::Once),
+                "repeating" => Ok(Self::Repeating),
+                "forever" => Ok(Self::Forever),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CouponDuration {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for CouponDuration {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///`CouponId`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct CouponId(::std::string::String);
+    impl ::std::ops::Deref for CouponId {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<CouponId> for ::std::string::String {
+        fn from(value: CouponId) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for CouponId {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| {
+                    ::regress::Regex::new("^coupon_[0-9a-f]{32}$").unwrap()
+                });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^coupon_[0-9a-f]{32}$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CouponId {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for CouponId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CouponId {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`CouponPage`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct CouponPage {
+        pub data: ::std::vec::Vec<Coupon>,
+        ///True when more items follow this page.
+        pub has_more: bool,
+        ///Pass as `starting_after` to get the next page; null on the last page.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+    }
+    impl CouponPage {
+        pub fn builder() -> builder::CouponPage {
+            Default::default()
+        }
+    }
     ///`CreateApiKeyRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(deny_unknown_fields)]
@@ -277,6 +434,37 @@ pub mod types {
     }
     impl CreateApiKeyRequest {
         pub fn builder() -> builder::CreateApiKeyRequest {
+            Default::default()
+        }
+    }
+    ///`CreateCouponRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct CreateCouponRequest {
+        ///Minor units off each invoice (capped at its subtotal); requires `currency`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub amount_off: ::std::option::Option<::std::num::NonZeroU64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub currency: ::std::option::Option<::std::string::String>,
+        pub duration: CouponDuration,
+        ///Required for `repeating` (1 to 120), refused otherwise.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub duration_in_months: ::std::option::Option<::std::num::NonZeroU64>,
+        ///How many subscriptions may redeem it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub max_redemptions: ::std::option::Option<::std::num::NonZeroU64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        /**A percentage off: a decimal string over 0, up to 100 (at most 4 decimal places).
+        Exactly one of `percent_off` and `amount_off`.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub percent_off: ::std::option::Option<::std::string::String>,
+        ///RFC 3339; redeemable until then.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub redeem_by: ::std::option::Option<::std::string::String>,
+    }
+    impl CreateCouponRequest {
+        pub fn builder() -> builder::CreateCouponRequest {
             Default::default()
         }
     }
@@ -344,6 +532,27 @@ pub mod types {
             Default::default()
         }
     }
+    ///`CreatePromotionCodeRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct CreatePromotionCodeRequest {
+        ///Default true.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub active: ::std::option::Option<bool>,
+        ///1 to 64 letters, digits, `-` or `_`; case-insensitive.
+        pub code: ::std::string::String,
+        pub coupon: CouponId,
+        ///RFC 3339.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub expires_at: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub max_redemptions: ::std::option::Option<::std::num::NonZeroU64>,
+    }
+    impl CreatePromotionCodeRequest {
+        pub fn builder() -> builder::CreatePromotionCodeRequest {
+            Default::default()
+        }
+    }
     ///`CreateRoleRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(deny_unknown_fields)]
@@ -362,15 +571,44 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(deny_unknown_fields)]
     pub struct CreateSubscriptionRequest {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub coupon: ::std::option::Option<CouponId>,
         pub customer: CustomerId,
+        ///Up to 5 active tax rates added to its invoices.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub default_tax_rates: ::std::option::Option<::std::vec::Vec<TaxRateId>>,
         ///1 to 20 recurring prices of one currency and one billing interval.
         pub items: ::std::vec::Vec<SubscriptionItem>,
+        ///A customer-facing promotion code (any case) for a coupon.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub promotion_code: ::std::option::Option<::std::string::String>,
         ///Days of trial; default: the first price's `trial_days`. 0 for none.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub trial_days: ::std::option::Option<i64>,
     }
     impl CreateSubscriptionRequest {
         pub fn builder() -> builder::CreateSubscriptionRequest {
+            Default::default()
+        }
+    }
+    ///`CreateTaxRateRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct CreateTaxRateRequest {
+        ///Default true.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub active: ::std::option::Option<bool>,
+        pub display_name: ::std::string::String,
+        ///Only false (exclusive) is supported; true is refused.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub inclusive: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub jurisdiction: ::std::option::Option<::std::string::String>,
+        ///A decimal string, 0 to 100, at most 4 decimal places.
+        pub percentage: ::std::string::String,
+    }
+    impl CreateTaxRateRequest {
+        pub fn builder() -> builder::CreateTaxRateRequest {
             Default::default()
         }
     }
@@ -1057,6 +1295,10 @@ pub mod types {
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
         pub currency: ::std::string::String,
         pub customer: CustomerId,
+        ///Minor units taken off the subtotal by the subscription's discount.
+        pub discount_amount: i64,
+        ///The discount applied, if any (at most one).
+        pub discounts: ::std::vec::Vec<InvoiceDiscountAmount>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub finalized_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
         pub id: InvoiceId,
@@ -1084,11 +1326,30 @@ pub mod types {
         pub subscription: ::std::option::Option<SubscriptionId>,
         ///Minor units: the sum of the lines.
         pub subtotal: i64,
-        ///Minor units: what the invoice is worth (negative for a credit).
+        ///Minor units of tax, on the subtotal less the discount.
+        pub tax_amount: i64,
+        ///One entry per tax rate.
+        pub taxes: ::std::vec::Vec<InvoiceTaxAmount>,
+        /**Minor units: what the invoice is worth (negative for a credit):
+        subtotal − discount_amount + tax_amount.*/
         pub total: i64,
     }
     impl Invoice {
         pub fn builder() -> builder::Invoice {
+            Default::default()
+        }
+    }
+    ///A discount on an invoice.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct InvoiceDiscountAmount {
+        ///Minor units taken off.
+        pub amount: i64,
+        pub coupon: CouponId,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub promotion_code: ::std::option::Option<PromotionCodeId>,
+    }
+    impl InvoiceDiscountAmount {
+        pub fn builder() -> builder::InvoiceDiscountAmount {
             Default::default()
         }
     }
@@ -1237,6 +1498,22 @@ pub mod types {
             value: ::std::string::String,
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
+        }
+    }
+    ///A tax on an invoice.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct InvoiceTaxAmount {
+        ///Minor units, rounded once, half away from zero.
+        pub amount: i64,
+        pub display_name: ::std::string::String,
+        pub percentage: ::std::string::String,
+        pub tax_rate: TaxRateId,
+        ///Minor units taxed: the subtotal less the discount.
+        pub taxable_amount: i64,
+    }
+    impl InvoiceTaxAmount {
+        pub fn builder() -> builder::InvoiceTaxAmount {
+            Default::default()
         }
     }
     ///`LoginRequest`
@@ -1811,6 +2088,95 @@ pub mod types {
             Default::default()
         }
     }
+    ///`PromotionCode`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct PromotionCode {
+        pub active: bool,
+        ///Upper-case; customers may type it in any case.
+        pub code: ::std::string::String,
+        pub coupon: CouponId,
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub expires_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        pub id: PromotionCodeId,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub max_redemptions: ::std::option::Option<i64>,
+        pub times_redeemed: i64,
+    }
+    impl PromotionCode {
+        pub fn builder() -> builder::PromotionCode {
+            Default::default()
+        }
+    }
+    ///`PromotionCodeId`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct PromotionCodeId(::std::string::String);
+    impl ::std::ops::Deref for PromotionCodeId {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<PromotionCodeId> for ::std::string::String {
+        fn from(value: PromotionCodeId) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for PromotionCodeId {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| {
+                    ::regress::Regex::new("^promo_[0-9a-f]{32}$").unwrap()
+                });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^promo_[0-9a-f]{32}$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for PromotionCodeId {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for PromotionCodeId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for PromotionCodeId {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`PromotionCodePage`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct PromotionCodePage {
+        pub data: ::std::vec::Vec<PromotionCode>,
+        ///True when more items follow this page.
+        pub has_more: bool,
+        ///Pass as `starting_after` to get the next page; null on the last page.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+    }
+    impl PromotionCodePage {
+        pub fn builder() -> builder::PromotionCodePage {
+            Default::default()
+        }
+    }
     ///How a change mid-period is charged.
     #[derive(
         ::serde::Deserialize,
@@ -2079,6 +2445,10 @@ pub mod types {
         pub current_period_end: ::chrono::DateTime<::chrono::offset::Utc>,
         pub current_period_start: ::chrono::DateTime<::chrono::offset::Utc>,
         pub customer: CustomerId,
+        ///Tax rates added to its invoices (exclusive), on the discounted subtotal.
+        pub default_tax_rates: ::std::vec::Vec<TaxRateId>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub discount: ::std::option::Option<SubscriptionDiscount>,
         pub id: SubscriptionId,
         pub items: ::std::vec::Vec<SubscriptionItem>,
         ///Prorations from changes this period, added to the next invoice.
@@ -2089,6 +2459,23 @@ pub mod types {
     }
     impl Subscription {
         pub fn builder() -> builder::Subscription {
+            Default::default()
+        }
+    }
+    ///A subscription's discount, as the API shows it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct SubscriptionDiscount {
+        pub coupon: CouponId,
+        /**When a `repeating` discount stops applying; null for `once` (removed after the
+        first invoice) and `forever`.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub end: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub promotion_code: ::std::option::Option<PromotionCodeId>,
+        pub start: ::chrono::DateTime<::chrono::offset::Utc>,
+    }
+    impl SubscriptionDiscount {
+        pub fn builder() -> builder::SubscriptionDiscount {
             Default::default()
         }
     }
@@ -2257,6 +2644,92 @@ pub mod types {
             Default::default()
         }
     }
+    ///`TaxRate`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct TaxRate {
+        pub active: bool,
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub display_name: ::std::string::String,
+        pub id: TaxRateId,
+        ///Always false: taxes are added on top of the (discounted) subtotal.
+        pub inclusive: bool,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub jurisdiction: ::std::option::Option<::std::string::String>,
+        ///An exact decimal string, 0 to 100.
+        pub percentage: ::std::string::String,
+    }
+    impl TaxRate {
+        pub fn builder() -> builder::TaxRate {
+            Default::default()
+        }
+    }
+    ///`TaxRateId`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct TaxRateId(::std::string::String);
+    impl ::std::ops::Deref for TaxRateId {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<TaxRateId> for ::std::string::String {
+        fn from(value: TaxRateId) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for TaxRateId {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| ::regress::Regex::new("^txr_[0-9a-f]{32}$").unwrap());
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^txr_[0-9a-f]{32}$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for TaxRateId {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for TaxRateId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for TaxRateId {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`TaxRatePage`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct TaxRatePage {
+        pub data: ::std::vec::Vec<TaxRate>,
+        ///True when more items follow this page.
+        pub has_more: bool,
+        ///Pass as `starting_after` to get the next page; null on the last page.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+    }
+    impl TaxRatePage {
+        pub fn builder() -> builder::TaxRatePage {
+            Default::default()
+        }
+    }
     ///`TestClock`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct TestClock {
@@ -2370,6 +2843,19 @@ pub mod types {
             Default::default()
         }
     }
+    ///`UpdateCouponRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct UpdateCouponRequest {
+        ///The only thing about a coupon that changes.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+    }
+    impl UpdateCouponRequest {
+        pub fn builder() -> builder::UpdateCouponRequest {
+            Default::default()
+        }
+    }
     ///`UpdateMemberRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(deny_unknown_fields)]
@@ -2417,6 +2903,19 @@ pub mod types {
             Default::default()
         }
     }
+    ///`UpdatePromotionCodeRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct UpdatePromotionCodeRequest {
+        ///False stops new redemptions.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub active: ::std::option::Option<bool>,
+    }
+    impl UpdatePromotionCodeRequest {
+        pub fn builder() -> builder::UpdatePromotionCodeRequest {
+            Default::default()
+        }
+    }
     ///`UpdateRoleRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[serde(deny_unknown_fields)]
@@ -2434,17 +2933,41 @@ pub mod types {
         }
     }
     ///`UpdateSubscriptionRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[serde(deny_unknown_fields)]
     pub struct UpdateSubscriptionRequest {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub coupon: ::std::option::Option<CouponId>,
+        ///Replaces the tax rates for the next invoices; `[]` removes them.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub default_tax_rates: ::std::option::Option<::std::vec::Vec<TaxRateId>>,
         /**The new items, replacing the current ones: change a price (upgrade, downgrade) or a
-        quantity. Same currency and billing interval as the subscription.*/
-        pub items: ::std::vec::Vec<SubscriptionItem>,
+        quantity. Same currency and billing interval as the subscription. Absent: unchanged.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub items: ::std::option::Option<::std::vec::Vec<SubscriptionItem>>,
+        ///A customer-facing promotion code (any case) for a coupon.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub promotion_code: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub proration_behavior: ::std::option::Option<ProrationBehavior>,
     }
     impl UpdateSubscriptionRequest {
         pub fn builder() -> builder::UpdateSubscriptionRequest {
+            Default::default()
+        }
+    }
+    ///`UpdateTaxRateRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct UpdateTaxRateRequest {
+        ///False: added to no more subscriptions (existing ones keep it).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub active: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub display_name: ::std::option::Option<::std::string::String>,
+    }
+    impl UpdateTaxRateRequest {
+        pub fn builder() -> builder::UpdateTaxRateRequest {
             Default::default()
         }
     }
@@ -3893,6 +4416,290 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct Coupon {
+            active: ::std::result::Result<bool, ::std::string::String>,
+            amount_off: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            currency: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            duration: ::std::result::Result<super::CouponDuration, ::std::string::String>,
+            duration_in_months:
+                ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            id: ::std::result::Result<super::CouponId, ::std::string::String>,
+            max_redemptions:
+                ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            percent_off: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            redeem_by: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            times_redeemed: ::std::result::Result<i64, ::std::string::String>,
+        }
+        impl ::std::default::Default for Coupon {
+            fn default() -> Self {
+                Self {
+                    active: Err("no value supplied for active".to_string()),
+                    amount_off: Ok(Default::default()),
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    currency: Ok(Default::default()),
+                    duration: Err("no value supplied for duration".to_string()),
+                    duration_in_months: Ok(Default::default()),
+                    id: Err("no value supplied for id".to_string()),
+                    max_redemptions: Ok(Default::default()),
+                    name: Ok(Default::default()),
+                    percent_off: Ok(Default::default()),
+                    redeem_by: Ok(Default::default()),
+                    times_redeemed: Err("no value supplied for times_redeemed".to_string()),
+                }
+            }
+        }
+        impl Coupon {
+            pub fn active<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.active = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for active: {e}"));
+                self
+            }
+            pub fn amount_off<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.amount_off = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for amount_off: {e}"));
+                self
+            }
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for created_at: {e}"));
+                self
+            }
+            pub fn currency<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.currency = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for currency: {e}"));
+                self
+            }
+            pub fn duration<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::CouponDuration>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.duration = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for duration: {e}"));
+                self
+            }
+            pub fn duration_in_months<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.duration_in_months = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for duration_in_months: {e}")
+                });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::CouponId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn max_redemptions<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.max_redemptions = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for max_redemptions: {e}")
+                });
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for name: {e}"));
+                self
+            }
+            pub fn percent_off<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.percent_off = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for percent_off: {e}"));
+                self
+            }
+            pub fn redeem_by<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.redeem_by = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for redeem_by: {e}"));
+                self
+            }
+            pub fn times_redeemed<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.times_redeemed = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for times_redeemed: {e}")
+                });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Coupon> for super::Coupon {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Coupon,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    active: value.active?,
+                    amount_off: value.amount_off?,
+                    created_at: value.created_at?,
+                    currency: value.currency?,
+                    duration: value.duration?,
+                    duration_in_months: value.duration_in_months?,
+                    id: value.id?,
+                    max_redemptions: value.max_redemptions?,
+                    name: value.name?,
+                    percent_off: value.percent_off?,
+                    redeem_by: value.redeem_by?,
+                    times_redeemed: value.times_redeemed?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Coupon> for Coupon {
+            fn from(value: super::Coupon) -> Self {
+                Self {
+                    active: Ok(value.active),
+                    amount_off: Ok(value.amount_off),
+                    created_at: Ok(value.created_at),
+                    currency: Ok(value.currency),
+                    duration: Ok(value.duration),
+                    duration_in_months: Ok(value.duration_in_months),
+                    id: Ok(value.id),
+                    max_redemptions: Ok(value.max_redemptions),
+                    name: Ok(value.name),
+                    percent_off: Ok(value.percent_off),
+                    redeem_by: Ok(value.redeem_by),
+                    times_redeemed: Ok(value.times_redeemed),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CouponPage {
+            data: ::std::result::Result<::std::vec::Vec<super::Coupon>, ::std::string::String>,
+            has_more: ::std::result::Result<bool, ::std::string::String>,
+            next_cursor: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for CouponPage {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    has_more: Err("no value supplied for has_more".to_string()),
+                    next_cursor: Ok(Default::default()),
+                }
+            }
+        }
+        impl CouponPage {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::Coupon>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for data: {e}"));
+                self
+            }
+            pub fn has_more<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_more = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for has_more: {e}"));
+                self
+            }
+            pub fn next_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for next_cursor: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CouponPage> for super::CouponPage {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CouponPage,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    has_more: value.has_more?,
+                    next_cursor: value.next_cursor?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CouponPage> for CouponPage {
+            fn from(value: super::CouponPage) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    has_more: Ok(value.has_more),
+                    next_cursor: Ok(value.next_cursor),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct CreateApiKeyRequest {
             expires_at: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
@@ -3965,6 +4772,165 @@ pub mod types {
                     expires_at: Ok(value.expires_at),
                     name: Ok(value.name),
                     scopes: Ok(value.scopes),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CreateCouponRequest {
+            amount_off: ::std::result::Result<
+                ::std::option::Option<::std::num::NonZeroU64>,
+                ::std::string::String,
+            >,
+            currency: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            duration: ::std::result::Result<super::CouponDuration, ::std::string::String>,
+            duration_in_months: ::std::result::Result<
+                ::std::option::Option<::std::num::NonZeroU64>,
+                ::std::string::String,
+            >,
+            max_redemptions: ::std::result::Result<
+                ::std::option::Option<::std::num::NonZeroU64>,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            percent_off: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            redeem_by: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for CreateCouponRequest {
+            fn default() -> Self {
+                Self {
+                    amount_off: Ok(Default::default()),
+                    currency: Ok(Default::default()),
+                    duration: Err("no value supplied for duration".to_string()),
+                    duration_in_months: Ok(Default::default()),
+                    max_redemptions: Ok(Default::default()),
+                    name: Ok(Default::default()),
+                    percent_off: Ok(Default::default()),
+                    redeem_by: Ok(Default::default()),
+                }
+            }
+        }
+        impl CreateCouponRequest {
+            pub fn amount_off<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::num::NonZeroU64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.amount_off = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for amount_off: {e}"));
+                self
+            }
+            pub fn currency<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.currency = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for currency: {e}"));
+                self
+            }
+            pub fn duration<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::CouponDuration>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.duration = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for duration: {e}"));
+                self
+            }
+            pub fn duration_in_months<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::num::NonZeroU64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.duration_in_months = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for duration_in_months: {e}")
+                });
+                self
+            }
+            pub fn max_redemptions<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::num::NonZeroU64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.max_redemptions = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for max_redemptions: {e}")
+                });
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for name: {e}"));
+                self
+            }
+            pub fn percent_off<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.percent_off = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for percent_off: {e}"));
+                self
+            }
+            pub fn redeem_by<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.redeem_by = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for redeem_by: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CreateCouponRequest> for super::CreateCouponRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CreateCouponRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    amount_off: value.amount_off?,
+                    currency: value.currency?,
+                    duration: value.duration?,
+                    duration_in_months: value.duration_in_months?,
+                    max_redemptions: value.max_redemptions?,
+                    name: value.name?,
+                    percent_off: value.percent_off?,
+                    redeem_by: value.redeem_by?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CreateCouponRequest> for CreateCouponRequest {
+            fn from(value: super::CreateCouponRequest) -> Self {
+                Self {
+                    amount_off: Ok(value.amount_off),
+                    currency: Ok(value.currency),
+                    duration: Ok(value.duration),
+                    duration_in_months: Ok(value.duration_in_months),
+                    max_redemptions: Ok(value.max_redemptions),
+                    name: Ok(value.name),
+                    percent_off: Ok(value.percent_off),
+                    redeem_by: Ok(value.redeem_by),
                 }
             }
         }
@@ -4309,6 +5275,108 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct CreatePromotionCodeRequest {
+            active: ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
+            code: ::std::result::Result<::std::string::String, ::std::string::String>,
+            coupon: ::std::result::Result<super::CouponId, ::std::string::String>,
+            expires_at: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            max_redemptions: ::std::result::Result<
+                ::std::option::Option<::std::num::NonZeroU64>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for CreatePromotionCodeRequest {
+            fn default() -> Self {
+                Self {
+                    active: Ok(Default::default()),
+                    code: Err("no value supplied for code".to_string()),
+                    coupon: Err("no value supplied for coupon".to_string()),
+                    expires_at: Ok(Default::default()),
+                    max_redemptions: Ok(Default::default()),
+                }
+            }
+        }
+        impl CreatePromotionCodeRequest {
+            pub fn active<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.active = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for active: {e}"));
+                self
+            }
+            pub fn code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.code = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for code: {e}"));
+                self
+            }
+            pub fn coupon<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::CouponId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.coupon = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for coupon: {e}"));
+                self
+            }
+            pub fn expires_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.expires_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for expires_at: {e}"));
+                self
+            }
+            pub fn max_redemptions<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::num::NonZeroU64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.max_redemptions = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for max_redemptions: {e}")
+                });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CreatePromotionCodeRequest> for super::CreatePromotionCodeRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CreatePromotionCodeRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    active: value.active?,
+                    code: value.code?,
+                    coupon: value.coupon?,
+                    expires_at: value.expires_at?,
+                    max_redemptions: value.max_redemptions?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CreatePromotionCodeRequest> for CreatePromotionCodeRequest {
+            fn from(value: super::CreatePromotionCodeRequest) -> Self {
+                Self {
+                    active: Ok(value.active),
+                    code: Ok(value.code),
+                    coupon: Ok(value.coupon),
+                    expires_at: Ok(value.expires_at),
+                    max_redemptions: Ok(value.max_redemptions),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct CreateRoleRequest {
             description: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
@@ -4384,9 +5452,21 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct CreateSubscriptionRequest {
+            coupon: ::std::result::Result<
+                ::std::option::Option<super::CouponId>,
+                ::std::string::String,
+            >,
             customer: ::std::result::Result<super::CustomerId, ::std::string::String>,
+            default_tax_rates: ::std::result::Result<
+                ::std::option::Option<::std::vec::Vec<super::TaxRateId>>,
+                ::std::string::String,
+            >,
             items: ::std::result::Result<
                 ::std::vec::Vec<super::SubscriptionItem>,
+                ::std::string::String,
+            >,
+            promotion_code: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             trial_days: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
@@ -4394,13 +5474,26 @@ pub mod types {
         impl ::std::default::Default for CreateSubscriptionRequest {
             fn default() -> Self {
                 Self {
+                    coupon: Ok(Default::default()),
                     customer: Err("no value supplied for customer".to_string()),
+                    default_tax_rates: Ok(Default::default()),
                     items: Err("no value supplied for items".to_string()),
+                    promotion_code: Ok(Default::default()),
                     trial_days: Ok(Default::default()),
                 }
             }
         }
         impl CreateSubscriptionRequest {
+            pub fn coupon<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::CouponId>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.coupon = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for coupon: {e}"));
+                self
+            }
             pub fn customer<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<super::CustomerId>,
@@ -4411,6 +5504,18 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for customer: {e}"));
                 self
             }
+            pub fn default_tax_rates<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<::std::vec::Vec<super::TaxRateId>>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.default_tax_rates = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for default_tax_rates: {e}")
+                });
+                self
+            }
             pub fn items<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::vec::Vec<super::SubscriptionItem>>,
@@ -4419,6 +5524,16 @@ pub mod types {
                 self.items = value
                     .try_into()
                     .map_err(|e| format!("error converting supplied value for items: {e}"));
+                self
+            }
+            pub fn promotion_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.promotion_code = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for promotion_code: {e}")
+                });
                 self
             }
             pub fn trial_days<T>(mut self, value: T) -> Self
@@ -4438,8 +5553,11 @@ pub mod types {
                 value: CreateSubscriptionRequest,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
+                    coupon: value.coupon?,
                     customer: value.customer?,
+                    default_tax_rates: value.default_tax_rates?,
                     items: value.items?,
+                    promotion_code: value.promotion_code?,
                     trial_days: value.trial_days?,
                 })
             }
@@ -4447,9 +5565,111 @@ pub mod types {
         impl ::std::convert::From<super::CreateSubscriptionRequest> for CreateSubscriptionRequest {
             fn from(value: super::CreateSubscriptionRequest) -> Self {
                 Self {
+                    coupon: Ok(value.coupon),
                     customer: Ok(value.customer),
+                    default_tax_rates: Ok(value.default_tax_rates),
                     items: Ok(value.items),
+                    promotion_code: Ok(value.promotion_code),
                     trial_days: Ok(value.trial_days),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CreateTaxRateRequest {
+            active: ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
+            display_name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            inclusive: ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
+            jurisdiction: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            percentage: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for CreateTaxRateRequest {
+            fn default() -> Self {
+                Self {
+                    active: Ok(Default::default()),
+                    display_name: Err("no value supplied for display_name".to_string()),
+                    inclusive: Ok(Default::default()),
+                    jurisdiction: Ok(Default::default()),
+                    percentage: Err("no value supplied for percentage".to_string()),
+                }
+            }
+        }
+        impl CreateTaxRateRequest {
+            pub fn active<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.active = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for active: {e}"));
+                self
+            }
+            pub fn display_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.display_name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for display_name: {e}"));
+                self
+            }
+            pub fn inclusive<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.inclusive = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for inclusive: {e}"));
+                self
+            }
+            pub fn jurisdiction<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.jurisdiction = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for jurisdiction: {e}"));
+                self
+            }
+            pub fn percentage<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.percentage = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for percentage: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CreateTaxRateRequest> for super::CreateTaxRateRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CreateTaxRateRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    active: value.active?,
+                    display_name: value.display_name?,
+                    inclusive: value.inclusive?,
+                    jurisdiction: value.jurisdiction?,
+                    percentage: value.percentage?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CreateTaxRateRequest> for CreateTaxRateRequest {
+            fn from(value: super::CreateTaxRateRequest) -> Self {
+                Self {
+                    active: Ok(value.active),
+                    display_name: Ok(value.display_name),
+                    inclusive: Ok(value.inclusive),
+                    jurisdiction: Ok(value.jurisdiction),
+                    percentage: Ok(value.percentage),
                 }
             }
         }
@@ -5793,6 +7013,11 @@ pub mod types {
             >,
             currency: ::std::result::Result<::std::string::String, ::std::string::String>,
             customer: ::std::result::Result<super::CustomerId, ::std::string::String>,
+            discount_amount: ::std::result::Result<i64, ::std::string::String>,
+            discounts: ::std::result::Result<
+                ::std::vec::Vec<super::InvoiceDiscountAmount>,
+                ::std::string::String,
+            >,
             finalized_at: ::std::result::Result<
                 ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
                 ::std::string::String,
@@ -5832,6 +7057,11 @@ pub mod types {
                 ::std::string::String,
             >,
             subtotal: ::std::result::Result<i64, ::std::string::String>,
+            tax_amount: ::std::result::Result<i64, ::std::string::String>,
+            taxes: ::std::result::Result<
+                ::std::vec::Vec<super::InvoiceTaxAmount>,
+                ::std::string::String,
+            >,
             total: ::std::result::Result<i64, ::std::string::String>,
         }
         impl ::std::default::Default for Invoice {
@@ -5844,6 +7074,8 @@ pub mod types {
                     created_at: Err("no value supplied for created_at".to_string()),
                     currency: Err("no value supplied for currency".to_string()),
                     customer: Err("no value supplied for customer".to_string()),
+                    discount_amount: Err("no value supplied for discount_amount".to_string()),
+                    discounts: Err("no value supplied for discounts".to_string()),
                     finalized_at: Ok(Default::default()),
                     id: Err("no value supplied for id".to_string()),
                     lines: Err("no value supplied for lines".to_string()),
@@ -5858,6 +7090,8 @@ pub mod types {
                     status: Err("no value supplied for status".to_string()),
                     subscription: Ok(Default::default()),
                     subtotal: Err("no value supplied for subtotal".to_string()),
+                    tax_amount: Err("no value supplied for tax_amount".to_string()),
+                    taxes: Err("no value supplied for taxes".to_string()),
                     total: Err("no value supplied for total".to_string()),
                 }
             }
@@ -5931,6 +7165,26 @@ pub mod types {
                 self.customer = value
                     .try_into()
                     .map_err(|e| format!("error converting supplied value for customer: {e}"));
+                self
+            }
+            pub fn discount_amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.discount_amount = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for discount_amount: {e}")
+                });
+                self
+            }
+            pub fn discounts<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::InvoiceDiscountAmount>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.discounts = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for discounts: {e}"));
                 self
             }
             pub fn finalized_at<T>(mut self, value: T) -> Self
@@ -6079,6 +7333,26 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for subtotal: {e}"));
                 self
             }
+            pub fn tax_amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.tax_amount = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for tax_amount: {e}"));
+                self
+            }
+            pub fn taxes<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::InvoiceTaxAmount>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.taxes = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for taxes: {e}"));
+                self
+            }
             pub fn total<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<i64>,
@@ -6103,6 +7377,8 @@ pub mod types {
                     created_at: value.created_at?,
                     currency: value.currency?,
                     customer: value.customer?,
+                    discount_amount: value.discount_amount?,
+                    discounts: value.discounts?,
                     finalized_at: value.finalized_at?,
                     id: value.id?,
                     lines: value.lines?,
@@ -6117,6 +7393,8 @@ pub mod types {
                     status: value.status?,
                     subscription: value.subscription?,
                     subtotal: value.subtotal?,
+                    tax_amount: value.tax_amount?,
+                    taxes: value.taxes?,
                     total: value.total?,
                 })
             }
@@ -6131,6 +7409,8 @@ pub mod types {
                     created_at: Ok(value.created_at),
                     currency: Ok(value.currency),
                     customer: Ok(value.customer),
+                    discount_amount: Ok(value.discount_amount),
+                    discounts: Ok(value.discounts),
                     finalized_at: Ok(value.finalized_at),
                     id: Ok(value.id),
                     lines: Ok(value.lines),
@@ -6145,7 +7425,80 @@ pub mod types {
                     status: Ok(value.status),
                     subscription: Ok(value.subscription),
                     subtotal: Ok(value.subtotal),
+                    tax_amount: Ok(value.tax_amount),
+                    taxes: Ok(value.taxes),
                     total: Ok(value.total),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct InvoiceDiscountAmount {
+            amount: ::std::result::Result<i64, ::std::string::String>,
+            coupon: ::std::result::Result<super::CouponId, ::std::string::String>,
+            promotion_code: ::std::result::Result<
+                ::std::option::Option<super::PromotionCodeId>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for InvoiceDiscountAmount {
+            fn default() -> Self {
+                Self {
+                    amount: Err("no value supplied for amount".to_string()),
+                    coupon: Err("no value supplied for coupon".to_string()),
+                    promotion_code: Ok(Default::default()),
+                }
+            }
+        }
+        impl InvoiceDiscountAmount {
+            pub fn amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.amount = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for amount: {e}"));
+                self
+            }
+            pub fn coupon<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::CouponId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.coupon = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for coupon: {e}"));
+                self
+            }
+            pub fn promotion_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::PromotionCodeId>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.promotion_code = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for promotion_code: {e}")
+                });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<InvoiceDiscountAmount> for super::InvoiceDiscountAmount {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: InvoiceDiscountAmount,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    amount: value.amount?,
+                    coupon: value.coupon?,
+                    promotion_code: value.promotion_code?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::InvoiceDiscountAmount> for InvoiceDiscountAmount {
+            fn from(value: super::InvoiceDiscountAmount) -> Self {
+                Self {
+                    amount: Ok(value.amount),
+                    coupon: Ok(value.coupon),
+                    promotion_code: Ok(value.promotion_code),
                 }
             }
         }
@@ -6333,6 +7686,102 @@ pub mod types {
                     data: Ok(value.data),
                     has_more: Ok(value.has_more),
                     next_cursor: Ok(value.next_cursor),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct InvoiceTaxAmount {
+            amount: ::std::result::Result<i64, ::std::string::String>,
+            display_name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            percentage: ::std::result::Result<::std::string::String, ::std::string::String>,
+            tax_rate: ::std::result::Result<super::TaxRateId, ::std::string::String>,
+            taxable_amount: ::std::result::Result<i64, ::std::string::String>,
+        }
+        impl ::std::default::Default for InvoiceTaxAmount {
+            fn default() -> Self {
+                Self {
+                    amount: Err("no value supplied for amount".to_string()),
+                    display_name: Err("no value supplied for display_name".to_string()),
+                    percentage: Err("no value supplied for percentage".to_string()),
+                    tax_rate: Err("no value supplied for tax_rate".to_string()),
+                    taxable_amount: Err("no value supplied for taxable_amount".to_string()),
+                }
+            }
+        }
+        impl InvoiceTaxAmount {
+            pub fn amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.amount = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for amount: {e}"));
+                self
+            }
+            pub fn display_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.display_name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for display_name: {e}"));
+                self
+            }
+            pub fn percentage<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.percentage = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for percentage: {e}"));
+                self
+            }
+            pub fn tax_rate<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::TaxRateId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.tax_rate = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for tax_rate: {e}"));
+                self
+            }
+            pub fn taxable_amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.taxable_amount = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for taxable_amount: {e}")
+                });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<InvoiceTaxAmount> for super::InvoiceTaxAmount {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: InvoiceTaxAmount,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    amount: value.amount?,
+                    display_name: value.display_name?,
+                    percentage: value.percentage?,
+                    tax_rate: value.tax_rate?,
+                    taxable_amount: value.taxable_amount?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::InvoiceTaxAmount> for InvoiceTaxAmount {
+            fn from(value: super::InvoiceTaxAmount) -> Self {
+                Self {
+                    amount: Ok(value.amount),
+                    display_name: Ok(value.display_name),
+                    percentage: Ok(value.percentage),
+                    tax_rate: Ok(value.tax_rate),
+                    taxable_amount: Ok(value.taxable_amount),
                 }
             }
         }
@@ -7635,6 +9084,225 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct PromotionCode {
+            active: ::std::result::Result<bool, ::std::string::String>,
+            code: ::std::result::Result<::std::string::String, ::std::string::String>,
+            coupon: ::std::result::Result<super::CouponId, ::std::string::String>,
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            expires_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<super::PromotionCodeId, ::std::string::String>,
+            max_redemptions:
+                ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            times_redeemed: ::std::result::Result<i64, ::std::string::String>,
+        }
+        impl ::std::default::Default for PromotionCode {
+            fn default() -> Self {
+                Self {
+                    active: Err("no value supplied for active".to_string()),
+                    code: Err("no value supplied for code".to_string()),
+                    coupon: Err("no value supplied for coupon".to_string()),
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    expires_at: Ok(Default::default()),
+                    id: Err("no value supplied for id".to_string()),
+                    max_redemptions: Ok(Default::default()),
+                    times_redeemed: Err("no value supplied for times_redeemed".to_string()),
+                }
+            }
+        }
+        impl PromotionCode {
+            pub fn active<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.active = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for active: {e}"));
+                self
+            }
+            pub fn code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.code = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for code: {e}"));
+                self
+            }
+            pub fn coupon<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::CouponId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.coupon = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for coupon: {e}"));
+                self
+            }
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for created_at: {e}"));
+                self
+            }
+            pub fn expires_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.expires_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for expires_at: {e}"));
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::PromotionCodeId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn max_redemptions<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.max_redemptions = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for max_redemptions: {e}")
+                });
+                self
+            }
+            pub fn times_redeemed<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.times_redeemed = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for times_redeemed: {e}")
+                });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PromotionCode> for super::PromotionCode {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PromotionCode,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    active: value.active?,
+                    code: value.code?,
+                    coupon: value.coupon?,
+                    created_at: value.created_at?,
+                    expires_at: value.expires_at?,
+                    id: value.id?,
+                    max_redemptions: value.max_redemptions?,
+                    times_redeemed: value.times_redeemed?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::PromotionCode> for PromotionCode {
+            fn from(value: super::PromotionCode) -> Self {
+                Self {
+                    active: Ok(value.active),
+                    code: Ok(value.code),
+                    coupon: Ok(value.coupon),
+                    created_at: Ok(value.created_at),
+                    expires_at: Ok(value.expires_at),
+                    id: Ok(value.id),
+                    max_redemptions: Ok(value.max_redemptions),
+                    times_redeemed: Ok(value.times_redeemed),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct PromotionCodePage {
+            data:
+                ::std::result::Result<::std::vec::Vec<super::PromotionCode>, ::std::string::String>,
+            has_more: ::std::result::Result<bool, ::std::string::String>,
+            next_cursor: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for PromotionCodePage {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    has_more: Err("no value supplied for has_more".to_string()),
+                    next_cursor: Ok(Default::default()),
+                }
+            }
+        }
+        impl PromotionCodePage {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::PromotionCode>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for data: {e}"));
+                self
+            }
+            pub fn has_more<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_more = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for has_more: {e}"));
+                self
+            }
+            pub fn next_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for next_cursor: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PromotionCodePage> for super::PromotionCodePage {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PromotionCodePage,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    has_more: value.has_more?,
+                    next_cursor: value.next_cursor?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::PromotionCodePage> for PromotionCodePage {
+            fn from(value: super::PromotionCodePage) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    has_more: Ok(value.has_more),
+                    next_cursor: Ok(value.next_cursor),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct Quote {
             amount: ::std::result::Result<i64, ::std::string::String>,
             currency: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -8378,6 +10046,12 @@ pub mod types {
                 ::std::string::String,
             >,
             customer: ::std::result::Result<super::CustomerId, ::std::string::String>,
+            default_tax_rates:
+                ::std::result::Result<::std::vec::Vec<super::TaxRateId>, ::std::string::String>,
+            discount: ::std::result::Result<
+                ::std::option::Option<super::SubscriptionDiscount>,
+                ::std::string::String,
+            >,
             id: ::std::result::Result<super::SubscriptionId, ::std::string::String>,
             items: ::std::result::Result<
                 ::std::vec::Vec<super::SubscriptionItem>,
@@ -8408,6 +10082,8 @@ pub mod types {
                         "no value supplied for current_period_start".to_string()
                     ),
                     customer: Err("no value supplied for customer".to_string()),
+                    default_tax_rates: Err("no value supplied for default_tax_rates".to_string()),
+                    discount: Ok(Default::default()),
                     id: Err("no value supplied for id".to_string()),
                     items: Err("no value supplied for items".to_string()),
                     pending_lines: Err("no value supplied for pending_lines".to_string()),
@@ -8499,6 +10175,26 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for customer: {e}"));
                 self
             }
+            pub fn default_tax_rates<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::TaxRateId>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.default_tax_rates = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for default_tax_rates: {e}")
+                });
+                self
+            }
+            pub fn discount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::SubscriptionDiscount>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.discount = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for discount: {e}"));
+                self
+            }
             pub fn id<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<super::SubscriptionId>,
@@ -8566,6 +10262,8 @@ pub mod types {
                     current_period_end: value.current_period_end?,
                     current_period_start: value.current_period_start?,
                     customer: value.customer?,
+                    default_tax_rates: value.default_tax_rates?,
+                    discount: value.discount?,
                     id: value.id?,
                     items: value.items?,
                     pending_lines: value.pending_lines?,
@@ -8585,11 +10283,106 @@ pub mod types {
                     current_period_end: Ok(value.current_period_end),
                     current_period_start: Ok(value.current_period_start),
                     customer: Ok(value.customer),
+                    default_tax_rates: Ok(value.default_tax_rates),
+                    discount: Ok(value.discount),
                     id: Ok(value.id),
                     items: Ok(value.items),
                     pending_lines: Ok(value.pending_lines),
                     status: Ok(value.status),
                     trial_end: Ok(value.trial_end),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct SubscriptionDiscount {
+            coupon: ::std::result::Result<super::CouponId, ::std::string::String>,
+            end: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            promotion_code: ::std::result::Result<
+                ::std::option::Option<super::PromotionCodeId>,
+                ::std::string::String,
+            >,
+            start: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for SubscriptionDiscount {
+            fn default() -> Self {
+                Self {
+                    coupon: Err("no value supplied for coupon".to_string()),
+                    end: Ok(Default::default()),
+                    promotion_code: Ok(Default::default()),
+                    start: Err("no value supplied for start".to_string()),
+                }
+            }
+        }
+        impl SubscriptionDiscount {
+            pub fn coupon<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::CouponId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.coupon = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for coupon: {e}"));
+                self
+            }
+            pub fn end<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.end = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for end: {e}"));
+                self
+            }
+            pub fn promotion_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::PromotionCodeId>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.promotion_code = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for promotion_code: {e}")
+                });
+                self
+            }
+            pub fn start<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.start = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for start: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SubscriptionDiscount> for super::SubscriptionDiscount {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SubscriptionDiscount,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    coupon: value.coupon?,
+                    end: value.end?,
+                    promotion_code: value.promotion_code?,
+                    start: value.start?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::SubscriptionDiscount> for SubscriptionDiscount {
+            fn from(value: super::SubscriptionDiscount) -> Self {
+                Self {
+                    coupon: Ok(value.coupon),
+                    end: Ok(value.end),
+                    promotion_code: Ok(value.promotion_code),
+                    start: Ok(value.start),
                 }
             }
         }
@@ -8773,6 +10566,207 @@ pub mod types {
                 Self {
                     type_: Ok(value.type_),
                     value: Ok(value.value),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct TaxRate {
+            active: ::std::result::Result<bool, ::std::string::String>,
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            display_name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            id: ::std::result::Result<super::TaxRateId, ::std::string::String>,
+            inclusive: ::std::result::Result<bool, ::std::string::String>,
+            jurisdiction: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            percentage: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for TaxRate {
+            fn default() -> Self {
+                Self {
+                    active: Err("no value supplied for active".to_string()),
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    display_name: Err("no value supplied for display_name".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    inclusive: Err("no value supplied for inclusive".to_string()),
+                    jurisdiction: Ok(Default::default()),
+                    percentage: Err("no value supplied for percentage".to_string()),
+                }
+            }
+        }
+        impl TaxRate {
+            pub fn active<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.active = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for active: {e}"));
+                self
+            }
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for created_at: {e}"));
+                self
+            }
+            pub fn display_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.display_name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for display_name: {e}"));
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::TaxRateId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn inclusive<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.inclusive = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for inclusive: {e}"));
+                self
+            }
+            pub fn jurisdiction<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.jurisdiction = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for jurisdiction: {e}"));
+                self
+            }
+            pub fn percentage<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.percentage = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for percentage: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<TaxRate> for super::TaxRate {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: TaxRate,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    active: value.active?,
+                    created_at: value.created_at?,
+                    display_name: value.display_name?,
+                    id: value.id?,
+                    inclusive: value.inclusive?,
+                    jurisdiction: value.jurisdiction?,
+                    percentage: value.percentage?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::TaxRate> for TaxRate {
+            fn from(value: super::TaxRate) -> Self {
+                Self {
+                    active: Ok(value.active),
+                    created_at: Ok(value.created_at),
+                    display_name: Ok(value.display_name),
+                    id: Ok(value.id),
+                    inclusive: Ok(value.inclusive),
+                    jurisdiction: Ok(value.jurisdiction),
+                    percentage: Ok(value.percentage),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct TaxRatePage {
+            data: ::std::result::Result<::std::vec::Vec<super::TaxRate>, ::std::string::String>,
+            has_more: ::std::result::Result<bool, ::std::string::String>,
+            next_cursor: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for TaxRatePage {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    has_more: Err("no value supplied for has_more".to_string()),
+                    next_cursor: Ok(Default::default()),
+                }
+            }
+        }
+        impl TaxRatePage {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::TaxRate>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for data: {e}"));
+                self
+            }
+            pub fn has_more<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_more = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for has_more: {e}"));
+                self
+            }
+            pub fn next_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for next_cursor: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<TaxRatePage> for super::TaxRatePage {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: TaxRatePage,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    has_more: value.has_more?,
+                    next_cursor: value.next_cursor?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::TaxRatePage> for TaxRatePage {
+            fn from(value: super::TaxRatePage) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    has_more: Ok(value.has_more),
+                    next_cursor: Ok(value.next_cursor),
                 }
             }
         }
@@ -9045,6 +11039,47 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct UpdateCouponRequest {
+            name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for UpdateCouponRequest {
+            fn default() -> Self {
+                Self {
+                    name: Ok(Default::default()),
+                }
+            }
+        }
+        impl UpdateCouponRequest {
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for name: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<UpdateCouponRequest> for super::UpdateCouponRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UpdateCouponRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { name: value.name? })
+            }
+        }
+        impl ::std::convert::From<super::UpdateCouponRequest> for UpdateCouponRequest {
+            fn from(value: super::UpdateCouponRequest) -> Self {
+                Self {
+                    name: Ok(value.name),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct UpdateMemberRequest {
             role: ::std::result::Result<::std::string::String, ::std::string::String>,
         }
@@ -9229,6 +11264,46 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct UpdatePromotionCodeRequest {
+            active: ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
+        }
+        impl ::std::default::Default for UpdatePromotionCodeRequest {
+            fn default() -> Self {
+                Self {
+                    active: Ok(Default::default()),
+                }
+            }
+        }
+        impl UpdatePromotionCodeRequest {
+            pub fn active<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.active = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for active: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<UpdatePromotionCodeRequest> for super::UpdatePromotionCodeRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UpdatePromotionCodeRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    active: value.active?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::UpdatePromotionCodeRequest> for UpdatePromotionCodeRequest {
+            fn from(value: super::UpdatePromotionCodeRequest) -> Self {
+                Self {
+                    active: Ok(value.active),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct UpdateRoleRequest {
             description: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
@@ -9309,8 +11384,20 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct UpdateSubscriptionRequest {
+            coupon: ::std::result::Result<
+                ::std::option::Option<super::CouponId>,
+                ::std::string::String,
+            >,
+            default_tax_rates: ::std::result::Result<
+                ::std::option::Option<::std::vec::Vec<super::TaxRateId>>,
+                ::std::string::String,
+            >,
             items: ::std::result::Result<
-                ::std::vec::Vec<super::SubscriptionItem>,
+                ::std::option::Option<::std::vec::Vec<super::SubscriptionItem>>,
+                ::std::string::String,
+            >,
+            promotion_code: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             proration_behavior: ::std::result::Result<
@@ -9321,20 +11408,57 @@ pub mod types {
         impl ::std::default::Default for UpdateSubscriptionRequest {
             fn default() -> Self {
                 Self {
-                    items: Err("no value supplied for items".to_string()),
+                    coupon: Ok(Default::default()),
+                    default_tax_rates: Ok(Default::default()),
+                    items: Ok(Default::default()),
+                    promotion_code: Ok(Default::default()),
                     proration_behavior: Ok(Default::default()),
                 }
             }
         }
         impl UpdateSubscriptionRequest {
+            pub fn coupon<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::CouponId>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.coupon = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for coupon: {e}"));
+                self
+            }
+            pub fn default_tax_rates<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<::std::vec::Vec<super::TaxRateId>>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.default_tax_rates = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for default_tax_rates: {e}")
+                });
+                self
+            }
             pub fn items<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::vec::Vec<super::SubscriptionItem>>,
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<::std::vec::Vec<super::SubscriptionItem>>,
+                    >,
                 T::Error: ::std::fmt::Display,
             {
                 self.items = value
                     .try_into()
                     .map_err(|e| format!("error converting supplied value for items: {e}"));
+                self
+            }
+            pub fn promotion_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.promotion_code = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for promotion_code: {e}")
+                });
                 self
             }
             pub fn proration_behavior<T>(mut self, value: T) -> Self
@@ -9354,7 +11478,10 @@ pub mod types {
                 value: UpdateSubscriptionRequest,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
+                    coupon: value.coupon?,
+                    default_tax_rates: value.default_tax_rates?,
                     items: value.items?,
+                    promotion_code: value.promotion_code?,
                     proration_behavior: value.proration_behavior?,
                 })
             }
@@ -9362,8 +11489,68 @@ pub mod types {
         impl ::std::convert::From<super::UpdateSubscriptionRequest> for UpdateSubscriptionRequest {
             fn from(value: super::UpdateSubscriptionRequest) -> Self {
                 Self {
+                    coupon: Ok(value.coupon),
+                    default_tax_rates: Ok(value.default_tax_rates),
                     items: Ok(value.items),
+                    promotion_code: Ok(value.promotion_code),
                     proration_behavior: Ok(value.proration_behavior),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct UpdateTaxRateRequest {
+            active: ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
+            display_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for UpdateTaxRateRequest {
+            fn default() -> Self {
+                Self {
+                    active: Ok(Default::default()),
+                    display_name: Ok(Default::default()),
+                }
+            }
+        }
+        impl UpdateTaxRateRequest {
+            pub fn active<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.active = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for active: {e}"));
+                self
+            }
+            pub fn display_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.display_name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for display_name: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<UpdateTaxRateRequest> for super::UpdateTaxRateRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UpdateTaxRateRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    active: value.active?,
+                    display_name: value.display_name?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::UpdateTaxRateRequest> for UpdateTaxRateRequest {
+            fn from(value: super::UpdateTaxRateRequest) -> Self {
+                Self {
+                    active: Ok(value.active),
+                    display_name: Ok(value.display_name),
                 }
             }
         }
@@ -10335,6 +12522,77 @@ impl Client {
     pub fn billing_settings_update(&self) -> builder::BillingSettingsUpdate<'_> {
         builder::BillingSettingsUpdate::new(self)
     }
+    /**List coupons, newest first
+
+    Sends a `GET` request to `/v1/coupons`
+
+    Arguments:
+    - `limit`: Page size, 1 to 100 (default 10).
+    - `starting_after`: Return items after this id (the previous page's `next_cursor`).
+    ```ignore
+    let response = client.coupons_list()
+        .limit(limit)
+        .starting_after(starting_after)
+        .send()
+        .await;
+    ```*/
+    pub fn coupons_list(&self) -> builder::CouponsList<'_> {
+        builder::CouponsList::new(self)
+    }
+    /**Create a coupon
+
+    Sends a `POST` request to `/v1/coupons`
+
+    ```ignore
+    let response = client.coupons_create()
+        .body(body)
+        .send()
+        .await;
+    ```*/
+    pub fn coupons_create(&self) -> builder::CouponsCreate<'_> {
+        builder::CouponsCreate::new(self)
+    }
+    /**Get a coupon
+
+    Sends a `GET` request to `/v1/coupons/{id}`
+
+    ```ignore
+    let response = client.coupons_get()
+        .id(id)
+        .send()
+        .await;
+    ```*/
+    pub fn coupons_get(&self) -> builder::CouponsGet<'_> {
+        builder::CouponsGet::new(self)
+    }
+    /**Rename a coupon (its terms never change)
+
+    Sends a `POST` request to `/v1/coupons/{id}`
+
+    ```ignore
+    let response = client.coupons_update()
+        .id(id)
+        .body(body)
+        .send()
+        .await;
+    ```*/
+    pub fn coupons_update(&self) -> builder::CouponsUpdate<'_> {
+        builder::CouponsUpdate::new(self)
+    }
+    /**Archive a coupon: no new redemptions (nor through its promotion codes); subscriptions
+    that have it keep their discount
+
+    Sends a `POST` request to `/v1/coupons/{id}/archive`
+
+    ```ignore
+    let response = client.coupons_archive()
+        .id(id)
+        .send()
+        .await;
+    ```*/
+    pub fn coupons_archive(&self) -> builder::CouponsArchive<'_> {
+        builder::CouponsArchive::new(self)
+    }
     /**List customers, newest first
 
     Sends a `GET` request to `/v1/customers`
@@ -10560,6 +12818,19 @@ impl Client {
     ```*/
     pub fn invoices_get(&self) -> builder::InvoicesGet<'_> {
         builder::InvoicesGet::new(self)
+    }
+    /**The invoice as an HTML page, to show or send to the customer
+
+    Sends a `GET` request to `/v1/invoices/{id}/html`
+
+    ```ignore
+    let response = client.invoices_html()
+        .id(id)
+        .send()
+        .await;
+    ```*/
+    pub fn invoices_html(&self) -> builder::InvoicesHtml<'_> {
+        builder::InvoicesHtml::new(self)
     }
     /**Write an open invoice off as uncollectible
 
@@ -10927,6 +13198,67 @@ impl Client {
     pub fn products_archive(&self) -> builder::ProductsArchive<'_> {
         builder::ProductsArchive::new(self)
     }
+    /**List promotion codes, newest first
+
+    Sends a `GET` request to `/v1/promotion_codes`
+
+    Arguments:
+    - `active`: Only active (true) or inactive (false) codes.
+    - `code`: Only this code (any case).
+    - `limit`: Page size, 1 to 100 (default 10).
+    - `starting_after`: Return items after this id (the previous page's `next_cursor`).
+    ```ignore
+    let response = client.promotion_codes_list()
+        .active(active)
+        .code(code)
+        .limit(limit)
+        .starting_after(starting_after)
+        .send()
+        .await;
+    ```*/
+    pub fn promotion_codes_list(&self) -> builder::PromotionCodesList<'_> {
+        builder::PromotionCodesList::new(self)
+    }
+    /**Create a promotion code for a coupon
+
+    Sends a `POST` request to `/v1/promotion_codes`
+
+    ```ignore
+    let response = client.promotion_codes_create()
+        .body(body)
+        .send()
+        .await;
+    ```*/
+    pub fn promotion_codes_create(&self) -> builder::PromotionCodesCreate<'_> {
+        builder::PromotionCodesCreate::new(self)
+    }
+    /**Get a promotion code
+
+    Sends a `GET` request to `/v1/promotion_codes/{id}`
+
+    ```ignore
+    let response = client.promotion_codes_get()
+        .id(id)
+        .send()
+        .await;
+    ```*/
+    pub fn promotion_codes_get(&self) -> builder::PromotionCodesGet<'_> {
+        builder::PromotionCodesGet::new(self)
+    }
+    /**Activate or deactivate a promotion code
+
+    Sends a `POST` request to `/v1/promotion_codes/{id}`
+
+    ```ignore
+    let response = client.promotion_codes_update()
+        .id(id)
+        .body(body)
+        .send()
+        .await;
+    ```*/
+    pub fn promotion_codes_update(&self) -> builder::PromotionCodesUpdate<'_> {
+        builder::PromotionCodesUpdate::new(self)
+    }
     /**List built-in and custom roles
 
     Sends a `GET` request to `/v1/roles`
@@ -11147,6 +13479,65 @@ impl Client {
     ```*/
     pub fn subscriptions_resume(&self) -> builder::SubscriptionsResume<'_> {
         builder::SubscriptionsResume::new(self)
+    }
+    /**List tax rates, newest first
+
+    Sends a `GET` request to `/v1/tax_rates`
+
+    Arguments:
+    - `active`: Only active (true) or inactive (false) rates.
+    - `limit`: Page size, 1 to 100 (default 10).
+    - `starting_after`: Return items after this id (the previous page's `next_cursor`).
+    ```ignore
+    let response = client.tax_rates_list()
+        .active(active)
+        .limit(limit)
+        .starting_after(starting_after)
+        .send()
+        .await;
+    ```*/
+    pub fn tax_rates_list(&self) -> builder::TaxRatesList<'_> {
+        builder::TaxRatesList::new(self)
+    }
+    /**Create a tax rate
+
+    Sends a `POST` request to `/v1/tax_rates`
+
+    ```ignore
+    let response = client.tax_rates_create()
+        .body(body)
+        .send()
+        .await;
+    ```*/
+    pub fn tax_rates_create(&self) -> builder::TaxRatesCreate<'_> {
+        builder::TaxRatesCreate::new(self)
+    }
+    /**Get a tax rate
+
+    Sends a `GET` request to `/v1/tax_rates/{id}`
+
+    ```ignore
+    let response = client.tax_rates_get()
+        .id(id)
+        .send()
+        .await;
+    ```*/
+    pub fn tax_rates_get(&self) -> builder::TaxRatesGet<'_> {
+        builder::TaxRatesGet::new(self)
+    }
+    /**Rename, activate or deactivate a tax rate (its percentage never changes)
+
+    Sends a `POST` request to `/v1/tax_rates/{id}`
+
+    ```ignore
+    let response = client.tax_rates_update()
+        .id(id)
+        .body(body)
+        .send()
+        .await;
+    ```*/
+    pub fn tax_rates_update(&self) -> builder::TaxRatesUpdate<'_> {
+        builder::TaxRatesUpdate::new(self)
     }
     /**List test clocks, newest first
 
@@ -12065,6 +14456,382 @@ pub mod builder {
                 400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::coupons_list`]
+
+    [`Client::coupons_list`]: super::Client::coupons_list*/
+    #[derive(Debug, Clone)]
+    pub struct CouponsList<'a> {
+        client: &'a super::Client,
+        limit: Result<Option<::std::num::NonZeroU64>, String>,
+        starting_after: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> CouponsList<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                limit: Ok(None),
+                starting_after: Ok(None),
+            }
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.limit = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: num :: NonZeroU64` for limit failed".to_string()
+            });
+            self
+        }
+        pub fn starting_after<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.starting_after = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for starting_after failed".to_string()
+            });
+            self
+        }
+        ///Sends a `GET` request to `/v1/coupons`
+        pub async fn send(self) -> Result<ResponseValue<types::CouponPage>, Error<ByteStream>> {
+            let Self {
+                client,
+                limit,
+                starting_after,
+            } = self;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let starting_after = starting_after.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/coupons", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new(
+                    "starting_after",
+                    &starting_after,
+                ))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "coupons_list",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::coupons_create`]
+
+    [`Client::coupons_create`]: super::Client::coupons_create*/
+    #[derive(Debug, Clone)]
+    pub struct CouponsCreate<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::CreateCouponRequest, String>,
+    }
+    impl<'a> CouponsCreate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreateCouponRequest>,
+            <V as std::convert::TryInto<types::CreateCouponRequest>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `CreateCouponRequest` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::CreateCouponRequest,
+                ) -> types::builder::CreateCouponRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/coupons`
+        pub async fn send(self) -> Result<ResponseValue<types::Coupon>, Error<ByteStream>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| types::CreateCouponRequest::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/coupons", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "coupons_create",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::coupons_get`]
+
+    [`Client::coupons_get`]: super::Client::coupons_get*/
+    #[derive(Debug, Clone)]
+    pub struct CouponsGet<'a> {
+        client: &'a super::Client,
+        id: Result<types::CouponId, String>,
+    }
+    impl<'a> CouponsGet<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CouponId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `CouponId` for id failed".to_string());
+            self
+        }
+        ///Sends a `GET` request to `/v1/coupons/{id}`
+        pub async fn send(self) -> Result<ResponseValue<types::Coupon>, Error<ByteStream>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/coupons/{}",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "coupons_get",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::coupons_update`]
+
+    [`Client::coupons_update`]: super::Client::coupons_update*/
+    #[derive(Debug, Clone)]
+    pub struct CouponsUpdate<'a> {
+        client: &'a super::Client,
+        id: Result<types::CouponId, String>,
+        body: Result<types::builder::UpdateCouponRequest, String>,
+    }
+    impl<'a> CouponsUpdate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CouponId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `CouponId` for id failed".to_string());
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::UpdateCouponRequest>,
+            <V as std::convert::TryInto<types::UpdateCouponRequest>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `UpdateCouponRequest` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::UpdateCouponRequest,
+                ) -> types::builder::UpdateCouponRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/coupons/{id}`
+        pub async fn send(self) -> Result<ResponseValue<types::Coupon>, Error<ByteStream>> {
+            let Self { client, id, body } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| types::UpdateCouponRequest::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/coupons/{}",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "coupons_update",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::coupons_archive`]
+
+    [`Client::coupons_archive`]: super::Client::coupons_archive*/
+    #[derive(Debug, Clone)]
+    pub struct CouponsArchive<'a> {
+        client: &'a super::Client,
+        id: Result<types::CouponId, String>,
+    }
+    impl<'a> CouponsArchive<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CouponId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `CouponId` for id failed".to_string());
+            self
+        }
+        ///Sends a `POST` request to `/v1/coupons/{id}/archive`
+        pub async fn send(self) -> Result<ResponseValue<types::Coupon>, Error<ByteStream>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/coupons/{}/archive",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "coupons_archive",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -13295,6 +16062,63 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::invoices_html`]
+
+    [`Client::invoices_html`]: super::Client::invoices_html*/
+    #[derive(Debug, Clone)]
+    pub struct InvoicesHtml<'a> {
+        client: &'a super::Client,
+        id: Result<types::InvoiceId, String>,
+    }
+    impl<'a> InvoicesHtml<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::InvoiceId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `InvoiceId` for id failed".to_string());
+            self
+        }
+        ///Sends a `GET` request to `/v1/invoices/{id}/html`
+        pub async fn send(self) -> Result<ResponseValue<ByteStream>, Error<ByteStream>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/invoices/{}/html",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client.client.get(url).headers(header_map).build()?;
+            let info = OperationInfo {
+                operation_id: "invoices_html",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => Ok(ResponseValue::stream(response)),
                 400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
@@ -15226,6 +18050,360 @@ pub mod builder {
             }
         }
     }
+    /**Builder for [`Client::promotion_codes_list`]
+
+    [`Client::promotion_codes_list`]: super::Client::promotion_codes_list*/
+    #[derive(Debug, Clone)]
+    pub struct PromotionCodesList<'a> {
+        client: &'a super::Client,
+        active: Result<Option<bool>, String>,
+        code: Result<Option<::std::string::String>, String>,
+        limit: Result<Option<::std::num::NonZeroU64>, String>,
+        starting_after: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> PromotionCodesList<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                active: Ok(None),
+                code: Ok(None),
+                limit: Ok(None),
+                starting_after: Ok(None),
+            }
+        }
+        pub fn active<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<bool>,
+        {
+            self.active = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `bool` for active failed".to_string());
+            self
+        }
+        pub fn code<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.code = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for code failed".to_string()
+            });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.limit = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: num :: NonZeroU64` for limit failed".to_string()
+            });
+            self
+        }
+        pub fn starting_after<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.starting_after = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for starting_after failed".to_string()
+            });
+            self
+        }
+        ///Sends a `GET` request to `/v1/promotion_codes`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::PromotionCodePage>, Error<ByteStream>> {
+            let Self {
+                client,
+                active,
+                code,
+                limit,
+                starting_after,
+            } = self;
+            let active = active.map_err(Error::InvalidRequest)?;
+            let code = code.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let starting_after = starting_after.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/promotion_codes", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("active", &active))
+                .query(&progenitor_client::QueryParam::new("code", &code))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new(
+                    "starting_after",
+                    &starting_after,
+                ))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "promotion_codes_list",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::promotion_codes_create`]
+
+    [`Client::promotion_codes_create`]: super::Client::promotion_codes_create*/
+    #[derive(Debug, Clone)]
+    pub struct PromotionCodesCreate<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::CreatePromotionCodeRequest, String>,
+    }
+    impl<'a> PromotionCodesCreate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreatePromotionCodeRequest>,
+            <V as std::convert::TryInto<types::CreatePromotionCodeRequest>>::Error:
+                std::fmt::Display,
+        {
+            self.body = value.try_into().map(From::from).map_err(|s| {
+                format!(
+                    "conversion to `CreatePromotionCodeRequest` for body failed: {}",
+                    s
+                )
+            });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::CreatePromotionCodeRequest,
+                ) -> types::builder::CreatePromotionCodeRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/promotion_codes`
+        pub async fn send(self) -> Result<ResponseValue<types::PromotionCode>, Error<ByteStream>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::CreatePromotionCodeRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/promotion_codes", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "promotion_codes_create",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::promotion_codes_get`]
+
+    [`Client::promotion_codes_get`]: super::Client::promotion_codes_get*/
+    #[derive(Debug, Clone)]
+    pub struct PromotionCodesGet<'a> {
+        client: &'a super::Client,
+        id: Result<types::PromotionCodeId, String>,
+    }
+    impl<'a> PromotionCodesGet<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::PromotionCodeId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `PromotionCodeId` for id failed".to_string());
+            self
+        }
+        ///Sends a `GET` request to `/v1/promotion_codes/{id}`
+        pub async fn send(self) -> Result<ResponseValue<types::PromotionCode>, Error<ByteStream>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/promotion_codes/{}",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "promotion_codes_get",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::promotion_codes_update`]
+
+    [`Client::promotion_codes_update`]: super::Client::promotion_codes_update*/
+    #[derive(Debug, Clone)]
+    pub struct PromotionCodesUpdate<'a> {
+        client: &'a super::Client,
+        id: Result<types::PromotionCodeId, String>,
+        body: Result<types::builder::UpdatePromotionCodeRequest, String>,
+    }
+    impl<'a> PromotionCodesUpdate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::PromotionCodeId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `PromotionCodeId` for id failed".to_string());
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::UpdatePromotionCodeRequest>,
+            <V as std::convert::TryInto<types::UpdatePromotionCodeRequest>>::Error:
+                std::fmt::Display,
+        {
+            self.body = value.try_into().map(From::from).map_err(|s| {
+                format!(
+                    "conversion to `UpdatePromotionCodeRequest` for body failed: {}",
+                    s
+                )
+            });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::UpdatePromotionCodeRequest,
+                ) -> types::builder::UpdatePromotionCodeRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/promotion_codes/{id}`
+        pub async fn send(self) -> Result<ResponseValue<types::PromotionCode>, Error<ByteStream>> {
+            let Self { client, id, body } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::UpdatePromotionCodeRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/promotion_codes/{}",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "promotion_codes_update",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     /**Builder for [`Client::roles_list`]
 
     [`Client::roles_list`]: super::Client::roles_list*/
@@ -16352,6 +19530,336 @@ pub mod builder {
                 403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::tax_rates_list`]
+
+    [`Client::tax_rates_list`]: super::Client::tax_rates_list*/
+    #[derive(Debug, Clone)]
+    pub struct TaxRatesList<'a> {
+        client: &'a super::Client,
+        active: Result<Option<bool>, String>,
+        limit: Result<Option<::std::num::NonZeroU64>, String>,
+        starting_after: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> TaxRatesList<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                active: Ok(None),
+                limit: Ok(None),
+                starting_after: Ok(None),
+            }
+        }
+        pub fn active<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<bool>,
+        {
+            self.active = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `bool` for active failed".to_string());
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.limit = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: num :: NonZeroU64` for limit failed".to_string()
+            });
+            self
+        }
+        pub fn starting_after<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.starting_after = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for starting_after failed".to_string()
+            });
+            self
+        }
+        ///Sends a `GET` request to `/v1/tax_rates`
+        pub async fn send(self) -> Result<ResponseValue<types::TaxRatePage>, Error<ByteStream>> {
+            let Self {
+                client,
+                active,
+                limit,
+                starting_after,
+            } = self;
+            let active = active.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let starting_after = starting_after.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/tax_rates", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("active", &active))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new(
+                    "starting_after",
+                    &starting_after,
+                ))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "tax_rates_list",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::tax_rates_create`]
+
+    [`Client::tax_rates_create`]: super::Client::tax_rates_create*/
+    #[derive(Debug, Clone)]
+    pub struct TaxRatesCreate<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::CreateTaxRateRequest, String>,
+    }
+    impl<'a> TaxRatesCreate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreateTaxRateRequest>,
+            <V as std::convert::TryInto<types::CreateTaxRateRequest>>::Error: std::fmt::Display,
+        {
+            self.body = value.try_into().map(From::from).map_err(|s| {
+                format!(
+                    "conversion to `CreateTaxRateRequest` for body failed: {}",
+                    s
+                )
+            });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::CreateTaxRateRequest,
+                ) -> types::builder::CreateTaxRateRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/tax_rates`
+        pub async fn send(self) -> Result<ResponseValue<types::TaxRate>, Error<ByteStream>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| types::CreateTaxRateRequest::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/tax_rates", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "tax_rates_create",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::tax_rates_get`]
+
+    [`Client::tax_rates_get`]: super::Client::tax_rates_get*/
+    #[derive(Debug, Clone)]
+    pub struct TaxRatesGet<'a> {
+        client: &'a super::Client,
+        id: Result<types::TaxRateId, String>,
+    }
+    impl<'a> TaxRatesGet<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::TaxRateId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `TaxRateId` for id failed".to_string());
+            self
+        }
+        ///Sends a `GET` request to `/v1/tax_rates/{id}`
+        pub async fn send(self) -> Result<ResponseValue<types::TaxRate>, Error<ByteStream>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/tax_rates/{}",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "tax_rates_get",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::tax_rates_update`]
+
+    [`Client::tax_rates_update`]: super::Client::tax_rates_update*/
+    #[derive(Debug, Clone)]
+    pub struct TaxRatesUpdate<'a> {
+        client: &'a super::Client,
+        id: Result<types::TaxRateId, String>,
+        body: Result<types::builder::UpdateTaxRateRequest, String>,
+    }
+    impl<'a> TaxRatesUpdate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::TaxRateId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `TaxRateId` for id failed".to_string());
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::UpdateTaxRateRequest>,
+            <V as std::convert::TryInto<types::UpdateTaxRateRequest>>::Error: std::fmt::Display,
+        {
+            self.body = value.try_into().map(From::from).map_err(|s| {
+                format!(
+                    "conversion to `UpdateTaxRateRequest` for body failed: {}",
+                    s
+                )
+            });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::UpdateTaxRateRequest,
+                ) -> types::builder::UpdateTaxRateRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/tax_rates/{id}`
+        pub async fn send(self) -> Result<ResponseValue<types::TaxRate>, Error<ByteStream>> {
+            let Self { client, id, body } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| types::UpdateTaxRateRequest::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/tax_rates/{}",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "tax_rates_update",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }

@@ -153,6 +153,27 @@ impl NeoForge {
         }
     }
 
+    /// Percentages or amounts off a subscription's invoices: once, for some months, or forever.
+    pub fn coupons(&self) -> Coupons<'_> {
+        Coupons {
+            client: &self.inner,
+        }
+    }
+
+    /// Customer-facing codes for coupons, with their own limits.
+    pub fn promotion_codes(&self) -> PromotionCodes<'_> {
+        PromotionCodes {
+            client: &self.inner,
+        }
+    }
+
+    /// Manual tax rates added to invoices (exclusive).
+    pub fn tax_rates(&self) -> TaxRates<'_> {
+        TaxRates {
+            client: &self.inner,
+        }
+    }
+
     /// Webhook endpoints, the events sent to them (signed the Standard Webhooks way), delivery attempts and replays.
     pub fn webhooks(&self) -> Webhooks<'_> {
         Webhooks {

@@ -1380,6 +1380,319 @@ impl Prices<'_> {
     }
 }
 
+/// Percentages or amounts off a subscription's invoices: once, for some months, or forever.
+pub struct Coupons<'a> {
+    pub(crate) client: &'a Client,
+}
+
+/// Query parameters of [`Coupons::list`].
+#[derive(Debug, Clone, Default)]
+pub struct CouponsListParams {
+    /// Page size, 1 to 100 (default 10).
+    pub limit: Option<u64>,
+    /// Return items after this id (the previous page's `next_cursor`).
+    pub starting_after: Option<String>,
+}
+
+impl Coupons<'_> {
+    /// List coupons, newest first.
+    ///
+    /// `GET /v1/coupons`
+    pub async fn list(
+        &self,
+        params: CouponsListParams,
+    ) -> Result<Response<types::CouponPage>, Error> {
+        let request = self.client.coupons_list();
+        let request = match params.limit {
+            Some(v) => request.limit(v),
+            None => request,
+        };
+        let request = match params.starting_after {
+            Some(v) => request.starting_after(v),
+            None => request,
+        };
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+
+    /// Every item of [`Self::list`], page after page.
+    pub fn list_auto_paging(
+        &self,
+        params: CouponsListParams,
+    ) -> impl Stream<Item = Result<types::Coupon, Error>> + '_ {
+        futures::stream::try_unfold(Some(params), move |next| async move {
+            let Some(params) = next else { return Ok(None) };
+            let page = self.list(params.clone()).await?.body;
+            let next = page.next_cursor.map(|cursor| CouponsListParams {
+                starting_after: Some(cursor),
+                ..params
+            });
+            Ok(Some((
+                futures::stream::iter(page.data.into_iter().map(Ok)),
+                next,
+            )))
+        })
+        .try_flatten()
+    }
+    /// Create a coupon.
+    ///
+    /// `POST /v1/coupons`
+    pub async fn create(
+        &self,
+        body: types::CreateCouponRequest,
+    ) -> Result<Response<types::Coupon>, Error> {
+        let request = self.client.coupons_create().body(body);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Get a coupon.
+    ///
+    /// `GET /v1/coupons/{id}`
+    pub async fn get(&self, id: &str) -> Result<Response<types::Coupon>, Error> {
+        let request = self.client.coupons_get().id(id);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Rename a coupon (its terms never change).
+    ///
+    /// `POST /v1/coupons/{id}`
+    pub async fn update(
+        &self,
+        id: &str,
+        body: types::UpdateCouponRequest,
+    ) -> Result<Response<types::Coupon>, Error> {
+        let request = self.client.coupons_update().id(id).body(body);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Archive a coupon: no new redemptions (nor through its promotion codes); subscriptions that have it keep their discount.
+    ///
+    /// `POST /v1/coupons/{id}/archive`
+    pub async fn archive(&self, id: &str) -> Result<Response<types::Coupon>, Error> {
+        let request = self.client.coupons_archive().id(id);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+}
+
+/// Customer-facing codes for coupons, with their own limits.
+pub struct PromotionCodes<'a> {
+    pub(crate) client: &'a Client,
+}
+
+/// Query parameters of [`PromotionCodes::list`].
+#[derive(Debug, Clone, Default)]
+pub struct PromotionCodesListParams {
+    /// Page size, 1 to 100 (default 10).
+    pub limit: Option<u64>,
+    /// Return items after this id (the previous page's `next_cursor`).
+    pub starting_after: Option<String>,
+    /// Only this code (any case).
+    pub code: Option<String>,
+    /// Only active (true) or inactive (false) codes.
+    pub active: Option<bool>,
+}
+
+impl PromotionCodes<'_> {
+    /// List promotion codes, newest first.
+    ///
+    /// `GET /v1/promotion_codes`
+    pub async fn list(
+        &self,
+        params: PromotionCodesListParams,
+    ) -> Result<Response<types::PromotionCodePage>, Error> {
+        let request = self.client.promotion_codes_list();
+        let request = match params.limit {
+            Some(v) => request.limit(v),
+            None => request,
+        };
+        let request = match params.starting_after {
+            Some(v) => request.starting_after(v),
+            None => request,
+        };
+        let request = match params.code {
+            Some(v) => request.code(v),
+            None => request,
+        };
+        let request = match params.active {
+            Some(v) => request.active(v),
+            None => request,
+        };
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+
+    /// Every item of [`Self::list`], page after page.
+    pub fn list_auto_paging(
+        &self,
+        params: PromotionCodesListParams,
+    ) -> impl Stream<Item = Result<types::PromotionCode, Error>> + '_ {
+        futures::stream::try_unfold(Some(params), move |next| async move {
+            let Some(params) = next else { return Ok(None) };
+            let page = self.list(params.clone()).await?.body;
+            let next = page.next_cursor.map(|cursor| PromotionCodesListParams {
+                starting_after: Some(cursor),
+                ..params
+            });
+            Ok(Some((
+                futures::stream::iter(page.data.into_iter().map(Ok)),
+                next,
+            )))
+        })
+        .try_flatten()
+    }
+    /// Create a promotion code for a coupon.
+    ///
+    /// `POST /v1/promotion_codes`
+    pub async fn create(
+        &self,
+        body: types::CreatePromotionCodeRequest,
+    ) -> Result<Response<types::PromotionCode>, Error> {
+        let request = self.client.promotion_codes_create().body(body);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Get a promotion code.
+    ///
+    /// `GET /v1/promotion_codes/{id}`
+    pub async fn get(&self, id: &str) -> Result<Response<types::PromotionCode>, Error> {
+        let request = self.client.promotion_codes_get().id(id);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Activate or deactivate a promotion code.
+    ///
+    /// `POST /v1/promotion_codes/{id}`
+    pub async fn update(
+        &self,
+        id: &str,
+        body: types::UpdatePromotionCodeRequest,
+    ) -> Result<Response<types::PromotionCode>, Error> {
+        let request = self.client.promotion_codes_update().id(id).body(body);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+}
+
+/// Manual tax rates added to invoices (exclusive).
+pub struct TaxRates<'a> {
+    pub(crate) client: &'a Client,
+}
+
+/// Query parameters of [`TaxRates::list`].
+#[derive(Debug, Clone, Default)]
+pub struct TaxRatesListParams {
+    /// Page size, 1 to 100 (default 10).
+    pub limit: Option<u64>,
+    /// Return items after this id (the previous page's `next_cursor`).
+    pub starting_after: Option<String>,
+    /// Only active (true) or inactive (false) rates.
+    pub active: Option<bool>,
+}
+
+impl TaxRates<'_> {
+    /// List tax rates, newest first.
+    ///
+    /// `GET /v1/tax_rates`
+    pub async fn list(
+        &self,
+        params: TaxRatesListParams,
+    ) -> Result<Response<types::TaxRatePage>, Error> {
+        let request = self.client.tax_rates_list();
+        let request = match params.limit {
+            Some(v) => request.limit(v),
+            None => request,
+        };
+        let request = match params.starting_after {
+            Some(v) => request.starting_after(v),
+            None => request,
+        };
+        let request = match params.active {
+            Some(v) => request.active(v),
+            None => request,
+        };
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+
+    /// Every item of [`Self::list`], page after page.
+    pub fn list_auto_paging(
+        &self,
+        params: TaxRatesListParams,
+    ) -> impl Stream<Item = Result<types::TaxRate, Error>> + '_ {
+        futures::stream::try_unfold(Some(params), move |next| async move {
+            let Some(params) = next else { return Ok(None) };
+            let page = self.list(params.clone()).await?.body;
+            let next = page.next_cursor.map(|cursor| TaxRatesListParams {
+                starting_after: Some(cursor),
+                ..params
+            });
+            Ok(Some((
+                futures::stream::iter(page.data.into_iter().map(Ok)),
+                next,
+            )))
+        })
+        .try_flatten()
+    }
+    /// Create a tax rate.
+    ///
+    /// `POST /v1/tax_rates`
+    pub async fn create(
+        &self,
+        body: types::CreateTaxRateRequest,
+    ) -> Result<Response<types::TaxRate>, Error> {
+        let request = self.client.tax_rates_create().body(body);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Get a tax rate.
+    ///
+    /// `GET /v1/tax_rates/{id}`
+    pub async fn get(&self, id: &str) -> Result<Response<types::TaxRate>, Error> {
+        let request = self.client.tax_rates_get().id(id);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Rename, activate or deactivate a tax rate (its percentage never changes).
+    ///
+    /// `POST /v1/tax_rates/{id}`
+    pub async fn update(
+        &self,
+        id: &str,
+        body: types::UpdateTaxRateRequest,
+    ) -> Result<Response<types::TaxRate>, Error> {
+        let request = self.client.tax_rates_update().id(id).body(body);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+}
+
 /// Webhook endpoints, the events sent to them (signed the Standard Webhooks way), delivery attempts and replays.
 pub struct Webhooks<'a> {
     pub(crate) client: &'a Client,

@@ -16,6 +16,9 @@ import { BillingSettingsResource } from "./resources/billing-settings.js";
 import { PaymentProviderResource } from "./resources/payment-provider.js";
 import { TestClocksResource } from "./resources/test-clocks.js";
 import { PricesResource } from "./resources/prices.js";
+import { CouponsResource } from "./resources/coupons.js";
+import { PromotionCodesResource } from "./resources/promotion-codes.js";
+import { TaxRatesResource } from "./resources/tax-rates.js";
 import { WebhooksResource } from "./resources/webhooks.js";
 import { HealthResource } from "./resources/health.js";
 
@@ -59,6 +62,12 @@ export class NeoForge {
   readonly testClocks: TestClocksResource;
   /** How products are charged: flat, per unit, tiered or by package. */
   readonly prices: PricesResource;
+  /** Percentages or amounts off a subscription's invoices: once, for some months, or forever. */
+  readonly coupons: CouponsResource;
+  /** Customer-facing codes for coupons, with their own limits. */
+  readonly promotionCodes: PromotionCodesResource;
+  /** Manual tax rates added to invoices (exclusive). */
+  readonly taxRates: TaxRatesResource;
   /** Webhook endpoints, the events sent to them (signed the Standard Webhooks way), delivery attempts and replays. */
   readonly webhooks: WebhooksResource;
   /** Liveness and readiness. */
@@ -82,6 +91,9 @@ export class NeoForge {
     this.paymentProvider = new PaymentProviderResource(http);
     this.testClocks = new TestClocksResource(http);
     this.prices = new PricesResource(http);
+    this.coupons = new CouponsResource(http);
+    this.promotionCodes = new PromotionCodesResource(http);
+    this.taxRates = new TaxRatesResource(http);
     this.webhooks = new WebhooksResource(http);
     this.health = new HealthResource(http);
   }

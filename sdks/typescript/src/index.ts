@@ -37,5 +37,8 @@ export type { BillingSettingsResource } from "./resources/billing-settings.js";
 export type { PaymentProviderResource } from "./resources/payment-provider.js";
 export type { TestClocksResource, TestClocksListParams } from "./resources/test-clocks.js";
 export type { PricesResource, PricesListParams, PricesQuoteParams } from "./resources/prices.js";
+export type { CouponsResource, CouponsListParams } from "./resources/coupons.js";
+export type { PromotionCodesResource, PromotionCodesListParams } from "./resources/promotion-codes.js";
+export type { TaxRatesResource, TaxRatesListParams } from "./resources/tax-rates.js";
 export type { WebhooksResource, EventsListParams, WebhookEndpointsListParams, WebhookEndpointsListAttemptsParams } from "./resources/webhooks.js";
 export type { HealthResource } from "./resources/health.js";

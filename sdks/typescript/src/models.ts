@@ -116,6 +116,39 @@ export interface CheckoutSessionFields {
   success_url: string;
 }
 
+export interface Coupon {
+  /** False once archived. */
+  active: boolean;
+  /** Minor units off, in `currency`; null for a percentage. */
+  amount_off?: number | null;
+  created_at: string;
+  currency?: string | null;
+  duration: CouponDuration;
+  /** Months a `repeating` coupon lasts. */
+  duration_in_months?: number | null;
+  id: CouponId;
+  max_redemptions?: number | null;
+  name?: string | null;
+  /** A percentage off, as an exact decimal string (over 0, up to 100); null for an amount. */
+  percent_off?: string | null;
+  /** Redeemable until then. */
+  redeem_by?: string | null;
+  times_redeemed: number;
+}
+
+/** How long a coupon's discount lasts on a subscription. */
+export type CouponDuration = "once" | "repeating" | "forever";
+
+export type CouponId = string;
+
+export interface CouponPage {
+  data: Coupon[];
+  /** True when more items follow this page. */
+  has_more: boolean;
+  /** Pass as `starting_after` to get the next page; null on the last page. */
+  next_cursor?: string | null;
+}
+
 export interface CreateApiKeyRequest {
   /** When the key stops working (RFC 3339, in the future). */
   expires_at?: string | null;
@@ -125,6 +158,25 @@ export interface CreateApiKeyRequest {
    * creator holds.
    */
   scopes?: string[] | null;
+}
+
+export interface CreateCouponRequest {
+  /** Minor units off each invoice (capped at its subtotal); requires `currency`. */
+  amount_off?: number | null;
+  currency?: string | null;
+  duration: CouponDuration;
+  /** Required for `repeating` (1 to 120), refused otherwise. */
+  duration_in_months?: number | null;
+  /** How many subscriptions may redeem it. */
+  max_redemptions?: number | null;
+  name?: string | null;
+  /**
+   * A percentage off: a decimal string over 0, up to 100 (at most 4 decimal places).
+   * Exactly one of `percent_off` and `amount_off`.
+   */
+  percent_off?: string | null;
+  /** RFC 3339; redeemable until then. */
+  redeem_by?: string | null;
 }
 
 export interface CreateInvitationRequest {
@@ -156,6 +208,17 @@ export interface CreateProductRequest {
   name: string;
 }
 
+export interface CreatePromotionCodeRequest {
+  /** Default true. */
+  active?: boolean | null;
+  /** 1 to 64 letters, digits, `-` or `_`; case-insensitive. */
+  code: string;
+  coupon: CouponId;
+  /** RFC 3339. */
+  expires_at?: string | null;
+  max_redemptions?: number | null;
+}
+
 export interface CreateRoleRequest {
   description?: string;
   name: string;
@@ -163,11 +226,27 @@ export interface CreateRoleRequest {
 }
 
 export interface CreateSubscriptionRequest {
+  coupon?: CouponId | null;
   customer: CustomerId;
+  /** Up to 5 active tax rates added to its invoices. */
+  default_tax_rates?: TaxRateId[] | null;
   /** 1 to 20 recurring prices of one currency and one billing interval. */
   items: SubscriptionItem[];
+  /** A customer-facing promotion code (any case) for a coupon. */
+  promotion_code?: string | null;
   /** Days of trial; default: the first price's `trial_days`. 0 for none. */
   trial_days?: number | null;
+}
+
+export interface CreateTaxRateRequest {
+  /** Default true. */
+  active?: boolean | null;
+  display_name: string;
+  /** Only false (exclusive) is supported; true is refused. */
+  inclusive?: boolean;
+  jurisdiction?: string | null;
+  /** A decimal string, 0 to 100, at most 4 decimal places. */
+  percentage: string;
 }
 
 export interface CreateTestClockRequest {
@@ -337,6 +416,10 @@ export interface Invoice {
   created_at: string;
   currency: string;
   customer: CustomerId;
+  /** Minor units taken off the subtotal by the subscription's discount. */
+  discount_amount: number;
+  /** The discount applied, if any (at most one). */
+  discounts: InvoiceDiscountAmount[];
   finalized_at?: string | null;
   id: InvoiceId;
   lines: InvoiceLine[];
@@ -360,8 +443,23 @@ export interface Invoice {
   subscription?: SubscriptionId | null;
   /** Minor units: the sum of the lines. */
   subtotal: number;
-  /** Minor units: what the invoice is worth (negative for a credit). */
+  /** Minor units of tax, on the subtotal less the discount. */
+  tax_amount: number;
+  /** One entry per tax rate. */
+  taxes: InvoiceTaxAmount[];
+  /**
+   * Minor units: what the invoice is worth (negative for a credit):
+   * subtotal − discount_amount + tax_amount.
+   */
   total: number;
+}
+
+/** A discount on an invoice. */
+export interface InvoiceDiscountAmount {
+  /** Minor units taken off. */
+  amount: number;
+  coupon: CouponId;
+  promotion_code?: PromotionCodeId | null;
 }
 
 export type InvoiceId = string;
@@ -387,6 +485,17 @@ export interface InvoicePage {
 }
 
 export type InvoiceStatus = "draft" | "open" | "paid" | "void" | "uncollectible";
+
+/** A tax on an invoice. */
+export interface InvoiceTaxAmount {
+  /** Minor units, rounded once, half away from zero. */
+  amount: number;
+  display_name: string;
+  percentage: string;
+  tax_rate: TaxRateId;
+  /** Minor units taxed: the subtotal less the discount. */
+  taxable_amount: number;
+}
 
 export interface LoginRequest {
   email: string;
@@ -542,6 +651,28 @@ export interface ProductPage {
   next_cursor?: string | null;
 }
 
+export interface PromotionCode {
+  active: boolean;
+  /** Upper-case; customers may type it in any case. */
+  code: string;
+  coupon: CouponId;
+  created_at: string;
+  expires_at?: string | null;
+  id: PromotionCodeId;
+  max_redemptions?: number | null;
+  times_redeemed: number;
+}
+
+export type PromotionCodeId = string;
+
+export interface PromotionCodePage {
+  data: PromotionCode[];
+  /** True when more items follow this page. */
+  has_more: boolean;
+  /** Pass as `starting_after` to get the next page; null on the last page. */
+  next_cursor?: string | null;
+}
+
 /** How a change mid-period is charged. */
 export type ProrationBehavior = "create_prorations" | "none" | "always_invoice";
 
@@ -631,12 +762,27 @@ export interface Subscription {
   current_period_end: string;
   current_period_start: string;
   customer: CustomerId;
+  /** Tax rates added to its invoices (exclusive), on the discounted subtotal. */
+  default_tax_rates: TaxRateId[];
+  discount?: SubscriptionDiscount | null;
   id: SubscriptionId;
   items: SubscriptionItem[];
   /** Prorations from changes this period, added to the next invoice. */
   pending_lines: InvoiceLine[];
   status: SubscriptionStatus;
   trial_end?: string | null;
+}
+
+/** A subscription's discount, as the API shows it. */
+export interface SubscriptionDiscount {
+  coupon: CouponId;
+  /**
+   * When a `repeating` discount stops applying; null for `once` (removed after the
+   * first invoice) and `forever`.
+   */
+  end?: string | null;
+  promotion_code?: PromotionCodeId | null;
+  start: string;
 }
 
 export type SubscriptionId = string;
@@ -661,6 +807,28 @@ export type SubscriptionStatus = "incomplete" | "trialing" | "active" | "past_du
 export interface TaxId {
   type: string;
   value: string;
+}
+
+export interface TaxRate {
+  active: boolean;
+  created_at: string;
+  display_name: string;
+  id: TaxRateId;
+  /** Always false: taxes are added on top of the (discounted) subtotal. */
+  inclusive: boolean;
+  jurisdiction?: string | null;
+  /** An exact decimal string, 0 to 100. */
+  percentage: string;
+}
+
+export type TaxRateId = string;
+
+export interface TaxRatePage {
+  data: TaxRate[];
+  /** True when more items follow this page. */
+  has_more: boolean;
+  /** Pass as `starting_after` to get the next page; null on the last page. */
+  next_cursor?: string | null;
 }
 
 export interface TestClock {
@@ -695,6 +863,11 @@ export interface TransferOwnershipRequest {
   user_id: UserId;
 }
 
+export interface UpdateCouponRequest {
+  /** The only thing about a coupon that changes. */
+  name?: string | null;
+}
+
 export interface UpdateMemberRequest {
   /** A built-in role name or a custom role id. */
   role: string;
@@ -714,6 +887,11 @@ export interface UpdateProductRequest {
   name?: string | null;
 }
 
+export interface UpdatePromotionCodeRequest {
+  /** False stops new redemptions. */
+  active?: boolean | null;
+}
+
 export interface UpdateRoleRequest {
   description?: string | null;
   name?: string | null;
@@ -721,12 +899,23 @@ export interface UpdateRoleRequest {
 }
 
 export interface UpdateSubscriptionRequest {
+  coupon?: CouponId | null;
+  /** Replaces the tax rates for the next invoices; `[]` removes them. */
+  default_tax_rates?: TaxRateId[] | null;
   /**
    * The new items, replacing the current ones: change a price (upgrade, downgrade) or a
-   * quantity. Same currency and billing interval as the subscription.
+   * quantity. Same currency and billing interval as the subscription. Absent: unchanged.
    */
-  items: SubscriptionItem[];
+  items?: SubscriptionItem[] | null;
+  /** A customer-facing promotion code (any case) for a coupon. */
+  promotion_code?: string | null;
   proration_behavior?: ProrationBehavior;
+}
+
+export interface UpdateTaxRateRequest {
+  /** False: added to no more subscriptions (existing ones keep it). */
+  active?: boolean | null;
+  display_name?: string | null;
 }
 
 export interface UpdateWebhookEndpointRequest {

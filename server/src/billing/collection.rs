@@ -142,7 +142,7 @@ pub enum Prepared {
     /// Settled without a charge: nothing due, or no payment method.
     Settled,
     /// Finalized if it was a draft, the attempt counted and the lease taken: charge it.
-    Charge(Attempt),
+    Charge(Box<Attempt>),
 }
 
 /// The first step of acting on an invoice at `at`, in the caller's transaction: a draft is
@@ -161,7 +161,7 @@ pub async fn prepare(
     let mut invoice = db::claim_invoice(tx, scope, id)
         .await?
         .ok_or(ApiError::NotFound("invoice"))?;
-    if !manual && !invoice.due_at.is_some_and(|d| d <= at) {
+    if !manual && invoice.due_at.is_none_or(|d| d > at) {
         return Ok(Prepared::NotDue);
     }
     if ![invoicing::DRAFT, OPEN].contains(&invoice.status.as_str()) {
@@ -199,11 +199,11 @@ pub async fn prepare(
     invoice.attempt_count += 1;
     invoice.due_at = Some(at + LEASE_MS);
     db::update_invoice(tx, scope, &invoice).await?;
-    Ok(Prepared::Charge(Attempt {
+    Ok(Prepared::Charge(Box::new(Attempt {
         invoice,
         customer,
         payment_method,
-    }))
+    })))
 }
 
 /// Charges a claimed attempt, keyed by invoice and attempt number. A provider error leaves

@@ -5,6 +5,7 @@ pub mod amount;
 pub mod api;
 pub mod collection;
 pub mod discounts;
+pub mod html;
 pub mod invoicing;
 mod model;
 pub mod payments;

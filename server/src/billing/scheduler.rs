@@ -166,7 +166,7 @@ async fn perform(state: &AppState, scope: &Scope, work: Vec<Due>, at: i64) -> Ap
 enum Step {
     NotDue,
     Done,
-    Charge(collection::Attempt),
+    Charge(Box<collection::Attempt>),
 }
 
 async fn step(

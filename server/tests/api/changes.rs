@@ -454,7 +454,64 @@ async fn billing_settings_and_changes_stay_in_their_tenant(b: Backend) {
     app.stop().await;
 }
 
+/// An invoice renders as a page: amounts in major units, the customer's text escaped; other
+/// tenants get 404.
+async fn invoices_render_as_escaped_html(b: Backend) {
+    let app = spawn_app(b).await;
+    let sb = Sandbox::new(&app, "ada@example.com", "2027-01-10T00:00:00Z").await;
+    let monthly = sb.price("flat", 1999).await;
+    let body = json!({"test_clock": sb.clock, "default_payment_method": "pm_card_visa",
+        "name": "<script>alert(1)</script> & Co",
+        "address": {"line1": "1 Rue de la Paix", "postal_code": "75002", "city": "Paris", "country": "FR"}});
+    let cus = app.post("/v1/customers", &sb.s, body).await;
+    let cus = cus.expect(201)["id"].as_str().expect("id").to_owned();
+    let sub = sb.subscribe(&cus, json!([{"price": monthly}])).await;
+    let invoice = sb.invoices(sub["id"].as_str().expect("id")).await[0].clone();
+    let path = format!("/v1/invoices/{}/html", invoice["id"].as_str().expect("id"));
+
+    let page = app.get(&path, &sb.s).await;
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let html = page.body.as_str().expect("a page");
+    for expected in [
+        invoice["number"].as_str().expect("number"),
+        "19.99 USD",
+        "75002 Paris",
+        "&lt;script&gt;alert(1)&lt;&#x2f;script&gt; &amp; Co",
+        "paid",
+    ] {
+        assert!(html.contains(expected), "{expected} in {html}");
+    }
+    assert!(!html.contains("<script>"), "escaped");
+    let other = app.signup("mallory@example.com").await;
+    app.get(&path, &other.session)
+        .await
+        .expect_problem(404, "resource_not_found");
+    let id = invoice["id"].as_str().expect("id");
+    for action in ["refund", "pay", "void", "mark_uncollectible"] {
+        app.post(
+            &format!("/v1/invoices/{id}/{action}"),
+            &other.session,
+            json!({}),
+        )
+        .await
+        .expect_problem(404, "resource_not_found");
+    }
+    let refunded = sb
+        .post(&format!("/v1/invoices/{id}/refund"), json!({"amount": 999}))
+        .await;
+    assert_eq!(
+        refunded["amount_refunded"], 999,
+        "the simulated provider refunds too"
+    );
+    app.stop().await;
+}
+
 crate::on_both_backends!(
+    invoices_render_as_escaped_html,
     changes_prorate_to_the_cent,
     dunning_retries_then_applies_the_final_action,
     pause_and_resume_collection,

@@ -17,6 +17,9 @@ from .billing_settings import BillingSettingsResource, AsyncBillingSettingsResou
 from .payment_provider import PaymentProviderResource, AsyncPaymentProviderResource
 from .test_clocks import TestClocksResource, AsyncTestClocksResource
 from .prices import PricesResource, AsyncPricesResource
+from .coupons import CouponsResource, AsyncCouponsResource
+from .promotion_codes import PromotionCodesResource, AsyncPromotionCodesResource
+from .tax_rates import TaxRatesResource, AsyncTaxRatesResource
 from .webhooks import WebhooksResource, AsyncWebhooksResource
 from .health import HealthResource, AsyncHealthResource
 
@@ -53,6 +56,12 @@ __all__ = [
     "AsyncTestClocksResource",
     "PricesResource",
     "AsyncPricesResource",
+    "CouponsResource",
+    "AsyncCouponsResource",
+    "PromotionCodesResource",
+    "AsyncPromotionCodesResource",
+    "TaxRatesResource",
+    "AsyncTaxRatesResource",
     "WebhooksResource",
     "AsyncWebhooksResource",
     "HealthResource",

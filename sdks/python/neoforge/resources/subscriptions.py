@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import AsyncIterator, Iterator, List, Mapping, Optional
 
 from .. import _http, _pagination, _response
-from ..models import CancelSubscriptionRequest, CreateSubscriptionRequest, CustomerId, ProrationBehavior, Subscription, SubscriptionId, SubscriptionItem, SubscriptionPage, UpdateSubscriptionRequest
+from ..models import CancelSubscriptionRequest, CouponId, CreateSubscriptionRequest, CustomerId, ProrationBehavior, Subscription, SubscriptionId, SubscriptionItem, SubscriptionPage, TaxRateId, UpdateSubscriptionRequest
 
 
 class SubscriptionsResource:
@@ -66,6 +66,9 @@ class SubscriptionsResource:
         *,
         customer: CustomerId,
         items: List[SubscriptionItem],
+        coupon: Optional[CouponId] = None,
+        default_tax_rates: Optional[List[TaxRateId]] = None,
+        promotion_code: Optional[str] = None,
         trial_days: Optional[int] = None,
         idempotency_key: Optional[str] = None,
         timeout: Optional[float] = None,
@@ -80,7 +83,7 @@ class SubscriptionsResource:
             _http.RequestOptions(
                 "POST",
                 "/v1/subscriptions",
-                json=CreateSubscriptionRequest(customer=customer, items=items, trial_days=trial_days).to_dict(),
+                json=CreateSubscriptionRequest(customer=customer, items=items, coupon=coupon, default_tax_rates=default_tax_rates, promotion_code=promotion_code, trial_days=trial_days).to_dict(),
                 idempotency_key=idempotency_key or _http.new_idempotency_key(),
                 timeout=timeout,
                 max_retries=max_retries,
@@ -113,7 +116,10 @@ class SubscriptionsResource:
         self,
         id: SubscriptionId,
         *,
-        items: List[SubscriptionItem],
+        coupon: Optional[CouponId] = None,
+        default_tax_rates: Optional[List[TaxRateId]] = None,
+        items: Optional[List[SubscriptionItem]] = None,
+        promotion_code: Optional[str] = None,
         proration_behavior: Optional[ProrationBehavior] = None,
         idempotency_key: Optional[str] = None,
         timeout: Optional[float] = None,
@@ -125,7 +131,7 @@ class SubscriptionsResource:
             _http.RequestOptions(
                 "POST",
                 f"/v1/subscriptions/{_http.segment(id)}",
-                json=UpdateSubscriptionRequest(items=items, proration_behavior=proration_behavior).to_dict(),
+                json=UpdateSubscriptionRequest(coupon=coupon, default_tax_rates=default_tax_rates, items=items, promotion_code=promotion_code, proration_behavior=proration_behavior).to_dict(),
                 idempotency_key=idempotency_key or _http.new_idempotency_key(),
                 timeout=timeout,
                 max_retries=max_retries,
@@ -262,6 +268,9 @@ class AsyncSubscriptionsResource:
         *,
         customer: CustomerId,
         items: List[SubscriptionItem],
+        coupon: Optional[CouponId] = None,
+        default_tax_rates: Optional[List[TaxRateId]] = None,
+        promotion_code: Optional[str] = None,
         trial_days: Optional[int] = None,
         idempotency_key: Optional[str] = None,
         timeout: Optional[float] = None,
@@ -276,7 +285,7 @@ class AsyncSubscriptionsResource:
             _http.RequestOptions(
                 "POST",
                 "/v1/subscriptions",
-                json=CreateSubscriptionRequest(customer=customer, items=items, trial_days=trial_days).to_dict(),
+                json=CreateSubscriptionRequest(customer=customer, items=items, coupon=coupon, default_tax_rates=default_tax_rates, promotion_code=promotion_code, trial_days=trial_days).to_dict(),
                 idempotency_key=idempotency_key or _http.new_idempotency_key(),
                 timeout=timeout,
                 max_retries=max_retries,
@@ -309,7 +318,10 @@ class AsyncSubscriptionsResource:
         self,
         id: SubscriptionId,
         *,
-        items: List[SubscriptionItem],
+        coupon: Optional[CouponId] = None,
+        default_tax_rates: Optional[List[TaxRateId]] = None,
+        items: Optional[List[SubscriptionItem]] = None,
+        promotion_code: Optional[str] = None,
         proration_behavior: Optional[ProrationBehavior] = None,
         idempotency_key: Optional[str] = None,
         timeout: Optional[float] = None,
@@ -321,7 +333,7 @@ class AsyncSubscriptionsResource:
             _http.RequestOptions(
                 "POST",
                 f"/v1/subscriptions/{_http.segment(id)}",
-                json=UpdateSubscriptionRequest(items=items, proration_behavior=proration_behavior).to_dict(),
+                json=UpdateSubscriptionRequest(coupon=coupon, default_tax_rates=default_tax_rates, items=items, promotion_code=promotion_code, proration_behavior=proration_behavior).to_dict(),
                 idempotency_key=idempotency_key or _http.new_idempotency_key(),
                 timeout=timeout,
                 max_retries=max_retries,

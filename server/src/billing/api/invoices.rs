@@ -11,10 +11,10 @@ use crate::audit::ActorRef;
 use crate::billing::collection;
 use crate::billing::discounts::{InvoiceDiscount, InvoiceTax};
 use crate::billing::invoicing::{DRAFT, Line, OPEN, PAID, UNCOLLECTIBLE, VOID};
-use crate::billing::notify;
 use crate::billing::store::{self as db, InvoiceRow};
 use crate::billing::stripe::StripeProvider;
 use crate::billing::subscriptions::now_for;
+use crate::billing::{html, notify};
 use crate::clock::timestamp;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
@@ -519,4 +519,37 @@ pub async fn refund(
         .ok_or(ApiError::NotFound("invoice"))?;
     tx.commit().await?;
     Ok(axum::Json(Invoice::from_row(after)?))
+}
+
+/// The invoice as an HTML page, to show or send to the customer.
+#[utoipa::path(
+    get, path = "/v1/invoices/{id}/html", tag = "invoices", operation_id = "invoices_html",
+    params(("id" = InvoiceId, Path)),
+    responses(
+        (status = 200, description = "The invoice page", content_type = "text/html", body = String),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+    ),
+    security(("api_key" = ["billing:read"]), ("session" = ["billing:read"])),
+    // A page for browsers and emails, not data: no SDK method.
+    extensions(("x-sdk-exclude" = json!(true)))
+)]
+pub async fn html(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<InvoiceId>,
+) -> ApiResult<axum::response::Html<String>> {
+    caller.require(Permission::BillingRead)?;
+    let scope = &caller.scope;
+    let mut conn = state.db.read_scoped(scope).await?;
+    let invoice = db::get_invoice(&mut conn, scope, id.as_str())
+        .await?
+        .ok_or(ApiError::NotFound("invoice"))?;
+    let customer = db::get_customer(&mut conn, scope, &invoice.customer_id)
+        .await?
+        .ok_or(ApiError::NotFound("customer"))?;
+    conn.commit().await?;
+    Ok(axum::response::Html(html::render(&invoice, &customer)?))
 }

@@ -1,0 +1,124 @@
+//! An invoice as an HTML page (`GET /v1/invoices/{id}/html`), from `server/templates/`,
+//! escaped by minijinja. Amounts are shown in major units of the invoice's currency.
+
+use minijinja::value::Serde;
+use minijinja::{AutoEscape, Environment};
+use serde::Serialize;
+
+use super::Address;
+use super::invoicing::Line;
+use super::store::{CustomerRow, InvoiceRow};
+use super::{TaxId, stored};
+use crate::clock::timestamp::to_rfc3339;
+use crate::http::error::{ApiError, ApiResult};
+
+/// Currencies without minor units (Stripe's list): their amounts are whole units.
+const ZERO_DECIMAL: &[&str] = &[
+    "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
+    "xaf", "xof", "xpf",
+];
+
+/// `1234` in `usd` → `12.34 USD`; `-5` → `-0.05 USD`; `500` in `jpy` → `500 JPY`.
+pub fn money(minor: i64, currency: &str) -> String {
+    let code = currency.to_ascii_uppercase();
+    if ZERO_DECIMAL.contains(&currency) {
+        return format!("{minor} {code}");
+    }
+    let sign = if minor < 0 { "-" } else { "" };
+    let abs = minor.unsigned_abs();
+    format!("{sign}{}.{:02} {code}", abs / 100, abs % 100)
+}
+
+fn day(ms: i64) -> String {
+    to_rfc3339(ms).chars().take(10).collect()
+}
+
+fn address_lines(a: &Address) -> Vec<String> {
+    let city = [a.postal_code.as_deref(), a.city.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    [
+        a.line1.clone(),
+        a.line2.clone(),
+        Some(city),
+        a.state.clone(),
+        Some(a.country.clone()),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|l| !l.is_empty())
+    .collect()
+}
+
+#[derive(Serialize)]
+struct LineView {
+    price: String,
+    quantity: i64,
+    amount: String,
+    proration: bool,
+    period: String,
+}
+
+pub fn render(invoice: &InvoiceRow, customer: &CustomerRow) -> ApiResult<String> {
+    let mut env = Environment::new();
+    env.set_auto_escape_callback(|_| AutoEscape::Html);
+    env.add_template("invoice.html", include_str!("../../templates/invoice.html"))
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let c = &invoice.currency;
+    let lines: Vec<Line> = stored("lines", &invoice.lines)?;
+    let lines: Vec<LineView> = lines
+        .into_iter()
+        .map(|l| LineView {
+            price: l.price,
+            quantity: l.quantity,
+            amount: money(l.amount, c),
+            proration: l.proration,
+            period: format!("{} – {}", day(l.period_start), day(l.period_end)),
+        })
+        .collect();
+    let address: Option<Address> = customer
+        .address
+        .as_deref()
+        .map(|a| stored("address", a))
+        .transpose()?;
+    let tax_ids: Vec<TaxId> = stored("tax_ids", &customer.tax_ids)?;
+    let ctx = serde_json::json!({
+        "invoice": {"number": invoice.number, "status": invoice.status},
+        "customer": {"name": customer.name, "email": customer.email, "tax_ids": tax_ids},
+        "address": address.map(|a| address_lines(&a)).unwrap_or_default(),
+        "period": format!("{} – {}", day(invoice.period_start), day(invoice.period_end)),
+        "created": day(invoice.created_at),
+        "paid": invoice.paid_at.map(day),
+        "lines": lines,
+        "totals": {
+            "subtotal": money(invoice.subtotal, c),
+            "discount": (invoice.discount_amount != 0).then(|| money(-invoice.discount_amount, c)),
+            "tax": (invoice.tax_amount != 0).then(|| money(invoice.tax_amount, c)),
+            "total": money(invoice.total, c),
+            "balance": (invoice.starting_balance != 0).then(|| money(invoice.starting_balance, c)),
+            "amount_due": money(invoice.amount_due, c),
+            "refunded": (invoice.amount_refunded != 0).then(|| money(invoice.amount_refunded, c)),
+        },
+    });
+    let page = env
+        .get_template("invoice.html")
+        .and_then(|t| t.render(Serde(ctx)))
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_is_shown_in_major_units() {
+        assert_eq!(money(1234, "usd"), "12.34 USD");
+        assert_eq!(money(-5, "eur"), "-0.05 EUR");
+        assert_eq!(money(0, "gbp"), "0.00 GBP");
+        assert_eq!(money(500, "jpy"), "500 JPY");
+        assert_eq!(money(i64::MIN, "usd"), "-92233720368547758.08 USD");
+    }
+}
