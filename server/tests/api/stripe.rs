@@ -894,6 +894,32 @@ async fn invoices_are_collected_and_refunded_through_stripe(b: Backend) {
         (&json!("open"), &json!("generic_decline"))
     );
 
+    // A card that needs 3-D Secure: the invoice waits for Stripe's webhook, which pays it
+    // and activates the subscription.
+    let (sub, pending) = subscribe("pm_card_threeDSecureRequired").await;
+    assert_eq!(sub["status"], "incomplete");
+    assert_eq!(
+        (&pending["status"], &pending["next_action_at"]),
+        (&json!("open"), &json!(null))
+    );
+    let pi = pending["payment_reference"]
+        .as_str()
+        .expect("the PaymentIntent");
+    let succeeded = json!({"id": pi, "object": "payment_intent", "status": "succeeded",
+        "metadata": meta(&ada, json!({"neoforge_invoice": id(&pending)}))});
+    app.deliver(
+        &ada,
+        "test",
+        &fake_stripe::event("evt_3ds_ok", "payment_intent.succeeded", succeeded),
+        WHSEC,
+        app.now_secs(),
+    )
+    .await
+    .expect(200);
+    assert_eq!(invoice(&app, s, &id(&pending)).await["status"], "paid");
+    let sub = app.get(&format!("/v1/subscriptions/{}", id(&sub)), s).await;
+    assert_eq!(sub.expect(200)["status"], "active");
+
     let refund_path = format!("/v1/invoices/{}/refund", id(&paid));
     let refund = |body: Value| app.post(&refund_path, s, body);
     let part = refund(json!({"amount": 1000})).await;
