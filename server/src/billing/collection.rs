@@ -20,7 +20,7 @@ use utoipa::ToSchema;
 
 use super::invoicing::{self, OPEN, PAID, UNCOLLECTIBLE};
 use super::payments::{Outcome, charge};
-use super::store::{self as db, CustomerRow, InvoiceRow};
+use super::store::{self as db, Claim, CustomerRow, InvoiceRow};
 use super::subscriptions::{ACTIVE, CANCELED, INCOMPLETE, PAST_DUE, UNPAID};
 use super::{notify, stored, to_json};
 use crate::app::AppState;
@@ -158,9 +158,14 @@ pub async fn prepare(
     at: i64,
     manual: bool,
 ) -> ApiResult<Prepared> {
-    let mut invoice = db::claim_invoice(tx, scope, id)
-        .await?
-        .ok_or(ApiError::NotFound("invoice"))?;
+    // Scheduled work skips an invoice another replica holds; a request waits for it.
+    let how = if manual { Claim::Wait } else { Claim::Skip };
+    let claimed = db::claim_invoice(tx, scope, id, how).await?;
+    let mut invoice = match claimed {
+        None if !manual => return Ok(Prepared::NotDue),
+        None => return Err(ApiError::NotFound("invoice")),
+        Some(i) => i,
+    };
     if !manual && invoice.due_at.is_none_or(|d| d > at) {
         return Ok(Prepared::NotDue);
     }
@@ -274,7 +279,7 @@ async fn awaiting_provider(
     id: &str,
     reference: &str,
 ) -> ApiResult<()> {
-    let Some(mut invoice) = db::claim_invoice(tx, scope, id).await? else {
+    let Some(mut invoice) = db::claim_invoice(tx, scope, id, Claim::Wait).await? else {
         return Ok(());
     };
     if invoice.status == OPEN {
@@ -296,7 +301,7 @@ pub async fn payment_succeeded(
     reference: &str,
     at: i64,
 ) -> ApiResult<()> {
-    let mut invoice = db::claim_invoice(tx, scope, id)
+    let mut invoice = db::claim_invoice(tx, scope, id, Claim::Wait)
         .await?
         .ok_or(ApiError::NotFound("invoice"))?;
     if ![OPEN, UNCOLLECTIBLE].contains(&invoice.status.as_str()) {
@@ -310,7 +315,7 @@ pub async fn payment_succeeded(
     db::update_invoice(tx, scope, &invoice).await?;
     notify(tx, state, scope, actor, "invoice.paid", &invoice).await?;
     if let Some(sub_id) = &invoice.subscription_id {
-        let mut sub = db::claim_subscription(tx, scope, sub_id)
+        let mut sub = db::claim_subscription(tx, scope, sub_id, Claim::Wait)
             .await?
             .ok_or(ApiError::NotFound("subscription"))?;
         if [PAST_DUE, UNPAID, INCOMPLETE].contains(&sub.status.as_str()) {
@@ -334,7 +339,7 @@ pub async fn payment_failed(
     code: &str,
     at: i64,
 ) -> ApiResult<()> {
-    let mut invoice = db::claim_invoice(tx, scope, id)
+    let mut invoice = db::claim_invoice(tx, scope, id, Claim::Wait)
         .await?
         .ok_or(ApiError::NotFound("invoice"))?;
     if invoice.status != OPEN {
@@ -354,7 +359,7 @@ pub async fn payment_failed(
     let Some(sub_id) = &invoice.subscription_id else {
         return Ok(());
     };
-    let mut sub = db::claim_subscription(tx, scope, sub_id)
+    let mut sub = db::claim_subscription(tx, scope, sub_id, Claim::Wait)
         .await?
         .ok_or(ApiError::NotFound("subscription"))?;
     let before = sub.status.clone();
@@ -395,7 +400,7 @@ pub async fn refunded(
     id: &str,
     amount: i64,
 ) -> ApiResult<()> {
-    let mut invoice = db::claim_invoice(tx, scope, id)
+    let mut invoice = db::claim_invoice(tx, scope, id, Claim::Wait)
         .await?
         .ok_or(ApiError::NotFound("invoice"))?;
     if amount <= invoice.amount_refunded {

@@ -2,15 +2,14 @@
 //! finalizing and collecting invoices — on real time (`tick`, every few seconds) and, in the
 //! sandbox, when a test clock moves (`run_clock`, which replays the due work in time order,
 //! as Stripe's test clocks do). Safe with several replicas: each piece of work is claimed
-//! (a savepoint of its batch's transaction) and re-checked once claimed, so a period is
-//! billed, and an attempt charged, once.
+//! (its row locked, or skipped while another replica holds it) and re-checked once claimed,
+//! so a period is billed, and an attempt charged, once.
 
 use std::time::Duration;
 
-use sqlx::Connection;
-
 use super::collection::{self, Prepared};
-use super::store::{self as db, Due};
+use super::payments::Outcome;
+use super::store::{self as db, Claim, Due};
 use super::subscriptions::{bills, renew};
 use crate::app::AppState;
 use crate::audit::ActorRef;
@@ -109,58 +108,98 @@ pub async fn run_clock(
     )))
 }
 
-/// Does due work of one scope at `at` in one transaction, each piece in a savepoint so one
-/// failing is logged and rolled back alone; then charges the payment attempts it claimed,
-/// outside any transaction, and settles them in a second one. Returns how many pieces were
-/// still due.
+/// Does due work of one scope at `at`: all of it in one transaction, then the payment
+/// attempts it claimed are charged outside any transaction and settled together. When a
+/// piece fails, its batch is rolled back and redone piece by piece, so one failure holds
+/// nothing else back. Returns how many pieces were still due.
 async fn perform(state: &AppState, scope: &Scope, work: Vec<Due>, at: i64) -> ApiResult<usize> {
+    match claim(state, scope, &work, at).await {
+        Ok((done, attempts)) => {
+            collect(state, scope, attempts, at).await;
+            Ok(done)
+        }
+        Err(e) if work.len() > 1 => {
+            tracing::warn!(error = %e, "a billing batch failed; doing its pieces one by one");
+            let mut done = 0;
+            for due in work {
+                match claim(state, scope, std::slice::from_ref(&due), at).await {
+                    Ok((n, attempts)) => {
+                        collect(state, scope, attempts, at).await;
+                        done += n;
+                    }
+                    Err(e) => tracing::error!(?due, error = %e, "billing work failed"),
+                }
+            }
+            Ok(done)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Renews, finalizes and claims payment attempts in one transaction.
+async fn claim(
+    state: &AppState,
+    scope: &Scope,
+    work: &[Due],
+    at: i64,
+) -> ApiResult<(usize, Vec<collection::Attempt>)> {
     let mut tx = state.db.write_scoped(scope).await?;
     let mut done = 0;
     let mut attempts = Vec::new();
-    for due in &work {
-        let mut piece = tx.begin().await?;
-        match step(&mut piece, state, scope, due, at).await {
-            Ok(Step::NotDue) => piece.rollback().await?,
-            Ok(step) => {
-                piece.commit().await?;
+    for due in work {
+        match step(&mut tx, state, scope, due, at).await? {
+            Step::NotDue => {}
+            Step::Done => done += 1,
+            Step::Charge(attempt) => {
                 done += 1;
-                if let Step::Charge(attempt) = step {
-                    attempts.push(attempt);
-                }
-            }
-            Err(e) => {
-                piece.rollback().await?;
-                tracing::error!(?due, error = %e, "billing work failed");
+                attempts.push(*attempt);
             }
         }
     }
     tx.commit().await?;
-    if attempts.is_empty() {
-        return Ok(done);
-    }
+    Ok((done, attempts))
+}
+
+/// Charges claimed attempts and records the outcomes, together or, if that fails, one by
+/// one. A charge or record that fails leaves its lease: the attempt is retried after it, with
+/// the same key.
+async fn collect(
+    state: &AppState,
+    scope: &Scope,
+    attempts: Vec<collection::Attempt>,
+    at: i64,
+) {
     let mut outcomes = Vec::new();
     for attempt in attempts {
         match collection::charge_attempt(state, scope, &attempt).await {
             Ok(outcome) => outcomes.push((attempt, outcome)),
-            // The lease expires and the attempt is retried with the same key.
             Err(e) => {
                 tracing::error!(error = %e, "payment attempt failed; retried after its lease")
             }
         }
     }
-    let mut tx = state.db.write_scoped(scope).await?;
-    for (attempt, outcome) in outcomes {
-        let mut piece = tx.begin().await?;
-        match collection::settle(&mut piece, state, scope, &SYSTEM, &attempt, outcome, at).await {
-            Ok(()) => piece.commit().await?,
-            Err(e) => {
-                piece.rollback().await?;
-                tracing::error!(error = %e, "settling a payment failed");
-            }
+    if outcomes.is_empty() || settle(state, scope, &outcomes, at).await.is_ok() {
+        return;
+    }
+    for one in outcomes.chunks(1) {
+        if let Err(e) = settle(state, scope, one, at).await {
+            tracing::error!(error = %e, "settling a payment failed; retried after its lease");
         }
     }
+}
+
+async fn settle(
+    state: &AppState,
+    scope: &Scope,
+    outcomes: &[(collection::Attempt, Outcome)],
+    at: i64,
+) -> ApiResult<()> {
+    let mut tx = state.db.write_scoped(scope).await?;
+    for (attempt, outcome) in outcomes {
+        collection::settle(&mut tx, state, scope, &SYSTEM, attempt, outcome.clone(), at).await?;
+    }
     tx.commit().await?;
-    Ok(done)
+    Ok(())
 }
 
 enum Step {
@@ -178,7 +217,7 @@ async fn step(
 ) -> ApiResult<Step> {
     match due {
         Due::Renewal(id) => {
-            let Some(mut sub) = db::claim_subscription(tx, scope, id).await? else {
+            let Some(mut sub) = db::claim_subscription(tx, scope, id, Claim::Skip).await? else {
                 return Ok(Step::NotDue);
             };
             if !(bills(&sub.status) && sub.current_period_end <= at) {

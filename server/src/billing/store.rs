@@ -662,27 +662,41 @@ pub async fn get_invoice(
     .await
 }
 
-/// The invoice, locked until the transaction ends on PostgreSQL, so two replicas never
-/// collect the same attempt.
+/// How a claim treats a row that another transaction holds (PostgreSQL; SQLite has one
+/// writer at a time anyway).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// Wait for it: a request that must act on this row.
+    Wait,
+    /// Skip it (None): scheduled work another replica is doing.
+    Skip,
+}
+
+fn lock_clause(c: &AnyConnection, how: Claim) -> &'static str {
+    match (is_postgres(c), how) {
+        (false, _) => "",
+        (true, Claim::Wait) => " FOR UPDATE",
+        (true, Claim::Skip) => " FOR UPDATE SKIP LOCKED",
+    }
+}
+
+/// The invoice, locked until the transaction ends, so two replicas never collect the same
+/// attempt.
 pub async fn claim_invoice(
     c: &mut AnyConnection,
     scope: &Scope,
     id: &str,
+    how: Claim,
 ) -> sqlx::Result<Option<InvoiceRow>> {
-    let sql = if is_postgres(c) {
+    let sql = format!(
         concat!(
             "SELECT ",
             invoice_columns!(),
-            " FROM invoices WHERE tenant_id = $1 AND env = $2 AND id = $3 FOR UPDATE"
-        )
-    } else {
-        concat!(
-            "SELECT ",
-            invoice_columns!(),
-            " FROM invoices WHERE tenant_id = $1 AND env = $2 AND id = $3"
-        )
-    };
-    sqlx::query_as(sql)
+            " FROM invoices WHERE tenant_id = $1 AND env = $2 AND id = $3{}"
+        ),
+        lock_clause(c, how)
+    );
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(scope.org_id.as_str())
         .bind(scope.env.as_str())
         .bind(id)
@@ -749,7 +763,7 @@ pub async fn due_on_real_time<'c>(
     let renewals: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT s.tenant_id, s.env, s.id FROM subscriptions s JOIN customers c ON c.id = s.customer_id
          WHERE s.current_period_end <= $1 AND s.status IN ('trialing', 'active', 'past_due') AND c.test_clock IS NULL
-         ORDER BY s.current_period_end LIMIT $2",
+         ORDER BY s.current_period_end, s.id LIMIT $2",
     )
     .bind(now)
     .bind(limit)
@@ -757,7 +771,7 @@ pub async fn due_on_real_time<'c>(
     .await?;
     let invoices: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT i.tenant_id, i.env, i.id FROM invoices i JOIN customers c ON c.id = i.customer_id
-         WHERE i.due_at <= $1 AND c.test_clock IS NULL ORDER BY i.due_at LIMIT $2",
+         WHERE i.due_at <= $1 AND c.test_clock IS NULL ORDER BY i.due_at, i.id LIMIT $2",
     )
     .bind(now)
     .bind(limit)
@@ -818,27 +832,23 @@ fn is_postgres(c: &AnyConnection) -> bool {
     c.backend_name().eq_ignore_ascii_case("postgresql")
 }
 
-/// The subscription, locked until the transaction ends on PostgreSQL (SQLite has one writer
-/// at a time anyway), so two replicas never renew the same period.
+/// The subscription, locked until the transaction ends, so two replicas never renew the
+/// same period.
 pub async fn claim_subscription(
     c: &mut AnyConnection,
     scope: &Scope,
     id: &str,
+    how: Claim,
 ) -> sqlx::Result<Option<SubscriptionRow>> {
-    let sql = if is_postgres(c) {
+    let sql = format!(
         concat!(
             "SELECT ",
             subscription_columns!(),
-            " FROM subscriptions WHERE tenant_id = $1 AND env = $2 AND id = $3 FOR UPDATE"
-        )
-    } else {
-        concat!(
-            "SELECT ",
-            subscription_columns!(),
-            " FROM subscriptions WHERE tenant_id = $1 AND env = $2 AND id = $3"
-        )
-    };
-    sqlx::query_as(sql)
+            " FROM subscriptions WHERE tenant_id = $1 AND env = $2 AND id = $3{}"
+        ),
+        lock_clause(c, how)
+    );
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(scope.org_id.as_str())
         .bind(scope.env.as_str())
         .bind(id)

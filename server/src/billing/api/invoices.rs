@@ -11,7 +11,7 @@ use crate::audit::ActorRef;
 use crate::billing::collection;
 use crate::billing::discounts::{InvoiceDiscount, InvoiceTax};
 use crate::billing::invoicing::{DRAFT, Line, OPEN, PAID, UNCOLLECTIBLE, VOID};
-use crate::billing::store::{self as db, InvoiceRow};
+use crate::billing::store::{self as db, Claim, InvoiceRow};
 use crate::billing::stripe::StripeProvider;
 use crate::billing::subscriptions::now_for;
 use crate::billing::{html, notify};
@@ -315,7 +315,7 @@ async fn close(
     caller.require(Permission::BillingWrite)?;
     let scope = &caller.scope;
     let mut tx = state.db.write_scoped(scope).await?;
-    let mut invoice = db::claim_invoice(&mut tx, scope, id.as_str())
+    let mut invoice = db::claim_invoice(&mut tx, scope, id.as_str(), Claim::Wait)
         .await?
         .ok_or(ApiError::NotFound("invoice"))?;
     let (allowed, status, event): (&[&str], _, _) = match to {

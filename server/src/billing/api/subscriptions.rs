@@ -14,7 +14,7 @@ use crate::app::AppState;
 use crate::audit::ActorRef;
 use crate::billing::collection::{self, DAY_MS};
 use crate::billing::invoicing::Line;
-use crate::billing::store::{self as db, SubscriptionRow};
+use crate::billing::store::{self as db, Claim, SubscriptionRow};
 use crate::billing::subscriptions::{
     ACTIVE, CANCELED, INCOMPLETE, Item, PAST_DUE, PAUSED, TRIALING, UNPAID, bills, defer,
     discount_of, draft_invoice, interval_of, items_of, now_for, proration_lines, start_next_period,
@@ -661,7 +661,7 @@ impl Change {
     async fn begin(state: &AppState, caller: &Caller, id: &SubscriptionId) -> ApiResult<Self> {
         caller.require(Permission::BillingWrite)?;
         let mut tx = state.db.write_scoped(&caller.scope).await?;
-        let sub = db::claim_subscription(&mut tx, &caller.scope, id.as_str())
+        let sub = db::claim_subscription(&mut tx, &caller.scope, id.as_str(), Claim::Wait)
             .await?
             .ok_or(ApiError::NotFound("subscription"))?;
         if sub.status == CANCELED {
