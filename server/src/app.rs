@@ -17,8 +17,8 @@ use utoipa_axum::routes;
 
 use crate::audit;
 use crate::billing::api::{
-    coupons, customers, invoices, payment_provider, prices, products, promotion_codes, settings,
-    stripe_webhooks, subscriptions, tax_rates, test_clocks,
+    coupons, credit_notes, customers, invoices, payment_provider, prices, products,
+    promotion_codes, settings, stripe_webhooks, subscriptions, tax_rates, test_clocks,
 };
 use crate::clock::Clock;
 use crate::config::{PaymentArgs, ServeArgs, redact_url};
@@ -96,7 +96,8 @@ pub fn router_and_spec() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(invoices::pay))
         .routes(routes!(invoices::void))
         .routes(routes!(invoices::mark_uncollectible))
-        .routes(routes!(invoices::refund))
+        .routes(routes!(credit_notes::list, credit_notes::create))
+        .routes(routes!(credit_notes::get))
         .routes(routes!(invoices::html))
         .routes(routes!(settings::get, settings::update))
         .routes(routes!(webhooks::api::list, webhooks::api::create))

@@ -126,6 +126,9 @@ prefixed_id!(
 prefixed_id!(
     /// A tax rate applied to invoices (exclusive).
     TaxRateId, "txr");
+prefixed_id!(
+    /// A credit note: money given back on a paid invoice.
+    CreditNoteId, "cn");
 
 #[cfg(test)]
 mod tests {

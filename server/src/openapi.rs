@@ -83,6 +83,7 @@ impl Modify for SecuritySchemes {
         (name = "customers", description = "Your customers: who you bill."),
         (name = "subscriptions", description = "Customers subscribed to prices: trials, renewals, cancellation."),
         (name = "invoices", description = "What a customer owes for a period."),
+        (name = "credit_notes", description = "Money given back on a paid invoice: refunded, or credited to the customer's balance."),
         (name = "billing_settings", description = "Dunning: how failed payments are retried, and what happens after the last retry."),
         (name = "payment_provider", description = "Your Stripe account per environment, Checkout for payment methods, and Stripe's webhooks."),
         (name = "test_clocks", description = "Sandbox clocks: advance time and watch billing happen."),

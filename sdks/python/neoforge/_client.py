@@ -31,6 +31,8 @@ from .resources import (
     AsyncSubscriptionsResource,
     InvoicesResource,
     AsyncInvoicesResource,
+    CreditNotesResource,
+    AsyncCreditNotesResource,
     BillingSettingsResource,
     AsyncBillingSettingsResource,
     PaymentProviderResource,
@@ -71,6 +73,7 @@ class Client:
     customers: CustomersResource
     subscriptions: SubscriptionsResource
     invoices: InvoicesResource
+    credit_notes: CreditNotesResource
     billing_settings: BillingSettingsResource
     payment_provider: PaymentProviderResource
     test_clocks: TestClocksResource
@@ -102,6 +105,7 @@ class Client:
         self.customers = CustomersResource(self._transport)
         self.subscriptions = SubscriptionsResource(self._transport)
         self.invoices = InvoicesResource(self._transport)
+        self.credit_notes = CreditNotesResource(self._transport)
         self.billing_settings = BillingSettingsResource(self._transport)
         self.payment_provider = PaymentProviderResource(self._transport)
         self.test_clocks = TestClocksResource(self._transport)
@@ -142,6 +146,7 @@ class AsyncClient:
     customers: AsyncCustomersResource
     subscriptions: AsyncSubscriptionsResource
     invoices: AsyncInvoicesResource
+    credit_notes: AsyncCreditNotesResource
     billing_settings: AsyncBillingSettingsResource
     payment_provider: AsyncPaymentProviderResource
     test_clocks: AsyncTestClocksResource
@@ -173,6 +178,7 @@ class AsyncClient:
         self.customers = AsyncCustomersResource(self._transport)
         self.subscriptions = AsyncSubscriptionsResource(self._transport)
         self.invoices = AsyncInvoicesResource(self._transport)
+        self.credit_notes = AsyncCreditNotesResource(self._transport)
         self.billing_settings = AsyncBillingSettingsResource(self._transport)
         self.payment_provider = AsyncPaymentProviderResource(self._transport)
         self.test_clocks = AsyncTestClocksResource(self._transport)

@@ -451,6 +451,44 @@ class CreateCouponRequest(_response.Model):
 
 
 @dataclass(frozen=True)
+class CreateCreditNoteRequest(_response.Model):
+    invoice: InvoiceId
+    credit_amount: Optional[int] = None
+    """Minor units to credit to the customer's balance."""
+    memo: Optional[str] = None
+    """Shown on the credit note, up to 500 characters."""
+    reason: Optional[CreditNoteReason] = None
+    refund_amount: Optional[int] = None
+    """Minor units to refund through the payment provider. Without either amount, everything
+    not yet given back is refunded.
+    """
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CreateCreditNoteRequest:
+        return cls(
+            invoice=data["invoice"],
+            credit_amount=data.get("credit_amount"),
+            memo=data.get("memo"),
+            reason=data.get("reason"),
+            refund_amount=data.get("refund_amount"),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+            "invoice": self.invoice,
+        }
+        if self.credit_amount is not None:
+            data["credit_amount"] = self.credit_amount
+        if self.memo is not None:
+            data["memo"] = self.memo
+        if self.reason is not None:
+            data["reason"] = self.reason
+        if self.refund_amount is not None:
+            data["refund_amount"] = self.refund_amount
+        return data
+
+
+@dataclass(frozen=True)
 class CreateInvitationRequest(_response.Model):
     email: str
     role: str
@@ -763,6 +801,65 @@ class CreatedInvitation(_response.Model):
             status=data["status"],
             token=data["token"],
         )
+
+
+@dataclass(frozen=True)
+class CreditNote(_response.Model):
+    amount: int
+    """Minor units: `refund_amount` + `credit_amount`."""
+    created_at: str
+    credit_amount: int
+    """Credited to the customer's balance."""
+    currency: str
+    customer: CustomerId
+    id: CreditNoteId
+    invoice: InvoiceId
+    number: str
+    """Sequential per organization and environment."""
+    refund_amount: int
+    """Refunded through the payment provider."""
+    memo: Optional[str] = None
+    reason: Optional[CreditNoteReason] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CreditNote:
+        return cls(
+            amount=data["amount"],
+            created_at=data["created_at"],
+            credit_amount=data["credit_amount"],
+            currency=data["currency"],
+            customer=data["customer"],
+            id=data["id"],
+            invoice=data["invoice"],
+            number=data["number"],
+            refund_amount=data["refund_amount"],
+            memo=data.get("memo"),
+            reason=data.get("reason"),
+        )
+
+
+CreditNoteId = str
+
+
+@dataclass(frozen=True)
+class CreditNotePage(_response.Model):
+    data: List[CreditNote]
+    has_more: bool
+    """True when more items follow this page."""
+    next_cursor: Optional[str] = None
+    """Pass as `starting_after` to get the next page; null on the last page."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CreditNotePage:
+        return cls(
+            data=[CreditNote.from_dict(v0) for v0 in data["data"]],
+            has_more=data["has_more"],
+            next_cursor=data.get("next_cursor"),
+        )
+
+
+CreditNoteReason = Literal["duplicate", "fraudulent", "order_change", "product_unsatisfactory"]
+"""Why money was given back."""
 
 
 @dataclass(frozen=True)
@@ -1658,25 +1755,6 @@ class Recurring(_response.Model):
         }
         if self.interval_count is not None:
             data["interval_count"] = self.interval_count
-        return data
-
-
-@dataclass(frozen=True)
-class RefundInvoiceRequest(_response.Model):
-    amount: Optional[int] = None
-    """Minor units; default: all that is not refunded yet."""
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RefundInvoiceRequest:
-        return cls(
-            amount=data.get("amount"),
-        )
-
-    def to_dict(self) -> Dict[str, Any]:
-        data: Dict[str, Any] = {
-        }
-        if self.amount is not None:
-            data["amount"] = self.amount
         return data
 
 

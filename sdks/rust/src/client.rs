@@ -468,6 +468,29 @@ pub mod types {
             Default::default()
         }
     }
+    ///`CreateCreditNoteRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct CreateCreditNoteRequest {
+        ///Minor units to credit to the customer's balance.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub credit_amount: ::std::option::Option<i64>,
+        pub invoice: InvoiceId,
+        ///Shown on the credit note, up to 500 characters.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub memo: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub reason: ::std::option::Option<CreditNoteReason>,
+        /**Minor units to refund through the payment provider. Without either amount, everything
+        not yet given back is refunded.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub refund_amount: ::std::option::Option<i64>,
+    }
+    impl CreateCreditNoteRequest {
+        pub fn builder() -> builder::CreateCreditNoteRequest {
+            Default::default()
+        }
+    }
     ///`CreateInvitationRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(deny_unknown_fields)]
@@ -658,6 +681,158 @@ pub mod types {
     impl CreatedInvitation {
         pub fn builder() -> builder::CreatedInvitation {
             Default::default()
+        }
+    }
+    ///`CreditNote`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct CreditNote {
+        ///Minor units: `refund_amount` + `credit_amount`.
+        pub amount: i64,
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///Credited to the customer's balance.
+        pub credit_amount: i64,
+        pub currency: ::std::string::String,
+        pub customer: CustomerId,
+        pub id: CreditNoteId,
+        pub invoice: InvoiceId,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub memo: ::std::option::Option<::std::string::String>,
+        ///Sequential per organization and environment.
+        pub number: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub reason: ::std::option::Option<CreditNoteReason>,
+        ///Refunded through the payment provider.
+        pub refund_amount: i64,
+    }
+    impl CreditNote {
+        pub fn builder() -> builder::CreditNote {
+            Default::default()
+        }
+    }
+    ///`CreditNoteId`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct CreditNoteId(::std::string::String);
+    impl ::std::ops::Deref for CreditNoteId {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<CreditNoteId> for ::std::string::String {
+        fn from(value: CreditNoteId) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for CreditNoteId {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| ::regress::Regex::new("^cn_[0-9a-f]{32}$").unwrap());
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^cn_[0-9a-f]{32}$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CreditNoteId {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for CreditNoteId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CreditNoteId {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`CreditNotePage`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct CreditNotePage {
+        pub data: ::std::vec::Vec<CreditNote>,
+        ///True when more items follow this page.
+        pub has_more: bool,
+        ///Pass as `starting_after` to get the next page; null on the last page.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+    }
+    impl CreditNotePage {
+        pub fn builder() -> builder::CreditNotePage {
+            Default::default()
+        }
+    }
+    ///Why money was given back.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+    )]
+    pub enum CreditNoteReason {
+        #[serde(rename = "duplicate")]
+        Duplicate,
+        #[serde(rename = "fraudulent")]
+        Fraudulent,
+        #[serde(rename = "order_change")]
+        OrderChange,
+        #[serde(rename = "product_unsatisfactory")]
+        ProductUnsatisfactory,
+    }
+    impl ::std::fmt::Display for CreditNoteReason {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Duplicate => f.write_str("duplicate"),
+                Self::Fraudulent => f.write_str("fraudulent"),
+                Self::OrderChange => f.write_str("order_change"),
+                Self::ProductUnsatisfactory => f.write_str("product_unsatisfactory"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for CreditNoteReason {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "duplicate" => Ok(Self::Duplicate),
+                "fraudulent" => Ok(Self::Fraudulent),
+                "order_change" => Ok(Self::OrderChange),
+                "product_unsatisfactory" => Ok(Self::ProductUnsatisfactory),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CreditNoteReason {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for CreditNoteReason {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
         }
     }
     ///`Customer`
@@ -2257,19 +2432,6 @@ pub mod types {
     }
     impl Recurring {
         pub fn builder() -> builder::Recurring {
-            Default::default()
-        }
-    }
-    ///`RefundInvoiceRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
-    #[serde(deny_unknown_fields)]
-    pub struct RefundInvoiceRequest {
-        ///Minor units; default: all that is not refunded yet.
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub amount: ::std::option::Option<::std::num::NonZeroU64>,
-    }
-    impl RefundInvoiceRequest {
-        pub fn builder() -> builder::RefundInvoiceRequest {
             Default::default()
         }
     }
@@ -4935,6 +5097,108 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct CreateCreditNoteRequest {
+            credit_amount: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            invoice: ::std::result::Result<super::InvoiceId, ::std::string::String>,
+            memo: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            reason: ::std::result::Result<
+                ::std::option::Option<super::CreditNoteReason>,
+                ::std::string::String,
+            >,
+            refund_amount: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+        }
+        impl ::std::default::Default for CreateCreditNoteRequest {
+            fn default() -> Self {
+                Self {
+                    credit_amount: Ok(Default::default()),
+                    invoice: Err("no value supplied for invoice".to_string()),
+                    memo: Ok(Default::default()),
+                    reason: Ok(Default::default()),
+                    refund_amount: Ok(Default::default()),
+                }
+            }
+        }
+        impl CreateCreditNoteRequest {
+            pub fn credit_amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.credit_amount = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for credit_amount: {e}"));
+                self
+            }
+            pub fn invoice<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::InvoiceId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.invoice = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for invoice: {e}"));
+                self
+            }
+            pub fn memo<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.memo = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for memo: {e}"));
+                self
+            }
+            pub fn reason<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::CreditNoteReason>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.reason = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for reason: {e}"));
+                self
+            }
+            pub fn refund_amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.refund_amount = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for refund_amount: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CreateCreditNoteRequest> for super::CreateCreditNoteRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CreateCreditNoteRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    credit_amount: value.credit_amount?,
+                    invoice: value.invoice?,
+                    memo: value.memo?,
+                    reason: value.reason?,
+                    refund_amount: value.refund_amount?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CreateCreditNoteRequest> for CreateCreditNoteRequest {
+            fn from(value: super::CreateCreditNoteRequest) -> Self {
+                Self {
+                    credit_amount: Ok(value.credit_amount),
+                    invoice: Ok(value.invoice),
+                    memo: Ok(value.memo),
+                    reason: Ok(value.reason),
+                    refund_amount: Ok(value.refund_amount),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct CreateInvitationRequest {
             email: ::std::result::Result<::std::string::String, ::std::string::String>,
             expires_in_days: ::std::result::Result<
@@ -5945,6 +6209,266 @@ pub mod types {
                     role: Ok(value.role),
                     status: Ok(value.status),
                     token: Ok(value.token),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CreditNote {
+            amount: ::std::result::Result<i64, ::std::string::String>,
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            credit_amount: ::std::result::Result<i64, ::std::string::String>,
+            currency: ::std::result::Result<::std::string::String, ::std::string::String>,
+            customer: ::std::result::Result<super::CustomerId, ::std::string::String>,
+            id: ::std::result::Result<super::CreditNoteId, ::std::string::String>,
+            invoice: ::std::result::Result<super::InvoiceId, ::std::string::String>,
+            memo: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            number: ::std::result::Result<::std::string::String, ::std::string::String>,
+            reason: ::std::result::Result<
+                ::std::option::Option<super::CreditNoteReason>,
+                ::std::string::String,
+            >,
+            refund_amount: ::std::result::Result<i64, ::std::string::String>,
+        }
+        impl ::std::default::Default for CreditNote {
+            fn default() -> Self {
+                Self {
+                    amount: Err("no value supplied for amount".to_string()),
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    credit_amount: Err("no value supplied for credit_amount".to_string()),
+                    currency: Err("no value supplied for currency".to_string()),
+                    customer: Err("no value supplied for customer".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    invoice: Err("no value supplied for invoice".to_string()),
+                    memo: Ok(Default::default()),
+                    number: Err("no value supplied for number".to_string()),
+                    reason: Ok(Default::default()),
+                    refund_amount: Err("no value supplied for refund_amount".to_string()),
+                }
+            }
+        }
+        impl CreditNote {
+            pub fn amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.amount = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for amount: {e}"));
+                self
+            }
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for created_at: {e}"));
+                self
+            }
+            pub fn credit_amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.credit_amount = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for credit_amount: {e}"));
+                self
+            }
+            pub fn currency<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.currency = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for currency: {e}"));
+                self
+            }
+            pub fn customer<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::CustomerId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.customer = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for customer: {e}"));
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::CreditNoteId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn invoice<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::InvoiceId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.invoice = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for invoice: {e}"));
+                self
+            }
+            pub fn memo<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.memo = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for memo: {e}"));
+                self
+            }
+            pub fn number<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.number = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for number: {e}"));
+                self
+            }
+            pub fn reason<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::CreditNoteReason>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.reason = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for reason: {e}"));
+                self
+            }
+            pub fn refund_amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.refund_amount = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for refund_amount: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CreditNote> for super::CreditNote {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CreditNote,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    amount: value.amount?,
+                    created_at: value.created_at?,
+                    credit_amount: value.credit_amount?,
+                    currency: value.currency?,
+                    customer: value.customer?,
+                    id: value.id?,
+                    invoice: value.invoice?,
+                    memo: value.memo?,
+                    number: value.number?,
+                    reason: value.reason?,
+                    refund_amount: value.refund_amount?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CreditNote> for CreditNote {
+            fn from(value: super::CreditNote) -> Self {
+                Self {
+                    amount: Ok(value.amount),
+                    created_at: Ok(value.created_at),
+                    credit_amount: Ok(value.credit_amount),
+                    currency: Ok(value.currency),
+                    customer: Ok(value.customer),
+                    id: Ok(value.id),
+                    invoice: Ok(value.invoice),
+                    memo: Ok(value.memo),
+                    number: Ok(value.number),
+                    reason: Ok(value.reason),
+                    refund_amount: Ok(value.refund_amount),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CreditNotePage {
+            data: ::std::result::Result<::std::vec::Vec<super::CreditNote>, ::std::string::String>,
+            has_more: ::std::result::Result<bool, ::std::string::String>,
+            next_cursor: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for CreditNotePage {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    has_more: Err("no value supplied for has_more".to_string()),
+                    next_cursor: Ok(Default::default()),
+                }
+            }
+        }
+        impl CreditNotePage {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::CreditNote>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for data: {e}"));
+                self
+            }
+            pub fn has_more<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_more = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for has_more: {e}"));
+                self
+            }
+            pub fn next_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for next_cursor: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CreditNotePage> for super::CreditNotePage {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CreditNotePage,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    has_more: value.has_more?,
+                    next_cursor: value.next_cursor?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CreditNotePage> for CreditNotePage {
+            fn from(value: super::CreditNotePage) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    has_more: Ok(value.has_more),
+                    next_cursor: Ok(value.next_cursor),
                 }
             }
         }
@@ -9442,49 +9966,6 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
-        pub struct RefundInvoiceRequest {
-            amount: ::std::result::Result<
-                ::std::option::Option<::std::num::NonZeroU64>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for RefundInvoiceRequest {
-            fn default() -> Self {
-                Self {
-                    amount: Ok(Default::default()),
-                }
-            }
-        }
-        impl RefundInvoiceRequest {
-            pub fn amount<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::num::NonZeroU64>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.amount = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for amount: {e}"));
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<RefundInvoiceRequest> for super::RefundInvoiceRequest {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: RefundInvoiceRequest,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    amount: value.amount?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::RefundInvoiceRequest> for RefundInvoiceRequest {
-            fn from(value: super::RefundInvoiceRequest) -> Self {
-                Self {
-                    amount: Ok(value.amount),
-                }
-            }
-        }
-        #[derive(Clone, Debug)]
         pub struct ReplayEventRequest {
             endpoint: ::std::result::Result<
                 ::std::option::Option<super::WebhookEndpointId>,
@@ -12593,6 +13074,52 @@ impl Client {
     pub fn coupons_archive(&self) -> builder::CouponsArchive<'_> {
         builder::CouponsArchive::new(self)
     }
+    /**List credit notes, newest first
+
+    Sends a `GET` request to `/v1/credit_notes`
+
+    Arguments:
+    - `invoice`: Only this invoice's credit notes.
+    - `limit`: Page size, 1 to 100 (default 10).
+    - `starting_after`: Return items after this id (the previous page's `next_cursor`).
+    ```ignore
+    let response = client.credit_notes_list()
+        .invoice(invoice)
+        .limit(limit)
+        .starting_after(starting_after)
+        .send()
+        .await;
+    ```*/
+    pub fn credit_notes_list(&self) -> builder::CreditNotesList<'_> {
+        builder::CreditNotesList::new(self)
+    }
+    /**Give money back on a paid invoice: refund it through the payment provider that collected
+    it, credit the customer's balance, or both
+
+    Sends a `POST` request to `/v1/credit_notes`
+
+    ```ignore
+    let response = client.credit_notes_create()
+        .body(body)
+        .send()
+        .await;
+    ```*/
+    pub fn credit_notes_create(&self) -> builder::CreditNotesCreate<'_> {
+        builder::CreditNotesCreate::new(self)
+    }
+    /**Get a credit note
+
+    Sends a `GET` request to `/v1/credit_notes/{id}`
+
+    ```ignore
+    let response = client.credit_notes_get()
+        .id(id)
+        .send()
+        .await;
+    ```*/
+    pub fn credit_notes_get(&self) -> builder::CreditNotesGet<'_> {
+        builder::CreditNotesGet::new(self)
+    }
     /**List customers, newest first
 
     Sends a `GET` request to `/v1/customers`
@@ -12858,21 +13385,6 @@ impl Client {
     ```*/
     pub fn invoices_pay(&self) -> builder::InvoicesPay<'_> {
         builder::InvoicesPay::new(self)
-    }
-    /**Refund a paid invoice's payment, in full or in part, through the provider that collected
-    it. The invoice stays paid; `amount_refunded` grows
-
-    Sends a `POST` request to `/v1/invoices/{id}/refund`
-
-    ```ignore
-    let response = client.invoices_refund()
-        .id(id)
-        .body(body)
-        .send()
-        .await;
-    ```*/
-    pub fn invoices_refund(&self) -> builder::InvoicesRefund<'_> {
-        builder::InvoicesRefund::new(self)
     }
     /**Void a draft or open invoice: it is no longer owed
 
@@ -14836,6 +15348,247 @@ pub mod builder {
             }
         }
     }
+    /**Builder for [`Client::credit_notes_list`]
+
+    [`Client::credit_notes_list`]: super::Client::credit_notes_list*/
+    #[derive(Debug, Clone)]
+    pub struct CreditNotesList<'a> {
+        client: &'a super::Client,
+        invoice: Result<Option<::std::string::String>, String>,
+        limit: Result<Option<::std::num::NonZeroU64>, String>,
+        starting_after: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> CreditNotesList<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                invoice: Ok(None),
+                limit: Ok(None),
+                starting_after: Ok(None),
+            }
+        }
+        pub fn invoice<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.invoice = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for invoice failed".to_string()
+            });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.limit = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: num :: NonZeroU64` for limit failed".to_string()
+            });
+            self
+        }
+        pub fn starting_after<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.starting_after = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for starting_after failed".to_string()
+            });
+            self
+        }
+        ///Sends a `GET` request to `/v1/credit_notes`
+        pub async fn send(self) -> Result<ResponseValue<types::CreditNotePage>, Error<ByteStream>> {
+            let Self {
+                client,
+                invoice,
+                limit,
+                starting_after,
+            } = self;
+            let invoice = invoice.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let starting_after = starting_after.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/credit_notes", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("invoice", &invoice))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new(
+                    "starting_after",
+                    &starting_after,
+                ))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "credit_notes_list",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::credit_notes_create`]
+
+    [`Client::credit_notes_create`]: super::Client::credit_notes_create*/
+    #[derive(Debug, Clone)]
+    pub struct CreditNotesCreate<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::CreateCreditNoteRequest, String>,
+    }
+    impl<'a> CreditNotesCreate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreateCreditNoteRequest>,
+            <V as std::convert::TryInto<types::CreateCreditNoteRequest>>::Error: std::fmt::Display,
+        {
+            self.body = value.try_into().map(From::from).map_err(|s| {
+                format!(
+                    "conversion to `CreateCreditNoteRequest` for body failed: {}",
+                    s
+                )
+            });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::CreateCreditNoteRequest,
+                ) -> types::builder::CreateCreditNoteRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/credit_notes`
+        pub async fn send(self) -> Result<ResponseValue<types::CreditNote>, Error<ByteStream>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::CreateCreditNoteRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/credit_notes", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "credit_notes_create",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                502u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::credit_notes_get`]
+
+    [`Client::credit_notes_get`]: super::Client::credit_notes_get*/
+    #[derive(Debug, Clone)]
+    pub struct CreditNotesGet<'a> {
+        client: &'a super::Client,
+        id: Result<types::CreditNoteId, String>,
+    }
+    impl<'a> CreditNotesGet<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreditNoteId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `CreditNoteId` for id failed".to_string());
+            self
+        }
+        ///Sends a `GET` request to `/v1/credit_notes/{id}`
+        pub async fn send(self) -> Result<ResponseValue<types::CreditNote>, Error<ByteStream>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/credit_notes/{}",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "credit_notes_get",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     /**Builder for [`Client::customers_list`]
 
     [`Client::customers_list`]: super::Client::customers_list*/
@@ -16255,101 +17008,6 @@ pub mod builder {
                 403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
-        }
-    }
-    /**Builder for [`Client::invoices_refund`]
-
-    [`Client::invoices_refund`]: super::Client::invoices_refund*/
-    #[derive(Debug, Clone)]
-    pub struct InvoicesRefund<'a> {
-        client: &'a super::Client,
-        id: Result<types::InvoiceId, String>,
-        body: Result<types::builder::RefundInvoiceRequest, String>,
-    }
-    impl<'a> InvoicesRefund<'a> {
-        pub fn new(client: &'a super::Client) -> Self {
-            Self {
-                client: client,
-                id: Err("id was not initialized".to_string()),
-                body: Ok(::std::default::Default::default()),
-            }
-        }
-        pub fn id<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<types::InvoiceId>,
-        {
-            self.id = value
-                .try_into()
-                .map_err(|_| "conversion to `InvoiceId` for id failed".to_string());
-            self
-        }
-        pub fn body<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<types::RefundInvoiceRequest>,
-            <V as std::convert::TryInto<types::RefundInvoiceRequest>>::Error: std::fmt::Display,
-        {
-            self.body = value.try_into().map(From::from).map_err(|s| {
-                format!(
-                    "conversion to `RefundInvoiceRequest` for body failed: {}",
-                    s
-                )
-            });
-            self
-        }
-        pub fn body_map<F>(mut self, f: F) -> Self
-        where
-            F: std::ops::FnOnce(
-                    types::builder::RefundInvoiceRequest,
-                ) -> types::builder::RefundInvoiceRequest,
-        {
-            self.body = self.body.map(f);
-            self
-        }
-        ///Sends a `POST` request to `/v1/invoices/{id}/refund`
-        pub async fn send(self) -> Result<ResponseValue<types::Invoice>, Error<ByteStream>> {
-            let Self { client, id, body } = self;
-            let id = id.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| types::RefundInvoiceRequest::try_from(v).map_err(|e| e.to_string()))
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/invoices/{}/refund",
-                client.baseurl,
-                encode_path(&id.to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .headers(header_map)
-                .build()?;
-            let info = OperationInfo {
-                operation_id: "invoices_refund",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
-                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
-                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
-                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
-                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
-                502u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }

@@ -125,6 +125,13 @@ impl NeoForge {
         }
     }
 
+    /// Money given back on a paid invoice: refunded, or credited to the customer's balance.
+    pub fn credit_notes(&self) -> CreditNotes<'_> {
+        CreditNotes {
+            client: &self.inner,
+        }
+    }
+
     /// Dunning: how failed payments are retried, and what happens after the last retry.
     pub fn billing_settings(&self) -> BillingSettings<'_> {
         BillingSettings {

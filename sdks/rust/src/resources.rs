@@ -1027,25 +1027,98 @@ impl Invoices<'_> {
             Err(e) => Err(Error::from_progenitor(e).await),
         }
     }
-    /// Refund a paid invoice's payment, in full or in part, through the provider that collected it. The invoice stays paid; `amount_refunded` grows.
-    ///
-    /// `POST /v1/invoices/{id}/refund`
-    pub async fn refund(
-        &self,
-        id: &str,
-        body: types::RefundInvoiceRequest,
-    ) -> Result<Response<types::Invoice>, Error> {
-        let request = self.client.invoices_refund().id(id).body(body);
-        match request.send().await {
-            Ok(value) => Ok(Response::from_progenitor(value)),
-            Err(e) => Err(Error::from_progenitor(e).await),
-        }
-    }
     /// Void a draft or open invoice: it is no longer owed.
     ///
     /// `POST /v1/invoices/{id}/void`
     pub async fn void(&self, id: &str) -> Result<Response<types::Invoice>, Error> {
         let request = self.client.invoices_void().id(id);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+}
+
+/// Money given back on a paid invoice: refunded, or credited to the customer's balance.
+pub struct CreditNotes<'a> {
+    pub(crate) client: &'a Client,
+}
+
+/// Query parameters of [`CreditNotes::list`].
+#[derive(Debug, Clone, Default)]
+pub struct CreditNotesListParams {
+    /// Page size, 1 to 100 (default 10).
+    pub limit: Option<u64>,
+    /// Return items after this id (the previous page's `next_cursor`).
+    pub starting_after: Option<String>,
+    /// Only this invoice's credit notes.
+    pub invoice: Option<String>,
+}
+
+impl CreditNotes<'_> {
+    /// List credit notes, newest first.
+    ///
+    /// `GET /v1/credit_notes`
+    pub async fn list(
+        &self,
+        params: CreditNotesListParams,
+    ) -> Result<Response<types::CreditNotePage>, Error> {
+        let request = self.client.credit_notes_list();
+        let request = match params.limit {
+            Some(v) => request.limit(v),
+            None => request,
+        };
+        let request = match params.starting_after {
+            Some(v) => request.starting_after(v),
+            None => request,
+        };
+        let request = match params.invoice {
+            Some(v) => request.invoice(v),
+            None => request,
+        };
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+
+    /// Every item of [`Self::list`], page after page.
+    pub fn list_auto_paging(
+        &self,
+        params: CreditNotesListParams,
+    ) -> impl Stream<Item = Result<types::CreditNote, Error>> + '_ {
+        futures::stream::try_unfold(Some(params), move |next| async move {
+            let Some(params) = next else { return Ok(None) };
+            let page = self.list(params.clone()).await?.body;
+            let next = page.next_cursor.map(|cursor| CreditNotesListParams {
+                starting_after: Some(cursor),
+                ..params
+            });
+            Ok(Some((
+                futures::stream::iter(page.data.into_iter().map(Ok)),
+                next,
+            )))
+        })
+        .try_flatten()
+    }
+    /// Give money back on a paid invoice: refund it through the payment provider that collected it, credit the customer's balance, or both.
+    ///
+    /// `POST /v1/credit_notes`
+    pub async fn create(
+        &self,
+        body: types::CreateCreditNoteRequest,
+    ) -> Result<Response<types::CreditNote>, Error> {
+        let request = self.client.credit_notes_create().body(body);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Get a credit note.
+    ///
+    /// `GET /v1/credit_notes/{id}`
+    pub async fn get(&self, id: &str) -> Result<Response<types::CreditNote>, Error> {
+        let request = self.client.credit_notes_get().id(id);
         match request.send().await {
             Ok(value) => Ok(Response::from_progenitor(value)),
             Err(e) => Err(Error::from_progenitor(e).await),

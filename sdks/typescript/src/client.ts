@@ -12,6 +12,7 @@ import { ProductsResource } from "./resources/products.js";
 import { CustomersResource } from "./resources/customers.js";
 import { SubscriptionsResource } from "./resources/subscriptions.js";
 import { InvoicesResource } from "./resources/invoices.js";
+import { CreditNotesResource } from "./resources/credit-notes.js";
 import { BillingSettingsResource } from "./resources/billing-settings.js";
 import { PaymentProviderResource } from "./resources/payment-provider.js";
 import { TestClocksResource } from "./resources/test-clocks.js";
@@ -54,6 +55,8 @@ export class NeoForge {
   readonly subscriptions: SubscriptionsResource;
   /** What a customer owes for a period. */
   readonly invoices: InvoicesResource;
+  /** Money given back on a paid invoice: refunded, or credited to the customer's balance. */
+  readonly creditNotes: CreditNotesResource;
   /** Dunning: how failed payments are retried, and what happens after the last retry. */
   readonly billingSettings: BillingSettingsResource;
   /** Your Stripe account per environment, Checkout for payment methods, and Stripe's webhooks. */
@@ -87,6 +90,7 @@ export class NeoForge {
     this.customers = new CustomersResource(http);
     this.subscriptions = new SubscriptionsResource(http);
     this.invoices = new InvoicesResource(http);
+    this.creditNotes = new CreditNotesResource(http);
     this.billingSettings = new BillingSettingsResource(http);
     this.paymentProvider = new PaymentProviderResource(http);
     this.testClocks = new TestClocksResource(http);

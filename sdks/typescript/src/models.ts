@@ -179,6 +179,20 @@ export interface CreateCouponRequest {
   redeem_by?: string | null;
 }
 
+export interface CreateCreditNoteRequest {
+  /** Minor units to credit to the customer's balance. */
+  credit_amount?: number | null;
+  invoice: InvoiceId;
+  /** Shown on the credit note, up to 500 characters. */
+  memo?: string | null;
+  reason?: CreditNoteReason | null;
+  /**
+   * Minor units to refund through the payment provider. Without either amount, everything
+   * not yet given back is refunded.
+   */
+  refund_amount?: number | null;
+}
+
 export interface CreateInvitationRequest {
   email: string;
   /** Days until the invitation expires, 1 to 30 (default 7). */
@@ -274,6 +288,37 @@ export interface CreatedInvitation {
   /** Give this to the invitee; it is shown only once. */
   token: string;
 }
+
+export interface CreditNote {
+  /** Minor units: `refund_amount` + `credit_amount`. */
+  amount: number;
+  created_at: string;
+  /** Credited to the customer's balance. */
+  credit_amount: number;
+  currency: string;
+  customer: CustomerId;
+  id: CreditNoteId;
+  invoice: InvoiceId;
+  memo?: string | null;
+  /** Sequential per organization and environment. */
+  number: string;
+  reason?: CreditNoteReason | null;
+  /** Refunded through the payment provider. */
+  refund_amount: number;
+}
+
+export type CreditNoteId = string;
+
+export interface CreditNotePage {
+  data: CreditNote[];
+  /** True when more items follow this page. */
+  has_more: boolean;
+  /** Pass as `starting_after` to get the next page; null on the last page. */
+  next_cursor?: string | null;
+}
+
+/** Why money was given back. */
+export type CreditNoteReason = "duplicate" | "fraudulent" | "order_change" | "product_unsatisfactory";
 
 export interface Customer {
   address?: Address | null;
@@ -690,11 +735,6 @@ export interface Recurring {
   interval: Interval;
   /** Default 1. */
   interval_count?: number;
-}
-
-export interface RefundInvoiceRequest {
-  /** Minor units; default: all that is not refunded yet. */
-  amount?: number | null;
 }
 
 export interface ReplayEventRequest {

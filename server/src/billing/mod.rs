@@ -51,6 +51,16 @@ impl Subject for store::CustomerRow {
     }
 }
 
+impl Subject for store::CreditNoteRow {
+    const KIND: &'static str = "credit_note";
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn api_json(&self) -> ApiResult<serde_json::Value> {
+        json(api::credit_notes::CreditNote::from_row(self.clone())?)
+    }
+}
+
 impl Subject for store::InvoiceRow {
     const KIND: &'static str = "invoice";
     fn id(&self) -> &str {

@@ -163,12 +163,7 @@ async fn claim(
 /// Charges claimed attempts and records the outcomes, together or, if that fails, one by
 /// one. A charge or record that fails leaves its lease: the attempt is retried after it, with
 /// the same key.
-async fn collect(
-    state: &AppState,
-    scope: &Scope,
-    attempts: Vec<collection::Attempt>,
-    at: i64,
-) {
+async fn collect(state: &AppState, scope: &Scope, attempts: Vec<collection::Attempt>, at: i64) {
     let mut outcomes = Vec::new();
     for attempt in attempts {
         match collection::charge_attempt(state, scope, &attempt).await {

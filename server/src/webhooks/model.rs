@@ -24,6 +24,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "invoice.marked_uncollectible",
     "invoice.refunded",
     "invoice.disputed",
+    "credit_note.created",
     "webhook_endpoint.disabled",
 ];
 

@@ -454,8 +454,9 @@ async fn billing_settings_and_changes_stay_in_their_tenant(b: Backend) {
     app.stop().await;
 }
 
-/// An invoice renders as a page: amounts in major units, the customer's text escaped; other
-/// tenants get 404.
+/// An invoice renders as a page: amounts in major units, the customer's text escaped. Credit
+/// notes give money back (refunded or to the balance), never more than was paid. Other
+/// tenants get 404 for all of it.
 async fn invoices_render_as_escaped_html(b: Backend) {
     let app = spawn_app(b).await;
     let sb = Sandbox::new(&app, "ada@example.com", "2027-01-10T00:00:00Z").await;
@@ -491,7 +492,7 @@ async fn invoices_render_as_escaped_html(b: Backend) {
         .await
         .expect_problem(404, "resource_not_found");
     let id = invoice["id"].as_str().expect("id");
-    for action in ["refund", "pay", "void", "mark_uncollectible"] {
+    for action in ["pay", "void", "mark_uncollectible"] {
         app.post(
             &format!("/v1/invoices/{id}/{action}"),
             &other.session,
@@ -500,13 +501,60 @@ async fn invoices_render_as_escaped_html(b: Backend) {
         .await
         .expect_problem(404, "resource_not_found");
     }
-    let refunded = sb
-        .post(&format!("/v1/invoices/{id}/refund"), json!({"amount": 999}))
+    // Credit notes: another tenant can neither credit this invoice nor see the notes.
+    app.post("/v1/credit_notes", &other.session, json!({"invoice": id}))
+        .await
+        .expect_problem(404, "resource_not_found");
+    let refund = sb
+        .app
+        .post(
+            "/v1/credit_notes",
+            &sb.s,
+            json!({"invoice": id, "refund_amount": 999}),
+        )
         .await;
+    let refund = refund.expect(201).clone();
+    let note = refund["id"].as_str().expect("id");
+    app.get(&format!("/v1/credit_notes/{note}"), &other.session)
+        .await
+        .expect_problem(404, "resource_not_found");
+    let theirs = app.get("/v1/credit_notes", &other.session).await;
+    assert_eq!(theirs.expect(200)["data"], json!([]));
+    // The rest goes to the customer's balance, and pays their next invoice first.
+    let credit = sb
+        .app
+        .post(
+            "/v1/credit_notes",
+            &sb.s,
+            json!({"invoice": id, "credit_amount": 1000}),
+        )
+        .await;
+    assert_eq!(credit.expect(201)["number"], "CN-000002");
+    app.post(
+        "/v1/credit_notes",
+        &sb.s,
+        json!({"invoice": id, "credit_amount": 1}),
+    )
+    .await
+    .expect_problem(400, "validation_error");
+    let customer = sb.get(&format!("/v1/customers/{cus}")).await;
+    assert_eq!(customer["balance"], -1000);
+    let refreshed = sb.get(&format!("/v1/invoices/{id}")).await;
     assert_eq!(
-        refunded["amount_refunded"], 999,
+        refreshed["amount_refunded"], 999,
         "the simulated provider refunds too"
     );
+    let listed = sb.get(&format!("/v1/credit_notes?invoice={id}")).await;
+    assert_eq!(listed["data"].as_array().map(Vec::len), Some(2));
+    let open = sb
+        .app
+        .post(
+            "/v1/credit_notes",
+            &sb.s,
+            json!({"invoice": "in_0192f1c4e6a87b3c9d0e1f2a3b4c5d6e"}),
+        )
+        .await;
+    open.expect_problem(404, "resource_not_found");
     app.stop().await;
 }
 

@@ -13,6 +13,7 @@ from .products import ProductsResource, AsyncProductsResource
 from .customers import CustomersResource, AsyncCustomersResource
 from .subscriptions import SubscriptionsResource, AsyncSubscriptionsResource
 from .invoices import InvoicesResource, AsyncInvoicesResource
+from .credit_notes import CreditNotesResource, AsyncCreditNotesResource
 from .billing_settings import BillingSettingsResource, AsyncBillingSettingsResource
 from .payment_provider import PaymentProviderResource, AsyncPaymentProviderResource
 from .test_clocks import TestClocksResource, AsyncTestClocksResource
@@ -48,6 +49,8 @@ __all__ = [
     "AsyncSubscriptionsResource",
     "InvoicesResource",
     "AsyncInvoicesResource",
+    "CreditNotesResource",
+    "AsyncCreditNotesResource",
     "BillingSettingsResource",
     "AsyncBillingSettingsResource",
     "PaymentProviderResource",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import AsyncIterator, Iterator, Mapping, Optional
 
 from .. import _http, _pagination, _response
-from ..models import Invoice, InvoiceId, InvoicePage, InvoiceStatus, RefundInvoiceRequest
+from ..models import Invoice, InvoiceId, InvoicePage, InvoiceStatus
 
 
 class InvoicesResource:
@@ -125,32 +125,6 @@ class InvoicesResource:
             _http.RequestOptions(
                 "POST",
                 f"/v1/invoices/{_http.segment(id)}/pay",
-                idempotency_key=idempotency_key or _http.new_idempotency_key(),
-                timeout=timeout,
-                max_retries=max_retries,
-                extra_headers=extra_headers,
-            )
-        )
-        return _response.parse(response, lambda data: Invoice.from_dict(data))
-
-    def refund(
-        self,
-        id: InvoiceId,
-        *,
-        amount: Optional[int] = None,
-        idempotency_key: Optional[str] = None,
-        timeout: Optional[float] = None,
-        max_retries: Optional[int] = None,
-        extra_headers: Optional[Mapping[str, str]] = None,
-    ) -> Invoice:
-        """Refund a paid invoice's payment, in full or in part, through the provider that collected
-        it. The invoice stays paid; `amount_refunded` grows.
-        """
-        response = self._transport.request(
-            _http.RequestOptions(
-                "POST",
-                f"/v1/invoices/{_http.segment(id)}/refund",
-                json=RefundInvoiceRequest(amount=amount).to_dict(),
                 idempotency_key=idempotency_key or _http.new_idempotency_key(),
                 timeout=timeout,
                 max_retries=max_retries,
@@ -298,32 +272,6 @@ class AsyncInvoicesResource:
             _http.RequestOptions(
                 "POST",
                 f"/v1/invoices/{_http.segment(id)}/pay",
-                idempotency_key=idempotency_key or _http.new_idempotency_key(),
-                timeout=timeout,
-                max_retries=max_retries,
-                extra_headers=extra_headers,
-            )
-        )
-        return _response.parse(response, lambda data: Invoice.from_dict(data))
-
-    async def refund(
-        self,
-        id: InvoiceId,
-        *,
-        amount: Optional[int] = None,
-        idempotency_key: Optional[str] = None,
-        timeout: Optional[float] = None,
-        max_retries: Optional[int] = None,
-        extra_headers: Optional[Mapping[str, str]] = None,
-    ) -> Invoice:
-        """Refund a paid invoice's payment, in full or in part, through the provider that collected
-        it. The invoice stays paid; `amount_refunded` grows.
-        """
-        response = await self._transport.request(
-            _http.RequestOptions(
-                "POST",
-                f"/v1/invoices/{_http.segment(id)}/refund",
-                json=RefundInvoiceRequest(amount=amount).to_dict(),
                 idempotency_key=idempotency_key or _http.new_idempotency_key(),
                 timeout=timeout,
                 max_retries=max_retries,

@@ -12,13 +12,12 @@ use crate::billing::collection;
 use crate::billing::discounts::{InvoiceDiscount, InvoiceTax};
 use crate::billing::invoicing::{DRAFT, Line, OPEN, PAID, UNCOLLECTIBLE, VOID};
 use crate::billing::store::{self as db, Claim, InvoiceRow};
-use crate::billing::stripe::StripeProvider;
 use crate::billing::subscriptions::now_for;
 use crate::billing::{html, notify};
 use crate::clock::timestamp;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{Json, Path, Query};
+use crate::http::extract::{Path, Query};
 use crate::http::pagination::{Page, fetch_limit, page_type};
 use crate::ids::{
     CouponId, CustomerId, InvoiceId, PriceId, PromotionCodeId, SubscriptionId, TaxRateId,
@@ -438,87 +437,6 @@ pub async fn mark_uncollectible(
     Path(id): Path<InvoiceId>,
 ) -> ApiResult<axum::Json<Invoice>> {
     close(&state, &caller, &id, InvoiceStatus::Uncollectible).await
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RefundInvoiceRequest {
-    /// Minor units; default: all that is not refunded yet.
-    #[schema(minimum = 1, example = 1000)]
-    pub amount: Option<i64>,
-}
-
-/// Refund a paid invoice's payment, in full or in part, through the provider that collected
-/// it. The invoice stays paid; `amount_refunded` grows.
-#[utoipa::path(
-    post, path = "/v1/invoices/{id}/refund", tag = "invoices", operation_id = "invoices_refund",
-    params(("id" = InvoiceId, Path)),
-    request_body = RefundInvoiceRequest,
-    responses(
-        (status = 200, description = "Refunded", body = Invoice),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 409, response = crate::openapi::Conflict),
-        (status = 502, response = crate::openapi::BadGateway),
-    ),
-    security(("api_key" = ["billing:write"]), ("session" = ["billing:write"]))
-)]
-pub async fn refund(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<InvoiceId>,
-    Json(req): Json<RefundInvoiceRequest>,
-) -> ApiResult<axum::Json<Invoice>> {
-    caller.require(Permission::BillingWrite)?;
-    let scope = &caller.scope;
-    let mut conn = state.db.read_scoped(scope).await?;
-    let invoice = db::get_invoice(&mut conn, scope, id.as_str())
-        .await?
-        .ok_or(ApiError::NotFound("invoice"))?;
-    conn.commit().await?;
-    let refundable = invoice.amount_due - invoice.amount_refunded;
-    if invoice.status != PAID || refundable <= 0 {
-        return Err(ApiError::conflict(
-            "invoice_not_refundable",
-            "Only a paid invoice with an amount not yet refunded can be refunded.",
-        ));
-    }
-    let amount = req.amount.unwrap_or(refundable);
-    if !(1..=refundable).contains(&amount) {
-        return Err(ApiError::validation(
-            "amount",
-            format!("must be 1 to {refundable}"),
-        ));
-    }
-    let total = invoice.amount_refunded + amount;
-    if let Some(stripe) = StripeProvider::load(&state, scope).await? {
-        let payment = invoice.payment_reference.as_deref().ok_or_else(|| {
-            ApiError::conflict(
-                "invoice_not_refundable",
-                "The invoice was not paid through Stripe.",
-            )
-        })?;
-        // Keyed by the running total: a retried request refunds once.
-        let key = format!("{}-refund-{total}", invoice.id);
-        stripe.refund(payment, Some(amount), &key).await?;
-    }
-    let mut tx = state.db.write_scoped(scope).await?;
-    collection::refunded(
-        &mut tx,
-        &state,
-        scope,
-        &(&caller).into(),
-        &invoice.id,
-        total,
-    )
-    .await?;
-    let after = db::get_invoice(&mut tx, scope, &invoice.id)
-        .await?
-        .ok_or(ApiError::NotFound("invoice"))?;
-    tx.commit().await?;
-    Ok(axum::Json(Invoice::from_row(after)?))
 }
 
 /// The invoice as an HTML page, to show or send to the customer.

@@ -1,6 +1,7 @@
 //! HTTP handlers of the billing domain, one file per resource.
 
 pub mod coupons;
+pub mod credit_notes;
 pub mod customers;
 pub mod invoices;
 pub mod payment_provider;
