@@ -20,12 +20,13 @@ use utoipa::ToSchema;
 
 use super::invoicing::{self, OPEN, PAID, UNCOLLECTIBLE};
 use super::payments::{Outcome, charge};
-use super::store::{self as db, Claim, CustomerRow, InvoiceRow};
+use super::store::{self as db, CustomerRow, InvoiceRow};
 use super::subscriptions::{ACTIVE, CANCELED, INCOMPLETE, PAST_DUE, UNPAID};
-use super::{notify, stored, to_json};
+use super::{enum_text, from_enum_text, notify, stored, to_json};
 use crate::app::AppState;
 use crate::audit::ActorRef;
 use crate::http::error::{ApiError, ApiResult};
+use crate::store::Claim;
 use crate::tenancy::Scope;
 
 pub const DAY_MS: i64 = 24 * 3600 * 1000;
@@ -38,21 +39,6 @@ const LEASE_MS: i64 = 3600 * 1000;
 pub enum FinalAction {
     Cancel,
     MarkUnpaid,
-}
-
-impl FinalAction {
-    fn as_str(self) -> &'static str {
-        match self {
-            FinalAction::Cancel => "cancel",
-            FinalAction::MarkUnpaid => "mark_unpaid",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Self> {
-        [FinalAction::Cancel, FinalAction::MarkUnpaid]
-            .into_iter()
-            .find(|a| a.as_str() == s)
-    }
 }
 
 /// The dunning schedule of a tenant and environment.
@@ -105,9 +91,7 @@ pub async fn dunning(tx: &mut sqlx::AnyConnection, scope: &Scope) -> ApiResult<D
     Ok(match db::get_settings(tx, scope).await? {
         Some(row) => Dunning {
             retry_days: stored("retry_days", &row.retry_days)?,
-            final_action: FinalAction::parse(&row.final_action).ok_or_else(|| {
-                ApiError::Internal(anyhow::anyhow!("bad final_action {:?}", row.final_action))
-            })?,
+            final_action: from_enum_text("final_action", &row.final_action)?,
         },
         None => Dunning::default(),
     })
@@ -121,7 +105,7 @@ pub async fn save_dunning(
 ) -> ApiResult<()> {
     let row = db::SettingsRow {
         retry_days: to_json(&d.retry_days)?,
-        final_action: d.final_action.as_str().to_owned(),
+        final_action: enum_text(d.final_action)?,
         updated_at: now,
     };
     db::put_settings(tx, scope, &row).await?;

@@ -30,25 +30,6 @@ pub enum CouponDuration {
     Forever,
 }
 
-impl CouponDuration {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CouponDuration::Once => "once",
-            CouponDuration::Repeating => "repeating",
-            CouponDuration::Forever => "forever",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "once" => Some(CouponDuration::Once),
-            "repeating" => Some(CouponDuration::Repeating),
-            "forever" => Some(CouponDuration::Forever),
-            _ => None,
-        }
-    }
-}
-
 /// What a coupon takes off: a percentage or an amount in one currency (never both).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CouponTerms {

@@ -34,6 +34,22 @@ pub(crate) fn to_json(value: &impl serde::Serialize) -> Result<String, ApiError>
     serde_json::to_string(value).map_err(|e| ApiError::Internal(e.into()))
 }
 
+/// A unit-variant enum as the text stored in its column: its serde name (`mark_unpaid`).
+pub(crate) fn enum_text(value: impl serde::Serialize) -> Result<String, ApiError> {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => Ok(s),
+        _ => Err(ApiError::Internal(anyhow::anyhow!(
+            "not a unit-variant enum"
+        ))),
+    }
+}
+
+/// Reads back a column written by `enum_text`.
+pub(crate) fn from_enum_text<T: DeserializeOwned>(column: &str, text: &str) -> Result<T, ApiError> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned()))
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("unreadable {column} column: {e}")))
+}
+
 /// A billing object that events are about, and how the API shows it.
 pub trait Subject {
     const KIND: &'static str;

@@ -9,12 +9,13 @@ use std::time::Duration;
 
 use super::collection::{self, Prepared};
 use super::payments::Outcome;
-use super::store::{self as db, Claim, Due};
+use super::store::{self as db, Due};
 use super::subscriptions::{bills, renew};
 use crate::app::AppState;
 use crate::audit::ActorRef;
 use crate::http::error::{ApiError, ApiResult};
 use crate::ids::OrgId;
+use crate::store::Claim;
 use crate::tenancy::{Env, Scope};
 
 const BATCH: i64 = 1000;

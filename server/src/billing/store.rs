@@ -3,6 +3,7 @@
 
 use sqlx::{AnyConnection, FromRow};
 
+use crate::store::Claim;
 use crate::tenancy::Scope;
 
 #[derive(Debug, FromRow)]
@@ -662,24 +663,6 @@ pub async fn get_invoice(
     .await
 }
 
-/// How a claim treats a row that another transaction holds (PostgreSQL; SQLite has one
-/// writer at a time anyway).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Claim {
-    /// Wait for it: a request that must act on this row.
-    Wait,
-    /// Skip it (None): scheduled work another replica is doing.
-    Skip,
-}
-
-fn lock_clause(c: &AnyConnection, how: Claim) -> &'static str {
-    match (is_postgres(c), how) {
-        (false, _) => "",
-        (true, Claim::Wait) => " FOR UPDATE",
-        (true, Claim::Skip) => " FOR UPDATE SKIP LOCKED",
-    }
-}
-
 /// The invoice, locked until the transaction ends, so two replicas never collect the same
 /// attempt.
 pub async fn claim_invoice(
@@ -694,7 +677,7 @@ pub async fn claim_invoice(
             invoice_columns!(),
             " FROM invoices WHERE tenant_id = $1 AND env = $2 AND id = $3{}"
         ),
-        lock_clause(c, how)
+        crate::store::lock_clause(c, how)
     );
     sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(scope.org_id.as_str())
@@ -828,10 +811,6 @@ pub async fn next_due_on_clock(
     })
 }
 
-fn is_postgres(c: &AnyConnection) -> bool {
-    c.backend_name().eq_ignore_ascii_case("postgresql")
-}
-
 /// The subscription, locked until the transaction ends, so two replicas never renew the
 /// same period.
 pub async fn claim_subscription(
@@ -846,7 +825,7 @@ pub async fn claim_subscription(
             subscription_columns!(),
             " FROM subscriptions WHERE tenant_id = $1 AND env = $2 AND id = $3{}"
         ),
-        lock_clause(c, how)
+        crate::store::lock_clause(c, how)
     );
     sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(scope.org_id.as_str())

@@ -205,6 +205,25 @@ impl Db {
 }
 
 /// True when the error is a unique-constraint violation (a lost race on insert).
+/// How a claim treats a row that another transaction holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// Wait for it: a request that must act on this row.
+    Wait,
+    /// Skip it (no row): scheduled work another replica is doing.
+    Skip,
+}
+
+/// What ends a claiming `SELECT`: a row lock held until the transaction ends on PostgreSQL;
+/// nothing on SQLite, which has one writer at a time anyway.
+pub fn lock_clause(c: &AnyConnection, how: Claim) -> &'static str {
+    match (c.backend_name().eq_ignore_ascii_case("postgresql"), how) {
+        (false, _) => "",
+        (true, Claim::Wait) => " FOR UPDATE",
+        (true, Claim::Skip) => " FOR UPDATE SKIP LOCKED",
+    }
+}
+
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }

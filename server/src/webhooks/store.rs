@@ -106,27 +106,22 @@ pub async fn get_endpoint(
     .await
 }
 
-/// The endpoint, locked until the transaction ends on PostgreSQL (SQLite has one writer at a
-/// time anyway), so concurrent attempts update its health one after the other.
+/// The endpoint, locked until the transaction ends, so concurrent attempts update its
+/// health one after the other.
 pub async fn lock_endpoint(
     c: &mut AnyConnection,
     scope: &Scope,
     id: &str,
 ) -> sqlx::Result<Option<EndpointRow>> {
-    let sql = if c.backend_name().eq_ignore_ascii_case("postgresql") {
+    let sql = format!(
         concat!(
             "SELECT ",
             endpoint_columns!(),
-            " FROM webhook_endpoints WHERE tenant_id = $1 AND env = $2 AND id = $3 FOR UPDATE"
-        )
-    } else {
-        concat!(
-            "SELECT ",
-            endpoint_columns!(),
-            " FROM webhook_endpoints WHERE tenant_id = $1 AND env = $2 AND id = $3"
-        )
-    };
-    sqlx::query_as(sql)
+            " FROM webhook_endpoints WHERE tenant_id = $1 AND env = $2 AND id = $3{}"
+        ),
+        crate::store::lock_clause(c, crate::store::Claim::Wait)
+    );
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(scope.org_id.as_str())
         .bind(scope.env.as_str())
         .bind(id)

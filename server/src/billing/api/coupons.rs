@@ -11,9 +11,9 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
 use crate::audit;
-use crate::billing::check_currency;
 use crate::billing::discounts::{CouponDuration, CouponTerms, Discount, check_percentage};
 use crate::billing::store::{self as db, CouponRow};
+use crate::billing::{check_currency, enum_text, from_enum_text};
 use crate::clock::timestamp;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
@@ -72,8 +72,7 @@ impl Coupon {
 }
 
 fn duration_of(r: &CouponRow) -> ApiResult<CouponDuration> {
-    CouponDuration::parse(&r.duration)
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("unknown coupon duration")))
+    from_enum_text("duration", &r.duration)
 }
 
 pub fn terms_of(r: &CouponRow) -> ApiResult<CouponTerms> {
@@ -196,7 +195,7 @@ pub async fn create(
         percent_off,
         amount_off,
         currency,
-        duration: req.duration.as_str().into(),
+        duration: enum_text(req.duration)?,
         duration_in_months,
         max_redemptions: req.max_redemptions,
         redeem_by,

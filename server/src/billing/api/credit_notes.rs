@@ -10,15 +10,16 @@ use utoipa::{IntoParams, ToSchema};
 use crate::app::AppState;
 use crate::audit::ActorRef;
 use crate::billing::invoicing::PAID;
-use crate::billing::store::{self as db, Claim, CreditNoteRow, InvoiceRow};
+use crate::billing::store::{self as db, CreditNoteRow, InvoiceRow};
 use crate::billing::stripe::StripeProvider;
-use crate::billing::{collection, notify};
+use crate::billing::{collection, enum_text, from_enum_text, notify};
 use crate::clock::timestamp;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{Page, fetch_limit, page_type};
 use crate::ids::{CreditNoteId, CustomerId, InvoiceId};
+use crate::store::Claim;
 use crate::tenancy::{Permission, Scope};
 
 /// Why money was given back.
@@ -29,28 +30,6 @@ pub enum CreditNoteReason {
     Fraudulent,
     OrderChange,
     ProductUnsatisfactory,
-}
-
-impl CreditNoteReason {
-    const ALL: [CreditNoteReason; 4] = [
-        CreditNoteReason::Duplicate,
-        CreditNoteReason::Fraudulent,
-        CreditNoteReason::OrderChange,
-        CreditNoteReason::ProductUnsatisfactory,
-    ];
-
-    fn as_str(self) -> &'static str {
-        match self {
-            CreditNoteReason::Duplicate => "duplicate",
-            CreditNoteReason::Fraudulent => "fraudulent",
-            CreditNoteReason::OrderChange => "order_change",
-            CreditNoteReason::ProductUnsatisfactory => "product_unsatisfactory",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.as_str() == s)
-    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -78,7 +57,11 @@ pub struct CreditNote {
 
 impl CreditNote {
     pub fn from_row(r: CreditNoteRow) -> ApiResult<Self> {
-        let reason = r.reason.as_deref().and_then(CreditNoteReason::parse);
+        let reason = r
+            .reason
+            .as_deref()
+            .map(|s| from_enum_text("reason", s))
+            .transpose()?;
         Ok(CreditNote {
             id: CreditNoteId::from_db(r.id),
             number: r.number,
@@ -219,7 +202,9 @@ pub async fn create(
         let mut customer = db::get_customer(&mut tx, scope, &invoice.customer_id)
             .await?
             .ok_or(ApiError::NotFound("customer"))?;
-        customer.balance -= credit;
+        customer.balance = customer.balance.checked_sub(credit).ok_or_else(|| {
+            ApiError::validation("credit_amount", "the balance does not fit in 64 bits")
+        })?;
         customer.updated_at = state.clock.now_ms();
         db::update_customer(&mut tx, scope, &customer).await?;
     }
@@ -233,7 +218,7 @@ pub async fn create(
         amount,
         refund_amount: refund,
         credit_amount: credit,
-        reason: req.reason.map(CreditNoteReason::as_str).map(str::to_owned),
+        reason: req.reason.map(enum_text).transpose()?,
         memo: req.memo,
         created_at: state.clock.now_ms(),
     };

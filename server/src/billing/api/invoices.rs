@@ -11,7 +11,7 @@ use crate::audit::ActorRef;
 use crate::billing::collection;
 use crate::billing::discounts::{InvoiceDiscount, InvoiceTax};
 use crate::billing::invoicing::{DRAFT, Line, OPEN, PAID, UNCOLLECTIBLE, VOID};
-use crate::billing::store::{self as db, Claim, InvoiceRow};
+use crate::billing::store::{self as db, InvoiceRow};
 use crate::billing::subscriptions::now_for;
 use crate::billing::{html, notify};
 use crate::clock::timestamp;
@@ -22,6 +22,7 @@ use crate::http::pagination::{Page, fetch_limit, page_type};
 use crate::ids::{
     CouponId, CustomerId, InvoiceId, PriceId, PromotionCodeId, SubscriptionId, TaxRateId,
 };
+use crate::store::Claim;
 use crate::tenancy::Permission;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -14,7 +14,7 @@ use crate::app::AppState;
 use crate::audit::ActorRef;
 use crate::billing::collection::{self, DAY_MS};
 use crate::billing::invoicing::Line;
-use crate::billing::store::{self as db, Claim, SubscriptionRow};
+use crate::billing::store::{self as db, SubscriptionRow};
 use crate::billing::subscriptions::{
     ACTIVE, CANCELED, INCOMPLETE, Item, PAST_DUE, PAUSED, TRIALING, UNPAID, bills, defer,
     discount_of, draft_invoice, interval_of, items_of, now_for, proration_lines, start_next_period,
@@ -27,6 +27,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{Page, fetch_limit, page_type};
 use crate::ids::{CouponId, CustomerId, PriceId, SubscriptionId, TaxRateId};
+use crate::store::Claim;
 use crate::tenancy::{Permission, Scope};
 
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
