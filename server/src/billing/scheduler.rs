@@ -45,9 +45,15 @@ pub async fn tick(state: &AppState) -> ApiResult<usize> {
             org_id: OrgId::from_db(tenant),
             env,
         };
-        match batches.last_mut() {
-            Some((s, work)) if *s == scope && work.len() < CHUNK => work.push(due),
-            _ => batches.push((scope, vec![due])),
+        // Due work of many tenants comes interleaved in time order; each joins its tenant's
+        // open batch, so batches stay full.
+        match batches
+            .iter_mut()
+            .rev()
+            .find(|(s, work)| *s == scope && work.len() < CHUNK)
+        {
+            Some((_, work)) => work.push(due),
+            None => batches.push((scope, vec![due])),
         }
     }
     let mut running = tokio::task::JoinSet::new();
