@@ -232,6 +232,7 @@ fn customer(now: i64) -> CustomerRow {
         test_clock: None,
         created_at: now,
         updated_at: now,
+        external_id: None,
     }
 }
 

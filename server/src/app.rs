@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::metering::api::{entitlements, events, meters};
+use crate::metering::ingest::Ingestor;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::response::IntoResponse;
@@ -40,6 +42,8 @@ pub struct AppState {
     pub keys: Arc<KeyCache>,
     /// The master key for provider secrets, Stripe's API base, the public URL.
     pub payments: Arc<PaymentArgs>,
+    /// Where usage events go to be committed in groups.
+    pub ingest: Ingestor,
 }
 
 /// Every route, and the OpenAPI document built from the same handlers.
@@ -99,6 +103,12 @@ pub fn router_and_spec() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(credit_notes::list, credit_notes::create))
         .routes(routes!(credit_notes::get))
         .routes(routes!(invoices::html))
+        .routes(routes!(meters::list, meters::create))
+        .routes(routes!(meters::get, meters::update))
+        .routes(routes!(meters::usage))
+        .routes(routes!(events::create))
+        .routes(routes!(events::batch))
+        .routes(routes!(entitlements::check))
         .routes(routes!(settings::get, settings::update))
         .routes(routes!(webhooks::api::list, webhooks::api::create))
         .routes(routes!(
@@ -164,12 +174,13 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
     let db = Db::connect(&args.db.database_url, args.db.max_connections).await?;
     db.migrate().await?;
     let state = AppState {
-        db,
         clock: Clock::default(),
         session_ttl_ms: i64::from(args.session_ttl_hours) * 3600 * 1000,
         max_body_bytes: args.max_body_bytes,
         keys: Arc::default(),
         payments: Arc::new(args.payments.clone()),
+        ingest: Ingestor::start(db.clone()),
+        db,
     };
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;

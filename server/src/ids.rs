@@ -129,6 +129,9 @@ prefixed_id!(
 prefixed_id!(
     /// A credit note: money given back on a paid invoice.
     CreditNoteId, "cn");
+prefixed_id!(
+    /// A meter: how usage events of one type aggregate.
+    MeterId, "mtr");
 
 #[cfg(test)]
 mod tests {

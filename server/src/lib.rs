@@ -9,6 +9,7 @@ pub mod config;
 pub mod crypto;
 pub mod http;
 pub mod ids;
+pub mod metering;
 pub mod openapi;
 pub mod secret;
 pub mod store;

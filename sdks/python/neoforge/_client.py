@@ -51,6 +51,12 @@ from .resources import (
     AsyncWebhooksResource,
     HealthResource,
     AsyncHealthResource,
+    EntitlementsResource,
+    AsyncEntitlementsResource,
+    EventsResource,
+    AsyncEventsResource,
+    MetersResource,
+    AsyncMetersResource,
 )
 
 
@@ -83,6 +89,9 @@ class Client:
     tax_rates: TaxRatesResource
     webhooks: WebhooksResource
     health: HealthResource
+    entitlements: EntitlementsResource
+    events: EventsResource
+    meters: MetersResource
 
     def __init__(
         self,
@@ -115,6 +124,9 @@ class Client:
         self.tax_rates = TaxRatesResource(self._transport)
         self.webhooks = WebhooksResource(self._transport)
         self.health = HealthResource(self._transport)
+        self.entitlements = EntitlementsResource(self._transport)
+        self.events = EventsResource(self._transport)
+        self.meters = MetersResource(self._transport)
 
     def close(self) -> None:
         """Closes the client's connections."""
@@ -156,6 +168,9 @@ class AsyncClient:
     tax_rates: AsyncTaxRatesResource
     webhooks: AsyncWebhooksResource
     health: AsyncHealthResource
+    entitlements: AsyncEntitlementsResource
+    events: AsyncEventsResource
+    meters: AsyncMetersResource
 
     def __init__(
         self,
@@ -188,6 +203,9 @@ class AsyncClient:
         self.tax_rates = AsyncTaxRatesResource(self._transport)
         self.webhooks = AsyncWebhooksResource(self._transport)
         self.health = AsyncHealthResource(self._transport)
+        self.entitlements = AsyncEntitlementsResource(self._transport)
+        self.events = AsyncEventsResource(self._transport)
+        self.meters = AsyncMetersResource(self._transport)
 
     async def close(self) -> None:
         """Closes the client's connections."""

@@ -88,6 +88,9 @@ class AdvanceTestClockRequest(_response.Model):
         return data
 
 
+Aggregation = Literal["count", "sum", "max", "min", "unique_count", "latest", "weighted_sum"]
+
+
 @dataclass(frozen=True)
 class ApiKey(_response.Model):
     created_at: str
@@ -308,6 +311,33 @@ class CheckoutSessionFields(_response.Model):
 
 
 @dataclass(frozen=True)
+class Condition(_response.Model):
+    """A condition on an event property. Numbers compare as exact decimals."""
+
+    operator: Operator
+    property: str
+    """A property path, dot-separated: `model` or `usage.region`."""
+    value: Optional[Dict[str, Any]] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Condition:
+        return cls(
+            operator=data["operator"],
+            property=data["property"],
+            value=data.get("value"),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+            "operator": self.operator,
+            "property": self.property,
+        }
+        if self.value is not None:
+            data["value"] = self.value
+        return data
+
+
+@dataclass(frozen=True)
 class Coupon(_response.Model):
     active: bool
     """False once archived."""
@@ -515,10 +545,52 @@ class CreateInvitationRequest(_response.Model):
 
 
 @dataclass(frozen=True)
+class CreateMeterRequest(_response.Model):
+    aggregation: Aggregation
+    event_type: str
+    name: str
+    filters: Optional[List[Condition]] = None
+    group_by: Optional[List[str]] = None
+    """Up to 5 property paths."""
+    value_property: Optional[str] = None
+    """Required for every aggregation but count: a dot-separated property path whose value
+    is a number or decimal string (any scalar for unique_count).
+    """
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CreateMeterRequest:
+        return cls(
+            aggregation=data["aggregation"],
+            event_type=data["event_type"],
+            name=data["name"],
+            filters=None if data.get("filters") is None else [Condition.from_dict(v0) for v0 in data["filters"]],
+            group_by=data.get("group_by"),
+            value_property=data.get("value_property"),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+            "aggregation": self.aggregation,
+            "event_type": self.event_type,
+            "name": self.name,
+        }
+        if self.filters is not None:
+            data["filters"] = [v0.to_dict() for v0 in self.filters]
+        if self.group_by is not None:
+            data["group_by"] = self.group_by
+        if self.value_property is not None:
+            data["value_property"] = self.value_property
+        return data
+
+
+@dataclass(frozen=True)
 class CreatePriceRequest(_response.Model):
     currency: str
     model: PriceModel
     product: ProductId
+    included_quantity: Optional[int] = None
+    """Units of usage per period not billed, for a metered price. Default 0."""
+    meter: Optional[MeterId] = None
     nickname: Optional[str] = None
     package: Optional[Package] = None
     recurring: Optional[Recurring] = None
@@ -534,6 +606,8 @@ class CreatePriceRequest(_response.Model):
             currency=data["currency"],
             model=data["model"],
             product=data["product"],
+            included_quantity=data.get("included_quantity"),
+            meter=data.get("meter"),
             nickname=data.get("nickname"),
             package=None if data.get("package") is None else Package.from_dict(data["package"]),
             recurring=None if data.get("recurring") is None else Recurring.from_dict(data["recurring"]),
@@ -549,6 +623,10 @@ class CreatePriceRequest(_response.Model):
             "model": self.model,
             "product": self.product,
         }
+        if self.included_quantity is not None:
+            data["included_quantity"] = self.included_quantity
+        if self.meter is not None:
+            data["meter"] = self.meter
         if self.nickname is not None:
             data["nickname"] = self.nickname
         if self.package is not None:
@@ -879,6 +957,8 @@ class Customer(_response.Model):
     default_payment_method: Optional[str] = None
     """The payment method charged by default (a provider's id, e.g. `pm_card_visa`)."""
     email: Optional[str] = None
+    external_id: Optional[str] = None
+    """Your own id for the customer, unique per environment; usage events may name it."""
     name: Optional[str] = None
     test_clock: Optional[TestClockId] = None
 
@@ -895,6 +975,7 @@ class Customer(_response.Model):
             currency=data.get("currency"),
             default_payment_method=data.get("default_payment_method"),
             email=data.get("email"),
+            external_id=data.get("external_id"),
             name=data.get("name"),
             test_clock=data.get("test_clock"),
         )
@@ -909,6 +990,10 @@ class CustomerFields(_response.Model):
     currency: Optional[str] = None
     default_payment_method: Optional[str] = None
     email: Optional[str] = None
+    external_id: Optional[str] = None
+    """Your own id for the customer, unique per environment: 1 to 255 characters, not
+    starting with `cus_`. Usage events may name the customer by it.
+    """
     metadata: Optional[Dict[str, str]] = None
     name: Optional[str] = None
     tax_ids: Optional[List[TaxId]] = None
@@ -922,6 +1007,7 @@ class CustomerFields(_response.Model):
             currency=data.get("currency"),
             default_payment_method=data.get("default_payment_method"),
             email=data.get("email"),
+            external_id=data.get("external_id"),
             metadata=data.get("metadata"),
             name=data.get("name"),
             tax_ids=None if data.get("tax_ids") is None else [TaxId.from_dict(v0) for v0 in data["tax_ids"]],
@@ -941,6 +1027,8 @@ class CustomerFields(_response.Model):
             data["default_payment_method"] = self.default_payment_method
         if self.email is not None:
             data["email"] = self.email
+        if self.external_id is not None:
+            data["external_id"] = self.external_id
         if self.metadata is not None:
             data["metadata"] = self.metadata
         if self.name is not None:
@@ -999,6 +1087,45 @@ EndpointStatus = Literal["enabled", "disabled"]
 """Whether an endpoint receives events."""
 
 
+Enforcement = Literal["hard", "soft"]
+
+
+@dataclass(frozen=True)
+class EntitlementCheck(_response.Model):
+    allowed: bool
+    """Entitled, and (for a hard metered limit) not at the limit."""
+    customer: str
+    """The customer's id."""
+    feature: str
+    enforcement: Optional[Enforcement] = None
+    limit: Optional[int] = None
+    """The limit, for a limited feature."""
+    period_end: Optional[str] = None
+    period_start: Optional[str] = None
+    """The period the usage counts over."""
+    remaining: Optional[str] = None
+    """What is left this period, never below 0, for a metered feature."""
+    subscription: Optional[str] = None
+    """The subscription that grants the feature."""
+    usage: Optional[str] = None
+    """Use this period, for a metered feature (exact decimal)."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EntitlementCheck:
+        return cls(
+            allowed=data["allowed"],
+            customer=data["customer"],
+            feature=data["feature"],
+            enforcement=data.get("enforcement"),
+            limit=data.get("limit"),
+            period_end=data.get("period_end"),
+            period_start=data.get("period_start"),
+            remaining=data.get("remaining"),
+            subscription=data.get("subscription"),
+            usage=data.get("usage"),
+        )
+
+
 Env = Literal["live", "test"]
 """Live or sandbox. Every environment-scoped row carries one; a key only reaches its own."""
 
@@ -1027,7 +1154,113 @@ class Event(_response.Model):
         )
 
 
+@dataclass(frozen=True)
+class EventBatchRequest(_response.Model):
+    events: List[EventInput]
+    """1 to 1,000 events."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EventBatchRequest:
+        return cls(
+            events=[EventInput.from_dict(v0) for v0 in data["events"]],
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+            "events": [v0.to_dict() for v0 in self.events],
+        }
+        return data
+
+
+@dataclass(frozen=True)
+class EventBatchResult(_response.Model):
+    accepted: int
+    """New events, committed."""
+    duplicates: int
+    """Events whose id was seen before (or earlier in this batch)."""
+    errors: List[EventError]
+    """One per refused event, in request order."""
+    rejected: int
+    """Events refused; see `errors`."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EventBatchResult:
+        return cls(
+            accepted=data["accepted"],
+            duplicates=data["duplicates"],
+            errors=[EventError.from_dict(v0) for v0 in data["errors"]],
+            rejected=data["rejected"],
+        )
+
+
+@dataclass(frozen=True)
+class EventError(_response.Model):
+    """Why an event was refused."""
+
+    code: str
+    """`invalid_event`, `customer_not_found`, `timestamp_out_of_range` or `invalid_value`."""
+    detail: str
+    index: int
+    """The event's position in the request."""
+    field: Optional[str] = None
+    """The field at fault."""
+    id: Optional[str] = None
+    """Its id, when it had one."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EventError:
+        return cls(
+            code=data["code"],
+            detail=data["detail"],
+            index=data["index"],
+            field=data.get("field"),
+            id=data.get("id"),
+        )
+
+
 EventId = str
+
+
+@dataclass(frozen=True)
+class EventInput(_response.Model):
+    """An event as sent."""
+
+    customer: str
+    """The customer's id (`cus_…`) or external id."""
+    id: str
+    """Your id for the event, unique per environment: the idempotency key. 1 to 255
+    characters.
+    """
+    type: str
+    """What happened; meters count events by type."""
+    properties: Optional[Dict[str, Any]] = None
+    """Up to 8 KiB of JSON that meters read values, filters and groups from."""
+    timestamp: Optional[str] = None
+    """When it happened (RFC 3339): at most 35 days ago and 5 minutes ahead of the customer's
+    clock. Default: now.
+    """
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EventInput:
+        return cls(
+            customer=data["customer"],
+            id=data["id"],
+            type=data["type"],
+            properties=data.get("properties"),
+            timestamp=data.get("timestamp"),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+            "customer": self.customer,
+            "id": self.id,
+            "type": self.type,
+        }
+        if self.properties is not None:
+            data["properties"] = self.properties
+        if self.timestamp is not None:
+            data["timestamp"] = self.timestamp
+        return data
 
 
 @dataclass(frozen=True)
@@ -1048,27 +1281,61 @@ class EventPage(_response.Model):
 
 
 @dataclass(frozen=True)
+class EventReceipt(_response.Model):
+    """What became of one event."""
+
+    id: str
+    status: str
+    """`accepted` (new), or `duplicate` (its id was seen before; counted once)."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EventReceipt:
+        return cls(
+            id=data["id"],
+            status=data["status"],
+        )
+
+
+@dataclass(frozen=True)
 class Feature(_response.Model):
     """A plan feature: on/off (`limit` absent) or a numeric limit (`api_calls` → 10000)."""
 
     key: str
     """Lower-case letters, digits and underscores."""
+    alert_thresholds: Optional[List[int]] = None
+    """Percentages of a metered limit that each send one `usage.threshold_reached` event per
+    period. Default `[50, 80, 100]`.
+    """
+    enforcement: Optional[Enforcement] = None
     limit: Optional[int] = None
     """The limit, or absent for an on/off feature."""
+    meter: Optional[str] = None
+    """The meter (`mtr_…`) that measures use of a limited feature over each billing period;
+    absent for a limit the caller counts itself (seats).
+    """
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Feature:
         return cls(
             key=data["key"],
+            alert_thresholds=data.get("alert_thresholds"),
+            enforcement=data.get("enforcement"),
             limit=data.get("limit"),
+            meter=data.get("meter"),
         )
 
     def to_dict(self) -> Dict[str, Any]:
         data: Dict[str, Any] = {
             "key": self.key,
         }
+        if self.alert_thresholds is not None:
+            data["alert_thresholds"] = self.alert_thresholds
+        if self.enforcement is not None:
+            data["enforcement"] = self.enforcement
         if self.limit is not None:
             data["limit"] = self.limit
+        if self.meter is not None:
+            data["meter"] = self.meter
         return data
 
 
@@ -1268,6 +1535,10 @@ class InvoiceLine(_response.Model):
     proration: bool
     """A proration: the unused (credit) or remaining (charge) part of a period after a change."""
     quantity: int
+    usage: Optional[str] = None
+    """A usage line's measured usage in the period (exact decimal); `quantity` is the part
+    billed (less the price's included quantity), rounded up to a whole unit.
+    """
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> InvoiceLine:
@@ -1278,6 +1549,7 @@ class InvoiceLine(_response.Model):
             price=data["price"],
             proration=data["proration"],
             quantity=data["quantity"],
+            usage=data.get("usage"),
         )
 
 
@@ -1406,6 +1678,61 @@ class MemberPage(_response.Model):
         )
 
 
+@dataclass(frozen=True)
+class Meter(_response.Model):
+    aggregation: Aggregation
+    created_at: str
+    event_type: str
+    """The event type it counts."""
+    filters: List[Condition]
+    """Conditions every counted event meets."""
+    group_by: List[str]
+    """Properties whose values split usage into groups."""
+    id: MeterId
+    name: str
+    status: str
+    """`active`, or `archived` (counts no new events)."""
+    value_property: Optional[str] = None
+    """The property path of the value (absent for count)."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Meter:
+        return cls(
+            aggregation=data["aggregation"],
+            created_at=data["created_at"],
+            event_type=data["event_type"],
+            filters=[Condition.from_dict(v0) for v0 in data["filters"]],
+            group_by=data["group_by"],
+            id=data["id"],
+            name=data["name"],
+            status=data["status"],
+            value_property=data.get("value_property"),
+        )
+
+
+MeterId = str
+
+
+@dataclass(frozen=True)
+class MeterPage(_response.Model):
+    data: List[Meter]
+    has_more: bool
+    """True when more items follow this page."""
+    next_cursor: Optional[str] = None
+    """Pass as `starting_after` to get the next page; null on the last page."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MeterPage:
+        return cls(
+            data=[Meter.from_dict(v0) for v0 in data["data"]],
+            has_more=data["has_more"],
+            next_cursor=data.get("next_cursor"),
+        )
+
+
+Operator = Literal["eq", "neq", "in", "gt", "gte", "lt", "lte", "exists"]
+
+
 OrgId = str
 
 
@@ -1532,6 +1859,9 @@ class Price(_response.Model):
     id: PriceId
     model: PriceModel
     product: ProductId
+    included_quantity: Optional[int] = None
+    """Units of usage per period that are not billed (metered prices)."""
+    meter: Optional[MeterId] = None
     nickname: Optional[str] = None
     package: Optional[Package] = None
     recurring: Optional[Recurring] = None
@@ -1551,6 +1881,8 @@ class Price(_response.Model):
             id=data["id"],
             model=data["model"],
             product=data["product"],
+            included_quantity=data.get("included_quantity"),
+            meter=data.get("meter"),
             nickname=data.get("nickname"),
             package=None if data.get("package") is None else Package.from_dict(data["package"]),
             recurring=None if data.get("recurring") is None else Recurring.from_dict(data["recurring"]),
@@ -2203,6 +2535,33 @@ class UpdateMemberRequest(_response.Model):
 
 
 @dataclass(frozen=True)
+class UpdateMeterRequest(_response.Model):
+    """Only the name and the status change: what a meter counts is fixed."""
+
+    name: Optional[str] = None
+    status: Optional[str] = None
+    """`archived` stops counting new events (for good); `active` is accepted only on an
+    active meter.
+    """
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> UpdateMeterRequest:
+        return cls(
+            name=data.get("name"),
+            status=data.get("status"),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+        }
+        if self.name is not None:
+            data["name"] = self.name
+        if self.status is not None:
+            data["status"] = self.status
+        return data
+
+
+@dataclass(frozen=True)
 class UpdatePriceRequest(_response.Model):
     nickname: Optional[str] = None
     """The only thing about a price that changes."""
@@ -2392,6 +2751,50 @@ class UpdateWebhookEndpointRequest(_response.Model):
 
 
 @dataclass(frozen=True)
+class Usage(_response.Model):
+    data: List[UsagePoint]
+    """Per group, in window order."""
+    from_: str
+    meter: MeterId
+    to: str
+    customer: Optional[str] = None
+    """The customer's id, when one was asked for."""
+    window: Optional[Window] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Usage:
+        return cls(
+            data=[UsagePoint.from_dict(v0) for v0 in data["data"]],
+            from_=data["from"],
+            meter=data["meter"],
+            to=data["to"],
+            customer=data.get("customer"),
+            window=data.get("window"),
+        )
+
+
+@dataclass(frozen=True)
+class UsagePoint(_response.Model):
+    """One value of a usage series."""
+
+    end: str
+    group: Dict[str, Any]
+    """The group's value of each requested dimension (null where the events lacked it)."""
+    start: str
+    value: Optional[str] = None
+    """An exact decimal; null for min, max and latest when the window has no events."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> UsagePoint:
+        return cls(
+            end=data["end"],
+            group=data["group"],
+            start=data["start"],
+            value=data.get("value"),
+        )
+
+
+@dataclass(frozen=True)
 class User(_response.Model):
     """A person with a dashboard login."""
 
@@ -2540,3 +2943,6 @@ class WebhookReceipt(_response.Model):
             duplicate=data["duplicate"],
             received=data["received"],
         )
+
+
+Window = Literal["minute", "hour", "day", "month"]

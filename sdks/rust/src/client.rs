@@ -54,6 +54,77 @@ pub mod types {
             Default::default()
         }
     }
+    ///`Aggregation`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+    )]
+    pub enum Aggregation {
+        #[serde(rename = "count")]
+        Count,
+        #[serde(rename = "sum")]
+        Sum,
+        #[serde(rename = "max")]
+        Max,
+        #[serde(rename = "min")]
+        Min,
+        #[serde(rename = "unique_count")]
+        UniqueCount,
+        #[serde(rename = "latest")]
+        Latest,
+        #[serde(rename = "weighted_sum")]
+        WeightedSum,
+    }
+    impl ::std::fmt::Display for Aggregation {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Count => f.write_str("count"),
+                Self::Sum => f.write_str("sum"),
+                Self::Max => f.write_str("max"),
+                Self::Min => f.write_str("min"),
+                Self::UniqueCount => f.write_str("unique_count"),
+                Self::Latest => f.write_str("latest"),
+                Self::WeightedSum => f.write_str("weighted_sum"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for Aggregation {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "count" => Ok(Self::Count),
+                "sum" => Ok(Self::Sum),
+                "max" => Ok(Self::Max),
+                "min" => Ok(Self::Min),
+                "unique_count" => Ok(Self::UniqueCount),
+                "latest" => Ok(Self::Latest),
+                "weighted_sum" => Ok(Self::WeightedSum),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for Aggregation {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for Aggregation {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     ///`ApiKey`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct ApiKey {
@@ -259,6 +330,21 @@ pub mod types {
     }
     impl CheckoutSessionFields {
         pub fn builder() -> builder::CheckoutSessionFields {
+            Default::default()
+        }
+    }
+    ///A condition on an event property. Numbers compare as exact decimals.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct Condition {
+        pub operator: Operator,
+        ///A property path, dot-separated: `model` or `usage.region`.
+        pub property: ::std::string::String,
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    }
+    impl Condition {
+        pub fn builder() -> builder::Condition {
             Default::default()
         }
     }
@@ -507,11 +593,38 @@ pub mod types {
             Default::default()
         }
     }
+    ///`CreateMeterRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct CreateMeterRequest {
+        pub aggregation: Aggregation,
+        pub event_type: ::std::string::String,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub filters: ::std::vec::Vec<Condition>,
+        ///Up to 5 property paths.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub group_by: ::std::vec::Vec<::std::string::String>,
+        pub name: ::std::string::String,
+        /**Required for every aggregation but count: a dot-separated property path whose value
+        is a number or decimal string (any scalar for unique_count).*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub value_property: ::std::option::Option<::std::string::String>,
+    }
+    impl CreateMeterRequest {
+        pub fn builder() -> builder::CreateMeterRequest {
+            Default::default()
+        }
+    }
     ///`CreatePriceRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(deny_unknown_fields)]
     pub struct CreatePriceRequest {
         pub currency: ::std::string::String,
+        ///Units of usage per period not billed, for a metered price. Default 0.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub included_quantity: ::std::option::Option<i64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meter: ::std::option::Option<MeterId>,
         pub model: PriceModel,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub nickname: ::std::option::Option<::std::string::String>,
@@ -852,6 +965,9 @@ pub mod types {
         pub default_payment_method: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub email: ::std::option::Option<::std::string::String>,
+        ///Your own id for the customer, unique per environment; usage events may name it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub external_id: ::std::option::Option<::std::string::String>,
         pub id: CustomerId,
         pub metadata: ::std::collections::HashMap<::std::string::String, ::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -880,6 +996,10 @@ pub mod types {
         pub default_payment_method: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub email: ::std::option::Option<::std::string::String>,
+        /**Your own id for the customer, unique per environment: 1 to 255 characters, not
+        starting with `cus_`. Usage events may name the customer by it.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub external_id: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub metadata: ::std::option::Option<
             ::std::collections::HashMap<::std::string::String, ::std::string::String>,
@@ -1027,6 +1147,90 @@ pub mod types {
             value.parse()
         }
     }
+    ///`Enforcement`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+    )]
+    pub enum Enforcement {
+        #[serde(rename = "hard")]
+        Hard,
+        #[serde(rename = "soft")]
+        Soft,
+    }
+    impl ::std::fmt::Display for Enforcement {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Hard => f.write_str("hard"),
+                Self::Soft => f.write_str("soft"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for Enforcement {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "hard" => Ok(Self::Hard),
+                "soft" => Ok(Self::Soft),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for Enforcement {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for Enforcement {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///`EntitlementCheck`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct EntitlementCheck {
+        ///Entitled, and (for a hard metered limit) not at the limit.
+        pub allowed: bool,
+        ///The customer's id.
+        pub customer: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub enforcement: ::std::option::Option<Enforcement>,
+        pub feature: ::std::string::String,
+        ///The limit, for a limited feature.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub limit: ::std::option::Option<i64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub period_end: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        ///The period the usage counts over.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub period_start: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        ///What is left this period, never below 0, for a metered feature.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub remaining: ::std::option::Option<::std::string::String>,
+        ///The subscription that grants the feature.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub subscription: ::std::option::Option<::std::string::String>,
+        ///Use this period, for a metered feature (exact decimal).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub usage: ::std::option::Option<::std::string::String>,
+    }
+    impl EntitlementCheck {
+        pub fn builder() -> builder::EntitlementCheck {
+            Default::default()
+        }
+    }
     ///Live or sandbox. Every environment-scoped row carries one; a key only reaches its own.
     #[derive(
         ::serde::Deserialize,
@@ -1096,6 +1300,55 @@ pub mod types {
             Default::default()
         }
     }
+    ///`EventBatchRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct EventBatchRequest {
+        ///1 to 1,000 events.
+        pub events: ::std::vec::Vec<EventInput>,
+    }
+    impl EventBatchRequest {
+        pub fn builder() -> builder::EventBatchRequest {
+            Default::default()
+        }
+    }
+    ///`EventBatchResult`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct EventBatchResult {
+        ///New events, committed.
+        pub accepted: u64,
+        ///Events whose id was seen before (or earlier in this batch).
+        pub duplicates: u64,
+        ///One per refused event, in request order.
+        pub errors: ::std::vec::Vec<EventError>,
+        ///Events refused; see `errors`.
+        pub rejected: u64,
+    }
+    impl EventBatchResult {
+        pub fn builder() -> builder::EventBatchResult {
+            Default::default()
+        }
+    }
+    ///Why an event was refused.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct EventError {
+        ///`invalid_event`, `customer_not_found`, `timestamp_out_of_range` or `invalid_value`.
+        pub code: ::std::string::String,
+        pub detail: ::std::string::String,
+        ///The field at fault.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub field: ::std::option::Option<::std::string::String>,
+        ///Its id, when it had one.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
+        ///The event's position in the request.
+        pub index: u64,
+    }
+    impl EventError {
+        pub fn builder() -> builder::EventError {
+            Default::default()
+        }
+    }
     ///`EventId`
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
@@ -1148,6 +1401,31 @@ pub mod types {
                 })
         }
     }
+    ///An event as sent.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct EventInput {
+        ///The customer's id (`cus_…`) or external id.
+        pub customer: ::std::string::String,
+        /**Your id for the event, unique per environment: the idempotency key. 1 to 255
+        characters.*/
+        pub id: ::std::string::String,
+        ///Up to 8 KiB of JSON that meters read values, filters and groups from.
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub properties: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        /**When it happened (RFC 3339): at most 35 days ago and 5 minutes ahead of the customer's
+        clock. Default: now.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub timestamp: ::std::option::Option<::std::string::String>,
+        ///What happened; meters count events by type.
+        #[serde(rename = "type")]
+        pub type_: ::std::string::String,
+    }
+    impl EventInput {
+        pub fn builder() -> builder::EventInput {
+            Default::default()
+        }
+    }
     ///`EventPage`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct EventPage {
@@ -1163,15 +1441,37 @@ pub mod types {
             Default::default()
         }
     }
+    ///What became of one event.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct EventReceipt {
+        pub id: ::std::string::String,
+        ///`accepted` (new), or `duplicate` (its id was seen before; counted once).
+        pub status: ::std::string::String,
+    }
+    impl EventReceipt {
+        pub fn builder() -> builder::EventReceipt {
+            Default::default()
+        }
+    }
     ///A plan feature: on/off (`limit` absent) or a numeric limit (`api_calls` → 10000).
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(deny_unknown_fields)]
     pub struct Feature {
+        /**Percentages of a metered limit that each send one `usage.threshold_reached` event per
+        period. Default `[50, 80, 100]`.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub alert_thresholds: ::std::option::Option<::std::vec::Vec<i64>>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub enforcement: ::std::option::Option<Enforcement>,
         ///Lower-case letters, digits and underscores.
         pub key: ::std::string::String,
         ///The limit, or absent for an on/off feature.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub limit: ::std::option::Option<i64>,
+        /**The meter (`mtr_…`) that measures use of a limited feature over each billing period;
+        absent for a limit the caller counts itself (seats).*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meter: ::std::option::Option<::std::string::String>,
     }
     impl Feature {
         pub fn builder() -> builder::Feature {
@@ -1591,6 +1891,10 @@ pub mod types {
         ///A proration: the unused (credit) or remaining (charge) part of a period after a change.
         pub proration: bool,
         pub quantity: i64,
+        /**A usage line's measured usage in the period (exact decimal); `quantity` is the part
+        billed (less the price's included quantity), rounded up to a whole unit.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub usage: ::std::option::Option<::std::string::String>,
     }
     impl InvoiceLine {
         pub fn builder() -> builder::InvoiceLine {
@@ -1753,6 +2057,172 @@ pub mod types {
     impl MemberPage {
         pub fn builder() -> builder::MemberPage {
             Default::default()
+        }
+    }
+    ///`Meter`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct Meter {
+        pub aggregation: Aggregation,
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The event type it counts.
+        pub event_type: ::std::string::String,
+        ///Conditions every counted event meets.
+        pub filters: ::std::vec::Vec<Condition>,
+        ///Properties whose values split usage into groups.
+        pub group_by: ::std::vec::Vec<::std::string::String>,
+        pub id: MeterId,
+        pub name: ::std::string::String,
+        ///`active`, or `archived` (counts no new events).
+        pub status: ::std::string::String,
+        ///The property path of the value (absent for count).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub value_property: ::std::option::Option<::std::string::String>,
+    }
+    impl Meter {
+        pub fn builder() -> builder::Meter {
+            Default::default()
+        }
+    }
+    ///`MeterId`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct MeterId(::std::string::String);
+    impl ::std::ops::Deref for MeterId {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<MeterId> for ::std::string::String {
+        fn from(value: MeterId) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for MeterId {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| ::regress::Regex::new("^mtr_[0-9a-f]{32}$").unwrap());
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^mtr_[0-9a-f]{32}$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for MeterId {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for MeterId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for MeterId {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`MeterPage`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct MeterPage {
+        pub data: ::std::vec::Vec<Meter>,
+        ///True when more items follow this page.
+        pub has_more: bool,
+        ///Pass as `starting_after` to get the next page; null on the last page.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+    }
+    impl MeterPage {
+        pub fn builder() -> builder::MeterPage {
+            Default::default()
+        }
+    }
+    ///`Operator`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+    )]
+    pub enum Operator {
+        #[serde(rename = "eq")]
+        Eq,
+        #[serde(rename = "neq")]
+        Neq,
+        #[serde(rename = "in")]
+        In,
+        #[serde(rename = "gt")]
+        Gt,
+        #[serde(rename = "gte")]
+        Gte,
+        #[serde(rename = "lt")]
+        Lt,
+        #[serde(rename = "lte")]
+        Lte,
+        #[serde(rename = "exists")]
+        Exists,
+    }
+    impl ::std::fmt::Display for Operator {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Eq => f.write_str("eq"),
+                Self::Neq => f.write_str("neq"),
+                Self::In => f.write_str("in"),
+                Self::Gt => f.write_str("gt"),
+                Self::Gte => f.write_str("gte"),
+                Self::Lt => f.write_str("lt"),
+                Self::Lte => f.write_str("lte"),
+                Self::Exists => f.write_str("exists"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for Operator {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "eq" => Ok(Self::Eq),
+                "neq" => Ok(Self::Neq),
+                "in" => Ok(Self::In),
+                "gt" => Ok(Self::Gt),
+                "gte" => Ok(Self::Gte),
+                "lt" => Ok(Self::Lt),
+                "lte" => Ok(Self::Lte),
+                "exists" => Ok(Self::Exists),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for Operator {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for Operator {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
         }
     }
     ///`OrgId`
@@ -1993,6 +2463,11 @@ pub mod types {
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
         pub currency: ::std::string::String,
         pub id: PriceId,
+        ///Units of usage per period that are not billed (metered prices).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub included_quantity: ::std::option::Option<i64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meter: ::std::option::Option<MeterId>,
         pub model: PriceModel,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub nickname: ::std::option::Option<::std::string::String>,
@@ -3030,6 +3505,22 @@ pub mod types {
             Default::default()
         }
     }
+    ///Only the name and the status change: what a meter counts is fixed.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct UpdateMeterRequest {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        /**`archived` stops counting new events (for good); `active` is accepted only on an
+        active meter.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub status: ::std::option::Option<::std::string::String>,
+    }
+    impl UpdateMeterRequest {
+        pub fn builder() -> builder::UpdateMeterRequest {
+            Default::default()
+        }
+    }
     ///`UpdatePriceRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[serde(deny_unknown_fields)]
@@ -3149,6 +3640,41 @@ pub mod types {
     }
     impl UpdateWebhookEndpointRequest {
         pub fn builder() -> builder::UpdateWebhookEndpointRequest {
+            Default::default()
+        }
+    }
+    ///`Usage`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct Usage {
+        ///The customer's id, when one was asked for.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub customer: ::std::option::Option<::std::string::String>,
+        ///Per group, in window order.
+        pub data: ::std::vec::Vec<UsagePoint>,
+        pub from: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub meter: MeterId,
+        pub to: ::chrono::DateTime<::chrono::offset::Utc>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub window: ::std::option::Option<Window>,
+    }
+    impl Usage {
+        pub fn builder() -> builder::Usage {
+            Default::default()
+        }
+    }
+    ///One value of a usage series.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct UsagePoint {
+        pub end: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The group's value of each requested dimension (null where the events lacked it).
+        pub group: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        pub start: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///An exact decimal; null for min, max and latest when the window has no events.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub value: ::std::option::Option<::std::string::String>,
+    }
+    impl UsagePoint {
+        pub fn builder() -> builder::UsagePoint {
             Default::default()
         }
     }
@@ -3464,6 +3990,65 @@ pub mod types {
     impl WebhookReceipt {
         pub fn builder() -> builder::WebhookReceipt {
             Default::default()
+        }
+    }
+    ///`Window`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+    )]
+    pub enum Window {
+        #[serde(rename = "minute")]
+        Minute,
+        #[serde(rename = "hour")]
+        Hour,
+        #[serde(rename = "day")]
+        Day,
+        #[serde(rename = "month")]
+        Month,
+    }
+    impl ::std::fmt::Display for Window {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Minute => f.write_str("minute"),
+                Self::Hour => f.write_str("hour"),
+                Self::Day => f.write_str("day"),
+                Self::Month => f.write_str("month"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for Window {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "minute" => Ok(Self::Minute),
+                "hour" => Ok(Self::Hour),
+                "day" => Ok(Self::Day),
+                "month" => Ok(Self::Month),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for Window {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for Window {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
         }
     }
     /// Types for composing complex structures.
@@ -4578,6 +5163,79 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct Condition {
+            operator: ::std::result::Result<super::Operator, ::std::string::String>,
+            property: ::std::result::Result<::std::string::String, ::std::string::String>,
+            value: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for Condition {
+            fn default() -> Self {
+                Self {
+                    operator: Err("no value supplied for operator".to_string()),
+                    property: Err("no value supplied for property".to_string()),
+                    value: Ok(Default::default()),
+                }
+            }
+        }
+        impl Condition {
+            pub fn operator<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Operator>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.operator = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for operator: {e}"));
+                self
+            }
+            pub fn property<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.property = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for property: {e}"));
+                self
+            }
+            pub fn value<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.value = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for value: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Condition> for super::Condition {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Condition,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    operator: value.operator?,
+                    property: value.property?,
+                    value: value.value?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Condition> for Condition {
+            fn from(value: super::Condition) -> Self {
+                Self {
+                    operator: Ok(value.operator),
+                    property: Ok(value.property),
+                    value: Ok(value.value),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct Coupon {
             active: ::std::result::Result<bool, ::std::string::String>,
             amount_off: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
@@ -5270,8 +5928,129 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct CreateMeterRequest {
+            aggregation: ::std::result::Result<super::Aggregation, ::std::string::String>,
+            event_type: ::std::result::Result<::std::string::String, ::std::string::String>,
+            filters:
+                ::std::result::Result<::std::vec::Vec<super::Condition>, ::std::string::String>,
+            group_by: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            value_property: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for CreateMeterRequest {
+            fn default() -> Self {
+                Self {
+                    aggregation: Err("no value supplied for aggregation".to_string()),
+                    event_type: Err("no value supplied for event_type".to_string()),
+                    filters: Ok(Default::default()),
+                    group_by: Ok(Default::default()),
+                    name: Err("no value supplied for name".to_string()),
+                    value_property: Ok(Default::default()),
+                }
+            }
+        }
+        impl CreateMeterRequest {
+            pub fn aggregation<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Aggregation>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.aggregation = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for aggregation: {e}"));
+                self
+            }
+            pub fn event_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_type = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for event_type: {e}"));
+                self
+            }
+            pub fn filters<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::Condition>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.filters = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for filters: {e}"));
+                self
+            }
+            pub fn group_by<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.group_by = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for group_by: {e}"));
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for name: {e}"));
+                self
+            }
+            pub fn value_property<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.value_property = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for value_property: {e}")
+                });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CreateMeterRequest> for super::CreateMeterRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CreateMeterRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    aggregation: value.aggregation?,
+                    event_type: value.event_type?,
+                    filters: value.filters?,
+                    group_by: value.group_by?,
+                    name: value.name?,
+                    value_property: value.value_property?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CreateMeterRequest> for CreateMeterRequest {
+            fn from(value: super::CreateMeterRequest) -> Self {
+                Self {
+                    aggregation: Ok(value.aggregation),
+                    event_type: Ok(value.event_type),
+                    filters: Ok(value.filters),
+                    group_by: Ok(value.group_by),
+                    name: Ok(value.name),
+                    value_property: Ok(value.value_property),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct CreatePriceRequest {
             currency: ::std::result::Result<::std::string::String, ::std::string::String>,
+            included_quantity:
+                ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            meter:
+                ::std::result::Result<::std::option::Option<super::MeterId>, ::std::string::String>,
             model: ::std::result::Result<super::PriceModel, ::std::string::String>,
             nickname: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
@@ -5299,6 +6078,8 @@ pub mod types {
             fn default() -> Self {
                 Self {
                     currency: Err("no value supplied for currency".to_string()),
+                    included_quantity: Ok(Default::default()),
+                    meter: Ok(Default::default()),
                     model: Err("no value supplied for model".to_string()),
                     nickname: Ok(Default::default()),
                     package: Ok(Default::default()),
@@ -5320,6 +6101,26 @@ pub mod types {
                 self.currency = value
                     .try_into()
                     .map_err(|e| format!("error converting supplied value for currency: {e}"));
+                self
+            }
+            pub fn included_quantity<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.included_quantity = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for included_quantity: {e}")
+                });
+                self
+            }
+            pub fn meter<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::MeterId>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meter = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for meter: {e}"));
                 self
             }
             pub fn model<T>(mut self, value: T) -> Self
@@ -5420,6 +6221,8 @@ pub mod types {
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     currency: value.currency?,
+                    included_quantity: value.included_quantity?,
+                    meter: value.meter?,
                     model: value.model?,
                     nickname: value.nickname?,
                     package: value.package?,
@@ -5436,6 +6239,8 @@ pub mod types {
             fn from(value: super::CreatePriceRequest) -> Self {
                 Self {
                     currency: Ok(value.currency),
+                    included_quantity: Ok(value.included_quantity),
+                    meter: Ok(value.meter),
                     model: Ok(value.model),
                     nickname: Ok(value.nickname),
                     package: Ok(value.package),
@@ -6493,6 +7298,10 @@ pub mod types {
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
+            external_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
             id: ::std::result::Result<super::CustomerId, ::std::string::String>,
             metadata: ::std::result::Result<
                 ::std::collections::HashMap<::std::string::String, ::std::string::String>,
@@ -6521,6 +7330,7 @@ pub mod types {
                     currency: Ok(Default::default()),
                     default_payment_method: Ok(Default::default()),
                     email: Ok(Default::default()),
+                    external_id: Ok(Default::default()),
                     id: Err("no value supplied for id".to_string()),
                     metadata: Err("no value supplied for metadata".to_string()),
                     name: Ok(Default::default()),
@@ -6589,6 +7399,16 @@ pub mod types {
                 self.email = value
                     .try_into()
                     .map_err(|e| format!("error converting supplied value for email: {e}"));
+                self
+            }
+            pub fn external_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.external_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for external_id: {e}"));
                 self
             }
             pub fn id<T>(mut self, value: T) -> Self
@@ -6666,6 +7486,7 @@ pub mod types {
                     currency: value.currency?,
                     default_payment_method: value.default_payment_method?,
                     email: value.email?,
+                    external_id: value.external_id?,
                     id: value.id?,
                     metadata: value.metadata?,
                     name: value.name?,
@@ -6684,6 +7505,7 @@ pub mod types {
                     currency: Ok(value.currency),
                     default_payment_method: Ok(value.default_payment_method),
                     email: Ok(value.email),
+                    external_id: Ok(value.external_id),
                     id: Ok(value.id),
                     metadata: Ok(value.metadata),
                     name: Ok(value.name),
@@ -6707,6 +7529,10 @@ pub mod types {
                 ::std::string::String,
             >,
             email: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            external_id: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
@@ -6737,6 +7563,7 @@ pub mod types {
                     currency: Ok(Default::default()),
                     default_payment_method: Ok(Default::default()),
                     email: Ok(Default::default()),
+                    external_id: Ok(Default::default()),
                     metadata: Ok(Default::default()),
                     name: Ok(Default::default()),
                     tax_ids: Ok(Default::default()),
@@ -6793,6 +7620,16 @@ pub mod types {
                 self.email = value
                     .try_into()
                     .map_err(|e| format!("error converting supplied value for email: {e}"));
+                self
+            }
+            pub fn external_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.external_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for external_id: {e}"));
                 self
             }
             pub fn metadata<T>(mut self, value: T) -> Self
@@ -6854,6 +7691,7 @@ pub mod types {
                     currency: value.currency?,
                     default_payment_method: value.default_payment_method?,
                     email: value.email?,
+                    external_id: value.external_id?,
                     metadata: value.metadata?,
                     name: value.name?,
                     tax_ids: value.tax_ids?,
@@ -6869,6 +7707,7 @@ pub mod types {
                     currency: Ok(value.currency),
                     default_payment_method: Ok(value.default_payment_method),
                     email: Ok(value.email),
+                    external_id: Ok(value.external_id),
                     metadata: Ok(value.metadata),
                     name: Ok(value.name),
                     tax_ids: Ok(value.tax_ids),
@@ -7002,6 +7841,194 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct EntitlementCheck {
+            allowed: ::std::result::Result<bool, ::std::string::String>,
+            customer: ::std::result::Result<::std::string::String, ::std::string::String>,
+            enforcement: ::std::result::Result<
+                ::std::option::Option<super::Enforcement>,
+                ::std::string::String,
+            >,
+            feature: ::std::result::Result<::std::string::String, ::std::string::String>,
+            limit: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            period_end: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            period_start: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            remaining: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            subscription: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            usage: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for EntitlementCheck {
+            fn default() -> Self {
+                Self {
+                    allowed: Err("no value supplied for allowed".to_string()),
+                    customer: Err("no value supplied for customer".to_string()),
+                    enforcement: Ok(Default::default()),
+                    feature: Err("no value supplied for feature".to_string()),
+                    limit: Ok(Default::default()),
+                    period_end: Ok(Default::default()),
+                    period_start: Ok(Default::default()),
+                    remaining: Ok(Default::default()),
+                    subscription: Ok(Default::default()),
+                    usage: Ok(Default::default()),
+                }
+            }
+        }
+        impl EntitlementCheck {
+            pub fn allowed<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.allowed = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for allowed: {e}"));
+                self
+            }
+            pub fn customer<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.customer = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for customer: {e}"));
+                self
+            }
+            pub fn enforcement<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::Enforcement>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.enforcement = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for enforcement: {e}"));
+                self
+            }
+            pub fn feature<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.feature = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for feature: {e}"));
+                self
+            }
+            pub fn limit<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.limit = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for limit: {e}"));
+                self
+            }
+            pub fn period_end<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.period_end = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for period_end: {e}"));
+                self
+            }
+            pub fn period_start<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.period_start = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for period_start: {e}"));
+                self
+            }
+            pub fn remaining<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.remaining = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for remaining: {e}"));
+                self
+            }
+            pub fn subscription<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.subscription = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for subscription: {e}"));
+                self
+            }
+            pub fn usage<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.usage = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for usage: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<EntitlementCheck> for super::EntitlementCheck {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: EntitlementCheck,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    allowed: value.allowed?,
+                    customer: value.customer?,
+                    enforcement: value.enforcement?,
+                    feature: value.feature?,
+                    limit: value.limit?,
+                    period_end: value.period_end?,
+                    period_start: value.period_start?,
+                    remaining: value.remaining?,
+                    subscription: value.subscription?,
+                    usage: value.usage?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::EntitlementCheck> for EntitlementCheck {
+            fn from(value: super::EntitlementCheck) -> Self {
+                Self {
+                    allowed: Ok(value.allowed),
+                    customer: Ok(value.customer),
+                    enforcement: Ok(value.enforcement),
+                    feature: Ok(value.feature),
+                    limit: Ok(value.limit),
+                    period_end: Ok(value.period_end),
+                    period_start: Ok(value.period_start),
+                    remaining: Ok(value.remaining),
+                    subscription: Ok(value.subscription),
+                    usage: Ok(value.usage),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct Event {
             created_at: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
@@ -7106,6 +8133,336 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct EventBatchRequest {
+            events:
+                ::std::result::Result<::std::vec::Vec<super::EventInput>, ::std::string::String>,
+        }
+        impl ::std::default::Default for EventBatchRequest {
+            fn default() -> Self {
+                Self {
+                    events: Err("no value supplied for events".to_string()),
+                }
+            }
+        }
+        impl EventBatchRequest {
+            pub fn events<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::EventInput>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.events = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for events: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<EventBatchRequest> for super::EventBatchRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: EventBatchRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    events: value.events?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::EventBatchRequest> for EventBatchRequest {
+            fn from(value: super::EventBatchRequest) -> Self {
+                Self {
+                    events: Ok(value.events),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct EventBatchResult {
+            accepted: ::std::result::Result<u64, ::std::string::String>,
+            duplicates: ::std::result::Result<u64, ::std::string::String>,
+            errors:
+                ::std::result::Result<::std::vec::Vec<super::EventError>, ::std::string::String>,
+            rejected: ::std::result::Result<u64, ::std::string::String>,
+        }
+        impl ::std::default::Default for EventBatchResult {
+            fn default() -> Self {
+                Self {
+                    accepted: Err("no value supplied for accepted".to_string()),
+                    duplicates: Err("no value supplied for duplicates".to_string()),
+                    errors: Err("no value supplied for errors".to_string()),
+                    rejected: Err("no value supplied for rejected".to_string()),
+                }
+            }
+        }
+        impl EventBatchResult {
+            pub fn accepted<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<u64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.accepted = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for accepted: {e}"));
+                self
+            }
+            pub fn duplicates<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<u64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.duplicates = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for duplicates: {e}"));
+                self
+            }
+            pub fn errors<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::EventError>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.errors = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for errors: {e}"));
+                self
+            }
+            pub fn rejected<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<u64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.rejected = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for rejected: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<EventBatchResult> for super::EventBatchResult {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: EventBatchResult,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    accepted: value.accepted?,
+                    duplicates: value.duplicates?,
+                    errors: value.errors?,
+                    rejected: value.rejected?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::EventBatchResult> for EventBatchResult {
+            fn from(value: super::EventBatchResult) -> Self {
+                Self {
+                    accepted: Ok(value.accepted),
+                    duplicates: Ok(value.duplicates),
+                    errors: Ok(value.errors),
+                    rejected: Ok(value.rejected),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct EventError {
+            code: ::std::result::Result<::std::string::String, ::std::string::String>,
+            detail: ::std::result::Result<::std::string::String, ::std::string::String>,
+            field: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            index: ::std::result::Result<u64, ::std::string::String>,
+        }
+        impl ::std::default::Default for EventError {
+            fn default() -> Self {
+                Self {
+                    code: Err("no value supplied for code".to_string()),
+                    detail: Err("no value supplied for detail".to_string()),
+                    field: Ok(Default::default()),
+                    id: Ok(Default::default()),
+                    index: Err("no value supplied for index".to_string()),
+                }
+            }
+        }
+        impl EventError {
+            pub fn code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.code = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for code: {e}"));
+                self
+            }
+            pub fn detail<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.detail = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for detail: {e}"));
+                self
+            }
+            pub fn field<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.field = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for field: {e}"));
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn index<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<u64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.index = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for index: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<EventError> for super::EventError {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: EventError,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    code: value.code?,
+                    detail: value.detail?,
+                    field: value.field?,
+                    id: value.id?,
+                    index: value.index?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::EventError> for EventError {
+            fn from(value: super::EventError) -> Self {
+                Self {
+                    code: Ok(value.code),
+                    detail: Ok(value.detail),
+                    field: Ok(value.field),
+                    id: Ok(value.id),
+                    index: Ok(value.index),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct EventInput {
+            customer: ::std::result::Result<::std::string::String, ::std::string::String>,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            properties: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            timestamp: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for EventInput {
+            fn default() -> Self {
+                Self {
+                    customer: Err("no value supplied for customer".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    properties: Ok(Default::default()),
+                    timestamp: Ok(Default::default()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl EventInput {
+            pub fn customer<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.customer = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for customer: {e}"));
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn properties<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.properties = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for properties: {e}"));
+                self
+            }
+            pub fn timestamp<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.timestamp = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for timestamp: {e}"));
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for type_: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<EventInput> for super::EventInput {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: EventInput,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    customer: value.customer?,
+                    id: value.id?,
+                    properties: value.properties?,
+                    timestamp: value.timestamp?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::EventInput> for EventInput {
+            fn from(value: super::EventInput) -> Self {
+                Self {
+                    customer: Ok(value.customer),
+                    id: Ok(value.id),
+                    properties: Ok(value.properties),
+                    timestamp: Ok(value.timestamp),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct EventPage {
             data: ::std::result::Result<::std::vec::Vec<super::Event>, ::std::string::String>,
             has_more: ::std::result::Result<bool, ::std::string::String>,
@@ -7177,19 +8534,108 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct EventReceipt {
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            status: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for EventReceipt {
+            fn default() -> Self {
+                Self {
+                    id: Err("no value supplied for id".to_string()),
+                    status: Err("no value supplied for status".to_string()),
+                }
+            }
+        }
+        impl EventReceipt {
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for status: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<EventReceipt> for super::EventReceipt {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: EventReceipt,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    id: value.id?,
+                    status: value.status?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::EventReceipt> for EventReceipt {
+            fn from(value: super::EventReceipt) -> Self {
+                Self {
+                    id: Ok(value.id),
+                    status: Ok(value.status),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct Feature {
+            alert_thresholds: ::std::result::Result<
+                ::std::option::Option<::std::vec::Vec<i64>>,
+                ::std::string::String,
+            >,
+            enforcement: ::std::result::Result<
+                ::std::option::Option<super::Enforcement>,
+                ::std::string::String,
+            >,
             key: ::std::result::Result<::std::string::String, ::std::string::String>,
             limit: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            meter: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for Feature {
             fn default() -> Self {
                 Self {
+                    alert_thresholds: Ok(Default::default()),
+                    enforcement: Ok(Default::default()),
                     key: Err("no value supplied for key".to_string()),
                     limit: Ok(Default::default()),
+                    meter: Ok(Default::default()),
                 }
             }
         }
         impl Feature {
+            pub fn alert_thresholds<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::vec::Vec<i64>>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.alert_thresholds = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for alert_thresholds: {e}")
+                });
+                self
+            }
+            pub fn enforcement<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::Enforcement>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.enforcement = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for enforcement: {e}"));
+                self
+            }
             pub fn key<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::string::String>,
@@ -7210,6 +8656,16 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for limit: {e}"));
                 self
             }
+            pub fn meter<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meter = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for meter: {e}"));
+                self
+            }
         }
         impl ::std::convert::TryFrom<Feature> for super::Feature {
             type Error = super::error::ConversionError;
@@ -7217,16 +8673,22 @@ pub mod types {
                 value: Feature,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
+                    alert_thresholds: value.alert_thresholds?,
+                    enforcement: value.enforcement?,
                     key: value.key?,
                     limit: value.limit?,
+                    meter: value.meter?,
                 })
             }
         }
         impl ::std::convert::From<super::Feature> for Feature {
             fn from(value: super::Feature) -> Self {
                 Self {
+                    alert_thresholds: Ok(value.alert_thresholds),
+                    enforcement: Ok(value.enforcement),
                     key: Ok(value.key),
                     limit: Ok(value.limit),
+                    meter: Ok(value.meter),
                 }
             }
         }
@@ -8040,6 +9502,10 @@ pub mod types {
             price: ::std::result::Result<super::PriceId, ::std::string::String>,
             proration: ::std::result::Result<bool, ::std::string::String>,
             quantity: ::std::result::Result<i64, ::std::string::String>,
+            usage: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for InvoiceLine {
             fn default() -> Self {
@@ -8050,6 +9516,7 @@ pub mod types {
                     price: Err("no value supplied for price".to_string()),
                     proration: Err("no value supplied for proration".to_string()),
                     quantity: Err("no value supplied for quantity".to_string()),
+                    usage: Ok(Default::default()),
                 }
             }
         }
@@ -8114,6 +9581,16 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for quantity: {e}"));
                 self
             }
+            pub fn usage<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.usage = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for usage: {e}"));
+                self
+            }
         }
         impl ::std::convert::TryFrom<InvoiceLine> for super::InvoiceLine {
             type Error = super::error::ConversionError;
@@ -8127,6 +9604,7 @@ pub mod types {
                     price: value.price?,
                     proration: value.proration?,
                     quantity: value.quantity?,
+                    usage: value.usage?,
                 })
             }
         }
@@ -8139,6 +9617,7 @@ pub mod types {
                     price: Ok(value.price),
                     proration: Ok(value.proration),
                     quantity: Ok(value.quantity),
+                    usage: Ok(value.usage),
                 }
             }
         }
@@ -8627,6 +10106,239 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct Meter {
+            aggregation: ::std::result::Result<super::Aggregation, ::std::string::String>,
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            event_type: ::std::result::Result<::std::string::String, ::std::string::String>,
+            filters:
+                ::std::result::Result<::std::vec::Vec<super::Condition>, ::std::string::String>,
+            group_by: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<super::MeterId, ::std::string::String>,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            status: ::std::result::Result<::std::string::String, ::std::string::String>,
+            value_property: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for Meter {
+            fn default() -> Self {
+                Self {
+                    aggregation: Err("no value supplied for aggregation".to_string()),
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    event_type: Err("no value supplied for event_type".to_string()),
+                    filters: Err("no value supplied for filters".to_string()),
+                    group_by: Err("no value supplied for group_by".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    name: Err("no value supplied for name".to_string()),
+                    status: Err("no value supplied for status".to_string()),
+                    value_property: Ok(Default::default()),
+                }
+            }
+        }
+        impl Meter {
+            pub fn aggregation<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Aggregation>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.aggregation = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for aggregation: {e}"));
+                self
+            }
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for created_at: {e}"));
+                self
+            }
+            pub fn event_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_type = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for event_type: {e}"));
+                self
+            }
+            pub fn filters<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::Condition>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.filters = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for filters: {e}"));
+                self
+            }
+            pub fn group_by<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.group_by = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for group_by: {e}"));
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::MeterId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for name: {e}"));
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for status: {e}"));
+                self
+            }
+            pub fn value_property<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.value_property = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for value_property: {e}")
+                });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Meter> for super::Meter {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Meter,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    aggregation: value.aggregation?,
+                    created_at: value.created_at?,
+                    event_type: value.event_type?,
+                    filters: value.filters?,
+                    group_by: value.group_by?,
+                    id: value.id?,
+                    name: value.name?,
+                    status: value.status?,
+                    value_property: value.value_property?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Meter> for Meter {
+            fn from(value: super::Meter) -> Self {
+                Self {
+                    aggregation: Ok(value.aggregation),
+                    created_at: Ok(value.created_at),
+                    event_type: Ok(value.event_type),
+                    filters: Ok(value.filters),
+                    group_by: Ok(value.group_by),
+                    id: Ok(value.id),
+                    name: Ok(value.name),
+                    status: Ok(value.status),
+                    value_property: Ok(value.value_property),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MeterPage {
+            data: ::std::result::Result<::std::vec::Vec<super::Meter>, ::std::string::String>,
+            has_more: ::std::result::Result<bool, ::std::string::String>,
+            next_cursor: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MeterPage {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    has_more: Err("no value supplied for has_more".to_string()),
+                    next_cursor: Ok(Default::default()),
+                }
+            }
+        }
+        impl MeterPage {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::Meter>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for data: {e}"));
+                self
+            }
+            pub fn has_more<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_more = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for has_more: {e}"));
+                self
+            }
+            pub fn next_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for next_cursor: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MeterPage> for super::MeterPage {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MeterPage,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    has_more: value.has_more?,
+                    next_cursor: value.next_cursor?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MeterPage> for MeterPage {
+            fn from(value: super::MeterPage) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    has_more: Ok(value.has_more),
+                    next_cursor: Ok(value.next_cursor),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct Organization {
             created_at: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
@@ -8973,6 +10685,10 @@ pub mod types {
             >,
             currency: ::std::result::Result<::std::string::String, ::std::string::String>,
             id: ::std::result::Result<super::PriceId, ::std::string::String>,
+            included_quantity:
+                ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            meter:
+                ::std::result::Result<::std::option::Option<super::MeterId>, ::std::string::String>,
             model: ::std::result::Result<super::PriceModel, ::std::string::String>,
             nickname: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
@@ -9003,6 +10719,8 @@ pub mod types {
                     created_at: Err("no value supplied for created_at".to_string()),
                     currency: Err("no value supplied for currency".to_string()),
                     id: Err("no value supplied for id".to_string()),
+                    included_quantity: Ok(Default::default()),
+                    meter: Ok(Default::default()),
                     model: Err("no value supplied for model".to_string()),
                     nickname: Ok(Default::default()),
                     package: Ok(Default::default()),
@@ -9054,6 +10772,26 @@ pub mod types {
                 self.id = value
                     .try_into()
                     .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn included_quantity<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.included_quantity = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for included_quantity: {e}")
+                });
+                self
+            }
+            pub fn meter<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::MeterId>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meter = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for meter: {e}"));
                 self
             }
             pub fn model<T>(mut self, value: T) -> Self
@@ -9157,6 +10895,8 @@ pub mod types {
                     created_at: value.created_at?,
                     currency: value.currency?,
                     id: value.id?,
+                    included_quantity: value.included_quantity?,
+                    meter: value.meter?,
                     model: value.model?,
                     nickname: value.nickname?,
                     package: value.package?,
@@ -9176,6 +10916,8 @@ pub mod types {
                     created_at: Ok(value.created_at),
                     currency: Ok(value.currency),
                     id: Ok(value.id),
+                    included_quantity: Ok(value.included_quantity),
+                    meter: Ok(value.meter),
                     model: Ok(value.model),
                     nickname: Ok(value.nickname),
                     package: Ok(value.package),
@@ -11599,6 +13341,66 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct UpdateMeterRequest {
+            name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            status: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for UpdateMeterRequest {
+            fn default() -> Self {
+                Self {
+                    name: Ok(Default::default()),
+                    status: Ok(Default::default()),
+                }
+            }
+        }
+        impl UpdateMeterRequest {
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for name: {e}"));
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for status: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<UpdateMeterRequest> for super::UpdateMeterRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UpdateMeterRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    name: value.name?,
+                    status: value.status?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::UpdateMeterRequest> for UpdateMeterRequest {
+            fn from(value: super::UpdateMeterRequest) -> Self {
+                Self {
+                    name: Ok(value.name),
+                    status: Ok(value.status),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct UpdatePriceRequest {
             nickname: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
@@ -12128,6 +13930,222 @@ pub mod types {
                     enabled_events: Ok(value.enabled_events),
                     status: Ok(value.status),
                     url: Ok(value.url),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct Usage {
+            customer: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            data: ::std::result::Result<::std::vec::Vec<super::UsagePoint>, ::std::string::String>,
+            from: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            meter: ::std::result::Result<super::MeterId, ::std::string::String>,
+            to: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            window:
+                ::std::result::Result<::std::option::Option<super::Window>, ::std::string::String>,
+        }
+        impl ::std::default::Default for Usage {
+            fn default() -> Self {
+                Self {
+                    customer: Ok(Default::default()),
+                    data: Err("no value supplied for data".to_string()),
+                    from: Err("no value supplied for from".to_string()),
+                    meter: Err("no value supplied for meter".to_string()),
+                    to: Err("no value supplied for to".to_string()),
+                    window: Ok(Default::default()),
+                }
+            }
+        }
+        impl Usage {
+            pub fn customer<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.customer = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for customer: {e}"));
+                self
+            }
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::UsagePoint>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for data: {e}"));
+                self
+            }
+            pub fn from<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.from = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for from: {e}"));
+                self
+            }
+            pub fn meter<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::MeterId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meter = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for meter: {e}"));
+                self
+            }
+            pub fn to<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.to = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for to: {e}"));
+                self
+            }
+            pub fn window<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::Window>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.window = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for window: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Usage> for super::Usage {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Usage,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    customer: value.customer?,
+                    data: value.data?,
+                    from: value.from?,
+                    meter: value.meter?,
+                    to: value.to?,
+                    window: value.window?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Usage> for Usage {
+            fn from(value: super::Usage) -> Self {
+                Self {
+                    customer: Ok(value.customer),
+                    data: Ok(value.data),
+                    from: Ok(value.from),
+                    meter: Ok(value.meter),
+                    to: Ok(value.to),
+                    window: Ok(value.window),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct UsagePoint {
+            end: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            group: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            start: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            value: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for UsagePoint {
+            fn default() -> Self {
+                Self {
+                    end: Err("no value supplied for end".to_string()),
+                    group: Err("no value supplied for group".to_string()),
+                    start: Err("no value supplied for start".to_string()),
+                    value: Ok(Default::default()),
+                }
+            }
+        }
+        impl UsagePoint {
+            pub fn end<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.end = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for end: {e}"));
+                self
+            }
+            pub fn group<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.group = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for group: {e}"));
+                self
+            }
+            pub fn start<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.start = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for start: {e}"));
+                self
+            }
+            pub fn value<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.value = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for value: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<UsagePoint> for super::UsagePoint {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UsagePoint,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    end: value.end?,
+                    group: value.group?,
+                    start: value.start?,
+                    value: value.value?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::UsagePoint> for UsagePoint {
+            fn from(value: super::UsagePoint) -> Self {
+                Self {
+                    end: Ok(value.end),
+                    group: Ok(value.group),
+                    start: Ok(value.start),
+                    value: Ok(value.value),
                 }
             }
         }
@@ -13194,52 +15212,48 @@ impl Client {
     pub fn customers_create_checkout_session(&self) -> builder::CustomersCreateCheckoutSession<'_> {
         builder::CustomersCreateCheckoutSession::new(self)
     }
-    /**List events, newest first
+    /**Check a customer's entitlement to a feature
 
-    Sends a `GET` request to `/v1/events`
+    Sends a `GET` request to `/v1/entitlements/check`
 
     Arguments:
-    - `limit`: Page size, 1 to 100 (default 10).
-    - `starting_after`: Return items after this id (the previous page's `next_cursor`).
-    - `type_`: Only events of this type.
+    - `customer`: The customer's id or external id.
+    - `feature`: A feature key of the customer's plans.
     ```ignore
-    let response = client.events_list()
-        .limit(limit)
-        .starting_after(starting_after)
-        .type_(type_)
+    let response = client.entitlements_check()
+        .customer(customer)
+        .feature(feature)
         .send()
         .await;
     ```*/
-    pub fn events_list(&self) -> builder::EventsList<'_> {
-        builder::EventsList::new(self)
+    pub fn entitlements_check(&self) -> builder::EntitlementsCheck<'_> {
+        builder::EntitlementsCheck::new(self)
     }
-    /**Get an event
+    /**Send a usage event
 
-    Sends a `GET` request to `/v1/events/{id}`
+    Sends a `POST` request to `/v1/events`
 
     ```ignore
-    let response = client.events_get()
-        .id(id)
-        .send()
-        .await;
-    ```*/
-    pub fn events_get(&self) -> builder::EventsGet<'_> {
-        builder::EventsGet::new(self)
-    }
-    /**Send an event again, now: to one endpoint, or to every enabled endpoint that subscribes
-    to it. Receivers see the same `webhook-id` as before
-
-    Sends a `POST` request to `/v1/events/{id}/replay`
-
-    ```ignore
-    let response = client.events_replay()
-        .id(id)
+    let response = client.events_create()
         .body(body)
         .send()
         .await;
     ```*/
-    pub fn events_replay(&self) -> builder::EventsReplay<'_> {
-        builder::EventsReplay::new(self)
+    pub fn events_create(&self) -> builder::EventsCreate<'_> {
+        builder::EventsCreate::new(self)
+    }
+    /**Send up to 1,000 usage events at once
+
+    Sends a `POST` request to `/v1/events/batch`
+
+    ```ignore
+    let response = client.events_batch()
+        .body(body)
+        .send()
+        .await;
+    ```*/
+    pub fn events_batch(&self) -> builder::EventsBatch<'_> {
+        builder::EventsBatch::new(self)
     }
     /**List invitations, newest first
 
@@ -13456,6 +15470,88 @@ impl Client {
     ```*/
     pub fn members_delete(&self) -> builder::MembersDelete<'_> {
         builder::MembersDelete::new(self)
+    }
+    /**List meters, newest first
+
+    Sends a `GET` request to `/v1/meters`
+
+    Arguments:
+    - `limit`: Page size, 1 to 100 (default 10).
+    - `starting_after`: Return items after this id (the previous page's `next_cursor`).
+    ```ignore
+    let response = client.meters_list()
+        .limit(limit)
+        .starting_after(starting_after)
+        .send()
+        .await;
+    ```*/
+    pub fn meters_list(&self) -> builder::MetersList<'_> {
+        builder::MetersList::new(self)
+    }
+    /**Create a meter
+
+    Sends a `POST` request to `/v1/meters`
+
+    ```ignore
+    let response = client.meters_create()
+        .body(body)
+        .send()
+        .await;
+    ```*/
+    pub fn meters_create(&self) -> builder::MetersCreate<'_> {
+        builder::MetersCreate::new(self)
+    }
+    /**Get a meter
+
+    Sends a `GET` request to `/v1/meters/{id}`
+
+    ```ignore
+    let response = client.meters_get()
+        .id(id)
+        .send()
+        .await;
+    ```*/
+    pub fn meters_get(&self) -> builder::MetersGet<'_> {
+        builder::MetersGet::new(self)
+    }
+    /**Rename or archive a meter
+
+    Sends a `POST` request to `/v1/meters/{id}`
+
+    ```ignore
+    let response = client.meters_update()
+        .id(id)
+        .body(body)
+        .send()
+        .await;
+    ```*/
+    pub fn meters_update(&self) -> builder::MetersUpdate<'_> {
+        builder::MetersUpdate::new(self)
+    }
+    /**A meter's usage over a range, as one value or a series of windows, per group
+
+    Sends a `GET` request to `/v1/meters/{id}/usage`
+
+    Arguments:
+    - `id`
+    - `customer`: A customer's id or external id; absent: all customers together.
+    - `from`: Start (RFC 3339), inclusive. With a window, moved back to the window's start.
+    - `group_by`: Comma-separated dimensions of the meter's `group_by` to split the values by.
+    - `to`: End (RFC 3339), exclusive. With a window, moved on to a window's end.
+    - `window`: Split the range into windows; absent: one value for exactly `[from, to)`.
+    ```ignore
+    let response = client.meters_usage()
+        .id(id)
+        .customer(customer)
+        .from(from)
+        .group_by(group_by)
+        .to(to)
+        .window(window)
+        .send()
+        .await;
+    ```*/
+    pub fn meters_usage(&self) -> builder::MetersUsage<'_> {
+        builder::MetersUsage::new(self)
     }
     /**The caller's current organization
 
@@ -14241,6 +16337,53 @@ impl Client {
     ```*/
     pub fn webhook_endpoints_rotate_secret(&self) -> builder::WebhookEndpointsRotateSecret<'_> {
         builder::WebhookEndpointsRotateSecret::new(self)
+    }
+    /**List events, newest first
+
+    Sends a `GET` request to `/v1/webhook_events`
+
+    Arguments:
+    - `limit`: Page size, 1 to 100 (default 10).
+    - `starting_after`: Return items after this id (the previous page's `next_cursor`).
+    - `type_`: Only events of this type.
+    ```ignore
+    let response = client.webhook_events_list()
+        .limit(limit)
+        .starting_after(starting_after)
+        .type_(type_)
+        .send()
+        .await;
+    ```*/
+    pub fn webhook_events_list(&self) -> builder::WebhookEventsList<'_> {
+        builder::WebhookEventsList::new(self)
+    }
+    /**Get an event
+
+    Sends a `GET` request to `/v1/webhook_events/{id}`
+
+    ```ignore
+    let response = client.webhook_events_get()
+        .id(id)
+        .send()
+        .await;
+    ```*/
+    pub fn webhook_events_get(&self) -> builder::WebhookEventsGet<'_> {
+        builder::WebhookEventsGet::new(self)
+    }
+    /**Send an event again, now: to one endpoint, or to every enabled endpoint that subscribes
+    to it. Receivers see the same `webhook-id` as before
+
+    Sends a `POST` request to `/v1/webhook_events/{id}/replay`
+
+    ```ignore
+    let response = client.webhook_events_replay()
+        .id(id)
+        .body(body)
+        .send()
+        .await;
+    ```*/
+    pub fn webhook_events_replay(&self) -> builder::WebhookEventsReplay<'_> {
+        builder::WebhookEventsReplay::new(self)
     }
 }
 /// Types for composing operation parameters.
@@ -16007,64 +18150,53 @@ pub mod builder {
             }
         }
     }
-    /**Builder for [`Client::events_list`]
+    /**Builder for [`Client::entitlements_check`]
 
-    [`Client::events_list`]: super::Client::events_list*/
+    [`Client::entitlements_check`]: super::Client::entitlements_check*/
     #[derive(Debug, Clone)]
-    pub struct EventsList<'a> {
+    pub struct EntitlementsCheck<'a> {
         client: &'a super::Client,
-        limit: Result<Option<::std::num::NonZeroU64>, String>,
-        starting_after: Result<Option<::std::string::String>, String>,
-        type_: Result<Option<::std::string::String>, String>,
+        customer: Result<::std::string::String, String>,
+        feature: Result<::std::string::String, String>,
     }
-    impl<'a> EventsList<'a> {
+    impl<'a> EntitlementsCheck<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                limit: Ok(None),
-                starting_after: Ok(None),
-                type_: Ok(None),
+                customer: Err("customer was not initialized".to_string()),
+                feature: Err("feature was not initialized".to_string()),
             }
         }
-        pub fn limit<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<::std::num::NonZeroU64>,
-        {
-            self.limit = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: std :: num :: NonZeroU64` for limit failed".to_string()
-            });
-            self
-        }
-        pub fn starting_after<V>(mut self, value: V) -> Self
+        pub fn customer<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
         {
-            self.starting_after = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: std :: string :: String` for starting_after failed".to_string()
+            self.customer = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for customer failed".to_string()
             });
             self
         }
-        pub fn type_<V>(mut self, value: V) -> Self
+        pub fn feature<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
         {
-            self.type_ = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: std :: string :: String` for type_ failed".to_string()
+            self.feature = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for feature failed".to_string()
             });
             self
         }
-        ///Sends a `GET` request to `/v1/events`
-        pub async fn send(self) -> Result<ResponseValue<types::EventPage>, Error<ByteStream>> {
+        ///Sends a `GET` request to `/v1/entitlements/check`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::EntitlementCheck>, Error<ByteStream>> {
             let Self {
                 client,
-                limit,
-                starting_after,
-                type_,
+                customer,
+                feature,
             } = self;
-            let limit = limit.map_err(Error::InvalidRequest)?;
-            let starting_after = starting_after.map_err(Error::InvalidRequest)?;
-            let type_ = type_.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/v1/events", client.baseurl,);
+            let customer = customer.map_err(Error::InvalidRequest)?;
+            let feature = feature.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/entitlements/check", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map.append(
                 ::reqwest::header::HeaderName::from_static("api-version"),
@@ -16078,80 +18210,12 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .query(&progenitor_client::QueryParam::new("limit", &limit))
-                .query(&progenitor_client::QueryParam::new(
-                    "starting_after",
-                    &starting_after,
-                ))
-                .query(&progenitor_client::QueryParam::new("type", &type_))
+                .query(&progenitor_client::QueryParam::new("customer", &customer))
+                .query(&progenitor_client::QueryParam::new("feature", &feature))
                 .headers(header_map)
                 .build()?;
             let info = OperationInfo {
-                operation_id: "events_list",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
-                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
-                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
-        }
-    }
-    /**Builder for [`Client::events_get`]
-
-    [`Client::events_get`]: super::Client::events_get*/
-    #[derive(Debug, Clone)]
-    pub struct EventsGet<'a> {
-        client: &'a super::Client,
-        id: Result<types::EventId, String>,
-    }
-    impl<'a> EventsGet<'a> {
-        pub fn new(client: &'a super::Client) -> Self {
-            Self {
-                client: client,
-                id: Err("id was not initialized".to_string()),
-            }
-        }
-        pub fn id<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<types::EventId>,
-        {
-            self.id = value
-                .try_into()
-                .map_err(|_| "conversion to `EventId` for id failed".to_string());
-            self
-        }
-        ///Sends a `GET` request to `/v1/events/{id}`
-        pub async fn send(self) -> Result<ResponseValue<types::Event>, Error<ByteStream>> {
-            let Self { client, id } = self;
-            let id = id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/events/{}",
-                client.baseurl,
-                encode_path(&id.to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .headers(header_map)
-                .build()?;
-            let info = OperationInfo {
-                operation_id: "events_get",
+                operation_id: "entitlements_check",
             };
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
@@ -16167,64 +18231,46 @@ pub mod builder {
             }
         }
     }
-    /**Builder for [`Client::events_replay`]
+    /**Builder for [`Client::events_create`]
 
-    [`Client::events_replay`]: super::Client::events_replay*/
+    [`Client::events_create`]: super::Client::events_create*/
     #[derive(Debug, Clone)]
-    pub struct EventsReplay<'a> {
+    pub struct EventsCreate<'a> {
         client: &'a super::Client,
-        id: Result<types::EventId, String>,
-        body: Result<types::builder::ReplayEventRequest, String>,
+        body: Result<types::builder::EventInput, String>,
     }
-    impl<'a> EventsReplay<'a> {
+    impl<'a> EventsCreate<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
-                id: Err("id was not initialized".to_string()),
                 body: Ok(::std::default::Default::default()),
             }
         }
-        pub fn id<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<types::EventId>,
-        {
-            self.id = value
-                .try_into()
-                .map_err(|_| "conversion to `EventId` for id failed".to_string());
-            self
-        }
         pub fn body<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::ReplayEventRequest>,
-            <V as std::convert::TryInto<types::ReplayEventRequest>>::Error: std::fmt::Display,
+            V: std::convert::TryInto<types::EventInput>,
+            <V as std::convert::TryInto<types::EventInput>>::Error: std::fmt::Display,
         {
             self.body = value
                 .try_into()
                 .map(From::from)
-                .map_err(|s| format!("conversion to `ReplayEventRequest` for body failed: {}", s));
+                .map_err(|s| format!("conversion to `EventInput` for body failed: {}", s));
             self
         }
         pub fn body_map<F>(mut self, f: F) -> Self
         where
-            F: std::ops::FnOnce(
-                    types::builder::ReplayEventRequest,
-                ) -> types::builder::ReplayEventRequest,
+            F: std::ops::FnOnce(types::builder::EventInput) -> types::builder::EventInput,
         {
             self.body = self.body.map(f);
             self
         }
-        ///Sends a `POST` request to `/v1/events/{id}/replay`
-        pub async fn send(self) -> Result<ResponseValue<types::ReplayedEvent>, Error<ByteStream>> {
-            let Self { client, id, body } = self;
-            let id = id.map_err(Error::InvalidRequest)?;
+        ///Sends a `POST` request to `/v1/events`
+        pub async fn send(self) -> Result<ResponseValue<types::EventReceipt>, Error<ByteStream>> {
+            let Self { client, body } = self;
             let body = body
-                .and_then(|v| types::ReplayEventRequest::try_from(v).map_err(|e| e.to_string()))
+                .and_then(|v| types::EventInput::try_from(v).map_err(|e| e.to_string()))
                 .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/events/{}/replay",
-                client.baseurl,
-                encode_path(&id.to_string()),
-            );
+            let url = format!("{}/v1/events", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
             header_map.append(
                 ::reqwest::header::HeaderName::from_static("api-version"),
@@ -16242,19 +18288,94 @@ pub mod builder {
                 .headers(header_map)
                 .build()?;
             let info = OperationInfo {
-                operation_id: "events_replay",
+                operation_id: "events_create",
             };
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                202u16 => ResponseValue::from_response(response).await,
+                200u16 => ResponseValue::from_response(response).await,
                 400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
-                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
-                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                422u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::events_batch`]
+
+    [`Client::events_batch`]: super::Client::events_batch*/
+    #[derive(Debug, Clone)]
+    pub struct EventsBatch<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::EventBatchRequest, String>,
+    }
+    impl<'a> EventsBatch<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::EventBatchRequest>,
+            <V as std::convert::TryInto<types::EventBatchRequest>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `EventBatchRequest` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::EventBatchRequest,
+                ) -> types::builder::EventBatchRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/events/batch`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::EventBatchResult>, Error<ByteStream>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| types::EventBatchRequest::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/events/batch", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "events_batch",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -17374,6 +19495,457 @@ pub mod builder {
                 403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::meters_list`]
+
+    [`Client::meters_list`]: super::Client::meters_list*/
+    #[derive(Debug, Clone)]
+    pub struct MetersList<'a> {
+        client: &'a super::Client,
+        limit: Result<Option<::std::num::NonZeroU64>, String>,
+        starting_after: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> MetersList<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                limit: Ok(None),
+                starting_after: Ok(None),
+            }
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.limit = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: num :: NonZeroU64` for limit failed".to_string()
+            });
+            self
+        }
+        pub fn starting_after<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.starting_after = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for starting_after failed".to_string()
+            });
+            self
+        }
+        ///Sends a `GET` request to `/v1/meters`
+        pub async fn send(self) -> Result<ResponseValue<types::MeterPage>, Error<ByteStream>> {
+            let Self {
+                client,
+                limit,
+                starting_after,
+            } = self;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let starting_after = starting_after.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/meters", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new(
+                    "starting_after",
+                    &starting_after,
+                ))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "meters_list",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::meters_create`]
+
+    [`Client::meters_create`]: super::Client::meters_create*/
+    #[derive(Debug, Clone)]
+    pub struct MetersCreate<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::CreateMeterRequest, String>,
+    }
+    impl<'a> MetersCreate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreateMeterRequest>,
+            <V as std::convert::TryInto<types::CreateMeterRequest>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `CreateMeterRequest` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::CreateMeterRequest,
+                ) -> types::builder::CreateMeterRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/meters`
+        pub async fn send(self) -> Result<ResponseValue<types::Meter>, Error<ByteStream>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| types::CreateMeterRequest::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/meters", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "meters_create",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::meters_get`]
+
+    [`Client::meters_get`]: super::Client::meters_get*/
+    #[derive(Debug, Clone)]
+    pub struct MetersGet<'a> {
+        client: &'a super::Client,
+        id: Result<types::MeterId, String>,
+    }
+    impl<'a> MetersGet<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::MeterId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `MeterId` for id failed".to_string());
+            self
+        }
+        ///Sends a `GET` request to `/v1/meters/{id}`
+        pub async fn send(self) -> Result<ResponseValue<types::Meter>, Error<ByteStream>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/meters/{}",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "meters_get",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::meters_update`]
+
+    [`Client::meters_update`]: super::Client::meters_update*/
+    #[derive(Debug, Clone)]
+    pub struct MetersUpdate<'a> {
+        client: &'a super::Client,
+        id: Result<types::MeterId, String>,
+        body: Result<types::builder::UpdateMeterRequest, String>,
+    }
+    impl<'a> MetersUpdate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::MeterId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `MeterId` for id failed".to_string());
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::UpdateMeterRequest>,
+            <V as std::convert::TryInto<types::UpdateMeterRequest>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `UpdateMeterRequest` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::UpdateMeterRequest,
+                ) -> types::builder::UpdateMeterRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/meters/{id}`
+        pub async fn send(self) -> Result<ResponseValue<types::Meter>, Error<ByteStream>> {
+            let Self { client, id, body } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| types::UpdateMeterRequest::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/meters/{}",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "meters_update",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::meters_usage`]
+
+    [`Client::meters_usage`]: super::Client::meters_usage*/
+    #[derive(Debug, Clone)]
+    pub struct MetersUsage<'a> {
+        client: &'a super::Client,
+        id: Result<types::MeterId, String>,
+        customer: Result<Option<::std::string::String>, String>,
+        from: Result<::std::string::String, String>,
+        group_by: Result<Option<::std::string::String>, String>,
+        to: Result<::std::string::String, String>,
+        window: Result<Option<types::Window>, String>,
+    }
+    impl<'a> MetersUsage<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                customer: Ok(None),
+                from: Err("from was not initialized".to_string()),
+                group_by: Ok(None),
+                to: Err("to was not initialized".to_string()),
+                window: Ok(None),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::MeterId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `MeterId` for id failed".to_string());
+            self
+        }
+        pub fn customer<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.customer = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for customer failed".to_string()
+            });
+            self
+        }
+        pub fn from<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.from = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for from failed".to_string()
+            });
+            self
+        }
+        pub fn group_by<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.group_by = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for group_by failed".to_string()
+            });
+            self
+        }
+        pub fn to<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.to = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for to failed".to_string()
+            });
+            self
+        }
+        pub fn window<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::Window>,
+        {
+            self.window = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `Window` for window failed".to_string());
+            self
+        }
+        ///Sends a `GET` request to `/v1/meters/{id}/usage`
+        pub async fn send(self) -> Result<ResponseValue<types::Usage>, Error<ByteStream>> {
+            let Self {
+                client,
+                id,
+                customer,
+                from,
+                group_by,
+                to,
+                window,
+            } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let customer = customer.map_err(Error::InvalidRequest)?;
+            let from = from.map_err(Error::InvalidRequest)?;
+            let group_by = group_by.map_err(Error::InvalidRequest)?;
+            let to = to.map_err(Error::InvalidRequest)?;
+            let window = window.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/meters/{}/usage",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("customer", &customer))
+                .query(&progenitor_client::QueryParam::new("from", &from))
+                .query(&progenitor_client::QueryParam::new("group_by", &group_by))
+                .query(&progenitor_client::QueryParam::new("to", &to))
+                .query(&progenitor_client::QueryParam::new("window", &window))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "meters_usage",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -21519,6 +24091,258 @@ pub mod builder {
                 401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::webhook_events_list`]
+
+    [`Client::webhook_events_list`]: super::Client::webhook_events_list*/
+    #[derive(Debug, Clone)]
+    pub struct WebhookEventsList<'a> {
+        client: &'a super::Client,
+        limit: Result<Option<::std::num::NonZeroU64>, String>,
+        starting_after: Result<Option<::std::string::String>, String>,
+        type_: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> WebhookEventsList<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                limit: Ok(None),
+                starting_after: Ok(None),
+                type_: Ok(None),
+            }
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.limit = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: num :: NonZeroU64` for limit failed".to_string()
+            });
+            self
+        }
+        pub fn starting_after<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.starting_after = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for starting_after failed".to_string()
+            });
+            self
+        }
+        pub fn type_<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.type_ = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for type_ failed".to_string()
+            });
+            self
+        }
+        ///Sends a `GET` request to `/v1/webhook_events`
+        pub async fn send(self) -> Result<ResponseValue<types::EventPage>, Error<ByteStream>> {
+            let Self {
+                client,
+                limit,
+                starting_after,
+                type_,
+            } = self;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let starting_after = starting_after.map_err(Error::InvalidRequest)?;
+            let type_ = type_.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/webhook_events", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new(
+                    "starting_after",
+                    &starting_after,
+                ))
+                .query(&progenitor_client::QueryParam::new("type", &type_))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "webhook_events_list",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::webhook_events_get`]
+
+    [`Client::webhook_events_get`]: super::Client::webhook_events_get*/
+    #[derive(Debug, Clone)]
+    pub struct WebhookEventsGet<'a> {
+        client: &'a super::Client,
+        id: Result<types::EventId, String>,
+    }
+    impl<'a> WebhookEventsGet<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::EventId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `EventId` for id failed".to_string());
+            self
+        }
+        ///Sends a `GET` request to `/v1/webhook_events/{id}`
+        pub async fn send(self) -> Result<ResponseValue<types::Event>, Error<ByteStream>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/webhook_events/{}",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "webhook_events_get",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::webhook_events_replay`]
+
+    [`Client::webhook_events_replay`]: super::Client::webhook_events_replay*/
+    #[derive(Debug, Clone)]
+    pub struct WebhookEventsReplay<'a> {
+        client: &'a super::Client,
+        id: Result<types::EventId, String>,
+        body: Result<types::builder::ReplayEventRequest, String>,
+    }
+    impl<'a> WebhookEventsReplay<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::EventId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `EventId` for id failed".to_string());
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ReplayEventRequest>,
+            <V as std::convert::TryInto<types::ReplayEventRequest>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `ReplayEventRequest` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::ReplayEventRequest,
+                ) -> types::builder::ReplayEventRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/webhook_events/{id}/replay`
+        pub async fn send(self) -> Result<ResponseValue<types::ReplayedEvent>, Error<ByteStream>> {
+            let Self { client, id, body } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| types::ReplayEventRequest::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/webhook_events/{}/replay",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "webhook_events_replay",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                202u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }

@@ -194,4 +194,25 @@ impl NeoForge {
             client: &self.inner,
         }
     }
+
+    ///
+    pub fn entitlements(&self) -> Entitlements<'_> {
+        Entitlements {
+            client: &self.inner,
+        }
+    }
+
+    ///
+    pub fn events(&self) -> Events<'_> {
+        Events {
+            client: &self.inner,
+        }
+    }
+
+    ///
+    pub fn meters(&self) -> Meters<'_> {
+        Meters {
+            client: &self.inner,
+        }
+    }
 }

@@ -22,6 +22,9 @@ import { PromotionCodesResource } from "./resources/promotion-codes.js";
 import { TaxRatesResource } from "./resources/tax-rates.js";
 import { WebhooksResource } from "./resources/webhooks.js";
 import { HealthResource } from "./resources/health.js";
+import { EntitlementsResource } from "./resources/entitlements.js";
+import { EventsResource } from "./resources/events.js";
+import { MetersResource } from "./resources/meters.js";
 
 /**
  * The NeoForge API client: one property per resource, one method per operation.
@@ -75,6 +78,9 @@ export class NeoForge {
   readonly webhooks: WebhooksResource;
   /** Liveness and readiness. */
   readonly health: HealthResource;
+  readonly entitlements: EntitlementsResource;
+  readonly events: EventsResource;
+  readonly meters: MetersResource;
 
   constructor(options: ClientOptions = {}) {
     const http = new HttpClient(options);
@@ -100,5 +106,8 @@ export class NeoForge {
     this.taxRates = new TaxRatesResource(http);
     this.webhooks = new WebhooksResource(http);
     this.health = new HealthResource(http);
+    this.entitlements = new EntitlementsResource(http);
+    this.events = new EventsResource(http);
+    this.meters = new MetersResource(http);
   }
 }

@@ -22,6 +22,8 @@ export interface AdvanceTestClockRequest {
   frozen_time: string;
 }
 
+export type Aggregation = "count" | "sum" | "max" | "min" | "unique_count" | "latest" | "weighted_sum";
+
 export interface ApiKey {
   created_at: string;
   created_by: UserId;
@@ -116,6 +118,14 @@ export interface CheckoutSessionFields {
   success_url: string;
 }
 
+/** A condition on an event property. Numbers compare as exact decimals. */
+export interface Condition {
+  operator: Operator;
+  /** A property path, dot-separated: `model` or `usage.region`. */
+  property: string;
+  value?: Record<string, unknown>;
+}
+
 export interface Coupon {
   /** False once archived. */
   active: boolean;
@@ -201,8 +211,25 @@ export interface CreateInvitationRequest {
   role: string;
 }
 
+export interface CreateMeterRequest {
+  aggregation: Aggregation;
+  event_type: string;
+  filters?: Condition[];
+  /** Up to 5 property paths. */
+  group_by?: string[];
+  name: string;
+  /**
+   * Required for every aggregation but count: a dot-separated property path whose value
+   * is a number or decimal string (any scalar for unique_count).
+   */
+  value_property?: string | null;
+}
+
 export interface CreatePriceRequest {
   currency: string;
+  /** Units of usage per period not billed, for a metered price. Default 0. */
+  included_quantity?: number | null;
+  meter?: MeterId | null;
   model: PriceModel;
   nickname?: string | null;
   package?: Package | null;
@@ -333,6 +360,8 @@ export interface Customer {
   /** The payment method charged by default (a provider's id, e.g. `pm_card_visa`). */
   default_payment_method?: string | null;
   email?: string | null;
+  /** Your own id for the customer, unique per environment; usage events may name it. */
+  external_id?: string | null;
   id: CustomerId;
   metadata: Record<string, string>;
   name?: string | null;
@@ -348,6 +377,11 @@ export interface CustomerFields {
   currency?: string | null;
   default_payment_method?: string | null;
   email?: string | null;
+  /**
+   * Your own id for the customer, unique per environment: 1 to 255 characters, not
+   * starting with `cus_`. Usage events may name the customer by it.
+   */
+  external_id?: string | null;
   metadata?: Record<string, string> | null;
   name?: string | null;
   tax_ids?: TaxId[] | null;
@@ -374,6 +408,28 @@ export interface Dunning {
 /** Whether an endpoint receives events. */
 export type EndpointStatus = "enabled" | "disabled";
 
+export type Enforcement = "hard" | "soft";
+
+export interface EntitlementCheck {
+  /** Entitled, and (for a hard metered limit) not at the limit. */
+  allowed: boolean;
+  /** The customer's id. */
+  customer: string;
+  enforcement?: Enforcement | null;
+  feature: string;
+  /** The limit, for a limited feature. */
+  limit?: number | null;
+  period_end?: string | null;
+  /** The period the usage counts over. */
+  period_start?: string | null;
+  /** What is left this period, never below 0, for a metered feature. */
+  remaining?: string | null;
+  /** The subscription that grants the feature. */
+  subscription?: string | null;
+  /** Use this period, for a metered feature (exact decimal). */
+  usage?: string | null;
+}
+
 /** Live or sandbox. Every environment-scoped row carries one; a key only reaches its own. */
 export type Env = "live" | "test";
 
@@ -389,7 +445,56 @@ export interface Event {
   type: string;
 }
 
+export interface EventBatchRequest {
+  /** 1 to 1,000 events. */
+  events: EventInput[];
+}
+
+export interface EventBatchResult {
+  /** New events, committed. */
+  accepted: number;
+  /** Events whose id was seen before (or earlier in this batch). */
+  duplicates: number;
+  /** One per refused event, in request order. */
+  errors: EventError[];
+  /** Events refused; see `errors`. */
+  rejected: number;
+}
+
+/** Why an event was refused. */
+export interface EventError {
+  /** `invalid_event`, `customer_not_found`, `timestamp_out_of_range` or `invalid_value`. */
+  code: string;
+  detail: string;
+  /** The field at fault. */
+  field?: string | null;
+  /** Its id, when it had one. */
+  id?: string | null;
+  /** The event's position in the request. */
+  index: number;
+}
+
 export type EventId = string;
+
+/** An event as sent. */
+export interface EventInput {
+  /** The customer's id (`cus_…`) or external id. */
+  customer: string;
+  /**
+   * Your id for the event, unique per environment: the idempotency key. 1 to 255
+   * characters.
+   */
+  id: string;
+  /** Up to 8 KiB of JSON that meters read values, filters and groups from. */
+  properties?: Record<string, unknown>;
+  /**
+   * When it happened (RFC 3339): at most 35 days ago and 5 minutes ahead of the customer's
+   * clock. Default: now.
+   */
+  timestamp?: string | null;
+  /** What happened; meters count events by type. */
+  type: string;
+}
 
 export interface EventPage {
   data: Event[];
@@ -399,12 +504,30 @@ export interface EventPage {
   next_cursor?: string | null;
 }
 
+/** What became of one event. */
+export interface EventReceipt {
+  id: string;
+  /** `accepted` (new), or `duplicate` (its id was seen before; counted once). */
+  status: string;
+}
+
 /** A plan feature: on/off (`limit` absent) or a numeric limit (`api_calls` → 10000). */
 export interface Feature {
+  /**
+   * Percentages of a metered limit that each send one `usage.threshold_reached` event per
+   * period. Default `[50, 80, 100]`.
+   */
+  alert_thresholds?: number[] | null;
+  enforcement?: Enforcement | null;
   /** Lower-case letters, digits and underscores. */
   key: string;
   /** The limit, or absent for an on/off feature. */
   limit?: number | null;
+  /**
+   * The meter (`mtr_…`) that measures use of a limited feature over each billing period;
+   * absent for a limit the caller counts itself (seats).
+   */
+  meter?: string | null;
 }
 
 /** One field that failed validation. */
@@ -519,6 +642,11 @@ export interface InvoiceLine {
   /** A proration: the unused (credit) or remaining (charge) part of a period after a change. */
   proration: boolean;
   quantity: number;
+  /**
+   * A usage line's measured usage in the period (exact decimal); `quantity` is the part
+   * billed (less the price's included quantity), rounded up to a whole unit.
+   */
+  usage?: string | null;
 }
 
 export interface InvoicePage {
@@ -573,6 +701,35 @@ export interface MemberPage {
   /** Pass as `starting_after` to get the next page; null on the last page. */
   next_cursor?: string | null;
 }
+
+export interface Meter {
+  aggregation: Aggregation;
+  created_at: string;
+  /** The event type it counts. */
+  event_type: string;
+  /** Conditions every counted event meets. */
+  filters: Condition[];
+  /** Properties whose values split usage into groups. */
+  group_by: string[];
+  id: MeterId;
+  name: string;
+  /** `active`, or `archived` (counts no new events). */
+  status: string;
+  /** The property path of the value (absent for count). */
+  value_property?: string | null;
+}
+
+export type MeterId = string;
+
+export interface MeterPage {
+  data: Meter[];
+  /** True when more items follow this page. */
+  has_more: boolean;
+  /** Pass as `starting_after` to get the next page; null on the last page. */
+  next_cursor?: string | null;
+}
+
+export type Operator = "eq" | "neq" | "in" | "gt" | "gte" | "lt" | "lte" | "exists";
 
 export type OrgId = string;
 
@@ -629,6 +786,9 @@ export interface Price {
   created_at: string;
   currency: string;
   id: PriceId;
+  /** Units of usage per period that are not billed (metered prices). */
+  included_quantity?: number | null;
+  meter?: MeterId | null;
   model: PriceModel;
   nickname?: string | null;
   package?: Package | null;
@@ -913,6 +1073,16 @@ export interface UpdateMemberRequest {
   role: string;
 }
 
+/** Only the name and the status change: what a meter counts is fixed. */
+export interface UpdateMeterRequest {
+  name?: string | null;
+  /**
+   * `archived` stops counting new events (for good); `active` is accepted only on an
+   * active meter.
+   */
+  status?: string | null;
+}
+
 export interface UpdatePriceRequest {
   /** The only thing about a price that changes. */
   nickname?: string | null;
@@ -964,6 +1134,27 @@ export interface UpdateWebhookEndpointRequest {
   enabled_events?: string[] | null;
   status?: EndpointStatus | null;
   url?: string | null;
+}
+
+export interface Usage {
+  /** The customer's id, when one was asked for. */
+  customer?: string | null;
+  /** Per group, in window order. */
+  data: UsagePoint[];
+  from: string;
+  meter: MeterId;
+  to: string;
+  window?: Window | null;
+}
+
+/** One value of a usage series. */
+export interface UsagePoint {
+  end: string;
+  /** The group's value of each requested dimension (null where the events lacked it). */
+  group: Record<string, unknown>;
+  start: string;
+  /** An exact decimal; null for min, max and latest when the window has no events. */
+  value?: string | null;
 }
 
 /** A person with a dashboard login. */
@@ -1042,3 +1233,5 @@ export interface WebhookReceipt {
   duplicate: boolean;
   received: boolean;
 }
+
+export type Window = "minute" | "hour" | "day" | "month";

@@ -44,12 +44,13 @@ fn mul(a: Decimal, b: Decimal) -> Result<Decimal, AmountError> {
     a.checked_mul(b).ok_or(AmountError::Overflow)
 }
 
-/// The amount in minor units that `terms` charge for `quantity` units.
-pub fn amount_for(terms: &PriceTerms, quantity: i64) -> Result<i64, AmountError> {
-    if quantity < 0 {
+/// The amount in minor units that `terms` charge for `quantity` units (whole units, or an
+/// exact decimal for usage: 2.5 GB).
+pub fn amount_for(terms: &PriceTerms, quantity: impl Into<Decimal>) -> Result<i64, AmountError> {
+    let q: Decimal = quantity.into();
+    if q.is_sign_negative() && !q.is_zero() {
         return Err(AmountError::NegativeQuantity);
     }
-    let q = Decimal::from(quantity);
     let exact = match terms.model {
         PriceModel::Flat => Decimal::from(terms.unit_amount.ok_or(AmountError::Incomplete)?),
         PriceModel::PerUnit => {
@@ -62,13 +63,13 @@ pub fn amount_for(terms: &PriceTerms, quantity: i64) -> Result<i64, AmountError>
         }
         PriceModel::Graduated => {
             let mut total = Decimal::ZERO;
-            let mut below = 0i64;
+            let mut below = Decimal::ZERO;
             for t in terms.tiers.as_deref().ok_or(AmountError::Incomplete)? {
-                if quantity <= below {
+                if q <= below {
                     break;
                 }
-                let top = t.up_to.map_or(quantity, |up| up.min(quantity));
-                total = add(total, mul(tier_unit(t)?, Decimal::from(top - below))?)?;
+                let top = t.up_to.map_or(q, |up| Decimal::from(up).min(q));
+                total = add(total, mul(tier_unit(t)?, top - below)?)?;
                 total = add(total, Decimal::from(t.flat_amount.unwrap_or(0)))?;
                 below = top;
             }
@@ -78,9 +79,9 @@ pub fn amount_for(terms: &PriceTerms, quantity: i64) -> Result<i64, AmountError>
             let tiers = terms.tiers.as_deref().ok_or(AmountError::Incomplete)?;
             match tiers
                 .iter()
-                .find(|t| t.up_to.is_none_or(|up| quantity <= up))
+                .find(|t| t.up_to.is_none_or(|up| q <= Decimal::from(up)))
             {
-                Some(_) if quantity == 0 => Decimal::ZERO,
+                Some(_) if q.is_zero() => Decimal::ZERO,
                 Some(t) => add(
                     mul(tier_unit(t)?, q)?,
                     Decimal::from(t.flat_amount.unwrap_or(0)),
@@ -90,11 +91,11 @@ pub fn amount_for(terms: &PriceTerms, quantity: i64) -> Result<i64, AmountError>
         }
         PriceModel::Package => {
             let p = terms.package.as_ref().ok_or(AmountError::Incomplete)?;
-            let packages = quantity
-                .checked_add(p.size - 1)
+            let packages = q
+                .checked_div(Decimal::from(p.size))
                 .ok_or(AmountError::Overflow)?
-                / p.size;
-            mul(Decimal::from(p.amount), Decimal::from(packages))?
+                .ceil();
+            mul(Decimal::from(p.amount), packages)?
         }
     };
     let rounded = exact.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
@@ -115,6 +116,7 @@ mod tests {
             tiers: None,
             package: None,
             trial_days: None,
+            metered: None,
         }
     }
 

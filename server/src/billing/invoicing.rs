@@ -34,12 +34,17 @@ pub struct Line {
     pub proration: bool,
     pub period_start: i64,
     pub period_end: i64,
+    /// A usage line's measured usage in the period, an exact decimal; `quantity` is what
+    /// was billed of it (less the included quantity), rounded up to a whole unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<String>,
 }
 
-/// One line per item for a whole period.
+/// One line per licensed item for a whole period (metered items bill in arrears).
 pub fn period_lines(items: &[Item], start: i64, end: i64) -> ApiResult<Vec<Line>> {
     items
         .iter()
+        .filter(|i| i.terms.metered.is_none())
         .map(|i| {
             Ok(Line {
                 price: i.price.clone(),
@@ -49,6 +54,7 @@ pub fn period_lines(items: &[Item], start: i64, end: i64) -> ApiResult<Vec<Line>
                 proration: false,
                 period_start: start,
                 period_end: end,
+                usage: None,
             })
         })
         .collect()
@@ -205,6 +211,7 @@ mod tests {
             test_clock: None,
             created_at: 0,
             updated_at: 0,
+            external_id: None,
         }
     }
 

@@ -64,7 +64,30 @@ pub struct Feature {
     /// The limit, or absent for an on/off feature.
     #[schema(example = 10000)]
     pub limit: Option<i64>,
+    /// The meter (`mtr_…`) that measures use of a limited feature over each billing period;
+    /// absent for a limit the caller counts itself (seats).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meter: Option<String>,
+    /// What happens at the limit of a metered feature. Default `hard`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enforcement: Option<Enforcement>,
+    /// Percentages of a metered limit that each send one `usage.threshold_reached` event per
+    /// period. Default `[50, 80, 100]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = json!([50, 80, 100]))]
+    pub alert_thresholds: Option<Vec<i64>>,
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Enforcement {
+    /// Use past the limit is denied.
+    Hard,
+    /// Use past the limit is allowed (and billed as overage by a metered price).
+    Soft,
+}
+
+pub const DEFAULT_ALERT_THRESHOLDS: [i64; 3] = [50, 80, 100];
 
 pub fn check_features(features: &[Feature]) -> ApiResult<()> {
     let mut seen = std::collections::HashSet::new();
@@ -91,6 +114,31 @@ pub fn check_features(features: &[Feature]) -> ApiResult<()> {
                 &format!("features[{i}].limit"),
                 "must not be negative",
             ));
+        }
+        if f.limit.is_none()
+            && (f.meter.is_some() || f.enforcement.is_some() || f.alert_thresholds.is_some())
+        {
+            return Err(ApiError::validation(
+                &format!("features[{i}].limit"),
+                "is required with meter, enforcement or alert_thresholds",
+            ));
+        }
+        if f.meter.is_none() && (f.enforcement.is_some() || f.alert_thresholds.is_some()) {
+            return Err(ApiError::validation(
+                &format!("features[{i}].meter"),
+                "is required with enforcement or alert_thresholds",
+            ));
+        }
+        if let Some(t) = &f.alert_thresholds {
+            let ok = t.len() <= 10
+                && t.iter().all(|p| (1..=1000).contains(p))
+                && t.windows(2).all(|w| w[0] < w[1]);
+            if !ok {
+                return Err(ApiError::validation(
+                    &format!("features[{i}].alert_thresholds"),
+                    "must be at most 10 ascending percentages, 1 to 1000",
+                ));
+            }
         }
     }
     Ok(())
@@ -263,6 +311,16 @@ pub struct PriceTerms {
     pub tiers: Option<Vec<Tier>>,
     pub package: Option<Package>,
     pub trial_days: Option<i64>,
+    /// A metered price bills, at each period's end, the usage its meter measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metered: Option<Metered>,
+}
+
+/// What a metered price bills: a meter's total over the period, less what is included.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metered {
+    pub meter: String,
+    pub included_quantity: i64,
 }
 
 impl PriceTerms {
@@ -340,6 +398,21 @@ impl PriceTerms {
         if let Some(tiers) = &mut self.tiers {
             check_tiers(tiers)?;
         }
+        if let Some(m) = &self.metered {
+            if self.recurring.is_none() || self.model == PriceModel::Flat {
+                return Err(ApiError::validation(
+                    "meter",
+                    "applies to recurring per_unit, graduated, volume or package prices",
+                ));
+            }
+            if self.trial_days.is_some() {
+                return Err(ApiError::validation(
+                    "trial_days",
+                    "does not apply to metered prices: put the trial on a licensed price",
+                ));
+            }
+            check_amount("included_quantity", m.included_quantity)?;
+        }
         Ok(self)
     }
 }
@@ -403,6 +476,7 @@ mod tests {
             tiers: None,
             package: None,
             trial_days: None,
+            metered: None,
         }
     }
 
@@ -560,5 +634,30 @@ mod tests {
             .check()
             .is_err()
         );
+    }
+
+    #[test]
+    fn metered_prices_are_recurring_and_not_flat() {
+        let metered = Some(Metered {
+            meter: "mtr_x".into(),
+            included_quantity: 1000,
+        });
+        let monthly = Some(Recurring {
+            interval: Interval::Month,
+            interval_count: 1,
+        });
+        let per_unit = |recurring| PriceTerms {
+            recurring,
+            unit_amount: Some(2),
+            metered: metered.clone(),
+            ..terms(PriceModel::PerUnit)
+        };
+        assert!(per_unit(monthly.clone()).check().is_ok());
+        assert!(per_unit(None).check().is_err());
+        let flat = PriceTerms {
+            model: PriceModel::Flat,
+            ..per_unit(monthly)
+        };
+        assert!(flat.check().is_err());
     }
 }

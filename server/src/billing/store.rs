@@ -205,11 +205,13 @@ pub struct CustomerRow {
     pub test_clock: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The founder's own id for the customer; usage events may name it instead of `id`.
+    pub external_id: Option<String>,
 }
 
 macro_rules! customer_columns {
     () => {
-        "id, name, email, address, tax_ids, metadata, default_payment_method, currency, balance, test_clock, created_at, updated_at"
+        "id, name, email, address, tax_ids, metadata, default_payment_method, currency, balance, test_clock, created_at, updated_at, external_id"
     };
 }
 
@@ -221,7 +223,7 @@ pub async fn insert_customer(
     sqlx::query(concat!(
         "INSERT INTO customers (tenant_id, env, ",
         customer_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
     ))
     .bind(scope.org_id.as_str())
     .bind(scope.env.as_str())
@@ -237,6 +239,7 @@ pub async fn insert_customer(
     .bind(r.test_clock.as_deref())
     .bind(r.created_at)
     .bind(r.updated_at)
+    .bind(r.external_id.as_deref())
     .execute(c)
     .await
     .map(|_| ())
@@ -249,8 +252,8 @@ pub async fn update_customer(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE customers SET name = $4, email = $5, address = $6, tax_ids = $7, metadata = $8,
-         default_payment_method = $9, currency = $10, balance = $11, updated_at = $12
-         WHERE tenant_id = $1 AND env = $2 AND id = $3",
+         default_payment_method = $9, currency = $10, balance = $11, updated_at = $12,
+         external_id = $13 WHERE tenant_id = $1 AND env = $2 AND id = $3",
     )
     .bind(scope.org_id.as_str())
     .bind(scope.env.as_str())
@@ -264,6 +267,7 @@ pub async fn update_customer(
     .bind(r.currency.as_deref())
     .bind(r.balance)
     .bind(r.updated_at)
+    .bind(r.external_id.as_deref())
     .execute(c)
     .await
     .map(|_| ())

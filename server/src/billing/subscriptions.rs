@@ -20,6 +20,7 @@
 //! `trialing`, `active` and `past_due` subscriptions renew. Time is the customer's test
 //! clock when it has one (sandbox), else the server clock.
 
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::amount::amount_for;
@@ -32,6 +33,8 @@ use super::{Interval, PriceTerms, notify, stored, to_json};
 use crate::app::AppState;
 use crate::audit::ActorRef;
 use crate::http::error::{ApiError, ApiResult};
+use crate::metering::store as meter_db;
+use crate::metering::usage::{self, Meter};
 use crate::tenancy::Scope;
 
 /// A subscribed price, with its terms as they were when subscribed (prices never change).
@@ -195,12 +198,26 @@ pub async fn renew(
 ) -> ApiResult<()> {
     let ends = sub.cancel_at_period_end == 1
         || (sub.status == TRIALING && customer.default_payment_method.is_none());
+    let period = (sub.current_period_start, sub.current_period_end);
+    // Usage in a trial is free.
+    let usage = if sub.status == TRIALING {
+        Vec::new()
+    } else {
+        usage_lines(tx, scope, sub, period).await?
+    };
     if ends {
+        if !usage.is_empty() {
+            let due = (at, at + DRAFT_GRACE_MS);
+            let invoice =
+                draft_invoice(tx, scope, sub, "subscription_cycle", usage, period, due).await?;
+            notify(tx, state, scope, actor, "invoice.created", &invoice).await?;
+        }
         sub.status = CANCELED.into();
         sub.canceled_at = Some(sub.current_period_end);
         db::update_subscription(tx, scope, sub).await?;
         return notify(tx, state, scope, actor, "subscription.canceled", sub).await;
     }
+    defer(sub, usage)?;
     let was = sub.status.clone();
     start_next_period(tx, state, scope, actor, sub, "subscription_cycle", at).await?;
     if was == TRIALING {
@@ -208,6 +225,47 @@ pub async fn renew(
     }
     db::update_subscription(tx, scope, sub).await?;
     notify(tx, state, scope, actor, "subscription.updated", sub).await
+}
+
+/// A line per metered item for the usage of `[start, end)`: its meter's total for the
+/// customer, less the included quantity, priced by the item's terms.
+async fn usage_lines(
+    tx: &mut sqlx::AnyConnection,
+    scope: &Scope,
+    sub: &SubscriptionRow,
+    (start, end): (i64, i64),
+) -> ApiResult<Vec<Line>> {
+    let mut lines = Vec::new();
+    for item in items_of(sub)? {
+        let Some(m) = &item.terms.metered else {
+            continue;
+        };
+        let row = meter_db::get_meter(tx, scope, &m.meter)
+            .await?
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("meter {} is gone", m.meter)))?;
+        let used = usage::total(
+            tx,
+            scope,
+            &Meter::from_row(row)?,
+            &sub.customer_id,
+            (start, end),
+        )
+        .await?;
+        let billed = (used - Decimal::from(m.included_quantity)).max(Decimal::ZERO);
+        let quantity = i64::try_from(billed.ceil())
+            .map_err(|_| ApiError::validation("usage", "the usage does not fit in 64 bits"))?;
+        lines.push(Line {
+            price: item.price.clone(),
+            quantity,
+            amount: amount_for(&item.terms, billed)
+                .map_err(|e| ApiError::validation("usage", e.to_string()))?,
+            proration: false,
+            period_start: start,
+            period_end: end,
+            usage: Some(used.normalize().to_string()),
+        });
+    }
+    Ok(lines)
 }
 
 /// The proration lines for replacing `old` items by `new` at `at` in the period
@@ -230,14 +288,19 @@ pub fn proration_lines(
             proration: true,
             period_start: at,
             period_end: end,
+            usage: None,
         })
     };
+    // Metered items bill what was used, whenever it was used: nothing to prorate.
+    let licensed = |i: &&Item| i.terms.metered.is_none();
     let credits = old
         .iter()
+        .filter(licensed)
         .filter(|o| !new.iter().any(|n| same(o, n)))
         .map(|o| line(o, -1));
     let charges = new
         .iter()
+        .filter(licensed)
         .filter(|n| !old.iter().any(|o| same(o, n)))
         .map(|n| line(n, 1));
     credits.chain(charges).collect()
@@ -273,6 +336,7 @@ mod tests {
                 tiers: None,
                 package: None,
                 trial_days: None,
+                metered: None,
             },
         }
     }

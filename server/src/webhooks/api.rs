@@ -1,4 +1,4 @@
-//! Webhook endpoints (`/v1/webhook_endpoints`) and events (`/v1/events`): where the tenant
+//! Webhook endpoints (`/v1/webhook_endpoints`) and events (`/v1/webhook_events`): where the tenant
 //! wants events sent, what happened, each delivery attempt, and replays.
 
 use axum::extract::State;
@@ -558,7 +558,7 @@ pub struct EventQuery {
 
 /// List events, newest first.
 #[utoipa::path(
-    get, path = "/v1/events", tag = "webhooks", operation_id = "events_list",
+    get, path = "/v1/webhook_events", tag = "webhooks", operation_id = "webhook_events_list",
     params(EventQuery),
     responses(
         (status = 200, description = "A page of events", body = EventPage),
@@ -597,7 +597,7 @@ pub async fn list_events(
 
 /// Get an event.
 #[utoipa::path(
-    get, path = "/v1/events/{id}", tag = "webhooks", operation_id = "events_get",
+    get, path = "/v1/webhook_events/{id}", tag = "webhooks", operation_id = "webhook_events_get",
     params(("id" = EventId, Path)),
     responses(
         (status = 200, description = "The event", body = Event),
@@ -641,7 +641,7 @@ pub struct ReplayedEvent {
 /// Send an event again, now: to one endpoint, or to every enabled endpoint that subscribes
 /// to it. Receivers see the same `webhook-id` as before.
 #[utoipa::path(
-    post, path = "/v1/events/{id}/replay", tag = "webhooks", operation_id = "events_replay",
+    post, path = "/v1/webhook_events/{id}/replay", tag = "webhooks", operation_id = "webhook_events_replay",
     params(("id" = EventId, Path)),
     request_body = ReplayEventRequest,
     responses(

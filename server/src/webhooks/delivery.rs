@@ -147,7 +147,7 @@ async fn deliver(
     Ok(true)
 }
 
-/// The delivered body: the event as `GET /v1/events/{id}` shows it.
+/// The delivered body: the event as `GET /v1/webhook_events/{id}` shows it.
 fn payload(scope: &Scope, t: &Target) -> ApiResult<Vec<u8>> {
     let event = Event {
         id: crate::ids::EventId::from_db(t.event_id.clone()),

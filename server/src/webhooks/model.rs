@@ -25,6 +25,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "invoice.refunded",
     "invoice.disputed",
     "credit_note.created",
+    "usage.threshold_reached",
     "webhook_endpoint.disabled",
 ];
 

@@ -12,6 +12,7 @@ mod customers;
 mod fake_stripe;
 mod isolation;
 mod lifecycle;
+mod metering;
 mod organizations;
 mod stripe;
 mod subscriptions;

@@ -186,18 +186,20 @@ async fn signed_deliveries_verify_and_respect_filters(b: Backend) {
     assert_eq!(customers.requests().len(), 1);
 
     // The events API shows both, filterable by type, and each one alone.
-    let all = app.get("/v1/events", &key).await;
+    let all = app.get("/v1/webhook_events", &key).await;
     let all = all.expect(200)["data"].as_array().expect("data").clone();
     assert_eq!(all.len(), 2);
     assert_eq!(all[0]["type"], "customer.updated");
     assert_eq!(all[0]["data"]["name"], "Globex AG");
-    let updated = app.get("/v1/events?type=customer.updated", &key).await;
+    let updated = app
+        .get("/v1/webhook_events?type=customer.updated", &key)
+        .await;
     assert_eq!(
         updated.expect(200)["data"].as_array().expect("data").len(),
         1
     );
     let one = app
-        .get(&format!("/v1/events/{}", str_of(&body["id"])), &key)
+        .get(&format!("/v1/webhook_events/{}", str_of(&body["id"])), &key)
         .await;
     assert_eq!(one.expect(200)["data"]["id"], cus.as_str());
 
@@ -344,14 +346,18 @@ async fn replay_sends_again_with_the_same_id(b: Backend) {
     let event = receiver.requests()[0].header("webhook-id").to_owned();
 
     let r = app
-        .post(&format!("/v1/events/{event}/replay"), &key, json!({}))
+        .post(
+            &format!("/v1/webhook_events/{event}/replay"),
+            &key,
+            json!({}),
+        )
         .await;
     let b = r.expect(202);
     assert_eq!(b["event"], event.as_str());
     assert_eq!(b["endpoints"], json!([ep]));
     let r = app
         .post(
-            &format!("/v1/events/{event}/replay"),
+            &format!("/v1/webhook_events/{event}/replay"),
             &key,
             json!({"endpoint": ep}),
         )
@@ -365,14 +371,14 @@ async fn replay_sends_again_with_the_same_id(b: Backend) {
         verify(&secret, r);
     }
     app.post(
-        &format!("/v1/events/{event}/replay"),
+        &format!("/v1/webhook_events/{event}/replay"),
         &key,
         json!({"endpoint": "we_0192f1c4e6a87b3c9d0e1f2a3b4c5d6e"}),
     )
     .await
     .expect_problem(404, "resource_not_found");
     app.post(
-        "/v1/events/evt_0192f1c4e6a87b3c9d0e1f2a3b4c5d6e/replay",
+        "/v1/webhook_events/evt_0192f1c4e6a87b3c9d0e1f2a3b4c5d6e/replay",
         &key,
         json!({}),
     )
@@ -443,7 +449,7 @@ async fn sustained_failure_disables_the_endpoint(b: Backend) {
     customer(&app, &key, "Umbrella").await;
     assert_eq!(deliver(&app).await, 0);
     app.post(
-        &format!("/v1/events/{first_event}/replay"),
+        &format!("/v1/webhook_events/{first_event}/replay"),
         &key,
         json!({"endpoint": ep}),
     )
@@ -462,7 +468,7 @@ async fn sustained_failure_disables_the_endpoint(b: Backend) {
     assert_eq!(r["status"], "enabled");
     assert_eq!(r["disabled_reason"], Value::Null);
     app.post(
-        &format!("/v1/events/{first_event}/replay"),
+        &format!("/v1/webhook_events/{first_event}/replay"),
         &key,
         json!({"endpoint": ep}),
     )
@@ -556,7 +562,7 @@ async fn bad_input_is_refused(b: Backend) {
     )
     .await
     .expect_problem(400, "validation_error");
-    app.get("/v1/events?type=bogus", &key)
+    app.get("/v1/webhook_events?type=bogus", &key)
         .await
         .expect_problem(400, "validation_error");
     app.get("/v1/webhook_endpoints/nope", &key)
@@ -583,7 +589,7 @@ async fn endpoints_and_events_are_isolated(b: Backend) {
     let reads = [
         format!("/v1/webhook_endpoints/{ep}"),
         format!("/v1/webhook_endpoints/{ep}/attempts"),
-        format!("/v1/events/{event}"),
+        format!("/v1/webhook_events/{event}"),
     ];
     let writes = [
         (
@@ -598,7 +604,7 @@ async fn endpoints_and_events_are_isolated(b: Backend) {
         ),
         (
             Method::POST,
-            format!("/v1/events/{event}/replay"),
+            format!("/v1/webhook_events/{event}/replay"),
             json!({}),
         ),
         (
@@ -629,7 +635,7 @@ async fn endpoints_and_events_are_isolated(b: Backend) {
         .await
         .expect_problem(404, "resource_not_found");
     app.post(
-        &format!("/v1/events/{event}/replay"),
+        &format!("/v1/webhook_events/{event}/replay"),
         &a_key,
         json!({"endpoint": live_ep}),
     )
@@ -645,7 +651,7 @@ async fn endpoints_and_events_are_isolated(b: Backend) {
     assert_eq!(live.len(), 1);
     assert_eq!(live[0]["livemode"], true);
     for who in [&b_key, &a_live] {
-        let events = app.get("/v1/events", who).await;
+        let events = app.get("/v1/webhook_events", who).await;
         assert_eq!(events.expect(200)["data"], json!([]));
         let endpoints = app.get("/v1/webhook_endpoints", who).await;
         assert!(
@@ -685,7 +691,7 @@ async fn rolled_back_events_are_never_delivered(b: Backend) {
     app.clock().advance(Duration::from_secs(3 * 86_400));
     assert_eq!(deliver(&app).await, 0);
     assert!(receiver.requests().is_empty());
-    let events = app.get("/v1/events", &key).await;
+    let events = app.get("/v1/webhook_events", &key).await;
     assert_eq!(events.expect(200)["data"], json!([]));
 
     let mut tx = state.db.write_scoped(&scope).await.expect("tx");

@@ -23,6 +23,9 @@ from .promotion_codes import PromotionCodesResource, AsyncPromotionCodesResource
 from .tax_rates import TaxRatesResource, AsyncTaxRatesResource
 from .webhooks import WebhooksResource, AsyncWebhooksResource
 from .health import HealthResource, AsyncHealthResource
+from .entitlements import EntitlementsResource, AsyncEntitlementsResource
+from .events import EventsResource, AsyncEventsResource
+from .meters import MetersResource, AsyncMetersResource
 
 __all__ = [
     "UsersResource",
@@ -69,4 +72,10 @@ __all__ = [
     "AsyncWebhooksResource",
     "HealthResource",
     "AsyncHealthResource",
+    "EntitlementsResource",
+    "AsyncEntitlementsResource",
+    "EventsResource",
+    "AsyncEventsResource",
+    "MetersResource",
+    "AsyncMetersResource",
 ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import AsyncIterator, Iterator, List, Mapping, Optional
 
 from .. import _http, _pagination, _response
-from ..models import CreatePriceRequest, Package, Price, PriceId, PriceModel, PricePage, ProductId, Quote, Recurring, Tier, UpdatePriceRequest
+from ..models import CreatePriceRequest, MeterId, Package, Price, PriceId, PriceModel, PricePage, ProductId, Quote, Recurring, Tier, UpdatePriceRequest
 
 
 class PricesResource:
@@ -70,6 +70,8 @@ class PricesResource:
         currency: str,
         model: PriceModel,
         product: ProductId,
+        included_quantity: Optional[int] = None,
+        meter: Optional[MeterId] = None,
         nickname: Optional[str] = None,
         package: Optional[Package] = None,
         recurring: Optional[Recurring] = None,
@@ -87,7 +89,7 @@ class PricesResource:
             _http.RequestOptions(
                 "POST",
                 "/v1/prices",
-                json=CreatePriceRequest(currency=currency, model=model, product=product, nickname=nickname, package=package, recurring=recurring, tiers=tiers, trial_days=trial_days, unit_amount=unit_amount, unit_amount_decimal=unit_amount_decimal).to_dict(),
+                json=CreatePriceRequest(currency=currency, model=model, product=product, included_quantity=included_quantity, meter=meter, nickname=nickname, package=package, recurring=recurring, tiers=tiers, trial_days=trial_days, unit_amount=unit_amount, unit_amount_decimal=unit_amount_decimal).to_dict(),
                 idempotency_key=idempotency_key or _http.new_idempotency_key(),
                 timeout=timeout,
                 max_retries=max_retries,
@@ -246,6 +248,8 @@ class AsyncPricesResource:
         currency: str,
         model: PriceModel,
         product: ProductId,
+        included_quantity: Optional[int] = None,
+        meter: Optional[MeterId] = None,
         nickname: Optional[str] = None,
         package: Optional[Package] = None,
         recurring: Optional[Recurring] = None,
@@ -263,7 +267,7 @@ class AsyncPricesResource:
             _http.RequestOptions(
                 "POST",
                 "/v1/prices",
-                json=CreatePriceRequest(currency=currency, model=model, product=product, nickname=nickname, package=package, recurring=recurring, tiers=tiers, trial_days=trial_days, unit_amount=unit_amount, unit_amount_decimal=unit_amount_decimal).to_dict(),
+                json=CreatePriceRequest(currency=currency, model=model, product=product, included_quantity=included_quantity, meter=meter, nickname=nickname, package=package, recurring=recurring, tiers=tiers, trial_days=trial_days, unit_amount=unit_amount, unit_amount_decimal=unit_amount_decimal).to_dict(),
                 idempotency_key=idempotency_key or _http.new_idempotency_key(),
                 timeout=timeout,
                 max_retries=max_retries,

@@ -15,98 +15,6 @@ class WebhooksResource:
     def __init__(self, transport: _http.SyncTransport) -> None:
         self._transport = transport
 
-    def events_list(
-        self,
-        *,
-        limit: Optional[int] = None,
-        starting_after: Optional[str] = None,
-        type: Optional[str] = None,
-        timeout: Optional[float] = None,
-        max_retries: Optional[int] = None,
-        extra_headers: Optional[Mapping[str, str]] = None,
-    ) -> EventPage:
-        """List events, newest first."""
-        response = self._transport.request(
-            _http.RequestOptions(
-                "GET",
-                "/v1/events",
-                params={"limit": limit, "starting_after": starting_after, "type": type},
-                timeout=timeout,
-                max_retries=max_retries,
-                extra_headers=extra_headers,
-            )
-        )
-        return _response.parse(response, lambda data: EventPage.from_dict(data))
-
-    def events_list_auto_paging(
-        self,
-        *,
-        limit: Optional[int] = None,
-        starting_after: Optional[str] = None,
-        type: Optional[str] = None,
-        timeout: Optional[float] = None,
-        max_retries: Optional[int] = None,
-        extra_headers: Optional[Mapping[str, str]] = None,
-    ) -> Iterator[Event]:
-        """Every item `events_list` lists from `starting_after` on, fetching pages as iteration needs them."""
-        return _pagination.auto_paging(
-            lambda cursor: self.events_list(
-                limit=limit,
-                starting_after=cursor,
-                type=type,
-                timeout=timeout,
-                max_retries=max_retries,
-                extra_headers=extra_headers,
-            ),
-            starting_after,
-        )
-
-    def events_get(
-        self,
-        id: EventId,
-        *,
-        timeout: Optional[float] = None,
-        max_retries: Optional[int] = None,
-        extra_headers: Optional[Mapping[str, str]] = None,
-    ) -> Event:
-        """Get an event."""
-        response = self._transport.request(
-            _http.RequestOptions(
-                "GET",
-                f"/v1/events/{_http.segment(id)}",
-                timeout=timeout,
-                max_retries=max_retries,
-                extra_headers=extra_headers,
-            )
-        )
-        return _response.parse(response, lambda data: Event.from_dict(data))
-
-    def events_replay(
-        self,
-        id: EventId,
-        *,
-        endpoint: Optional[WebhookEndpointId] = None,
-        idempotency_key: Optional[str] = None,
-        timeout: Optional[float] = None,
-        max_retries: Optional[int] = None,
-        extra_headers: Optional[Mapping[str, str]] = None,
-    ) -> ReplayedEvent:
-        """Send an event again, now: to one endpoint, or to every enabled endpoint that subscribes
-        to it. Receivers see the same `webhook-id` as before.
-        """
-        response = self._transport.request(
-            _http.RequestOptions(
-                "POST",
-                f"/v1/events/{_http.segment(id)}/replay",
-                json=ReplayEventRequest(endpoint=endpoint).to_dict(),
-                idempotency_key=idempotency_key or _http.new_idempotency_key(),
-                timeout=timeout,
-                max_retries=max_retries,
-                extra_headers=extra_headers,
-            )
-        )
-        return _response.parse(response, lambda data: ReplayedEvent.from_dict(data))
-
     def webhook_endpoints_list(
         self,
         *,
@@ -319,14 +227,7 @@ class WebhooksResource:
         )
         return _response.parse(response, lambda data: WebhookEndpoint.from_dict(data))
 
-
-class AsyncWebhooksResource:
-    """Webhook endpoints, the events sent to them (signed the Standard Webhooks way), delivery attempts and replays."""
-
-    def __init__(self, transport: _http.AsyncTransport) -> None:
-        self._transport = transport
-
-    async def events_list(
+    def webhook_events_list(
         self,
         *,
         limit: Optional[int] = None,
@@ -337,10 +238,10 @@ class AsyncWebhooksResource:
         extra_headers: Optional[Mapping[str, str]] = None,
     ) -> EventPage:
         """List events, newest first."""
-        response = await self._transport.request(
+        response = self._transport.request(
             _http.RequestOptions(
                 "GET",
-                "/v1/events",
+                "/v1/webhook_events",
                 params={"limit": limit, "starting_after": starting_after, "type": type},
                 timeout=timeout,
                 max_retries=max_retries,
@@ -349,7 +250,7 @@ class AsyncWebhooksResource:
         )
         return _response.parse(response, lambda data: EventPage.from_dict(data))
 
-    def events_list_auto_paging(
+    def webhook_events_list_auto_paging(
         self,
         *,
         limit: Optional[int] = None,
@@ -358,10 +259,10 @@ class AsyncWebhooksResource:
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
-    ) -> AsyncIterator[Event]:
-        """Every item `events_list` lists from `starting_after` on, fetching pages as iteration needs them."""
-        return _pagination.async_auto_paging(
-            lambda cursor: self.events_list(
+    ) -> Iterator[Event]:
+        """Every item `webhook_events_list` lists from `starting_after` on, fetching pages as iteration needs them."""
+        return _pagination.auto_paging(
+            lambda cursor: self.webhook_events_list(
                 limit=limit,
                 starting_after=cursor,
                 type=type,
@@ -372,7 +273,7 @@ class AsyncWebhooksResource:
             starting_after,
         )
 
-    async def events_get(
+    def webhook_events_get(
         self,
         id: EventId,
         *,
@@ -381,10 +282,10 @@ class AsyncWebhooksResource:
         extra_headers: Optional[Mapping[str, str]] = None,
     ) -> Event:
         """Get an event."""
-        response = await self._transport.request(
+        response = self._transport.request(
             _http.RequestOptions(
                 "GET",
-                f"/v1/events/{_http.segment(id)}",
+                f"/v1/webhook_events/{_http.segment(id)}",
                 timeout=timeout,
                 max_retries=max_retries,
                 extra_headers=extra_headers,
@@ -392,7 +293,7 @@ class AsyncWebhooksResource:
         )
         return _response.parse(response, lambda data: Event.from_dict(data))
 
-    async def events_replay(
+    def webhook_events_replay(
         self,
         id: EventId,
         *,
@@ -405,10 +306,10 @@ class AsyncWebhooksResource:
         """Send an event again, now: to one endpoint, or to every enabled endpoint that subscribes
         to it. Receivers see the same `webhook-id` as before.
         """
-        response = await self._transport.request(
+        response = self._transport.request(
             _http.RequestOptions(
                 "POST",
-                f"/v1/events/{_http.segment(id)}/replay",
+                f"/v1/webhook_events/{_http.segment(id)}/replay",
                 json=ReplayEventRequest(endpoint=endpoint).to_dict(),
                 idempotency_key=idempotency_key or _http.new_idempotency_key(),
                 timeout=timeout,
@@ -417,6 +318,13 @@ class AsyncWebhooksResource:
             )
         )
         return _response.parse(response, lambda data: ReplayedEvent.from_dict(data))
+
+
+class AsyncWebhooksResource:
+    """Webhook endpoints, the events sent to them (signed the Standard Webhooks way), delivery attempts and replays."""
+
+    def __init__(self, transport: _http.AsyncTransport) -> None:
+        self._transport = transport
 
     async def webhook_endpoints_list(
         self,
@@ -629,3 +537,95 @@ class AsyncWebhooksResource:
             )
         )
         return _response.parse(response, lambda data: WebhookEndpoint.from_dict(data))
+
+    async def webhook_events_list(
+        self,
+        *,
+        limit: Optional[int] = None,
+        starting_after: Optional[str] = None,
+        type: Optional[str] = None,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> EventPage:
+        """List events, newest first."""
+        response = await self._transport.request(
+            _http.RequestOptions(
+                "GET",
+                "/v1/webhook_events",
+                params={"limit": limit, "starting_after": starting_after, "type": type},
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            )
+        )
+        return _response.parse(response, lambda data: EventPage.from_dict(data))
+
+    def webhook_events_list_auto_paging(
+        self,
+        *,
+        limit: Optional[int] = None,
+        starting_after: Optional[str] = None,
+        type: Optional[str] = None,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> AsyncIterator[Event]:
+        """Every item `webhook_events_list` lists from `starting_after` on, fetching pages as iteration needs them."""
+        return _pagination.async_auto_paging(
+            lambda cursor: self.webhook_events_list(
+                limit=limit,
+                starting_after=cursor,
+                type=type,
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            ),
+            starting_after,
+        )
+
+    async def webhook_events_get(
+        self,
+        id: EventId,
+        *,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> Event:
+        """Get an event."""
+        response = await self._transport.request(
+            _http.RequestOptions(
+                "GET",
+                f"/v1/webhook_events/{_http.segment(id)}",
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            )
+        )
+        return _response.parse(response, lambda data: Event.from_dict(data))
+
+    async def webhook_events_replay(
+        self,
+        id: EventId,
+        *,
+        endpoint: Optional[WebhookEndpointId] = None,
+        idempotency_key: Optional[str] = None,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> ReplayedEvent:
+        """Send an event again, now: to one endpoint, or to every enabled endpoint that subscribes
+        to it. Receivers see the same `webhook-id` as before.
+        """
+        response = await self._transport.request(
+            _http.RequestOptions(
+                "POST",
+                f"/v1/webhook_events/{_http.segment(id)}/replay",
+                json=ReplayEventRequest(endpoint=endpoint).to_dict(),
+                idempotency_key=idempotency_key or _http.new_idempotency_key(),
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            )
+        )
+        return _response.parse(response, lambda data: ReplayedEvent.from_dict(data))

@@ -4,15 +4,6 @@ import type { CreateWebhookEndpointRequest, Event, EventId, EventPage, ReplayEve
 import { autoPaginate } from "../pagination.js";
 import type { ResponseMeta, WithResponse } from "../response.js";
 
-export interface EventsListParams {
-  /** Page size, 1 to 100 (default 10). */
-  limit?: number;
-  /** Return items after this id (the previous page's `next_cursor`). */
-  starting_after?: string;
-  /** Only events of this type. */
-  type?: string;
-}
-
 export interface WebhookEndpointsListParams {
   /** Page size, 1 to 100 (default 10). */
   limit?: number;
@@ -29,44 +20,21 @@ export interface WebhookEndpointsListAttemptsParams {
   event?: string;
 }
 
+export interface WebhookEventsListParams {
+  /** Page size, 1 to 100 (default 10). */
+  limit?: number;
+  /** Return items after this id (the previous page's `next_cursor`). */
+  starting_after?: string;
+  /** Only events of this type. */
+  type?: string;
+}
+
 /** Webhook endpoints, the events sent to them (signed the Standard Webhooks way), delivery attempts and replays. */
 export class WebhooksResource {
   readonly #http: HttpClient;
 
   constructor(http: HttpClient) {
     this.#http = http;
-  }
-
-  /** List events, newest first. */
-  eventsList(params: EventsListParams = {}, options?: RequestOptions): Promise<WithResponse<EventPage>> {
-    return this.#http.call<EventPage>(
-      { method: "GET", path: "/v1/events", query: params, idempotent: false },
-      options,
-    );
-  }
-
-  /** Every item of eventsList, fetching page after page as the iteration goes. */
-  eventsListAutoPaging(params: EventsListParams = {}, options?: RequestOptions): AsyncIterable<Event> {
-    return autoPaginate((page) => this.eventsList(page, options), params);
-  }
-
-  /** Get an event. */
-  eventsGet(id: EventId, options?: RequestOptions): Promise<WithResponse<Event>> {
-    return this.#http.call<Event>(
-      { method: "GET", path: `/v1/events/${encodeURIComponent(id)}`, idempotent: false },
-      options,
-    );
-  }
-
-  /**
-   * Send an event again, now: to one endpoint, or to every enabled endpoint that subscribes
-   * to it. Receivers see the same `webhook-id` as before.
-   */
-  eventsReplay(id: EventId, body: ReplayEventRequest, options?: RequestOptions): Promise<WithResponse<ReplayedEvent>> {
-    return this.#http.call<ReplayedEvent>(
-      { method: "POST", path: `/v1/events/${encodeURIComponent(id)}/replay`, body, idempotent: true },
-      options,
-    );
   }
 
   /** List webhook endpoints, newest first. */
@@ -140,6 +108,38 @@ export class WebhooksResource {
   webhookEndpointsRotateSecret(id: WebhookEndpointId, options?: RequestOptions): Promise<WithResponse<WebhookEndpoint>> {
     return this.#http.call<WebhookEndpoint>(
       { method: "POST", path: `/v1/webhook_endpoints/${encodeURIComponent(id)}/rotate_secret`, idempotent: true },
+      options,
+    );
+  }
+
+  /** List events, newest first. */
+  webhookEventsList(params: WebhookEventsListParams = {}, options?: RequestOptions): Promise<WithResponse<EventPage>> {
+    return this.#http.call<EventPage>(
+      { method: "GET", path: "/v1/webhook_events", query: params, idempotent: false },
+      options,
+    );
+  }
+
+  /** Every item of webhookEventsList, fetching page after page as the iteration goes. */
+  webhookEventsListAutoPaging(params: WebhookEventsListParams = {}, options?: RequestOptions): AsyncIterable<Event> {
+    return autoPaginate((page) => this.webhookEventsList(page, options), params);
+  }
+
+  /** Get an event. */
+  webhookEventsGet(id: EventId, options?: RequestOptions): Promise<WithResponse<Event>> {
+    return this.#http.call<Event>(
+      { method: "GET", path: `/v1/webhook_events/${encodeURIComponent(id)}`, idempotent: false },
+      options,
+    );
+  }
+
+  /**
+   * Send an event again, now: to one endpoint, or to every enabled endpoint that subscribes
+   * to it. Receivers see the same `webhook-id` as before.
+   */
+  webhookEventsReplay(id: EventId, body: ReplayEventRequest, options?: RequestOptions): Promise<WithResponse<ReplayedEvent>> {
+    return this.#http.call<ReplayedEvent>(
+      { method: "POST", path: `/v1/webhook_events/${encodeURIComponent(id)}/replay`, body, idempotent: true },
       options,
     );
   }

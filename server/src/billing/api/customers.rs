@@ -18,6 +18,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{Page, fetch_limit, page_type};
 use crate::ids::{CustomerId, TestClockId};
+use crate::store::is_unique_violation;
 use crate::tenancy::{Email, Permission, check_name};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -39,6 +40,9 @@ pub struct Customer {
     pub balance: i64,
     /// The test clock the customer's billing follows (sandbox).
     pub test_clock: Option<TestClockId>,
+    /// Your own id for the customer, unique per environment; usage events may name it.
+    #[schema(example = "acme-corp")]
+    pub external_id: Option<String>,
     #[serde(serialize_with = "timestamp::serialize")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: i64,
@@ -64,6 +68,7 @@ impl Customer {
             currency: r.currency,
             balance: r.balance,
             test_clock: r.test_clock.map(TestClockId::from_db),
+            external_id: r.external_id,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
@@ -87,6 +92,10 @@ pub struct CustomerFields {
     pub balance: Option<i64>,
     /// Sandbox only, at creation only: the customer's billing follows this test clock.
     pub test_clock: Option<TestClockId>,
+    /// Your own id for the customer, unique per environment: 1 to 255 characters, not
+    /// starting with `cus_`. Usage events may name the customer by it.
+    #[schema(example = "acme-corp")]
+    pub external_id: Option<String>,
 }
 
 impl CustomerFields {
@@ -118,6 +127,15 @@ impl CustomerFields {
                 ));
             }
             row.default_payment_method = Some(pm);
+        }
+        if let Some(ext) = self.external_id {
+            if ext.is_empty() || ext.len() > 255 || ext.starts_with("cus_") {
+                return Err(ApiError::validation(
+                    "external_id",
+                    "must be 1 to 255 characters, not starting with cus_",
+                ));
+            }
+            row.external_id = Some(ext);
         }
         if let Some(currency) = &self.currency {
             row.currency = Some(check_currency(currency)?);
@@ -167,6 +185,7 @@ pub async fn create(
         test_clock: None,
         created_at: now,
         updated_at: now,
+        external_id: None,
     };
     let test_clock = req.test_clock.clone();
     req.apply(&mut row)?;
@@ -178,7 +197,9 @@ pub async fn create(
             .ok_or(ApiError::NotFound("test_clock"))?;
         row.test_clock = Some(clock.to_string());
     }
-    db::insert_customer(&mut tx, &caller.scope, &row).await?;
+    db::insert_customer(&mut tx, &caller.scope, &row)
+        .await
+        .map_err(external_id_taken)?;
     notify(
         &mut tx,
         &state,
@@ -305,7 +326,9 @@ pub async fn update(
     }
     req.apply(&mut row)?;
     row.updated_at = now;
-    db::update_customer(&mut tx, &caller.scope, &row).await?;
+    db::update_customer(&mut tx, &caller.scope, &row)
+        .await
+        .map_err(external_id_taken)?;
     notify(
         &mut tx,
         &state,
@@ -321,3 +344,15 @@ pub async fn update(
 }
 
 page_type!(CustomerPage, Customer);
+
+/// The only unique column a customer write can collide on is `external_id`.
+fn external_id_taken(e: sqlx::Error) -> ApiError {
+    if is_unique_violation(&e) {
+        ApiError::conflict(
+            "external_id_taken",
+            "Another customer in this environment has this external_id.",
+        )
+    } else {
+        e.into()
+    }
+}

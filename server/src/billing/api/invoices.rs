@@ -54,6 +54,10 @@ pub struct InvoiceLine {
     #[serde(serialize_with = "timestamp::serialize")]
     #[schema(value_type = String, format = DateTime)]
     pub period_end: i64,
+    /// A usage line's measured usage in the period (exact decimal); `quantity` is the part
+    /// billed (less the price's included quantity), rounded up to a whole unit.
+    #[schema(example = "12500.5")]
+    pub usage: Option<String>,
 }
 
 impl From<Line> for InvoiceLine {
@@ -65,6 +69,7 @@ impl From<Line> for InvoiceLine {
             proration: l.proration,
             period_start: l.period_start,
             period_end: l.period_end,
+            usage: l.usage,
         }
     }
 }

@@ -11,13 +11,14 @@ use crate::app::AppState;
 use crate::audit;
 use crate::billing::amount::{AmountError, amount_for};
 use crate::billing::store::{self as db, PriceRow};
-use crate::billing::{Package, PriceModel, PriceTerms, Recurring, Tier, check_currency};
+use crate::billing::{Metered, Package, PriceModel, PriceTerms, Recurring, Tier, check_currency};
 use crate::clock::timestamp;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{Page, fetch_limit, page_type};
-use crate::ids::{PriceId, ProductId};
+use crate::ids::{MeterId, PriceId, ProductId};
+use crate::metering::store as meter_db;
 use crate::tenancy::{Permission, check_name};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -40,6 +41,10 @@ pub struct Price {
     pub tiers: Option<Vec<Tier>>,
     pub package: Option<Package>,
     pub trial_days: Option<i64>,
+    /// A metered price's meter: each period's usage is billed at the period's end.
+    pub meter: Option<MeterId>,
+    /// Units of usage per period that are not billed (metered prices).
+    pub included_quantity: Option<i64>,
     #[serde(serialize_with = "timestamp::serialize")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: i64,
@@ -61,6 +66,11 @@ impl Price {
             tiers: t.tiers,
             package: t.package,
             trial_days: t.trial_days,
+            meter: t
+                .metered
+                .as_ref()
+                .map(|m| MeterId::from_db(m.meter.clone())),
+            included_quantity: t.metered.map(|m| m.included_quantity),
             created_at: r.created_at,
         })
     }
@@ -84,6 +94,11 @@ pub struct CreatePriceRequest {
     pub package: Option<Package>,
     /// Days of free trial for new subscriptions (recurring prices), 1 to 730.
     pub trial_days: Option<i64>,
+    /// Makes the price metered: each period's usage measured by this meter is billed at the
+    /// period's end, priced by `model` (not flat). Recurring prices only.
+    pub meter: Option<MeterId>,
+    /// Units of usage per period not billed, for a metered price. Default 0.
+    pub included_quantity: Option<i64>,
 }
 
 fn check_nickname(n: Option<&str>) -> ApiResult<Option<String>> {
@@ -120,6 +135,19 @@ pub async fn create(
         tiers: req.tiers,
         package: req.package,
         trial_days: req.trial_days,
+        metered: match (&req.meter, req.included_quantity) {
+            (Some(m), included) => Some(Metered {
+                meter: m.to_string(),
+                included_quantity: included.unwrap_or(0),
+            }),
+            (None, Some(_)) => {
+                return Err(ApiError::validation(
+                    "included_quantity",
+                    "applies to metered prices only",
+                ));
+            }
+            (None, None) => None,
+        },
     }
     .check()?;
     let now = state.clock.now_ms();
@@ -132,6 +160,11 @@ pub async fn create(
             "product_archived",
             "The product is archived and takes no new prices.",
         ));
+    }
+    if let Some(m) = &req.meter {
+        meter_db::get_meter(&mut tx, &caller.scope, m.as_str())
+            .await?
+            .ok_or(ApiError::NotFound("meter"))?;
     }
     let row = PriceRow {
         id: PriceId::generate().to_string(),

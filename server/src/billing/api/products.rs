@@ -19,6 +19,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{Page, fetch_limit, page_type};
 use crate::ids::ProductId;
+use crate::metering::quotas::check_feature_meters;
 use crate::tenancy::{Permission, check_name};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -109,6 +110,7 @@ pub async fn create(
         archived_at: None,
     };
     let mut tx = state.db.write_scoped(&caller.scope).await?;
+    check_feature_meters(&mut tx, &caller.scope, &req.features).await?;
     db::insert_product(&mut tx, &caller.scope, &row).await?;
     audit::record(
         &mut tx,
@@ -246,6 +248,7 @@ pub async fn update(
     }
     if let Some(features) = &req.features {
         check_features(features)?;
+        check_feature_meters(&mut tx, &caller.scope, features).await?;
         row.features = to_json(features)?;
     }
     if let Some(metadata) = &req.metadata {

@@ -1,0 +1,5 @@
+//! Metering endpoints: events, meters with their usage, and entitlement checks.
+
+pub mod entitlements;
+pub mod events;
+pub mod meters;

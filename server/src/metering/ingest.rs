@@ -1,0 +1,397 @@
+//! Event ingestion. A request's events are checked where they arrive (shape, customer,
+//! timestamp window, each meter's value), concurrently; then the request hands them to a
+//! writer and waits. Writers commit the events of many requests in one transaction (group
+//! commit): the raw events, deduplicated by id, and the rollups and distinct values of the
+//! events that were new, then usage alerts. A request is answered after that commit, so an
+//! acknowledged event is durable, and a retried one is a duplicate, never counted twice.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use tokio::sync::{Mutex, mpsc, oneshot};
+use utoipa::ToSchema;
+
+use super::model::{
+    Agg, HOUR, MAX_AGE_MS, MAX_AHEAD_MS, Measure, WIDTHS, check_event_type, floor_to,
+};
+use super::quotas;
+use super::store::{self as db, DistinctRow, EventRow, RollupKey};
+use super::usage::Meter;
+use crate::clock::{Clock, timestamp};
+use crate::http::error::{ApiError, ApiResult};
+use crate::store::{Backend, Db};
+use crate::tenancy::Scope;
+
+/// Events in one batch request.
+pub const MAX_BATCH: usize = 1000;
+/// Events committed in one transaction at most.
+const MAX_GROUP: usize = 10_000;
+/// Properties of one event, as JSON, at most.
+const MAX_PROPERTIES_BYTES: usize = 8 * 1024;
+
+/// An event as sent.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventInput {
+    /// Your id for the event, unique per environment: the idempotency key. 1 to 255
+    /// characters.
+    #[schema(example = "req_8f14e45f")]
+    pub id: String,
+    /// What happened; meters count events by type.
+    #[serde(rename = "type")]
+    #[schema(example = "api_call")]
+    pub event_type: String,
+    /// The customer's id (`cus_…`) or external id.
+    #[schema(example = "acme-corp")]
+    pub customer: String,
+    /// When it happened (RFC 3339): at most 35 days ago and 5 minutes ahead of the customer's
+    /// clock. Default: now.
+    #[schema(example = "2027-01-15T10:00:00Z")]
+    pub timestamp: Option<String>,
+    /// Up to 8 KiB of JSON that meters read values, filters and groups from.
+    #[serde(default)]
+    #[schema(value_type = Object, example = json!({"tokens": 1200, "model": "gpt-4"}))]
+    pub properties: Map<String, Value>,
+}
+
+/// Why an event was refused.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EventError {
+    /// The event's position in the request.
+    pub index: usize,
+    /// Its id, when it had one.
+    pub id: Option<String>,
+    /// `invalid_event`, `customer_not_found`, `timestamp_out_of_range` or `invalid_value`.
+    #[schema(example = "customer_not_found")]
+    pub code: &'static str,
+    /// The field at fault.
+    #[schema(example = "customer")]
+    pub field: Option<String>,
+    pub detail: String,
+}
+
+fn refuse(
+    index: usize,
+    id: Option<&str>,
+    code: &'static str,
+    field: &str,
+    detail: String,
+) -> EventError {
+    EventError {
+        index,
+        id: id.map(str::to_owned),
+        code,
+        field: Some(field.to_owned()),
+        detail,
+    }
+}
+
+/// An event ready to write: its row and what it adds to each meter.
+#[derive(Debug)]
+pub struct Prepared {
+    pub index: usize,
+    pub row: EventRow,
+    measures: Vec<(String, Measure)>,
+}
+
+/// Checks `raw` events against the scope's customers and active meters.
+pub async fn prepare(
+    db: &Db,
+    clock: &Clock,
+    scope: &Scope,
+    raw: Vec<Value>,
+) -> ApiResult<(Vec<Prepared>, Vec<EventError>)> {
+    let received_at = clock.now_ms();
+    let mut errors = Vec::new();
+    let mut parsed = Vec::with_capacity(raw.len());
+    for (index, v) in raw.into_iter().enumerate() {
+        let id = v.get("id").and_then(Value::as_str).map(str::to_owned);
+        match serde_json::from_value::<EventInput>(v) {
+            Ok(e) => match check_shape(&e) {
+                Ok(()) => parsed.push((index, e)),
+                Err((field, detail)) => {
+                    errors.push(refuse(index, id.as_deref(), "invalid_event", field, detail))
+                }
+            },
+            Err(e) => errors.push(EventError {
+                index,
+                id,
+                code: "invalid_event",
+                field: None,
+                detail: e.to_string(),
+            }),
+        }
+    }
+    let mut conn = db.read_scoped(scope).await?;
+    let refs: Vec<&str> = {
+        let set: HashSet<&str> = parsed.iter().map(|(_, e)| e.customer.as_str()).collect();
+        set.into_iter().collect()
+    };
+    let mut customers: HashMap<String, db::EventCustomer> = HashMap::new();
+    for c in db::customers_named(&mut conn, scope, &refs).await? {
+        if let Some(ext) = &c.external_id {
+            customers.insert(ext.clone(), c.clone());
+        }
+        customers.insert(c.id.clone(), c);
+    }
+    let meters = db::active_meters(&mut conn, scope)
+        .await?
+        .into_iter()
+        .map(Meter::from_row)
+        .collect::<ApiResult<Vec<_>>>()?;
+    conn.commit().await?;
+    let mut ready = Vec::with_capacity(parsed.len());
+    'events: for (index, e) in parsed {
+        let id = Some(e.id.as_str());
+        let Some(customer) = customers.get(&e.customer) else {
+            errors.push(refuse(
+                index,
+                id,
+                "customer_not_found",
+                "customer",
+                format!("no customer has the id or external id {:?}", e.customer),
+            ));
+            continue;
+        };
+        let now = customer.clock_time.unwrap_or(received_at);
+        let ts = match &e.timestamp {
+            None => now,
+            Some(t) => match timestamp::parse_rfc3339(t) {
+                Some(ts) if (now - MAX_AGE_MS..=now + MAX_AHEAD_MS).contains(&ts) => ts,
+                Some(_) => {
+                    errors.push(refuse(index, id, "timestamp_out_of_range", "timestamp", format!(
+                        "must be between 35 days before and 5 minutes after the customer's now ({})",
+                        timestamp::to_rfc3339(now)
+                    )));
+                    continue;
+                }
+                None => {
+                    errors.push(refuse(
+                        index,
+                        id,
+                        "invalid_event",
+                        "timestamp",
+                        "must be an RFC 3339 timestamp".into(),
+                    ));
+                    continue;
+                }
+            },
+        };
+        let mut measures = Vec::new();
+        for m in &meters {
+            match m.def.measure(&e.event_type, &e.properties) {
+                None => {}
+                Some(Ok(measure)) => measures.push((m.row.id.clone(), measure)),
+                Some(Err(detail)) => {
+                    errors.push(refuse(
+                        index,
+                        id,
+                        "invalid_value",
+                        "properties",
+                        format!("meter {}: {detail}", m.row.id),
+                    ));
+                    continue 'events;
+                }
+            }
+        }
+        ready.push(Prepared {
+            index,
+            row: EventRow {
+                id: e.id,
+                event_type: e.event_type,
+                customer_id: customer.id.clone(),
+                ts,
+                properties: serde_json::to_string(&e.properties)
+                    .map_err(|e| ApiError::Internal(e.into()))?,
+                received_at,
+            },
+            measures,
+        });
+    }
+    errors.sort_by_key(|e| e.index);
+    Ok((ready, errors))
+}
+
+fn check_shape(e: &EventInput) -> Result<(), (&'static str, String)> {
+    if e.id.is_empty() || e.id.len() > 255 {
+        return Err(("id", "must be 1 to 255 characters".into()));
+    }
+    check_event_type("type", &e.event_type).map_err(|_| {
+        (
+            "type",
+            "must be 1 to 100 letters, digits, '_', '-', '.' or ':'".to_owned(),
+        )
+    })?;
+    if e.customer.is_empty() || e.customer.len() > 255 {
+        return Err(("customer", "must be 1 to 255 characters".into()));
+    }
+    let size = serde_json::to_string(&e.properties).map_or(usize::MAX, |s| s.len());
+    if size > MAX_PROPERTIES_BYTES {
+        return Err((
+            "properties",
+            format!("must be at most {MAX_PROPERTIES_BYTES} bytes of JSON"),
+        ));
+    }
+    Ok(())
+}
+
+struct Job {
+    scope: Scope,
+    events: Vec<Prepared>,
+    /// For each event: true when it was new, false when its id had been seen.
+    reply: oneshot::Sender<ApiResult<Vec<bool>>>,
+}
+
+/// The door to the writers.
+#[derive(Clone)]
+pub struct Ingestor {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Ingestor {
+    /// Starts the writers: one on SQLite (it has one writer anyway), a few on PostgreSQL.
+    pub fn start(db: Db) -> Ingestor {
+        let (jobs, rx) = mpsc::channel(256);
+        let rx = Arc::new(Mutex::new(rx));
+        let writers = match db.backend() {
+            Backend::Sqlite => 1,
+            Backend::Postgres => 4,
+        };
+        for _ in 0..writers {
+            tokio::spawn(write_loop(db.clone(), rx.clone()));
+        }
+        Ingestor { jobs }
+    }
+
+    /// Writes the events; returns, for each, whether it was new. Returns once committed.
+    pub async fn write(&self, scope: Scope, events: Vec<Prepared>) -> ApiResult<Vec<bool>> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (reply, answer) = oneshot::channel();
+        let unavailable = || ApiError::Unavailable;
+        self.jobs
+            .send(Job {
+                scope,
+                events,
+                reply,
+            })
+            .await
+            .map_err(|_| unavailable())?;
+        answer.await.map_err(|_| unavailable())?
+    }
+}
+
+async fn write_loop(db: Db, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
+    loop {
+        let jobs = {
+            let mut rx = rx.lock().await;
+            let Some(first) = rx.recv().await else { return };
+            let mut size = first.events.len();
+            let mut jobs = vec![first];
+            while size < MAX_GROUP {
+                match rx.try_recv() {
+                    Ok(job) => {
+                        size += job.events.len();
+                        jobs.push(job);
+                    }
+                    Err(_) => break,
+                }
+            }
+            jobs
+        };
+        let mut by_scope: Vec<(Scope, Vec<Job>)> = Vec::new();
+        for job in jobs {
+            match by_scope.iter_mut().find(|(s, _)| *s == job.scope) {
+                Some((_, same)) => same.push(job),
+                None => by_scope.push((job.scope.clone(), vec![job])),
+            }
+        }
+        for (scope, jobs) in by_scope {
+            match commit(&db, &scope, &jobs).await {
+                Ok(mut fresh) => {
+                    for job in jobs {
+                        let rest = fresh.split_off(job.events.len());
+                        let _ = job.reply.send(Ok(fresh));
+                        fresh = rest;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "writing events failed");
+                    for job in jobs {
+                        let _ = job.reply.send(Err(ApiError::Unavailable));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One transaction for the jobs of one scope; returns new/duplicate for every event in order.
+async fn commit(db: &Db, scope: &Scope, jobs: &[Job]) -> ApiResult<Vec<bool>> {
+    let events: Vec<&Prepared> = jobs.iter().flat_map(|j| &j.events).collect();
+    let mut seen = HashSet::with_capacity(events.len());
+    let first: Vec<&EventRow> = events
+        .iter()
+        .map(|e| &e.row)
+        .filter(|r| seen.insert(r.id.as_str()))
+        .collect();
+    let mut tx = db.write_scoped(scope).await?;
+    let mut inserted: HashSet<String> = db::insert_events(&mut tx, scope, &first)
+        .await?
+        .into_iter()
+        .collect();
+    let mut fresh = Vec::with_capacity(events.len());
+    let mut rollups: BTreeMap<RollupKey, Agg> = BTreeMap::new();
+    let mut distinct: Vec<DistinctRow> = Vec::new();
+    for e in &events {
+        let new = inserted.remove(&e.row.id);
+        fresh.push(new);
+        if !new {
+            continue;
+        }
+        for (meter, m) in &e.measures {
+            for width in WIDTHS {
+                let bucket = floor_to(e.row.ts, width);
+                let key = RollupKey {
+                    meter_id: meter.clone(),
+                    customer_id: e.row.customer_id.clone(),
+                    width,
+                    bucket,
+                    group_key: m.group_key.clone(),
+                };
+                rollups
+                    .entry(key)
+                    .or_default()
+                    .add(e.row.ts, m.value, bucket + width)
+                    .map_err(|err| ApiError::validation("events", err.to_string()))?;
+            }
+            if let Some(v) = &m.distinct {
+                distinct.push(DistinctRow {
+                    meter_id: meter.clone(),
+                    customer_id: e.row.customer_id.clone(),
+                    bucket: floor_to(e.row.ts, HOUR),
+                    group_key: m.group_key.clone(),
+                    value: v.clone(),
+                });
+            }
+        }
+    }
+    db::merge_rollups(&mut tx, scope, &rollups).await?;
+    distinct.sort();
+    distinct.dedup();
+    db::insert_distinct(&mut tx, scope, &distinct.iter().collect::<Vec<_>>()).await?;
+    let touched: BTreeMap<&str, HashSet<&str>> =
+        rollups.keys().fold(BTreeMap::new(), |mut acc, k| {
+            acc.entry(k.customer_id.as_str())
+                .or_insert_with(HashSet::new)
+                .insert(k.meter_id.as_str());
+            acc
+        });
+    let now = events.first().map_or(0, |e| e.row.received_at);
+    quotas::alert(&mut tx, scope, &touched, now).await?;
+    tx.commit().await?;
+    Ok(fresh)
+}

@@ -1,0 +1,10 @@
+//! Usage metering: events in (`ingest`), meters that aggregate them into rollups (`model`,
+//! `store`), usage read back from the rollups (`usage`), and entitlements with quotas and
+//! alerts (`quotas`). Billing reads `usage::total` for the usage lines of invoices.
+
+pub mod api;
+pub mod ingest;
+pub mod model;
+pub mod quotas;
+pub mod store;
+pub mod usage;

@@ -1,0 +1,275 @@
+//! Entitlements and quotas: what a customer's subscriptions entitle it to, how much of a
+//! metered limit it used this period, and the alerts sent as it crosses thresholds.
+//!
+//! A customer is entitled to the features of the products of its billing subscriptions
+//! (trialing, active, past_due). When several grant the same feature, the largest limit
+//! wins (no limit at all is largest). A metered feature's use is its meter's total over the
+//! granting subscription's current period.
+
+use std::collections::{BTreeMap, HashSet};
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
+
+use super::store as db;
+use super::usage::{self, Meter};
+use crate::billing::subscriptions::Item;
+use crate::billing::{DEFAULT_ALERT_THRESHOLDS, Enforcement, Feature, stored};
+use crate::http::error::{ApiError, ApiResult};
+use crate::tenancy::Scope;
+use crate::webhooks;
+
+/// A feature as granted to a customer by one subscription.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub feature: Feature,
+    pub subscription: String,
+    pub period: (i64, i64),
+}
+
+/// The features the customer's billing subscriptions grant, by key.
+pub async fn grants(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    customer: &str,
+) -> ApiResult<BTreeMap<String, Grant>> {
+    let subs = sqlx::query(
+        "SELECT id, items, current_period_start, current_period_end FROM subscriptions
+         WHERE tenant_id = $1 AND env = $2 AND customer_id = $3
+         AND status IN ('trialing', 'active', 'past_due') ORDER BY id",
+    )
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .bind(customer)
+    .fetch_all(&mut *c)
+    .await?;
+    let mut out: BTreeMap<String, Grant> = BTreeMap::new();
+    for s in subs {
+        let items: Vec<Item> = stored("items", &s.try_get::<String, _>(1)?)?;
+        let prices: Vec<&str> = items.iter().map(|i| i.price.as_str()).collect();
+        for features in product_features(c, scope, &prices).await? {
+            for feature in features {
+                let grant = Grant {
+                    feature,
+                    subscription: s.try_get(0)?,
+                    period: (s.try_get(2)?, s.try_get(3)?),
+                };
+                let larger = |old: &Grant| match (grant.feature.limit, old.feature.limit) {
+                    (None, _) => true,
+                    (Some(_), None) => false,
+                    (Some(a), Some(b)) => a > b,
+                };
+                match out.get(&grant.feature.key) {
+                    Some(old) if !larger(old) => {}
+                    _ => {
+                        out.insert(grant.feature.key.clone(), grant);
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The feature lists of the products of these prices.
+async fn product_features(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    prices: &[&str],
+) -> ApiResult<Vec<Vec<Feature>>> {
+    if prices.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = (0..prices.len())
+        .map(|i| format!("${}", i + 3))
+        .collect::<Vec<_>>()
+        .join(",");
+    let sql = format!(
+        "SELECT DISTINCT p.id, p.features FROM prices pr JOIN products p ON p.id = pr.product_id
+         WHERE pr.tenant_id = $1 AND pr.env = $2 AND pr.id IN ({list}) ORDER BY p.id"
+    );
+    let mut q = sqlx::query(AssertSqlSafe(sql))
+        .bind(scope.org_id.as_str())
+        .bind(scope.env.as_str());
+    for p in prices {
+        q = q.bind(*p);
+    }
+    q.fetch_all(c)
+        .await?
+        .iter()
+        .map(|r| stored("features", &r.try_get::<String, _>(1)?))
+        .collect()
+}
+
+/// A customer's standing on one feature.
+#[derive(Debug, Clone)]
+pub struct Standing {
+    pub grant: Option<Grant>,
+    /// Use this period, for a metered feature.
+    pub usage: Option<Decimal>,
+}
+
+impl Standing {
+    pub fn remaining(&self) -> Option<Decimal> {
+        let limit = self.grant.as_ref()?.feature.limit?;
+        Some((Decimal::from(limit) - self.usage?).max(Decimal::ZERO))
+    }
+
+    pub fn enforcement(&self) -> Option<Enforcement> {
+        let f = &self.grant.as_ref()?.feature;
+        f.meter.as_ref()?;
+        Some(f.enforcement.unwrap_or(Enforcement::Hard))
+    }
+
+    /// Entitled, and under a hard limit.
+    pub fn allowed(&self) -> bool {
+        self.grant.is_some()
+            && (self.enforcement() != Some(Enforcement::Hard)
+                || self.remaining().is_some_and(|r| r > Decimal::ZERO))
+    }
+}
+
+/// How the customer stands on `feature` now.
+pub async fn standing(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    customer: &str,
+    feature: &str,
+) -> ApiResult<Standing> {
+    let grant = grants(c, scope, customer).await?.remove(feature);
+    let usage = match grant
+        .as_ref()
+        .and_then(|g| g.feature.meter.as_ref().map(|m| (g, m)))
+    {
+        Some((g, meter)) => Some(metered_use(c, scope, meter, customer, g.period).await?),
+        None => None,
+    };
+    Ok(Standing { grant, usage })
+}
+
+async fn metered_use(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    meter: &str,
+    customer: &str,
+    period: (i64, i64),
+) -> ApiResult<Decimal> {
+    let row = db::get_meter(c, scope, meter)
+        .await?
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("feature meter {meter} is gone")))?;
+    usage::total(c, scope, &Meter::from_row(row)?, customer, period).await
+}
+
+/// `usage.threshold_reached`: a metered feature's use crossed one of its alert thresholds.
+#[derive(Debug, Serialize)]
+struct ThresholdReached<'a> {
+    customer: &'a str,
+    subscription: &'a str,
+    feature: &'a str,
+    meter: &'a str,
+    threshold: i64,
+    limit: i64,
+    usage: String,
+    #[serde(serialize_with = "crate::clock::timestamp::serialize")]
+    period_start: i64,
+    #[serde(serialize_with = "crate::clock::timestamp::serialize")]
+    period_end: i64,
+}
+
+/// After an ingest: for each customer whose usage of some meters grew (`touched`), sends
+/// one alert per metered feature and threshold newly reached this period.
+pub async fn alert(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    touched: &BTreeMap<&str, HashSet<&str>>,
+    now: i64,
+) -> ApiResult<()> {
+    if touched.is_empty() || !any_feature_meters(c, scope, touched).await? {
+        return Ok(());
+    }
+    for (customer, meters) in touched {
+        for grant in grants(c, scope, customer).await?.into_values() {
+            let f = &grant.feature;
+            let (Some(meter), Some(limit)) = (&f.meter, f.limit) else {
+                continue;
+            };
+            if !meters.contains(meter.as_str()) {
+                continue;
+            }
+            let used = metered_use(c, scope, meter, customer, grant.period).await?;
+            let thresholds = f
+                .alert_thresholds
+                .as_deref()
+                .unwrap_or(&DEFAULT_ALERT_THRESHOLDS);
+            for &t in thresholds {
+                // used ≥ limit × t / 100, in integers.
+                if used * Decimal::from(100) < Decimal::from(limit) * Decimal::from(t) {
+                    break;
+                }
+                let key = (*customer, f.key.as_str(), grant.period.0, t);
+                if db::record_alert(c, scope, key, now).await? {
+                    let data = ThresholdReached {
+                        customer,
+                        subscription: &grant.subscription,
+                        feature: &f.key,
+                        meter,
+                        threshold: t,
+                        limit,
+                        usage: used.normalize().to_string(),
+                        period_start: grant.period.0,
+                        period_end: grant.period.1,
+                    };
+                    webhooks::emit(c, scope, "usage.threshold_reached", &data, now).await?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether any product feature of the scope is measured by one of the touched meters: the
+/// cheap test that spares most ingests the per-customer work.
+async fn any_feature_meters(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    touched: &BTreeMap<&str, HashSet<&str>>,
+) -> ApiResult<bool> {
+    let meters: HashSet<&str> = touched.values().flatten().copied().collect();
+    let rows = sqlx::query(
+        "SELECT features FROM products WHERE tenant_id = $1 AND env = $2 AND features LIKE '%\"meter\"%'",
+    )
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .fetch_all(&mut *c)
+    .await?;
+    for r in rows {
+        let features: Vec<Feature> = stored("features", &r.try_get::<String, _>(0)?)?;
+        if features
+            .iter()
+            .any(|f| f.meter.as_deref().is_some_and(|m| meters.contains(m)))
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Checks that every metered feature names a meter of the scope.
+pub async fn check_feature_meters(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    features: &[Feature],
+) -> ApiResult<()> {
+    for (i, f) in features.iter().enumerate() {
+        if let Some(m) = &f.meter
+            && db::get_meter(c, scope, m).await?.is_none()
+        {
+            return Err(ApiError::validation(
+                &format!("features[{i}].meter"),
+                "no such meter",
+            ));
+        }
+    }
+    Ok(())
+}

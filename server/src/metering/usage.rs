@@ -1,0 +1,317 @@
+//! Reading usage: a meter's value over a range or a series of windows, per group, from the
+//! rollups (raw events only for sub-minute edges of an unaligned range, and for the minute
+//! windows of a `unique_count` meter, whose distinct values are kept per hour).
+
+use std::collections::{BTreeMap, HashSet};
+
+use rust_decimal::Decimal;
+use serde_json::{Map, Value};
+use sqlx::AnyConnection;
+
+use super::model::{
+    Agg, Aggregation, HOUR, MAX_AGE_MS, MeterDef, Overflow, Piece, cover, cover_with, project,
+    result, weighted_average,
+};
+use super::store::{self as db, MeterRow};
+use crate::billing::{from_enum_text, stored};
+use crate::http::error::{ApiError, ApiResult};
+use crate::tenancy::Scope;
+
+/// A meter as stored, its definition read.
+#[derive(Debug, Clone)]
+pub struct Meter {
+    pub row: MeterRow,
+    pub def: MeterDef,
+}
+
+impl Meter {
+    pub fn from_row(row: MeterRow) -> ApiResult<Meter> {
+        let def = MeterDef {
+            event_type: row.event_type.clone(),
+            aggregation: from_enum_text("aggregation", &row.aggregation)?,
+            value_property: row.value_property.clone(),
+            filters: stored("filters", &row.filters)?,
+            group_by: stored("group_by", &row.group_by)?,
+        };
+        Ok(Meter { row, def })
+    }
+
+    /// Events received in this window count (a meter counts from its creation to its archiving).
+    fn active(&self) -> (i64, Option<i64>) {
+        (self.row.created_at, self.row.archived_at)
+    }
+}
+
+/// Part of a meter's data: `agg` covers `[start, end)` of one group (a raw event: start = end
+/// = its time).
+struct Part {
+    start: i64,
+    end: i64,
+    group_key: String,
+    agg: Agg,
+}
+
+fn overflow(e: Overflow) -> ApiError {
+    ApiError::validation("usage", e.to_string())
+}
+
+/// The rollups and raw events of `pieces`.
+async fn parts(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    meter: &Meter,
+    customer: Option<&str>,
+    pieces: &[Piece],
+) -> ApiResult<Vec<Part>> {
+    let rolled: Vec<(i64, i64, i64)> = pieces
+        .iter()
+        .filter_map(|p| p.width.map(|w| (w, p.from, p.to)))
+        .collect();
+    let mut out: Vec<Part> = db::rollups(c, scope, &meter.row.id, customer, &rolled)
+        .await?
+        .into_iter()
+        .map(|r| Part {
+            start: r.bucket,
+            end: r.bucket + r.width,
+            group_key: r.group_key,
+            agg: r.agg,
+        })
+        .collect();
+    for (ts, measure) in raw(c, scope, meter, customer, pieces).await? {
+        let mut agg = Agg::default();
+        agg.add(ts, measure.value, ts).map_err(overflow)?;
+        out.push(Part {
+            start: ts,
+            end: ts,
+            group_key: measure.group_key,
+            agg,
+        });
+    }
+    Ok(out)
+}
+
+/// The meter's measures of the raw events in the raw pieces.
+async fn raw(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    meter: &Meter,
+    customer: Option<&str>,
+    pieces: &[Piece],
+) -> ApiResult<Vec<(i64, super::model::Measure)>> {
+    let ranges: Vec<(i64, i64)> = pieces
+        .iter()
+        .filter(|p| p.width.is_none())
+        .map(|p| (p.from, p.to))
+        .collect();
+    let events = db::raw_events(
+        c,
+        scope,
+        &meter.def.event_type,
+        customer,
+        &ranges,
+        meter.active(),
+    )
+    .await?;
+    let mut out = Vec::with_capacity(events.len());
+    for (ts, props) in events {
+        let props: Map<String, Value> = stored("properties", &props)?;
+        // Stored events passed this meter's checks when they were ingested.
+        if let Some(Ok(m)) = meter.def.measure(&meter.def.event_type, &props) {
+            out.push((ts, m));
+        }
+    }
+    Ok(out)
+}
+
+/// `(start, group_key, value)` of the distinct values in `pieces` (hour rollups or raw).
+async fn distinct(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    meter: &Meter,
+    customer: Option<&str>,
+    pieces: &[Piece],
+) -> ApiResult<Vec<(i64, String, String)>> {
+    let mut out = Vec::new();
+    for p in pieces.iter().filter(|p| p.width == Some(HOUR)) {
+        out.extend(db::distinct_values(c, scope, &meter.row.id, customer, (p.from, p.to)).await?);
+    }
+    for (ts, m) in raw(c, scope, meter, customer, pieces).await? {
+        if let Some(v) = m.distinct {
+            out.push((ts, m.group_key, v));
+        }
+    }
+    Ok(out)
+}
+
+/// What a usage query asks for.
+pub struct Query<'a> {
+    pub customer: Option<&'a str>,
+    /// Window boundaries, ascending: windows are `[bounds[i], bounds[i + 1])`.
+    pub bounds: &'a [i64],
+    /// The rollup width that tiles every window, or `None` to cover an unaligned range.
+    pub width: Option<i64>,
+    /// Dimensions to group by, a subset of the meter's `group_by`.
+    pub group_by: &'a [String],
+}
+
+/// One value of a usage series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    pub window: usize,
+    pub group: Group,
+    pub value: Option<Decimal>,
+}
+
+/// The meter's value in each window, per group. Windows without events have 0 (or no
+/// value for min, max and latest). Without `group_by` there is always one group.
+pub async fn series(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    meter: &Meter,
+    q: &Query<'_>,
+) -> ApiResult<Vec<Point>> {
+    let (Some(&from), Some(&to)) = (q.bounds.first(), q.bounds.last()) else {
+        return Ok(Vec::new());
+    };
+    if from >= to {
+        return Ok(Vec::new());
+    }
+    let pieces_of = |finest: Option<i64>| match (q.width, finest) {
+        (Some(w), Some(f)) if w < f => vec![Piece {
+            width: None,
+            from,
+            to,
+        }],
+        (Some(_), Some(f)) => vec![Piece {
+            width: Some(f),
+            from,
+            to,
+        }],
+        (Some(w), None) => vec![Piece {
+            width: Some(w),
+            from,
+            to,
+        }],
+        (None, Some(f)) => cover_with(from, to, &[f]),
+        (None, None) => cover(from, to),
+    };
+    let window_of = |t: i64| q.bounds.partition_point(|&b| b <= t).saturating_sub(1);
+    let group_of = |key: &str| project(&meter.def.group_by, q.group_by, key);
+    let mut groups: BTreeMap<Group, Vec<Acc>> = BTreeMap::new();
+    let windows = q.bounds.len() - 1;
+    let aggregation = meter.def.aggregation;
+    if aggregation == Aggregation::UniqueCount {
+        for (t, key, value) in distinct(c, scope, meter, q.customer, &pieces_of(Some(HOUR))).await?
+        {
+            slot(&mut groups, group_of(&key), windows, window_of(t))
+                .values
+                .insert(value);
+        }
+    } else {
+        for p in parts(c, scope, meter, q.customer, &pieces_of(None)).await? {
+            let acc = slot(
+                &mut groups,
+                group_of(&p.group_key),
+                windows,
+                window_of(p.start),
+            );
+            let window_end = q.bounds[window_of(p.start) + 1];
+            acc.area = acc
+                .area
+                .checked_add(p.agg.area_to(p.end, window_end).map_err(overflow)?)
+                .ok_or_else(|| overflow(Overflow))?;
+            acc.agg.merge(&p.agg).map_err(overflow)?;
+        }
+    }
+    let mut levels: BTreeMap<Group, Decimal> = BTreeMap::new();
+    if aggregation == Aggregation::WeightedSum {
+        let history = cover(meter.row.created_at - MAX_AGE_MS, from);
+        for p in parts(c, scope, meter, q.customer, &history).await? {
+            let level = levels.entry(group_of(&p.group_key)).or_default();
+            *level = level
+                .checked_add(p.agg.sum)
+                .ok_or_else(|| overflow(Overflow))?;
+        }
+        for g in levels.keys() {
+            groups
+                .entry(g.clone())
+                .or_insert_with(|| vec![Acc::default(); windows]);
+        }
+    }
+    if groups.is_empty() && q.group_by.is_empty() {
+        groups.insert(BTreeMap::new(), vec![Acc::default(); windows]);
+    }
+    let mut out = Vec::with_capacity(groups.len() * windows);
+    for (group, accs) in groups {
+        let mut level = levels.get(&group).copied().unwrap_or_default();
+        for (w, acc) in accs.iter().enumerate() {
+            let value = if aggregation == Aggregation::WeightedSum {
+                let avg = weighted_average(level, acc.area, q.bounds[w], q.bounds[w + 1])
+                    .map_err(overflow)?;
+                level = level
+                    .checked_add(acc.agg.sum)
+                    .ok_or_else(|| overflow(Overflow))?;
+                Some(avg)
+            } else {
+                result(aggregation, &acc.agg, acc.values.len())
+            };
+            out.push(Point {
+                window: w,
+                group: group.clone(),
+                value,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// A group's values of the requested dimensions.
+type Group = BTreeMap<String, Option<String>>;
+
+/// The accumulator of `group` in window `w`, made on first use.
+fn slot(
+    groups: &mut BTreeMap<Group, Vec<Acc>>,
+    group: Group,
+    windows: usize,
+    w: usize,
+) -> &mut Acc {
+    let accs = groups
+        .entry(group)
+        .or_insert_with(|| vec![Acc::default(); windows]);
+    // Every part lies in [from, to), so `w` is a window; the last one is a safe fallback.
+    let last = accs.len().saturating_sub(1);
+    &mut accs[w.min(last)]
+}
+
+/// A window's accumulated data: the aggregate, its area measured to the window's end, and
+/// (unique_count) the distinct values.
+#[derive(Debug, Clone, Default)]
+struct Acc {
+    agg: Agg,
+    area: Decimal,
+    values: HashSet<String>,
+}
+
+/// A customer's usage of a meter over `[from, to)`, exactly, all groups together (a meter
+/// whose value is undefined there, such as the max of no events, counts 0).
+pub async fn total(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    meter: &Meter,
+    customer: &str,
+    (from, to): (i64, i64),
+) -> ApiResult<Decimal> {
+    let points = series(
+        c,
+        scope,
+        meter,
+        &Query {
+            customer: Some(customer),
+            bounds: &[from, to],
+            width: None,
+            group_by: &[],
+        },
+    )
+    .await?;
+    Ok(points.first().and_then(|p| p.value).unwrap_or_default())
+}
