@@ -4,6 +4,9 @@
 //! server where it may create a database). Prints renewals per second and checks that
 //! every subscription was invoiced once and charged once.
 
+#[path = "common/bench_db.rs"]
+mod bench_db;
+
 use std::time::Instant;
 
 use anyhow::{Context, bail};
@@ -26,7 +29,7 @@ async fn main() -> anyhow::Result<()> {
     let target = std::env::args()
         .nth(1)
         .context("usage: billing_bench sqlite|postgres://…")?;
-    let (url, cleanup) = database(&target).await?;
+    let (url, cleanup) = bench_db::fresh(&target).await?;
     let label = if target == "sqlite" {
         "SQLite"
     } else {
@@ -35,42 +38,6 @@ async fn main() -> anyhow::Result<()> {
     let result = run(&url, label).await;
     cleanup.await;
     result
-}
-
-/// A fresh database for the run, and what removes it afterwards.
-async fn database(
-    target: &str,
-) -> anyhow::Result<(String, std::pin::Pin<Box<dyn Future<Output = ()>>>)> {
-    let name = format!("nf_bench_{}", uuid::Uuid::now_v7().simple());
-    if target == "sqlite" {
-        let file = std::env::temp_dir().join(format!("{name}.db"));
-        let url = format!("sqlite:{}", file.display());
-        return Ok((
-            url,
-            Box::pin(async move {
-                for suffix in ["", "-wal", "-shm"] {
-                    let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
-                }
-            }),
-        ));
-    }
-    sqlx::any::install_default_drivers();
-    let admin = target.to_owned();
-    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await?;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await?;
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-    let url = format!("{base}/{name}");
-    Ok((
-        url,
-        Box::pin(async move {
-            let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
-                .execute(&mut conn)
-                .await;
-        }),
-    ))
 }
 
 async fn run(url: &str, label: &str) -> anyhow::Result<()> {

@@ -2,6 +2,7 @@
 //! process over loopback. Measures an authenticated GET (key lookup, permission check, a
 //! database read) beside the unauthenticated `/healthz` of the same server, same load.
 //! `cargo xtask bench billing`: the scheduler renewing 10,000 due subscriptions.
+//! `cargo xtask bench ingest`: usage events through the release server's HTTP API.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -72,6 +73,22 @@ pub fn billing() -> anyhow::Result<()> {
         run(cargo()
             .args(["run", "--release", "-q", "-p", "neoforge-server"])
             .args(["--example", "billing_bench", "--", target]))?;
+    }
+    Ok(())
+}
+
+/// `server/examples/ingest_bench.rs` in release against the release server binary, on
+/// SQLite then PostgreSQL.
+pub fn ingest(root: &Path) -> anyhow::Result<()> {
+    run(cargo().args(["build", "--release", "-p", "neoforge-server"]))?;
+    let server = root.join("target/release/neoforge");
+    let postgres = std::env::var("NEOFORGE_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    for target in ["sqlite", postgres.as_str()] {
+        run(cargo()
+            .args(["run", "--release", "-q", "-p", "neoforge-server"])
+            .args(["--example", "ingest_bench", "--", target])
+            .arg(&server))?;
     }
     Ok(())
 }

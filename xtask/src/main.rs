@@ -19,6 +19,10 @@ const USAGE: &str = "usage: cargo xtask <command>
   bench sdk-gen        time to regenerate every SDK, and to diff two spec versions
   bench billing        renew 10,000 due subscriptions with two racing schedulers, on SQLite
                        and PostgreSQL (NEOFORGE_TEST_POSTGRES_URL), release build
+  bench ingest         usage events/s through the HTTP API (batches of 100 and 1,000) beside
+                       the raw INSERT ceiling, then usage query and entitlement check latency
+                       after NEOFORGE_BENCH_EVENTS events (default 10,000,000), peak RSS;
+                       SQLite and PostgreSQL, release build
   ci                   cargo fmt --check, clippy -D warnings, then test";
 
 fn main() -> anyhow::Result<()> {
@@ -32,6 +36,7 @@ fn main() -> anyhow::Result<()> {
         ["bench", "api"] => bench::api(&root()),
         ["bench", "sdk-gen"] => bench::sdk_gen(&root()),
         ["bench", "billing"] => bench::billing(),
+        ["bench", "ingest"] => bench::ingest(&root()),
         ["ci"] => {
             run(cargo().args(["fmt", "--all", "--check"]))?;
             run(cargo().args([

@@ -250,6 +250,49 @@ async fn billing_walkthrough_works_verbatim() {
     app.stop().await;
 }
 
+/// The README's usage walkthrough, run as written: the duplicate counted once, the late
+/// event counted, the quota denied, one signed alert per threshold, and the usage line.
+#[tokio::test]
+async fn usage_walkthrough_works_verbatim() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let (receiver, hook) = Receiver::start().await;
+    let stdout = run_readme_section(
+        "## Usage walkthrough (sandbox)",
+        &[("BASE", &app.base), ("HOOK", &hook)],
+    )
+    .await;
+    for expected in [
+        "\"accepted\":6",
+        "\"status\":\"duplicate\"",
+        "\"data\":[{\"start\":\"2027-03-01T00:00:00Z\",\"end\":\"2027-04-01T00:00:00Z\",\"group\":{},\"value\":\"7\"}]",
+        "\"start\":\"2027-03-05T00:00:00Z\",\"end\":\"2027-03-06T00:00:00Z\",\"group\":{},\"value\":\"1\"",
+        "\"allowed\":false",
+        "\"usage\":\"11\"",
+        "\"quantity\":7,\"amount\":18",
+        "\"total\":1018",
+    ] {
+        assert!(stdout.contains(expected), "{expected} in {stdout}");
+    }
+    let secret = stdout
+        .split("\"secret\":\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the endpoint's secret");
+    while deliver(&app).await > 0 {}
+    let mut thresholds: Vec<i64> = receiver
+        .requests()
+        .iter()
+        .map(|r| {
+            verify(secret, r)["data"]["threshold"]
+                .as_i64()
+                .expect("threshold")
+        })
+        .collect();
+    thresholds.sort_unstable();
+    assert_eq!(thresholds, [50, 80, 100]);
+    app.stop().await;
+}
+
 /// The README's curl walkthrough, run as written (only its BASE points at the test server).
 #[tokio::test]
 async fn readme_walkthrough_works_verbatim() {

@@ -9,6 +9,7 @@ mod changes;
 mod conventions;
 mod coupons;
 mod customers;
+mod durability;
 mod fake_stripe;
 mod isolation;
 mod lifecycle;

@@ -1,0 +1,375 @@
+//! `cargo xtask bench ingest` runs this in release, once per database (first argument:
+//! `sqlite` or a `postgres://` URL of a server where it may create databases), against the
+//! release server binary (second argument), which it starts as a separate process:
+//!
+//! 1. HTTP ingestion: 8 clients send batches of 100, then of 1,000 events (each for
+//!    `NEOFORGE_BENCH_SECS`, default 20 s), spread over 1,000 customers and the last hour.
+//! 2. The raw ceiling: the same event rows written straight into a second database of the
+//!    same kind, 1,000 per multi-row INSERT, one transaction per 10,000, for as long.
+//! 3. Filling up to `NEOFORGE_BENCH_EVENTS` (default 10,000,000) events through HTTP, then
+//!    the latency of the usage query (a customer's total over a day, and its hourly series)
+//!    and of the entitlement check, 1,000 sequential requests each: p50 and p99.
+//! 4. The server's peak RSS.
+
+#[path = "common/bench_db.rs"]
+mod bench_db;
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use neoforge_server::ids::OrgId;
+use neoforge_server::metering::store::{EventRow, insert_events};
+use neoforge_server::store::Db;
+use neoforge_server::tenancy::{Env, Scope};
+use serde_json::{Value, json};
+
+const CLIENTS: usize = 8;
+const CUSTOMERS: usize = 1000;
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let target = args
+        .next()
+        .context("usage: ingest_bench sqlite|postgres://… SERVER_BINARY")?;
+    let binary = args.next().context("the server binary")?;
+    let label = if target == "sqlite" {
+        "SQLite"
+    } else {
+        "PostgreSQL"
+    };
+    let (url, cleanup) = bench_db::fresh(&target).await?;
+    let (raw_url, raw_cleanup) = bench_db::fresh(&target).await?;
+    let result = run(label, &binary, &url, &raw_url).await;
+    cleanup.await;
+    raw_cleanup.await;
+    result
+}
+
+async fn run(label: &str, binary: &str, url: &str, raw_url: &str) -> anyhow::Result<()> {
+    let secs = Duration::from_secs(env_or("NEOFORGE_BENCH_SECS", 20));
+    let target_events = env_or("NEOFORGE_BENCH_EVENTS", 10_000_000);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let server = Server(
+        Command::new(binary)
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--database-url",
+                url,
+            ])
+            .env("NEOFORGE_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .context("start the release server")?,
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(CLIENTS)
+        .build()?;
+    let key = setup(&client, &base).await?;
+    println!(
+        "neoforge bench ingest: {label}, release server, {CLIENTS} HTTP clients, {CUSTOMERS} customers"
+    );
+    let sent = Arc::new(AtomicU64::new(0));
+    for batch in [100, 1000] {
+        let rate = ingest(&client, &base, &key, batch, Until::Elapsed(secs), &sent).await?;
+        println!("  HTTP, batches of {batch:>5}: {rate:>9.0} events/s");
+    }
+    let ceiling = raw_ceiling(raw_url, secs).await?;
+    println!(
+        "  raw multi-row INSERT ceiling: {ceiling:>7.0} events/s (same database engine, no HTTP, no rollups)"
+    );
+    let have = sent.load(Ordering::Relaxed);
+    if have < target_events {
+        let started = Instant::now();
+        ingest(
+            &client,
+            &base,
+            &key,
+            1000,
+            Until::Events(target_events),
+            &sent,
+        )
+        .await?;
+        println!(
+            "  filled to {} events in {:.0} s",
+            sent.load(Ordering::Relaxed),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    let now = neoforge_server::clock::timestamp::to_rfc3339(
+        neoforge_server::clock::Clock::default().now_ms(),
+    );
+    let from = neoforge_server::clock::timestamp::to_rfc3339(
+        neoforge_server::clock::Clock::default().now_ms() - 24 * 3600 * 1000,
+    );
+    let meter = &key.meter;
+    let total = latency(&client, &key.secret, |i| {
+        format!(
+            "{base}/v1/meters/{meter}/usage?customer=c{}&from={from}&to={now}",
+            i % CUSTOMERS
+        )
+    })
+    .await?;
+    let series = latency(&client, &key.secret, |i| {
+        format!(
+            "{base}/v1/meters/{meter}/usage?customer=c{}&from={from}&to={now}&window=hour",
+            i % CUSTOMERS
+        )
+    })
+    .await?;
+    let check = latency(&client, &key.secret, |_| {
+        format!("{base}/v1/entitlements/check?customer=c0&feature=tokens")
+    })
+    .await?;
+    let events = sent.load(Ordering::Relaxed);
+    println!("  after {events} events:");
+    println!(
+        "    usage query, a day's total     p50 {:>7.2} ms  p99 {:>7.2} ms (goal p99 < 50)",
+        total.0, total.1
+    );
+    println!(
+        "    usage query, hourly series     p50 {:>7.2} ms  p99 {:>7.2} ms",
+        series.0, series.1
+    );
+    println!(
+        "    entitlement check              p50 {:>7.2} ms  p99 {:>7.2} ms (goal p99 < 2)",
+        check.0, check.1
+    );
+    println!(
+        "  server peak RSS: {} MiB",
+        peak_rss_kib(server.0.id()) / 1024
+    );
+    drop(server);
+    Ok(())
+}
+
+struct Key {
+    secret: String,
+    meter: String,
+}
+
+async fn call(
+    client: &reqwest::Client,
+    token: Option<&str>,
+    url: String,
+    body: Value,
+) -> anyhow::Result<Value> {
+    let mut req = client.post(&url).json(&body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await?;
+    let status = resp.status();
+    let body: Value = resp.json().await?;
+    if !status.is_success() {
+        bail!("{url}: {status} {body}");
+    }
+    Ok(body)
+}
+
+/// A user, a sandbox key, 1,000 customers, a meter, and customer c0 subscribed to a plan
+/// whose `tokens` feature is limited by that meter.
+async fn setup(client: &reqwest::Client, base: &str) -> anyhow::Result<Key> {
+    for _ in 0..100 {
+        if client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let signup = call(
+        client,
+        None,
+        format!("{base}/v1/users"),
+        json!({"email": "bench@example.com", "password": "correct horse battery"}),
+    )
+    .await?;
+    let session = signup["session"]["token"]
+        .as_str()
+        .context("session")?
+        .to_owned();
+    let key = call(
+        client,
+        Some(&session),
+        format!("{base}/v1/api_keys"),
+        json!({"name": "bench"}),
+    )
+    .await?;
+    let secret = key["secret"].as_str().context("secret")?.to_owned();
+    let s = Some(secret.as_str());
+    let meter = call(client, s, format!("{base}/v1/meters"), json!({"name": "Tokens", "event_type": "completion", "aggregation": "sum", "value_property": "tokens"})).await?;
+    let meter = meter["id"].as_str().context("meter")?.to_owned();
+    let mut first = String::new();
+    for i in 0..CUSTOMERS {
+        let c = call(
+            client,
+            s,
+            format!("{base}/v1/customers"),
+            json!({"external_id": format!("c{i}"), "default_payment_method": "pm_card_visa"}),
+        )
+        .await?;
+        if i == 0 {
+            first = c["id"].as_str().context("customer")?.to_owned();
+        }
+    }
+    let product = call(client, s, format!("{base}/v1/products"), json!({"name": "Plan", "features": [{"key": "tokens", "limit": 1_000_000_000, "meter": meter}]})).await?;
+    let price = call(client, s, format!("{base}/v1/prices"), json!({"product": product["id"], "currency": "usd", "model": "flat", "unit_amount": 1000, "recurring": {"interval": "month"}})).await?;
+    call(
+        client,
+        s,
+        format!("{base}/v1/subscriptions"),
+        json!({"customer": first, "items": [{"price": price["id"]}]}),
+    )
+    .await?;
+    Ok(Key { secret, meter })
+}
+
+enum Until {
+    Elapsed(Duration),
+    Events(u64),
+}
+
+/// Events per second accepted by `CLIENTS` closed-loop clients sending batches of `batch`.
+async fn ingest(
+    client: &reqwest::Client,
+    base: &str,
+    key: &Key,
+    batch: usize,
+    until: Until,
+    sent: &Arc<AtomicU64>,
+) -> anyhow::Result<f64> {
+    static SEQ: AtomicUsize = AtomicUsize::new(0);
+    let started = Instant::now();
+    let before = sent.load(Ordering::Relaxed);
+    let workers: Vec<_> = (0..CLIENTS)
+        .map(|w| {
+            let (client, url, secret, sent) = (client.clone(), format!("{base}/v1/events/batch"), key.secret.clone(), sent.clone());
+            let done = match until {
+                Until::Elapsed(d) => (Some(started + d), u64::MAX),
+                Until::Events(n) => (None, n),
+            };
+            tokio::spawn(async move {
+                let mut rng = w as u64 * 7919 + 1;
+                loop {
+                    if done.0.is_some_and(|end| Instant::now() >= end) || sent.load(Ordering::Relaxed) >= done.1 {
+                        return anyhow::Ok(());
+                    }
+                    let now = neoforge_server::clock::Clock::default().now_ms();
+                    let events: Vec<Value> = (0..batch)
+                        .map(|_| {
+                            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                            let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+                            json!({"id": format!("e{seq}"), "type": "completion",
+                                   "customer": format!("c{}", (rng >> 33) as usize % CUSTOMERS),
+                                   "timestamp": neoforge_server::clock::timestamp::to_rfc3339(now - (rng >> 40) as i64 % 3_600_000),
+                                   "properties": {"tokens": (rng >> 50) % 2000, "model": "gpt"}})
+                        })
+                        .collect();
+                    let r = call(&client, Some(&secret), url.clone(), json!({"events": events})).await?;
+                    let accepted = r["accepted"].as_u64().context("accepted")?;
+                    if accepted != batch as u64 {
+                        bail!("{} of {batch} events accepted: {r}", accepted);
+                    }
+                    sent.fetch_add(accepted, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.await??;
+    }
+    Ok((sent.load(Ordering::Relaxed) - before) as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Event rows per second written straight into the database, as ingestion writes them.
+async fn raw_ceiling(url: &str, secs: Duration) -> anyhow::Result<f64> {
+    let db = Db::connect(url, 4).await?;
+    db.migrate().await?;
+    let scope = Scope {
+        org_id: OrgId::from_db("org_bench".into()),
+        env: Env::Test,
+    };
+    let started = Instant::now();
+    let mut written = 0u64;
+    while started.elapsed() < secs {
+        let now = neoforge_server::clock::Clock::default().now_ms();
+        let rows: Vec<EventRow> = (0..10_000u64)
+            .map(|i| EventRow {
+                id: format!("r{}", written + i),
+                event_type: "completion".into(),
+                customer_id: format!("cus_{}", i % CUSTOMERS as u64),
+                ts: now,
+                properties: r#"{"tokens":1200,"model":"gpt"}"#.into(),
+                received_at: now,
+            })
+            .collect();
+        let mut tx = db.write_scoped(&scope).await?;
+        insert_events(&mut tx, &scope, &rows.iter().collect::<Vec<_>>()).await?;
+        tx.commit().await?;
+        written += rows.len() as u64;
+    }
+    let rate = written as f64 / started.elapsed().as_secs_f64();
+    db.close().await;
+    Ok(rate)
+}
+
+/// p50 and p99 in milliseconds of 1,000 sequential GETs.
+async fn latency(
+    client: &reqwest::Client,
+    token: &str,
+    url: impl Fn(usize) -> String,
+) -> anyhow::Result<(f64, f64)> {
+    let mut ms = Vec::with_capacity(1000);
+    for i in 0..1000 {
+        let t = Instant::now();
+        let r = client.get(url(i)).bearer_auth(token).send().await?;
+        let status = r.status();
+        let body = r.bytes().await?;
+        if !status.is_success() {
+            bail!("{}: {status} {}", url(i), String::from_utf8_lossy(&body));
+        }
+        ms.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    ms.sort_by(f64::total_cmp);
+    Ok((ms[499], ms[989]))
+}
+
+/// VmHWM of a process, in KiB (0 where /proc is not there).
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
