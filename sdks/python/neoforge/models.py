@@ -2345,6 +2345,26 @@ SubscriptionStatus = Literal["incomplete", "trialing", "active", "past_due", "un
 
 
 @dataclass(frozen=True)
+class SubscriptionUsage(_response.Model):
+    """A subscription's metered usage so far this period, as its next invoice would bill it."""
+
+    lines: List[InvoiceLine]
+    """One line per metered item: the usage measured, the billed quantity and its amount."""
+    period_end: str
+    period_start: str
+    subscription: SubscriptionId
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SubscriptionUsage:
+        return cls(
+            lines=[InvoiceLine.from_dict(v0) for v0 in data["lines"]],
+            period_end=data["period_end"],
+            period_start=data["period_start"],
+            subscription=data["subscription"],
+        )
+
+
+@dataclass(frozen=True)
 class TaxId(_response.Model):
     """A customer's tax registration, e.g. `{"type": "eu_vat", "value": "DE123456789"}`."""
 

@@ -3268,6 +3268,20 @@ pub mod types {
             value.parse()
         }
     }
+    ///A subscription's metered usage so far this period, as its next invoice would bill it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct SubscriptionUsage {
+        ///One line per metered item: the usage measured, the billed quantity and its amount.
+        pub lines: ::std::vec::Vec<InvoiceLine>,
+        pub period_end: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub period_start: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub subscription: SubscriptionId,
+    }
+    impl SubscriptionUsage {
+        pub fn builder() -> builder::SubscriptionUsage {
+            Default::default()
+        }
+    }
     ///A customer's tax registration, e.g. `{"type": "eu_vat", "value": "DE123456789"}`.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(deny_unknown_fields)]
@@ -12739,6 +12753,95 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct SubscriptionUsage {
+            lines:
+                ::std::result::Result<::std::vec::Vec<super::InvoiceLine>, ::std::string::String>,
+            period_end: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            period_start: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            subscription: ::std::result::Result<super::SubscriptionId, ::std::string::String>,
+        }
+        impl ::std::default::Default for SubscriptionUsage {
+            fn default() -> Self {
+                Self {
+                    lines: Err("no value supplied for lines".to_string()),
+                    period_end: Err("no value supplied for period_end".to_string()),
+                    period_start: Err("no value supplied for period_start".to_string()),
+                    subscription: Err("no value supplied for subscription".to_string()),
+                }
+            }
+        }
+        impl SubscriptionUsage {
+            pub fn lines<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::InvoiceLine>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.lines = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for lines: {e}"));
+                self
+            }
+            pub fn period_end<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.period_end = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for period_end: {e}"));
+                self
+            }
+            pub fn period_start<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.period_start = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for period_start: {e}"));
+                self
+            }
+            pub fn subscription<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::SubscriptionId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.subscription = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for subscription: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SubscriptionUsage> for super::SubscriptionUsage {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SubscriptionUsage,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    lines: value.lines?,
+                    period_end: value.period_end?,
+                    period_start: value.period_start?,
+                    subscription: value.subscription?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::SubscriptionUsage> for SubscriptionUsage {
+            fn from(value: super::SubscriptionUsage) -> Self {
+                Self {
+                    lines: Ok(value.lines),
+                    period_end: Ok(value.period_end),
+                    period_start: Ok(value.period_start),
+                    subscription: Ok(value.subscription),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct TaxId {
             type_: ::std::result::Result<::std::string::String, ::std::string::String>,
             value: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -16087,6 +16190,19 @@ impl Client {
     ```*/
     pub fn subscriptions_resume(&self) -> builder::SubscriptionsResume<'_> {
         builder::SubscriptionsResume::new(self)
+    }
+    /**Get a subscription's metered usage in the current period, priced
+
+    Sends a `GET` request to `/v1/subscriptions/{id}/usage`
+
+    ```ignore
+    let response = client.subscriptions_usage()
+        .id(id)
+        .send()
+        .await;
+    ```*/
+    pub fn subscriptions_usage(&self) -> builder::SubscriptionsUsage<'_> {
+        builder::SubscriptionsUsage::new(self)
     }
     /**List tax rates, newest first
 
@@ -22760,6 +22876,73 @@ pub mod builder {
                 403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::subscriptions_usage`]
+
+    [`Client::subscriptions_usage`]: super::Client::subscriptions_usage*/
+    #[derive(Debug, Clone)]
+    pub struct SubscriptionsUsage<'a> {
+        client: &'a super::Client,
+        id: Result<types::SubscriptionId, String>,
+    }
+    impl<'a> SubscriptionsUsage<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::SubscriptionId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `SubscriptionId` for id failed".to_string());
+            self
+        }
+        ///Sends a `GET` request to `/v1/subscriptions/{id}/usage`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::SubscriptionUsage>, Error<ByteStream>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/subscriptions/{}/usage",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "subscriptions_usage",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }

@@ -921,6 +921,16 @@ impl Subscriptions<'_> {
             Err(e) => Err(Error::from_progenitor(e).await),
         }
     }
+    /// Get a subscription's metered usage in the current period, priced.
+    ///
+    /// `GET /v1/subscriptions/{id}/usage`
+    pub async fn usage(&self, id: &str) -> Result<Response<types::SubscriptionUsage>, Error> {
+        let request = self.client.subscriptions_usage().id(id);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
 }
 
 /// What a customer owes for a period.

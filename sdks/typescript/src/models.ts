@@ -1003,6 +1003,15 @@ export interface SubscriptionPage {
 
 export type SubscriptionStatus = "incomplete" | "trialing" | "active" | "past_due" | "unpaid" | "canceled" | "paused";
 
+/** A subscription's metered usage so far this period, as its next invoice would bill it. */
+export interface SubscriptionUsage {
+  /** One line per metered item: the usage measured, the billed quantity and its amount. */
+  lines: InvoiceLine[];
+  period_end: string;
+  period_start: string;
+  subscription: SubscriptionId;
+}
+
 /** A customer's tax registration, e.g. `{"type": "eu_vat", "value": "DE123456789"}`. */
 export interface TaxId {
   type: string;

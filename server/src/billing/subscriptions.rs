@@ -229,7 +229,7 @@ pub async fn renew(
 
 /// A line per metered item for the usage of `[start, end)`: its meter's total for the
 /// customer, less the included quantity, priced by the item's terms.
-async fn usage_lines(
+pub async fn usage_lines(
     tx: &mut sqlx::AnyConnection,
     scope: &Scope,
     sub: &SubscriptionRow,

@@ -335,6 +335,16 @@ async fn quotas_alert_and_usage_is_invoiced(b: Backend) {
         (Some(false), Some("11"), Some("0"))
     );
     assert_eq!(over["enforcement"], "hard");
+    let so_far = app.get(&format!("/v1/subscriptions/{sub}/usage"), s).await;
+    let line = &so_far.expect(200)["lines"][0];
+    assert_eq!(
+        (
+            line["usage"].as_str(),
+            line["quantity"].as_i64(),
+            line["amount"].as_i64()
+        ),
+        (Some("11"), Some(7), Some(18))
+    );
 
     let alerts = app
         .get(

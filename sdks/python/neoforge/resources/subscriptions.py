@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import AsyncIterator, Iterator, List, Mapping, Optional
 
 from .. import _http, _pagination, _response
-from ..models import CancelSubscriptionRequest, CouponId, CreateSubscriptionRequest, CustomerId, ProrationBehavior, Subscription, SubscriptionId, SubscriptionItem, SubscriptionPage, TaxRateId, UpdateSubscriptionRequest
+from ..models import CancelSubscriptionRequest, CouponId, CreateSubscriptionRequest, CustomerId, ProrationBehavior, Subscription, SubscriptionId, SubscriptionItem, SubscriptionPage, SubscriptionUsage, TaxRateId, UpdateSubscriptionRequest
 
 
 class SubscriptionsResource:
@@ -210,6 +210,26 @@ class SubscriptionsResource:
         )
         return _response.parse(response, lambda data: Subscription.from_dict(data))
 
+    def usage(
+        self,
+        id: SubscriptionId,
+        *,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> SubscriptionUsage:
+        """Get a subscription's metered usage in the current period, priced."""
+        response = self._transport.request(
+            _http.RequestOptions(
+                "GET",
+                f"/v1/subscriptions/{_http.segment(id)}/usage",
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            )
+        )
+        return _response.parse(response, lambda data: SubscriptionUsage.from_dict(data))
+
 
 class AsyncSubscriptionsResource:
     """Customers subscribed to prices: trials, renewals, cancellation."""
@@ -411,3 +431,23 @@ class AsyncSubscriptionsResource:
             )
         )
         return _response.parse(response, lambda data: Subscription.from_dict(data))
+
+    async def usage(
+        self,
+        id: SubscriptionId,
+        *,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> SubscriptionUsage:
+        """Get a subscription's metered usage in the current period, priced."""
+        response = await self._transport.request(
+            _http.RequestOptions(
+                "GET",
+                f"/v1/subscriptions/{_http.segment(id)}/usage",
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            )
+        )
+        return _response.parse(response, lambda data: SubscriptionUsage.from_dict(data))

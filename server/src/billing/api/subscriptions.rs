@@ -18,7 +18,7 @@ use crate::billing::store::{self as db, SubscriptionRow};
 use crate::billing::subscriptions::{
     ACTIVE, CANCELED, INCOMPLETE, Item, PAST_DUE, PAUSED, TRIALING, UNPAID, bills, defer,
     discount_of, draft_invoice, interval_of, items_of, now_for, proration_lines, start_next_period,
-    tax_rates_of,
+    tax_rates_of, usage_lines,
 };
 use crate::billing::{PriceTerms, notify};
 use crate::clock::timestamp;
@@ -416,6 +416,54 @@ pub async fn get(
         .ok_or(ApiError::NotFound("subscription"))?;
     tx.commit().await?;
     Ok(axum::Json(Subscription::from_row(row)?))
+}
+
+/// A subscription's metered usage so far this period, as its next invoice would bill it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubscriptionUsage {
+    pub subscription: SubscriptionId,
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[schema(value_type = String, format = DateTime)]
+    pub period_start: i64,
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[schema(value_type = String, format = DateTime)]
+    pub period_end: i64,
+    /// One line per metered item: the usage measured, the billed quantity and its amount.
+    pub lines: Vec<InvoiceLine>,
+}
+
+/// Get a subscription's metered usage in the current period, priced.
+#[utoipa::path(
+    get, path = "/v1/subscriptions/{id}/usage", tag = "subscriptions", operation_id = "subscriptions_usage",
+    params(("id" = SubscriptionId, Path)),
+    responses(
+        (status = 200, description = "The usage so far", body = SubscriptionUsage),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+    ),
+    security(("api_key" = ["billing:read"]), ("session" = ["billing:read"]))
+)]
+pub async fn usage(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<SubscriptionId>,
+) -> ApiResult<axum::Json<SubscriptionUsage>> {
+    caller.require(Permission::BillingRead)?;
+    let mut tx = state.db.read_scoped(&caller.scope).await?;
+    let row = db::get_subscription(&mut tx, &caller.scope, id.as_str())
+        .await?
+        .ok_or(ApiError::NotFound("subscription"))?;
+    let period = (row.current_period_start, row.current_period_end);
+    let lines = usage_lines(&mut tx, &caller.scope, &row, period).await?;
+    tx.commit().await?;
+    Ok(axum::Json(SubscriptionUsage {
+        subscription: id,
+        period_start: period.0,
+        period_end: period.1,
+        lines: lines.into_iter().map(InvoiceLine::from).collect(),
+    }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
