@@ -32,6 +32,16 @@ fn placeholders(rows: usize, cols: usize, first: usize) -> String {
     s
 }
 
+/// `customer_id = $n`, or (all customers) an always-true condition that still binds `$n`.
+/// Not `($n IS NULL OR customer_id = $n)`: that keeps SQLite from using the customer part
+/// of an index, and a customer's query would scan every customer's rows.
+fn customer_is(customer: Option<&str>, n: usize) -> String {
+    match customer {
+        Some(_) => format!("customer_id = ${n}"),
+        None => format!("${n} IS NULL"),
+    }
+}
+
 // ---------- meters ----------
 
 #[derive(Debug, Clone, FromRow)]
@@ -231,8 +241,9 @@ pub async fn raw_events(
         .join(" OR ");
     let sql = format!(
         "SELECT ts, properties FROM usage_events WHERE tenant_id = $1 AND env = $2
-         AND event_type = $3 AND ($4 IS NULL OR customer_id = $4)
-         AND received_at >= $5 AND ($6 IS NULL OR received_at < $6) AND ({within})"
+         AND event_type = $3 AND {}
+         AND received_at >= $5 AND ($6 IS NULL OR received_at < $6) AND ({within})",
+        customer_is(customer, 4)
     );
     let mut q = sqlx::query(AssertSqlSafe(sql))
         .bind(scope.org_id.as_str())
@@ -314,12 +325,20 @@ pub async fn merge_rollups(
                 .execute(&mut *c)
                 .await?;
         }
+        // A join with the keys, not `(…) IN (VALUES …)`: SQLite would use only the
+        // (tenant_id, env) prefix of the key for that and scan the tenant's rollups.
+        let lock = match lock_clause(c, Claim::Wait) {
+            "" => "",
+            _ => " FOR UPDATE OF r",
+        };
         let sql = format!(
-            "SELECT {KEY_COLUMNS}, {AGG_COLUMNS} FROM meter_rollups
-             WHERE tenant_id = $1 AND env = $2 AND ({KEY_COLUMNS}) IN (VALUES {})
-             ORDER BY {KEY_COLUMNS}{}",
+            "SELECT r.meter_id, r.customer_id, r.width, r.bucket, r.group_key,
+             r.count, r.sum, r.min, r.max, r.latest, r.area, r.latest_at
+             FROM (VALUES {}) AS k JOIN meter_rollups r ON r.tenant_id = $1 AND r.env = $2
+             AND r.meter_id = k.column1 AND r.customer_id = k.column2 AND r.width = k.column3
+             AND r.bucket = k.column4 AND r.group_key = k.column5
+             ORDER BY r.meter_id, r.customer_id, r.width, r.bucket, r.group_key{lock}",
             placeholders(chunk.len(), 5, 3),
-            lock_clause(c, Claim::Wait)
         );
         let rows = bind_keys(sqlx::query(AssertSqlSafe(sql)), scope, chunk)
             .fetch_all(&mut *c)
@@ -420,7 +439,8 @@ pub async fn rollups(
     let sql = format!(
         "SELECT width, bucket, group_key, {AGG_COLUMNS} FROM meter_rollups
          WHERE tenant_id = $1 AND env = $2 AND meter_id = $3
-         AND ($4 IS NULL OR customer_id = $4) AND ({within})"
+         AND {} AND ({within})",
+        customer_is(customer, 4)
     );
     let mut q = sqlx::query(AssertSqlSafe(sql))
         .bind(scope.org_id.as_str())
@@ -490,21 +510,23 @@ pub async fn distinct_values(
     customer: Option<&str>,
     (from, to): (i64, i64),
 ) -> sqlx::Result<Vec<(i64, String, String)>> {
-    sqlx::query(
+    let sql = format!(
         "SELECT bucket, group_key, value FROM meter_distinct WHERE tenant_id = $1 AND env = $2
-         AND meter_id = $3 AND ($4 IS NULL OR customer_id = $4) AND bucket >= $5 AND bucket < $6",
-    )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
-    .bind(meter)
-    .bind(customer)
-    .bind(from)
-    .bind(to)
-    .fetch_all(c)
-    .await?
-    .into_iter()
-    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-    .collect()
+         AND meter_id = $3 AND {} AND bucket >= $5 AND bucket < $6",
+        customer_is(customer, 4)
+    );
+    sqlx::query(AssertSqlSafe(sql))
+        .bind(scope.org_id.as_str())
+        .bind(scope.env.as_str())
+        .bind(meter)
+        .bind(customer)
+        .bind(from)
+        .bind(to)
+        .fetch_all(c)
+        .await?
+        .into_iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+        .collect()
 }
 
 // ---------- usage alerts ----------
