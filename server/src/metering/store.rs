@@ -1,36 +1,17 @@
 //! Metering SQL: meters, raw events, rollups, distinct values and sent alerts. Bulk writes
-//! are multi-row statements in chunks that stay under both backends' bind limits.
+//! bind their rows as one JSON array (`store::json_rows`).
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use rust_decimal::Decimal;
+use serde_json::{Value, json};
 use sqlx::{AnyConnection, AssertSqlSafe, FromRow, Row};
 
 use super::model::Agg;
 use crate::http::error::{ApiError, ApiResult};
-use crate::store::{Claim, lock_clause};
+use crate::store::{Claim, json_rows, lock_clause};
 use crate::tenancy::Scope;
-
-/// Rows per multi-row statement: 1,000 × 14 binds stays under SQLite's 32,766.
-const CHUNK: usize = 1000;
-
-/// `($f,$f+1,…),(…)`: `rows` tuples of `cols` placeholders numbered from `first`.
-fn placeholders(rows: usize, cols: usize, first: usize) -> String {
-    let mut s = String::with_capacity(rows * cols * 5);
-    for r in 0..rows {
-        s.push_str(if r == 0 { "(" } else { ",(" });
-        for c in 0..cols {
-            if c > 0 {
-                s.push(',');
-            }
-            s.push('$');
-            s.push_str(&(first + r * cols + c).to_string());
-        }
-        s.push(')');
-    }
-    s
-}
 
 /// `customer_id = $n`, or (all customers) an always-true condition that still binds `$n`.
 /// Not `($n IS NULL OR customer_id = $n)`: that keeps SQLite from using the customer part
@@ -161,23 +142,21 @@ pub async fn customers_named(
     scope: &Scope,
     refs: &[&str],
 ) -> sqlx::Result<Vec<EventCustomer>> {
-    let mut found = Vec::new();
-    for chunk in refs.chunks(CHUNK) {
-        let list = placeholders(chunk.len(), 1, 3).replace("),(", ",");
-        let sql = format!(
-            "SELECT c.id, c.external_id, t.frozen_time AS clock_time FROM customers c
-             LEFT JOIN test_clocks t ON t.id = c.test_clock
-             WHERE c.tenant_id = $1 AND c.env = $2 AND (c.id IN {list} OR c.external_id IN {list})"
-        );
-        let mut q = sqlx::query_as(AssertSqlSafe(sql))
-            .bind(scope.org_id.as_str())
-            .bind(scope.env.as_str());
-        for r in chunk {
-            q = q.bind(*r);
-        }
-        found.extend(q.fetch_all(&mut *c).await?);
-    }
-    Ok(found)
+    let rows = json_rows(c, 3);
+    let sql = format!(
+        "SELECT c.id, c.external_id, t.frozen_time AS clock_time FROM customers c
+         LEFT JOIN test_clocks t ON t.id = c.test_clock
+         WHERE c.tenant_id = $1 AND c.env = $2
+         AND (c.id IN (SELECT e.value->>'r' FROM {rows})
+              OR c.external_id IN (SELECT e.value->>'r' FROM {rows}))"
+    );
+    let refs: Vec<Value> = refs.iter().map(|r| json!({ "r": r })).collect();
+    sqlx::query_as(AssertSqlSafe(sql))
+        .bind(scope.org_id.as_str())
+        .bind(scope.env.as_str())
+        .bind(Value::Array(refs).to_string())
+        .fetch_all(c)
+        .await
 }
 
 // ---------- events ----------
@@ -198,28 +177,29 @@ pub async fn insert_events(
     scope: &Scope,
     events: &[&EventRow],
 ) -> sqlx::Result<Vec<String>> {
-    let mut inserted = Vec::with_capacity(events.len());
-    for chunk in events.chunks(CHUNK) {
-        let sql = format!(
-            "INSERT INTO usage_events (tenant_id, env, id, event_type, customer_id, ts, properties,
-             received_at) VALUES {} ON CONFLICT (tenant_id, env, id) DO NOTHING RETURNING id",
-            placeholders(chunk.len(), 8, 1)
-        );
-        let mut q = sqlx::query_scalar(AssertSqlSafe(sql));
-        for e in chunk {
-            q = q
-                .bind(scope.org_id.as_str())
-                .bind(scope.env.as_str())
-                .bind(&e.id)
-                .bind(&e.event_type)
-                .bind(&e.customer_id)
-                .bind(e.ts)
-                .bind(&e.properties)
-                .bind(e.received_at);
-        }
-        inserted.extend(q.fetch_all(&mut *c).await?);
-    }
-    Ok(inserted)
+    let rows: Vec<Value> = events
+        .iter()
+        .map(|e| {
+            json!({"id": e.id, "type": e.event_type, "customer": e.customer_id, "ts": e.ts,
+                   "properties": e.properties, "received_at": e.received_at})
+        })
+        .collect();
+    // `WHERE true`: SQLite's parser needs it between INSERT … SELECT and ON CONFLICT.
+    let sql = format!(
+        "INSERT INTO usage_events (tenant_id, env, id, event_type, customer_id, ts, properties,
+         received_at)
+         SELECT $1, $2, e.value->>'id', e.value->>'type', e.value->>'customer',
+         CAST(e.value->>'ts' AS BIGINT), e.value->>'properties',
+         CAST(e.value->>'received_at' AS BIGINT) FROM {} WHERE true
+         ON CONFLICT (tenant_id, env, id) DO NOTHING RETURNING id",
+        json_rows(c, 3)
+    );
+    sqlx::query_scalar(AssertSqlSafe(sql))
+        .bind(scope.org_id.as_str())
+        .bind(scope.env.as_str())
+        .bind(Value::Array(rows).to_string())
+        .fetch_all(c)
+        .await
 }
 
 /// Raw events of one type and customer in any of `ranges`, received while the meter was
@@ -310,99 +290,89 @@ pub async fn merge_rollups(
     scope: &Scope,
     deltas: &BTreeMap<RollupKey, Agg>,
 ) -> ApiResult<()> {
-    let keys: Vec<&RollupKey> = deltas.keys().collect();
-    let locking = !lock_clause(c, Claim::Wait).is_empty();
-    for chunk in keys.chunks(CHUNK) {
-        if locking {
-            let sql = format!(
-                "INSERT INTO meter_rollups (tenant_id, env, {KEY_COLUMNS}, count, sum, area)
-                 VALUES {} ON CONFLICT DO NOTHING",
-                placeholders(chunk.len(), 5, 3)
-                    .replace('(', "($1, $2, ")
-                    .replace(')', ", 0, '0', '0')")
-            );
-            bind_keys(sqlx::query(AssertSqlSafe(sql)), scope, chunk)
-                .execute(&mut *c)
-                .await?;
-        }
-        // A join with the keys, not `(…) IN (VALUES …)`: SQLite would use only the
-        // (tenant_id, env) prefix of the key for that and scan the tenant's rollups.
-        let lock = match lock_clause(c, Claim::Wait) {
-            "" => "",
-            _ => " FOR UPDATE OF r",
-        };
-        let sql = format!(
-            "SELECT r.meter_id, r.customer_id, r.width, r.bucket, r.group_key,
-             r.count, r.sum, r.min, r.max, r.latest, r.area, r.latest_at
-             FROM (VALUES {}) AS k JOIN meter_rollups r ON r.tenant_id = $1 AND r.env = $2
-             AND r.meter_id = k.column1 AND r.customer_id = k.column2 AND r.width = k.column3
-             AND r.bucket = k.column4 AND r.group_key = k.column5
-             ORDER BY r.meter_id, r.customer_id, r.width, r.bucket, r.group_key{lock}",
-            placeholders(chunk.len(), 5, 3),
-        );
-        let rows = bind_keys(sqlx::query(AssertSqlSafe(sql)), scope, chunk)
-            .fetch_all(&mut *c)
-            .await?;
-        let mut merged: BTreeMap<&RollupKey, Agg> =
-            chunk.iter().map(|k| (*k, deltas[*k].clone())).collect();
-        for r in &rows {
-            let key = RollupKey {
-                meter_id: r.try_get(0)?,
-                customer_id: r.try_get(1)?,
-                width: r.try_get(2)?,
-                bucket: r.try_get(3)?,
-                group_key: r.try_get(4)?,
-            };
-            if let Some(m) = merged.get_mut(&key) {
-                m.merge(&agg_of(r, 5)?)
-                    .map_err(|e| ApiError::validation("events", e.to_string()))?;
-            }
-        }
-        let sql = format!(
-            "INSERT INTO meter_rollups (tenant_id, env, {KEY_COLUMNS}, {AGG_COLUMNS}) VALUES {}
-             ON CONFLICT (tenant_id, env, {KEY_COLUMNS}) DO UPDATE SET count = excluded.count,
-             sum = excluded.sum, min = excluded.min, max = excluded.max,
-             latest = excluded.latest, area = excluded.area, latest_at = excluded.latest_at",
-            placeholders(merged.len(), 14, 1)
-        );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for (k, a) in &merged {
-            q = q
-                .bind(scope.org_id.as_str())
-                .bind(scope.env.as_str())
-                .bind(&k.meter_id)
-                .bind(&k.customer_id)
-                .bind(k.width)
-                .bind(k.bucket)
-                .bind(&k.group_key)
-                .bind(a.count)
-                .bind(text(a.sum))
-                .bind(a.min.map(text))
-                .bind(a.max.map(text))
-                .bind(a.latest.map(|(_, v)| text(v)))
-                .bind(text(a.area))
-                .bind(a.latest.map(|(at, _)| at));
-        }
-        q.execute(&mut *c).await?;
+    if deltas.is_empty() {
+        return Ok(());
     }
+    let key = |k: &RollupKey| json!({"m": k.meter_id, "c": k.customer_id, "w": k.width, "b": k.bucket, "g": k.group_key});
+    let keys = Value::Array(deltas.keys().map(key).collect()).to_string();
+    let rows = json_rows(c, 3);
+    let key_values = "e.value->>'m', e.value->>'c', CAST(e.value->>'w' AS BIGINT), \
+                      CAST(e.value->>'b' AS BIGINT), e.value->>'g'";
+    let locking = !lock_clause(c, Claim::Wait).is_empty();
+    if locking {
+        let sql = format!(
+            "INSERT INTO meter_rollups (tenant_id, env, {KEY_COLUMNS}, count, sum, area)
+             SELECT $1, $2, {key_values}, 0, '0', '0' FROM {rows} WHERE true
+             ON CONFLICT DO NOTHING"
+        );
+        bind_scope(sqlx::query(AssertSqlSafe(sql)), scope)
+            .bind(&keys)
+            .execute(&mut *c)
+            .await?;
+    }
+    let sql = format!(
+        "SELECT r.meter_id, r.customer_id, r.width, r.bucket, r.group_key,
+         r.count, r.sum, r.min, r.max, r.latest, r.area, r.latest_at
+         FROM {rows} JOIN meter_rollups r ON r.tenant_id = $1 AND r.env = $2
+         AND r.meter_id = e.value->>'m' AND r.customer_id = e.value->>'c'
+         AND r.width = CAST(e.value->>'w' AS BIGINT) AND r.bucket = CAST(e.value->>'b' AS BIGINT)
+         AND r.group_key = e.value->>'g'
+         ORDER BY r.meter_id, r.customer_id, r.width, r.bucket, r.group_key{}",
+        if locking { " FOR UPDATE OF r" } else { "" }
+    );
+    let existing = bind_scope(sqlx::query(AssertSqlSafe(sql)), scope)
+        .bind(&keys)
+        .fetch_all(&mut *c)
+        .await?;
+    let mut merged = deltas.clone();
+    for r in &existing {
+        let key = RollupKey {
+            meter_id: r.try_get(0)?,
+            customer_id: r.try_get(1)?,
+            width: r.try_get(2)?,
+            bucket: r.try_get(3)?,
+            group_key: r.try_get(4)?,
+        };
+        if let Some(m) = merged.get_mut(&key) {
+            m.merge(&agg_of(r, 5)?)
+                .map_err(|e| ApiError::validation("events", e.to_string()))?;
+        }
+    }
+    let values: Vec<Value> = merged
+        .iter()
+        .map(|(k, a)| {
+            let mut v = key(k);
+            v["count"] = json!(a.count);
+            v["sum"] = json!(text(a.sum));
+            v["min"] = json!(a.min.map(text));
+            v["max"] = json!(a.max.map(text));
+            v["latest"] = json!(a.latest.map(|(_, l)| text(l)));
+            v["latest_at"] = json!(a.latest.map(|(at, _)| at));
+            v["area"] = json!(text(a.area));
+            v
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO meter_rollups (tenant_id, env, {KEY_COLUMNS}, {AGG_COLUMNS})
+         SELECT $1, $2, {key_values}, CAST(e.value->>'count' AS BIGINT), e.value->>'sum',
+         e.value->>'min', e.value->>'max', e.value->>'latest', e.value->>'area',
+         CAST(e.value->>'latest_at' AS BIGINT) FROM {rows} WHERE true
+         ON CONFLICT (tenant_id, env, {KEY_COLUMNS}) DO UPDATE SET count = excluded.count,
+         sum = excluded.sum, min = excluded.min, max = excluded.max,
+         latest = excluded.latest, area = excluded.area, latest_at = excluded.latest_at"
+    );
+    bind_scope(sqlx::query(AssertSqlSafe(sql)), scope)
+        .bind(Value::Array(values).to_string())
+        .execute(&mut *c)
+        .await?;
     Ok(())
 }
 
-fn bind_keys<'q>(
-    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+fn bind_scope<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
     scope: &'q Scope,
-    keys: &[&'q RollupKey],
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
-    q = q.bind(scope.org_id.as_str()).bind(scope.env.as_str());
-    for k in keys {
-        q = q
-            .bind(&k.meter_id)
-            .bind(&k.customer_id)
-            .bind(k.width)
-            .bind(k.bucket)
-            .bind(&k.group_key);
-    }
-    q
+    q.bind(scope.org_id.as_str()).bind(scope.env.as_str())
 }
 
 /// A rollup row read back: its customer, width, bucket, group and aggregate.
@@ -480,25 +450,23 @@ pub async fn insert_distinct(
     scope: &Scope,
     rows: &[&DistinctRow],
 ) -> sqlx::Result<()> {
-    for chunk in rows.chunks(CHUNK) {
-        let sql = format!(
-            "INSERT INTO meter_distinct (tenant_id, env, meter_id, customer_id, bucket, group_key,
-             value) VALUES {} ON CONFLICT DO NOTHING",
-            placeholders(chunk.len(), 7, 1)
-        );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for d in chunk {
-            q = q
-                .bind(scope.org_id.as_str())
-                .bind(scope.env.as_str())
-                .bind(&d.meter_id)
-                .bind(&d.customer_id)
-                .bind(d.bucket)
-                .bind(&d.group_key)
-                .bind(&d.value);
-        }
-        q.execute(&mut *c).await?;
+    if rows.is_empty() {
+        return Ok(());
     }
+    let values: Vec<Value> = rows
+        .iter()
+        .map(|d| json!({"m": d.meter_id, "c": d.customer_id, "b": d.bucket, "g": d.group_key, "v": d.value}))
+        .collect();
+    let sql = format!(
+        "INSERT INTO meter_distinct (tenant_id, env, meter_id, customer_id, bucket, group_key,
+         value) SELECT $1, $2, e.value->>'m', e.value->>'c', CAST(e.value->>'b' AS BIGINT),
+         e.value->>'g', e.value->>'v' FROM {} WHERE true ON CONFLICT DO NOTHING",
+        json_rows(c, 3)
+    );
+    bind_scope(sqlx::query(AssertSqlSafe(sql)), scope)
+        .bind(Value::Array(values).to_string())
+        .execute(c)
+        .await?;
     Ok(())
 }
 

@@ -224,6 +224,18 @@ pub fn lock_clause(c: &AnyConnection, how: Claim) -> &'static str {
     }
 }
 
+/// A FROM item unnesting the JSON array bound as `$n` into rows `e` with one JSON column
+/// `value` (read fields with `e.value->>'field'`). Bulk statements bind their rows this way:
+/// one parameter, where a multi-row VALUES needs one per field, and SQLite finds a bound
+/// name by a linear search, which made large statements quadratic.
+pub fn json_rows(c: &AnyConnection, n: usize) -> String {
+    if c.backend_name().eq_ignore_ascii_case("postgresql") {
+        format!("json_array_elements(${n}::json) AS e(value)")
+    } else {
+        format!("json_each(${n}) AS e")
+    }
+}
+
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
