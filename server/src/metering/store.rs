@@ -310,10 +310,12 @@ pub async fn merge_rollups(
             .execute(&mut *c)
             .await?;
     }
+    // CROSS JOIN: SQLite then loops over the keys and looks each one up; with a plain join
+    // it chose to scan the tenant's rollups instead.
     let sql = format!(
         "SELECT r.meter_id, r.customer_id, r.width, r.bucket, r.group_key,
          r.count, r.sum, r.min, r.max, r.latest, r.area, r.latest_at
-         FROM {rows} JOIN meter_rollups r ON r.tenant_id = $1 AND r.env = $2
+         FROM {rows} CROSS JOIN meter_rollups r WHERE r.tenant_id = $1 AND r.env = $2
          AND r.meter_id = e.value->>'m' AND r.customer_id = e.value->>'c'
          AND r.width = CAST(e.value->>'w' AS BIGINT) AND r.bucket = CAST(e.value->>'b' AS BIGINT)
          AND r.group_key = e.value->>'g'
