@@ -129,6 +129,9 @@ prefixed_id!(
 prefixed_id!(
     /// A credit note: money given back on a paid invoice.
     CreditNoteId, "cn");
+prefixed_id!(
+    /// An entry of the request log: one API request made with a key.
+    RequestLogId, "rlog");
 
 #[cfg(test)]
 mod tests {

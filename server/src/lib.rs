@@ -10,6 +10,8 @@ pub mod crypto;
 pub mod http;
 pub mod ids;
 pub mod openapi;
+pub mod portal;
+pub mod request_log;
 pub mod secret;
 pub mod store;
 pub mod tenancy;

@@ -13,6 +13,8 @@ mod fake_stripe;
 mod isolation;
 mod lifecycle;
 mod organizations;
+mod portal;
+mod request_log;
 mod stripe;
 mod subscriptions;
 mod webhooks;
