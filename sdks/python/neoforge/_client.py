@@ -21,6 +21,8 @@ from .resources import (
     AsyncInvitationsResource,
     ApiKeysResource,
     AsyncApiKeysResource,
+    RequestLogResource,
+    AsyncRequestLogResource,
     AuditEventsResource,
     AsyncAuditEventsResource,
     ProductsResource,
@@ -68,6 +70,7 @@ class Client:
     roles: RolesResource
     invitations: InvitationsResource
     api_keys: ApiKeysResource
+    request_log: RequestLogResource
     audit_events: AuditEventsResource
     products: ProductsResource
     customers: CustomersResource
@@ -100,6 +103,7 @@ class Client:
         self.roles = RolesResource(self._transport)
         self.invitations = InvitationsResource(self._transport)
         self.api_keys = ApiKeysResource(self._transport)
+        self.request_log = RequestLogResource(self._transport)
         self.audit_events = AuditEventsResource(self._transport)
         self.products = ProductsResource(self._transport)
         self.customers = CustomersResource(self._transport)
@@ -141,6 +145,7 @@ class AsyncClient:
     roles: AsyncRolesResource
     invitations: AsyncInvitationsResource
     api_keys: AsyncApiKeysResource
+    request_log: AsyncRequestLogResource
     audit_events: AsyncAuditEventsResource
     products: AsyncProductsResource
     customers: AsyncCustomersResource
@@ -173,6 +178,7 @@ class AsyncClient:
         self.roles = AsyncRolesResource(self._transport)
         self.invitations = AsyncInvitationsResource(self._transport)
         self.api_keys = AsyncApiKeysResource(self._transport)
+        self.request_log = AsyncRequestLogResource(self._transport)
         self.audit_events = AsyncAuditEventsResource(self._transport)
         self.products = AsyncProductsResource(self._transport)
         self.customers = AsyncCustomersResource(self._transport)
