@@ -55,7 +55,9 @@ export function lines(series, summary, unit = "") {
     let d = "";
     values.forEach((v, i) => {
       if (v == null) return;
-      d += `${d && values[i - 1] != null ? "L" : "M"}${x(i, values.length).toFixed(1)},${y(v, max).toFixed(1)}`;
+      const [px, py] = [x(i, values.length).toFixed(1), y(v, max).toFixed(1)];
+      d += `${d && values[i - 1] != null ? "L" : "M"}${px},${py}`;
+      root.append(svg("circle", { class: s === 0 ? "dot" : "dot2", cx: px, cy: py, r: 2 }));
     });
     if (d) root.append(svg("path", { class: s === 0 ? "line" : "line2", d }));
   });

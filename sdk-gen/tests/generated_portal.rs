@@ -56,7 +56,11 @@ fn committed_portal_is_current() {
 #[test]
 fn portal_generation_is_deterministic() {
     let first = sdk_gen::portal::generate(&root()).expect("first");
-    assert!(first.iter().any(|f| f.path == "reference/api_keys/list.html"));
+    assert!(
+        first
+            .iter()
+            .any(|f| f.path == "reference/api_keys/list.html")
+    );
     assert_eq!(first, sdk_gen::portal::generate(&root()).expect("second"));
 }
 
@@ -75,10 +79,20 @@ fn a_reference_page_stays_small() {
             .map_or(0, |f| f.contents.len())
     };
     // Every asset the page loads, directly or through module imports.
-    let assets: usize = ["portal.css", "portal.js", "api.js", "search.js", "playground.js", "validate.js"]
-        .iter()
-        .map(|a| size_of(&format!("assets/{a}")))
-        .sum();
+    let assets: usize = [
+        "portal.css",
+        "portal.js",
+        "api.js",
+        "search.js",
+        "playground.js",
+        "validate.js",
+    ]
+    .iter()
+    .map(|a| size_of(&format!("assets/{a}")))
+    .sum();
     assert!(page.contents.contains("assets/playground.js"));
-    assert!(assets > 10_000 && assets < 200_000, "{assets} bytes of JS and CSS");
+    assert!(
+        assets > 10_000 && assets < 200_000,
+        "{assets} bytes of JS and CSS"
+    );
 }

@@ -29,53 +29,56 @@ struct Example<'a> {
 }
 
 impl Example<'_> {
-fn value(&self, ty: &TypeRef, depth: usize) -> Value {
-    if depth > MAX_DEPTH {
-        return json!({});
+    fn value(&self, ty: &TypeRef, depth: usize) -> Value {
+        if depth > MAX_DEPTH {
+            return json!({});
+        }
+        match ty {
+            TypeRef::String { format } => match format.as_deref() {
+                Some("date-time") => json!("2027-01-01T00:00:00Z"),
+                Some("date") => json!("2027-01-01"),
+                Some("email") => json!("ada@example.com"),
+                Some("uri" | "url") => json!("https://example.com/webhooks"),
+                _ => json!("example"),
+            },
+            TypeRef::Integer { .. } => json!(1),
+            TypeRef::Number { .. } => json!(1.5),
+            TypeRef::Boolean => json!(true),
+            TypeRef::Array { items } => json!([self.value(items, depth + 1)]),
+            TypeRef::Map { .. } | TypeRef::Any => json!({}),
+            TypeRef::Enum { values } => values.first().map_or(Value::Null, |v| json!(v)),
+            TypeRef::Nullable { inner } => self.value(inner, depth),
+            TypeRef::Ref { name } => self.model(name, depth),
+        }
     }
-    match ty {
-        TypeRef::String { format } => match format.as_deref() {
-            Some("date-time") => json!("2027-01-01T00:00:00Z"),
-            Some("date") => json!("2027-01-01"),
-            Some("email") => json!("ada@example.com"),
-            Some("uri" | "url") => json!("https://example.com/webhooks"),
-            _ => json!("example"),
-        },
-        TypeRef::Integer { .. } => json!(1),
-        TypeRef::Number { .. } => json!(1.5),
-        TypeRef::Boolean => json!(true),
-        TypeRef::Array { items } => json!([self.value(items, depth + 1)]),
-        TypeRef::Map { .. } | TypeRef::Any => json!({}),
-        TypeRef::Enum { values } => values.first().map_or(Value::Null, |v| json!(v)),
-        TypeRef::Nullable { inner } => self.value(inner, depth),
-        TypeRef::Ref { name } => self.model(name, depth),
-    }
-}
 
-fn model(&self, name: &str, depth: usize) -> Value {
-    let api = self.api;
-    let Some(m) = api.models.iter().find(|m| m.name == name) else {
-        return Value::Null;
-    };
-    if let Some(example) = &m.example {
-        return example.clone();
+    fn model(&self, name: &str, depth: usize) -> Value {
+        let api = self.api;
+        let Some(m) = api.models.iter().find(|m| m.name == name) else {
+            return Value::Null;
+        };
+        if let Some(example) = &m.example {
+            return example.clone();
+        }
+        match &m.kind {
+            ModelKind::Object { fields } => Value::Object(
+                fields
+                    .iter()
+                    .filter(|f| self.all || f.required)
+                    .map(|f| {
+                        let v = f
+                            .example
+                            .clone()
+                            .unwrap_or_else(|| self.value(&f.ty, depth + 1));
+                        (f.name.clone(), v)
+                    })
+                    .collect::<Map<_, _>>(),
+            ),
+            ModelKind::Enum { values } => values.first().map_or(Value::Null, |v| json!(v)),
+            ModelKind::Alias { target } => self.value(target, depth),
+            ModelKind::Union { variants, .. } => variants
+                .first()
+                .map_or(Value::Null, |v| self.value(v, depth + 1)),
+        }
     }
-    match &m.kind {
-        ModelKind::Object { fields } => Value::Object(
-            fields
-                .iter()
-                .filter(|f| self.all || f.required)
-                .map(|f| {
-                    let v = f.example.clone().unwrap_or_else(|| self.value(&f.ty, depth + 1));
-                    (f.name.clone(), v)
-                })
-                .collect::<Map<_, _>>(),
-        ),
-        ModelKind::Enum { values } => values.first().map_or(Value::Null, |v| json!(v)),
-        ModelKind::Alias { target } => self.value(target, depth),
-        ModelKind::Union { variants, .. } => variants
-            .first()
-            .map_or(Value::Null, |v| self.value(v, depth + 1)),
-    }
-}
 }

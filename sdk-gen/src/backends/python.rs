@@ -642,8 +642,8 @@ pub fn sample(api: &Api, resource: &Resource, op: &Operation) -> anyhow::Result<
         ),
     };
     Ok(format!(
-        "import os\n\nfrom neoforge import NeoForge\n{models}\n\
-         client = NeoForge(\n    api_key=os.environ[\"NEOFORGE_API_KEY\"],\n    base_url=os.environ.get(\"NEOFORGE_BASE_URL\", {}),\n)\n\
+        "import os\n\nfrom neoforge import Client\n{models}\n\
+         client = Client(\n    api_key=os.environ[\"NEOFORGE_API_KEY\"],\n    base_url=os.environ.get(\"NEOFORGE_BASE_URL\", {}),\n)\n\
          result = client.{}.{}({})\nprint(result)\n",
         json_string(&api.base_url),
         snake(&resource.name),
@@ -669,7 +669,13 @@ impl Types<'_> {
         fields
             .iter()
             .filter_map(|f| value.get(&f.name).map(|v| (f, v)))
-            .map(|(f, v)| Ok(format!("{}={}", identifier(&f.name), self.literal(&f.ty, v, imports)?)))
+            .map(|(f, v)| {
+                Ok(format!(
+                    "{}={}",
+                    identifier(&f.name),
+                    self.literal(&f.ty, v, imports)?
+                ))
+            })
             .collect()
     }
 

@@ -162,7 +162,10 @@ pub fn sample(api: &Api, resource: &Resource, op: &Operation) -> anyhow::Result<
             .collect::<anyhow::Result<Vec<_>>>()?;
         args.push(match required.is_empty() {
             true => format!("{params}::default()"),
-            false => format!("{params} {{ {}, ..Default::default() }}", required.join(", ")),
+            false => format!(
+                "{params} {{ {}, ..Default::default() }}",
+                required.join(", ")
+            ),
         });
         uses.push(params);
     }

@@ -37,8 +37,14 @@ mod tests {
 
     #[test]
     fn code_and_escaping() {
-        assert_eq!(inline("Send `Idempotency-Key`."), "Send <code>Idempotency-Key</code>.");
-        assert_eq!(inline("<script>x</script>"), "&lt;script&gt;x&lt;/script&gt;");
+        assert_eq!(
+            inline("Send `Idempotency-Key`."),
+            "Send <code>Idempotency-Key</code>."
+        );
+        assert_eq!(
+            inline("<script>x</script>"),
+            "&lt;script&gt;x&lt;/script&gt;"
+        );
         assert!(block("| a |\n| --- |\n| b |").contains("<table>"));
     }
 }

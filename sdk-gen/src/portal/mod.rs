@@ -57,7 +57,10 @@ const ASSETS: &[(&str, &str)] = &[
 
 /// The guides, in reading order: (slug, markdown whose first line is `# Title`).
 const GUIDES: &[(&str, &str)] = &[
-    ("quickstart", include_str!("../../../portal/guides/quickstart.md")),
+    (
+        "quickstart",
+        include_str!("../../../portal/guides/quickstart.md"),
+    ),
     (
         "authentication",
         include_str!("../../../portal/guides/authentication.md"),
@@ -71,7 +74,10 @@ const GUIDES: &[(&str, &str)] = &[
         "idempotency",
         include_str!("../../../portal/guides/idempotency.md"),
     ),
-    ("webhooks", include_str!("../../../portal/guides/webhooks.md")),
+    (
+        "webhooks",
+        include_str!("../../../portal/guides/webhooks.md"),
+    ),
     ("sandbox", include_str!("../../../portal/guides/sandbox.md")),
     (
         "versioning",
@@ -150,9 +156,9 @@ impl<'a> Site<'a> {
             .iter()
             .map(|(slug, source)| {
                 let (first, rest) = source.split_once('\n').unwrap_or((source, ""));
-                let title = first
-                    .strip_prefix("# ")
-                    .with_context(|| format!("portal/guides/{slug}.md must start with `# Title`"))?;
+                let title = first.strip_prefix("# ").with_context(|| {
+                    format!("portal/guides/{slug}.md must start with `# Title`")
+                })?;
                 Ok(Guide {
                     slug,
                     title: title.trim().to_owned(),
@@ -222,7 +228,8 @@ impl<'a> Site<'a> {
 
     fn files(mut self, changelog: &str) -> anyhow::Result<Vec<File>> {
         let api = self.api;
-        let mut files = vec![self.page("index.html", "home.html", "Developer portal", json!({}))?];
+        let mut files =
+            vec![self.page("index.html", "home.html", "Developer portal", json!({}))?];
         for guide in self.guides.clone() {
             let path = format!("guides/{}.html", guide.slug);
             files.push(self.page(&path, "guide.html", &guide.title, json!({"guide": guide}))?);
@@ -251,8 +258,17 @@ impl<'a> Site<'a> {
             for op in &resource.operations {
                 let view = views::operation_view(api, resource, op)?;
                 let path = format!("reference/{}/{}.html", resource.name, op.name);
-                let title = if op.summary.is_empty() { op.id.clone() } else { op.summary.clone() };
-                self.index(&title, &path, "operation", &format!("{} {} {}", op.method, op.path, op.id));
+                let title = if op.summary.is_empty() {
+                    op.id.clone()
+                } else {
+                    op.summary.clone()
+                };
+                self.index(
+                    &title,
+                    &path,
+                    "operation",
+                    &format!("{} {} {}", op.method, op.path, op.id),
+                );
                 samples.push(json!({
                     "operation": op.id, "method": op.method, "path": op.path,
                     "path_params": !op.path_params.is_empty(),
@@ -260,8 +276,10 @@ impl<'a> Site<'a> {
                     "samples": view.samples.iter().map(|s| (s.lang.to_owned(), json!(s.code))).collect::<serde_json::Map<_, _>>(),
                 }));
                 files.push(self.page(&path, "operation.html", &title, json!({"op": view}))?);
-                operations.push(json!({"name": op.name, "method": op.method, "path": op.path,
-                    "summary": op.summary, "deprecated": op.deprecated}));
+                operations.push(
+                    json!({"name": op.name, "method": op.method, "path": op.path,
+                    "summary": op.summary, "deprecated": op.deprecated}),
+                );
             }
             let path = format!("reference/{}.html", resource.name);
             self.index(&resource.name, &path, "resource", &resource.description);
@@ -289,17 +307,29 @@ impl<'a> Site<'a> {
             let resources: Vec<Value> = release
                 .resources
                 .iter()
-                .map(|r| json!({"name": r.name, "operations": r.operations.iter()
+                .map(|r| {
+                    json!({"name": r.name, "operations": r.operations.iter()
                     .map(|o| json!({"method": o.method, "path": o.path, "summary": o.summary}))
-                    .collect::<Vec<_>>()}))
+                    .collect::<Vec<_>>()})
+                })
                 .collect();
             let path = format!("versions/v{version}.html");
             let title = format!("Release v{version}");
-            files.push(self.page(&path, "release.html", &title, json!({"release": {
-                "version": version, "resources": resources}}))?);
+            files.push(self.page(
+                &path,
+                "release.html",
+                &title,
+                json!({"release": {
+                "version": version, "resources": resources}}),
+            )?);
         }
         // The scopes a key can have: the values of the spec's `Permission` enum.
-        let permissions = match api.models.iter().find(|m| m.name == "Permission").map(|m| &m.kind) {
+        let permissions = match api
+            .models
+            .iter()
+            .find(|m| m.name == "Permission")
+            .map(|m| &m.kind)
+        {
             Some(ModelKind::Enum { values }) => values.clone(),
             _ => Vec::new(),
         };

@@ -68,7 +68,9 @@ pub enum ApiError {
     #[error("{0}")]
     Forbidden(String),
     /// A live key sent from the developer portal, which works only in the sandbox.
-    #[error("The developer portal works only in the sandbox: use an nf_test_ key. Live keys work from your own servers.")]
+    #[error(
+        "The developer portal works only in the sandbox: use an nf_test_ key. Live keys work from your own servers."
+    )]
     LiveKeyInPortal,
     /// Unknown id, or an id that belongs to another tenant or environment: the two are
     /// indistinguishable on purpose.

@@ -27,7 +27,9 @@ async fn portal_is_served_from_the_binary(b: Backend) {
         .await
         .expect("css");
     assert_eq!(
-        css.headers().get("content-type").and_then(|v| v.to_str().ok()),
+        css.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
         Some("text/css; charset=utf-8")
     );
     let page = app
@@ -46,11 +48,24 @@ async fn portal_is_served_from_the_binary(b: Backend) {
 async fn live_keys_are_refused_from_the_portal(b: Backend) {
     let app = spawn_app(b).await;
     let ada = app.signup("ada@example.com").await;
-    let (_, live) = app.create_key(&ada.session, json!({"name": "l"}), true).await;
-    let (_, test) = app.create_key(&ada.session, json!({"name": "t"}), false).await;
-    for marker in [("NeoForge-Portal", "playground"), ("Sec-Fetch-Site", "same-origin")] {
+    let (_, live) = app
+        .create_key(&ada.session, json!({"name": "l"}), true)
+        .await;
+    let (_, test) = app
+        .create_key(&ada.session, json!({"name": "t"}), false)
+        .await;
+    for marker in [
+        ("NeoForge-Portal", "playground"),
+        ("Sec-Fetch-Site", "same-origin"),
+    ] {
         let refused = app
-            .call_with(Method::GET, "/v1/organization", Some(&live), None, &[marker])
+            .call_with(
+                Method::GET,
+                "/v1/organization",
+                Some(&live),
+                None,
+                &[marker],
+            )
             .await;
         refused.expect_problem(403, "live_key_in_portal");
         assert!(
@@ -58,9 +73,15 @@ async fn live_keys_are_refused_from_the_portal(b: Backend) {
                 .as_str()
                 .is_some_and(|d| d.contains("nf_test_"))
         );
-        app.call_with(Method::GET, "/v1/organization", Some(&test), None, &[marker])
-            .await
-            .expect(200);
+        app.call_with(
+            Method::GET,
+            "/v1/organization",
+            Some(&test),
+            None,
+            &[marker],
+        )
+        .await
+        .expect(200);
     }
     // From anywhere else a live key works, and so does another site's browser page.
     app.get("/v1/organization", &live).await.expect(200);

@@ -9,7 +9,9 @@ use crate::helpers::{Backend, spawn_app};
 async fn requests_with_keys_are_logged_and_charted(b: Backend) {
     let app = spawn_app(b).await;
     let ada = app.signup("ada@example.com").await;
-    let (key_id, key) = app.create_key(&ada.session, json!({"name": "ci"}), false).await;
+    let (key_id, key) = app
+        .create_key(&ada.session, json!({"name": "ci"}), false)
+        .await;
     let (other_id, other) = app
         .create_key(&ada.session, json!({"name": "other"}), false)
         .await;
@@ -58,7 +60,10 @@ async fn requests_with_keys_are_logged_and_charted(b: Backend) {
     let by_route = app
         .get("/v1/request_log?route=/v1/api_keys/%7Bid%7D", &key)
         .await;
-    assert_eq!(by_route.expect(200)["data"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        by_route.expect(200)["data"].as_array().map(Vec::len),
+        Some(1)
+    );
     let page = app.get("/v1/request_log?limit=2", &key).await;
     let page = page.expect(200).clone();
     assert_eq!(page["has_more"], true);
@@ -91,10 +96,15 @@ async fn requests_with_keys_are_logged_and_charted(b: Backend) {
         .iter()
         .map(|b| b["requests"].as_i64().expect("count"))
         .sum();
-    let errors: i64 = buckets.iter().map(|b| b["errors"].as_i64().expect("n")).sum();
+    let errors: i64 = buckets
+        .iter()
+        .map(|b| b["errors"].as_i64().expect("n"))
+        .sum();
     assert_eq!((requests, errors), (2, 1));
     let last = buckets.last().expect("bucket");
-    assert!(last["p50_us"].as_i64().is_some() && last["p95_us"].as_i64() >= last["p50_us"].as_i64());
+    assert!(
+        last["p50_us"].as_i64().is_some() && last["p95_us"].as_i64() >= last["p50_us"].as_i64()
+    );
     assert_eq!(series["truncated"], false);
     app.stop().await;
 }
@@ -104,9 +114,15 @@ async fn request_log_is_isolated(b: Backend) {
     let app = spawn_app(b).await;
     let ada = app.signup("ada@example.com").await;
     let bob = app.signup("bob@example.com").await;
-    let (_, ada_test) = app.create_key(&ada.session, json!({"name": "t"}), false).await;
-    let (_, ada_live) = app.create_key(&ada.session, json!({"name": "l"}), true).await;
-    let (bob_key_id, bob_key) = app.create_key(&bob.session, json!({"name": "b"}), false).await;
+    let (_, ada_test) = app
+        .create_key(&ada.session, json!({"name": "t"}), false)
+        .await;
+    let (_, ada_live) = app
+        .create_key(&ada.session, json!({"name": "l"}), true)
+        .await;
+    let (bob_key_id, bob_key) = app
+        .create_key(&bob.session, json!({"name": "b"}), false)
+        .await;
     app.get("/v1/organization", &ada_test).await.expect(200);
     app.get("/v1/api_keys", &ada_live).await.expect(200);
     app.get("/v1/organization", &bob_key).await.expect(200);
@@ -142,9 +158,15 @@ async fn request_log_is_isolated(b: Backend) {
     assert_eq!(routes(&bob_log), ["/v1/organization"]);
     // Naming another tenant's key filters to nothing, and its analytics are empty.
     let foreign = app
-        .get(&format!("/v1/request_log?api_key={bob_key_id}"), &ada.session)
+        .get(
+            &format!("/v1/request_log?api_key={bob_key_id}"),
+            &ada.session,
+        )
         .await;
-    assert_eq!(foreign.expect(200)["data"].as_array().map(Vec::len), Some(0));
+    assert_eq!(
+        foreign.expect(200)["data"].as_array().map(Vec::len),
+        Some(0)
+    );
     let chart = app
         .get(
             &format!("/v1/request_log/analytics?api_key={bob_key_id}"),
