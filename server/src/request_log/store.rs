@@ -1,7 +1,9 @@
 //! SQL of the request log. Writes come from the background task, outside any tenant (one
 //! batch holds many tenants' entries); reads run in the caller's scope.
 
-use sqlx::{AnyConnection, FromRow};
+use sqlx::any::AnyArguments;
+use sqlx::query::QueryAs;
+use sqlx::{Any, AnyConnection, FromRow};
 
 use super::Entry;
 use crate::store::Db;
@@ -69,6 +71,34 @@ pub struct Filter<'a> {
     pub created_lt: Option<i64>,
 }
 
+/// The filter's conditions, over `$1` to `$9`, bound by `bind_filter`.
+const WHERE: &str = "WHERE tenant_id = $1 AND env = $2
+     AND ($3 IS NULL OR api_key_id = $3)
+     AND ($4 IS NULL OR status >= $4)
+     AND ($5 IS NULL OR status < $5)
+     AND ($6 IS NULL OR route = $6)
+     AND ($7 IS NULL OR created_at >= $7)
+     AND ($8 IS NULL OR created_at < $8)
+     AND ($9 IS NULL OR id < $9)";
+
+fn bind_filter<'q, O>(
+    query: QueryAs<'q, Any, O, AnyArguments>,
+    scope: &'q Scope,
+    filter: &'q Filter<'_>,
+    after: Option<&'q str>,
+) -> QueryAs<'q, Any, O, AnyArguments> {
+    query
+        .bind(scope.org_id.as_str())
+        .bind(scope.env.as_str())
+        .bind(filter.api_key_id)
+        .bind(filter.status_range.map(|r| r.0))
+        .bind(filter.status_range.map(|r| r.1))
+        .bind(filter.route)
+        .bind(filter.created_gte)
+        .bind(filter.created_lt)
+        .bind(after)
+}
+
 /// Newest first, after the cursor.
 pub async fn list(
     c: &mut AnyConnection,
@@ -77,27 +107,16 @@ pub async fn list(
     after: Option<&str>,
     limit: i64,
 ) -> sqlx::Result<Vec<Row>> {
-    sqlx::query_as(
+    let sql = format!(
         "SELECT id, api_key_id, request_id, method, route, status, duration_us, created_at
-         FROM request_log WHERE tenant_id = $1 AND env = $2
-         AND ($3 IS NULL OR id < $3)
-         AND ($4 IS NULL OR api_key_id = $4)
-         AND ($5 IS NULL OR status >= $5)
-         AND ($6 IS NULL OR status < $6)
-         AND ($7 IS NULL OR route = $7)
-         AND ($8 IS NULL OR created_at >= $8)
-         AND ($9 IS NULL OR created_at < $9)
-         ORDER BY id DESC LIMIT $10",
+         FROM request_log {WHERE} ORDER BY id DESC LIMIT $10"
+    );
+    bind_filter(
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)),
+        scope,
+        filter,
+        after,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
-    .bind(after)
-    .bind(filter.api_key_id)
-    .bind(filter.status_range.map(|r| r.0))
-    .bind(filter.status_range.map(|r| r.1))
-    .bind(filter.route)
-    .bind(filter.created_gte)
-    .bind(filter.created_lt)
     .bind(limit)
     .fetch_all(c)
     .await
@@ -110,20 +129,16 @@ pub async fn samples(
     filter: &Filter<'_>,
     limit: i64,
 ) -> sqlx::Result<Vec<(i64, i64, i64)>> {
-    sqlx::query_as(
-        "SELECT created_at, status, duration_us FROM request_log
-         WHERE tenant_id = $1 AND env = $2
-         AND ($3 IS NULL OR api_key_id = $3)
-         AND ($4 IS NULL OR route = $4)
-         AND created_at >= $5 AND created_at < $6
-         ORDER BY created_at LIMIT $7",
+    let sql = format!(
+        "SELECT created_at, status, duration_us FROM request_log {WHERE}
+         ORDER BY created_at LIMIT $10"
+    );
+    bind_filter(
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)),
+        scope,
+        filter,
+        None,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
-    .bind(filter.api_key_id)
-    .bind(filter.route)
-    .bind(filter.created_gte)
-    .bind(filter.created_lt)
     .bind(limit)
     .fetch_all(c)
     .await
