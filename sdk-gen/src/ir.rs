@@ -74,6 +74,8 @@ pub struct Param {
     pub ty: TypeRef,
     pub required: bool,
     pub description: String,
+    /// The schema's `example`, when it has one inline.
+    pub example: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Serialize)]
@@ -125,6 +127,7 @@ pub enum TypeRef {
 pub struct Model {
     pub name: String,
     pub description: String,
+    pub example: Option<serde_json::Value>,
     #[serde(flatten)]
     pub kind: ModelKind,
 }
@@ -154,6 +157,7 @@ pub struct Field {
     pub ty: TypeRef,
     pub required: bool,
     pub description: String,
+    pub example: Option<serde_json::Value>,
 }
 
 /// Model names are the component names made identifier-safe (`Page_ApiKey` → `PageApiKey`).
@@ -200,6 +204,7 @@ pub fn build(doc: &OpenAPI) -> anyhow::Result<Api> {
                     b.push(
                         model_name(name),
                         String::new(),
+                        None,
                         ModelKind::Alias {
                             target: TypeRef::Ref { name: target },
                         },
@@ -315,10 +320,17 @@ fn format<T: std::fmt::Debug>(f: &VariantOrUnknownOrEmpty<T>) -> Option<String> 
 }
 
 impl<'a> Builder<'a> {
-    fn push(&mut self, name: String, description: String, kind: ModelKind) {
+    fn push(
+        &mut self,
+        name: String,
+        description: String,
+        example: Option<serde_json::Value>,
+        kind: ModelKind,
+    ) {
         self.models.push(Model {
             name,
             description,
+            example,
             kind,
         });
     }
@@ -353,7 +365,7 @@ impl<'a> Builder<'a> {
                 target: self.inline_type(&name, schema, pointer)?,
             },
         };
-        self.push(name, description, kind);
+        self.push(name, description, schema.schema_data.example.clone(), kind);
         Ok(())
     }
 
@@ -376,17 +388,19 @@ impl<'a> Builder<'a> {
                         },
                         ReferenceOr::Item(s) => self.inline_type(&hoisted, s, &p)?,
                     };
-                    let description = match prop {
-                        ReferenceOr::Item(s) => {
-                            s.schema_data.description.clone().unwrap_or_default()
-                        }
-                        ReferenceOr::Reference { .. } => String::new(),
+                    let (description, example) = match prop {
+                        ReferenceOr::Item(s) => (
+                            s.schema_data.description.clone().unwrap_or_default(),
+                            s.schema_data.example.clone(),
+                        ),
+                        ReferenceOr::Reference { .. } => (String::new(), None),
                     };
                     fields.push(Field {
                         required: o.required.contains(name),
                         name: name.clone(),
                         ty,
                         description,
+                        example,
                     });
                 }
                 Ok(fields)
@@ -598,11 +612,16 @@ impl<'a> Builder<'a> {
                 schema,
                 &format!("{pp}/schema"),
             )?;
+            let example = match schema {
+                ReferenceOr::Item(s) => s.schema_data.example.clone(),
+                ReferenceOr::Reference { .. } => None,
+            };
             into.push(Param {
                 name: data.name.clone(),
                 ty,
                 required: data.required,
                 description: data.description.clone().unwrap_or_default(),
+                example: data.example.clone().or(example),
             });
         }
         let (body, body_required) = match &op.request_body {

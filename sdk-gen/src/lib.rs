@@ -5,6 +5,7 @@
 //! - [`normalize`]: OpenAPI 3.1 → 3.0, the one place it happens.
 //! - [`ir`]: the intermediate representation every backend reads.
 //! - [`backends`]: TypeScript, Python and Rust SDKs from the IR (Rust via progenitor).
+//! - [`portal`]: the developer portal's static site from the IR, with the backends' samples.
 //! - [`pipeline`]: spec file → IR → files on disk.
 //! - [`release`]: frozen releases, the release gate and the changelog.
 
@@ -14,4 +15,5 @@ pub mod ir;
 pub mod load;
 pub mod normalize;
 pub mod pipeline;
+pub mod portal;
 pub mod release;

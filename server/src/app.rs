@@ -32,6 +32,7 @@ use crate::store::Db;
 use crate::tenancy::api::{api_keys, invitations, members, organizations, roles, sessions, users};
 use crate::tenancy::key_cache::KeyCache;
 use crate::webhooks;
+use crate::{portal, request_log};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -44,6 +45,7 @@ pub struct AppState {
     pub payments: Arc<PaymentArgs>,
     /// Where usage events go to be committed in groups.
     pub ingest: Ingestor,
+    pub request_log: request_log::Recorder,
 }
 
 /// Every route, and the OpenAPI document built from the same handlers.
@@ -70,6 +72,8 @@ pub fn router_and_spec() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(api_keys::get))
         .routes(routes!(api_keys::revoke))
         .routes(routes!(api_keys::roll))
+        .routes(routes!(request_log::api::list))
+        .routes(routes!(request_log::api::analytics))
         .routes(routes!(audit::api::list))
         .routes(routes!(products::list, products::create))
         .routes(routes!(products::get, products::update))
@@ -141,6 +145,7 @@ pub fn app(state: AppState, inject_faults: bool) -> Router {
             "/openapi.json",
             axum::routing::get(move || async move { axum::Json(spec.as_ref().clone()) }),
         )
+        .merge(portal::routes())
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(axum::middleware::from_fn_with_state(
@@ -155,6 +160,10 @@ pub fn app(state: AppState, inject_faults: bool) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
         }))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            request_log::middleware,
+        ))
         .layer(axum::middleware::from_fn(request_id::middleware))
         .with_state(state)
 }
@@ -167,6 +176,7 @@ pub struct Server {
     task: JoinHandle<std::io::Result<()>>,
     scheduler: Option<JoinHandle<()>>,
     webhooks: Option<JoinHandle<()>>,
+    request_log_writer: JoinHandle<()>,
 }
 
 /// Connects to the database, migrates, binds and starts serving in the background.
@@ -174,6 +184,7 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
     tracing::info!(database = %redact_url(&args.db.database_url), "opening database");
     let db = Db::connect(&args.db.database_url, args.db.max_connections).await?;
     db.migrate().await?;
+    let (request_log, request_log_writer) = request_log::Recorder::start(db.clone());
     let state = AppState {
         clock: Clock::default(),
         session_ttl_ms: i64::from(args.session_ttl_hours) * 3600 * 1000,
@@ -182,6 +193,7 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
         payments: Arc::new(args.payments.clone()),
         ingest: Ingestor::start(db.clone()),
         db,
+        request_log,
     };
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;
@@ -223,6 +235,7 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
         task,
         scheduler,
         webhooks,
+        request_log_writer,
     })
 }
 
@@ -237,6 +250,8 @@ impl Server {
             webhooks.abort();
         }
         self.task.await??;
+        self.state.request_log.flush().await;
+        self.request_log_writer.abort();
         self.state.db.close().await;
         Ok(())
     }

@@ -132,6 +132,9 @@ prefixed_id!(
 prefixed_id!(
     /// A meter: how usage events of one type aggregate.
     MeterId, "mtr");
+prefixed_id!(
+    /// An entry of the request log: one API request made with a key.
+    RequestLogId, "rlog");
 
 #[cfg(test)]
 mod tests {

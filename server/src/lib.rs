@@ -11,6 +11,8 @@ pub mod http;
 pub mod ids;
 pub mod metering;
 pub mod openapi;
+pub mod portal;
+pub mod request_log;
 pub mod secret;
 pub mod store;
 pub mod tenancy;

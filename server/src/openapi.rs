@@ -67,7 +67,8 @@ impl Modify for SecuritySchemes {
     servers((url = "http://127.0.0.1:8080", description = "Local server")),
     modifiers(&SecuritySchemes),
     components(
-        schemas(Problem, FieldError),
+        // StatusClass is only a query parameter's type, which utoipa does not collect.
+        schemas(Problem, FieldError, crate::request_log::api::StatusClass),
         responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unprocessable, BadGateway),
     ),
     tags(
@@ -78,6 +79,7 @@ impl Modify for SecuritySchemes {
         (name = "roles", description = "Built-in and custom roles."),
         (name = "invitations", description = "Invitations to join an organization."),
         (name = "api_keys", description = "API keys, live and test."),
+        (name = "request_log", description = "The requests made with your API keys, and their error rates and latency over time."),
         (name = "audit_events", description = "The audit log."),
         (name = "products", description = "What you sell, and the features its plans grant."),
         (name = "customers", description = "Your customers: who you bill."),

@@ -1,6 +1,7 @@
-//! Project automation: `cargo xtask <spec|test|bench|ci>`.
+//! Project automation: `cargo xtask <spec|sdk|portal|test|bench|ci>`.
 
 mod bench;
+mod portal_suite;
 mod sdk_suites;
 
 use std::path::{Path, PathBuf};
@@ -13,8 +14,10 @@ const USAGE: &str = "usage: cargo xtask <command>
   spec                 write openapi/v1.json from the server's handlers
   spec release X.Y.Z   freeze openapi/v1.json as openapi/releases/vX.Y.Z.json, update CHANGELOG.md
   sdk                  regenerate sdks/ (TypeScript, Python, Rust) from openapi/v1.json
-  test                 run every test: Rust (SQLite and PostgreSQL), the three SDKs against a
-                       live server, spec validation
+  portal               regenerate the developer portal (portal/site) from the IR and portal/
+  test                 run every test: Rust (SQLite and PostgreSQL), the three SDKs and the
+                       portal (headless Chromium, code samples) against a live server, spec
+                       validation
   bench api            authenticated GET against a trivial route (release build)
   bench sdk-gen        time to regenerate every SDK, and to diff two spec versions
   bench billing        renew 10,000 due subscriptions with two racing schedulers, on SQLite
@@ -32,6 +35,7 @@ fn main() -> anyhow::Result<()> {
         ["spec"] => spec(),
         ["spec", "release", version] => release(version),
         ["sdk"] => sdk(),
+        ["portal"] => portal(),
         ["test"] => test(),
         ["bench", "api"] => bench::api(&root()),
         ["bench", "sdk-gen"] => bench::sdk_gen(&root()),
@@ -91,6 +95,18 @@ fn sdk() -> anyhow::Result<()> {
     let files = sdk_gen::pipeline::generate(&root().join("openapi/v1.json"))?;
     sdk_gen::pipeline::write(&root().join("sdks"), &files)?;
     eprintln!("wrote {} files under sdks/", files.len());
+    Ok(())
+}
+
+/// Rewrites portal/site from scratch, so pages of removed operations go too.
+fn portal() -> anyhow::Result<()> {
+    let files = sdk_gen::portal::generate(&root())?;
+    let site = root().join("portal/site");
+    if site.exists() {
+        std::fs::remove_dir_all(&site)?;
+    }
+    sdk_gen::pipeline::write(&site, &files)?;
+    eprintln!("wrote {} files under portal/site/", files.len());
     Ok(())
 }
 

@@ -1,5 +1,6 @@
-//! The TypeScript and Python SDK suites, against a live server this process starts (debug
-//! build, fresh SQLite file, fault injection on). The Rust SDK's suite is a cargo test.
+//! The TypeScript and Python SDK suites, then the portal's (`portal_suite`), against a live
+//! server this process starts (debug build, fresh SQLite file, fault injection on). The Rust
+//! SDK's suite is a cargo test.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -70,6 +71,7 @@ pub fn run_all(root: &Path, python: &Path) -> anyhow::Result<()> {
         .env("PYTHONPATH", root.join("sdks/python"))
         .env("NEOFORGE_BASE_URL", &base_url)
         .current_dir(root))?;
+    crate::portal_suite::run_suite(root, python, &base_url)?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Code generation backends. Each turns the IR into files under `sdks/<language>/`; output
 //! is deterministic and every file carries the `@generated` marker.
 
+pub mod example;
 pub mod python;
 pub mod rust;
 pub mod typescript;

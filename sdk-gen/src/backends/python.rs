@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashMap};
 use anyhow::{Context, bail};
 use serde::Serialize;
 
-use super::{File, environment, pascal, render, snake};
+use super::{File, environment, example, pascal, render, snake};
 use crate::ir::{Api, Field, Model, ModelKind, Operation, Resource, TypeRef};
 
 /// A template, named by the path it renders to under `sdks/python/`.
@@ -611,6 +611,127 @@ impl<'a> Types<'a> {
             model: name.clone(),
             fields,
         })
+    }
+}
+
+/// A runnable call of `op` for the portal: a client configured from the environment
+/// (`NEOFORGE_API_KEY`, `NEOFORGE_BASE_URL`), then the method with example arguments: path
+/// parameters positionally, the required query parameters and the body's fields as keywords.
+pub fn sample(api: &Api, resource: &Resource, op: &Operation) -> anyhow::Result<String> {
+    let types = Types {
+        models: api.models.iter().map(|m| (m.name.as_str(), m)).collect(),
+    };
+    let mut imports = BTreeSet::new();
+    let mut args = Vec::new();
+    for p in &op.path_params {
+        args.push(types.literal(&p.ty, &example::param(api, p), &mut imports)?);
+    }
+    for p in op.query_params.iter().filter(|p| p.required) {
+        let value = types.literal(&p.ty, &example::param(api, p), &mut imports)?;
+        args.push(format!("{}={value}", identifier(&p.name)));
+    }
+    if let Some(body) = &op.body {
+        let value = example::value(api, body, 0);
+        args.extend(types.keywords(body, &value, &mut imports)?);
+    }
+    let models = match imports.is_empty() {
+        true => String::new(),
+        false => format!(
+            "from neoforge.models import {}\n",
+            imports.into_iter().collect::<Vec<_>>().join(", ")
+        ),
+    };
+    Ok(format!(
+        "import os\n\nfrom neoforge import Client\n{models}\n\
+         client = Client(\n    api_key=os.environ[\"NEOFORGE_API_KEY\"],\n    base_url=os.environ.get(\"NEOFORGE_BASE_URL\", {}),\n)\n\
+         result = client.{}.{}({})\nprint(result)\n",
+        json_string(&api.base_url),
+        snake(&resource.name),
+        identifier(&op.name),
+        args.join(", ")
+    ))
+}
+
+impl Types<'_> {
+    /// `name=value` keyword arguments for the fields of an object model present in `value`.
+    fn keywords(
+        &self,
+        ty: &TypeRef,
+        value: &serde_json::Value,
+        imports: &mut BTreeSet<String>,
+    ) -> anyhow::Result<Vec<String>> {
+        let TypeRef::Ref { name } = ty else {
+            bail!("the python backend takes only named object bodies")
+        };
+        let ModelKind::Object { fields } = &self.get(name)?.kind else {
+            bail!("{name}: the python backend takes only object bodies")
+        };
+        fields
+            .iter()
+            .filter_map(|f| value.get(&f.name).map(|v| (f, v)))
+            .map(|(f, v)| {
+                Ok(format!(
+                    "{}={}",
+                    identifier(&f.name),
+                    self.literal(&f.ty, v, imports)?
+                ))
+            })
+            .collect()
+    }
+
+    /// `value` as a Python expression of type `ty`: models are constructed, JSON spelled as
+    /// Python (None, True, False).
+    fn literal(
+        &self,
+        ty: &TypeRef,
+        value: &serde_json::Value,
+        imports: &mut BTreeSet<String>,
+    ) -> anyhow::Result<String> {
+        use serde_json::Value;
+        Ok(match (ty, value) {
+            (_, Value::Null) => "None".into(),
+            (TypeRef::Nullable { inner }, _) => self.literal(inner, value, imports)?,
+            (TypeRef::Ref { name }, _) => match &self.get(name)?.kind {
+                ModelKind::Object { .. } => {
+                    imports.insert(name.clone());
+                    format!("{name}({})", self.keywords(ty, value, imports)?.join(", "))
+                }
+                ModelKind::Alias { target } => self.literal(target, value, imports)?,
+                ModelKind::Enum { .. } => python_json(value),
+                ModelKind::Union { .. } => return Err(unsupported_union(name)),
+            },
+            (TypeRef::Array { items }, Value::Array(values)) => {
+                let items = values
+                    .iter()
+                    .map(|v| self.literal(items, v, imports))
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                format!("[{}]", items.join(", "))
+            }
+            _ => python_json(value),
+        })
+    }
+}
+
+/// A JSON value as a Python literal.
+fn python_json(value: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match value {
+        Value::Null => "None".into(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => json_string(s),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(python_json).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Object(map) => format!(
+            "{{{}}}",
+            map.iter()
+                .map(|(k, v)| format!("{}: {}", json_string(k), python_json(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 

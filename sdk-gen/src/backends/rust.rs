@@ -5,8 +5,8 @@ use anyhow::Context;
 use openapiv3::OpenAPI;
 use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle};
 
-use super::{File, environment, render};
-use crate::ir::{Api, TypeRef};
+use super::{File, environment, example, pascal, render};
+use crate::ir::{Api, Operation, Resource, TypeRef};
 
 const TEMPLATES: &[(&str, &str)] = &[
     (
@@ -126,6 +126,75 @@ fn field(name: &str) -> String {
     } else {
         snake
     }
+}
+
+/// A call of `op` for the portal, as statements of an async function returning
+/// `Result<_, Box<dyn Error>>`: a client configured from the environment (`NEOFORGE_API_KEY`,
+/// `NEOFORGE_BASE_URL`), then the method with example arguments (the body deserialised from
+/// its JSON example, so every nested type is spelled by progenitor, not here).
+pub fn sample(api: &Api, resource: &Resource, op: &Operation) -> anyhow::Result<String> {
+    let mut uses = vec!["ClientOptions".to_owned(), "NeoForge".to_owned()];
+    let mut args: Vec<String> = op
+        .path_params
+        .iter()
+        .map(|p| match example::param(api, p) {
+            serde_json::Value::String(s) => serde_json::Value::String(s).to_string(),
+            other => serde_json::Value::String(other.to_string()).to_string(),
+        })
+        .collect();
+    if !op.query_params.is_empty() {
+        let params = format!("{}Params", pascal(&op.id));
+        let required = op
+            .query_params
+            .iter()
+            .filter(|p| p.required)
+            .map(|p| {
+                let value = match (&p.ty, example::param(api, p)) {
+                    (TypeRef::String { .. }, v) => format!("{v}.into()"),
+                    (TypeRef::Integer { .. } | TypeRef::Boolean, v) => v.to_string(),
+                    _ => anyhow::bail!(
+                        "{}: the Rust sample takes required query parameters of scalar types only",
+                        op.id
+                    ),
+                };
+                Ok(format!("{}: Some({value})", field(&p.name)))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        args.push(match required.is_empty() {
+            true => format!("{params}::default()"),
+            false => format!(
+                "{params} {{ {}, ..Default::default() }}",
+                required.join(", ")
+            ),
+        });
+        uses.push(params);
+    }
+    let mut body = String::new();
+    if let Some(ty) = &op.body {
+        uses.push("types".into());
+        body = format!(
+            "let body: {} = serde_json::from_value(serde_json::json!({}))?;\n",
+            render_type(ty),
+            serde_json::to_string_pretty(&example::value(api, ty, 0))?
+        );
+        args.push("body".into());
+    }
+    uses.sort();
+    let shown = match op.response {
+        Some(_) => "response.body",
+        None => "response.status",
+    };
+    Ok(format!(
+        "use neoforge_sdk::{{{}}};\n\n\
+         let mut options = ClientOptions::new(std::env::var(\"NEOFORGE_API_KEY\")?);\n\
+         if let Ok(base_url) = std::env::var(\"NEOFORGE_BASE_URL\") {{\n    options.base_url = base_url;\n}}\n\
+         let client = NeoForge::with_options(options)?;\n{body}\
+         let response = client.{}().{}({}).await?;\nprintln!(\"{{:?}}\", {shown});\n",
+        uses.join(", "),
+        super::snake(&resource.name),
+        super::snake(&op.name),
+        args.join(", ")
+    ))
 }
 
 pub fn generate(doc: &OpenAPI, api: &Api) -> anyhow::Result<Vec<File>> {

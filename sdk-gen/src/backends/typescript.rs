@@ -10,7 +10,7 @@ use anyhow::bail;
 use minijinja::AutoEscape;
 use serde::Serialize;
 
-use super::{File, camel, environment, pascal, render, snake};
+use super::{File, camel, environment, example, pascal, render, snake};
 use crate::ir::{Api, Model, ModelKind, Operation, Param, Resource, TypeRef};
 
 macro_rules! template {
@@ -74,6 +74,39 @@ pub fn generate(api: &Api) -> anyhow::Result<Vec<File>> {
         });
     }
     Ok(files)
+}
+
+/// A runnable call of `op` for the portal: a client configured from the environment
+/// (`NEOFORGE_API_KEY`, `NEOFORGE_BASE_URL`), then the method with example arguments (path
+/// parameters, the required query parameters, the body's required fields). Plain JavaScript,
+/// which is also TypeScript.
+pub fn sample(api: &Api, resource: &Resource, op: &Operation) -> anyhow::Result<String> {
+    let mut args: Vec<String> = op
+        .path_params
+        .iter()
+        .map(|p| example::param(api, p).to_string())
+        .collect();
+    let query: serde_json::Map<String, serde_json::Value> = op
+        .query_params
+        .iter()
+        .filter(|p| p.required)
+        .map(|p| (p.name.clone(), example::param(api, p)))
+        .collect();
+    // `params` sits before `body`, so a body needs it even when empty.
+    if !query.is_empty() || (op.body.is_some() && !op.query_params.is_empty()) {
+        args.push(serde_json::to_string_pretty(&query)?);
+    }
+    if let Some(body) = &op.body {
+        args.push(serde_json::to_string_pretty(&example::value(api, body, 0))?);
+    }
+    Ok(format!(
+        "import {{ NeoForge }} from \"@neoforge/sdk\";\n\n\
+         const client = new NeoForge({{\n  apiKey: process.env.NEOFORGE_API_KEY,\n  baseUrl: process.env.NEOFORGE_BASE_URL,\n}});\n\
+         const result = await client.{}.{}({});\nconsole.log(result);\n",
+        camel(&resource.name),
+        camel(&op.name),
+        args.join(", ")
+    ))
 }
 
 #[derive(Serialize)]
@@ -403,6 +436,7 @@ mod tests {
             ty: string(),
             required: true,
             description: String::new(),
+            example: None,
         };
         assert_eq!(
             path_expression("/v1/members/{user_id}", &[param]),

@@ -21,6 +21,8 @@ from .resources import (
     AsyncInvitationsResource,
     ApiKeysResource,
     AsyncApiKeysResource,
+    RequestLogResource,
+    AsyncRequestLogResource,
     AuditEventsResource,
     AsyncAuditEventsResource,
     ProductsResource,
@@ -74,6 +76,7 @@ class Client:
     roles: RolesResource
     invitations: InvitationsResource
     api_keys: ApiKeysResource
+    request_log: RequestLogResource
     audit_events: AuditEventsResource
     products: ProductsResource
     customers: CustomersResource
@@ -109,6 +112,7 @@ class Client:
         self.roles = RolesResource(self._transport)
         self.invitations = InvitationsResource(self._transport)
         self.api_keys = ApiKeysResource(self._transport)
+        self.request_log = RequestLogResource(self._transport)
         self.audit_events = AuditEventsResource(self._transport)
         self.products = ProductsResource(self._transport)
         self.customers = CustomersResource(self._transport)
@@ -153,6 +157,7 @@ class AsyncClient:
     roles: AsyncRolesResource
     invitations: AsyncInvitationsResource
     api_keys: AsyncApiKeysResource
+    request_log: AsyncRequestLogResource
     audit_events: AsyncAuditEventsResource
     products: AsyncProductsResource
     customers: AsyncCustomersResource
@@ -188,6 +193,7 @@ class AsyncClient:
         self.roles = AsyncRolesResource(self._transport)
         self.invitations = AsyncInvitationsResource(self._transport)
         self.api_keys = AsyncApiKeysResource(self._transport)
+        self.request_log = AsyncRequestLogResource(self._transport)
         self.audit_events = AsyncAuditEventsResource(self._transport)
         self.products = AsyncProductsResource(self._transport)
         self.customers = AsyncCustomersResource(self._transport)

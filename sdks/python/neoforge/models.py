@@ -92,6 +92,30 @@ Aggregation = Literal["count", "sum", "max", "min", "unique_count", "latest", "w
 
 
 @dataclass(frozen=True)
+class AnalyticsBucket(_response.Model):
+    """One bucket of the series."""
+
+    errors: int
+    """Requests answered with a status of 400 or more."""
+    requests: int
+    start: str
+    p50_us: Optional[int] = None
+    """Median duration in microseconds; null without requests."""
+    p95_us: Optional[int] = None
+    """95th percentile duration in microseconds; null without requests."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AnalyticsBucket:
+        return cls(
+            errors=data["errors"],
+            requests=data["requests"],
+            start=data["start"],
+            p50_us=data.get("p50_us"),
+            p95_us=data.get("p95_us"),
+        )
+
+
+@dataclass(frozen=True)
 class ApiKey(_response.Model):
     created_at: str
     created_by: UserId
@@ -2125,6 +2149,71 @@ class ReplayedEvent(_response.Model):
 
 
 @dataclass(frozen=True)
+class RequestAnalytics(_response.Model):
+    """Requests, errors and latency percentiles per bucket."""
+
+    buckets: List[AnalyticsBucket]
+    interval: Interval
+    truncated: bool
+    """True when the range held more than 100,000 requests and only the first were counted."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RequestAnalytics:
+        return cls(
+            buckets=[AnalyticsBucket.from_dict(v0) for v0 in data["buckets"]],
+            interval=data["interval"],
+            truncated=data["truncated"],
+        )
+
+
+@dataclass(frozen=True)
+class RequestLogEntry(_response.Model):
+    """One API request made with a key of this environment."""
+
+    api_key: ApiKeyId
+    created_at: str
+    duration_us: int
+    """Time from the request's arrival to its response, in microseconds."""
+    id: str
+    method: str
+    request_id: str
+    """The request's `X-Request-Id`."""
+    route: str
+    """The route template, not the concrete path."""
+    status: int
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RequestLogEntry:
+        return cls(
+            api_key=data["api_key"],
+            created_at=data["created_at"],
+            duration_us=data["duration_us"],
+            id=data["id"],
+            method=data["method"],
+            request_id=data["request_id"],
+            route=data["route"],
+            status=data["status"],
+        )
+
+
+@dataclass(frozen=True)
+class RequestLogEntryPage(_response.Model):
+    data: List[RequestLogEntry]
+    has_more: bool
+    """True when more items follow this page."""
+    next_cursor: Optional[str] = None
+    """Pass as `starting_after` to get the next page; null on the last page."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RequestLogEntryPage:
+        return cls(
+            data=[RequestLogEntry.from_dict(v0) for v0 in data["data"]],
+            has_more=data["has_more"],
+            next_cursor=data.get("next_cursor"),
+        )
+
+
+@dataclass(frozen=True)
 class Role(_response.Model):
     """A role: built-in (`id` is its name) or custom (`id` is `role_…`)."""
 
@@ -2202,6 +2291,10 @@ class SignupResponse(_response.Model):
             session=SessionToken.from_dict(data["session"]),
             user=User.from_dict(data["user"]),
         )
+
+
+StatusClass = Literal["success", "redirect", "client_error", "server_error", "error"]
+"""A range of response statuses."""
 
 
 @dataclass(frozen=True)

@@ -125,6 +125,25 @@ pub mod types {
             value.parse()
         }
     }
+    ///One bucket of the series.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct AnalyticsBucket {
+        ///Requests answered with a status of 400 or more.
+        pub errors: i64,
+        ///Median duration in microseconds; null without requests.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub p50_us: ::std::option::Option<i64>,
+        ///95th percentile duration in microseconds; null without requests.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub p95_us: ::std::option::Option<i64>,
+        pub requests: i64,
+        pub start: ::chrono::DateTime<::chrono::offset::Utc>,
+    }
+    impl AnalyticsBucket {
+        pub fn builder() -> builder::AnalyticsBucket {
+            Default::default()
+        }
+    }
     ///`ApiKey`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct ApiKey {
@@ -2934,6 +2953,54 @@ pub mod types {
             Default::default()
         }
     }
+    ///Requests, errors and latency percentiles per bucket.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct RequestAnalytics {
+        pub buckets: ::std::vec::Vec<AnalyticsBucket>,
+        pub interval: Interval,
+        ///True when the range held more than 100,000 requests and only the first were counted.
+        pub truncated: bool,
+    }
+    impl RequestAnalytics {
+        pub fn builder() -> builder::RequestAnalytics {
+            Default::default()
+        }
+    }
+    ///One API request made with a key of this environment.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct RequestLogEntry {
+        pub api_key: ApiKeyId,
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///Time from the request's arrival to its response, in microseconds.
+        pub duration_us: i64,
+        pub id: ::std::string::String,
+        pub method: ::std::string::String,
+        ///The request's `X-Request-Id`.
+        pub request_id: ::std::string::String,
+        ///The route template, not the concrete path.
+        pub route: ::std::string::String,
+        pub status: i32,
+    }
+    impl RequestLogEntry {
+        pub fn builder() -> builder::RequestLogEntry {
+            Default::default()
+        }
+    }
+    ///`RequestLogEntryPage`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct RequestLogEntryPage {
+        pub data: ::std::vec::Vec<RequestLogEntry>,
+        ///True when more items follow this page.
+        pub has_more: bool,
+        ///Pass as `starting_after` to get the next page; null on the last page.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+    }
+    impl RequestLogEntryPage {
+        pub fn builder() -> builder::RequestLogEntryPage {
+            Default::default()
+        }
+    }
     ///A role: built-in (`id` is its name) or custom (`id` is `role_…`).
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct Role {
@@ -3041,6 +3108,69 @@ pub mod types {
     impl SignupResponse {
         pub fn builder() -> builder::SignupResponse {
             Default::default()
+        }
+    }
+    ///A range of response statuses.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+    )]
+    pub enum StatusClass {
+        #[serde(rename = "success")]
+        Success,
+        #[serde(rename = "redirect")]
+        Redirect,
+        #[serde(rename = "client_error")]
+        ClientError,
+        #[serde(rename = "server_error")]
+        ServerError,
+        #[serde(rename = "error")]
+        Error,
+    }
+    impl ::std::fmt::Display for StatusClass {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Success => f.write_str("success"),
+                Self::Redirect => f.write_str("redirect"),
+                Self::ClientError => f.write_str("client_error"),
+                Self::ServerError => f.write_str("server_error"),
+                Self::Error => f.write_str("error"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for StatusClass {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "success" => Ok(Self::Success),
+                "redirect" => Ok(Self::Redirect),
+                "client_error" => Ok(Self::ClientError),
+                "server_error" => Ok(Self::ServerError),
+                "error" => Ok(Self::Error),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for StatusClass {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for StatusClass {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
         }
     }
     ///A Stripe event, as Stripe posts it (only the fields NeoForge reads).
@@ -4269,6 +4399,105 @@ pub mod types {
             fn from(value: super::AdvanceTestClockRequest) -> Self {
                 Self {
                     frozen_time: Ok(value.frozen_time),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct AnalyticsBucket {
+            errors: ::std::result::Result<i64, ::std::string::String>,
+            p50_us: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            p95_us: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            requests: ::std::result::Result<i64, ::std::string::String>,
+            start: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for AnalyticsBucket {
+            fn default() -> Self {
+                Self {
+                    errors: Err("no value supplied for errors".to_string()),
+                    p50_us: Ok(Default::default()),
+                    p95_us: Ok(Default::default()),
+                    requests: Err("no value supplied for requests".to_string()),
+                    start: Err("no value supplied for start".to_string()),
+                }
+            }
+        }
+        impl AnalyticsBucket {
+            pub fn errors<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.errors = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for errors: {e}"));
+                self
+            }
+            pub fn p50_us<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.p50_us = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for p50_us: {e}"));
+                self
+            }
+            pub fn p95_us<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.p95_us = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for p95_us: {e}"));
+                self
+            }
+            pub fn requests<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.requests = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for requests: {e}"));
+                self
+            }
+            pub fn start<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.start = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for start: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<AnalyticsBucket> for super::AnalyticsBucket {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: AnalyticsBucket,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    errors: value.errors?,
+                    p50_us: value.p50_us?,
+                    p95_us: value.p95_us?,
+                    requests: value.requests?,
+                    start: value.start?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::AnalyticsBucket> for AnalyticsBucket {
+            fn from(value: super::AnalyticsBucket) -> Self {
+                Self {
+                    errors: Ok(value.errors),
+                    p50_us: Ok(value.p50_us),
+                    p95_us: Ok(value.p95_us),
+                    requests: Ok(value.requests),
+                    start: Ok(value.start),
                 }
             }
         }
@@ -11822,6 +12051,292 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct RequestAnalytics {
+            buckets: ::std::result::Result<
+                ::std::vec::Vec<super::AnalyticsBucket>,
+                ::std::string::String,
+            >,
+            interval: ::std::result::Result<super::Interval, ::std::string::String>,
+            truncated: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for RequestAnalytics {
+            fn default() -> Self {
+                Self {
+                    buckets: Err("no value supplied for buckets".to_string()),
+                    interval: Err("no value supplied for interval".to_string()),
+                    truncated: Err("no value supplied for truncated".to_string()),
+                }
+            }
+        }
+        impl RequestAnalytics {
+            pub fn buckets<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::AnalyticsBucket>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.buckets = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for buckets: {e}"));
+                self
+            }
+            pub fn interval<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Interval>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.interval = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for interval: {e}"));
+                self
+            }
+            pub fn truncated<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.truncated = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for truncated: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RequestAnalytics> for super::RequestAnalytics {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RequestAnalytics,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    buckets: value.buckets?,
+                    interval: value.interval?,
+                    truncated: value.truncated?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RequestAnalytics> for RequestAnalytics {
+            fn from(value: super::RequestAnalytics) -> Self {
+                Self {
+                    buckets: Ok(value.buckets),
+                    interval: Ok(value.interval),
+                    truncated: Ok(value.truncated),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RequestLogEntry {
+            api_key: ::std::result::Result<super::ApiKeyId, ::std::string::String>,
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            duration_us: ::std::result::Result<i64, ::std::string::String>,
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            method: ::std::result::Result<::std::string::String, ::std::string::String>,
+            request_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            route: ::std::result::Result<::std::string::String, ::std::string::String>,
+            status: ::std::result::Result<i32, ::std::string::String>,
+        }
+        impl ::std::default::Default for RequestLogEntry {
+            fn default() -> Self {
+                Self {
+                    api_key: Err("no value supplied for api_key".to_string()),
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    duration_us: Err("no value supplied for duration_us".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    method: Err("no value supplied for method".to_string()),
+                    request_id: Err("no value supplied for request_id".to_string()),
+                    route: Err("no value supplied for route".to_string()),
+                    status: Err("no value supplied for status".to_string()),
+                }
+            }
+        }
+        impl RequestLogEntry {
+            pub fn api_key<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::ApiKeyId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.api_key = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for api_key: {e}"));
+                self
+            }
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for created_at: {e}"));
+                self
+            }
+            pub fn duration_us<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.duration_us = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for duration_us: {e}"));
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn method<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.method = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for method: {e}"));
+                self
+            }
+            pub fn request_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.request_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for request_id: {e}"));
+                self
+            }
+            pub fn route<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.route = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for route: {e}"));
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i32>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for status: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RequestLogEntry> for super::RequestLogEntry {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RequestLogEntry,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    api_key: value.api_key?,
+                    created_at: value.created_at?,
+                    duration_us: value.duration_us?,
+                    id: value.id?,
+                    method: value.method?,
+                    request_id: value.request_id?,
+                    route: value.route?,
+                    status: value.status?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RequestLogEntry> for RequestLogEntry {
+            fn from(value: super::RequestLogEntry) -> Self {
+                Self {
+                    api_key: Ok(value.api_key),
+                    created_at: Ok(value.created_at),
+                    duration_us: Ok(value.duration_us),
+                    id: Ok(value.id),
+                    method: Ok(value.method),
+                    request_id: Ok(value.request_id),
+                    route: Ok(value.route),
+                    status: Ok(value.status),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RequestLogEntryPage {
+            data: ::std::result::Result<
+                ::std::vec::Vec<super::RequestLogEntry>,
+                ::std::string::String,
+            >,
+            has_more: ::std::result::Result<bool, ::std::string::String>,
+            next_cursor: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RequestLogEntryPage {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    has_more: Err("no value supplied for has_more".to_string()),
+                    next_cursor: Ok(Default::default()),
+                }
+            }
+        }
+        impl RequestLogEntryPage {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::RequestLogEntry>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for data: {e}"));
+                self
+            }
+            pub fn has_more<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_more = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for has_more: {e}"));
+                self
+            }
+            pub fn next_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for next_cursor: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RequestLogEntryPage> for super::RequestLogEntryPage {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RequestLogEntryPage,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    has_more: value.has_more?,
+                    next_cursor: value.next_cursor?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RequestLogEntryPage> for RequestLogEntryPage {
+            fn from(value: super::RequestLogEntryPage) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    has_more: Ok(value.has_more),
+                    next_cursor: Ok(value.next_cursor),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct Role {
             builtin: ::std::result::Result<bool, ::std::string::String>,
             created_at: ::std::result::Result<
@@ -15969,6 +16484,56 @@ impl Client {
     ```*/
     pub fn promotion_codes_update(&self) -> builder::PromotionCodesUpdate<'_> {
         builder::PromotionCodesUpdate::new(self)
+    }
+    /**List the requests made with this environment's API keys, newest first
+
+    Sends a `GET` request to `/v1/request_log`
+
+    Arguments:
+    - `api_key`: Only requests made with this key.
+    - `created_gte`: Only requests at or after this time (RFC 3339).
+    - `created_lt`: Only requests before this time (RFC 3339).
+    - `limit`: Page size, 1 to 100 (default 10).
+    - `route`: Only this route template (`/v1/api_keys/{id}`).
+    - `starting_after`: Return entries after this id (the previous page's `next_cursor`).
+    - `status_class`: Only responses in this status range.
+    ```ignore
+    let response = client.request_log_list()
+        .api_key(api_key)
+        .created_gte(created_gte)
+        .created_lt(created_lt)
+        .limit(limit)
+        .route(route)
+        .starting_after(starting_after)
+        .status_class(status_class)
+        .send()
+        .await;
+    ```*/
+    pub fn request_log_list(&self) -> builder::RequestLogList<'_> {
+        builder::RequestLogList::new(self)
+    }
+    /**Requests, error count and p50/p95 latency over time, for one key or all of them
+
+    Sends a `GET` request to `/v1/request_log/analytics`
+
+    Arguments:
+    - `api_key`: Only requests made with this key (default: every key of the environment).
+    - `created_gte`: Start of the series (RFC 3339; default: 24 hours before `created_lt`).
+    - `created_lt`: End of the series, exclusive (RFC 3339; default: now).
+    - `interval`: Bucket width (default `hour`). At most 1,440 buckets.
+    - `route`: Only this route template.
+    ```ignore
+    let response = client.request_log_analytics()
+        .api_key(api_key)
+        .created_gte(created_gte)
+        .created_lt(created_lt)
+        .interval(interval)
+        .route(route)
+        .send()
+        .await;
+    ```*/
+    pub fn request_log_analytics(&self) -> builder::RequestLogAnalytics<'_> {
+        builder::RequestLogAnalytics::new(self)
     }
     /**List built-in and custom roles
 
@@ -21746,6 +22311,298 @@ pub mod builder {
                 401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::request_log_list`]
+
+    [`Client::request_log_list`]: super::Client::request_log_list*/
+    #[derive(Debug, Clone)]
+    pub struct RequestLogList<'a> {
+        client: &'a super::Client,
+        api_key: Result<Option<::std::string::String>, String>,
+        created_gte: Result<Option<::std::string::String>, String>,
+        created_lt: Result<Option<::std::string::String>, String>,
+        limit: Result<Option<::std::num::NonZeroU64>, String>,
+        route: Result<Option<::std::string::String>, String>,
+        starting_after: Result<Option<::std::string::String>, String>,
+        status_class: Result<Option<types::StatusClass>, String>,
+    }
+    impl<'a> RequestLogList<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                api_key: Ok(None),
+                created_gte: Ok(None),
+                created_lt: Ok(None),
+                limit: Ok(None),
+                route: Ok(None),
+                starting_after: Ok(None),
+                status_class: Ok(None),
+            }
+        }
+        pub fn api_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.api_key = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for api_key failed".to_string()
+            });
+            self
+        }
+        pub fn created_gte<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.created_gte = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for created_gte failed".to_string()
+            });
+            self
+        }
+        pub fn created_lt<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.created_lt = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for created_lt failed".to_string()
+            });
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.limit = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: num :: NonZeroU64` for limit failed".to_string()
+            });
+            self
+        }
+        pub fn route<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.route = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for route failed".to_string()
+            });
+            self
+        }
+        pub fn starting_after<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.starting_after = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for starting_after failed".to_string()
+            });
+            self
+        }
+        pub fn status_class<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::StatusClass>,
+        {
+            self.status_class = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `StatusClass` for status_class failed".to_string());
+            self
+        }
+        ///Sends a `GET` request to `/v1/request_log`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::RequestLogEntryPage>, Error<ByteStream>> {
+            let Self {
+                client,
+                api_key,
+                created_gte,
+                created_lt,
+                limit,
+                route,
+                starting_after,
+                status_class,
+            } = self;
+            let api_key = api_key.map_err(Error::InvalidRequest)?;
+            let created_gte = created_gte.map_err(Error::InvalidRequest)?;
+            let created_lt = created_lt.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let route = route.map_err(Error::InvalidRequest)?;
+            let starting_after = starting_after.map_err(Error::InvalidRequest)?;
+            let status_class = status_class.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/request_log", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("api_key", &api_key))
+                .query(&progenitor_client::QueryParam::new(
+                    "created_gte",
+                    &created_gte,
+                ))
+                .query(&progenitor_client::QueryParam::new(
+                    "created_lt",
+                    &created_lt,
+                ))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new("route", &route))
+                .query(&progenitor_client::QueryParam::new(
+                    "starting_after",
+                    &starting_after,
+                ))
+                .query(&progenitor_client::QueryParam::new(
+                    "status_class",
+                    &status_class,
+                ))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "request_log_list",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::request_log_analytics`]
+
+    [`Client::request_log_analytics`]: super::Client::request_log_analytics*/
+    #[derive(Debug, Clone)]
+    pub struct RequestLogAnalytics<'a> {
+        client: &'a super::Client,
+        api_key: Result<Option<::std::string::String>, String>,
+        created_gte: Result<Option<::std::string::String>, String>,
+        created_lt: Result<Option<::std::string::String>, String>,
+        interval: Result<Option<types::Interval>, String>,
+        route: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> RequestLogAnalytics<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                api_key: Ok(None),
+                created_gte: Ok(None),
+                created_lt: Ok(None),
+                interval: Ok(None),
+                route: Ok(None),
+            }
+        }
+        pub fn api_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.api_key = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for api_key failed".to_string()
+            });
+            self
+        }
+        pub fn created_gte<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.created_gte = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for created_gte failed".to_string()
+            });
+            self
+        }
+        pub fn created_lt<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.created_lt = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for created_lt failed".to_string()
+            });
+            self
+        }
+        pub fn interval<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::Interval>,
+        {
+            self.interval = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `Interval` for interval failed".to_string());
+            self
+        }
+        pub fn route<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.route = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for route failed".to_string()
+            });
+            self
+        }
+        ///Sends a `GET` request to `/v1/request_log/analytics`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::RequestAnalytics>, Error<ByteStream>> {
+            let Self {
+                client,
+                api_key,
+                created_gte,
+                created_lt,
+                interval,
+                route,
+            } = self;
+            let api_key = api_key.map_err(Error::InvalidRequest)?;
+            let created_gte = created_gte.map_err(Error::InvalidRequest)?;
+            let created_lt = created_lt.map_err(Error::InvalidRequest)?;
+            let interval = interval.map_err(Error::InvalidRequest)?;
+            let route = route.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/request_log/analytics", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("api_key", &api_key))
+                .query(&progenitor_client::QueryParam::new(
+                    "created_gte",
+                    &created_gte,
+                ))
+                .query(&progenitor_client::QueryParam::new(
+                    "created_lt",
+                    &created_lt,
+                ))
+                .query(&progenitor_client::QueryParam::new("interval", &interval))
+                .query(&progenitor_client::QueryParam::new("route", &route))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "request_log_analytics",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }

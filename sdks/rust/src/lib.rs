@@ -90,6 +90,13 @@ impl NeoForge {
         }
     }
 
+    /// The requests made with your API keys, and their error rates and latency over time.
+    pub fn request_log(&self) -> RequestLog<'_> {
+        RequestLog {
+            client: &self.inner,
+        }
+    }
+
     /// The audit log.
     pub fn audit_events(&self) -> AuditEvents<'_> {
         AuditEvents {

@@ -488,6 +488,142 @@ impl ApiKeys<'_> {
     }
 }
 
+/// The requests made with your API keys, and their error rates and latency over time.
+pub struct RequestLog<'a> {
+    pub(crate) client: &'a Client,
+}
+
+/// Query parameters of [`RequestLog::list`].
+#[derive(Debug, Clone, Default)]
+pub struct RequestLogListParams {
+    /// Page size, 1 to 100 (default 10).
+    pub limit: Option<u64>,
+    /// Return entries after this id (the previous page's `next_cursor`).
+    pub starting_after: Option<String>,
+    /// Only requests made with this key.
+    pub api_key: Option<String>,
+    /// Only responses in this status range.
+    pub status_class: Option<types::StatusClass>,
+    /// Only this route template (`/v1/api_keys/{id}`).
+    pub route: Option<String>,
+    /// Only requests at or after this time (RFC 3339).
+    pub created_gte: Option<String>,
+    /// Only requests before this time (RFC 3339).
+    pub created_lt: Option<String>,
+}
+
+/// Query parameters of [`RequestLog::analytics`].
+#[derive(Debug, Clone, Default)]
+pub struct RequestLogAnalyticsParams {
+    /// Only requests made with this key (default: every key of the environment).
+    pub api_key: Option<String>,
+    /// Only this route template.
+    pub route: Option<String>,
+    /// Start of the series (RFC 3339; default: 24 hours before `created_lt`).
+    pub created_gte: Option<String>,
+    /// End of the series, exclusive (RFC 3339; default: now).
+    pub created_lt: Option<String>,
+    /// Bucket width (default `hour`). At most 1,440 buckets.
+    pub interval: Option<types::Interval>,
+}
+
+impl RequestLog<'_> {
+    /// List the requests made with this environment's API keys, newest first.
+    ///
+    /// `GET /v1/request_log`
+    pub async fn list(
+        &self,
+        params: RequestLogListParams,
+    ) -> Result<Response<types::RequestLogEntryPage>, Error> {
+        let request = self.client.request_log_list();
+        let request = match params.limit {
+            Some(v) => request.limit(v),
+            None => request,
+        };
+        let request = match params.starting_after {
+            Some(v) => request.starting_after(v),
+            None => request,
+        };
+        let request = match params.api_key {
+            Some(v) => request.api_key(v),
+            None => request,
+        };
+        let request = match params.status_class {
+            Some(v) => request.status_class(v),
+            None => request,
+        };
+        let request = match params.route {
+            Some(v) => request.route(v),
+            None => request,
+        };
+        let request = match params.created_gte {
+            Some(v) => request.created_gte(v),
+            None => request,
+        };
+        let request = match params.created_lt {
+            Some(v) => request.created_lt(v),
+            None => request,
+        };
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+
+    /// Every item of [`Self::list`], page after page.
+    pub fn list_auto_paging(
+        &self,
+        params: RequestLogListParams,
+    ) -> impl Stream<Item = Result<types::RequestLogEntry, Error>> + '_ {
+        futures::stream::try_unfold(Some(params), move |next| async move {
+            let Some(params) = next else { return Ok(None) };
+            let page = self.list(params.clone()).await?.body;
+            let next = page.next_cursor.map(|cursor| RequestLogListParams {
+                starting_after: Some(cursor),
+                ..params
+            });
+            Ok(Some((
+                futures::stream::iter(page.data.into_iter().map(Ok)),
+                next,
+            )))
+        })
+        .try_flatten()
+    }
+    /// Requests, error count and p50/p95 latency over time, for one key or all of them.
+    ///
+    /// `GET /v1/request_log/analytics`
+    pub async fn analytics(
+        &self,
+        params: RequestLogAnalyticsParams,
+    ) -> Result<Response<types::RequestAnalytics>, Error> {
+        let request = self.client.request_log_analytics();
+        let request = match params.api_key {
+            Some(v) => request.api_key(v),
+            None => request,
+        };
+        let request = match params.route {
+            Some(v) => request.route(v),
+            None => request,
+        };
+        let request = match params.created_gte {
+            Some(v) => request.created_gte(v),
+            None => request,
+        };
+        let request = match params.created_lt {
+            Some(v) => request.created_lt(v),
+            None => request,
+        };
+        let request = match params.interval {
+            Some(v) => request.interval(v),
+            None => request,
+        };
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+}
+
 /// The audit log.
 pub struct AuditEvents<'a> {
     pub(crate) client: &'a Client,

@@ -7,6 +7,7 @@ import { MembersResource } from "./resources/members.js";
 import { RolesResource } from "./resources/roles.js";
 import { InvitationsResource } from "./resources/invitations.js";
 import { ApiKeysResource } from "./resources/api-keys.js";
+import { RequestLogResource } from "./resources/request-log.js";
 import { AuditEventsResource } from "./resources/audit-events.js";
 import { ProductsResource } from "./resources/products.js";
 import { CustomersResource } from "./resources/customers.js";
@@ -48,6 +49,8 @@ export class NeoForge {
   readonly invitations: InvitationsResource;
   /** API keys, live and test. */
   readonly apiKeys: ApiKeysResource;
+  /** The requests made with your API keys, and their error rates and latency over time. */
+  readonly requestLog: RequestLogResource;
   /** The audit log. */
   readonly auditEvents: AuditEventsResource;
   /** What you sell, and the features its plans grant. */
@@ -91,6 +94,7 @@ export class NeoForge {
     this.roles = new RolesResource(http);
     this.invitations = new InvitationsResource(http);
     this.apiKeys = new ApiKeysResource(http);
+    this.requestLog = new RequestLogResource(http);
     this.auditEvents = new AuditEventsResource(http);
     this.products = new ProductsResource(http);
     this.customers = new CustomersResource(http);

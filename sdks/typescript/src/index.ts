@@ -28,6 +28,7 @@ export type { MembersResource, MembersListParams } from "./resources/members.js"
 export type { RolesResource } from "./resources/roles.js";
 export type { InvitationsResource, InvitationsListParams } from "./resources/invitations.js";
 export type { ApiKeysResource, ApiKeysListParams } from "./resources/api-keys.js";
+export type { RequestLogResource, RequestLogListParams, RequestLogAnalyticsParams } from "./resources/request-log.js";
 export type { AuditEventsResource, AuditEventsListParams } from "./resources/audit-events.js";
 export type { ProductsResource, ProductsListParams } from "./resources/products.js";
 export type { CustomersResource, CustomersListParams } from "./resources/customers.js";

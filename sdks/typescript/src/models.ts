@@ -24,6 +24,18 @@ export interface AdvanceTestClockRequest {
 
 export type Aggregation = "count" | "sum" | "max" | "min" | "unique_count" | "latest" | "weighted_sum";
 
+/** One bucket of the series. */
+export interface AnalyticsBucket {
+  /** Requests answered with a status of 400 or more. */
+  errors: number;
+  /** Median duration in microseconds; null without requests. */
+  p50_us?: number | null;
+  /** 95th percentile duration in microseconds; null without requests. */
+  p95_us?: number | null;
+  requests: number;
+  start: string;
+}
+
 export interface ApiKey {
   created_at: string;
   created_by: UserId;
@@ -908,6 +920,37 @@ export interface ReplayedEvent {
   event: EventId;
 }
 
+/** Requests, errors and latency percentiles per bucket. */
+export interface RequestAnalytics {
+  buckets: AnalyticsBucket[];
+  interval: Interval;
+  /** True when the range held more than 100,000 requests and only the first were counted. */
+  truncated: boolean;
+}
+
+/** One API request made with a key of this environment. */
+export interface RequestLogEntry {
+  api_key: ApiKeyId;
+  created_at: string;
+  /** Time from the request's arrival to its response, in microseconds. */
+  duration_us: number;
+  id: string;
+  method: string;
+  /** The request's `X-Request-Id`. */
+  request_id: string;
+  /** The route template, not the concrete path. */
+  route: string;
+  status: number;
+}
+
+export interface RequestLogEntryPage {
+  data: RequestLogEntry[];
+  /** True when more items follow this page. */
+  has_more: boolean;
+  /** Pass as `starting_after` to get the next page; null on the last page. */
+  next_cursor?: string | null;
+}
+
 /** A role: built-in (`id` is its name) or custom (`id` is `role_…`). */
 export interface Role {
   builtin: boolean;
@@ -938,6 +981,9 @@ export interface SignupResponse {
   session: SessionToken;
   user: User;
 }
+
+/** A range of response statuses. */
+export type StatusClass = "success" | "redirect" | "client_error" | "server_error" | "error";
 
 /** A Stripe event, as Stripe posts it (only the fields NeoForge reads). */
 export interface StripeEvent {

@@ -5,6 +5,10 @@
 //!
 //! Invariant: a request is allowed only when the member's role and the key's scopes both grant
 //! the operation's permission (`Caller::require`).
+//!
+//! The developer portal is sandbox-only: a live key on a request from the portal (carrying
+//! `NeoForge-Portal`, or sent by a browser from a page of this server, `Sec-Fetch-Site:
+//! same-origin`) is refused with 403 `live_key_in_portal`, whatever the page's script does.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,6 +20,7 @@ use axum::http::request::Parts;
 use super::error::{ApiError, ApiResult};
 use crate::app::AppState;
 use crate::ids::{ApiKeyId, OrgId, SessionId, UserId};
+use crate::request_log::KeyUse;
 use crate::tenancy::store::{self as tenancy_store, Membership};
 use crate::tenancy::{Env, Permission, PermissionSet, Scope};
 
@@ -23,6 +28,8 @@ pub const SESSION_COOKIE: &str = "nf_session";
 pub const SESSION_PREFIX: &str = "nf_sess_";
 pub const ORG_HEADER: &str = "neoforge-organization";
 pub const ENV_HEADER: &str = "neoforge-environment";
+/// Sent by the portal's playground with every request it makes.
+pub const PORTAL_HEADER: &str = "neoforge-portal";
 
 /// Keys record their last use at most once a minute, so reads stay reads.
 const LAST_USED_RESOLUTION_MS: i64 = 60_000;
@@ -203,6 +210,9 @@ impl FromRequestParts<AppState> for Caller {
 
 async fn api_key_caller(parts: &Parts, state: &AppState, token: &str) -> ApiResult<Caller> {
     let env = if token.starts_with("nf_live_") {
+        if from_portal(&parts.headers) {
+            return Err(ApiError::LiveKeyInPortal);
+        }
         Env::Live
     } else if token.starts_with("nf_test_") {
         Env::Test
@@ -248,17 +258,31 @@ async fn api_key_caller(parts: &Parts, state: &AppState, token: &str) -> ApiResu
     {
         tenancy_store::touch_api_key(state.db.writer(), &key.id, now).await?;
     }
+    let scope = Scope {
+        org_id: OrgId::from_db(key.tenant_id.clone()),
+        env,
+    };
+    let api_key_id = ApiKeyId::from_db(key.id.clone());
+    crate::request_log::note_key_use(KeyUse {
+        api_key_id: api_key_id.clone(),
+        scope: scope.clone(),
+    });
     Ok(Caller {
         user_id: UserId::from_db(key.created_by.clone()),
-        actor: Actor::ApiKey(ApiKeyId::from_db(key.id.clone())),
-        scope: Scope {
-            org_id: OrgId::from_db(key.tenant_id.clone()),
-            env,
-        },
+        actor: Actor::ApiKey(api_key_id),
+        scope,
         role,
         permissions,
         ip: client_ip(parts),
     })
+}
+
+/// A request from the portal: its playground's marker, or a browser on one of our own pages.
+fn from_portal(headers: &HeaderMap) -> bool {
+    headers.contains_key(PORTAL_HEADER)
+        || headers
+            .get("sec-fetch-site")
+            .is_some_and(|v| v.as_bytes() == b"same-origin")
 }
 
 /// The client's IP address, for requests that have no caller yet (sign-up).

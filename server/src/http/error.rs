@@ -67,6 +67,11 @@ pub enum ApiError {
     InvalidCredentials,
     #[error("{0}")]
     Forbidden(String),
+    /// A live key sent from the developer portal, which works only in the sandbox.
+    #[error(
+        "The developer portal works only in the sandbox: use an nf_test_ key. Live keys work from your own servers."
+    )]
+    LiveKeyInPortal,
     /// Unknown id, or an id that belongs to another tenant or environment: the two are
     /// indistinguishable on purpose.
     #[error("no such {0}")]
@@ -144,6 +149,11 @@ impl ApiError {
                 "Invalid credentials",
             ),
             Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+            LiveKeyInPortal => (
+                StatusCode::FORBIDDEN,
+                "live_key_in_portal",
+                "Live key used from the portal",
+            ),
             NotFound(_) => (StatusCode::NOT_FOUND, "resource_not_found", "Not found"),
             Conflict { code, .. } => (StatusCode::CONFLICT, code, "Conflict"),
             Unprocessable { code, .. } => (

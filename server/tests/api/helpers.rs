@@ -200,6 +200,12 @@ impl TestApp {
         &self.server.as_ref().expect("running").state.clock
     }
 
+    /// Writes the request log's buffered entries now instead of within the second.
+    pub async fn flush_request_log(&self) {
+        let server = self.server.as_ref().expect("running");
+        server.state.request_log.flush().await;
+    }
+
     /// Sends `body` (if any) as JSON with `Authorization: Bearer token` (if any).
     pub async fn call(
         &self,

@@ -15,6 +15,8 @@ mod isolation;
 mod lifecycle;
 mod metering;
 mod organizations;
+mod portal;
+mod request_log;
 mod stripe;
 mod subscriptions;
 mod webhooks;

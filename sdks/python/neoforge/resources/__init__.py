@@ -8,6 +8,7 @@ from .members import MembersResource, AsyncMembersResource
 from .roles import RolesResource, AsyncRolesResource
 from .invitations import InvitationsResource, AsyncInvitationsResource
 from .api_keys import ApiKeysResource, AsyncApiKeysResource
+from .request_log import RequestLogResource, AsyncRequestLogResource
 from .audit_events import AuditEventsResource, AsyncAuditEventsResource
 from .products import ProductsResource, AsyncProductsResource
 from .customers import CustomersResource, AsyncCustomersResource
@@ -42,6 +43,8 @@ __all__ = [
     "AsyncInvitationsResource",
     "ApiKeysResource",
     "AsyncApiKeysResource",
+    "RequestLogResource",
+    "AsyncRequestLogResource",
     "AuditEventsResource",
     "AsyncAuditEventsResource",
     "ProductsResource",

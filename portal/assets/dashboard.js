@@ -1,0 +1,243 @@
+// The dashboard pages of a signed-in developer, in the sandbox or live (the switch sends
+// `NeoForge-Environment`): API keys, the request log with per-key analytics, webhook
+// endpoints and deliveries with replay, invoices. Everything goes through the session cookie.
+
+import { apiBase, call, currentUser, describe, el, formatTime, storage } from "./api.js";
+import { bars, lines } from "./charts.js";
+
+const board = document.getElementById("board");
+const errorBox = document.getElementById("dash-error");
+const permissions = JSON.parse(document.getElementById("permissions").textContent);
+let env = storage.get("env") === "live" ? "live" : "test";
+
+const api = (method, path, body) => call(method, path, { body, env });
+
+/** Runs `work`, showing its failure in the page's alert. */
+async function guard(work) {
+  errorBox.textContent = "";
+  try {
+    await work();
+  } catch (e) {
+    errorBox.textContent = describe(e);
+  }
+}
+
+function table(caption, headings, rows) {
+  return el(
+    "table",
+    {},
+    el("caption", {}, caption),
+    el("thead", {}, el("tr", {}, headings.map((h) => el("th", { scope: "col" }, h)))),
+    el("tbody", {}, rows.length ? rows : el("tr", {}, el("td", { colspan: headings.length }, "Nothing yet."))),
+  );
+}
+
+function field(id, label, input) {
+  input.id = id;
+  return el("div", { class: "field" }, el("label", { for: id }, label), input);
+}
+
+function secretNotice(title, secret) {
+  const code = el("code", { id: "new-secret", class: "secret" }, secret);
+  return el("div", { class: "notice", role: "status" }, el("p", {}, title, " Shown only now: "), el("p", {}, code, " ", el("button", { type: "button", class: "copy", "data-copy": "new-secret" }, "Copy")));
+}
+
+// ---- API keys -------------------------------------------------------------------------
+
+async function keys() {
+  const { data } = await api("GET", "/v1/api_keys?limit=100");
+  const notice = el("div", { id: "key-notice" });
+  const name = el("input", { required: true, autocomplete: "off" });
+  const scopes = el(
+    "fieldset",
+    {},
+    el("legend", {}, "Scopes (none checked: all of yours)"),
+    permissions.map((p, i) => el("label", { class: "check" }, el("input", { type: "checkbox", value: p, id: `scope-${i}` }), ` ${p}`)),
+  );
+  const create = el(
+    "form",
+    { class: "card", "aria-label": "Create a key" },
+    el("h2", {}, `Create a ${env === "test" ? "sandbox" : "live"} key`),
+    field("key-name", "Name", name),
+    scopes,
+    el("button", { type: "submit", class: "primary" }, "Create key"),
+  );
+  create.addEventListener("submit", (e) => {
+    e.preventDefault();
+    guard(async () => {
+      const checked = [...scopes.querySelectorAll("input:checked")].map((c) => c.value);
+      const key = await api("POST", "/v1/api_keys", { name: name.value, ...(checked.length ? { scopes: checked } : {}) });
+      await render();
+      document.getElementById("key-notice").replaceChildren(secretNotice(`Key “${key.name}” created.`, key.secret));
+    });
+  });
+  const rows = data.map((k) => {
+    const roll = el("button", { type: "button" }, "Roll");
+    const revoke = el("button", { type: "button", class: "danger" }, "Revoke");
+    roll.addEventListener("click", () =>
+      guard(async () => {
+        const rolled = await api("POST", `/v1/api_keys/${k.id}/roll`, {});
+        if (env === "test" && k.name === "Portal sandbox key") storage.set("key", rolled.secret);
+        await render();
+        document.getElementById("key-notice").replaceChildren(secretNotice(`Key “${k.name}” rolled.`, rolled.secret));
+      }),
+    );
+    revoke.addEventListener("click", () => guard(async () => {
+      await api("POST", `/v1/api_keys/${k.id}/revoke`, {});
+      await render();
+    }));
+    const revoked = Boolean(k.revoked_at);
+    return el(
+      "tr",
+      { "data-key": k.id },
+      el("th", { scope: "row" }, k.name),
+      el("td", {}, el("code", {}, `${k.prefix}…`)),
+      el("td", {}, k.scopes.length === permissions.length ? "all" : k.scopes.join(", ")),
+      el("td", {}, formatTime(k.last_used_at)),
+      el("td", {}, revoked ? `revoked ${formatTime(k.revoked_at)}` : "active"),
+      el("td", {}, revoked ? "" : [roll, " ", revoke]),
+    );
+  });
+  return [notice, table(`${env === "test" ? "Sandbox" : "Live"} keys`, ["Name", "Prefix", "Scopes", "Last used", "Status", "Actions"], rows), create];
+}
+
+// ---- Request log ----------------------------------------------------------------------
+
+const RANGES = { "1h": [3_600_000, "minute"], "24h": [86_400_000, "hour"], "7d": [604_800_000, "hour"] };
+
+async function requests() {
+  const { data: keyList } = await api("GET", "/v1/api_keys?limit=100");
+  const key = el("select", {}, el("option", { value: "" }, "All keys"), keyList.map((k) => el("option", { value: k.id }, `${k.name} (${k.prefix}…)`)));
+  const status = el("select", {}, [["", "Any status"], ["success", "2xx"], ["client_error", "4xx"], ["server_error", "5xx"], ["error", "4xx and 5xx"]].map(([v, t]) => el("option", { value: v }, t)));
+  const route = el("input", { placeholder: "/v1/api_keys/{id}", spellcheck: "false" });
+  const range = el("select", {}, Object.keys(RANGES).map((r) => el("option", { value: r, selected: r === "24h" }, `Last ${r}`)));
+  const refresh = el("button", { type: "submit", class: "primary" }, "Apply");
+  const filters = el("form", { class: "filters", "aria-label": "Filters" }, field("f-key", "Key", key), field("f-status", "Status", status), field("f-route", "Route", route), field("f-range", "Time", range), refresh);
+  const charts = el("div", { class: "charts", id: "charts" });
+  const log = el("div", { id: "log" });
+
+  const load = () =>
+    guard(async () => {
+      const [span, interval] = RANGES[range.value];
+      const since = new Date(Date.now() - span).toISOString();
+      const q = new URLSearchParams({ limit: "50", created_gte: since });
+      const a = new URLSearchParams({ created_gte: since, interval });
+      if (key.value) (q.set("api_key", key.value), a.set("api_key", key.value));
+      if (route.value.trim()) (q.set("route", route.value.trim()), a.set("route", route.value.trim()));
+      if (status.value) q.set("status_class", status.value);
+      const [page, series] = await Promise.all([api("GET", `/v1/request_log?${q}`), api("GET", `/v1/request_log/analytics?${a}`)]);
+      drawCharts(charts, series);
+      const rows = page.data.map((r) =>
+        el(
+          "tr",
+          {},
+          el("td", {}, formatTime(r.created_at)),
+          el("td", {}, el("code", {}, `${r.method} ${r.route}`)),
+          el("td", { class: r.status < 400 ? "status-ok" : "status-err" }, String(r.status)),
+          el("td", {}, `${(r.duration_us / 1000).toFixed(1)} ms`),
+          el("td", {}, el("code", {}, r.request_id)),
+          el("td", {}, el("code", {}, r.api_key)),
+        ),
+      );
+      log.replaceChildren(table("Requests, newest first", ["Time", "Request", "Status", "Duration", "Request id", "Key"], rows));
+    });
+  filters.addEventListener("submit", (e) => {
+    e.preventDefault();
+    load();
+  });
+  await load();
+  return [filters, charts, log];
+}
+
+function drawCharts(container, series) {
+  const b = series.buckets;
+  const requestsPer = b.map((x) => x.requests);
+  const errorRate = b.map((x) => (x.requests ? (100 * x.errors) / x.requests : null));
+  const p50 = b.map((x) => (x.p50_us == null ? null : x.p50_us / 1000));
+  const p95 = b.map((x) => (x.p95_us == null ? null : x.p95_us / 1000));
+  const total = requestsPer.reduce((s, v) => s + v, 0);
+  const errors = b.reduce((s, x) => s + x.errors, 0);
+  const chart = (title, node) => el("figure", { class: "chart" }, el("h3", {}, title), node);
+  container.replaceChildren(
+    chart(`Requests per ${series.interval}`, bars(requestsPer, `${total} requests in the range`)),
+    chart("Error rate", lines([errorRate], `${errors} errors of ${total} requests`, "%")),
+    chart("Latency p50 (solid) and p95 (dashed)", lines([p50, p95], "Median and 95th percentile latency per bucket, in milliseconds", " ms")),
+  );
+}
+
+// ---- Webhooks -------------------------------------------------------------------------
+
+async function webhooks() {
+  const [{ data: endpoints }, { data: events }] = await Promise.all([api("GET", "/v1/webhook_endpoints?limit=100"), api("GET", "/v1/webhook_events?limit=20")]);
+  const notice = el("div", { id: "key-notice" });
+  const url = el("input", { type: "url", required: true, placeholder: "https://example.com/webhooks" });
+  const create = el("form", { class: "card", "aria-label": "Add an endpoint" }, el("h2", {}, "Add an endpoint (every event)"), field("wh-url", "URL", url), el("button", { type: "submit", class: "primary" }, "Add endpoint"));
+  create.addEventListener("submit", (e) => {
+    e.preventDefault();
+    guard(async () => {
+      const endpoint = await api("POST", "/v1/webhook_endpoints", { url: url.value, enabled_events: ["*"] });
+      await render();
+      document.getElementById("key-notice").replaceChildren(secretNotice("Endpoint added. Its signing secret:", endpoint.secret));
+    });
+  });
+  const attempts = el("div", { id: "attempts" });
+  const endpointRows = endpoints.map((w) => {
+    const show = el("button", { type: "button" }, "Deliveries");
+    show.addEventListener("click", () =>
+      guard(async () => {
+        const { data } = await api("GET", `/v1/webhook_endpoints/${w.id}/attempts?limit=50`);
+        const rows = data.map((a) => el("tr", {}, el("td", {}, formatTime(a.attempted_at)), el("td", {}, el("code", {}, a.event)), el("td", { class: a.succeeded ? "status-ok" : "status-err" }, a.succeeded ? "delivered" : "failed"), el("td", {}, String(a.status_code ?? a.error ?? "")), el("td", {}, `${a.duration_ms} ms`)));
+        attempts.replaceChildren(table(`Delivery attempts to ${w.url}`, ["Time", "Event", "Outcome", "Answer", "Duration"], rows));
+      }),
+    );
+    return el("tr", {}, el("th", { scope: "row" }, w.url), el("td", {}, w.enabled_events.join(", ")), el("td", {}, w.status), el("td", {}, show));
+  });
+  const eventRows = events.map((ev) => {
+    const replay = el("button", { type: "button" }, "Replay");
+    replay.addEventListener("click", () => guard(async () => {
+      const result = await api("POST", `/v1/webhook_events/${ev.id}/replay`, {});
+      replay.textContent = `Replayed (${result.deliveries?.length ?? 0})`;
+    }));
+    return el("tr", {}, el("td", {}, formatTime(ev.created_at)), el("th", { scope: "row" }, ev.type), el("td", {}, el("code", {}, ev.id)), el("td", {}, replay));
+  });
+  return [notice, table("Endpoints", ["URL", "Events", "Status", ""], endpointRows), create, attempts, table("Recent events", ["Time", "Type", "Id", ""], eventRows)];
+}
+
+// ---- Invoices -------------------------------------------------------------------------
+
+async function invoices() {
+  const { data } = await api("GET", "/v1/invoices?limit=100");
+  const money = (amount, currency) => new Intl.NumberFormat(undefined, { style: "currency", currency: currency.toUpperCase() }).format(amount / 100);
+  const rows = data.map((i) =>
+    el("tr", {}, el("th", { scope: "row" }, i.number ?? "draft"), el("td", {}, el("code", {}, i.customer)), el("td", {}, i.status), el("td", {}, money(i.total, i.currency)), el("td", {}, formatTime(i.created_at)), el("td", {}, el("a", { href: `${apiBase()}/v1/invoices/${i.id}/html` }, "View"))),
+  );
+  return [table("Invoices, newest first", ["Number", "Customer", "Status", "Total", "Created", ""], rows)];
+}
+
+const BOARDS = { keys, requests, webhooks, invoices };
+
+async function render() {
+  const parts = await BOARDS[board.dataset.board]();
+  board.replaceChildren(...parts);
+}
+
+function initEnvSwitch() {
+  for (const button of document.querySelectorAll(".env-switch button")) {
+    button.setAttribute("aria-pressed", String(button.dataset.env === env));
+    button.addEventListener("click", () => {
+      env = button.dataset.env;
+      storage.set("env", env);
+      for (const b of document.querySelectorAll(".env-switch button")) b.setAttribute("aria-pressed", String(b === button));
+      guard(render);
+    });
+  }
+}
+
+currentUser().then((user) => {
+  if (!user) {
+    document.getElementById("dash-login").hidden = false;
+    return;
+  }
+  initEnvSwitch();
+  guard(render);
+});

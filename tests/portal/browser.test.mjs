@@ -1,0 +1,134 @@
+// The portal in Debian's headless Chromium, as a new developer uses it: sign up, see the
+// sandbox key, open an operation, Send, find the request in the request log, create and
+// revoke a key; a live key is refused; no console errors. Screenshots go to
+// target/portal-screenshots/.
+
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+
+import { chromium } from "playwright-core";
+
+import { baseUrl, screenshots, uniqueEmail } from "./live.mjs";
+
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+let browser;
+let page;
+const consoleErrors = [];
+
+before(async () => {
+  assert.ok(existsSync(CHROMIUM), `Chromium is required at ${CHROMIUM} (apt-get install chromium)`);
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  page = await context.newPage();
+  page.on("console", (m) => {
+    if (m.type() === "error") consoleErrors.push(`${page.url()}: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => consoleErrors.push(`${page.url()}: ${e.message}`));
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+const shot = (name) => page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: false });
+
+test("sign up, first sandbox call, request log, keys, live key refused", async (t) => {
+  const started = Date.now();
+
+  await t.test("the root opens the portal and sign-up hands out a sandbox key", async () => {
+    await page.goto(`${baseUrl}/`);
+    assert.equal(new URL(page.url()).pathname, "/portal/");
+    await shot("01-home");
+    await page.getByLabel("Email", { exact: true }).first().fill(uniqueEmail("browser"));
+    await page.locator("#signup-password").fill("correct horse battery staple");
+    await page.getByRole("button", { name: "Sign up and create a sandbox key" }).click();
+    await page.locator("#ready").waitFor({ state: "visible" });
+    const key = await page.locator("#ready-key").textContent();
+    assert.match(key, /^nf_test_/);
+    await shot("02-sandbox-ready");
+  });
+
+  let requestId;
+  await t.test("the playground sends a real request with the key", async () => {
+    await page.getByRole("link", { name: /Make your first sandbox call/ }).click();
+    await page.waitForURL(/reference\/organizations\/get_current\.html/);
+    assert.match(await page.locator("#pg-key").inputValue(), /^nf_test_/);
+    await page.getByRole("button", { name: "Send" }).click();
+    await page.locator("#pg-response").waitFor({ state: "visible" });
+    assert.match(await page.locator("#pg-status").textContent(), /^200/);
+    requestId = await page.locator("#pg-request-id").textContent();
+    assert.match(requestId, /^req_/);
+    assert.match(await page.locator("#pg-body-out").textContent(), /"id": "org_/);
+    assert.match(await page.locator("#pg-history").textContent(), /GET \/v1\/organization → 200/);
+    await shot("03-playground-200");
+  });
+
+  assert.ok(Date.now() - started < 120_000, "from the portal's front door to a sandbox call in under two minutes");
+
+  await t.test("the request appears in the request log", async () => {
+    await page.goto(`${baseUrl}/portal/dashboard/requests.html`);
+    const row = page.locator("#log tr", { hasText: requestId });
+    // Entries are written in batches, within about a second.
+    for (let i = 0; i < 20 && (await row.count()) === 0; i++) {
+      await page.waitForTimeout(500);
+      await page.getByRole("button", { name: "Apply" }).click();
+    }
+    await row.waitFor();
+    assert.match(await row.textContent(), /GET \/v1\/organization.*200/);
+    await page.locator("#charts svg").first().waitFor();
+    await shot("04-request-log");
+  });
+
+  await t.test("a key is created and revoked", async () => {
+    await page.goto(`${baseUrl}/portal/dashboard/keys.html`);
+    await page.getByLabel("Name").fill("browser-made");
+    await page.getByRole("button", { name: "Create key" }).click();
+    await page.locator("#new-secret").waitFor();
+    assert.match(await page.locator("#new-secret").textContent(), /^nf_test_/);
+    const row = page.locator("tr", { hasText: "browser-made" });
+    await row.getByRole("button", { name: "Revoke" }).click();
+    await page.locator("tr", { hasText: "browser-made" }).filter({ hasText: "revoked" }).waitFor();
+    await shot("05-keys");
+  });
+
+  await t.test("a live key is refused before anything is sent", async () => {
+    await page.goto(`${baseUrl}/portal/reference/organizations/get_current.html`);
+    const sent = [];
+    page.on("request", (r) => {
+      if (r.url().includes("/v1/")) sent.push(r.url());
+    });
+    await page.locator("#pg-key").fill("nf_live_0123456789abcdef");
+    await page.getByRole("button", { name: "Send" }).click();
+    assert.match(await page.locator("#pg-error").textContent(), /Live keys \(nf_live_…\) cannot be used in the playground/);
+    assert.deepEqual(sent, []);
+    await shot("06-live-key-refused");
+  });
+
+  await t.test("search finds operations from the keyboard", async () => {
+    await page.keyboard.press("/");
+    await page.keyboard.type("revoke key");
+    const hit = page.locator("#search-results a").first();
+    await hit.waitFor();
+    await page.keyboard.press("ArrowDown");
+    await page.keyboard.press("Enter");
+    await page.waitForURL(/reference\/api_keys\/revoke\.html/);
+  });
+
+  await t.test("the layout holds on a phone", async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${baseUrl}/portal/reference/api_keys/create.html`);
+    const menu = page.getByRole("button", { name: "Menu" });
+    assert.ok(await menu.isVisible());
+    assert.ok(!(await page.locator("#sidebar").isVisible()));
+    await menu.click();
+    assert.ok(await page.locator("#sidebar").isVisible());
+    await shot("07-phone");
+  });
+
+  assert.deepEqual(consoleErrors, [], "no console errors");
+});
