@@ -210,11 +210,13 @@ mod tests {
         };
         assert_eq!(amount_for(&t, 2), Err(AmountError::Overflow));
         assert_eq!(amount_for(&t, -1), Err(AmountError::NegativeQuantity));
-        let p = PriceTerms {
-            package: Some(Package { size: 2, amount: 1 }),
+        let package = |amount| PriceTerms {
+            package: Some(Package { size: 2, amount }),
             ..terms(PriceModel::Package)
         };
-        assert_eq!(amount_for(&p, i64::MAX), Err(AmountError::Overflow));
+        // Packages are counted exactly: ⌈(2⁶³ − 1) / 2⌉ = 2⁶² fits, three times that does not.
+        assert_eq!(amount_for(&package(1), i64::MAX), Ok(1 << 62));
+        assert_eq!(amount_for(&package(3), i64::MAX), Err(AmountError::Overflow));
     }
     /// Stripe's "Set up tiered pricing" example (Typographic fonts): 1–5 at 7 USD, 6–10 at
     /// 6.50 USD, 11+ at 6 USD, priced both ways, to the cent.
