@@ -93,6 +93,9 @@ impl Modify for SecuritySchemes {
         (name = "coupons", description = "Percentages or amounts off a subscription's invoices: once, for some months, or forever."),
         (name = "promotion_codes", description = "Customer-facing codes for coupons, with their own limits."),
         (name = "tax_rates", description = "Manual tax rates added to invoices (exclusive)."),
+        (name = "events", description = "Usage events in: one or a batch of up to 1,000, deduplicated by id, committed before the answer."),
+        (name = "meters", description = "How usage events aggregate (count, sum, max, min, unique_count, latest, weighted_sum), and the usage they measured."),
+        (name = "entitlements", description = "Whether a customer may use a feature now: its plans, and for a metered limit, its usage this period."),
         (name = "webhooks", description = "Webhook endpoints, the events sent to them (signed the Standard Webhooks way), delivery attempts and replays."),
         (name = "health", description = "Liveness and readiness."),
     )

@@ -160,9 +160,11 @@ pub fn sample(api: &Api, resource: &Resource, op: &Operation) -> anyhow::Result<
                 Ok(format!("{}: Some({value})", field(&p.name)))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        args.push(match required.is_empty() {
-            true => format!("{params}::default()"),
-            false => format!(
+        let all = required.len() == op.query_params.len();
+        args.push(match (required.is_empty(), all) {
+            (true, _) => format!("{params}::default()"),
+            (false, true) => format!("{params} {{ {} }}", required.join(", ")),
+            (false, false) => format!(
                 "{params} {{ {}, ..Default::default() }}",
                 required.join(", ")
             ),

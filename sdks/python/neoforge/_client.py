@@ -49,16 +49,16 @@ from .resources import (
     AsyncPromotionCodesResource,
     TaxRatesResource,
     AsyncTaxRatesResource,
-    WebhooksResource,
-    AsyncWebhooksResource,
-    HealthResource,
-    AsyncHealthResource,
-    EntitlementsResource,
-    AsyncEntitlementsResource,
     EventsResource,
     AsyncEventsResource,
     MetersResource,
     AsyncMetersResource,
+    EntitlementsResource,
+    AsyncEntitlementsResource,
+    WebhooksResource,
+    AsyncWebhooksResource,
+    HealthResource,
+    AsyncHealthResource,
 )
 
 
@@ -90,11 +90,11 @@ class Client:
     coupons: CouponsResource
     promotion_codes: PromotionCodesResource
     tax_rates: TaxRatesResource
-    webhooks: WebhooksResource
-    health: HealthResource
-    entitlements: EntitlementsResource
     events: EventsResource
     meters: MetersResource
+    entitlements: EntitlementsResource
+    webhooks: WebhooksResource
+    health: HealthResource
 
     def __init__(
         self,
@@ -126,11 +126,11 @@ class Client:
         self.coupons = CouponsResource(self._transport)
         self.promotion_codes = PromotionCodesResource(self._transport)
         self.tax_rates = TaxRatesResource(self._transport)
-        self.webhooks = WebhooksResource(self._transport)
-        self.health = HealthResource(self._transport)
-        self.entitlements = EntitlementsResource(self._transport)
         self.events = EventsResource(self._transport)
         self.meters = MetersResource(self._transport)
+        self.entitlements = EntitlementsResource(self._transport)
+        self.webhooks = WebhooksResource(self._transport)
+        self.health = HealthResource(self._transport)
 
     def close(self) -> None:
         """Closes the client's connections."""
@@ -171,11 +171,11 @@ class AsyncClient:
     coupons: AsyncCouponsResource
     promotion_codes: AsyncPromotionCodesResource
     tax_rates: AsyncTaxRatesResource
-    webhooks: AsyncWebhooksResource
-    health: AsyncHealthResource
-    entitlements: AsyncEntitlementsResource
     events: AsyncEventsResource
     meters: AsyncMetersResource
+    entitlements: AsyncEntitlementsResource
+    webhooks: AsyncWebhooksResource
+    health: AsyncHealthResource
 
     def __init__(
         self,
@@ -207,11 +207,11 @@ class AsyncClient:
         self.coupons = AsyncCouponsResource(self._transport)
         self.promotion_codes = AsyncPromotionCodesResource(self._transport)
         self.tax_rates = AsyncTaxRatesResource(self._transport)
-        self.webhooks = AsyncWebhooksResource(self._transport)
-        self.health = AsyncHealthResource(self._transport)
-        self.entitlements = AsyncEntitlementsResource(self._transport)
         self.events = AsyncEventsResource(self._transport)
         self.meters = AsyncMetersResource(self._transport)
+        self.entitlements = AsyncEntitlementsResource(self._transport)
+        self.webhooks = AsyncWebhooksResource(self._transport)
+        self.health = AsyncHealthResource(self._transport)
 
     async def close(self) -> None:
         """Closes the client's connections."""

@@ -188,6 +188,27 @@ impl NeoForge {
         }
     }
 
+    /// Usage events in: one or a batch of up to 1,000, deduplicated by id, committed before the answer.
+    pub fn events(&self) -> Events<'_> {
+        Events {
+            client: &self.inner,
+        }
+    }
+
+    /// How usage events aggregate (count, sum, max, min, unique_count, latest, weighted_sum), and the usage they measured.
+    pub fn meters(&self) -> Meters<'_> {
+        Meters {
+            client: &self.inner,
+        }
+    }
+
+    /// Whether a customer may use a feature now: its plans, and for a metered limit, its usage this period.
+    pub fn entitlements(&self) -> Entitlements<'_> {
+        Entitlements {
+            client: &self.inner,
+        }
+    }
+
     /// Webhook endpoints, the events sent to them (signed the Standard Webhooks way), delivery attempts and replays.
     pub fn webhooks(&self) -> Webhooks<'_> {
         Webhooks {
@@ -198,27 +219,6 @@ impl NeoForge {
     /// Liveness and readiness.
     pub fn health(&self) -> Health<'_> {
         Health {
-            client: &self.inner,
-        }
-    }
-
-    ///
-    pub fn entitlements(&self) -> Entitlements<'_> {
-        Entitlements {
-            client: &self.inner,
-        }
-    }
-
-    ///
-    pub fn events(&self) -> Events<'_> {
-        Events {
-            client: &self.inner,
-        }
-    }
-
-    ///
-    pub fn meters(&self) -> Meters<'_> {
-        Meters {
             client: &self.inner,
         }
     }

@@ -1912,6 +1912,222 @@ impl TaxRates<'_> {
     }
 }
 
+/// Usage events in: one or a batch of up to 1,000, deduplicated by id, committed before the answer.
+pub struct Events<'a> {
+    pub(crate) client: &'a Client,
+}
+
+impl Events<'_> {
+    /// Send a usage event.
+    ///
+    /// `POST /v1/events`
+    pub async fn create(
+        &self,
+        body: types::EventInput,
+    ) -> Result<Response<types::EventReceipt>, Error> {
+        let request = self.client.events_create().body(body);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Send up to 1,000 usage events at once.
+    ///
+    /// `POST /v1/events/batch`
+    pub async fn batch(
+        &self,
+        body: types::EventBatchRequest,
+    ) -> Result<Response<types::EventBatchResult>, Error> {
+        let request = self.client.events_batch().body(body);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+}
+
+/// How usage events aggregate (count, sum, max, min, unique_count, latest, weighted_sum), and the usage they measured.
+pub struct Meters<'a> {
+    pub(crate) client: &'a Client,
+}
+
+/// Query parameters of [`Meters::list`].
+#[derive(Debug, Clone, Default)]
+pub struct MetersListParams {
+    /// Page size, 1 to 100 (default 10).
+    pub limit: Option<u64>,
+    /// Return items after this id (the previous page's `next_cursor`).
+    pub starting_after: Option<String>,
+}
+
+/// Query parameters of [`Meters::usage`].
+#[derive(Debug, Clone, Default)]
+pub struct MetersUsageParams {
+    /// A customer's id or external id; absent: all customers together.
+    pub customer: Option<String>,
+    /// Start (RFC 3339), inclusive. With a window, moved back to the window's start.
+    pub from: Option<String>,
+    /// End (RFC 3339), exclusive. With a window, moved on to a window's end.
+    pub to: Option<String>,
+    /// Split the range into windows; absent: one value for exactly `[from, to)`.
+    pub window: Option<types::Window>,
+    /// Comma-separated dimensions of the meter's `group_by` to split the values by.
+    pub group_by: Option<String>,
+}
+
+impl Meters<'_> {
+    /// List meters, newest first.
+    ///
+    /// `GET /v1/meters`
+    pub async fn list(
+        &self,
+        params: MetersListParams,
+    ) -> Result<Response<types::MeterPage>, Error> {
+        let request = self.client.meters_list();
+        let request = match params.limit {
+            Some(v) => request.limit(v),
+            None => request,
+        };
+        let request = match params.starting_after {
+            Some(v) => request.starting_after(v),
+            None => request,
+        };
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+
+    /// Every item of [`Self::list`], page after page.
+    pub fn list_auto_paging(
+        &self,
+        params: MetersListParams,
+    ) -> impl Stream<Item = Result<types::Meter, Error>> + '_ {
+        futures::stream::try_unfold(Some(params), move |next| async move {
+            let Some(params) = next else { return Ok(None) };
+            let page = self.list(params.clone()).await?.body;
+            let next = page.next_cursor.map(|cursor| MetersListParams {
+                starting_after: Some(cursor),
+                ..params
+            });
+            Ok(Some((
+                futures::stream::iter(page.data.into_iter().map(Ok)),
+                next,
+            )))
+        })
+        .try_flatten()
+    }
+    /// Create a meter.
+    ///
+    /// `POST /v1/meters`
+    pub async fn create(
+        &self,
+        body: types::CreateMeterRequest,
+    ) -> Result<Response<types::Meter>, Error> {
+        let request = self.client.meters_create().body(body);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Get a meter.
+    ///
+    /// `GET /v1/meters/{id}`
+    pub async fn get(&self, id: &str) -> Result<Response<types::Meter>, Error> {
+        let request = self.client.meters_get().id(id);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Rename or archive a meter.
+    ///
+    /// `POST /v1/meters/{id}`
+    pub async fn update(
+        &self,
+        id: &str,
+        body: types::UpdateMeterRequest,
+    ) -> Result<Response<types::Meter>, Error> {
+        let request = self.client.meters_update().id(id).body(body);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// A meter's usage over a range, as one value or a series of windows, per group.
+    ///
+    /// `GET /v1/meters/{id}/usage`
+    pub async fn usage(
+        &self,
+        id: &str,
+        params: MetersUsageParams,
+    ) -> Result<Response<types::Usage>, Error> {
+        let request = self.client.meters_usage().id(id);
+        let request = match params.customer {
+            Some(v) => request.customer(v),
+            None => request,
+        };
+        let request = match params.from {
+            Some(v) => request.from(v),
+            None => request,
+        };
+        let request = match params.to {
+            Some(v) => request.to(v),
+            None => request,
+        };
+        let request = match params.window {
+            Some(v) => request.window(v),
+            None => request,
+        };
+        let request = match params.group_by {
+            Some(v) => request.group_by(v),
+            None => request,
+        };
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+}
+
+/// Whether a customer may use a feature now: its plans, and for a metered limit, its usage this period.
+pub struct Entitlements<'a> {
+    pub(crate) client: &'a Client,
+}
+
+/// Query parameters of [`Entitlements::check`].
+#[derive(Debug, Clone, Default)]
+pub struct EntitlementsCheckParams {
+    /// The customer's id or external id.
+    pub customer: Option<String>,
+    /// A feature key of the customer's plans.
+    pub feature: Option<String>,
+}
+
+impl Entitlements<'_> {
+    /// Check a customer's entitlement to a feature.
+    ///
+    /// `GET /v1/entitlements/check`
+    pub async fn check(
+        &self,
+        params: EntitlementsCheckParams,
+    ) -> Result<Response<types::EntitlementCheck>, Error> {
+        let request = self.client.entitlements_check();
+        let request = match params.customer {
+            Some(v) => request.customer(v),
+            None => request,
+        };
+        let request = match params.feature {
+            Some(v) => request.feature(v),
+            None => request,
+        };
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+}
+
 /// Webhook endpoints, the events sent to them (signed the Standard Webhooks way), delivery attempts and replays.
 pub struct Webhooks<'a> {
     pub(crate) client: &'a Client,
@@ -2171,222 +2387,6 @@ impl Health<'_> {
     /// `GET /readyz`
     pub async fn ready(&self) -> Result<Response<types::Health>, Error> {
         let request = self.client.health_ready();
-        match request.send().await {
-            Ok(value) => Ok(Response::from_progenitor(value)),
-            Err(e) => Err(Error::from_progenitor(e).await),
-        }
-    }
-}
-
-///
-pub struct Entitlements<'a> {
-    pub(crate) client: &'a Client,
-}
-
-/// Query parameters of [`Entitlements::check`].
-#[derive(Debug, Clone, Default)]
-pub struct EntitlementsCheckParams {
-    /// The customer's id or external id.
-    pub customer: Option<String>,
-    /// A feature key of the customer's plans.
-    pub feature: Option<String>,
-}
-
-impl Entitlements<'_> {
-    /// Check a customer's entitlement to a feature.
-    ///
-    /// `GET /v1/entitlements/check`
-    pub async fn check(
-        &self,
-        params: EntitlementsCheckParams,
-    ) -> Result<Response<types::EntitlementCheck>, Error> {
-        let request = self.client.entitlements_check();
-        let request = match params.customer {
-            Some(v) => request.customer(v),
-            None => request,
-        };
-        let request = match params.feature {
-            Some(v) => request.feature(v),
-            None => request,
-        };
-        match request.send().await {
-            Ok(value) => Ok(Response::from_progenitor(value)),
-            Err(e) => Err(Error::from_progenitor(e).await),
-        }
-    }
-}
-
-///
-pub struct Events<'a> {
-    pub(crate) client: &'a Client,
-}
-
-impl Events<'_> {
-    /// Send a usage event.
-    ///
-    /// `POST /v1/events`
-    pub async fn create(
-        &self,
-        body: types::EventInput,
-    ) -> Result<Response<types::EventReceipt>, Error> {
-        let request = self.client.events_create().body(body);
-        match request.send().await {
-            Ok(value) => Ok(Response::from_progenitor(value)),
-            Err(e) => Err(Error::from_progenitor(e).await),
-        }
-    }
-    /// Send up to 1,000 usage events at once.
-    ///
-    /// `POST /v1/events/batch`
-    pub async fn batch(
-        &self,
-        body: types::EventBatchRequest,
-    ) -> Result<Response<types::EventBatchResult>, Error> {
-        let request = self.client.events_batch().body(body);
-        match request.send().await {
-            Ok(value) => Ok(Response::from_progenitor(value)),
-            Err(e) => Err(Error::from_progenitor(e).await),
-        }
-    }
-}
-
-///
-pub struct Meters<'a> {
-    pub(crate) client: &'a Client,
-}
-
-/// Query parameters of [`Meters::list`].
-#[derive(Debug, Clone, Default)]
-pub struct MetersListParams {
-    /// Page size, 1 to 100 (default 10).
-    pub limit: Option<u64>,
-    /// Return items after this id (the previous page's `next_cursor`).
-    pub starting_after: Option<String>,
-}
-
-/// Query parameters of [`Meters::usage`].
-#[derive(Debug, Clone, Default)]
-pub struct MetersUsageParams {
-    /// A customer's id or external id; absent: all customers together.
-    pub customer: Option<String>,
-    /// Start (RFC 3339), inclusive. With a window, moved back to the window's start.
-    pub from: Option<String>,
-    /// End (RFC 3339), exclusive. With a window, moved on to a window's end.
-    pub to: Option<String>,
-    /// Split the range into windows; absent: one value for exactly `[from, to)`.
-    pub window: Option<types::Window>,
-    /// Comma-separated dimensions of the meter's `group_by` to split the values by.
-    pub group_by: Option<String>,
-}
-
-impl Meters<'_> {
-    /// List meters, newest first.
-    ///
-    /// `GET /v1/meters`
-    pub async fn list(
-        &self,
-        params: MetersListParams,
-    ) -> Result<Response<types::MeterPage>, Error> {
-        let request = self.client.meters_list();
-        let request = match params.limit {
-            Some(v) => request.limit(v),
-            None => request,
-        };
-        let request = match params.starting_after {
-            Some(v) => request.starting_after(v),
-            None => request,
-        };
-        match request.send().await {
-            Ok(value) => Ok(Response::from_progenitor(value)),
-            Err(e) => Err(Error::from_progenitor(e).await),
-        }
-    }
-
-    /// Every item of [`Self::list`], page after page.
-    pub fn list_auto_paging(
-        &self,
-        params: MetersListParams,
-    ) -> impl Stream<Item = Result<types::Meter, Error>> + '_ {
-        futures::stream::try_unfold(Some(params), move |next| async move {
-            let Some(params) = next else { return Ok(None) };
-            let page = self.list(params.clone()).await?.body;
-            let next = page.next_cursor.map(|cursor| MetersListParams {
-                starting_after: Some(cursor),
-                ..params
-            });
-            Ok(Some((
-                futures::stream::iter(page.data.into_iter().map(Ok)),
-                next,
-            )))
-        })
-        .try_flatten()
-    }
-    /// Create a meter.
-    ///
-    /// `POST /v1/meters`
-    pub async fn create(
-        &self,
-        body: types::CreateMeterRequest,
-    ) -> Result<Response<types::Meter>, Error> {
-        let request = self.client.meters_create().body(body);
-        match request.send().await {
-            Ok(value) => Ok(Response::from_progenitor(value)),
-            Err(e) => Err(Error::from_progenitor(e).await),
-        }
-    }
-    /// Get a meter.
-    ///
-    /// `GET /v1/meters/{id}`
-    pub async fn get(&self, id: &str) -> Result<Response<types::Meter>, Error> {
-        let request = self.client.meters_get().id(id);
-        match request.send().await {
-            Ok(value) => Ok(Response::from_progenitor(value)),
-            Err(e) => Err(Error::from_progenitor(e).await),
-        }
-    }
-    /// Rename or archive a meter.
-    ///
-    /// `POST /v1/meters/{id}`
-    pub async fn update(
-        &self,
-        id: &str,
-        body: types::UpdateMeterRequest,
-    ) -> Result<Response<types::Meter>, Error> {
-        let request = self.client.meters_update().id(id).body(body);
-        match request.send().await {
-            Ok(value) => Ok(Response::from_progenitor(value)),
-            Err(e) => Err(Error::from_progenitor(e).await),
-        }
-    }
-    /// A meter's usage over a range, as one value or a series of windows, per group.
-    ///
-    /// `GET /v1/meters/{id}/usage`
-    pub async fn usage(
-        &self,
-        id: &str,
-        params: MetersUsageParams,
-    ) -> Result<Response<types::Usage>, Error> {
-        let request = self.client.meters_usage().id(id);
-        let request = match params.customer {
-            Some(v) => request.customer(v),
-            None => request,
-        };
-        let request = match params.from {
-            Some(v) => request.from(v),
-            None => request,
-        };
-        let request = match params.to {
-            Some(v) => request.to(v),
-            None => request,
-        };
-        let request = match params.window {
-            Some(v) => request.window(v),
-            None => request,
-        };
-        let request = match params.group_by {
-            Some(v) => request.group_by(v),
-            None => request,
-        };
         match request.send().await {
             Ok(value) => Ok(Response::from_progenitor(value)),
             Err(e) => Err(Error::from_progenitor(e).await),

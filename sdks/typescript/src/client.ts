@@ -21,11 +21,11 @@ import { PricesResource } from "./resources/prices.js";
 import { CouponsResource } from "./resources/coupons.js";
 import { PromotionCodesResource } from "./resources/promotion-codes.js";
 import { TaxRatesResource } from "./resources/tax-rates.js";
-import { WebhooksResource } from "./resources/webhooks.js";
-import { HealthResource } from "./resources/health.js";
-import { EntitlementsResource } from "./resources/entitlements.js";
 import { EventsResource } from "./resources/events.js";
 import { MetersResource } from "./resources/meters.js";
+import { EntitlementsResource } from "./resources/entitlements.js";
+import { WebhooksResource } from "./resources/webhooks.js";
+import { HealthResource } from "./resources/health.js";
 
 /**
  * The NeoForge API client: one property per resource, one method per operation.
@@ -77,13 +77,16 @@ export class NeoForge {
   readonly promotionCodes: PromotionCodesResource;
   /** Manual tax rates added to invoices (exclusive). */
   readonly taxRates: TaxRatesResource;
+  /** Usage events in: one or a batch of up to 1,000, deduplicated by id, committed before the answer. */
+  readonly events: EventsResource;
+  /** How usage events aggregate (count, sum, max, min, unique_count, latest, weighted_sum), and the usage they measured. */
+  readonly meters: MetersResource;
+  /** Whether a customer may use a feature now: its plans, and for a metered limit, its usage this period. */
+  readonly entitlements: EntitlementsResource;
   /** Webhook endpoints, the events sent to them (signed the Standard Webhooks way), delivery attempts and replays. */
   readonly webhooks: WebhooksResource;
   /** Liveness and readiness. */
   readonly health: HealthResource;
-  readonly entitlements: EntitlementsResource;
-  readonly events: EventsResource;
-  readonly meters: MetersResource;
 
   constructor(options: ClientOptions = {}) {
     const http = new HttpClient(options);
@@ -108,10 +111,10 @@ export class NeoForge {
     this.coupons = new CouponsResource(http);
     this.promotionCodes = new PromotionCodesResource(http);
     this.taxRates = new TaxRatesResource(http);
-    this.webhooks = new WebhooksResource(http);
-    this.health = new HealthResource(http);
-    this.entitlements = new EntitlementsResource(http);
     this.events = new EventsResource(http);
     this.meters = new MetersResource(http);
+    this.entitlements = new EntitlementsResource(http);
+    this.webhooks = new WebhooksResource(http);
+    this.health = new HealthResource(http);
   }
 }

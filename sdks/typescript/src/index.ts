@@ -42,8 +42,8 @@ export type { PricesResource, PricesListParams, PricesQuoteParams } from "./reso
 export type { CouponsResource, CouponsListParams } from "./resources/coupons.js";
 export type { PromotionCodesResource, PromotionCodesListParams } from "./resources/promotion-codes.js";
 export type { TaxRatesResource, TaxRatesListParams } from "./resources/tax-rates.js";
-export type { WebhooksResource, WebhookEndpointsListParams, WebhookEndpointsListAttemptsParams, WebhookEventsListParams } from "./resources/webhooks.js";
-export type { HealthResource } from "./resources/health.js";
-export type { EntitlementsResource, EntitlementsCheckParams } from "./resources/entitlements.js";
 export type { EventsResource } from "./resources/events.js";
 export type { MetersResource, MetersListParams, MetersUsageParams } from "./resources/meters.js";
+export type { EntitlementsResource, EntitlementsCheckParams } from "./resources/entitlements.js";
+export type { WebhooksResource, WebhookEndpointsListParams, WebhookEndpointsListAttemptsParams, WebhookEventsListParams } from "./resources/webhooks.js";
+export type { HealthResource } from "./resources/health.js";

@@ -216,7 +216,10 @@ mod tests {
         };
         // Packages are counted exactly: ⌈(2⁶³ − 1) / 2⌉ = 2⁶² fits, three times that does not.
         assert_eq!(amount_for(&package(1), i64::MAX), Ok(1 << 62));
-        assert_eq!(amount_for(&package(3), i64::MAX), Err(AmountError::Overflow));
+        assert_eq!(
+            amount_for(&package(3), i64::MAX),
+            Err(AmountError::Overflow)
+        );
     }
     /// Stripe's "Set up tiered pricing" example (Typographic fonts): 1–5 at 7 USD, 6–10 at
     /// 6.50 USD, 11+ at 6 USD, priced both ways, to the cent.

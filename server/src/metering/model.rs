@@ -461,7 +461,7 @@ mod tests {
     use serde_json::json;
 
     fn dec(s: &str) -> Decimal {
-        Decimal::from_str(s).unwrap()
+        Decimal::from_str(s).expect("a decimal")
     }
 
     fn meter(aggregation: Aggregation, value: Option<&str>) -> MeterDef {
@@ -475,7 +475,7 @@ mod tests {
     }
 
     fn props(v: Value) -> Map<String, Value> {
-        v.as_object().unwrap().clone()
+        v.as_object().expect("an object").clone()
     }
 
     #[test]
@@ -487,17 +487,20 @@ mod tests {
             value: json!(["gpt-4", "gpt-5"]),
         }];
         let p = props(json!({"model": "gpt-4", "region": "eu", "usage": {"tokens": "12.50"}}));
-        let got = m.measure("api_call", &p).unwrap().unwrap();
+        let got = m.measure("api_call", &p).expect("measured").expect("valid");
         assert_eq!(got.value, Some(dec("12.5")));
         assert_eq!(got.group_key, r#"["eu"]"#);
         assert!(m.measure("other", &p).is_none());
         let p = props(json!({"model": "gpt-3", "usage": {"tokens": 1}}));
         assert!(m.measure("api_call", &p).is_none(), "filtered out");
         let p = props(json!({"model": "gpt-5", "usage": {"tokens": "many"}}));
-        assert!(m.measure("api_call", &p).unwrap().is_err());
+        assert!(m.measure("api_call", &p).expect("measured").is_err());
         let p = props(json!({"model": "gpt-5", "usage": {"tokens": 1e3}}));
         assert_eq!(
-            m.measure("api_call", &p).unwrap().unwrap().value,
+            m.measure("api_call", &p)
+                .expect("measured")
+                .expect("valid")
+                .value,
             Some(dec("1000"))
         );
     }
@@ -544,8 +547,8 @@ mod tests {
             for &i in order {
                 let (ts, v) = events[i];
                 let mut one = Agg::default();
-                one.add(ts, Some(dec(v)), 10).unwrap();
-                a.merge(&one).unwrap();
+                one.add(ts, Some(dec(v)), 10).expect("fits");
+                a.merge(&one).expect("fits");
             }
             a
         };
@@ -562,11 +565,11 @@ mod tests {
     fn weighted_average_of_a_level() {
         // 10 seats for the whole hour, 20 more from minute 30: 20 seats on average.
         let mut a = Agg::default();
-        a.add(30 * MINUTE, Some(dec("20")), HOUR).unwrap();
-        let avg = weighted_average(dec("10"), a.area, 0, HOUR).unwrap();
+        a.add(30 * MINUTE, Some(dec("20")), HOUR).expect("fits");
+        let avg = weighted_average(dec("10"), a.area, 0, HOUR).expect("fits");
         assert_eq!(avg, dec("20"));
         // A third of the range at 1: 0.333333.
-        let avg = weighted_average(Decimal::ZERO, dec("1"), 0, 3).unwrap();
+        let avg = weighted_average(Decimal::ZERO, dec("1"), 0, 3).expect("fits");
         assert_eq!(avg, dec("0.333333"));
     }
 

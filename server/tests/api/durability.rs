@@ -25,7 +25,7 @@ impl Server {
             .and_then(|l| l.local_addr())
             .expect("port")
             .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_neoforge"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_neoforge"))
             .args([
                 "serve",
                 "--listen",
@@ -47,6 +47,8 @@ impl Server {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("the server did not start");
     }
 

@@ -22,11 +22,11 @@ from .prices import PricesResource, AsyncPricesResource
 from .coupons import CouponsResource, AsyncCouponsResource
 from .promotion_codes import PromotionCodesResource, AsyncPromotionCodesResource
 from .tax_rates import TaxRatesResource, AsyncTaxRatesResource
-from .webhooks import WebhooksResource, AsyncWebhooksResource
-from .health import HealthResource, AsyncHealthResource
-from .entitlements import EntitlementsResource, AsyncEntitlementsResource
 from .events import EventsResource, AsyncEventsResource
 from .meters import MetersResource, AsyncMetersResource
+from .entitlements import EntitlementsResource, AsyncEntitlementsResource
+from .webhooks import WebhooksResource, AsyncWebhooksResource
+from .health import HealthResource, AsyncHealthResource
 
 __all__ = [
     "UsersResource",
@@ -71,14 +71,14 @@ __all__ = [
     "AsyncPromotionCodesResource",
     "TaxRatesResource",
     "AsyncTaxRatesResource",
-    "WebhooksResource",
-    "AsyncWebhooksResource",
-    "HealthResource",
-    "AsyncHealthResource",
-    "EntitlementsResource",
-    "AsyncEntitlementsResource",
     "EventsResource",
     "AsyncEventsResource",
     "MetersResource",
     "AsyncMetersResource",
+    "EntitlementsResource",
+    "AsyncEntitlementsResource",
+    "WebhooksResource",
+    "AsyncWebhooksResource",
+    "HealthResource",
+    "AsyncHealthResource",
 ]

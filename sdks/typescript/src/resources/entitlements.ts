@@ -10,6 +10,7 @@ export interface EntitlementsCheckParams {
   feature: string;
 }
 
+/** Whether a customer may use a feature now: its plans, and for a metered limit, its usage this period. */
 export class EntitlementsResource {
   readonly #http: HttpClient;
 

@@ -3,6 +3,7 @@ import type { HttpClient, RequestOptions } from "../http.js";
 import type { EventBatchRequest, EventBatchResult, EventInput, EventReceipt } from "../models.js";
 import type { WithResponse } from "../response.js";
 
+/** Usage events in: one or a batch of up to 1,000, deduplicated by id, committed before the answer. */
 export class EventsResource {
   readonly #http: HttpClient;
 

@@ -24,6 +24,7 @@ export interface MetersUsageParams {
   group_by?: string;
 }
 
+/** How usage events aggregate (count, sum, max, min, unique_count, latest, weighted_sum), and the usage they measured. */
 export class MetersResource {
   readonly #http: HttpClient;
 
