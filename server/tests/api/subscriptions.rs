@@ -513,7 +513,73 @@ async fn the_scheduler_renews_on_real_time_exactly_once(b: Backend) {
     app.stop().await;
 }
 
+/// Renewals done together (one scheduler batch, two racing runs) take consecutive invoice
+/// numbers after the first invoices, none skipped or repeated.
+async fn renewals_in_one_batch_are_numbered_in_sequence(b: Backend) {
+    let app = spawn_app(b).await;
+    let ada = app.signup("ada@example.com").await;
+    let (_, live) = app
+        .create_key(&ada.session, json!({"name": "live"}), true)
+        .await;
+    let product = app
+        .post("/v1/products", &live, json!({"name": "Team"}))
+        .await;
+    let pid = product.expect(201)["id"].as_str().expect("id").to_owned();
+    let monthly = price(
+        &app,
+        &live,
+        &pid,
+        json!({"model": "flat", "unit_amount": 990, "recurring": {"interval": "month"}}),
+    )
+    .await;
+    for _ in 0..3 {
+        let customer = app
+            .post(
+                "/v1/customers",
+                &live,
+                json!({"default_payment_method": "pm_card_visa"}),
+            )
+            .await;
+        let cid = customer.expect(201)["id"].as_str().expect("id").to_owned();
+        let sub = app
+            .post(
+                "/v1/subscriptions",
+                &live,
+                json!({"customer": cid, "items": [{"price": monthly}]}),
+            )
+            .await;
+        sub.expect(201);
+    }
+    let state = &app.server.as_ref().expect("running").state;
+    app.clock()
+        .advance(std::time::Duration::from_secs(32 * 24 * 3600));
+    let (a, b2) = tokio::join!(
+        neoforge_server::billing::scheduler::tick(state),
+        neoforge_server::billing::scheduler::tick(state)
+    );
+    let mut done = a.expect("tick") + b2.expect("tick");
+    loop {
+        match neoforge_server::billing::scheduler::tick(state).await {
+            Ok(0) => break,
+            n => done += n.expect("tick"),
+        }
+    }
+    assert_eq!(done, 6, "three renewals and their collections");
+    let invoices = app.get("/v1/invoices?limit=100", &live).await;
+    let mut numbers: Vec<String> = invoices.expect(200)["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|i| i["number"].as_str().expect("number").to_owned())
+        .collect();
+    numbers.sort();
+    let expected: Vec<String> = (1..=6).map(|n| format!("INV-{n:06}")).collect();
+    assert_eq!(numbers, expected);
+    app.stop().await;
+}
+
 crate::on_both_backends!(
+    renewals_in_one_batch_are_numbered_in_sequence,
     the_scheduler_renews_on_real_time_exactly_once,
     test_clock_drives_the_subscription_lifecycle,
     subscriptions_validate_their_prices,
