@@ -42,24 +42,43 @@ pub async fn record(
     target: (&str, &str),
     now: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO audit_events (id, tenant_id, env, actor_type, actor_id, action, target_type, target_id, request_id, ip, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    record_all(c, scope, actor, &[(action, target)], now).await
+}
+
+/// Writes one audit event per `(action, (target_type, target_id))`, in order, with as few
+/// statements as possible.
+pub async fn record_all(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    actor: ActorRef<'_>,
+    events: &[(&str, (&str, &str))],
+    now: i64,
+) -> sqlx::Result<()> {
+    let request_id = request_id::current();
+    let rows: Vec<(AuditEventId, &str, (&str, &str))> = events
+        .iter()
+        .map(|(action, target)| (AuditEventId::generate(), *action, *target))
+        .collect();
+    crate::store::insert_all(
+        c,
+        "INSERT INTO audit_events (id, tenant_id, env, actor_type, actor_id, action, target_type, target_id, request_id, ip, created_at) VALUES",
+        11,
+        &rows,
+        |q, (id, action, target)| {
+            q.bind(id.as_str())
+                .bind(scope.org_id.as_str())
+                .bind(scope.env.as_str())
+                .bind(actor.kind)
+                .bind(actor.id)
+                .bind(*action)
+                .bind(target.0)
+                .bind(target.1)
+                .bind(request_id.as_str())
+                .bind(actor.ip)
+                .bind(now)
+        },
     )
-    .bind(AuditEventId::generate().as_str())
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
-    .bind(actor.kind)
-    .bind(actor.id)
-    .bind(action)
-    .bind(target.0)
-    .bind(target.1)
-    .bind(request_id::current())
-    .bind(actor.ip)
-    .bind(now)
-    .execute(c)
     .await
-    .map(|_| ())
 }
 
 #[derive(Debug, FromRow)]

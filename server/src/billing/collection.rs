@@ -21,8 +21,9 @@ use utoipa::ToSchema;
 use super::invoicing::{self, OPEN, PAID, UNCOLLECTIBLE};
 use super::payments::{Outcome, charge};
 use super::store::{self as db, CustomerRow, InvoiceRow};
+use super::stripe::StripeProvider;
 use super::subscriptions::{ACTIVE, CANCELED, INCOMPLETE, PAST_DUE, UNPAID};
-use super::{enum_text, from_enum_text, notify, stored, to_json};
+use super::{Notices, enum_text, from_enum_text, notify, stored, to_json};
 use crate::app::AppState;
 use crate::audit::ActorRef;
 use crate::http::error::{ApiError, ApiResult};
@@ -132,12 +133,12 @@ pub enum Prepared {
 /// The first step of acting on an invoice at `at`, in the caller's transaction: a draft is
 /// finalized; then payment is settled at once or an attempt is claimed. Scheduled work
 /// (`manual` false) happens only if the invoice is still due; a manual attempt (the pay
-/// endpoint) whenever the invoice is a draft or open.
+/// endpoint) whenever the invoice is a draft or open. Its events join `notices`, for the
+/// caller to write before committing.
 pub async fn prepare(
     tx: &mut sqlx::AnyConnection,
-    state: &AppState,
     scope: &Scope,
-    actor: &ActorRef<'_>,
+    notices: &mut Notices,
     id: &str,
     at: i64,
     manual: bool,
@@ -171,18 +172,18 @@ pub async fn prepare(
         if customer.balance != balance {
             db::update_customer(tx, scope, &customer).await?;
         }
-        notify(tx, state, scope, actor, "invoice.finalized", &invoice).await?;
+        notices.add("invoice.finalized", &invoice)?;
     }
     let Some(payment_method) = customer.default_payment_method.clone() else {
         invoice.attempt_count += 1;
         db::update_invoice(tx, scope, &invoice).await?;
         let code = "payment_method_missing";
-        payment_failed(tx, state, scope, actor, id, code, at).await?;
+        failed(tx, scope, notices, id, code, at).await?;
         return Ok(Prepared::Settled);
     };
     if invoice.amount_due == 0 {
         db::update_invoice(tx, scope, &invoice).await?;
-        payment_succeeded(tx, state, scope, actor, id, "", at).await?;
+        paid(tx, scope, notices, id, "", at).await?;
         return Ok(Prepared::Settled);
     }
     invoice.attempt_count += 1;
@@ -195,13 +196,18 @@ pub async fn prepare(
     })))
 }
 
-/// Charges a claimed attempt, keyed by invoice and attempt number. A provider error leaves
-/// the lease in place: the attempt is retried after it, with the same key.
-pub async fn charge_attempt(state: &AppState, scope: &Scope, a: &Attempt) -> ApiResult<Outcome> {
+/// Charges a claimed attempt through the tenant's provider (`payments::charge`), keyed by
+/// invoice and attempt number. A provider error leaves the lease in place: the attempt is
+/// retried after it, with the same key.
+pub async fn charge_attempt(
+    state: &AppState,
+    stripe: Option<&StripeProvider>,
+    a: &Attempt,
+) -> ApiResult<Outcome> {
     let key = format!("{}-{}", a.invoice.id, a.invoice.attempt_count);
     charge(
         state,
-        scope,
+        stripe,
         &a.customer,
         &a.invoice,
         &a.payment_method,
@@ -210,22 +216,19 @@ pub async fn charge_attempt(state: &AppState, scope: &Scope, a: &Attempt) -> Api
     .await
 }
 
-/// Records what the charge of an attempt did.
+/// Records what the charge of an attempt did; its events join `notices`.
 pub async fn settle(
     tx: &mut sqlx::AnyConnection,
-    state: &AppState,
     scope: &Scope,
-    actor: &ActorRef<'_>,
+    notices: &mut Notices,
     a: &Attempt,
     outcome: Outcome,
     at: i64,
 ) -> ApiResult<()> {
     let id = &a.invoice.id;
     match outcome {
-        Outcome::Paid { reference } => {
-            payment_succeeded(tx, state, scope, actor, id, &reference, at).await
-        }
-        Outcome::Failed { code } => payment_failed(tx, state, scope, actor, id, &code, at).await,
+        Outcome::Paid { reference } => paid(tx, scope, notices, id, &reference, at).await,
+        Outcome::Failed { code } => failed(tx, scope, notices, id, &code, at).await,
         Outcome::Pending { reference } => awaiting_provider(tx, scope, id, &reference).await,
     }
 }
@@ -241,14 +244,19 @@ pub async fn process(
     manual: bool,
 ) -> ApiResult<Option<InvoiceRow>> {
     let mut tx = state.db.write_scoped(scope).await?;
-    match prepare(&mut tx, state, scope, actor, id, at, manual).await? {
+    let mut notices = Notices::default();
+    match prepare(&mut tx, scope, &mut notices, id, at, manual).await? {
         Prepared::NotDue => return Ok(None),
-        Prepared::Settled => {}
+        Prepared::Settled => notices.write(&mut tx, state, scope, actor).await?,
         Prepared::Charge(attempt) => {
+            notices.write(&mut tx, state, scope, actor).await?;
             tx.commit().await?;
-            let outcome = charge_attempt(state, scope, &attempt).await?;
+            let stripe = StripeProvider::load(state, scope).await?;
+            let outcome = charge_attempt(state, stripe.as_ref(), &attempt).await?;
             tx = state.db.write_scoped(scope).await?;
-            settle(&mut tx, state, scope, actor, &attempt, outcome, at).await?;
+            let mut notices = Notices::default();
+            settle(&mut tx, scope, &mut notices, &attempt, outcome, at).await?;
+            notices.write(&mut tx, state, scope, actor).await?;
         }
     }
     let invoice = db::get_invoice(&mut tx, scope, id).await?;
@@ -285,6 +293,20 @@ pub async fn payment_succeeded(
     reference: &str,
     at: i64,
 ) -> ApiResult<()> {
+    let mut notices = Notices::default();
+    paid(tx, scope, &mut notices, id, reference, at).await?;
+    notices.write(tx, state, scope, actor).await
+}
+
+/// `payment_succeeded`, its events joining `notices`.
+async fn paid(
+    tx: &mut sqlx::AnyConnection,
+    scope: &Scope,
+    notices: &mut Notices,
+    id: &str,
+    reference: &str,
+    at: i64,
+) -> ApiResult<()> {
     let mut invoice = db::claim_invoice(tx, scope, id, Claim::Wait)
         .await?
         .ok_or(ApiError::NotFound("invoice"))?;
@@ -297,7 +319,7 @@ pub async fn payment_succeeded(
     invoice.payment_reference = (!reference.is_empty()).then(|| reference.to_owned());
     invoice.due_at = None;
     db::update_invoice(tx, scope, &invoice).await?;
-    notify(tx, state, scope, actor, "invoice.paid", &invoice).await?;
+    notices.add("invoice.paid", &invoice)?;
     if let Some(sub_id) = &invoice.subscription_id {
         let mut sub = db::claim_subscription(tx, scope, sub_id, Claim::Wait)
             .await?
@@ -305,7 +327,7 @@ pub async fn payment_succeeded(
         if [PAST_DUE, UNPAID, INCOMPLETE].contains(&sub.status.as_str()) {
             sub.status = ACTIVE.into();
             db::update_subscription(tx, scope, &sub).await?;
-            notify(tx, state, scope, actor, "subscription.updated", &sub).await?;
+            notices.add("subscription.updated", &sub)?;
         }
     }
     Ok(())
@@ -319,6 +341,20 @@ pub async fn payment_failed(
     state: &AppState,
     scope: &Scope,
     actor: &ActorRef<'_>,
+    id: &str,
+    code: &str,
+    at: i64,
+) -> ApiResult<()> {
+    let mut notices = Notices::default();
+    failed(tx, scope, &mut notices, id, code, at).await?;
+    notices.write(tx, state, scope, actor).await
+}
+
+/// `payment_failed`, its events joining `notices`.
+async fn failed(
+    tx: &mut sqlx::AnyConnection,
+    scope: &Scope,
+    notices: &mut Notices,
     id: &str,
     code: &str,
     at: i64,
@@ -339,7 +375,7 @@ pub async fn payment_failed(
         dunning.next_retry(finalized, invoice.attempt_count, at)
     };
     db::update_invoice(tx, scope, &invoice).await?;
-    notify(tx, state, scope, actor, "invoice.payment_failed", &invoice).await?;
+    notices.add("invoice.payment_failed", &invoice)?;
     let Some(sub_id) = &invoice.subscription_id else {
         return Ok(());
     };
@@ -369,7 +405,7 @@ pub async fn payment_failed(
         } else {
             "subscription.updated"
         };
-        notify(tx, state, scope, actor, event, &sub).await?;
+        notices.add(event, &sub)?;
     }
     Ok(())
 }

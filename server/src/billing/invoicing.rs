@@ -84,11 +84,8 @@ pub struct Draft<'a> {
     pub tax_rates: &'a [AppliedTaxRate],
 }
 
-pub async fn create_draft(
-    tx: &mut sqlx::AnyConnection,
-    scope: &Scope,
-    d: Draft<'_>,
-) -> ApiResult<InvoiceRow> {
+/// The draft invoice `d` describes, not numbered yet: `insert_drafts` numbers it.
+pub fn draft(d: Draft<'_>) -> ApiResult<InvoiceRow> {
     let subtotal = sum(&d.lines)?;
     let discount = d.discount.filter(|x| x.applies(d.period.0));
     let percentages: Vec<&str> = d.tax_rates.iter().map(|t| t.percentage.as_str()).collect();
@@ -113,10 +110,9 @@ pub async fn create_draft(
             amount: *amount,
         })
         .collect();
-    let number = db::next_counter(tx, scope, "invoice").await?;
     let invoice = InvoiceRow {
         id: InvoiceId::generate().to_string(),
-        number: format!("INV-{number:06}"),
+        number: String::new(),
         customer_id: d.customer.to_owned(),
         subscription_id: d.subscription.map(str::to_owned),
         status: DRAFT.into(),
@@ -142,8 +138,27 @@ pub async fn create_draft(
         discounts: super::to_json(&applied)?,
         taxes: super::to_json(&taxes)?,
     };
-    db::insert_invoice(tx, scope, &invoice).await?;
     Ok(invoice)
+}
+
+/// Numbers new drafts, in order, with the scope's next invoice numbers, and inserts them.
+/// The counter row then stays locked until the transaction ends, holding back every other
+/// transaction that numbers invoices in the scope: call it as late as possible.
+pub async fn insert_drafts(
+    tx: &mut sqlx::AnyConnection,
+    scope: &Scope,
+    invoices: &mut [InvoiceRow],
+) -> ApiResult<()> {
+    if invoices.is_empty() {
+        return Ok(());
+    }
+    let count = i64::try_from(invoices.len()).map_err(|e| ApiError::Internal(e.into()))?;
+    let last = db::next_counter(tx, scope, "invoice", count).await?;
+    for (number, invoice) in (last - count + 1..).zip(invoices.iter_mut()) {
+        invoice.number = format!("INV-{number:06}");
+    }
+    db::insert_invoices(tx, scope, invoices).await?;
+    Ok(())
 }
 
 /// Opens a draft: the customer's balance is applied (a credit lowers `amount_due`, never

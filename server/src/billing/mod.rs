@@ -111,15 +111,60 @@ pub async fn notify<S: Subject>(
     event: &str,
     subject: &S,
 ) -> ApiResult<()> {
-    audit::record(
-        tx,
-        scope,
-        *actor,
-        event,
-        (S::KIND, subject.id()),
-        state.clock.now_ms(),
-    )
-    .await?;
-    crate::webhooks::emit(tx, scope, event, &subject.api_json()?, state.clock.now_ms()).await?;
-    Ok(())
+    let mut notices = Notices::default();
+    notices.add(event, subject)?;
+    notices.write(tx, state, scope, actor).await
+}
+
+/// Events of one transaction gathered to be written together (`write`): a batch's events
+/// then cost a few multi-row statements, not three each.
+#[derive(Default)]
+pub struct Notices {
+    items: Vec<Notice>,
+}
+
+struct Notice {
+    event: String,
+    kind: &'static str,
+    id: String,
+    /// The subject as the API shows it, when the event happened.
+    data: String,
+}
+
+impl Notices {
+    /// Adds that `event` happened to `subject`, as it is now.
+    pub fn add<S: Subject>(&mut self, event: &str, subject: &S) -> ApiResult<()> {
+        self.items.push(Notice {
+            event: event.to_owned(),
+            kind: S::KIND,
+            id: subject.id().to_owned(),
+            data: to_json(&subject.api_json()?)?,
+        });
+        Ok(())
+    }
+
+    /// Writes the events, in order, in the audit log and the webhook outbox, in the caller's
+    /// transaction.
+    pub async fn write(
+        self,
+        tx: &mut sqlx::AnyConnection,
+        state: &AppState,
+        scope: &Scope,
+        actor: &ActorRef<'_>,
+    ) -> ApiResult<()> {
+        let now = state.clock.now_ms();
+        let audited: Vec<(&str, (&str, &str))> = self
+            .items
+            .iter()
+            .map(|n| (n.event.as_str(), (n.kind, n.id.as_str())))
+            .collect();
+        audit::record_all(tx, scope, *actor, &audited, now).await?;
+        let events: Vec<(&str, String)> = self
+            .items
+            .iter()
+            .map(|n| (n.event.as_str(), n.data.clone()))
+            .collect();
+        crate::webhooks::emit_all(tx, scope, &events, now).await?;
+        Ok(())
+    }
 }

@@ -13,7 +13,6 @@ use super::store::{CustomerRow, InvoiceRow};
 use super::stripe::StripeProvider;
 use crate::app::AppState;
 use crate::http::error::ApiResult;
-use crate::tenancy::Scope;
 
 /// What a charge attempt did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,17 +26,18 @@ pub enum Outcome {
     Pending { reference: String },
 }
 
-/// Charges `amount` of `invoice` to the customer's `payment_method`. `key` identifies the
-/// attempt: the same key is the same charge, never a second one.
+/// Charges `amount` of `invoice` to the customer's `payment_method`, through `stripe`, the
+/// tenant's provider (`StripeProvider::load`), or the simulated one when it has none. `key`
+/// identifies the attempt: the same key is the same charge, never a second one.
 pub async fn charge(
     state: &AppState,
-    scope: &Scope,
+    stripe: Option<&StripeProvider>,
     customer: &CustomerRow,
     invoice: &InvoiceRow,
     payment_method: &str,
     key: &str,
 ) -> ApiResult<Outcome> {
-    let Some(stripe) = StripeProvider::load(state, scope).await? else {
+    let Some(stripe) = stripe else {
         return Ok(simulated(payment_method, invoice.amount_due, key));
     };
     let stripe_customer = stripe.ensure_customer(state, customer).await?;

@@ -5,12 +5,15 @@
 //! (its row locked, or skipped while another replica holds it) and re-checked once claimed,
 //! so a period is billed, and an attempt charged, once.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
+use super::Notices;
 use super::collection::{self, Prepared};
 use super::payments::Outcome;
-use super::store::{self as db, Due};
-use super::subscriptions::{bills, renew};
+use super::store::{self as db, CustomerRow, Due, SubscriptionRow};
+use super::stripe::StripeProvider;
+use super::subscriptions::{bills, renew_all};
 use crate::app::AppState;
 use crate::audit::ActorRef;
 use crate::http::error::{ApiError, ApiResult};
@@ -143,7 +146,8 @@ async fn perform(state: &AppState, scope: &Scope, work: Vec<Due>, at: i64) -> Ap
     }
 }
 
-/// Renews, finalizes and claims payment attempts in one transaction.
+/// Renews, finalizes and claims payment attempts in one transaction: renewals first, as
+/// when a test clock finds both due at once.
 async fn claim(
     state: &AppState,
     scope: &Scope,
@@ -151,29 +155,81 @@ async fn claim(
     at: i64,
 ) -> ApiResult<(usize, Vec<collection::Attempt>)> {
     let mut tx = state.db.write_scoped(scope).await?;
-    let mut done = 0;
+    let renewals: Vec<&str> = work
+        .iter()
+        .filter_map(|due| match due {
+            Due::Renewal(id) => Some(id.as_str()),
+            Due::Invoice(_) => None,
+        })
+        .collect();
+    let mut done = renew_due(&mut tx, state, scope, &renewals, at).await?;
     let mut attempts = Vec::new();
+    let mut notices = Notices::default();
     for due in work {
-        match step(&mut tx, state, scope, due, at).await? {
-            Step::NotDue => {}
-            Step::Done => done += 1,
-            Step::Charge(attempt) => {
+        let Due::Invoice(id) = due else { continue };
+        match collection::prepare(&mut tx, scope, &mut notices, id, at, false).await? {
+            Prepared::NotDue => {}
+            Prepared::Settled => done += 1,
+            Prepared::Charge(attempt) => {
                 done += 1;
                 attempts.push(*attempt);
             }
         }
     }
+    notices.write(&mut tx, state, scope, &SYSTEM).await?;
     tx.commit().await?;
     Ok((done, attempts))
+}
+
+/// Renews the subscriptions among `ids` that are still due at `at` (another replica may
+/// have got there first); returns how many.
+async fn renew_due(
+    tx: &mut sqlx::AnyConnection,
+    state: &AppState,
+    scope: &Scope,
+    ids: &[&str],
+    at: i64,
+) -> ApiResult<usize> {
+    let subs: Vec<SubscriptionRow> = db::claim_subscriptions(tx, scope, ids, Claim::Skip)
+        .await?
+        .into_iter()
+        .filter(|sub| bills(&sub.status) && sub.current_period_end <= at)
+        .collect();
+    let customer_ids: Vec<&str> = subs.iter().map(|s| s.customer_id.as_str()).collect();
+    let customers: HashMap<String, CustomerRow> = db::get_customers(tx, scope, &customer_ids)
+        .await?
+        .into_iter()
+        .map(|c| (c.id.clone(), c))
+        .collect();
+    let due = subs
+        .into_iter()
+        .map(|sub| match customers.get(&sub.customer_id) {
+            Some(customer) => Ok((sub, customer.clone())),
+            None => Err(ApiError::NotFound("customer")),
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    let renewed = due.len();
+    renew_all(tx, state, scope, &SYSTEM, due).await?;
+    Ok(renewed)
 }
 
 /// Charges claimed attempts and records the outcomes, together or, if that fails, one by
 /// one. A charge or record that fails leaves its lease: the attempt is retried after it, with
 /// the same key.
 async fn collect(state: &AppState, scope: &Scope, attempts: Vec<collection::Attempt>, at: i64) {
+    if attempts.is_empty() {
+        return;
+    }
+    let stripe = match StripeProvider::load(state, scope).await {
+        Ok(stripe) => stripe,
+        Err(e) => {
+            tracing::error!(error = %e, "no payment provider; attempts retried after their lease");
+            return;
+        }
+    };
     let mut outcomes = Vec::new();
     for attempt in attempts {
-        match collection::charge_attempt(state, scope, &attempt).await {
+        match collection::charge_attempt(state, stripe.as_ref(), &attempt).await {
             Ok(outcome) => outcomes.push((attempt, outcome)),
             Err(e) => {
                 tracing::error!(error = %e, "payment attempt failed; retried after its lease")
@@ -197,49 +253,13 @@ async fn settle(
     at: i64,
 ) -> ApiResult<()> {
     let mut tx = state.db.write_scoped(scope).await?;
+    let mut notices = Notices::default();
     for (attempt, outcome) in outcomes {
-        collection::settle(&mut tx, state, scope, &SYSTEM, attempt, outcome.clone(), at).await?;
+        collection::settle(&mut tx, scope, &mut notices, attempt, outcome.clone(), at).await?;
     }
+    notices.write(&mut tx, state, scope, &SYSTEM).await?;
     tx.commit().await?;
     Ok(())
-}
-
-enum Step {
-    NotDue,
-    Done,
-    Charge(Box<collection::Attempt>),
-}
-
-async fn step(
-    tx: &mut sqlx::AnyConnection,
-    state: &AppState,
-    scope: &Scope,
-    due: &Due,
-    at: i64,
-) -> ApiResult<Step> {
-    match due {
-        Due::Renewal(id) => {
-            let Some(mut sub) = db::claim_subscription(tx, scope, id, Claim::Skip).await? else {
-                return Ok(Step::NotDue);
-            };
-            if !(bills(&sub.status) && sub.current_period_end <= at) {
-                return Ok(Step::NotDue); // another replica got there first
-            }
-            let customer = db::get_customer(tx, scope, &sub.customer_id)
-                .await?
-                .ok_or(ApiError::NotFound("customer"))?;
-            let period_end = sub.current_period_end;
-            renew(tx, state, scope, &SYSTEM, &mut sub, &customer, period_end).await?;
-            Ok(Step::Done)
-        }
-        Due::Invoice(id) => Ok(
-            match collection::prepare(tx, state, scope, &SYSTEM, id, at, false).await? {
-                Prepared::NotDue => Step::NotDue,
-                Prepared::Settled => Step::Done,
-                Prepared::Charge(attempt) => Step::Charge(attempt),
-            },
-        ),
-    }
 }
 
 /// Runs `tick` every `every` until the process ends; failures are logged and retried.

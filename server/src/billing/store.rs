@@ -278,16 +278,20 @@ pub async fn get_customer(
     scope: &Scope,
     id: &str,
 ) -> sqlx::Result<Option<CustomerRow>> {
-    sqlx::query_as(concat!(
+    Ok(get_customers(c, scope, &[id]).await?.pop())
+}
+
+pub async fn get_customers(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    ids: &[&str],
+) -> sqlx::Result<Vec<CustomerRow>> {
+    let sql = concat!(
         "SELECT ",
         customer_columns!(),
-        " FROM customers WHERE tenant_id = $1 AND env = $2 AND id = $3"
-    ))
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
-    .bind(id)
-    .fetch_optional(c)
-    .await
+        " FROM customers WHERE tenant_id = $1 AND env = $2 AND id IN ({keys})"
+    );
+    crate::store::fetch_in(c, scope, sql, ids).await
 }
 
 pub async fn list_customers(
@@ -577,47 +581,52 @@ macro_rules! invoice_columns {
     };
 }
 
-pub async fn insert_invoice(
+pub async fn insert_invoices(
     c: &mut AnyConnection,
     scope: &Scope,
-    r: &InvoiceRow,
+    invoices: &[InvoiceRow],
 ) -> sqlx::Result<()> {
-    sqlx::query(concat!(
-        "INSERT INTO invoices (tenant_id, env, ",
-        invoice_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)"
-    ))
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
-    .bind(&r.id)
-    .bind(&r.number)
-    .bind(&r.customer_id)
-    .bind(r.subscription_id.as_deref())
-    .bind(&r.status)
-    .bind(&r.billing_reason)
-    .bind(&r.currency)
-    .bind(r.subtotal)
-    .bind(r.total)
-    .bind(r.starting_balance)
-    .bind(r.amount_due)
-    .bind(&r.lines)
-    .bind(r.period_start)
-    .bind(r.period_end)
-    .bind(r.created_at)
-    .bind(r.finalized_at)
-    .bind(r.paid_at)
-    .bind(r.payment_error.as_deref())
-    .bind(r.payment_reference.as_deref())
-    .bind(r.amount_refunded)
-    .bind(r.attempt_count)
-    .bind(r.due_at)
-    .bind(r.discount_amount)
-    .bind(r.tax_amount)
-    .bind(&r.discounts)
-    .bind(&r.taxes)
-    .execute(c)
+    crate::store::insert_all(
+        c,
+        concat!(
+            "INSERT INTO invoices (tenant_id, env, ",
+            invoice_columns!(),
+            ") VALUES"
+        ),
+        28,
+        invoices,
+        |q, r| {
+            q.bind(scope.org_id.as_str())
+                .bind(scope.env.as_str())
+                .bind(r.id.as_str())
+                .bind(r.number.as_str())
+                .bind(r.customer_id.as_str())
+                .bind(r.subscription_id.as_deref())
+                .bind(r.status.as_str())
+                .bind(r.billing_reason.as_str())
+                .bind(r.currency.as_str())
+                .bind(r.subtotal)
+                .bind(r.total)
+                .bind(r.starting_balance)
+                .bind(r.amount_due)
+                .bind(r.lines.as_str())
+                .bind(r.period_start)
+                .bind(r.period_end)
+                .bind(r.created_at)
+                .bind(r.finalized_at)
+                .bind(r.paid_at)
+                .bind(r.payment_error.as_deref())
+                .bind(r.payment_reference.as_deref())
+                .bind(r.amount_refunded)
+                .bind(r.attempt_count)
+                .bind(r.due_at)
+                .bind(r.discount_amount)
+                .bind(r.tax_amount)
+                .bind(r.discounts.as_str())
+                .bind(r.taxes.as_str())
+        },
+    )
     .await
-    .map(|_| ())
 }
 
 /// Writes what changes over an invoice's life: status, amounts fixed at finalization, and
@@ -718,15 +727,22 @@ pub async fn list_invoices(
     .await
 }
 
-/// The next value of a per-tenant, per-environment counter (1, 2, 3…), atomically.
-pub async fn next_counter(c: &mut AnyConnection, scope: &Scope, name: &str) -> sqlx::Result<i64> {
+/// Takes the next `count` values of a per-tenant, per-environment counter (1, 2, 3…)
+/// atomically; returns the last of them.
+pub async fn next_counter(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    name: &str,
+    count: i64,
+) -> sqlx::Result<i64> {
     sqlx::query_scalar(
-        "INSERT INTO counters (tenant_id, env, name, value) VALUES ($1, $2, $3, 1)
-         ON CONFLICT (tenant_id, env, name) DO UPDATE SET value = counters.value + 1 RETURNING value",
+        "INSERT INTO counters (tenant_id, env, name, value) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (tenant_id, env, name) DO UPDATE SET value = counters.value + $4 RETURNING value",
     )
     .bind(scope.org_id.as_str())
     .bind(scope.env.as_str())
     .bind(name)
+    .bind(count)
     .fetch_one(c)
     .await
 }
@@ -823,20 +839,26 @@ pub async fn claim_subscription(
     id: &str,
     how: Claim,
 ) -> sqlx::Result<Option<SubscriptionRow>> {
+    Ok(claim_subscriptions(c, scope, &[id], how).await?.pop())
+}
+
+/// `claim_subscription` for many: with `Claim::Skip`, those another transaction holds are
+/// left out.
+pub async fn claim_subscriptions(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    ids: &[&str],
+    how: Claim,
+) -> sqlx::Result<Vec<SubscriptionRow>> {
     let sql = format!(
         concat!(
             "SELECT ",
             subscription_columns!(),
-            " FROM subscriptions WHERE tenant_id = $1 AND env = $2 AND id = $3{}"
+            " FROM subscriptions WHERE tenant_id = $1 AND env = $2 AND id IN ({{keys}}){}"
         ),
         crate::store::lock_clause(c, how)
     );
-    sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(scope.org_id.as_str())
-        .bind(scope.env.as_str())
-        .bind(id)
-        .fetch_optional(c)
-        .await
+    crate::store::fetch_in(c, scope, &sql, ids).await
 }
 
 // ---------- settings ----------

@@ -29,7 +29,7 @@ use super::invoicing::{self, Draft, Line};
 use super::proration::remaining;
 use super::schedule::period_end;
 use super::store::{self as db, CustomerRow, InvoiceRow, SubscriptionRow};
-use super::{Interval, PriceTerms, notify, stored, to_json};
+use super::{Interval, Notices, PriceTerms, notify, stored, to_json};
 use crate::app::AppState;
 use crate::audit::ActorRef;
 use crate::http::error::{ApiError, ApiResult};
@@ -103,13 +103,11 @@ pub fn tax_rates_of(sub: &SubscriptionRow) -> ApiResult<Vec<AppliedTaxRate>> {
     stored("tax_rates", &sub.tax_rates)
 }
 
-/// Creates a draft invoice of the subscription with its discount and tax rates, then
-/// retires the discount if it is spent: a `once` discount after the invoice it applied to,
-/// a `repeating` one once an invoice's period starts after its end. `(at, due_at)`: when it
-/// is created, and when it is finalized and collected.
-pub async fn draft_invoice(
-    tx: &mut sqlx::AnyConnection,
-    scope: &Scope,
+/// A draft invoice of the subscription with its discount and tax rates, not numbered yet
+/// (`invoicing::insert_drafts`); the discount is retired if it is spent: a `once` discount
+/// after the invoice it applied to, a `repeating` one once an invoice's period starts after
+/// its end. `(at, due_at)`: when it is created, and when it is finalized and collected.
+pub fn draft_invoice(
     sub: &mut SubscriptionRow,
     reason: &str,
     lines: Vec<Line>,
@@ -118,23 +116,18 @@ pub async fn draft_invoice(
 ) -> ApiResult<InvoiceRow> {
     let discount = discount_of(sub)?;
     let tax_rates = tax_rates_of(sub)?;
-    let invoice = invoicing::create_draft(
-        tx,
-        scope,
-        Draft {
-            customer: &sub.customer_id,
-            subscription: Some(&sub.id),
-            currency: &sub.currency,
-            billing_reason: reason,
-            lines,
-            period,
-            created_at: at,
-            due_at,
-            discount: discount.as_ref(),
-            tax_rates: &tax_rates,
-        },
-    )
-    .await?;
+    let invoice = invoicing::draft(Draft {
+        customer: &sub.customer_id,
+        subscription: Some(&sub.id),
+        currency: &sub.currency,
+        billing_reason: reason,
+        lines,
+        period,
+        created_at: at,
+        due_at,
+        discount: discount.as_ref(),
+        tax_rates: &tax_rates,
+    })?;
     if let Some(d) = &discount {
         let spent = match d.terms.duration {
             CouponDuration::Once => d.applies(period.0),
@@ -149,8 +142,7 @@ pub async fn draft_invoice(
 }
 
 /// Starts period number `sub.periods + 1` at `at` and creates its draft invoice with the
-/// period's lines and the prorations waiting for it. A renewal's draft is collected
-/// `DRAFT_GRACE_MS` later; any other (the first period, a resume) at once.
+/// period's lines and the prorations waiting for it.
 pub async fn start_next_period(
     tx: &mut sqlx::AnyConnection,
     state: &AppState,
@@ -160,6 +152,16 @@ pub async fn start_next_period(
     reason: &str,
     at: i64,
 ) -> ApiResult<InvoiceRow> {
+    let mut invoice = next_period(sub, reason, at)?;
+    invoicing::insert_drafts(tx, scope, std::slice::from_mut(&mut invoice)).await?;
+    notify(tx, state, scope, actor, "invoice.created", &invoice).await?;
+    Ok(invoice)
+}
+
+/// Moves `sub` to its next period, starting at `at`, and drafts the period's invoice (not
+/// numbered yet). A renewal's draft is collected `DRAFT_GRACE_MS` later; any other (the
+/// first period, a resume) at once.
+fn next_period(sub: &mut SubscriptionRow, reason: &str, at: i64) -> ApiResult<InvoiceRow> {
     let due_at = if reason == "subscription_cycle" {
         at + DRAFT_GRACE_MS
     } else {
@@ -179,52 +181,83 @@ pub async fn start_next_period(
     )?);
     sub.pending_lines = "[]".into();
     let period = (sub.current_period_start, sub.current_period_end);
-    let invoice = draft_invoice(tx, scope, sub, reason, lines, period, (at, due_at)).await?;
-    notify(tx, state, scope, actor, "invoice.created", &invoice).await?;
-    Ok(invoice)
+    draft_invoice(sub, reason, lines, period, (at, due_at))
 }
 
-/// Moves a subscription whose period has ended one step at `at`, its period end: it ends
-/// (a scheduled cancellation, or a trial without a payment method to convert to), or its
-/// next period starts.
-pub async fn renew(
+/// Moves subscriptions whose period has ended one step, each at its period end: it ends (a
+/// scheduled cancellation, or a trial without a payment method to convert to), or its next
+/// period starts with a draft invoice. One update per subscription, then a few multi-row
+/// statements for the invoices and events of them all.
+pub async fn renew_all(
     tx: &mut sqlx::AnyConnection,
     state: &AppState,
     scope: &Scope,
     actor: &ActorRef<'_>,
+    due: Vec<(SubscriptionRow, CustomerRow)>,
+) -> ApiResult<()> {
+    let mut subs = Vec::with_capacity(due.len());
+    let mut invoices = Vec::new();
+    for (mut sub, customer) in due {
+        // Usage in a trial is free.
+        let usage = if sub.status == TRIALING {
+            Vec::new()
+        } else {
+            let period = (sub.current_period_start, sub.current_period_end);
+            usage_lines(tx, scope, &sub, period).await?
+        };
+        invoices.extend(renewal(&mut sub, &customer, usage)?);
+        db::update_subscription(tx, scope, &sub).await?;
+        subs.push(sub);
+    }
+    invoicing::insert_drafts(tx, scope, &mut invoices).await?;
+    let mut notices = Notices::default();
+    for invoice in &invoices {
+        notices.add("invoice.created", invoice)?;
+    }
+    for sub in &subs {
+        let event = if sub.status == CANCELED {
+            "subscription.canceled"
+        } else {
+            "subscription.updated"
+        };
+        notices.add(event, sub)?;
+    }
+    notices.write(tx, state, scope, actor).await
+}
+
+/// What its period end does to a subscription (see `renew_all`), given the usage lines of
+/// the period that ends: the draft invoice it makes (not numbered yet), which is the next
+/// period's, or for a subscription that ends, the last period's usage if any.
+fn renewal(
     sub: &mut SubscriptionRow,
     customer: &CustomerRow,
-    at: i64,
-) -> ApiResult<()> {
+    usage: Vec<Line>,
+) -> ApiResult<Option<InvoiceRow>> {
+    let at = sub.current_period_end;
     let ends = sub.cancel_at_period_end == 1
         || (sub.status == TRIALING && customer.default_payment_method.is_none());
-    let period = (sub.current_period_start, sub.current_period_end);
-    // Usage in a trial is free.
-    let usage = if sub.status == TRIALING {
-        Vec::new()
-    } else {
-        usage_lines(tx, scope, sub, period).await?
-    };
     if ends {
-        if !usage.is_empty() {
-            let due = (at, at + DRAFT_GRACE_MS);
-            let invoice =
-                draft_invoice(tx, scope, sub, "subscription_cycle", usage, period, due).await?;
-            notify(tx, state, scope, actor, "invoice.created", &invoice).await?;
-        }
+        let period = (sub.current_period_start, sub.current_period_end);
+        let last = match usage.is_empty() {
+            true => None,
+            false => Some(draft_invoice(
+                sub,
+                "subscription_cycle",
+                usage,
+                period,
+                (at, at + DRAFT_GRACE_MS),
+            )?),
+        };
         sub.status = CANCELED.into();
-        sub.canceled_at = Some(sub.current_period_end);
-        db::update_subscription(tx, scope, sub).await?;
-        return notify(tx, state, scope, actor, "subscription.canceled", sub).await;
+        sub.canceled_at = Some(at);
+        return Ok(last);
     }
     defer(sub, usage)?;
-    let was = sub.status.clone();
-    start_next_period(tx, state, scope, actor, sub, "subscription_cycle", at).await?;
-    if was == TRIALING {
+    let invoice = next_period(sub, "subscription_cycle", at)?;
+    if sub.status == TRIALING {
         sub.status = ACTIVE.into();
     }
-    db::update_subscription(tx, scope, sub).await?;
-    notify(tx, state, scope, actor, "subscription.updated", sub).await
+    Ok(Some(invoice))
 }
 
 /// A line per metered item for the usage of `[start, end)`: its meter's total for the

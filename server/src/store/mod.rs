@@ -175,14 +175,12 @@ impl Db {
 
     /// On PostgreSQL the transaction drops to the `neoforge_tenant` role, whose row-level
     /// security policies show only this scope's rows: a query that forgot its `tenant_id`
-    /// filter still cannot reach another tenant.
+    /// filter still cannot reach another tenant. (`set_config('role', …, true)` is
+    /// `SET LOCAL ROLE`, here in the same round trip as the scope.)
     async fn scoped(&self, pool: &AnyPool, scope: &Scope) -> Result<Tx, sqlx::Error> {
         let mut tx = pool.begin().await?;
         if self.backend == Backend::Postgres {
-            sqlx::query("SET LOCAL ROLE neoforge_tenant")
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("SELECT set_config('neoforge.tenant_id', $1, true), set_config('neoforge.env', $2, true)")
+            sqlx::query("SELECT set_config('role', 'neoforge_tenant', true), set_config('neoforge.tenant_id', $1, true), set_config('neoforge.env', $2, true)")
                 .bind(scope.org_id.as_str())
                 .bind(scope.env.as_str())
                 .execute(&mut *tx)
@@ -204,7 +202,6 @@ impl Db {
     }
 }
 
-/// True when the error is a unique-constraint violation (a lost race on insert).
 /// How a claim treats a row that another transaction holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Claim {
@@ -217,7 +214,7 @@ pub enum Claim {
 /// What ends a claiming `SELECT`: a row lock held until the transaction ends on PostgreSQL;
 /// nothing on SQLite, which has one writer at a time anyway.
 pub fn lock_clause(c: &AnyConnection, how: Claim) -> &'static str {
-    match (c.backend_name().eq_ignore_ascii_case("postgresql"), how) {
+    match (is_postgres(c), how) {
         (false, _) => "",
         (true, Claim::Wait) => " FOR UPDATE",
         (true, Claim::Skip) => " FOR UPDATE SKIP LOCKED",
@@ -236,6 +233,85 @@ pub fn json_rows(c: &AnyConnection, n: usize) -> String {
     }
 }
 
+/// True when the error is a unique-constraint violation (a lost race on insert).
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+/// A statement over the `Any` driver, before it runs.
+pub type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+fn is_postgres(c: &AnyConnection) -> bool {
+    c.backend_name().eq_ignore_ascii_case("postgresql")
+}
+
+/// The most values one statement binds here: SQLite allows 32,766, PostgreSQL 65,535.
+const MAX_BINDS: usize = 30_000;
+/// The most keys in one `IN` list: SQLite finds a numbered placeholder (`$7`) by a linear
+/// scan of them all, so a long list costs the square of its length.
+const MAX_KEYS: usize = 1_000;
+
+/// `$first, $first+1, …` for `n` values.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Whether a statement with a list of `n` values is worth keeping prepared: one per list
+/// length would crowd the connection's statement cache, where the one-value form, the
+/// common one, belongs.
+fn cacheable(n: usize) -> bool {
+    n == 1
+}
+
+/// Inserts `rows` in as few statements as the bind limit allows. `head` is
+/// `INSERT INTO t (a, b, …) VALUES`; `bind` binds one row's `columns` values in order.
+pub async fn insert_all<T>(
+    c: &mut AnyConnection,
+    head: &str,
+    columns: usize,
+    rows: &[T],
+    bind: impl for<'q> Fn(AnyQuery<'q>, &T) -> AnyQuery<'q>,
+) -> sqlx::Result<()> {
+    // SQLite gets anonymous placeholders (`?`), bound in order: numbered ones would cost
+    // the square of their count (see `MAX_KEYS`).
+    let postgres = is_postgres(c);
+    let row = |r: usize| match postgres {
+        true => format!("({})", placeholders(r * columns + 1, columns)),
+        false => format!("({})", vec!["?"; columns].join(", ")),
+    };
+    for chunk in rows.chunks(MAX_BINDS / columns) {
+        let values = (0..chunk.len()).map(row).collect::<Vec<_>>().join(", ");
+        let query = sqlx::query(sqlx::AssertSqlSafe(format!("{head} {values}")))
+            .persistent(cacheable(chunk.len()));
+        chunk.iter().fold(query, &bind).execute(&mut *c).await?;
+    }
+    Ok(())
+}
+
+/// The rows a scoped query finds for a list of keys: `sql` filters on `$1` (tenant) and `$2`
+/// (environment) and has `{keys}` where the list `$3, $4, …` goes. Runs once per
+/// bind-limited chunk of `keys`.
+pub async fn fetch_in<T>(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    sql: &str,
+    keys: &[&str],
+) -> sqlx::Result<Vec<T>>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+{
+    let mut rows = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(MAX_KEYS) {
+        let sql = sql.replace("{keys}", &placeholders(3, chunk.len()));
+        let query = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .persistent(cacheable(chunk.len()))
+            .bind(scope.org_id.as_str())
+            .bind(scope.env.as_str());
+        let query = chunk.iter().fold(query, |q, key| q.bind(*key));
+        rows.extend(query.fetch_all(&mut *c).await?);
+    }
+    Ok(rows)
 }

@@ -690,10 +690,17 @@ pub async fn replay(
             ids
         }
     };
-    for endpoint in &endpoints {
-        let delivery = WebhookDeliveryId::generate();
-        db::insert_delivery(&mut tx, scope, delivery.as_str(), &event.id, endpoint, now).await?;
-    }
+    let deliveries: Vec<db::NewDelivery> = endpoints
+        .iter()
+        .map(|endpoint| {
+            (
+                WebhookDeliveryId::generate(),
+                event.id.clone(),
+                endpoint.clone(),
+            )
+        })
+        .collect();
+    db::insert_deliveries(&mut tx, scope, &deliveries, now).await?;
     audit::record(
         &mut tx,
         scope,

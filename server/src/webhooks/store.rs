@@ -4,6 +4,7 @@
 
 use sqlx::{AnyConnection, FromRow};
 
+use crate::ids::WebhookDeliveryId;
 use crate::tenancy::Scope;
 
 #[derive(Debug, Clone, FromRow)]
@@ -197,19 +198,26 @@ pub struct EventRow {
     pub created_at: i64,
 }
 
-pub async fn insert_event(c: &mut AnyConnection, scope: &Scope, e: &EventRow) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO events (id, tenant_id, env, type, data, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+pub async fn insert_events(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    events: &[EventRow],
+) -> sqlx::Result<()> {
+    crate::store::insert_all(
+        c,
+        "INSERT INTO events (id, tenant_id, env, type, data, created_at) VALUES",
+        6,
+        events,
+        |q, e| {
+            q.bind(e.id.as_str())
+                .bind(scope.org_id.as_str())
+                .bind(scope.env.as_str())
+                .bind(e.event_type.as_str())
+                .bind(e.data.as_str())
+                .bind(e.created_at)
+        },
     )
-    .bind(&e.id)
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
-    .bind(&e.event_type)
-    .bind(&e.data)
-    .bind(e.created_at)
-    .execute(c)
     .await
-    .map(|_| ())
 }
 
 pub async fn get_event(
@@ -251,27 +259,34 @@ pub async fn list_events(
 }
 
 /// A pending delivery of `event_id` to `endpoint_id`, due at `due`.
-pub async fn insert_delivery(
+/// A delivery to make: `(id, event_id, endpoint_id)`.
+pub type NewDelivery = (WebhookDeliveryId, String, String);
+
+/// Pending deliveries, due at `due`.
+pub async fn insert_deliveries(
     c: &mut AnyConnection,
     scope: &Scope,
-    id: &str,
-    event_id: &str,
-    endpoint_id: &str,
+    deliveries: &[NewDelivery],
     due: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO webhook_deliveries (id, tenant_id, env, event_id, endpoint_id, status, attempts, next_attempt_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6)",
+    crate::store::insert_all(
+        c,
+        "INSERT INTO webhook_deliveries (id, tenant_id, env, event_id, endpoint_id, status, attempts, next_attempt_at, created_at) VALUES",
+        9,
+        deliveries,
+        |q, (id, event, endpoint)| {
+            q.bind(id.as_str())
+                .bind(scope.org_id.as_str())
+                .bind(scope.env.as_str())
+                .bind(event.as_str())
+                .bind(endpoint.as_str())
+                .bind("pending")
+                .bind(0i64)
+                .bind(due)
+                .bind(due)
+        },
     )
-    .bind(id)
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
-    .bind(event_id)
-    .bind(endpoint_id)
-    .bind(due)
-    .execute(c)
     .await
-    .map(|_| ())
 }
 
 /// Deliveries of every tenant due by `now`: `(tenant_id, env, id, next_attempt_at)`, the

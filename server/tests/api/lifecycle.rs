@@ -7,7 +7,7 @@ use neoforge_server::tenancy::{Env, Scope};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{Backend, fresh_postgres_database, read, serve_args, spawn_app};
+use crate::helpers::{Backend, fresh_postgres_database, serve_args, spawn_app};
 use crate::webhooks::{Receiver, deliver, verify};
 
 async fn health_and_readiness(b: Backend) {
@@ -34,27 +34,37 @@ async fn health_and_readiness(b: Backend) {
         .expect(200);
 }
 
-/// A request in flight when shutdown starts still completes.
+/// A request in flight when shutdown starts still completes. The request is held in flight
+/// by sending its body in two parts, the second only after shutdown has begun.
 async fn shutdown_lets_requests_finish(b: Backend) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = spawn_app(b).await;
-    let client = app.client.clone();
-    let url = app.url("/v1/users");
-    // Sign-up hashes a password (tens of milliseconds): long enough to be in flight.
-    let in_flight = tokio::spawn(async move {
-        client
-            .post(url)
-            .json(&json!({"email": "late@example.com", "password": "correct horse battery"}))
-            .send()
-            .await
-    });
-    tokio::time::sleep(Duration::from_millis(5)).await;
-    let base = app.base.clone();
-    app.stop().await;
-    let resp = in_flight
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let body =
+        json!({"email": "late@example.com", "password": "correct horse battery"}).to_string();
+    let (first, rest) = body.split_at(10);
+    let mut conn = tokio::net::TcpStream::connect(&addr)
         .await
-        .expect("task")
-        .expect("the in-flight request was answered");
-    assert_eq!(read(resp).await.status, 201);
+        .expect("connect");
+    let head = format!(
+        "POST /v1/users HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{first}",
+        body.len()
+    );
+    conn.write_all(head.as_bytes())
+        .await
+        .expect("send the head");
+    // The server accepts the connection and starts reading the body.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let base = app.base.clone();
+    let stopping = tokio::spawn(app.stop());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    conn.write_all(rest.as_bytes())
+        .await
+        .expect("send the rest");
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).await.expect("the answer");
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    stopping.await.expect("stopped");
     assert!(
         reqwest::get(format!("{base}/healthz")).await.is_err(),
         "no longer listening"

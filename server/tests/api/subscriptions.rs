@@ -431,10 +431,9 @@ async fn declined_payments_make_a_subscription_past_due(b: Backend) {
     app.stop().await;
 }
 
-/// On real time the scheduler renews due subscriptions exactly once, even when two runs race
-/// (two replicas), and leaves test-clock customers to their clock.
-async fn the_scheduler_renews_on_real_time_exactly_once(b: Backend) {
-    let app = spawn_app(b).await;
+/// A live key, and `n` customers with a card each subscribed to a monthly price on real
+/// time (their subscriptions as created).
+async fn live_subscriptions(app: &TestApp, n: usize) -> (String, Vec<Value>) {
     let ada = app.signup("ada@example.com").await;
     let (_, live) = app
         .create_key(&ada.session, json!({"name": "live"}), true)
@@ -444,29 +443,58 @@ async fn the_scheduler_renews_on_real_time_exactly_once(b: Backend) {
         .await;
     let pid = product.expect(201)["id"].as_str().expect("id").to_owned();
     let monthly = price(
-        &app,
+        app,
         &live,
         &pid,
         json!({"model": "flat", "unit_amount": 990, "recurring": {"interval": "month"}}),
     )
     .await;
-    let customer = app
-        .post(
-            "/v1/customers",
-            &live,
-            json!({"default_payment_method": "pm_card_visa"}),
-        )
-        .await;
-    let cid = customer.expect(201)["id"].as_str().expect("id").to_owned();
-    let sub = app
-        .post(
-            "/v1/subscriptions",
-            &live,
-            json!({"customer": cid, "items": [{"price": monthly}]}),
-        )
-        .await;
-    let sub_id = sub.expect(201)["id"].as_str().expect("id").to_owned();
-    let first_end = sub.body["current_period_end"].clone();
+    let mut subs = Vec::new();
+    for _ in 0..n {
+        let customer = app
+            .post(
+                "/v1/customers",
+                &live,
+                json!({"default_payment_method": "pm_card_visa"}),
+            )
+            .await;
+        let cid = customer.expect(201)["id"].as_str().expect("id").to_owned();
+        let sub = app
+            .post(
+                "/v1/subscriptions",
+                &live,
+                json!({"customer": cid, "items": [{"price": monthly}]}),
+            )
+            .await;
+        subs.push(sub.expect(201).clone());
+    }
+    (live, subs)
+}
+
+/// Two scheduler runs at once (two replicas), then runs until nothing is due: the pieces
+/// of work done. A renewal's draft is due an hour after its period began, long past here:
+/// collected by whichever run sees it (at most one), or the next.
+async fn race_schedulers(state: &neoforge_server::app::AppState) -> usize {
+    let (a, b) = tokio::join!(
+        neoforge_server::billing::scheduler::tick(state),
+        neoforge_server::billing::scheduler::tick(state)
+    );
+    let mut done = a.expect("tick") + b.expect("tick");
+    loop {
+        match neoforge_server::billing::scheduler::tick(state).await {
+            Ok(0) => return done,
+            n => done += n.expect("tick"),
+        }
+    }
+}
+
+/// On real time the scheduler renews due subscriptions exactly once, even when two runs race
+/// (two replicas), and leaves test-clock customers to their clock.
+async fn the_scheduler_renews_on_real_time_exactly_once(b: Backend) {
+    let app = spawn_app(b).await;
+    let (live, subs) = live_subscriptions(&app, 1).await;
+    let sub_id = subs[0]["id"].as_str().expect("id").to_owned();
+    let first_end = subs[0]["current_period_end"].clone();
 
     let state = &app.server.as_ref().expect("running").state;
     assert_eq!(
@@ -478,22 +506,7 @@ async fn the_scheduler_renews_on_real_time_exactly_once(b: Backend) {
     );
     app.clock()
         .advance(std::time::Duration::from_secs(32 * 24 * 3600));
-    let (a, b2) = tokio::join!(
-        neoforge_server::billing::scheduler::tick(state),
-        neoforge_server::billing::scheduler::tick(state)
-    );
-    let mut done = a.expect("tick") + b2.expect("tick");
-    // The renewal's draft is due an hour after the period began, long past: collected by
-    // whichever run sees it (at most one), or the next.
-    loop {
-        let n = neoforge_server::billing::scheduler::tick(state)
-            .await
-            .expect("tick");
-        if n == 0 {
-            break;
-        }
-        done += n;
-    }
+    let done = race_schedulers(state).await;
     assert_eq!(done, 2, "one renewal and one collection between the runs");
     let invoices = app
         .get(&format!("/v1/invoices?subscription={sub_id}"), &live)
@@ -513,7 +526,31 @@ async fn the_scheduler_renews_on_real_time_exactly_once(b: Backend) {
     app.stop().await;
 }
 
+/// Renewals done together (one scheduler batch, two racing runs) take consecutive invoice
+/// numbers after the first invoices, none skipped or repeated.
+async fn renewals_in_one_batch_are_numbered_in_sequence(b: Backend) {
+    let app = spawn_app(b).await;
+    let (live, _) = live_subscriptions(&app, 3).await;
+    let state = &app.server.as_ref().expect("running").state;
+    app.clock()
+        .advance(std::time::Duration::from_secs(32 * 24 * 3600));
+    let done = race_schedulers(state).await;
+    assert_eq!(done, 6, "three renewals and their collections");
+    let invoices = app.get("/v1/invoices?limit=100", &live).await;
+    let mut numbers: Vec<String> = invoices.expect(200)["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|i| i["number"].as_str().expect("number").to_owned())
+        .collect();
+    numbers.sort();
+    let expected: Vec<String> = (1..=6).map(|n| format!("INV-{n:06}")).collect();
+    assert_eq!(numbers, expected);
+    app.stop().await;
+}
+
 crate::on_both_backends!(
+    renewals_in_one_batch_are_numbered_in_sequence,
     the_scheduler_renews_on_real_time_exactly_once,
     test_clock_drives_the_subscription_lifecycle,
     subscriptions_validate_their_prices,

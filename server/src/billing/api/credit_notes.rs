@@ -208,7 +208,7 @@ pub async fn create(
         customer.updated_at = state.clock.now_ms();
         db::update_customer(&mut tx, scope, &customer).await?;
     }
-    let number = db::next_counter(&mut tx, scope, "credit_note").await?;
+    let number = db::next_counter(&mut tx, scope, "credit_note", 1).await?;
     let row = CreditNoteRow {
         id: CreditNoteId::generate().to_string(),
         number: format!("CN-{number:06}"),

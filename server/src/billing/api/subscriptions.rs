@@ -13,7 +13,7 @@ use super::{stored, tax_rates};
 use crate::app::AppState;
 use crate::audit::ActorRef;
 use crate::billing::collection::{self, DAY_MS};
-use crate::billing::invoicing::Line;
+use crate::billing::invoicing::{self, Line};
 use crate::billing::store::{self as db, SubscriptionRow};
 use crate::billing::subscriptions::{
     ACTIVE, CANCELED, INCOMPLETE, Item, PAST_DUE, PAUSED, TRIALING, UNPAID, bills, defer,
@@ -677,16 +677,14 @@ pub async fn update(
     if !lines.is_empty() {
         if req.proration_behavior == ProrationBehavior::AlwaysInvoice {
             let period = (c.now, c.sub.current_period_end);
-            let draft = draft_invoice(
-                &mut c.tx,
-                &scope,
+            let mut draft = draft_invoice(
                 &mut c.sub,
                 "subscription_update",
                 lines,
                 period,
                 (c.now, c.now),
-            )
-            .await?;
+            )?;
+            invoicing::insert_drafts(&mut c.tx, &scope, std::slice::from_mut(&mut draft)).await?;
             let actor: ActorRef = (&caller).into();
             notify(&mut c.tx, &state, &scope, &actor, "invoice.created", &draft).await?;
             invoice = Some(draft.id);
