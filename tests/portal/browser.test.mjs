@@ -110,10 +110,13 @@ test("sign up, first sandbox call, request log, keys, live key refused", async (
   });
 
   await t.test("search finds operations from the keyboard", async () => {
+    await page.evaluate(() => document.activeElement?.blur());
     await page.keyboard.press("/");
+    assert.equal(await page.evaluate(() => document.activeElement.id), "search-input");
     await page.keyboard.type("revoke key");
     const hit = page.locator("#search-results a").first();
     await hit.waitFor();
+    assert.match(await hit.textContent(), /Revoke a key/);
     await page.keyboard.press("ArrowDown");
     await page.keyboard.press("Enter");
     await page.waitForURL(/reference\/api_keys\/revoke\.html/);

@@ -11,10 +11,11 @@ export function initSearch(root) {
   let entries = null;
   let active = -1;
 
-  const load = async () => {
-    if (entries) return entries;
-    const res = await fetch(`${root}search-index.json`);
-    entries = (await res.json()).entries.map((e) => ({ ...e, haystack: `${e.title} ${e.text} ${e.kind}`.toLowerCase() }));
+  // One fetch, however many keystrokes wait for it.
+  const load = () => {
+    entries ??= fetch(`${root}search-index.json`)
+      .then((res) => res.json())
+      .then((index) => index.entries.map((e) => ({ ...e, haystack: `${e.title} ${e.text} ${e.kind}`.toLowerCase() })));
     return entries;
   };
 
@@ -27,7 +28,11 @@ export function initSearch(root) {
   };
 
   const render = async () => {
-    const words = input.value.toLowerCase().split(/\s+/).filter(Boolean);
+    const query = input.value;
+    const words = query.toLowerCase().split(/\s+/).filter(Boolean);
+    const all = words.length ? await load() : [];
+    // A later keystroke has rendered (or will render) its own results.
+    if (input.value !== query) return;
     list.replaceChildren();
     active = -1;
     if (!words.length) {
@@ -35,7 +40,7 @@ export function initSearch(root) {
       input.setAttribute("aria-expanded", "false");
       return;
     }
-    const hits = (await load()).filter((e) => words.every((w) => e.haystack.includes(w))).slice(0, MAX_RESULTS);
+    const hits = all.filter((e) => words.every((w) => e.haystack.includes(w))).slice(0, MAX_RESULTS);
     hits.forEach((hit, i) => {
       const a = document.createElement("a");
       a.href = root + hit.url;
