@@ -10,13 +10,14 @@ use std::collections::{BTreeMap, HashSet};
 
 use rust_decimal::Decimal;
 use serde::Serialize;
-use sqlx::{AnyConnection, AssertSqlSafe, Row};
+use sqlx::{AnyConnection, Row};
 
 use super::store as db;
 use super::usage::{self, Meter};
 use crate::billing::subscriptions::Item;
 use crate::billing::{DEFAULT_ALERT_THRESHOLDS, Enforcement, Feature, stored};
 use crate::http::error::{ApiError, ApiResult};
+use crate::store::fetch_in;
 use crate::tenancy::Scope;
 use crate::webhooks;
 
@@ -78,28 +79,15 @@ async fn product_features(
     scope: &Scope,
     prices: &[&str],
 ) -> ApiResult<Vec<Vec<Feature>>> {
-    if prices.is_empty() {
-        return Ok(Vec::new());
-    }
-    let list = (0..prices.len())
-        .map(|i| format!("${}", i + 3))
-        .collect::<Vec<_>>()
-        .join(",");
-    let sql = format!(
+    let rows: Vec<(String, String)> = fetch_in(
+        c,
+        scope,
         "SELECT DISTINCT p.id, p.features FROM prices pr JOIN products p ON p.id = pr.product_id
-         WHERE pr.tenant_id = $1 AND pr.env = $2 AND pr.id IN ({list}) ORDER BY p.id"
-    );
-    let mut q = sqlx::query(AssertSqlSafe(sql))
-        .bind(scope.org_id.as_str())
-        .bind(scope.env.as_str());
-    for p in prices {
-        q = q.bind(*p);
-    }
-    q.fetch_all(c)
-        .await?
-        .iter()
-        .map(|r| stored("features", &r.try_get::<String, _>(1)?))
-        .collect()
+         WHERE pr.tenant_id = $1 AND pr.env = $2 AND pr.id IN ({keys}) ORDER BY p.id",
+        prices,
+    )
+    .await?;
+    rows.iter().map(|(_, f)| stored("features", f)).collect()
 }
 
 /// A customer's standing on one feature.

@@ -226,7 +226,7 @@ pub fn lock_clause(c: &AnyConnection, how: Claim) -> &'static str {
 /// one parameter, where a multi-row VALUES needs one per field, and SQLite finds a bound
 /// name by a linear search, which made large statements quadratic.
 pub fn json_rows(c: &AnyConnection, n: usize) -> String {
-    if c.backend_name().eq_ignore_ascii_case("postgresql") {
+    if is_postgres(c) {
         format!("json_array_elements(${n}::json) AS e(value)")
     } else {
         format!("json_each(${n}) AS e")
