@@ -127,8 +127,14 @@ fn release(version: &str) -> anyhow::Result<()> {
 /// Everything, on both backends. PostgreSQL must answer (see README); the suite fails, not
 /// skips, when it does not.
 fn test() -> anyhow::Result<()> {
-    run(cargo().args(["test", "--workspace"]))?;
     let python = python_tools()?;
+    // The identity tests run third-party identity providers and checkers (tests/identity).
+    run(Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(root().join("tests/identity")))?;
+    run(cargo()
+        .args(["test", "--workspace"])
+        .env("NEOFORGE_TEST_PYTHON", &python))?;
     run(Command::new(&python)
         .args(["-m", "openapi_spec_validator", "openapi/v1.json"])
         .current_dir(root()))?;
