@@ -80,6 +80,8 @@ permissions! {
     UsageWrite => "usage:write",
     WebhooksRead => "webhooks:read",
     WebhooksWrite => "webhooks:write",
+    IdentityRead => "identity:read",
+    IdentityWrite => "identity:write",
 }
 
 // By hand: utoipa does not see serde renames that come through a macro.
