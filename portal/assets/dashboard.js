@@ -1,6 +1,6 @@
 // The dashboard pages of a signed-in developer, in the sandbox or live (the switch sends
 // `NeoForge-Environment`): API keys, the request log with per-key analytics, webhook
-// endpoints and deliveries with replay, invoices. Everything goes through the session cookie.
+// endpoints and deliveries with replay, invoices, single sign-on connections and domains. Everything goes through the session cookie.
 
 import { apiBase, call, currentUser, describe, el, formatTime, storage } from "./api.js";
 import { bars, lines } from "./charts.js";
@@ -214,7 +214,94 @@ async function invoices() {
   return [table("Invoices, newest first", ["Number", "Customer", "Status", "Total", "Created", ""], rows)];
 }
 
-const BOARDS = { keys, requests, webhooks, invoices };
+// ---- Single sign-on -------------------------------------------------------------------
+
+async function sso() {
+  const [{ data: connections }, { data: domains }] = await Promise.all([api("GET", "/v1/sso/connections?limit=100"), api("GET", "/v1/sso/domains?limit=100")]);
+  const status = (c) => {
+    if (c.status !== "active") return el("span", { class: "status-err" }, "inactive");
+    if (c.last_error_at && (!c.last_login_at || c.last_error_at > c.last_login_at)) return el("span", { class: "status-err" }, `failing: ${c.last_error}`);
+    return el("span", { class: "status-ok" }, c.last_login_at ? `last login ${formatTime(c.last_login_at)}` : "no login yet");
+  };
+  const connectionRows = connections.map((c) => {
+    const toggle = el("button", { type: "button" }, c.status === "active" ? "Deactivate" : "Activate");
+    toggle.addEventListener("click", () => guard(async () => {
+      await api("PATCH", `/v1/sso/connections/${c.id}`, { status: c.status === "active" ? "inactive" : "active" });
+      await render();
+    }));
+    return el(
+      "tr",
+      { "data-connection": c.id },
+      el("th", { scope: "row" }, c.name),
+      el("td", {}, c.kind),
+      el("td", {}, c.oidc ? el("code", {}, c.oidc.redirect_uri) : ""),
+      el("td", {}, el("a", { href: c.login_url }, "Log in")),
+      el("td", { class: "sso-status" }, status(c)),
+      el("td", {}, toggle),
+    );
+  });
+  const name = el("input", { required: true, autocomplete: "off" });
+  const issuer = el("input", { type: "url", required: true, placeholder: "https://acme.okta.com" });
+  const clientId = el("input", { required: true, autocomplete: "off" });
+  const clientSecret = el("input", { type: "password", required: true, autocomplete: "off" });
+  const role = el("select", {}, ["viewer", "developer", "billing", "admin"].map((r) => el("option", { value: r }, r)));
+  const create = el(
+    "form",
+    { class: "card", "aria-label": "Add an OpenID Connect connection" },
+    el("h2", {}, "Add an OpenID Connect connection"),
+    field("sso-name", "Name", name),
+    field("sso-issuer", "Issuer", issuer),
+    field("sso-client-id", "Client id", clientId),
+    field("sso-client-secret", "Client secret", clientSecret),
+    field("sso-role", "Role of new members", role),
+    el("button", { type: "submit", class: "primary" }, "Add connection"),
+  );
+  create.addEventListener("submit", (e) => {
+    e.preventDefault();
+    guard(async () => {
+      await api("POST", "/v1/sso/connections", { name: name.value, kind: "oidc", default_role: role.value, oidc: { issuer: issuer.value, client_id: clientId.value, client_secret: clientSecret.value } });
+      await render();
+    });
+  });
+  const domainRows = domains.map((d) => {
+    const actions = [];
+    if (d.status === "pending") {
+      const verify = el("button", { type: "button" }, "Verify");
+      verify.addEventListener("click", () => guard(async () => {
+        await api("POST", `/v1/sso/domains/${d.id}/verify`, {});
+        await render();
+      }));
+      actions.push(verify);
+    } else {
+      const require = el("button", { type: "button" }, d.sso_required ? "Allow passwords" : "Require SSO");
+      require.addEventListener("click", () => guard(async () => {
+        await api("PATCH", `/v1/sso/domains/${d.id}`, { sso_required: !d.sso_required });
+        await render();
+      }));
+      actions.push(require);
+    }
+    return el(
+      "tr",
+      { "data-domain": d.domain },
+      el("th", { scope: "row" }, d.domain),
+      el("td", {}, d.status === "verified" ? (d.sso_required ? "verified, SSO required" : "verified") : "pending"),
+      el("td", {}, el("code", {}, `${d.verification.name} TXT "${d.verification.value}"`)),
+      el("td", {}, actions),
+    );
+  });
+  const domain = el("input", { required: true, placeholder: "acme.com" });
+  const claim = el("form", { class: "card", "aria-label": "Claim a domain" }, el("h2", {}, "Claim an email domain"), field("sso-domain", "Domain", domain), el("button", { type: "submit", class: "primary" }, "Claim"));
+  claim.addEventListener("submit", (e) => {
+    e.preventDefault();
+    guard(async () => {
+      await api("POST", "/v1/sso/domains", { domain: domain.value });
+      await render();
+    });
+  });
+  return [table(`${env === "test" ? "Sandbox" : "Live"} connections`, ["Name", "Kind", "Redirect URI", "", "Status", ""], connectionRows), create, table("Email domains (both environments)", ["Domain", "Status", "DNS record", ""], domainRows), claim];
+}
+
+const BOARDS = { keys, requests, webhooks, invoices, sso };
 
 async function render() {
   const parts = await BOARDS[board.dataset.board]();

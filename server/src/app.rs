@@ -27,6 +27,8 @@ use crate::config::{PaymentArgs, ServeArgs, redact_url};
 use crate::http::error::ApiError;
 use crate::http::faults::{self, Faults};
 use crate::http::{health, idempotency, request_id};
+use crate::identity;
+use crate::identity::api::{connections, domains, sso};
 use crate::openapi::ApiDoc;
 use crate::store::Db;
 use crate::tenancy::api::{api_keys, invitations, members, organizations, roles, sessions, users};
@@ -46,6 +48,8 @@ pub struct AppState {
     /// Where usage events go to be committed in groups.
     pub ingest: Ingestor,
     pub request_log: request_log::Recorder,
+    /// What single sign-on calls out with: identity providers and DNS.
+    pub identity: identity::Outbound,
 }
 
 /// Every route, and the OpenAPI document built from the same handlers.
@@ -133,6 +137,17 @@ pub fn router_and_spec() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         ))
         .routes(routes!(payment_provider::create_checkout_session))
         .routes(routes!(stripe_webhooks::receive))
+        .routes(routes!(connections::list, connections::create))
+        .routes(routes!(
+            connections::get,
+            connections::update,
+            connections::delete
+        ))
+        .routes(routes!(domains::list, domains::create))
+        .routes(routes!(domains::get, domains::update, domains::delete))
+        .routes(routes!(domains::verify))
+        .routes(routes!(sso::authorize))
+        .routes(routes!(sso::oidc_callback))
         .split_for_parts()
 }
 
@@ -194,6 +209,7 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
         ingest: Ingestor::start(db.clone()),
         db,
         request_log,
+        identity: identity::Outbound::new(args.dns_server)?,
     };
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;

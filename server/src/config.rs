@@ -81,6 +81,11 @@ pub struct ServeArgs {
     #[arg(long, env = "NEOFORGE_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,
 
+    /// The DNS server domain verification asks (`host:port`; default: the system's
+    /// resolvers).
+    #[arg(long, env = "NEOFORGE_DNS_SERVER")]
+    pub dns_server: Option<SocketAddr>,
+
     #[command(flatten)]
     pub payments: PaymentArgs,
 }

@@ -157,3 +157,9 @@ mod tests {
         assert!(a < b);
     }
 }
+prefixed_id!(
+    /// A single sign-on connection of an organization to its identity provider.
+    ConnectionId, "conn");
+prefixed_id!(
+    /// An email domain an organization claims for single sign-on.
+    DomainId, "dom");

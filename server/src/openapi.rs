@@ -97,6 +97,9 @@ impl Modify for SecuritySchemes {
         (name = "meters", description = "How usage events aggregate (count, sum, max, min, unique_count, latest, weighted_sum), and the usage they measured."),
         (name = "entitlements", description = "Whether a customer may use a feature now: its plans, and for a metered limit, its usage this period."),
         (name = "webhooks", description = "Webhook endpoints, the events sent to them (signed the Standard Webhooks way), delivery attempts and replays."),
+        (name = "sso_connections", description = "Single sign-on: an organization's OpenID Connect or SAML identity provider, the roles its users get, and the outcome of its last login."),
+        (name = "sso_domains", description = "Email domains an organization proves it owns (DNS TXT), routes logins by, and may require single sign-on for."),
+        (name = "sso", description = "The browser's single sign-on flow: to the identity provider and back to a session."),
         (name = "health", description = "Liveness and readiness."),
     )
 )]

@@ -43,6 +43,10 @@ pub fn hash_password(password: &str) -> anyhow::Result<String> {
         .map_err(|e| anyhow::anyhow!("password hashing failed: {e}"))
 }
 
+/// The password hash of an account that logs in only through single sign-on or was
+/// provisioned by a directory: not a PHC string, so no password ever matches it.
+pub const NO_PASSWORD: &str = "!";
+
 /// Constant-time check of a password against its PHC string. CPU-heavy.
 pub fn verify_password(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc).is_ok_and(|h| {

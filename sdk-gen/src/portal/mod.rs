@@ -91,6 +91,7 @@ const DASHBOARD: &[(&str, &str)] = &[
     ("requests", "Request log"),
     ("webhooks", "Webhooks"),
     ("invoices", "Invoices"),
+    ("sso", "Single sign-on"),
 ];
 
 /// Every file of the site, paths relative to `portal/site/`, from the repository at `root`.

@@ -75,6 +75,8 @@ pub struct SessionUser {
     pub session_id: SessionId,
     pub email: String,
     pub ip: Option<String>,
+    /// A single sign-on session's one organization and environment.
+    pub bound: Option<Scope>,
 }
 
 enum Credential<'a> {
@@ -132,11 +134,19 @@ async fn session_user(parts: &Parts, state: &AppState, token: &str) -> ApiResult
         .await?
         .filter(|s| s.revoked_at.is_none() && s.expires_at > now)
         .ok_or(ApiError::InvalidSession)?;
+    let bound = match (row.tenant_id, row.env.as_deref().and_then(Env::parse)) {
+        (Some(org), Some(env)) => Some(Scope {
+            org_id: OrgId::from_db(org),
+            env,
+        }),
+        _ => None,
+    };
     Ok(SessionUser {
         user_id: UserId::from_db(row.user_id),
         session_id: SessionId::from_db(row.id),
         email: row.email,
         ip: client_ip(parts),
+        bound,
     })
 }
 
@@ -184,8 +194,21 @@ impl FromRequestParts<AppState> for Caller {
                         Env::parse(s)
                             .ok_or_else(|| ApiError::validation(ENV_HEADER, "must be live or test"))
                     })
-                    .transpose()?
-                    .unwrap_or(Env::Test);
+                    .transpose()?;
+                let (org, env) = match &user.bound {
+                    None => (org, env.unwrap_or(Env::Test)),
+                    Some(bound) => {
+                        let other_org = org.is_some_and(|o| o != bound.org_id);
+                        if other_org || env.is_some_and(|e| e != bound.env) {
+                            return Err(ApiError::forbidden(format!(
+                                "This single sign-on session acts only in organization {} ({} mode).",
+                                bound.org_id,
+                                bound.env.as_str()
+                            )));
+                        }
+                        (Some(bound.org_id.clone()), bound.env)
+                    }
+                };
                 let membership =
                     tenancy_store::find_membership(state.db.reader(), &user.user_id, org.as_ref())
                         .await?

@@ -98,6 +98,13 @@ pub enum ApiError {
     /// The tenant's payment provider (Stripe) failed or refused a call.
     #[error("{0}")]
     PaymentProvider(String),
+    /// A single sign-on login that did not complete: what the identity provider sent (or
+    /// failed to send) was refused.
+    #[error("{detail}")]
+    LoginFailed { code: &'static str, detail: String },
+    /// A password login for an address whose organization requires single sign-on.
+    #[error("{0} requires single sign-on: log in at /v1/sso/authorize?email=<your address>.")]
+    SsoRequired(String),
 }
 
 impl ApiError {
@@ -193,6 +200,12 @@ impl ApiError {
                 "payment_provider_error",
                 "Payment provider error",
             ),
+            SsoRequired(_) => (
+                StatusCode::FORBIDDEN,
+                "sso_required",
+                "Single sign-on required",
+            ),
+            LoginFailed { code, .. } => (StatusCode::UNAUTHORIZED, code, "Single sign-on failed"),
         }
     }
 

@@ -54,6 +54,9 @@ pub struct SessionRow {
     pub email: String,
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
+    /// Set for single sign-on sessions: the one organization and environment they act in.
+    pub tenant_id: Option<String>,
+    pub env: Option<String>,
 }
 
 pub async fn insert_session(
@@ -61,15 +64,19 @@ pub async fn insert_session(
     id: &str,
     token: &str,
     user_id: &UserId,
+    bound: Option<&Scope>,
     now: i64,
     expires_at: i64,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO sessions (id, token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO sessions (id, token_hash, user_id, tenant_id, env, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(id)
     .bind(secret::hash_token(token))
     .bind(user_id.as_str())
+    .bind(bound.map(|s| s.org_id.as_str()))
+    .bind(bound.map(|s| s.env.as_str()))
     .bind(now)
     .bind(expires_at)
     .execute(c)
@@ -82,7 +89,7 @@ pub async fn find_session<'c>(
     token: &str,
 ) -> sqlx::Result<Option<SessionRow>> {
     sqlx::query_as(
-        "SELECT s.id, s.user_id, u.email, s.expires_at, s.revoked_at
+        "SELECT s.id, s.user_id, u.email, s.expires_at, s.revoked_at, s.tenant_id, s.env
          FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1",
     )
     .bind(secret::hash_token(token))

@@ -65,6 +65,7 @@ pub fn serve_args(database_url: String) -> ServeArgs {
         inject_faults: false,
         billing_interval_secs: 0,
         webhook_interval_ms: 0,
+        dns_server: None,
         shutdown_grace_secs: 10,
         payments: Default::default(),
     }

@@ -17,6 +17,8 @@ mod metering;
 mod organizations;
 mod portal;
 mod request_log;
+mod sso;
 mod stripe;
 mod subscriptions;
+mod tools;
 mod webhooks;

@@ -13,7 +13,7 @@ use crate::audit;
 use crate::billing::check_currency;
 use crate::billing::store as billing_db;
 use crate::billing::stripe::store::{self as db, ProviderRow};
-use crate::billing::stripe::{StripeProvider, key_env, key_hint, master_key, seal_context};
+use crate::billing::stripe::{StripeProvider, key_env, key_hint, seal_context};
 use crate::clock::timestamp;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
@@ -54,27 +54,6 @@ pub struct PaymentProviderFields {
     pub webhook_secret: String,
 }
 
-fn public_base(state: &AppState, headers: &HeaderMap) -> String {
-    if let Some(url) = &state.payments.public_url {
-        return url.trim_end_matches('/').to_owned();
-    }
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    let scheme = headers
-        .get("x-forwarded-proto")
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or(
-            if host.starts_with("127.0.0.1") || host.starts_with("localhost") {
-                "http"
-            } else {
-                "https"
-            },
-        );
-    format!("{scheme}://{host}")
-}
-
 /// The path Stripe posts a scope's events to.
 pub fn webhook_path(scope: &Scope) -> String {
     format!(
@@ -97,7 +76,7 @@ fn view(
             key_hint: Some(row.key_hint.clone()),
             webhook_url: Some(format!(
                 "{}{}",
-                public_base(state, headers),
+                crate::http::public_base(state, headers),
                 webhook_path(scope)
             )),
             updated_at: Some(row.updated_at),
@@ -199,7 +178,7 @@ pub async fn put(
     Json(req): Json<PaymentProviderFields>,
 ) -> ApiResult<axum::Json<PaymentProvider>> {
     caller.require(Permission::OrganizationWrite)?;
-    let key = master_key(&state)?;
+    let key = crate::crypto::master_key(&state)?;
     check_secrets(caller.scope.env, &req)?;
     let scope = &caller.scope;
     let secret_key = req.stripe_secret_key.trim();

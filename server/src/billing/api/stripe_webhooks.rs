@@ -36,7 +36,7 @@ use crate::billing::notify;
 use crate::billing::store as billing_db;
 use crate::billing::stripe::signature::{self, TOLERANCE_SECS};
 use crate::billing::stripe::store as db;
-use crate::billing::stripe::{StripeProvider, master_key, open_secrets};
+use crate::billing::stripe::{StripeProvider, open_secrets};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Path, RawBody};
 use crate::ids::OrgId;
@@ -121,7 +121,7 @@ pub async fn receive(
     let row = db::get_provider(&mut conn, &scope).await?;
     conn.commit().await?;
     let row = row.ok_or_else(|| invalid_signature(bad))?;
-    let secrets = open_secrets(master_key(&state)?, &scope, &row)?;
+    let secrets = open_secrets(crate::crypto::master_key(&state)?, &scope, &row)?;
     let now = state.clock.now_ms();
     signature::verify(
         &body,

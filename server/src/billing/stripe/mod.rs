@@ -109,16 +109,6 @@ impl std::fmt::Debug for StripeSecrets {
     }
 }
 
-/// The master key, or the problem that says it is missing.
-pub fn master_key(state: &AppState) -> ApiResult<&MasterKey> {
-    state.payments.encryption_key.as_ref().ok_or_else(|| {
-        ApiError::conflict(
-            "encryption_key_missing",
-            "This server has no encryption key (--encryption-key / NEOFORGE_ENCRYPTION_KEY), so it cannot keep payment-provider secrets.",
-        )
-    })
-}
-
 /// Opens a stored provider row.
 pub fn open_secrets(
     key: &MasterKey,
@@ -167,7 +157,7 @@ impl StripeProvider {
         let row = store::get_provider(&mut conn, scope).await?;
         conn.commit().await?;
         let Some(row) = row else { return Ok(None) };
-        let secrets = open_secrets(master_key(state)?, scope, &row)?;
+        let secrets = open_secrets(crate::crypto::master_key(state)?, scope, &row)?;
         Ok(Some(StripeProvider::new(
             scope.clone(),
             &secrets.secret_key,

@@ -17,8 +17,8 @@ use crate::http::extract::Json;
 use crate::ids::{SessionId, UserId};
 use crate::secret;
 use crate::store::Tx;
-use crate::tenancy::Email;
 use crate::tenancy::store as db;
+use crate::tenancy::{Email, Scope};
 
 /// A new session token. Shown once; send it as `Authorization: Bearer …` or keep the cookie.
 #[derive(Debug, Serialize, ToSchema)]
@@ -30,8 +30,14 @@ pub struct SessionToken {
     pub expires_at: i64,
 }
 
-/// Starts a session inside `tx` and returns its token.
-pub async fn start(tx: &mut Tx, state: &AppState, user: &UserId) -> ApiResult<SessionToken> {
+/// Starts a session inside `tx` and returns its token. A `bound` session (single sign-on)
+/// acts only in that organization and environment.
+pub async fn start(
+    tx: &mut Tx,
+    state: &AppState,
+    user: &UserId,
+    bound: Option<&Scope>,
+) -> ApiResult<SessionToken> {
     let now = state.clock.now_ms();
     let token = secret::generate_token(SESSION_PREFIX);
     let expires_at = now + state.session_ttl_ms;
@@ -40,6 +46,7 @@ pub async fn start(tx: &mut Tx, state: &AppState, user: &UserId) -> ApiResult<Se
         SessionId::generate().as_str(),
         &token,
         user,
+        bound,
         now,
         expires_at,
     )
@@ -47,13 +54,16 @@ pub async fn start(tx: &mut Tx, state: &AppState, user: &UserId) -> ApiResult<Se
     Ok(SessionToken { token, expires_at })
 }
 
-/// A 201 response with the session cookie set (HttpOnly, SameSite=Lax) for the portal.
-pub fn created_with_cookie(state: &AppState, token: &str, body: impl Serialize) -> Response {
+/// The session cookie for the portal: HttpOnly, SameSite=Lax.
+pub fn cookie(state: &AppState, token: &str) -> String {
     let max_age = state.session_ttl_ms / 1000;
-    let cookie =
-        format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}");
+    format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}")
+}
+
+/// A 201 response with the session cookie set.
+pub fn created_with_cookie(state: &AppState, token: &str, body: impl Serialize) -> Response {
     let mut response = (StatusCode::CREATED, axum::Json(body)).into_response();
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
+    if let Ok(v) = HeaderValue::from_str(&cookie(state, token)) {
         response.headers_mut().insert(header::SET_COOKIE, v);
     }
     response
@@ -94,6 +104,7 @@ pub async fn create(
     Json(req): Json<LoginRequest>,
 ) -> ApiResult<Response> {
     let email = Email::parse("email", &req.email)?;
+    crate::identity::check_password_allowed(&state, email.as_str()).await?;
     let user = db::find_user_by_email(state.db.reader(), email.as_str()).await?;
     let phc = user
         .as_ref()
@@ -103,7 +114,7 @@ pub async fn create(
         .map_err(|e| ApiError::Internal(e.into()))?;
     let user = user.filter(|_| ok).ok_or(ApiError::InvalidCredentials)?;
     let mut tx = state.db.write().await?;
-    let session = start(&mut tx, &state, &UserId::from_db(user.id.clone())).await?;
+    let session = start(&mut tx, &state, &UserId::from_db(user.id.clone()), None).await?;
     tx.commit().await?;
     let token = session.token.clone();
     Ok(created_with_cookie(

@@ -81,6 +81,7 @@ pub async fn create(
     Json(req): Json<SignupRequest>,
 ) -> ApiResult<Response> {
     let email = Email::parse("email", &req.email)?;
+    crate::identity::check_password_allowed(&state, email.as_str()).await?;
     check_password(&req.password, &email)?;
     let org_name = match &req.organization_name {
         Some(name) => check_name("organization_name", name)?,
@@ -113,7 +114,7 @@ pub async fn create(
     }
     let organization =
         organizations::found(&mut tx, &user_id, org_name, ip.as_deref(), now).await?;
-    let session = sessions::start(&mut tx, &state, &user_id).await?;
+    let session = sessions::start(&mut tx, &state, &user_id, None).await?;
     tx.commit().await?;
     let token = session.token.clone();
     Ok(sessions::created_with_cookie(

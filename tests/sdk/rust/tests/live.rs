@@ -31,6 +31,7 @@ async fn live() -> Live {
         inject_faults: true,
         billing_interval_secs: 0,
         webhook_interval_ms: 0,
+        dns_server: None,
         shutdown_grace_secs: 5,
         payments: Default::default(),
     };

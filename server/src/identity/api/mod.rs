@@ -1,0 +1,6 @@
+//! Identity endpoints: connections and domains (tenant configuration), and the browser's
+//! single sign-on flow.
+
+pub mod connections;
+pub mod domains;
+pub mod sso;

@@ -1,0 +1,42 @@
+//! Enterprise identity: single sign-on per organization (OpenID Connect; SAML 2.0 behind the
+//! `saml` feature), verified email domains that route logins and may require single
+//! sign-on, and just-in-time provisioning of the members who log in.
+
+pub mod api;
+pub mod dns;
+pub mod login;
+pub mod model;
+pub mod oidc;
+pub mod store;
+
+use std::net::SocketAddr;
+
+use crate::app::AppState;
+use crate::http::error::{ApiError, ApiResult};
+
+/// What identity calls out with.
+#[derive(Clone)]
+pub struct Outbound {
+    /// For identity providers: no redirects followed, short timeouts.
+    pub http: reqwest::Client,
+    pub dns: dns::TxtResolver,
+}
+
+impl Outbound {
+    pub fn new(dns_server: Option<SocketAddr>) -> anyhow::Result<Self> {
+        Ok(Outbound {
+            http: oidc::http_client()?,
+            dns: dns::TxtResolver::new(dns_server)?,
+        })
+    }
+}
+
+/// Refuses a password login (or sign-up) for an address whose verified domain requires
+/// single sign-on.
+pub async fn check_password_allowed(state: &AppState, email: &str) -> ApiResult<()> {
+    let domain = model::email_domain(email);
+    match store::verified_domain(state.db.reader(), domain).await? {
+        Some(d) if d.sso_required != 0 => Err(ApiError::SsoRequired(d.domain)),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,50 @@
+"""An authoritative DNS server for the domain-verification tests, built on dnslib.
+
+It answers TXT queries from a JSON file (`{"name.": ["value", ...]}`) read on every query, so
+a test publishes a record by rewriting the file. Prints the UDP port it listens on.
+"""
+
+import json
+import sys
+import time
+
+from dnslib import QTYPE, RCODE, RR, TXT
+from dnslib.server import BaseResolver, DNSLogger, DNSServer
+
+
+class FileResolver(BaseResolver):
+    def __init__(self, path):
+        self.path = path
+
+    def resolve(self, request, handler):
+        reply = request.reply()
+        name = str(request.q.qname).lower()
+        try:
+            with open(self.path, encoding="utf-8") as f:
+                records = json.load(f)
+        except FileNotFoundError:
+            records = {}
+        values = records.get(name, [])
+        if request.q.qtype == QTYPE.TXT:
+            for value in values:
+                reply.add_answer(RR(name, QTYPE.TXT, rdata=TXT(value), ttl=0))
+        if not values:
+            reply.header.rcode = RCODE.NXDOMAIN
+        return reply
+
+
+def main():
+    server = DNSServer(
+        FileResolver(sys.argv[1]),
+        port=0,
+        address="127.0.0.1",
+        logger=DNSLogger("-request,-reply,-truncated,-error,-recv,-send,-data"),
+    )
+    server.start_thread()
+    print(server.server.server_address[1], flush=True)
+    while server.isAlive():
+        time.sleep(0.5)
+
+
+if __name__ == "__main__":
+    main()
