@@ -1,16 +1,20 @@
 // The portal in Debian's headless Chromium, as a new developer uses it: sign up, see the
 // sandbox key, open an operation, Send, find the request in the request log, create and
-// revoke a key; a live key is refused; no console errors. Screenshots go to
+// revoke a key; a live key is refused; single sign-on is set up and used against a real
+// OpenID provider (tests/identity); no console errors. Screenshots go to
 // target/portal-screenshots/.
 
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { after, before, test } from "node:test";
 
 import { chromium } from "playwright-core";
 
-import { baseUrl, screenshots, uniqueEmail } from "./live.mjs";
+import { baseUrl, repo, screenshots, uniqueEmail } from "./live.mjs";
 
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 let browser;
@@ -25,10 +29,14 @@ before(async () => {
   });
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   page = await context.newPage();
+  // Only our pages count: the identity provider's login page is not ours.
+  const ours = () => page.url().startsWith(baseUrl);
   page.on("console", (m) => {
-    if (m.type() === "error") consoleErrors.push(`${page.url()}: ${m.text()}`);
+    if (m.type() === "error" && ours()) consoleErrors.push(`${page.url()}: ${m.text()}`);
   });
-  page.on("pageerror", (e) => consoleErrors.push(`${page.url()}: ${e.message}`));
+  page.on("pageerror", (e) => {
+    if (ours()) consoleErrors.push(`${page.url()}: ${e.message}`);
+  });
 });
 
 after(async () => {
@@ -133,5 +141,59 @@ test("sign up, first sandbox call, request log, keys, live key refused", async (
     await shot("07-phone");
   });
 
+  await t.test("single sign-on is configured and used from the dashboard", async () => {
+    await page.setViewportSize({ width: 1280, height: 900 });
+    const provider = await startProvider();
+    try {
+      await page.goto(`${baseUrl}/portal/dashboard/sso.html`);
+      await page.getByLabel("Name", { exact: true }).fill("Acme IdP");
+      await page.getByLabel("Issuer").fill(provider.issuer);
+      await page.getByLabel("Client id").fill("portal-test");
+      await page.getByLabel("Client secret").fill("portal-secret");
+      await page.getByRole("button", { name: "Add connection" }).click();
+      const row = page.locator("tr[data-connection]");
+      await row.waitFor();
+      assert.match(await row.locator(".sso-status").textContent(), /no login yet/);
+      assert.match(await row.textContent(), /\/v1\/sso\/oidc\/callback/);
+
+      const domain = `acme-${Date.now()}.test`;
+      await page.getByLabel("Domain").fill(domain);
+      await page.getByRole("button", { name: "Claim" }).click();
+      const claimed = page.locator(`tr[data-domain="${domain}"]`);
+      await claimed.waitFor();
+      assert.match(await claimed.textContent(), /_neoforge-verification/);
+      await shot("08-sso-configured");
+
+      // Log in through the provider's own pages, and land back in the portal.
+      const sso = uniqueEmail("sso");
+      await row.getByRole("link", { name: "Log in" }).click();
+      await page.locator("input[name=login]").fill(sso);
+      await page.locator("input[name=password]").fill("anything");
+      await page.locator("button[type=submit]").click();
+      await page.getByRole("button", { name: "Continue" }).click();
+      await page.waitForURL(`${baseUrl}/portal/`);
+      const me = await page.evaluate(async () => (await fetch("/v1/users/me")).json());
+      assert.equal(me.user.email, sso);
+
+      await page.goto(`${baseUrl}/portal/dashboard/sso.html`);
+      await row.waitFor();
+      assert.match(await row.locator(".sso-status").textContent(), /last login/);
+      await shot("09-sso-status");
+    } finally {
+      provider.stop();
+    }
+  });
+
   assert.deepEqual(consoleErrors, [], "no console errors");
 });
+
+/** tests/identity's OpenID provider, with a client that returns to this server. */
+async function startProvider() {
+  const child = spawn("node", ["oidc_provider.mjs"], {
+    cwd: join(repo, "tests", "identity"),
+    env: { ...process.env, CLIENT_ID: "portal-test", CLIENT_SECRET: "portal-secret", REDIRECT_URI: `${baseUrl}/v1/sso/oidc/callback` },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const [line] = await once(createInterface({ input: child.stdout }), "line");
+  return { issuer: JSON.parse(line).issuer, stop: () => child.kill() };
+}

@@ -57,6 +57,10 @@ from .resources import (
     AsyncEntitlementsResource,
     WebhooksResource,
     AsyncWebhooksResource,
+    SsoConnectionsResource,
+    AsyncSsoConnectionsResource,
+    SsoDomainsResource,
+    AsyncSsoDomainsResource,
     HealthResource,
     AsyncHealthResource,
 )
@@ -94,6 +98,8 @@ class Client:
     meters: MetersResource
     entitlements: EntitlementsResource
     webhooks: WebhooksResource
+    sso_connections: SsoConnectionsResource
+    sso_domains: SsoDomainsResource
     health: HealthResource
 
     def __init__(
@@ -130,6 +136,8 @@ class Client:
         self.meters = MetersResource(self._transport)
         self.entitlements = EntitlementsResource(self._transport)
         self.webhooks = WebhooksResource(self._transport)
+        self.sso_connections = SsoConnectionsResource(self._transport)
+        self.sso_domains = SsoDomainsResource(self._transport)
         self.health = HealthResource(self._transport)
 
     def close(self) -> None:
@@ -175,6 +183,8 @@ class AsyncClient:
     meters: AsyncMetersResource
     entitlements: AsyncEntitlementsResource
     webhooks: AsyncWebhooksResource
+    sso_connections: AsyncSsoConnectionsResource
+    sso_domains: AsyncSsoDomainsResource
     health: AsyncHealthResource
 
     def __init__(
@@ -211,6 +221,8 @@ class AsyncClient:
         self.meters = AsyncMetersResource(self._transport)
         self.entitlements = AsyncEntitlementsResource(self._transport)
         self.webhooks = AsyncWebhooksResource(self._transport)
+        self.sso_connections = AsyncSsoConnectionsResource(self._transport)
+        self.sso_domains = AsyncSsoDomainsResource(self._transport)
         self.health = AsyncHealthResource(self._transport)
 
     async def close(self) -> None:

@@ -362,6 +362,63 @@ class Condition(_response.Model):
 
 
 @dataclass(frozen=True)
+class Connection(_response.Model):
+    created_at: str
+    default_role: str
+    """The role of members provisioned on their first login when no mapping applies."""
+    id: ConnectionId
+    kind: Kind
+    login_url: str
+    """Where to send users to log in with this connection."""
+    name: str
+    role_mappings: List[RoleMapping]
+    status: str
+    """`active`, or `inactive` (logins refused)."""
+    last_error: Optional[str] = None
+    """The last failed login's code and reason, to debug a misconfigured provider."""
+    last_error_at: Optional[str] = None
+    last_login_at: Optional[str] = None
+    oidc: Optional[OidcDetails] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Connection:
+        return cls(
+            created_at=data["created_at"],
+            default_role=data["default_role"],
+            id=data["id"],
+            kind=data["kind"],
+            login_url=data["login_url"],
+            name=data["name"],
+            role_mappings=[RoleMapping.from_dict(v0) for v0 in data["role_mappings"]],
+            status=data["status"],
+            last_error=data.get("last_error"),
+            last_error_at=data.get("last_error_at"),
+            last_login_at=data.get("last_login_at"),
+            oidc=None if data.get("oidc") is None else OidcDetails.from_dict(data["oidc"]),
+        )
+
+
+ConnectionId = str
+
+
+@dataclass(frozen=True)
+class ConnectionPage(_response.Model):
+    data: List[Connection]
+    has_more: bool
+    """True when more items follow this page."""
+    next_cursor: Optional[str] = None
+    """Pass as `starting_after` to get the next page; null on the last page."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ConnectionPage:
+        return cls(
+            data=[Connection.from_dict(v0) for v0 in data["data"]],
+            has_more=data["has_more"],
+            next_cursor=data.get("next_cursor"),
+        )
+
+
+@dataclass(frozen=True)
 class Coupon(_response.Model):
     active: bool
     """False once archived."""
@@ -453,6 +510,39 @@ class CreateApiKeyRequest(_response.Model):
 
 
 @dataclass(frozen=True)
+class CreateConnectionRequest(_response.Model):
+    kind: Kind
+    name: str
+    default_role: Optional[str] = None
+    """Default `viewer`. A built-in role (not `owner`) or a custom role id."""
+    oidc: Optional[OidcRequest] = None
+    role_mappings: Optional[List[RoleMapping]] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CreateConnectionRequest:
+        return cls(
+            kind=data["kind"],
+            name=data["name"],
+            default_role=data.get("default_role"),
+            oidc=None if data.get("oidc") is None else OidcRequest.from_dict(data["oidc"]),
+            role_mappings=None if data.get("role_mappings") is None else [RoleMapping.from_dict(v0) for v0 in data["role_mappings"]],
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+            "kind": self.kind,
+            "name": self.name,
+        }
+        if self.default_role is not None:
+            data["default_role"] = self.default_role
+        if self.oidc is not None:
+            data["oidc"] = self.oidc.to_dict()
+        if self.role_mappings is not None:
+            data["role_mappings"] = [v0.to_dict() for v0 in self.role_mappings]
+        return data
+
+
+@dataclass(frozen=True)
 class CreateCouponRequest(_response.Model):
     duration: CouponDuration
     amount_off: Optional[int] = None
@@ -539,6 +629,23 @@ class CreateCreditNoteRequest(_response.Model):
             data["reason"] = self.reason
         if self.refund_amount is not None:
             data["refund_amount"] = self.refund_amount
+        return data
+
+
+@dataclass(frozen=True)
+class CreateDomainRequest(_response.Model):
+    domain: str
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CreateDomainRequest:
+        return cls(
+            domain=data["domain"],
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+            "domain": self.domain,
+        }
         return data
 
 
@@ -1085,6 +1192,51 @@ class CustomerPage(_response.Model):
 
 
 @dataclass(frozen=True)
+class Domain(_response.Model):
+    created_at: str
+    domain: str
+    id: DomainId
+    sso_required: bool
+    """Members with an address in this domain must log in through single sign-on."""
+    status: str
+    """`pending` until the TXT record is found, then `verified`."""
+    verification: TxtRecord
+    verified_at: Optional[str] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Domain:
+        return cls(
+            created_at=data["created_at"],
+            domain=data["domain"],
+            id=data["id"],
+            sso_required=data["sso_required"],
+            status=data["status"],
+            verification=TxtRecord.from_dict(data["verification"]),
+            verified_at=data.get("verified_at"),
+        )
+
+
+DomainId = str
+
+
+@dataclass(frozen=True)
+class DomainPage(_response.Model):
+    data: List[Domain]
+    has_more: bool
+    """True when more items follow this page."""
+    next_cursor: Optional[str] = None
+    """Pass as `starting_after` to get the next page; null on the last page."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DomainPage:
+        return cls(
+            data=[Domain.from_dict(v0) for v0 in data["data"]],
+            has_more=data["has_more"],
+            next_cursor=data.get("next_cursor"),
+        )
+
+
+@dataclass(frozen=True)
 class Dunning(_response.Model):
     """The dunning schedule of a tenant and environment."""
 
@@ -1620,6 +1772,9 @@ class InvoiceTaxAmount(_response.Model):
         )
 
 
+Kind = Literal["oidc", "saml"]
+
+
 @dataclass(frozen=True)
 class LoginRequest(_response.Model):
     email: str
@@ -1754,6 +1909,48 @@ class MeterPage(_response.Model):
         )
 
 
+@dataclass(frozen=True)
+class OidcDetails(_response.Model):
+    client_id: str
+    issuer: str
+    redirect_uri: str
+    """The redirect URI to register with the provider."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> OidcDetails:
+        return cls(
+            client_id=data["client_id"],
+            issuer=data["issuer"],
+            redirect_uri=data["redirect_uri"],
+        )
+
+
+@dataclass(frozen=True)
+class OidcRequest(_response.Model):
+    client_id: str
+    client_secret: str
+    issuer: str
+    """The provider's issuer; its discovery document is at
+    `<issuer>/.well-known/openid-configuration`.
+    """
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> OidcRequest:
+        return cls(
+            client_id=data["client_id"],
+            client_secret=data["client_secret"],
+            issuer=data["issuer"],
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "issuer": self.issuer,
+        }
+        return data
+
+
 Operator = Literal["eq", "neq", "in", "gt", "gte", "lt", "lte", "exists"]
 
 
@@ -1870,7 +2067,7 @@ class PaymentProviderFields(_response.Model):
         return data
 
 
-Permission = Literal["organization:read", "organization:write", "members:read", "members:write", "roles:read", "roles:write", "api_keys:read", "api_keys:write", "audit:read", "billing:read", "billing:write", "usage:read", "usage:write", "webhooks:read", "webhooks:write"]
+Permission = Literal["organization:read", "organization:write", "members:read", "members:write", "roles:read", "roles:write", "api_keys:read", "api_keys:write", "audit:read", "billing:read", "billing:write", "usage:read", "usage:write", "webhooks:read", "webhooks:write", "identity:read", "identity:write"]
 """A permission an operation requires."""
 
 
@@ -2234,6 +2431,29 @@ class Role(_response.Model):
             permissions=data["permissions"],
             created_at=data.get("created_at"),
         )
+
+
+@dataclass(frozen=True)
+class RoleMapping(_response.Model):
+    """An identity-provider group (or SAML `groups` attribute value) and the role it grants."""
+
+    group: str
+    role: str
+    """A built-in role name (not `owner`) or a custom role id."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RoleMapping:
+        return cls(
+            group=data["group"],
+            role=data["role"],
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+            "group": self.group,
+            "role": self.role,
+        }
+        return data
 
 
 @dataclass(frozen=True)
@@ -2611,6 +2831,57 @@ class TransferOwnershipRequest(_response.Model):
 
 
 @dataclass(frozen=True)
+class TxtRecord(_response.Model):
+    name: str
+    type: str
+    value: str
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TxtRecord:
+        return cls(
+            name=data["name"],
+            type=data["type"],
+            value=data["value"],
+        )
+
+
+@dataclass(frozen=True)
+class UpdateConnectionRequest(_response.Model):
+    client_secret: Optional[str] = None
+    """A new OIDC client secret (rotation)."""
+    default_role: Optional[str] = None
+    name: Optional[str] = None
+    role_mappings: Optional[List[RoleMapping]] = None
+    status: Optional[str] = None
+    """`active` or `inactive`."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> UpdateConnectionRequest:
+        return cls(
+            client_secret=data.get("client_secret"),
+            default_role=data.get("default_role"),
+            name=data.get("name"),
+            role_mappings=None if data.get("role_mappings") is None else [RoleMapping.from_dict(v0) for v0 in data["role_mappings"]],
+            status=data.get("status"),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+        }
+        if self.client_secret is not None:
+            data["client_secret"] = self.client_secret
+        if self.default_role is not None:
+            data["default_role"] = self.default_role
+        if self.name is not None:
+            data["name"] = self.name
+        if self.role_mappings is not None:
+            data["role_mappings"] = [v0.to_dict() for v0 in self.role_mappings]
+        if self.status is not None:
+            data["status"] = self.status
+        return data
+
+
+@dataclass(frozen=True)
 class UpdateCouponRequest(_response.Model):
     name: Optional[str] = None
     """The only thing about a coupon that changes."""
@@ -2626,6 +2897,24 @@ class UpdateCouponRequest(_response.Model):
         }
         if self.name is not None:
             data["name"] = self.name
+        return data
+
+
+@dataclass(frozen=True)
+class UpdateDomainRequest(_response.Model):
+    sso_required: bool
+    """Require single sign-on of members with an address in this (verified) domain."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> UpdateDomainRequest:
+        return cls(
+            sso_required=data["sso_required"],
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+            "sso_required": self.sso_required,
+        }
         return data
 
 

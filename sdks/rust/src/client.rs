@@ -367,6 +367,104 @@ pub mod types {
             Default::default()
         }
     }
+    ///`Connection`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct Connection {
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The role of members provisioned on their first login when no mapping applies.
+        pub default_role: ::std::string::String,
+        pub id: ConnectionId,
+        pub kind: Kind,
+        ///The last failed login's code and reason, to debug a misconfigured provider.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_error: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_error_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_login_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        ///Where to send users to log in with this connection.
+        pub login_url: ::std::string::String,
+        pub name: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub oidc: ::std::option::Option<OidcDetails>,
+        pub role_mappings: ::std::vec::Vec<RoleMapping>,
+        ///`active`, or `inactive` (logins refused).
+        pub status: ::std::string::String,
+    }
+    impl Connection {
+        pub fn builder() -> builder::Connection {
+            Default::default()
+        }
+    }
+    ///`ConnectionId`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ConnectionId(::std::string::String);
+    impl ::std::ops::Deref for ConnectionId {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ConnectionId> for ::std::string::String {
+        fn from(value: ConnectionId) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ConnectionId {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| {
+                    ::regress::Regex::new("^conn_[0-9a-f]{32}$").unwrap()
+                });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^conn_[0-9a-f]{32}$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ConnectionId {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ConnectionId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ConnectionId {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`ConnectionPage`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct ConnectionPage {
+        pub data: ::std::vec::Vec<Connection>,
+        ///True when more items follow this page.
+        pub has_more: bool,
+        ///Pass as `starting_after` to get the next page; null on the last page.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+    }
+    impl ConnectionPage {
+        pub fn builder() -> builder::ConnectionPage {
+            Default::default()
+        }
+    }
     ///`Coupon`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct Coupon {
@@ -542,6 +640,25 @@ pub mod types {
             Default::default()
         }
     }
+    ///`CreateConnectionRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct CreateConnectionRequest {
+        ///Default `viewer`. A built-in role (not `owner`) or a custom role id.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub default_role: ::std::option::Option<::std::string::String>,
+        pub kind: Kind,
+        pub name: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub oidc: ::std::option::Option<OidcRequest>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub role_mappings: ::std::vec::Vec<RoleMapping>,
+    }
+    impl CreateConnectionRequest {
+        pub fn builder() -> builder::CreateConnectionRequest {
+            Default::default()
+        }
+    }
     ///`CreateCouponRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(deny_unknown_fields)]
@@ -593,6 +710,17 @@ pub mod types {
     }
     impl CreateCreditNoteRequest {
         pub fn builder() -> builder::CreateCreditNoteRequest {
+            Default::default()
+        }
+    }
+    ///`CreateDomainRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct CreateDomainRequest {
+        pub domain: ::std::string::String,
+    }
+    impl CreateDomainRequest {
+        pub fn builder() -> builder::CreateDomainRequest {
             Default::default()
         }
     }
@@ -1099,6 +1227,92 @@ pub mod types {
     }
     impl CustomerPage {
         pub fn builder() -> builder::CustomerPage {
+            Default::default()
+        }
+    }
+    ///`Domain`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct Domain {
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub domain: ::std::string::String,
+        pub id: DomainId,
+        ///Members with an address in this domain must log in through single sign-on.
+        pub sso_required: bool,
+        ///`pending` until the TXT record is found, then `verified`.
+        pub status: ::std::string::String,
+        pub verification: TxtRecord,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub verified_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+    }
+    impl Domain {
+        pub fn builder() -> builder::Domain {
+            Default::default()
+        }
+    }
+    ///`DomainId`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct DomainId(::std::string::String);
+    impl ::std::ops::Deref for DomainId {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<DomainId> for ::std::string::String {
+        fn from(value: DomainId) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for DomainId {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| ::regress::Regex::new("^dom_[0-9a-f]{32}$").unwrap());
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^dom_[0-9a-f]{32}$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for DomainId {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for DomainId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for DomainId {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`DomainPage`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct DomainPage {
+        pub data: ::std::vec::Vec<Domain>,
+        ///True when more items follow this page.
+        pub has_more: bool,
+        ///Pass as `starting_after` to get the next page; null on the last page.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+    }
+    impl DomainPage {
+        pub fn builder() -> builder::DomainPage {
             Default::default()
         }
     }
@@ -2014,6 +2228,57 @@ pub mod types {
             Default::default()
         }
     }
+    ///`Kind`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+    )]
+    pub enum Kind {
+        #[serde(rename = "oidc")]
+        Oidc,
+        #[serde(rename = "saml")]
+        Saml,
+    }
+    impl ::std::fmt::Display for Kind {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Oidc => f.write_str("oidc"),
+                Self::Saml => f.write_str("saml"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for Kind {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "oidc" => Ok(Self::Oidc),
+                "saml" => Ok(Self::Saml),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for Kind {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for Kind {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     ///`LoginRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(deny_unknown_fields)]
@@ -2166,6 +2431,34 @@ pub mod types {
     }
     impl MeterPage {
         pub fn builder() -> builder::MeterPage {
+            Default::default()
+        }
+    }
+    ///`OidcDetails`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct OidcDetails {
+        pub client_id: ::std::string::String,
+        pub issuer: ::std::string::String,
+        ///The redirect URI to register with the provider.
+        pub redirect_uri: ::std::string::String,
+    }
+    impl OidcDetails {
+        pub fn builder() -> builder::OidcDetails {
+            Default::default()
+        }
+    }
+    ///`OidcRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct OidcRequest {
+        pub client_id: ::std::string::String,
+        pub client_secret: ::std::string::String,
+        /**The provider's issuer; its discovery document is at
+        `<issuer>/.well-known/openid-configuration`.*/
+        pub issuer: ::std::string::String,
+    }
+    impl OidcRequest {
+        pub fn builder() -> builder::OidcRequest {
             Default::default()
         }
     }
@@ -2415,6 +2708,10 @@ pub mod types {
         WebhooksRead,
         #[serde(rename = "webhooks:write")]
         WebhooksWrite,
+        #[serde(rename = "identity:read")]
+        IdentityRead,
+        #[serde(rename = "identity:write")]
+        IdentityWrite,
     }
     impl ::std::fmt::Display for Permission {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -2434,6 +2731,8 @@ pub mod types {
                 Self::UsageWrite => f.write_str("usage:write"),
                 Self::WebhooksRead => f.write_str("webhooks:read"),
                 Self::WebhooksWrite => f.write_str("webhooks:write"),
+                Self::IdentityRead => f.write_str("identity:read"),
+                Self::IdentityWrite => f.write_str("identity:write"),
             }
         }
     }
@@ -2456,6 +2755,8 @@ pub mod types {
                 "usage:write" => Ok(Self::UsageWrite),
                 "webhooks:read" => Ok(Self::WebhooksRead),
                 "webhooks:write" => Ok(Self::WebhooksWrite),
+                "identity:read" => Ok(Self::IdentityRead),
+                "identity:write" => Ok(Self::IdentityWrite),
                 _ => Err("invalid value".into()),
             }
         }
@@ -3014,6 +3315,19 @@ pub mod types {
     }
     impl Role {
         pub fn builder() -> builder::Role {
+            Default::default()
+        }
+    }
+    ///An identity-provider group (or SAML `groups` attribute value) and the role it grants.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct RoleMapping {
+        pub group: ::std::string::String,
+        ///A built-in role name (not `owner`) or a custom role id.
+        pub role: ::std::string::String,
+    }
+    impl RoleMapping {
+        pub fn builder() -> builder::RoleMapping {
             Default::default()
         }
     }
@@ -3624,6 +3938,41 @@ pub mod types {
             Default::default()
         }
     }
+    ///`TxtRecord`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct TxtRecord {
+        pub name: ::std::string::String,
+        #[serde(rename = "type")]
+        pub type_: ::std::string::String,
+        pub value: ::std::string::String,
+    }
+    impl TxtRecord {
+        pub fn builder() -> builder::TxtRecord {
+            Default::default()
+        }
+    }
+    ///`UpdateConnectionRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct UpdateConnectionRequest {
+        ///A new OIDC client secret (rotation).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub client_secret: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub default_role: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub role_mappings: ::std::option::Option<::std::vec::Vec<RoleMapping>>,
+        ///`active` or `inactive`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub status: ::std::option::Option<::std::string::String>,
+    }
+    impl UpdateConnectionRequest {
+        pub fn builder() -> builder::UpdateConnectionRequest {
+            Default::default()
+        }
+    }
     ///`UpdateCouponRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[serde(deny_unknown_fields)]
@@ -3634,6 +3983,18 @@ pub mod types {
     }
     impl UpdateCouponRequest {
         pub fn builder() -> builder::UpdateCouponRequest {
+            Default::default()
+        }
+    }
+    ///`UpdateDomainRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct UpdateDomainRequest {
+        ///Require single sign-on of members with an address in this (verified) domain.
+        pub sso_required: bool,
+    }
+    impl UpdateDomainRequest {
+        pub fn builder() -> builder::UpdateDomainRequest {
             Default::default()
         }
     }
@@ -5479,6 +5840,291 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct Connection {
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            default_role: ::std::result::Result<::std::string::String, ::std::string::String>,
+            id: ::std::result::Result<super::ConnectionId, ::std::string::String>,
+            kind: ::std::result::Result<super::Kind, ::std::string::String>,
+            last_error: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            last_error_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            last_login_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            login_url: ::std::result::Result<::std::string::String, ::std::string::String>,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            oidc: ::std::result::Result<
+                ::std::option::Option<super::OidcDetails>,
+                ::std::string::String,
+            >,
+            role_mappings:
+                ::std::result::Result<::std::vec::Vec<super::RoleMapping>, ::std::string::String>,
+            status: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for Connection {
+            fn default() -> Self {
+                Self {
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    default_role: Err("no value supplied for default_role".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    kind: Err("no value supplied for kind".to_string()),
+                    last_error: Ok(Default::default()),
+                    last_error_at: Ok(Default::default()),
+                    last_login_at: Ok(Default::default()),
+                    login_url: Err("no value supplied for login_url".to_string()),
+                    name: Err("no value supplied for name".to_string()),
+                    oidc: Ok(Default::default()),
+                    role_mappings: Err("no value supplied for role_mappings".to_string()),
+                    status: Err("no value supplied for status".to_string()),
+                }
+            }
+        }
+        impl Connection {
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for created_at: {e}"));
+                self
+            }
+            pub fn default_role<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.default_role = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for default_role: {e}"));
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::ConnectionId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn kind<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Kind>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.kind = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for kind: {e}"));
+                self
+            }
+            pub fn last_error<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.last_error = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for last_error: {e}"));
+                self
+            }
+            pub fn last_error_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.last_error_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for last_error_at: {e}"));
+                self
+            }
+            pub fn last_login_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.last_login_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for last_login_at: {e}"));
+                self
+            }
+            pub fn login_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.login_url = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for login_url: {e}"));
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for name: {e}"));
+                self
+            }
+            pub fn oidc<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::OidcDetails>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.oidc = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for oidc: {e}"));
+                self
+            }
+            pub fn role_mappings<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::RoleMapping>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.role_mappings = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for role_mappings: {e}"));
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for status: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Connection> for super::Connection {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Connection,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    created_at: value.created_at?,
+                    default_role: value.default_role?,
+                    id: value.id?,
+                    kind: value.kind?,
+                    last_error: value.last_error?,
+                    last_error_at: value.last_error_at?,
+                    last_login_at: value.last_login_at?,
+                    login_url: value.login_url?,
+                    name: value.name?,
+                    oidc: value.oidc?,
+                    role_mappings: value.role_mappings?,
+                    status: value.status?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Connection> for Connection {
+            fn from(value: super::Connection) -> Self {
+                Self {
+                    created_at: Ok(value.created_at),
+                    default_role: Ok(value.default_role),
+                    id: Ok(value.id),
+                    kind: Ok(value.kind),
+                    last_error: Ok(value.last_error),
+                    last_error_at: Ok(value.last_error_at),
+                    last_login_at: Ok(value.last_login_at),
+                    login_url: Ok(value.login_url),
+                    name: Ok(value.name),
+                    oidc: Ok(value.oidc),
+                    role_mappings: Ok(value.role_mappings),
+                    status: Ok(value.status),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ConnectionPage {
+            data: ::std::result::Result<::std::vec::Vec<super::Connection>, ::std::string::String>,
+            has_more: ::std::result::Result<bool, ::std::string::String>,
+            next_cursor: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ConnectionPage {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    has_more: Err("no value supplied for has_more".to_string()),
+                    next_cursor: Ok(Default::default()),
+                }
+            }
+        }
+        impl ConnectionPage {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::Connection>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for data: {e}"));
+                self
+            }
+            pub fn has_more<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_more = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for has_more: {e}"));
+                self
+            }
+            pub fn next_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for next_cursor: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ConnectionPage> for super::ConnectionPage {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ConnectionPage,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    has_more: value.has_more?,
+                    next_cursor: value.next_cursor?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ConnectionPage> for ConnectionPage {
+            fn from(value: super::ConnectionPage) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    has_more: Ok(value.has_more),
+                    next_cursor: Ok(value.next_cursor),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct Coupon {
             active: ::std::result::Result<bool, ::std::string::String>,
             amount_off: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
@@ -5839,6 +6485,109 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct CreateConnectionRequest {
+            default_role: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            kind: ::std::result::Result<super::Kind, ::std::string::String>,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            oidc: ::std::result::Result<
+                ::std::option::Option<super::OidcRequest>,
+                ::std::string::String,
+            >,
+            role_mappings:
+                ::std::result::Result<::std::vec::Vec<super::RoleMapping>, ::std::string::String>,
+        }
+        impl ::std::default::Default for CreateConnectionRequest {
+            fn default() -> Self {
+                Self {
+                    default_role: Ok(Default::default()),
+                    kind: Err("no value supplied for kind".to_string()),
+                    name: Err("no value supplied for name".to_string()),
+                    oidc: Ok(Default::default()),
+                    role_mappings: Ok(Default::default()),
+                }
+            }
+        }
+        impl CreateConnectionRequest {
+            pub fn default_role<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.default_role = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for default_role: {e}"));
+                self
+            }
+            pub fn kind<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Kind>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.kind = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for kind: {e}"));
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for name: {e}"));
+                self
+            }
+            pub fn oidc<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::OidcRequest>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.oidc = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for oidc: {e}"));
+                self
+            }
+            pub fn role_mappings<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::RoleMapping>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.role_mappings = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for role_mappings: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CreateConnectionRequest> for super::CreateConnectionRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CreateConnectionRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    default_role: value.default_role?,
+                    kind: value.kind?,
+                    name: value.name?,
+                    oidc: value.oidc?,
+                    role_mappings: value.role_mappings?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CreateConnectionRequest> for CreateConnectionRequest {
+            fn from(value: super::CreateConnectionRequest) -> Self {
+                Self {
+                    default_role: Ok(value.default_role),
+                    kind: Ok(value.kind),
+                    name: Ok(value.name),
+                    oidc: Ok(value.oidc),
+                    role_mappings: Ok(value.role_mappings),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct CreateCouponRequest {
             amount_off: ::std::result::Result<
                 ::std::option::Option<::std::num::NonZeroU64>,
@@ -6096,6 +6845,46 @@ pub mod types {
                     memo: Ok(value.memo),
                     reason: Ok(value.reason),
                     refund_amount: Ok(value.refund_amount),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CreateDomainRequest {
+            domain: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for CreateDomainRequest {
+            fn default() -> Self {
+                Self {
+                    domain: Err("no value supplied for domain".to_string()),
+                }
+            }
+        }
+        impl CreateDomainRequest {
+            pub fn domain<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.domain = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for domain: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CreateDomainRequest> for super::CreateDomainRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CreateDomainRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    domain: value.domain?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CreateDomainRequest> for CreateDomainRequest {
+            fn from(value: super::CreateDomainRequest) -> Self {
+                Self {
+                    domain: Ok(value.domain),
                 }
             }
         }
@@ -8022,6 +8811,209 @@ pub mod types {
         }
         impl ::std::convert::From<super::CustomerPage> for CustomerPage {
             fn from(value: super::CustomerPage) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    has_more: Ok(value.has_more),
+                    next_cursor: Ok(value.next_cursor),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct Domain {
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            domain: ::std::result::Result<::std::string::String, ::std::string::String>,
+            id: ::std::result::Result<super::DomainId, ::std::string::String>,
+            sso_required: ::std::result::Result<bool, ::std::string::String>,
+            status: ::std::result::Result<::std::string::String, ::std::string::String>,
+            verification: ::std::result::Result<super::TxtRecord, ::std::string::String>,
+            verified_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for Domain {
+            fn default() -> Self {
+                Self {
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    domain: Err("no value supplied for domain".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    sso_required: Err("no value supplied for sso_required".to_string()),
+                    status: Err("no value supplied for status".to_string()),
+                    verification: Err("no value supplied for verification".to_string()),
+                    verified_at: Ok(Default::default()),
+                }
+            }
+        }
+        impl Domain {
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for created_at: {e}"));
+                self
+            }
+            pub fn domain<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.domain = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for domain: {e}"));
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::DomainId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn sso_required<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sso_required = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for sso_required: {e}"));
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for status: {e}"));
+                self
+            }
+            pub fn verification<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::TxtRecord>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.verification = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for verification: {e}"));
+                self
+            }
+            pub fn verified_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.verified_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for verified_at: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Domain> for super::Domain {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Domain,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    created_at: value.created_at?,
+                    domain: value.domain?,
+                    id: value.id?,
+                    sso_required: value.sso_required?,
+                    status: value.status?,
+                    verification: value.verification?,
+                    verified_at: value.verified_at?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Domain> for Domain {
+            fn from(value: super::Domain) -> Self {
+                Self {
+                    created_at: Ok(value.created_at),
+                    domain: Ok(value.domain),
+                    id: Ok(value.id),
+                    sso_required: Ok(value.sso_required),
+                    status: Ok(value.status),
+                    verification: Ok(value.verification),
+                    verified_at: Ok(value.verified_at),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct DomainPage {
+            data: ::std::result::Result<::std::vec::Vec<super::Domain>, ::std::string::String>,
+            has_more: ::std::result::Result<bool, ::std::string::String>,
+            next_cursor: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for DomainPage {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    has_more: Err("no value supplied for has_more".to_string()),
+                    next_cursor: Ok(Default::default()),
+                }
+            }
+        }
+        impl DomainPage {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::Domain>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for data: {e}"));
+                self
+            }
+            pub fn has_more<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_more = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for has_more: {e}"));
+                self
+            }
+            pub fn next_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for next_cursor: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<DomainPage> for super::DomainPage {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: DomainPage,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    has_more: value.has_more?,
+                    next_cursor: value.next_cursor?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::DomainPage> for DomainPage {
+            fn from(value: super::DomainPage) -> Self {
                 Self {
                     data: Ok(value.data),
                     has_more: Ok(value.has_more),
@@ -10582,6 +11574,142 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct OidcDetails {
+            client_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            issuer: ::std::result::Result<::std::string::String, ::std::string::String>,
+            redirect_uri: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for OidcDetails {
+            fn default() -> Self {
+                Self {
+                    client_id: Err("no value supplied for client_id".to_string()),
+                    issuer: Err("no value supplied for issuer".to_string()),
+                    redirect_uri: Err("no value supplied for redirect_uri".to_string()),
+                }
+            }
+        }
+        impl OidcDetails {
+            pub fn client_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.client_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for client_id: {e}"));
+                self
+            }
+            pub fn issuer<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.issuer = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for issuer: {e}"));
+                self
+            }
+            pub fn redirect_uri<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.redirect_uri = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for redirect_uri: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<OidcDetails> for super::OidcDetails {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: OidcDetails,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    client_id: value.client_id?,
+                    issuer: value.issuer?,
+                    redirect_uri: value.redirect_uri?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::OidcDetails> for OidcDetails {
+            fn from(value: super::OidcDetails) -> Self {
+                Self {
+                    client_id: Ok(value.client_id),
+                    issuer: Ok(value.issuer),
+                    redirect_uri: Ok(value.redirect_uri),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct OidcRequest {
+            client_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            client_secret: ::std::result::Result<::std::string::String, ::std::string::String>,
+            issuer: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for OidcRequest {
+            fn default() -> Self {
+                Self {
+                    client_id: Err("no value supplied for client_id".to_string()),
+                    client_secret: Err("no value supplied for client_secret".to_string()),
+                    issuer: Err("no value supplied for issuer".to_string()),
+                }
+            }
+        }
+        impl OidcRequest {
+            pub fn client_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.client_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for client_id: {e}"));
+                self
+            }
+            pub fn client_secret<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.client_secret = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for client_secret: {e}"));
+                self
+            }
+            pub fn issuer<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.issuer = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for issuer: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<OidcRequest> for super::OidcRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: OidcRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    client_id: value.client_id?,
+                    client_secret: value.client_secret?,
+                    issuer: value.issuer?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::OidcRequest> for OidcRequest {
+            fn from(value: super::OidcRequest) -> Self {
+                Self {
+                    client_id: Ok(value.client_id),
+                    client_secret: Ok(value.client_secret),
+                    issuer: Ok(value.issuer),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct Organization {
             created_at: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
@@ -12451,6 +13579,60 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct RoleMapping {
+            group: ::std::result::Result<::std::string::String, ::std::string::String>,
+            role: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for RoleMapping {
+            fn default() -> Self {
+                Self {
+                    group: Err("no value supplied for group".to_string()),
+                    role: Err("no value supplied for role".to_string()),
+                }
+            }
+        }
+        impl RoleMapping {
+            pub fn group<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.group = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for group: {e}"));
+                self
+            }
+            pub fn role<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.role = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for role: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RoleMapping> for super::RoleMapping {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RoleMapping,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    group: value.group?,
+                    role: value.role?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RoleMapping> for RoleMapping {
+            fn from(value: super::RoleMapping) -> Self {
+                Self {
+                    group: Ok(value.group),
+                    role: Ok(value.role),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct SessionToken {
             expires_at: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
@@ -13880,6 +15062,187 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct TxtRecord {
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            type_: ::std::result::Result<::std::string::String, ::std::string::String>,
+            value: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for TxtRecord {
+            fn default() -> Self {
+                Self {
+                    name: Err("no value supplied for name".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                    value: Err("no value supplied for value".to_string()),
+                }
+            }
+        }
+        impl TxtRecord {
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for name: {e}"));
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for type_: {e}"));
+                self
+            }
+            pub fn value<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.value = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for value: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<TxtRecord> for super::TxtRecord {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: TxtRecord,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    name: value.name?,
+                    type_: value.type_?,
+                    value: value.value?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::TxtRecord> for TxtRecord {
+            fn from(value: super::TxtRecord) -> Self {
+                Self {
+                    name: Ok(value.name),
+                    type_: Ok(value.type_),
+                    value: Ok(value.value),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct UpdateConnectionRequest {
+            client_secret: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            default_role: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            role_mappings: ::std::result::Result<
+                ::std::option::Option<::std::vec::Vec<super::RoleMapping>>,
+                ::std::string::String,
+            >,
+            status: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for UpdateConnectionRequest {
+            fn default() -> Self {
+                Self {
+                    client_secret: Ok(Default::default()),
+                    default_role: Ok(Default::default()),
+                    name: Ok(Default::default()),
+                    role_mappings: Ok(Default::default()),
+                    status: Ok(Default::default()),
+                }
+            }
+        }
+        impl UpdateConnectionRequest {
+            pub fn client_secret<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.client_secret = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for client_secret: {e}"));
+                self
+            }
+            pub fn default_role<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.default_role = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for default_role: {e}"));
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for name: {e}"));
+                self
+            }
+            pub fn role_mappings<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<::std::vec::Vec<super::RoleMapping>>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.role_mappings = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for role_mappings: {e}"));
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for status: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<UpdateConnectionRequest> for super::UpdateConnectionRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UpdateConnectionRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    client_secret: value.client_secret?,
+                    default_role: value.default_role?,
+                    name: value.name?,
+                    role_mappings: value.role_mappings?,
+                    status: value.status?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::UpdateConnectionRequest> for UpdateConnectionRequest {
+            fn from(value: super::UpdateConnectionRequest) -> Self {
+                Self {
+                    client_secret: Ok(value.client_secret),
+                    default_role: Ok(value.default_role),
+                    name: Ok(value.name),
+                    role_mappings: Ok(value.role_mappings),
+                    status: Ok(value.status),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct UpdateCouponRequest {
             name: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
@@ -13917,6 +15280,46 @@ pub mod types {
             fn from(value: super::UpdateCouponRequest) -> Self {
                 Self {
                     name: Ok(value.name),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct UpdateDomainRequest {
+            sso_required: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for UpdateDomainRequest {
+            fn default() -> Self {
+                Self {
+                    sso_required: Err("no value supplied for sso_required".to_string()),
+                }
+            }
+        }
+        impl UpdateDomainRequest {
+            pub fn sso_required<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sso_required = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for sso_required: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<UpdateDomainRequest> for super::UpdateDomainRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UpdateDomainRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    sso_required: value.sso_required?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::UpdateDomainRequest> for UpdateDomainRequest {
+            fn from(value: super::UpdateDomainRequest) -> Self {
+                Self {
+                    sso_required: Ok(value.sso_required),
                 }
             }
         }
@@ -16631,6 +18034,201 @@ impl Client {
     ```*/
     pub fn sessions_delete(&self) -> builder::SessionsDelete<'_> {
         builder::SessionsDelete::new(self)
+    }
+    /**Start a single sign-on login: redirects the browser to the identity provider
+
+    Sends a `GET` request to `/v1/sso/authorize`
+
+    Arguments:
+    - `connection`: The connection to log in with.
+    - `email`: Or the user's email address, routed by its verified domain.
+    - `organization`: Or the organization, whose active connection is used (live before sandbox).
+    - `redirect_to`: The page of this server to land on afterwards (default `/portal/`).
+    ```ignore
+    let response = client.sso_authorize()
+        .connection(connection)
+        .email(email)
+        .organization(organization)
+        .redirect_to(redirect_to)
+        .send()
+        .await;
+    ```*/
+    pub fn sso_authorize(&self) -> builder::SsoAuthorize<'_> {
+        builder::SsoAuthorize::new(self)
+    }
+    /**List the environment's single sign-on connections, newest first
+
+    Sends a `GET` request to `/v1/sso/connections`
+
+    Arguments:
+    - `limit`: Page size, 1 to 100 (default 10).
+    - `starting_after`: Return items after this id (the previous page's `next_cursor`).
+    ```ignore
+    let response = client.sso_connections_list()
+        .limit(limit)
+        .starting_after(starting_after)
+        .send()
+        .await;
+    ```*/
+    pub fn sso_connections_list(&self) -> builder::SsoConnectionsList<'_> {
+        builder::SsoConnectionsList::new(self)
+    }
+    /**Create a single sign-on connection
+
+    Sends a `POST` request to `/v1/sso/connections`
+
+    ```ignore
+    let response = client.sso_connections_create()
+        .body(body)
+        .send()
+        .await;
+    ```*/
+    pub fn sso_connections_create(&self) -> builder::SsoConnectionsCreate<'_> {
+        builder::SsoConnectionsCreate::new(self)
+    }
+    /**Get a single sign-on connection, with the outcome of its last login
+
+    Sends a `GET` request to `/v1/sso/connections/{id}`
+
+    ```ignore
+    let response = client.sso_connections_get()
+        .id(id)
+        .send()
+        .await;
+    ```*/
+    pub fn sso_connections_get(&self) -> builder::SsoConnectionsGet<'_> {
+        builder::SsoConnectionsGet::new(self)
+    }
+    /**Delete a single sign-on connection. Members it provisioned stay
+
+    Sends a `DELETE` request to `/v1/sso/connections/{id}`
+
+    ```ignore
+    let response = client.sso_connections_delete()
+        .id(id)
+        .send()
+        .await;
+    ```*/
+    pub fn sso_connections_delete(&self) -> builder::SsoConnectionsDelete<'_> {
+        builder::SsoConnectionsDelete::new(self)
+    }
+    /**Update a single sign-on connection
+
+    Sends a `PATCH` request to `/v1/sso/connections/{id}`
+
+    ```ignore
+    let response = client.sso_connections_update()
+        .id(id)
+        .body(body)
+        .send()
+        .await;
+    ```*/
+    pub fn sso_connections_update(&self) -> builder::SsoConnectionsUpdate<'_> {
+        builder::SsoConnectionsUpdate::new(self)
+    }
+    /**List the organization's domains, newest first
+
+    Sends a `GET` request to `/v1/sso/domains`
+
+    Arguments:
+    - `limit`: Page size, 1 to 100 (default 10).
+    - `starting_after`: Return items after this id (the previous page's `next_cursor`).
+    ```ignore
+    let response = client.sso_domains_list()
+        .limit(limit)
+        .starting_after(starting_after)
+        .send()
+        .await;
+    ```*/
+    pub fn sso_domains_list(&self) -> builder::SsoDomainsList<'_> {
+        builder::SsoDomainsList::new(self)
+    }
+    /**Claim an email domain; publish its TXT record, then verify it
+
+    Sends a `POST` request to `/v1/sso/domains`
+
+    ```ignore
+    let response = client.sso_domains_create()
+        .body(body)
+        .send()
+        .await;
+    ```*/
+    pub fn sso_domains_create(&self) -> builder::SsoDomainsCreate<'_> {
+        builder::SsoDomainsCreate::new(self)
+    }
+    /**Get a domain
+
+    Sends a `GET` request to `/v1/sso/domains/{id}`
+
+    ```ignore
+    let response = client.sso_domains_get()
+        .id(id)
+        .send()
+        .await;
+    ```*/
+    pub fn sso_domains_get(&self) -> builder::SsoDomainsGet<'_> {
+        builder::SsoDomainsGet::new(self)
+    }
+    /**Release a domain
+
+    Sends a `DELETE` request to `/v1/sso/domains/{id}`
+
+    ```ignore
+    let response = client.sso_domains_delete()
+        .id(id)
+        .send()
+        .await;
+    ```*/
+    pub fn sso_domains_delete(&self) -> builder::SsoDomainsDelete<'_> {
+        builder::SsoDomainsDelete::new(self)
+    }
+    /**Turn single sign-on enforcement on or off for a verified domain
+
+    Sends a `PATCH` request to `/v1/sso/domains/{id}`
+
+    ```ignore
+    let response = client.sso_domains_update()
+        .id(id)
+        .body(body)
+        .send()
+        .await;
+    ```*/
+    pub fn sso_domains_update(&self) -> builder::SsoDomainsUpdate<'_> {
+        builder::SsoDomainsUpdate::new(self)
+    }
+    /**Look up the domain's TXT record now; verified when it holds the expected value
+
+    Sends a `POST` request to `/v1/sso/domains/{id}/verify`
+
+    ```ignore
+    let response = client.sso_domains_verify()
+        .id(id)
+        .send()
+        .await;
+    ```*/
+    pub fn sso_domains_verify(&self) -> builder::SsoDomainsVerify<'_> {
+        builder::SsoDomainsVerify::new(self)
+    }
+    /**Where the OpenID provider sends the browser back; ends in a session and a redirect
+
+    Sends a `GET` request to `/v1/sso/oidc/callback`
+
+    Arguments:
+    - `code`: The authorization code.
+    - `error`: The provider's error, when it refused the login.
+    - `error_description`
+    - `state`: The login's state, as sent to the provider.
+    ```ignore
+    let response = client.sso_oidc_callback()
+        .code(code)
+        .error(error)
+        .error_description(error_description)
+        .state(state)
+        .send()
+        .await;
+    ```*/
+    pub fn sso_oidc_callback(&self) -> builder::SsoOidcCallback<'_> {
+        builder::SsoOidcCallback::new(self)
     }
     /**Receive an event from Stripe. Authenticated by `Stripe-Signature` with this organization's
     and environment's webhook signing secret
@@ -23044,6 +24642,1039 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 204u16 => Ok(ResponseValue::empty(response)),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::sso_authorize`]
+
+    [`Client::sso_authorize`]: super::Client::sso_authorize*/
+    #[derive(Debug, Clone)]
+    pub struct SsoAuthorize<'a> {
+        client: &'a super::Client,
+        connection: Result<Option<::std::string::String>, String>,
+        email: Result<Option<::std::string::String>, String>,
+        organization: Result<Option<::std::string::String>, String>,
+        redirect_to: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> SsoAuthorize<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                connection: Ok(None),
+                email: Ok(None),
+                organization: Ok(None),
+                redirect_to: Ok(None),
+            }
+        }
+        pub fn connection<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.connection = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for connection failed".to_string()
+            });
+            self
+        }
+        pub fn email<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.email = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for email failed".to_string()
+            });
+            self
+        }
+        pub fn organization<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.organization = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for organization failed".to_string()
+            });
+            self
+        }
+        pub fn redirect_to<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.redirect_to = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for redirect_to failed".to_string()
+            });
+            self
+        }
+        ///Sends a `GET` request to `/v1/sso/authorize`
+        pub async fn send(self) -> Result<ResponseValue<ByteStream>, Error<ByteStream>> {
+            let Self {
+                client,
+                connection,
+                email,
+                organization,
+                redirect_to,
+            } = self;
+            let connection = connection.map_err(Error::InvalidRequest)?;
+            let email = email.map_err(Error::InvalidRequest)?;
+            let organization = organization.map_err(Error::InvalidRequest)?;
+            let redirect_to = redirect_to.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/sso/authorize", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .query(&progenitor_client::QueryParam::new(
+                    "connection",
+                    &connection,
+                ))
+                .query(&progenitor_client::QueryParam::new("email", &email))
+                .query(&progenitor_client::QueryParam::new(
+                    "organization",
+                    &organization,
+                ))
+                .query(&progenitor_client::QueryParam::new(
+                    "redirect_to",
+                    &redirect_to,
+                ))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "sso_authorize",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200..=299 => Ok(ResponseValue::stream(response)),
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::sso_connections_list`]
+
+    [`Client::sso_connections_list`]: super::Client::sso_connections_list*/
+    #[derive(Debug, Clone)]
+    pub struct SsoConnectionsList<'a> {
+        client: &'a super::Client,
+        limit: Result<Option<::std::num::NonZeroU64>, String>,
+        starting_after: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> SsoConnectionsList<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                limit: Ok(None),
+                starting_after: Ok(None),
+            }
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.limit = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: num :: NonZeroU64` for limit failed".to_string()
+            });
+            self
+        }
+        pub fn starting_after<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.starting_after = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for starting_after failed".to_string()
+            });
+            self
+        }
+        ///Sends a `GET` request to `/v1/sso/connections`
+        pub async fn send(self) -> Result<ResponseValue<types::ConnectionPage>, Error<ByteStream>> {
+            let Self {
+                client,
+                limit,
+                starting_after,
+            } = self;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let starting_after = starting_after.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/sso/connections", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new(
+                    "starting_after",
+                    &starting_after,
+                ))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "sso_connections_list",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::sso_connections_create`]
+
+    [`Client::sso_connections_create`]: super::Client::sso_connections_create*/
+    #[derive(Debug, Clone)]
+    pub struct SsoConnectionsCreate<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::CreateConnectionRequest, String>,
+    }
+    impl<'a> SsoConnectionsCreate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreateConnectionRequest>,
+            <V as std::convert::TryInto<types::CreateConnectionRequest>>::Error: std::fmt::Display,
+        {
+            self.body = value.try_into().map(From::from).map_err(|s| {
+                format!(
+                    "conversion to `CreateConnectionRequest` for body failed: {}",
+                    s
+                )
+            });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::CreateConnectionRequest,
+                ) -> types::builder::CreateConnectionRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/sso/connections`
+        pub async fn send(self) -> Result<ResponseValue<types::Connection>, Error<ByteStream>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::CreateConnectionRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/sso/connections", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "sso_connections_create",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                422u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::sso_connections_get`]
+
+    [`Client::sso_connections_get`]: super::Client::sso_connections_get*/
+    #[derive(Debug, Clone)]
+    pub struct SsoConnectionsGet<'a> {
+        client: &'a super::Client,
+        id: Result<types::ConnectionId, String>,
+    }
+    impl<'a> SsoConnectionsGet<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ConnectionId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `ConnectionId` for id failed".to_string());
+            self
+        }
+        ///Sends a `GET` request to `/v1/sso/connections/{id}`
+        pub async fn send(self) -> Result<ResponseValue<types::Connection>, Error<ByteStream>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/sso/connections/{}",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "sso_connections_get",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::sso_connections_delete`]
+
+    [`Client::sso_connections_delete`]: super::Client::sso_connections_delete*/
+    #[derive(Debug, Clone)]
+    pub struct SsoConnectionsDelete<'a> {
+        client: &'a super::Client,
+        id: Result<types::ConnectionId, String>,
+    }
+    impl<'a> SsoConnectionsDelete<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ConnectionId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `ConnectionId` for id failed".to_string());
+            self
+        }
+        ///Sends a `DELETE` request to `/v1/sso/connections/{id}`
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<ByteStream>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/sso/connections/{}",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client.client.delete(url).headers(header_map).build()?;
+            let info = OperationInfo {
+                operation_id: "sso_connections_delete",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                204u16 => Ok(ResponseValue::empty(response)),
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::sso_connections_update`]
+
+    [`Client::sso_connections_update`]: super::Client::sso_connections_update*/
+    #[derive(Debug, Clone)]
+    pub struct SsoConnectionsUpdate<'a> {
+        client: &'a super::Client,
+        id: Result<types::ConnectionId, String>,
+        body: Result<types::builder::UpdateConnectionRequest, String>,
+    }
+    impl<'a> SsoConnectionsUpdate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ConnectionId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `ConnectionId` for id failed".to_string());
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::UpdateConnectionRequest>,
+            <V as std::convert::TryInto<types::UpdateConnectionRequest>>::Error: std::fmt::Display,
+        {
+            self.body = value.try_into().map(From::from).map_err(|s| {
+                format!(
+                    "conversion to `UpdateConnectionRequest` for body failed: {}",
+                    s
+                )
+            });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::UpdateConnectionRequest,
+                ) -> types::builder::UpdateConnectionRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `PATCH` request to `/v1/sso/connections/{id}`
+        pub async fn send(self) -> Result<ResponseValue<types::Connection>, Error<ByteStream>> {
+            let Self { client, id, body } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::UpdateConnectionRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/sso/connections/{}",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .patch(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "sso_connections_update",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::sso_domains_list`]
+
+    [`Client::sso_domains_list`]: super::Client::sso_domains_list*/
+    #[derive(Debug, Clone)]
+    pub struct SsoDomainsList<'a> {
+        client: &'a super::Client,
+        limit: Result<Option<::std::num::NonZeroU64>, String>,
+        starting_after: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> SsoDomainsList<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                limit: Ok(None),
+                starting_after: Ok(None),
+            }
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.limit = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: num :: NonZeroU64` for limit failed".to_string()
+            });
+            self
+        }
+        pub fn starting_after<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.starting_after = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for starting_after failed".to_string()
+            });
+            self
+        }
+        ///Sends a `GET` request to `/v1/sso/domains`
+        pub async fn send(self) -> Result<ResponseValue<types::DomainPage>, Error<ByteStream>> {
+            let Self {
+                client,
+                limit,
+                starting_after,
+            } = self;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let starting_after = starting_after.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/sso/domains", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new(
+                    "starting_after",
+                    &starting_after,
+                ))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "sso_domains_list",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::sso_domains_create`]
+
+    [`Client::sso_domains_create`]: super::Client::sso_domains_create*/
+    #[derive(Debug, Clone)]
+    pub struct SsoDomainsCreate<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::CreateDomainRequest, String>,
+    }
+    impl<'a> SsoDomainsCreate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreateDomainRequest>,
+            <V as std::convert::TryInto<types::CreateDomainRequest>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `CreateDomainRequest` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::CreateDomainRequest,
+                ) -> types::builder::CreateDomainRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/sso/domains`
+        pub async fn send(self) -> Result<ResponseValue<types::Domain>, Error<ByteStream>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| types::CreateDomainRequest::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/sso/domains", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "sso_domains_create",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::sso_domains_get`]
+
+    [`Client::sso_domains_get`]: super::Client::sso_domains_get*/
+    #[derive(Debug, Clone)]
+    pub struct SsoDomainsGet<'a> {
+        client: &'a super::Client,
+        id: Result<types::DomainId, String>,
+    }
+    impl<'a> SsoDomainsGet<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::DomainId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `DomainId` for id failed".to_string());
+            self
+        }
+        ///Sends a `GET` request to `/v1/sso/domains/{id}`
+        pub async fn send(self) -> Result<ResponseValue<types::Domain>, Error<ByteStream>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/sso/domains/{}",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "sso_domains_get",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::sso_domains_delete`]
+
+    [`Client::sso_domains_delete`]: super::Client::sso_domains_delete*/
+    #[derive(Debug, Clone)]
+    pub struct SsoDomainsDelete<'a> {
+        client: &'a super::Client,
+        id: Result<types::DomainId, String>,
+    }
+    impl<'a> SsoDomainsDelete<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::DomainId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `DomainId` for id failed".to_string());
+            self
+        }
+        ///Sends a `DELETE` request to `/v1/sso/domains/{id}`
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<ByteStream>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/sso/domains/{}",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client.client.delete(url).headers(header_map).build()?;
+            let info = OperationInfo {
+                operation_id: "sso_domains_delete",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                204u16 => Ok(ResponseValue::empty(response)),
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::sso_domains_update`]
+
+    [`Client::sso_domains_update`]: super::Client::sso_domains_update*/
+    #[derive(Debug, Clone)]
+    pub struct SsoDomainsUpdate<'a> {
+        client: &'a super::Client,
+        id: Result<types::DomainId, String>,
+        body: Result<types::builder::UpdateDomainRequest, String>,
+    }
+    impl<'a> SsoDomainsUpdate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::DomainId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `DomainId` for id failed".to_string());
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::UpdateDomainRequest>,
+            <V as std::convert::TryInto<types::UpdateDomainRequest>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `UpdateDomainRequest` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::UpdateDomainRequest,
+                ) -> types::builder::UpdateDomainRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `PATCH` request to `/v1/sso/domains/{id}`
+        pub async fn send(self) -> Result<ResponseValue<types::Domain>, Error<ByteStream>> {
+            let Self { client, id, body } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| types::UpdateDomainRequest::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/sso/domains/{}",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .patch(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "sso_domains_update",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::sso_domains_verify`]
+
+    [`Client::sso_domains_verify`]: super::Client::sso_domains_verify*/
+    #[derive(Debug, Clone)]
+    pub struct SsoDomainsVerify<'a> {
+        client: &'a super::Client,
+        id: Result<types::DomainId, String>,
+    }
+    impl<'a> SsoDomainsVerify<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::DomainId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `DomainId` for id failed".to_string());
+            self
+        }
+        ///Sends a `POST` request to `/v1/sso/domains/{id}/verify`
+        pub async fn send(self) -> Result<ResponseValue<types::Domain>, Error<ByteStream>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/sso/domains/{}/verify",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "sso_domains_verify",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                422u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::sso_oidc_callback`]
+
+    [`Client::sso_oidc_callback`]: super::Client::sso_oidc_callback*/
+    #[derive(Debug, Clone)]
+    pub struct SsoOidcCallback<'a> {
+        client: &'a super::Client,
+        code: Result<Option<::std::string::String>, String>,
+        error: Result<Option<::std::string::String>, String>,
+        error_description: Result<Option<::std::string::String>, String>,
+        state: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> SsoOidcCallback<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                code: Ok(None),
+                error: Ok(None),
+                error_description: Ok(None),
+                state: Ok(None),
+            }
+        }
+        pub fn code<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.code = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for code failed".to_string()
+            });
+            self
+        }
+        pub fn error<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.error = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for error failed".to_string()
+            });
+            self
+        }
+        pub fn error_description<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.error_description = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for error_description failed"
+                    .to_string()
+            });
+            self
+        }
+        pub fn state<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.state = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for state failed".to_string()
+            });
+            self
+        }
+        ///Sends a `GET` request to `/v1/sso/oidc/callback`
+        pub async fn send(self) -> Result<ResponseValue<ByteStream>, Error<ByteStream>> {
+            let Self {
+                client,
+                code,
+                error,
+                error_description,
+                state,
+            } = self;
+            let code = code.map_err(Error::InvalidRequest)?;
+            let error = error.map_err(Error::InvalidRequest)?;
+            let error_description = error_description.map_err(Error::InvalidRequest)?;
+            let state = state.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/sso/oidc/callback", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .query(&progenitor_client::QueryParam::new("code", &code))
+                .query(&progenitor_client::QueryParam::new("error", &error))
+                .query(&progenitor_client::QueryParam::new(
+                    "error_description",
+                    &error_description,
+                ))
+                .query(&progenitor_client::QueryParam::new("state", &state))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "sso_oidc_callback",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200..=299 => Ok(ResponseValue::stream(response)),
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 _ => Err(Error::UnexpectedResponse(response)),
             }

@@ -216,6 +216,20 @@ impl NeoForge {
         }
     }
 
+    /// Single sign-on: an organization's OpenID Connect or SAML identity provider, the roles its users get, and the outcome of its last login.
+    pub fn sso_connections(&self) -> SsoConnections<'_> {
+        SsoConnections {
+            client: &self.inner,
+        }
+    }
+
+    /// Email domains an organization proves it owns (DNS TXT), routes logins by, and may require single sign-on for.
+    pub fn sso_domains(&self) -> SsoDomains<'_> {
+        SsoDomains {
+            client: &self.inner,
+        }
+    }
+
     /// Liveness and readiness.
     pub fn health(&self) -> Health<'_> {
         Health {

@@ -2366,6 +2366,226 @@ impl Webhooks<'_> {
     }
 }
 
+/// Single sign-on: an organization's OpenID Connect or SAML identity provider, the roles its users get, and the outcome of its last login.
+pub struct SsoConnections<'a> {
+    pub(crate) client: &'a Client,
+}
+
+/// Query parameters of [`SsoConnections::list`].
+#[derive(Debug, Clone, Default)]
+pub struct SsoConnectionsListParams {
+    /// Page size, 1 to 100 (default 10).
+    pub limit: Option<u64>,
+    /// Return items after this id (the previous page's `next_cursor`).
+    pub starting_after: Option<String>,
+}
+
+impl SsoConnections<'_> {
+    /// List the environment's single sign-on connections, newest first.
+    ///
+    /// `GET /v1/sso/connections`
+    pub async fn list(
+        &self,
+        params: SsoConnectionsListParams,
+    ) -> Result<Response<types::ConnectionPage>, Error> {
+        let request = self.client.sso_connections_list();
+        let request = match params.limit {
+            Some(v) => request.limit(v),
+            None => request,
+        };
+        let request = match params.starting_after {
+            Some(v) => request.starting_after(v),
+            None => request,
+        };
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+
+    /// Every item of [`Self::list`], page after page.
+    pub fn list_auto_paging(
+        &self,
+        params: SsoConnectionsListParams,
+    ) -> impl Stream<Item = Result<types::Connection, Error>> + '_ {
+        futures::stream::try_unfold(Some(params), move |next| async move {
+            let Some(params) = next else { return Ok(None) };
+            let page = self.list(params.clone()).await?.body;
+            let next = page.next_cursor.map(|cursor| SsoConnectionsListParams {
+                starting_after: Some(cursor),
+                ..params
+            });
+            Ok(Some((
+                futures::stream::iter(page.data.into_iter().map(Ok)),
+                next,
+            )))
+        })
+        .try_flatten()
+    }
+    /// Create a single sign-on connection.
+    ///
+    /// `POST /v1/sso/connections`
+    pub async fn create(
+        &self,
+        body: types::CreateConnectionRequest,
+    ) -> Result<Response<types::Connection>, Error> {
+        let request = self.client.sso_connections_create().body(body);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Get a single sign-on connection, with the outcome of its last login.
+    ///
+    /// `GET /v1/sso/connections/{id}`
+    pub async fn get(&self, id: &str) -> Result<Response<types::Connection>, Error> {
+        let request = self.client.sso_connections_get().id(id);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Delete a single sign-on connection. Members it provisioned stay.
+    ///
+    /// `DELETE /v1/sso/connections/{id}`
+    pub async fn delete(&self, id: &str) -> Result<Response<()>, Error> {
+        let request = self.client.sso_connections_delete().id(id);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Update a single sign-on connection.
+    ///
+    /// `PATCH /v1/sso/connections/{id}`
+    pub async fn update(
+        &self,
+        id: &str,
+        body: types::UpdateConnectionRequest,
+    ) -> Result<Response<types::Connection>, Error> {
+        let request = self.client.sso_connections_update().id(id).body(body);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+}
+
+/// Email domains an organization proves it owns (DNS TXT), routes logins by, and may require single sign-on for.
+pub struct SsoDomains<'a> {
+    pub(crate) client: &'a Client,
+}
+
+/// Query parameters of [`SsoDomains::list`].
+#[derive(Debug, Clone, Default)]
+pub struct SsoDomainsListParams {
+    /// Page size, 1 to 100 (default 10).
+    pub limit: Option<u64>,
+    /// Return items after this id (the previous page's `next_cursor`).
+    pub starting_after: Option<String>,
+}
+
+impl SsoDomains<'_> {
+    /// List the organization's domains, newest first.
+    ///
+    /// `GET /v1/sso/domains`
+    pub async fn list(
+        &self,
+        params: SsoDomainsListParams,
+    ) -> Result<Response<types::DomainPage>, Error> {
+        let request = self.client.sso_domains_list();
+        let request = match params.limit {
+            Some(v) => request.limit(v),
+            None => request,
+        };
+        let request = match params.starting_after {
+            Some(v) => request.starting_after(v),
+            None => request,
+        };
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+
+    /// Every item of [`Self::list`], page after page.
+    pub fn list_auto_paging(
+        &self,
+        params: SsoDomainsListParams,
+    ) -> impl Stream<Item = Result<types::Domain, Error>> + '_ {
+        futures::stream::try_unfold(Some(params), move |next| async move {
+            let Some(params) = next else { return Ok(None) };
+            let page = self.list(params.clone()).await?.body;
+            let next = page.next_cursor.map(|cursor| SsoDomainsListParams {
+                starting_after: Some(cursor),
+                ..params
+            });
+            Ok(Some((
+                futures::stream::iter(page.data.into_iter().map(Ok)),
+                next,
+            )))
+        })
+        .try_flatten()
+    }
+    /// Claim an email domain; publish its TXT record, then verify it.
+    ///
+    /// `POST /v1/sso/domains`
+    pub async fn create(
+        &self,
+        body: types::CreateDomainRequest,
+    ) -> Result<Response<types::Domain>, Error> {
+        let request = self.client.sso_domains_create().body(body);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Get a domain.
+    ///
+    /// `GET /v1/sso/domains/{id}`
+    pub async fn get(&self, id: &str) -> Result<Response<types::Domain>, Error> {
+        let request = self.client.sso_domains_get().id(id);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Release a domain.
+    ///
+    /// `DELETE /v1/sso/domains/{id}`
+    pub async fn delete(&self, id: &str) -> Result<Response<()>, Error> {
+        let request = self.client.sso_domains_delete().id(id);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Turn single sign-on enforcement on or off for a verified domain.
+    ///
+    /// `PATCH /v1/sso/domains/{id}`
+    pub async fn update(
+        &self,
+        id: &str,
+        body: types::UpdateDomainRequest,
+    ) -> Result<Response<types::Domain>, Error> {
+        let request = self.client.sso_domains_update().id(id).body(body);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Look up the domain's TXT record now; verified when it holds the expected value.
+    ///
+    /// `POST /v1/sso/domains/{id}/verify`
+    pub async fn verify(&self, id: &str) -> Result<Response<types::Domain>, Error> {
+        let request = self.client.sso_domains_verify().id(id);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+}
+
 /// Liveness and readiness.
 pub struct Health<'a> {
     pub(crate) client: &'a Client,

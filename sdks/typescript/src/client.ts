@@ -25,6 +25,8 @@ import { EventsResource } from "./resources/events.js";
 import { MetersResource } from "./resources/meters.js";
 import { EntitlementsResource } from "./resources/entitlements.js";
 import { WebhooksResource } from "./resources/webhooks.js";
+import { SsoConnectionsResource } from "./resources/sso-connections.js";
+import { SsoDomainsResource } from "./resources/sso-domains.js";
 import { HealthResource } from "./resources/health.js";
 
 /**
@@ -85,6 +87,10 @@ export class NeoForge {
   readonly entitlements: EntitlementsResource;
   /** Webhook endpoints, the events sent to them (signed the Standard Webhooks way), delivery attempts and replays. */
   readonly webhooks: WebhooksResource;
+  /** Single sign-on: an organization's OpenID Connect or SAML identity provider, the roles its users get, and the outcome of its last login. */
+  readonly ssoConnections: SsoConnectionsResource;
+  /** Email domains an organization proves it owns (DNS TXT), routes logins by, and may require single sign-on for. */
+  readonly ssoDomains: SsoDomainsResource;
   /** Liveness and readiness. */
   readonly health: HealthResource;
 
@@ -115,6 +121,8 @@ export class NeoForge {
     this.meters = new MetersResource(http);
     this.entitlements = new EntitlementsResource(http);
     this.webhooks = new WebhooksResource(http);
+    this.ssoConnections = new SsoConnectionsResource(http);
+    this.ssoDomains = new SsoDomainsResource(http);
     this.health = new HealthResource(http);
   }
 }

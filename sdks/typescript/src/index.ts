@@ -46,4 +46,6 @@ export type { EventsResource } from "./resources/events.js";
 export type { MetersResource, MetersListParams, MetersUsageParams } from "./resources/meters.js";
 export type { EntitlementsResource, EntitlementsCheckParams } from "./resources/entitlements.js";
 export type { WebhooksResource, WebhookEndpointsListParams, WebhookEndpointsListAttemptsParams, WebhookEventsListParams } from "./resources/webhooks.js";
+export type { SsoConnectionsResource, SsoConnectionsListParams } from "./resources/sso-connections.js";
+export type { SsoDomainsResource, SsoDomainsListParams } from "./resources/sso-domains.js";
 export type { HealthResource } from "./resources/health.js";

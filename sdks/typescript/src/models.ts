@@ -138,6 +138,35 @@ export interface Condition {
   value?: Record<string, unknown>;
 }
 
+export interface Connection {
+  created_at: string;
+  /** The role of members provisioned on their first login when no mapping applies. */
+  default_role: string;
+  id: ConnectionId;
+  kind: Kind;
+  /** The last failed login's code and reason, to debug a misconfigured provider. */
+  last_error?: string | null;
+  last_error_at?: string | null;
+  last_login_at?: string | null;
+  /** Where to send users to log in with this connection. */
+  login_url: string;
+  name: string;
+  oidc?: OidcDetails | null;
+  role_mappings: RoleMapping[];
+  /** `active`, or `inactive` (logins refused). */
+  status: string;
+}
+
+export type ConnectionId = string;
+
+export interface ConnectionPage {
+  data: Connection[];
+  /** True when more items follow this page. */
+  has_more: boolean;
+  /** Pass as `starting_after` to get the next page; null on the last page. */
+  next_cursor?: string | null;
+}
+
 export interface Coupon {
   /** False once archived. */
   active: boolean;
@@ -182,6 +211,15 @@ export interface CreateApiKeyRequest {
   scopes?: string[] | null;
 }
 
+export interface CreateConnectionRequest {
+  /** Default `viewer`. A built-in role (not `owner`) or a custom role id. */
+  default_role?: string | null;
+  kind: Kind;
+  name: string;
+  oidc?: OidcRequest | null;
+  role_mappings?: RoleMapping[];
+}
+
 export interface CreateCouponRequest {
   /** Minor units off each invoice (capped at its subtotal); requires `currency`. */
   amount_off?: number | null;
@@ -213,6 +251,10 @@ export interface CreateCreditNoteRequest {
    * not yet given back is refunded.
    */
   refund_amount?: number | null;
+}
+
+export interface CreateDomainRequest {
+  domain: string;
 }
 
 export interface CreateInvitationRequest {
@@ -404,6 +446,28 @@ export type CustomerId = string;
 
 export interface CustomerPage {
   data: Customer[];
+  /** True when more items follow this page. */
+  has_more: boolean;
+  /** Pass as `starting_after` to get the next page; null on the last page. */
+  next_cursor?: string | null;
+}
+
+export interface Domain {
+  created_at: string;
+  domain: string;
+  id: DomainId;
+  /** Members with an address in this domain must log in through single sign-on. */
+  sso_required: boolean;
+  /** `pending` until the TXT record is found, then `verified`. */
+  status: string;
+  verification: TxtRecord;
+  verified_at?: string | null;
+}
+
+export type DomainId = string;
+
+export interface DomainPage {
+  data: Domain[];
   /** True when more items follow this page. */
   has_more: boolean;
   /** Pass as `starting_after` to get the next page; null on the last page. */
@@ -682,6 +746,8 @@ export interface InvoiceTaxAmount {
   taxable_amount: number;
 }
 
+export type Kind = "oidc" | "saml";
+
 export interface LoginRequest {
   email: string;
   password: string;
@@ -741,6 +807,23 @@ export interface MeterPage {
   next_cursor?: string | null;
 }
 
+export interface OidcDetails {
+  client_id: string;
+  issuer: string;
+  /** The redirect URI to register with the provider. */
+  redirect_uri: string;
+}
+
+export interface OidcRequest {
+  client_id: string;
+  client_secret: string;
+  /**
+   * The provider's issuer; its discovery document is at
+   * `<issuer>/.well-known/openid-configuration`.
+   */
+  issuer: string;
+}
+
 export type Operator = "eq" | "neq" | "in" | "gt" | "gte" | "lt" | "lte" | "exists";
 
 export type OrgId = string;
@@ -790,7 +873,7 @@ export interface PaymentProviderFields {
 }
 
 /** A permission an operation requires. */
-export type Permission = "organization:read" | "organization:write" | "members:read" | "members:write" | "roles:read" | "roles:write" | "api_keys:read" | "api_keys:write" | "audit:read" | "billing:read" | "billing:write" | "usage:read" | "usage:write" | "webhooks:read" | "webhooks:write";
+export type Permission = "organization:read" | "organization:write" | "members:read" | "members:write" | "roles:read" | "roles:write" | "api_keys:read" | "api_keys:write" | "audit:read" | "billing:read" | "billing:write" | "usage:read" | "usage:write" | "webhooks:read" | "webhooks:write" | "identity:read" | "identity:write";
 
 export interface Price {
   /** False once archived: no new subscriptions, existing ones keep billing. */
@@ -961,6 +1044,13 @@ export interface Role {
   permissions: Permission[];
 }
 
+/** An identity-provider group (or SAML `groups` attribute value) and the role it grants. */
+export interface RoleMapping {
+  group: string;
+  /** A built-in role name (not `owner`) or a custom role id. */
+  role: string;
+}
+
 /** A new session token. Shown once; send it as `Authorization: Bearer …` or keep the cookie. */
 export interface SessionToken {
   expires_at: string;
@@ -1118,9 +1208,30 @@ export interface TransferOwnershipRequest {
   user_id: UserId;
 }
 
+export interface TxtRecord {
+  name: string;
+  type: string;
+  value: string;
+}
+
+export interface UpdateConnectionRequest {
+  /** A new OIDC client secret (rotation). */
+  client_secret?: string | null;
+  default_role?: string | null;
+  name?: string | null;
+  role_mappings?: RoleMapping[] | null;
+  /** `active` or `inactive`. */
+  status?: string | null;
+}
+
 export interface UpdateCouponRequest {
   /** The only thing about a coupon that changes. */
   name?: string | null;
+}
+
+export interface UpdateDomainRequest {
+  /** Require single sign-on of members with an address in this (verified) domain. */
+  sso_required: boolean;
 }
 
 export interface UpdateMemberRequest {

@@ -26,6 +26,8 @@ from .events import EventsResource, AsyncEventsResource
 from .meters import MetersResource, AsyncMetersResource
 from .entitlements import EntitlementsResource, AsyncEntitlementsResource
 from .webhooks import WebhooksResource, AsyncWebhooksResource
+from .sso_connections import SsoConnectionsResource, AsyncSsoConnectionsResource
+from .sso_domains import SsoDomainsResource, AsyncSsoDomainsResource
 from .health import HealthResource, AsyncHealthResource
 
 __all__ = [
@@ -79,6 +81,10 @@ __all__ = [
     "AsyncEntitlementsResource",
     "WebhooksResource",
     "AsyncWebhooksResource",
+    "SsoConnectionsResource",
+    "AsyncSsoConnectionsResource",
+    "SsoDomainsResource",
+    "AsyncSsoDomainsResource",
     "HealthResource",
     "AsyncHealthResource",
 ]
