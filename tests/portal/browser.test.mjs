@@ -157,7 +157,7 @@ test("sign up, first sandbox call, request log, keys, live key refused", async (
       assert.match(await row.textContent(), /\/v1\/sso\/oidc\/callback/);
 
       const domain = `acme-${Date.now()}.test`;
-      await page.getByLabel("Domain").fill(domain);
+      await page.getByLabel("Domain", { exact: true }).fill(domain);
       await page.getByRole("button", { name: "Claim" }).click();
       const claimed = page.locator(`tr[data-domain="${domain}"]`);
       await claimed.waitFor();
