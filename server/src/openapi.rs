@@ -43,6 +43,18 @@ impl Modify for SecuritySchemes {
             ),
         );
         components.add_security_scheme(
+            "scim_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("nf_scim_…")
+                    .description(Some(
+                        "A SCIM token of the organization (`POST /v1/scim/tokens`), for its directory. Accepted only under `/scim/v2`.",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
             "session",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
                 "nf_session",
@@ -97,6 +109,7 @@ impl Modify for SecuritySchemes {
         (name = "meters", description = "How usage events aggregate (count, sum, max, min, unique_count, latest, weighted_sum), and the usage they measured."),
         (name = "entitlements", description = "Whether a customer may use a feature now: its plans, and for a metered limit, its usage this period."),
         (name = "webhooks", description = "Webhook endpoints, the events sent to them (signed the Standard Webhooks way), delivery attempts and replays."),
+        (name = "scim", description = "SCIM 2.0 provisioning (RFC 7643, RFC 7644): tokens for your directory (Entra ID, Okta…), and the `/scim/v2` endpoints it calls to create, update and deactivate your organization's users and groups. Deactivated users lose access at once; changes arrive as `directory.*` webhook events."),
         (name = "health", description = "Liveness and readiness."),
     )
 )]

@@ -1,6 +1,7 @@
 //! Cross-cutting HTTP concerns shared by every endpoint.
 
 pub mod auth;
+pub mod base_url;
 pub mod error;
 pub mod extract;
 pub mod faults;

@@ -55,24 +55,7 @@ pub struct PaymentProviderFields {
 }
 
 fn public_base(state: &AppState, headers: &HeaderMap) -> String {
-    if let Some(url) = &state.payments.public_url {
-        return url.trim_end_matches('/').to_owned();
-    }
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    let scheme = headers
-        .get("x-forwarded-proto")
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or(
-            if host.starts_with("127.0.0.1") || host.starts_with("localhost") {
-                "http"
-            } else {
-                "https"
-            },
-        );
-    format!("{scheme}://{host}")
+    crate::http::base_url::public_base(state.payments.public_url.as_deref(), headers)
 }
 
 /// The path Stripe posts a scope's events to.
