@@ -69,10 +69,10 @@ pub async fn sync(
     let link = store::user_link(tx, org, scim_id).await?;
     let active = is_active(stored);
     let mut user = link.and_then(|l| l.user_id).map(UserId::from_db);
-    if user.is_none() {
-        if let Some(email) = email_of(stored) {
-            user = Some(link_account(tx, org, scim_id, &email, now).await?);
-        }
+    if user.is_none()
+        && let Some(email) = email_of(stored)
+    {
+        user = Some(link_account(tx, org, scim_id, &email, now).await?);
     }
     store::set_user_link(
         tx,

@@ -152,10 +152,10 @@ pub fn coerce(attr: &Attr, v: &Value, at: &str) -> ScimResult<Option<Value>> {
     };
     let mut out: Vec<Value> = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
-        if let Some(x) = coerce_one(attr, item, &format!("{at}[{i}]"))? {
-            if !out.contains(&x) {
-                out.push(x);
-            }
+        if let Some(x) = coerce_one(attr, item, &format!("{at}[{i}]"))?
+            && !out.contains(&x)
+        {
+            out.push(x);
         }
     }
     let primaries: Vec<usize> = (0..out.len())

@@ -108,10 +108,10 @@ async fn attributes(
     row: &ResourceRow,
 ) -> ScimResult<Obj> {
     let mut stored = parse_stored(row)?;
-    if kind == Kind::Group {
-        if let Some(members) = members_value(c, caller, &row.id).await? {
-            stored.insert("members".into(), members);
-        }
+    if kind == Kind::Group
+        && let Some(members) = members_value(c, caller, &row.id).await?
+    {
+        stored.insert("members".into(), members);
     }
     Ok(stored)
 }
@@ -514,10 +514,10 @@ pub async fn replace(
     projection: &Projection,
 ) -> ScimResult<ScimResponse> {
     let new = normalize(kind, body)?;
-    if let Some(sent) = body.get("id").and_then(Value::as_str) {
-        if sent != id {
-            return Err(ScimError::bad(ScimType::Mutability, "id cannot change."));
-        }
+    if let Some(sent) = body.get("id").and_then(Value::as_str)
+        && sent != id
+    {
+        return Err(ScimError::bad(ScimType::Mutability, "id cannot change."));
     }
     update(state, caller, kind, id, headers, projection, |_| Ok(new)).await
 }
