@@ -545,6 +545,29 @@ async fn groups_and_members(b: Backend) {
     .await;
     assert_eq!(by_name["Resources"][0]["id"], gid.as_str());
 
+    // A search across resource types reads each with the attributes it has.
+    for (filter, expected) in [
+        ("externalId eq \"eng\"", json!([gid])),
+        ("userName sw \"a@\"", json!([a])),
+        ("externalId pr or userName pr", json!([a, b_, gid])),
+    ] {
+        let r = scim(
+            &app,
+            Method::POST,
+            "/.search",
+            &token,
+            Some(json!({"filter": filter, "attributes": ["externalId", "userName"]})),
+        )
+        .await;
+        let found: Vec<&Value> = r.expect(200)["Resources"]
+            .as_array()
+            .expect("Resources")
+            .iter()
+            .map(|r| &r["id"])
+            .collect();
+        assert_eq!(json!(found), expected, "{filter}");
+    }
+
     // Deleting a user takes it out of its groups.
     scim(
         &app,
@@ -842,118 +865,80 @@ async fn errors_are_scim_errors(b: Backend) {
     let (_, token) = scim_token(&app, &owner.session).await;
     let u = id(&create_user(&app, &token, json!({"userName": "e@corp.example"})).await);
     let path = format!("/Users/{u}");
+    let ops = |ops: Value| Some(patch(ops));
     let cases = [
         (
-            scim(
-                &app,
-                Method::GET,
-                "/Users?filter=userName%20zz%20%22x%22",
-                &token,
-                None,
-            )
-            .await,
+            Method::GET,
+            "/Users?filter=userName%20zz%20%22x%22".to_owned(),
+            None,
             400,
             Some("invalidFilter"),
         ),
         (
-            scim(
-                &app,
-                Method::POST,
-                "/Users",
-                &token,
-                Some(json!({"displayName": "no userName"})),
-            )
-            .await,
+            Method::POST,
+            "/Users".to_owned(),
+            Some(json!({"displayName": "no userName"})),
             400,
             Some("invalidValue"),
         ),
         (
-            scim(
-                &app,
-                Method::POST,
-                "/Users",
-                &token,
-                Some(json!({"userName": "x", "active": "perhaps"})),
-            )
-            .await,
+            Method::POST,
+            "/Users".to_owned(),
+            Some(json!({"userName": "x", "active": "perhaps"})),
             400,
             Some("invalidValue"),
         ),
         (
-            scim(
-                &app,
-                Method::PATCH,
-                &path,
-                &token,
-                Some(patch(
-                    json!([{"op": "replace", "path": "id", "value": "x"}]),
-                )),
-            )
-            .await,
+            Method::PATCH,
+            path.clone(),
+            ops(json!([{"op": "replace", "path": "id", "value": "x"}])),
             400,
             Some("mutability"),
         ),
         (
-            scim(
-                &app,
-                Method::PATCH,
-                &path,
-                &token,
-                Some(patch(
-                    json!([{"op": "replace", "path": "bogus", "value": "x"}]),
-                )),
-            )
-            .await,
+            Method::PATCH,
+            path.clone(),
+            ops(json!([{"op": "replace", "path": "bogus", "value": "x"}])),
             400,
             Some("invalidPath"),
         ),
         (
-            scim(
-                &app,
-                Method::PATCH,
-                &path,
-                &token,
-                Some(patch(json!([{"op": "remove"}]))),
-            )
-            .await,
+            Method::PATCH,
+            path.clone(),
+            ops(json!([{"op": "remove"}])),
             400,
             Some("noTarget"),
         ),
         (
-            scim(
-                &app,
-                Method::PATCH,
-                &path,
-                &token,
-                Some(json!({"Operations": "nope"})),
-            )
-            .await,
+            Method::PATCH,
+            path.clone(),
+            Some(json!({"Operations": "nope"})),
             400,
             Some("invalidSyntax"),
         ),
+        (Method::GET, "/Users/nope".to_owned(), None, 404, None),
+        (Method::GET, "/Nothing/here".to_owned(), None, 404, None),
         (
-            scim(&app, Method::GET, "/Users/nope", &token, None).await,
-            404,
+            Method::PUT,
+            "/ServiceProviderConfig".to_owned(),
             None,
-        ),
-        (
-            scim(&app, Method::GET, "/Nothing/here", &token, None).await,
-            404,
-            None,
-        ),
-        (
-            scim(&app, Method::PUT, "/ServiceProviderConfig", &token, None).await,
             405,
             None,
         ),
         (
-            scim(&app, Method::POST, "/.search", &token, Some(json!({}))).await,
-            501,
-            None,
+            Method::POST,
+            "/.search".to_owned(),
+            Some(json!({"filter": "userName eq"})),
+            400,
+            Some("invalidFilter"),
         ),
     ];
-    for (r, status, scim_type) in &cases {
-        expect_scim_error(r, *status, *scim_type);
+    for (method, at, body, status, scim_type) in cases {
+        expect_scim_error(
+            &scim(&app, method, &at, &token, body).await,
+            status,
+            scim_type,
+        );
     }
     let bad_json = app
         .client

@@ -187,16 +187,24 @@ resource_endpoints!(
     "/scim/v2/Groups/.search"
 );
 
-/// `POST /scim/v2/.search` across resource types is not supported (RFC 7644 §3.12: 501).
+/// Search Users and Groups at once with a SearchRequest body.
 #[utoipa::path(
     post, path = "/scim/v2/.search", tag = "scim", operation_id = "scim_search_all",
-    responses((status = 501, description = "Not implemented: search /Users/.search or /Groups/.search", content_type = "application/scim+json", body = Object)),
+    request_body(content = Object, content_type = "application/scim+json"),
+    responses(
+        (status = 200, description = "A ListResponse of users, then groups", content_type = "application/scim+json", body = Object),
+        (status = 400, description = "Invalid filter (a SCIM error)", content_type = "application/scim+json", body = Object),
+        (status = 401, description = "No valid SCIM token", content_type = "application/scim+json", body = Object),
+    ),
     security(("scim_token" = [])),
     extensions(("x-sdk-exclude" = json!(true)))
 )]
-pub async fn search_all(_caller: ScimCaller) -> ScimError {
-    ScimError::new(
-        axum::http::StatusCode::NOT_IMPLEMENTED,
-        "Searching several resource types at once is not supported: use /Users/.search or /Groups/.search.",
-    )
+pub async fn search_all(
+    State(state): State<AppState>,
+    caller: ScimCaller,
+    ScimBody(body): ScimBody,
+) -> ScimResult<ScimResponse> {
+    let mut q = search_fields(&body)?;
+    q.projection.across_types = true;
+    resources::search_all(&state, &caller, &q).await
 }

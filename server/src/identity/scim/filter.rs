@@ -66,6 +66,9 @@ pub enum Filter {
         filter: Box<Filter>,
         then: Option<Box<Filter>>,
     },
+    /// A comparison on an attribute the resource type does not have, in a search across
+    /// types: matches nothing.
+    Never,
 }
 
 /// What names in a filter resolve against.
@@ -146,6 +149,8 @@ fn tokenize(s: &str) -> ScimResult<Vec<Tok>> {
 struct Parser {
     toks: Vec<Tok>,
     at: usize,
+    /// Unknown attributes make `Never` instead of an error (a search across types).
+    lenient: bool,
 }
 
 impl Parser {
@@ -208,7 +213,10 @@ impl Parser {
         };
         if self.peek() == Some(&Tok::OpenBracket) {
             self.at += 1;
-            let attr = resolve(scope, &path)?;
+            let attr = match resolve(scope, &path) {
+                Err(_) if self.lenient => return self.skip_value_path(),
+                attr => attr?,
+            };
             let element = element_attr(scope, &attr)?;
             let filter = self.or(Scope::Element(element))?;
             self.expect(Tok::CloseBracket, "]")?;
@@ -230,13 +238,49 @@ impl Parser {
         self.comparison(scope, &path)
     }
 
+    /// The rest of a value path whose attribute the resource type lacks.
+    fn skip_value_path(&mut self) -> ScimResult<Filter> {
+        let mut depth = 1;
+        while depth > 0 {
+            match self.next() {
+                Some(Tok::OpenBracket) => depth += 1,
+                Some(Tok::CloseBracket) => depth -= 1,
+                Some(_) => {}
+                None => return Err(invalid("Expected ] in the filter.")),
+            }
+        }
+        if let Some(Tok::Word(w)) = self.peek()
+            && w.starts_with('.')
+        {
+            let sub = w.clone();
+            self.at += 1;
+            self.comparison_rest(&sub)?;
+        }
+        Ok(Filter::Never)
+    }
+
     fn comparison(&mut self, scope: Scope, path: &str) -> ScimResult<Filter> {
-        let operand = resolve(scope, path)?;
+        let operand = match resolve(scope, path) {
+            Ok(o) => o,
+            Err(_) if self.lenient => {
+                self.comparison_rest(path)?;
+                return Ok(Filter::Never);
+            }
+            Err(e) => return Err(e),
+        };
+        match self.comparison_rest(path)? {
+            None => Ok(Filter::Present(operand)),
+            Some((op, value)) => Ok(Filter::Compare(operand, op, value)),
+        }
+    }
+
+    /// The operator and value after an attribute path; None for `pr`.
+    fn comparison_rest(&mut self, path: &str) -> ScimResult<Option<(Op, Value)>> {
         let Some(Tok::Word(op)) = self.next() else {
             return Err(invalid(format!("Expected an operator after {path}.")));
         };
         if op.eq_ignore_ascii_case("pr") {
-            return Ok(Filter::Present(operand));
+            return Ok(None);
         }
         let op = Op::parse(&op).ok_or_else(|| invalid(format!("Unknown operator {op}.")))?;
         let value = match self.next() {
@@ -247,7 +291,7 @@ impl Parser {
                 .ok_or_else(|| invalid(format!("Bad comparison value {w}.")))?,
             _ => return Err(invalid(format!("Expected a value after {path}."))),
         };
-        Ok(Filter::Compare(operand, op, value))
+        Ok(Some((op, value)))
     }
 }
 
@@ -296,14 +340,21 @@ fn resolve(scope: Scope, path: &str) -> ScimResult<Operand> {
 
 /// Parses a filter over resources of `kind`.
 pub fn parse(kind: Kind, text: &str) -> ScimResult<Filter> {
-    parse_in(Scope::Resource(kind), text)
+    parse_in(Scope::Resource(kind), text, false)
+}
+
+/// Parses a filter of a search across resource types, where an attribute `kind` lacks
+/// matches nothing.
+pub fn parse_across(kind: Kind, text: &str) -> ScimResult<Filter> {
+    parse_in(Scope::Resource(kind), text, true)
 }
 
 /// Parses a filter in `scope` (a PATCH path's `[…]` reads an element's sub-attributes).
-pub fn parse_in(scope: Scope, text: &str) -> ScimResult<Filter> {
+pub fn parse_in(scope: Scope, text: &str, lenient: bool) -> ScimResult<Filter> {
     let mut p = Parser {
         toks: tokenize(text)?,
         at: 0,
+        lenient,
     };
     let f = p.or(scope)?;
     if p.peek().is_some() {
@@ -326,6 +377,7 @@ impl Filter {
                 !values(obj, o).iter().any(|v| compare(o, Op::Eq, v, lit))
             }
             Filter::Compare(o, op, lit) => values(obj, o).iter().any(|v| compare(o, *op, v, lit)),
+            Filter::Never => false,
             Filter::Where { attr, filter, then } => elements(obj, attr)
                 .iter()
                 .any(|e| filter.matches(e) && then.as_ref().is_none_or(|t| t.matches(e))),
@@ -451,6 +503,27 @@ mod tests {
         ));
         assert!(check(r#"meta.lastModified gt "2025-12-31T23:00:00+00:00""#));
         assert!(check(r#"title ne "Ops""#));
+    }
+
+    #[test]
+    fn across_types_an_unknown_attribute_matches_nothing() {
+        let group = json!({"id": "g1", "displayName": "Eng", "externalId": "eng"});
+        let f = parse_across(
+            Kind::Group,
+            r#"userName pr or emails[type eq "work"].value eq "x" or externalId eq "eng""#,
+        )
+        .expect("parses");
+        assert!(f.matches(&group));
+        assert!(
+            !parse_across(Kind::Group, "userName pr")
+                .expect("parses")
+                .matches(&group)
+        );
+        assert!(parse(Kind::Group, "userName pr").is_err());
+        assert!(
+            parse_across(Kind::Group, "userName eq").is_err(),
+            "syntax still counts"
+        );
     }
 
     #[test]

@@ -79,7 +79,7 @@ fn parse_path(kind: Kind, path: &str) -> ScimResult<Target> {
                 )));
             }
             Some(
-                filter::parse_in(filter::Scope::Element(attr), text)
+                filter::parse_in(filter::Scope::Element(attr), text, false)
                     .map_err(|e| invalid_path(e.detail))?,
             )
         }

@@ -270,6 +270,8 @@ pub fn render(kind: Kind, id: &str, stored: &Obj, meta: &Meta<'_>) -> Value {
 pub struct Projection {
     pub attributes: Option<String>,
     pub excluded: Option<String>,
+    /// A search across resource types: an attribute one type lacks is skipped, not an error.
+    pub across_types: bool,
 }
 
 /// A resolved attribute path: `[urn:]attr[.sub]`, or a whole extension (`attr` None).
@@ -279,7 +281,7 @@ struct Selected {
     sub: Option<&'static Attr>,
 }
 
-fn selections(kind: Kind, list: &str) -> ScimResult<Vec<Selected>> {
+fn selections(kind: Kind, list: &str, lenient: bool) -> ScimResult<Vec<Selected>> {
     let mut out = Vec::new();
     for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let (container, rest) = split_urn(kind, item);
@@ -295,12 +297,20 @@ fn selections(kind: Kind, list: &str) -> ScimResult<Vec<Selected>> {
             Some((n, s)) => (n, Some(s)),
             None => (rest, None),
         };
-        let invalid =
-            || ScimError::bad(ScimType::InvalidPath, format!("Unknown attribute {item}."));
-        let attr = attribute(kind, container, name)?.ok_or_else(invalid)?;
-        let sub = match sub {
-            Some(s) => Some(attr.sub(s).ok_or_else(invalid)?),
-            None => None,
+        let attr = attribute(kind, container, name)?;
+        let sub = match (attr, sub) {
+            (Some(attr), Some(s)) => attr.sub(s).map(Some),
+            (_, None) => Some(None),
+            (None, Some(_)) => None,
+        };
+        let (Some(attr), Some(sub)) = (attr, sub) else {
+            if lenient {
+                continue;
+            }
+            return Err(ScimError::bad(
+                ScimType::InvalidPath,
+                format!("Unknown attribute {item}."),
+            ));
         };
         out.push(Selected {
             container,
@@ -324,13 +334,13 @@ impl Projection {
                     out.insert(key.into(), v.clone());
                 }
             }
-            for sel in selections(kind, list)? {
+            for sel in selections(kind, list, self.across_types)? {
                 copy_selected(&full, &mut out, &sel);
             }
             return Ok(Value::Object(out));
         }
         if let Some(list) = self.excluded.as_deref() {
-            for sel in selections(kind, list)? {
+            for sel in selections(kind, list, self.across_types)? {
                 remove_selected(&mut full, &sel);
             }
         }
@@ -468,6 +478,7 @@ mod tests {
         let only = Projection {
             attributes: Some("name.givenName".into()),
             excluded: None,
+            across_types: false,
         };
         assert_eq!(
             only.apply(Kind::User, full.clone()).expect("projects"),
@@ -476,6 +487,7 @@ mod tests {
         let without = Projection {
             attributes: None,
             excluded: Some("title,meta,id".into()),
+            across_types: false,
         };
         let cut = without.apply(Kind::User, full).expect("projects");
         assert!(cut.get("title").is_none() && cut.get("meta").is_none());

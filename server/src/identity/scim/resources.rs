@@ -393,9 +393,7 @@ pub async fn get(
     ))
 }
 
-/// A page of the resources matching the query. Filters on userName, a group's displayName or
-/// externalId equal to a value (what directories send to find a resource) read an index;
-/// others are evaluated on every resource of the organization.
+/// A page of the resources matching the query.
 pub async fn list(
     state: &AppState,
     caller: &ScimCaller,
@@ -407,39 +405,91 @@ pub async fn list(
         .as_deref()
         .map(|f| filter::parse(kind, f))
         .transpose()?;
-    let lookup = filter
-        .as_ref()
-        .and_then(|f| f.equality())
-        .and_then(|(name, v)| {
-            let v = v.as_str()?;
-            match (kind, name) {
-                (Kind::User, "userName") | (Kind::Group, "displayName") => Some(Lookup::Name(v)),
-                (_, "externalId") => Some(Lookup::ExternalId(v)),
-                _ => None,
-            }
-        });
     let mut conn = state.db.read_scoped(&caller.scope).await?;
-    let rows = store::list(&mut conn, &caller.scope.org_id, kind, lookup).await?;
-    let skip = q.start_index - 1;
-    let mut page = Vec::new();
-    let mut total = 0;
-    for row in &rows {
-        if filter.is_none() && !(skip..skip + q.count).contains(&total) {
-            total += 1;
-            continue;
-        }
-        let stored = attributes(&mut conn, caller, kind, row).await?;
-        let full = render(&mut conn, caller, kind, row, &stored).await?;
-        if filter.as_ref().is_some_and(|f| !f.matches(&full)) {
-            continue;
-        }
-        if (skip..skip + q.count).contains(&total) {
-            page.push(q.projection.apply(kind, full)?);
-        }
-        total += 1;
+    let mut page = Page::default();
+    collect(&mut conn, caller, kind, filter.as_ref(), q, &mut page).await?;
+    conn.commit().await?;
+    Ok(ScimResponse::ok(list_response(
+        page.items,
+        page.total,
+        q.start_index,
+    )))
+}
+
+/// `POST /.search` across Users and Groups (RFC 7644 §3.4.3): users first. A comparison on
+/// an attribute one resource type lacks is false for its resources; an attribute it lacks
+/// in `attributes` is left out.
+pub async fn search_all(
+    state: &AppState,
+    caller: &ScimCaller,
+    q: &ListQuery,
+) -> ScimResult<ScimResponse> {
+    let filters = [Kind::User, Kind::Group]
+        .into_iter()
+        .map(|kind| {
+            let f = q.filter.as_deref().map(|f| filter::parse_across(kind, f));
+            f.transpose().map(|f| (kind, f))
+        })
+        .collect::<ScimResult<Vec<_>>>()?;
+    let mut conn = state.db.read_scoped(&caller.scope).await?;
+    let mut page = Page::default();
+    for (kind, filter) in &filters {
+        collect(&mut conn, caller, *kind, filter.as_ref(), q, &mut page).await?;
     }
     conn.commit().await?;
-    Ok(ScimResponse::ok(list_response(page, total, q.start_index)))
+    Ok(ScimResponse::ok(list_response(
+        page.items,
+        page.total,
+        q.start_index,
+    )))
+}
+
+#[derive(Default)]
+struct Page {
+    items: Vec<Value>,
+    /// Every match so far, in the page or not.
+    total: usize,
+}
+
+/// Adds the resources of `kind` matching `filter` to the count, and those in the requested
+/// window to the page. A filter on userName, a group's displayName or externalId equal to a
+/// value (how directories find a resource) reads an index; other filters are evaluated on
+/// every resource of the organization.
+async fn collect(
+    conn: &mut AnyConnection,
+    caller: &ScimCaller,
+    kind: Kind,
+    filter: Option<&filter::Filter>,
+    q: &ListQuery,
+    page: &mut Page,
+) -> ScimResult<()> {
+    let lookup = filter.and_then(|f| f.equality()).and_then(|(name, v)| {
+        let v = v.as_str()?;
+        match (kind, name) {
+            (Kind::User, "userName") | (Kind::Group, "displayName") => Some(Lookup::Name(v)),
+            (_, "externalId") => Some(Lookup::ExternalId(v)),
+            _ => None,
+        }
+    });
+    let rows = store::list(conn, &caller.scope.org_id, kind, lookup).await?;
+    let skip = q.start_index - 1;
+    let window = skip..skip + q.count;
+    for row in &rows {
+        if filter.is_none() && !window.contains(&page.total) {
+            page.total += 1;
+            continue;
+        }
+        let stored = attributes(conn, caller, kind, row).await?;
+        let full = render(conn, caller, kind, row, &stored).await?;
+        if filter.is_some_and(|f| !f.matches(&full)) {
+            continue;
+        }
+        if window.contains(&page.total) {
+            page.items.push(q.projection.apply(kind, full)?);
+        }
+        page.total += 1;
+    }
+    Ok(())
 }
 
 /// PUT and PATCH: `change` makes the new attributes from the current ones.

@@ -178,6 +178,7 @@ impl ListQuery {
             projection: Projection {
                 attributes: attribute_list(get("attributes")),
                 excluded: attribute_list(get("excludedAttributes")),
+                across_types: false,
             },
         })
     }
