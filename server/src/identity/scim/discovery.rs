@@ -1,13 +1,13 @@
 //! Discovery (RFC 7644 §4): what this service provider supports, its resource types and
 //! schemas. Static documents, so they need no token.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use serde_json::{Value, json};
 
 use super::error::{ScimError, ScimResult};
 use super::schema::{Kind, catalog};
-use super::wire::{MAX_RESULTS, ScimResponse, list_response};
+use super::wire::{MAX_RESULTS, ScimPath, ScimResponse, list_response};
 use crate::app::AppState;
 
 const SPC: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
@@ -100,7 +100,7 @@ pub async fn resource_types(State(state): State<AppState>, headers: HeaderMap) -
 pub async fn resource_type_by_id(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    ScimPath(id): ScimPath,
 ) -> ScimResult<ScimResponse> {
     let kind = [Kind::User, Kind::Group]
         .into_iter()
@@ -157,7 +157,7 @@ pub async fn schemas_list(
 pub async fn schema_by_id(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    ScimPath(id): ScimPath,
 ) -> ScimResult<ScimResponse> {
     schemas(&base(&state, &headers))?
         .into_iter()

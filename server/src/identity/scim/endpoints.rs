@@ -2,33 +2,16 @@
 //! calling `resources`. Documented in the OpenAPI document under `scim` and left out of the
 //! SDKs (`x-sdk-exclude`): directories call them, not integrators.
 
-use std::collections::HashMap;
-
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::http::request::Parts;
 use serde_json::Value;
 
 use super::auth::ScimCaller;
 use super::error::{ScimError, ScimResult, ScimType};
 use super::resources;
 use super::schema::Kind;
-use super::wire::{ListQuery, ScimBody, ScimResponse, projection};
+use super::wire::{ListQuery, Params, ScimBody, ScimPath, ScimResponse, projection};
 use crate::app::AppState;
-
-/// Query parameters, names as sent.
-pub struct Params(pub HashMap<String, String>);
-
-impl<S: Send + Sync> FromRequestParts<S> for Params {
-    type Rejection = ScimError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ScimError> {
-        axum::extract::Query::<HashMap<String, String>>::from_request_parts(parts, state)
-            .await
-            .map(|q| Params(q.0))
-            .map_err(|e| ScimError::bad(ScimType::InvalidSyntax, e.body_text()))
-    }
-}
 
 fn search_fields(body: &Value) -> ScimResult<ListQuery> {
     let fields = body.as_object().ok_or_else(|| {
@@ -109,7 +92,7 @@ macro_rules! resource_endpoints {
                 security(("scim_token" = [])),
                 extensions(("x-sdk-exclude" = json!(true)))
             )]
-            pub async fn get(State(state): State<AppState>, caller: ScimCaller, Path(id): Path<String>, Params(params): Params) -> ScimResult<ScimResponse> {
+            pub async fn get(State(state): State<AppState>, caller: ScimCaller, ScimPath(id): ScimPath, Params(params): Params) -> ScimResult<ScimResponse> {
                 resources::get(&state, &caller, $kind, &id, &params).await
             }
 
@@ -128,7 +111,7 @@ macro_rules! resource_endpoints {
                 security(("scim_token" = [])),
                 extensions(("x-sdk-exclude" = json!(true)))
             )]
-            pub async fn replace(State(state): State<AppState>, caller: ScimCaller, Path(id): Path<String>, Params(params): Params, headers: HeaderMap, ScimBody(body): ScimBody) -> ScimResult<ScimResponse> {
+            pub async fn replace(State(state): State<AppState>, caller: ScimCaller, ScimPath(id): ScimPath, Params(params): Params, headers: HeaderMap, ScimBody(body): ScimBody) -> ScimResult<ScimResponse> {
                 resources::replace(&state, &caller, $kind, &id, &headers, &body, &projection(&params)?).await
             }
 
@@ -147,7 +130,7 @@ macro_rules! resource_endpoints {
                 security(("scim_token" = [])),
                 extensions(("x-sdk-exclude" = json!(true)))
             )]
-            pub async fn patch(State(state): State<AppState>, caller: ScimCaller, Path(id): Path<String>, Params(params): Params, headers: HeaderMap, ScimBody(body): ScimBody) -> ScimResult<ScimResponse> {
+            pub async fn patch(State(state): State<AppState>, caller: ScimCaller, ScimPath(id): ScimPath, Params(params): Params, headers: HeaderMap, ScimBody(body): ScimBody) -> ScimResult<ScimResponse> {
                 resources::modify(&state, &caller, $kind, &id, &headers, &body, &projection(&params)?).await
             }
 
@@ -163,7 +146,7 @@ macro_rules! resource_endpoints {
                 security(("scim_token" = [])),
                 extensions(("x-sdk-exclude" = json!(true)))
             )]
-            pub async fn delete(State(state): State<AppState>, caller: ScimCaller, Path(id): Path<String>, headers: HeaderMap) -> ScimResult<ScimResponse> {
+            pub async fn delete(State(state): State<AppState>, caller: ScimCaller, ScimPath(id): ScimPath, headers: HeaderMap) -> ScimResult<ScimResponse> {
                 resources::delete(&state, &caller, $kind, &id, &headers).await
             }
         }

@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -206,4 +207,32 @@ pub fn list_response(resources: Vec<Value>, total: usize, start_index: usize) ->
         "itemsPerPage": resources.len(),
         "Resources": resources,
     })
+}
+
+/// Query parameters, names as sent.
+pub struct Params(pub HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = ScimError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ScimError> {
+        axum::extract::Query::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map(|q| Params(q.0))
+            .map_err(|e| ScimError::bad(ScimType::InvalidSyntax, e.body_text()))
+    }
+}
+
+/// A path parameter (an id).
+pub struct ScimPath(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ScimPath {
+    type Rejection = ScimError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ScimError> {
+        axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|p| ScimPath(p.0))
+            .map_err(|e| ScimError::bad(ScimType::InvalidSyntax, e.body_text()))
+    }
 }
