@@ -465,7 +465,7 @@ pub async fn groups_of(
     .await
 }
 
-/// Which of `ids` are resources of `kind` in the organization.
+/// Whether `id` is a resource of `kind` in the organization.
 pub async fn exists(
     c: &mut AnyConnection,
     org: &OrgId,
