@@ -9,6 +9,7 @@ use crate::metering::api::{entitlements, events, meters};
 use crate::metering::ingest::Ingestor;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::{StatusCode, Uri};
 use axum::response::IntoResponse;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -29,6 +30,7 @@ use crate::http::faults::{self, Faults};
 use crate::http::{health, idempotency, request_id};
 use crate::identity;
 use crate::identity::api::{connections, domains, sso};
+use crate::identity::scim;
 use crate::openapi::ApiDoc;
 use crate::store::Db;
 use crate::tenancy::api::{api_keys, invitations, members, organizations, roles, sessions, users};
@@ -148,6 +150,36 @@ pub fn router_and_spec() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(domains::verify))
         .routes(routes!(sso::authorize))
         .routes(routes!(sso::oidc_callback))
+        .routes(routes!(scim::tokens::list, scim::tokens::create))
+        .routes(routes!(scim::tokens::revoke))
+        .routes(routes!(scim::discovery::service_provider_config))
+        .routes(routes!(scim::discovery::resource_types))
+        .routes(routes!(scim::discovery::resource_type_by_id))
+        .routes(routes!(scim::discovery::schemas_list))
+        .routes(routes!(scim::discovery::schema_by_id))
+        .routes(routes!(scim::endpoints::search_all))
+        .routes(routes!(
+            scim::endpoints::users::list,
+            scim::endpoints::users::create
+        ))
+        .routes(routes!(scim::endpoints::users::search))
+        .routes(routes!(
+            scim::endpoints::users::get,
+            scim::endpoints::users::replace,
+            scim::endpoints::users::patch,
+            scim::endpoints::users::delete
+        ))
+        .routes(routes!(
+            scim::endpoints::groups::list,
+            scim::endpoints::groups::create
+        ))
+        .routes(routes!(scim::endpoints::groups::search))
+        .routes(routes!(
+            scim::endpoints::groups::get,
+            scim::endpoints::groups::replace,
+            scim::endpoints::groups::patch,
+            scim::endpoints::groups::delete
+        ))
         .split_for_parts()
 }
 
@@ -161,8 +193,16 @@ pub fn app(state: AppState, inject_faults: bool) -> Router {
             axum::routing::get(move || async move { axum::Json(spec.as_ref().clone()) }),
         )
         .merge(portal::routes())
-        .fallback(|| async { ApiError::RouteNotFound })
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .fallback(|uri: Uri| async move {
+            scim::unrouted(&uri, StatusCode::NOT_FOUND, ApiError::RouteNotFound)
+        })
+        .method_not_allowed_fallback(|uri: Uri| async move {
+            scim::unrouted(
+                &uri,
+                StatusCode::METHOD_NOT_ALLOWED,
+                ApiError::MethodNotAllowed,
+            )
+        })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             idempotency::middleware,

@@ -135,6 +135,15 @@ prefixed_id!(
 prefixed_id!(
     /// An entry of the request log: one API request made with a key.
     RequestLogId, "rlog");
+prefixed_id!(
+    /// A SCIM token: how an organization's directory (Entra ID, Okta…) provisions it.
+    ScimTokenId, "scimtok");
+prefixed_id!(
+    /// A user provisioned by SCIM.
+    ScimUserId, "scimusr");
+prefixed_id!(
+    /// A group provisioned by SCIM.
+    ScimGroupId, "scimgrp");
 
 #[cfg(test)]
 mod tests {

@@ -43,6 +43,18 @@ impl Modify for SecuritySchemes {
             ),
         );
         components.add_security_scheme(
+            "scim_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("nf_scim_…")
+                    .description(Some(
+                        "A SCIM token of the organization (`POST /v1/scim/tokens`), for its directory. Accepted only under `/scim/v2`.",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
             "session",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
                 "nf_session",
@@ -100,6 +112,7 @@ impl Modify for SecuritySchemes {
         (name = "sso_connections", description = "Single sign-on: an organization's OpenID Connect or SAML identity provider, the roles its users get, and the outcome of its last login."),
         (name = "sso_domains", description = "Email domains an organization proves it owns (DNS TXT), routes logins by, and may require single sign-on for."),
         (name = "sso", description = "The browser's single sign-on flow: to the identity provider and back to a session."),
+        (name = "scim", description = "SCIM 2.0 provisioning (RFC 7643, RFC 7644): tokens for your directory (Entra ID, Okta…), and the `/scim/v2` endpoints it calls to create, update and deactivate your organization's users and groups. Deactivated users lose access at once; changes arrive as `directory.*` webhook events."),
         (name = "health", description = "Liveness and readiness."),
     )
 )]

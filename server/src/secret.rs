@@ -35,6 +35,10 @@ pub fn digest(parts: &[&[u8]]) -> String {
     hex::encode(h.finalize())
 }
 
+/// The `password_hash` of an account made by provisioning (SCIM, SSO): not a PHC string, so
+/// no password ever verifies against it.
+pub const UNUSABLE_PASSWORD_HASH: &str = "!unusable";
+
 /// Argon2id PHC string. CPU-heavy: call from a blocking thread.
 pub fn hash_password(password: &str) -> anyhow::Result<String> {
     Argon2::default()
@@ -42,10 +46,6 @@ pub fn hash_password(password: &str) -> anyhow::Result<String> {
         .map(|h| h.to_string())
         .map_err(|e| anyhow::anyhow!("password hashing failed: {e}"))
 }
-
-/// The password hash of an account that logs in only through single sign-on or was
-/// provisioned by a directory: not a PHC string, so no password ever matches it.
-pub const NO_PASSWORD: &str = "!";
 
 /// Constant-time check of a password against its PHC string. CPU-heavy.
 pub fn verify_password(password: &str, phc: &str) -> bool {
@@ -78,6 +78,8 @@ mod tests {
         assert!(verify_password("correct horse battery", &phc));
         assert!(!verify_password("correct horse batterY", &phc));
         assert!(!verify_password("x", "not a phc string"));
+        assert!(!verify_password("", UNUSABLE_PASSWORD_HASH));
+        assert!(!verify_password("!unusable", UNUSABLE_PASSWORD_HASH));
     }
 
     #[test]

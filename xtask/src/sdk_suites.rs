@@ -40,7 +40,10 @@ pub fn run_all(root: &Path, python: &Path) -> anyhow::Result<()> {
                 &format!("127.0.0.1:{port}"),
             ])
             // A fixed test key, so tenants' secrets (SSO connections) can be kept.
-            .args(["--encryption-key", "bmVvZm9yZ2Utc3VpdGVzLXRlc3Qta2V5LTMyYnl0ZXM="])
+            .args([
+                "--encryption-key",
+                "bmVvZm9yZ2Utc3VpdGVzLXRlc3Qta2V5LTMyYnl0ZXM=",
+            ])
             .arg("--database-url")
             .arg(format!("sqlite:{}", dir.join("suites.db").display()))
             .env("NEOFORGE_LOG", "warn")

@@ -36,8 +36,41 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The document without the operations left out of the SDKs (`x-sdk-exclude`): progenitor
+/// never sees them, nor their media types (SCIM's `application/scim+json`).
+fn without_excluded(doc: &OpenAPI) -> OpenAPI {
+    let mut doc = doc.clone();
+    let excluded = |op: &Option<openapiv3::Operation>| {
+        op.as_ref().is_some_and(|op| {
+            op.extensions.get("x-sdk-exclude") == Some(&serde_json::Value::Bool(true))
+        })
+    };
+    doc.paths.paths.retain(|_, item| {
+        let openapiv3::ReferenceOr::Item(item) = item else {
+            return true;
+        };
+        for op in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.options,
+            &mut item.head,
+            &mut item.patch,
+            &mut item.trace,
+        ] {
+            if excluded(op) {
+                *op = None;
+            }
+        }
+        item.iter().next().is_some()
+    });
+    doc
+}
+
 /// progenitor's output for the normalised document: the `Client`, its builders and `types`.
 fn progenitor_code(doc: &OpenAPI) -> anyhow::Result<String> {
+    let doc = &without_excluded(doc);
     let mut settings = GenerationSettings::default();
     settings
         .with_interface(InterfaceStyle::Builder)

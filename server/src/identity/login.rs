@@ -120,7 +120,7 @@ async fn provision(
             let row = UserRow {
                 id: id.to_string(),
                 email: email.as_str().to_owned(),
-                password_hash: secret::NO_PASSWORD.to_owned(),
+                password_hash: secret::UNUSABLE_PASSWORD_HASH.to_owned(),
                 created_at: now,
             };
             tenancy_db::insert_user(&mut tx, &row).await?;
@@ -133,7 +133,7 @@ async fn provision(
         id: user_id.as_str(),
         ip,
     };
-    match tenancy_db::find_membership(&mut *tx, &user_id, Some(&scope.org_id)).await? {
+    match tenancy_db::membership_state(&mut tx, &scope.org_id, &user_id).await? {
         None => {
             tenancy_db::insert_membership(&mut tx, &scope.org_id, &user_id, mapped, now).await?;
             audit::record(
@@ -146,11 +146,16 @@ async fn provision(
             )
             .await?;
         }
+        // The organization's directory deactivated them: single sign-on does not undo that.
+        Some((_, Some(_))) => {
+            return Ok(Err(Failure::new(
+                "membership_suspended",
+                "this user's membership is suspended by the organization's directory",
+            )));
+        }
         // The provider's groups keep the role in step, but never touch an owner.
-        Some(m)
-            if m.role != mapped
-                && m.role != "owner"
-                && mappings.iter().any(|x| x.role == mapped) =>
+        Some((role, None))
+            if role != mapped && role != "owner" && mappings.iter().any(|x| x.role == mapped) =>
         {
             tenancy_db::set_member_role(&mut tx, &scope, &user_id, mapped).await?;
             audit::record(

@@ -7,6 +7,7 @@ pub mod dns;
 pub mod login;
 pub mod model;
 pub mod oidc;
+pub mod scim;
 pub mod store;
 
 use std::net::SocketAddr;

@@ -13,7 +13,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::pool::PoolConnection;
 use sqlx::{AnyConnection, AnyPool, Transaction};
 
-use crate::tenancy::Scope;
+use crate::tenancy::{Env, Scope};
 
 pub type Tx = Transaction<'static, sqlx::Any>;
 
@@ -187,6 +187,19 @@ impl Db {
                 .await?;
         }
         Ok(tx)
+    }
+
+    /// Moves a scoped transaction to the other environment of its tenant, for the rare
+    /// organization-wide change that touches both environments' rows (suspending a member
+    /// revokes their keys in each). Nothing to do on SQLite, which has no row-level security.
+    pub async fn switch_env(c: &mut AnyConnection, env: Env) -> Result<(), sqlx::Error> {
+        if is_postgres(c) {
+            sqlx::query("SELECT set_config('neoforge.env', $1, true)")
+                .bind(env.as_str())
+                .execute(c)
+                .await?;
+        }
+        Ok(())
     }
 
     pub async fn ping(&self) -> Result<(), sqlx::Error> {

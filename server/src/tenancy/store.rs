@@ -139,7 +139,8 @@ pub async fn get_org(
 ) -> sqlx::Result<Option<OrgRow>> {
     sqlx::query_as(
         "SELECT o.id, o.name, o.created_at, m.role FROM organizations o
-         JOIN memberships m ON m.tenant_id = o.id AND m.user_id = $2 WHERE o.id = $1",
+         JOIN memberships m ON m.tenant_id = o.id AND m.user_id = $2 AND m.suspended_at IS NULL
+         WHERE o.id = $1",
     )
     .bind(scope.org_id.as_str())
     .bind(user.as_str())
@@ -162,7 +163,8 @@ pub async fn list_user_orgs<'c>(
 ) -> sqlx::Result<Vec<OrgRow>> {
     sqlx::query_as(
         "SELECT o.id, o.name, o.created_at, m.role FROM memberships m
-         JOIN organizations o ON o.id = m.tenant_id WHERE m.user_id = $1 ORDER BY o.id",
+         JOIN organizations o ON o.id = m.tenant_id
+         WHERE m.user_id = $1 AND m.suspended_at IS NULL ORDER BY o.id",
     )
     .bind(user.as_str())
     .fetch_all(db)
@@ -184,7 +186,8 @@ impl Membership {
     }
 }
 
-/// The user's membership in `org`, or in their oldest organization when `org` is None.
+/// The user's membership in `org`, or in their oldest organization when `org` is None. A
+/// membership suspended by the organization's directory (SCIM) grants nothing.
 pub async fn find_membership<'c>(
     db: impl AnyExecutor<'c>,
     user: &UserId,
@@ -193,7 +196,7 @@ pub async fn find_membership<'c>(
     sqlx::query_as(
         "SELECT m.tenant_id, m.role, r.permissions AS custom_permissions FROM memberships m
          LEFT JOIN roles r ON r.id = m.role AND r.tenant_id = m.tenant_id
-         WHERE m.user_id = $1 AND ($2 IS NULL OR m.tenant_id = $2)
+         WHERE m.user_id = $1 AND ($2 IS NULL OR m.tenant_id = $2) AND m.suspended_at IS NULL
          ORDER BY m.created_at, m.tenant_id LIMIT 1",
     )
     .bind(user.as_str())
@@ -238,7 +241,7 @@ pub async fn list_members(
     sqlx::query_as(
         "SELECT m.user_id, u.email, m.role, m.created_at FROM memberships m
          JOIN users u ON u.id = m.user_id
-         WHERE m.tenant_id = $1 AND ($2 IS NULL OR m.user_id < $2)
+         WHERE m.tenant_id = $1 AND ($2 IS NULL OR m.user_id < $2) AND m.suspended_at IS NULL
          ORDER BY m.user_id DESC LIMIT $3",
     )
     .bind(scope.org_id.as_str())
@@ -255,7 +258,8 @@ pub async fn get_member(
 ) -> sqlx::Result<Option<MemberRow>> {
     sqlx::query_as(
         "SELECT m.user_id, u.email, m.role, m.created_at FROM memberships m
-         JOIN users u ON u.id = m.user_id WHERE m.tenant_id = $1 AND m.user_id = $2",
+         JOIN users u ON u.id = m.user_id
+         WHERE m.tenant_id = $1 AND m.user_id = $2 AND m.suspended_at IS NULL",
     )
     .bind(scope.org_id.as_str())
     .bind(user.as_str())
@@ -292,10 +296,78 @@ pub async fn delete_member(
 }
 
 pub async fn count_owners(c: &mut AnyConnection, scope: &Scope) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE tenant_id = $1 AND role = 'owner'")
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM memberships WHERE tenant_id = $1 AND role = 'owner' AND suspended_at IS NULL",
+    )
         .bind(scope.org_id.as_str())
         .fetch_one(c)
         .await
+}
+
+/// A membership's role and whether it is suspended (None: no membership).
+pub async fn membership_state(
+    c: &mut AnyConnection,
+    org: &OrgId,
+    user: &UserId,
+) -> sqlx::Result<Option<(String, Option<i64>)>> {
+    sqlx::query_as(
+        "SELECT role, suspended_at FROM memberships WHERE tenant_id = $1 AND user_id = $2",
+    )
+    .bind(org.as_str())
+    .bind(user.as_str())
+    .fetch_optional(c)
+    .await
+}
+
+/// Suspends (`Some(now)`) or restores (`None`) a membership: a suspended member keeps their
+/// role but has no access, as if they had left.
+pub async fn set_membership_suspended(
+    c: &mut AnyConnection,
+    org: &OrgId,
+    user: &UserId,
+    suspended_at: Option<i64>,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE memberships SET suspended_at = $3 WHERE tenant_id = $1 AND user_id = $2")
+        .bind(org.as_str())
+        .bind(user.as_str())
+        .bind(suspended_at)
+        .execute(c)
+        .await
+        .map(|_| ())
+}
+
+/// Revokes every key the user created in the scope.
+pub async fn revoke_user_api_keys(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    user: &UserId,
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE api_keys SET revoked_at = $4
+         WHERE tenant_id = $1 AND env = $2 AND created_by = $3 AND revoked_at IS NULL",
+    )
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .bind(user.as_str())
+    .bind(now)
+    .execute(c)
+    .await
+    .map(|_| ())
+}
+
+/// Logs the user out everywhere.
+pub async fn revoke_user_sessions(
+    c: &mut AnyConnection,
+    user: &UserId,
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
+        .bind(user.as_str())
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|_| ())
 }
 
 // ---------- custom roles ----------
@@ -654,6 +726,7 @@ pub async fn find_api_key_by_hash<'c>(
                 k.last_used_at, m.role, r.permissions AS custom_permissions
          FROM api_keys k
          LEFT JOIN memberships m ON m.tenant_id = k.tenant_id AND m.user_id = k.created_by
+              AND m.suspended_at IS NULL
          LEFT JOIN roles r ON r.id = m.role AND r.tenant_id = k.tenant_id
          WHERE k.secret_hash = $1",
     )

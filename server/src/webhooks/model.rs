@@ -27,6 +27,14 @@ pub const EVENT_TYPES: &[&str] = &[
     "credit_note.created",
     "usage.threshold_reached",
     "webhook_endpoint.disabled",
+    "directory.user_created",
+    "directory.user_updated",
+    "directory.user_deleted",
+    "directory.group_created",
+    "directory.group_updated",
+    "directory.group_deleted",
+    "directory.group_member_added",
+    "directory.group_member_removed",
 ];
 
 /// At most this many entries in an endpoint's `enabled_events`.

@@ -367,6 +367,17 @@ fn fill(template: &str, id: &str) -> String {
 #[track_caller]
 fn assert_problem_or_success(r: &crate::helpers::Reply, what: &str) {
     assert!(r.status.as_u16() < 500, "{what}: {} {}", r.status, r.body);
+    // SCIM clients read SCIM's own error documents (RFC 7644 §3.12), not problems.
+    if what.contains(" /scim/v2/") && r.status.is_client_error() {
+        assert_eq!(
+            r.header("content-type"),
+            Some("application/scim+json"),
+            "{what}: {}",
+            r.body
+        );
+        assert_eq!(r.body["status"], r.status.as_str(), "{what}: {}", r.body);
+        return;
+    }
     if r.status.is_client_error() {
         assert_eq!(
             r.header("content-type"),

@@ -17,6 +17,7 @@ mod metering;
 mod organizations;
 mod portal;
 mod request_log;
+mod scim;
 mod sso;
 mod stripe;
 mod subscriptions;

@@ -678,8 +678,56 @@ async fn verified_domains_route_logins_and_can_require_sso(b: Backend) {
     app.stop().await;
 }
 
+async fn directory_deactivation_stops_sso_logins(b: Backend) {
+    let app = spawn(b, None).await;
+    let owner = app.signup("owner@acme.test").await;
+    let provider = provider(&app, json!({})).await;
+    let conn = create_connection(&app, &owner, &provider, json!({})).await;
+    let start = format!("/v1/sso/authorize?connection={}", id(&conn));
+    let first = browser_login(&app, &provider, &start, "ada@acme.test").await;
+    let ada = session_of(&first);
+
+    // The directory provisions Ada (linking her account), then deactivates her.
+    let (_, token) = crate::scim::scim_token(&app, &owner.session).await;
+    let user = crate::scim::scim(
+        &app,
+        Method::POST,
+        "/Users",
+        &token,
+        Some(json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "ada@acme.test",
+            "emails": [{"value": "ada@acme.test", "type": "work", "primary": true}],
+            "active": true,
+        })),
+    )
+    .await;
+    let scim_id = user.expect(201)["id"].as_str().expect("id").to_owned();
+    crate::scim::scim(
+        &app,
+        Method::PATCH,
+        &format!("/Users/{scim_id}"),
+        &token,
+        Some(json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "Replace", "path": "active", "value": "False"}],
+        })),
+    )
+    .await
+    .expect(200);
+
+    // Her session is gone, and single sign-on cannot bring her back.
+    app.get("/v1/api_keys", &ada)
+        .await
+        .expect_problem(401, "invalid_session");
+    let again = browser_login(&app, &provider, &start, "ada@acme.test").await;
+    again.expect_problem(401, "membership_suspended");
+    app.stop().await;
+}
+
 crate::on_both_backends!(
     oidc_login_provisions_a_member_with_a_bound_session,
+    directory_deactivation_stops_sso_logins,
     spoiled_id_tokens_and_replayed_states_are_refused,
     connections_are_checked_and_isolated,
     connections_need_the_encryption_key,

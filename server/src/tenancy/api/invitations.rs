@@ -327,14 +327,21 @@ pub async fn accept(
         }
     }
     let org_id = OrgId::from_db(inv.tenant_id.clone());
-    if db::find_membership(&mut *tx, &user.user_id, Some(&org_id))
-        .await?
-        .is_some()
-    {
-        return Err(ApiError::conflict(
-            "already_member",
-            "You are already a member of this organization.",
-        ));
+    match db::membership_state(&mut tx, &org_id, &user.user_id).await? {
+        None => {}
+        Some((_, None)) => {
+            return Err(ApiError::conflict(
+                "already_member",
+                "You are already a member of this organization.",
+            ));
+        }
+        // Only the organization's directory (SCIM) can give a suspended member access again.
+        Some((_, Some(_))) => {
+            return Err(ApiError::conflict(
+                "membership_suspended",
+                "Your membership of this organization is suspended by its directory.",
+            ));
+        }
     }
     if !db::close_invitation(&mut tx, &inv.tenant_id, &inv.id, true, now).await? {
         return Err(ApiError::conflict(
