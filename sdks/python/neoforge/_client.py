@@ -61,6 +61,8 @@ from .resources import (
     AsyncSsoConnectionsResource,
     SsoDomainsResource,
     AsyncSsoDomainsResource,
+    ScimResource,
+    AsyncScimResource,
     HealthResource,
     AsyncHealthResource,
 )
@@ -100,6 +102,7 @@ class Client:
     webhooks: WebhooksResource
     sso_connections: SsoConnectionsResource
     sso_domains: SsoDomainsResource
+    scim: ScimResource
     health: HealthResource
 
     def __init__(
@@ -138,6 +141,7 @@ class Client:
         self.webhooks = WebhooksResource(self._transport)
         self.sso_connections = SsoConnectionsResource(self._transport)
         self.sso_domains = SsoDomainsResource(self._transport)
+        self.scim = ScimResource(self._transport)
         self.health = HealthResource(self._transport)
 
     def close(self) -> None:
@@ -185,6 +189,7 @@ class AsyncClient:
     webhooks: AsyncWebhooksResource
     sso_connections: AsyncSsoConnectionsResource
     sso_domains: AsyncSsoDomainsResource
+    scim: AsyncScimResource
     health: AsyncHealthResource
 
     def __init__(
@@ -223,6 +228,7 @@ class AsyncClient:
         self.webhooks = AsyncWebhooksResource(self._transport)
         self.sso_connections = AsyncSsoConnectionsResource(self._transport)
         self.sso_domains = AsyncSsoDomainsResource(self._transport)
+        self.scim = AsyncScimResource(self._transport)
         self.health = AsyncHealthResource(self._transport)
 
     async def close(self) -> None:

@@ -864,6 +864,23 @@ class CreateRoleRequest(_response.Model):
 
 
 @dataclass(frozen=True)
+class CreateScimTokenRequest(_response.Model):
+    name: str
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CreateScimTokenRequest:
+        return cls(
+            name=data["name"],
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+            "name": self.name,
+        }
+        return data
+
+
+@dataclass(frozen=True)
 class CreateSubscriptionRequest(_response.Model):
     customer: CustomerId
     items: List[SubscriptionItem]
@@ -2454,6 +2471,87 @@ class RoleMapping(_response.Model):
             "role": self.role,
         }
         return data
+
+
+@dataclass(frozen=True)
+class ScimToken(_response.Model):
+    created_at: str
+    created_by: UserId
+    env: Env
+    id: ScimTokenId
+    name: str
+    prefix: str
+    """The start of the token, for recognising it."""
+    last_used_at: Optional[str] = None
+    """Updated at most once a minute."""
+    revoked_at: Optional[str] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ScimToken:
+        return cls(
+            created_at=data["created_at"],
+            created_by=data["created_by"],
+            env=data["env"],
+            id=data["id"],
+            name=data["name"],
+            prefix=data["prefix"],
+            last_used_at=data.get("last_used_at"),
+            revoked_at=data.get("revoked_at"),
+        )
+
+
+ScimTokenId = str
+
+
+@dataclass(frozen=True)
+class ScimTokenPage(_response.Model):
+    data: List[ScimToken]
+    has_more: bool
+    """True when more items follow this page."""
+    next_cursor: Optional[str] = None
+    """Pass as `starting_after` to get the next page; null on the last page."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ScimTokenPage:
+        return cls(
+            data=[ScimToken.from_dict(v0) for v0 in data["data"]],
+            has_more=data["has_more"],
+            next_cursor=data.get("next_cursor"),
+        )
+
+
+@dataclass(frozen=True)
+class ScimTokenWithSecret(_response.Model):
+    """A token with its secret, returned only on creation."""
+
+    created_at: str
+    created_by: UserId
+    env: Env
+    id: ScimTokenId
+    name: str
+    prefix: str
+    """The start of the token, for recognising it."""
+    secret: str
+    """The token for the directory's `Authorization: Bearer` header. Store it now: it is
+    never shown again.
+    """
+    last_used_at: Optional[str] = None
+    """Updated at most once a minute."""
+    revoked_at: Optional[str] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ScimTokenWithSecret:
+        return cls(
+            created_at=data["created_at"],
+            created_by=data["created_by"],
+            env=data["env"],
+            id=data["id"],
+            name=data["name"],
+            prefix=data["prefix"],
+            secret=data["secret"],
+            last_used_at=data.get("last_used_at"),
+            revoked_at=data.get("revoked_at"),
+        )
 
 
 @dataclass(frozen=True)

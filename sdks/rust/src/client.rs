@@ -850,6 +850,17 @@ pub mod types {
             Default::default()
         }
     }
+    ///`CreateScimTokenRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct CreateScimTokenRequest {
+        pub name: ::std::string::String,
+    }
+    impl CreateScimTokenRequest {
+        pub fn builder() -> builder::CreateScimTokenRequest {
+            Default::default()
+        }
+    }
     ///`CreateSubscriptionRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(deny_unknown_fields)]
@@ -3328,6 +3339,120 @@ pub mod types {
     }
     impl RoleMapping {
         pub fn builder() -> builder::RoleMapping {
+            Default::default()
+        }
+    }
+    ///`ScimToken`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct ScimToken {
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub created_by: UserId,
+        pub env: Env,
+        pub id: ScimTokenId,
+        ///Updated at most once a minute.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_used_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        pub name: ::std::string::String,
+        ///The start of the token, for recognising it.
+        pub prefix: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub revoked_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+    }
+    impl ScimToken {
+        pub fn builder() -> builder::ScimToken {
+            Default::default()
+        }
+    }
+    ///`ScimTokenId`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ScimTokenId(::std::string::String);
+    impl ::std::ops::Deref for ScimTokenId {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ScimTokenId> for ::std::string::String {
+        fn from(value: ScimTokenId) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ScimTokenId {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| {
+                    ::regress::Regex::new("^scimtok_[0-9a-f]{32}$").unwrap()
+                });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^scimtok_[0-9a-f]{32}$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ScimTokenId {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ScimTokenId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ScimTokenId {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`ScimTokenPage`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct ScimTokenPage {
+        pub data: ::std::vec::Vec<ScimToken>,
+        ///True when more items follow this page.
+        pub has_more: bool,
+        ///Pass as `starting_after` to get the next page; null on the last page.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+    }
+    impl ScimTokenPage {
+        pub fn builder() -> builder::ScimTokenPage {
+            Default::default()
+        }
+    }
+    ///A token with its secret, returned only on creation.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct ScimTokenWithSecret {
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub created_by: UserId,
+        pub env: Env,
+        pub id: ScimTokenId,
+        ///Updated at most once a minute.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_used_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        pub name: ::std::string::String,
+        ///The start of the token, for recognising it.
+        pub prefix: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub revoked_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        /**The token for the directory's `Authorization: Bearer` header. Store it now: it is
+        never shown again.*/
+        pub secret: ::std::string::String,
+    }
+    impl ScimTokenWithSecret {
+        pub fn builder() -> builder::ScimTokenWithSecret {
             Default::default()
         }
     }
@@ -7548,6 +7673,44 @@ pub mod types {
                     description: Ok(value.description),
                     name: Ok(value.name),
                     permissions: Ok(value.permissions),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CreateScimTokenRequest {
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for CreateScimTokenRequest {
+            fn default() -> Self {
+                Self {
+                    name: Err("no value supplied for name".to_string()),
+                }
+            }
+        }
+        impl CreateScimTokenRequest {
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for name: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CreateScimTokenRequest> for super::CreateScimTokenRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CreateScimTokenRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { name: value.name? })
+            }
+        }
+        impl ::std::convert::From<super::CreateScimTokenRequest> for CreateScimTokenRequest {
+            fn from(value: super::CreateScimTokenRequest) -> Self {
+                Self {
+                    name: Ok(value.name),
                 }
             }
         }
@@ -13633,6 +13796,393 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct ScimToken {
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            created_by: ::std::result::Result<super::UserId, ::std::string::String>,
+            env: ::std::result::Result<super::Env, ::std::string::String>,
+            id: ::std::result::Result<super::ScimTokenId, ::std::string::String>,
+            last_used_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            prefix: ::std::result::Result<::std::string::String, ::std::string::String>,
+            revoked_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ScimToken {
+            fn default() -> Self {
+                Self {
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    created_by: Err("no value supplied for created_by".to_string()),
+                    env: Err("no value supplied for env".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    last_used_at: Ok(Default::default()),
+                    name: Err("no value supplied for name".to_string()),
+                    prefix: Err("no value supplied for prefix".to_string()),
+                    revoked_at: Ok(Default::default()),
+                }
+            }
+        }
+        impl ScimToken {
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for created_at: {e}"));
+                self
+            }
+            pub fn created_by<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::UserId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_by = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for created_by: {e}"));
+                self
+            }
+            pub fn env<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Env>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.env = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for env: {e}"));
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::ScimTokenId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn last_used_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.last_used_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for last_used_at: {e}"));
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for name: {e}"));
+                self
+            }
+            pub fn prefix<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.prefix = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for prefix: {e}"));
+                self
+            }
+            pub fn revoked_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.revoked_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for revoked_at: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ScimToken> for super::ScimToken {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ScimToken,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    created_at: value.created_at?,
+                    created_by: value.created_by?,
+                    env: value.env?,
+                    id: value.id?,
+                    last_used_at: value.last_used_at?,
+                    name: value.name?,
+                    prefix: value.prefix?,
+                    revoked_at: value.revoked_at?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ScimToken> for ScimToken {
+            fn from(value: super::ScimToken) -> Self {
+                Self {
+                    created_at: Ok(value.created_at),
+                    created_by: Ok(value.created_by),
+                    env: Ok(value.env),
+                    id: Ok(value.id),
+                    last_used_at: Ok(value.last_used_at),
+                    name: Ok(value.name),
+                    prefix: Ok(value.prefix),
+                    revoked_at: Ok(value.revoked_at),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ScimTokenPage {
+            data: ::std::result::Result<::std::vec::Vec<super::ScimToken>, ::std::string::String>,
+            has_more: ::std::result::Result<bool, ::std::string::String>,
+            next_cursor: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ScimTokenPage {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    has_more: Err("no value supplied for has_more".to_string()),
+                    next_cursor: Ok(Default::default()),
+                }
+            }
+        }
+        impl ScimTokenPage {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::ScimToken>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for data: {e}"));
+                self
+            }
+            pub fn has_more<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_more = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for has_more: {e}"));
+                self
+            }
+            pub fn next_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for next_cursor: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ScimTokenPage> for super::ScimTokenPage {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ScimTokenPage,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    has_more: value.has_more?,
+                    next_cursor: value.next_cursor?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ScimTokenPage> for ScimTokenPage {
+            fn from(value: super::ScimTokenPage) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    has_more: Ok(value.has_more),
+                    next_cursor: Ok(value.next_cursor),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ScimTokenWithSecret {
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            created_by: ::std::result::Result<super::UserId, ::std::string::String>,
+            env: ::std::result::Result<super::Env, ::std::string::String>,
+            id: ::std::result::Result<super::ScimTokenId, ::std::string::String>,
+            last_used_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            prefix: ::std::result::Result<::std::string::String, ::std::string::String>,
+            revoked_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            secret: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for ScimTokenWithSecret {
+            fn default() -> Self {
+                Self {
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    created_by: Err("no value supplied for created_by".to_string()),
+                    env: Err("no value supplied for env".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    last_used_at: Ok(Default::default()),
+                    name: Err("no value supplied for name".to_string()),
+                    prefix: Err("no value supplied for prefix".to_string()),
+                    revoked_at: Ok(Default::default()),
+                    secret: Err("no value supplied for secret".to_string()),
+                }
+            }
+        }
+        impl ScimTokenWithSecret {
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for created_at: {e}"));
+                self
+            }
+            pub fn created_by<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::UserId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_by = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for created_by: {e}"));
+                self
+            }
+            pub fn env<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Env>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.env = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for env: {e}"));
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::ScimTokenId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn last_used_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.last_used_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for last_used_at: {e}"));
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for name: {e}"));
+                self
+            }
+            pub fn prefix<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.prefix = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for prefix: {e}"));
+                self
+            }
+            pub fn revoked_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.revoked_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for revoked_at: {e}"));
+                self
+            }
+            pub fn secret<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.secret = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for secret: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ScimTokenWithSecret> for super::ScimTokenWithSecret {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ScimTokenWithSecret,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    created_at: value.created_at?,
+                    created_by: value.created_by?,
+                    env: value.env?,
+                    id: value.id?,
+                    last_used_at: value.last_used_at?,
+                    name: value.name?,
+                    prefix: value.prefix?,
+                    revoked_at: value.revoked_at?,
+                    secret: value.secret?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ScimTokenWithSecret> for ScimTokenWithSecret {
+            fn from(value: super::ScimTokenWithSecret) -> Self {
+                Self {
+                    created_at: Ok(value.created_at),
+                    created_by: Ok(value.created_by),
+                    env: Ok(value.env),
+                    id: Ok(value.id),
+                    last_used_at: Ok(value.last_used_at),
+                    name: Ok(value.name),
+                    prefix: Ok(value.prefix),
+                    revoked_at: Ok(value.revoked_at),
+                    secret: Ok(value.secret),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct SessionToken {
             expires_at: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
@@ -17381,19 +17931,6 @@ impl Client {
     pub fn invoices_get(&self) -> builder::InvoicesGet<'_> {
         builder::InvoicesGet::new(self)
     }
-    /**The invoice as an HTML page, to show or send to the customer
-
-    Sends a `GET` request to `/v1/invoices/{id}/html`
-
-    ```ignore
-    let response = client.invoices_html()
-        .id(id)
-        .send()
-        .await;
-    ```*/
-    pub fn invoices_html(&self) -> builder::InvoicesHtml<'_> {
-        builder::InvoicesHtml::new(self)
-    }
     /**Write an open invoice off as uncollectible
 
     Sends a `POST` request to `/v1/invoices/{id}/mark_uncollectible`
@@ -18010,6 +18547,51 @@ impl Client {
     pub fn roles_delete(&self) -> builder::RolesDelete<'_> {
         builder::RolesDelete::new(self)
     }
+    /**List the organization's SCIM tokens (both environments), newest first
+
+    Sends a `GET` request to `/v1/scim/tokens`
+
+    Arguments:
+    - `limit`: Page size, 1 to 100 (default 10).
+    - `starting_after`: Return items after this id (the previous page's `next_cursor`).
+    ```ignore
+    let response = client.scim_tokens_list()
+        .limit(limit)
+        .starting_after(starting_after)
+        .send()
+        .await;
+    ```*/
+    pub fn scim_tokens_list(&self) -> builder::ScimTokensList<'_> {
+        builder::ScimTokensList::new(self)
+    }
+    /**Create a SCIM token for the organization's directory. Its webhook events go to the
+    caller's environment
+
+    Sends a `POST` request to `/v1/scim/tokens`
+
+    ```ignore
+    let response = client.scim_tokens_create()
+        .body(body)
+        .send()
+        .await;
+    ```*/
+    pub fn scim_tokens_create(&self) -> builder::ScimTokensCreate<'_> {
+        builder::ScimTokensCreate::new(self)
+    }
+    /**Revoke a SCIM token: the directory using it is refused from then on. Revoking twice is
+    harmless
+
+    Sends a `DELETE` request to `/v1/scim/tokens/{id}`
+
+    ```ignore
+    let response = client.scim_tokens_revoke()
+        .id(id)
+        .send()
+        .await;
+    ```*/
+    pub fn scim_tokens_revoke(&self) -> builder::ScimTokensRevoke<'_> {
+        builder::ScimTokensRevoke::new(self)
+    }
     /**Log in with email and password
 
     Sends a `POST` request to `/v1/sessions`
@@ -18034,27 +18616,6 @@ impl Client {
     ```*/
     pub fn sessions_delete(&self) -> builder::SessionsDelete<'_> {
         builder::SessionsDelete::new(self)
-    }
-    /**Start a single sign-on login: redirects the browser to the identity provider
-
-    Sends a `GET` request to `/v1/sso/authorize`
-
-    Arguments:
-    - `connection`: The connection to log in with.
-    - `email`: Or the user's email address, routed by its verified domain.
-    - `organization`: Or the organization, whose active connection is used (live before sandbox).
-    - `redirect_to`: The page of this server to land on afterwards (default `/portal/`).
-    ```ignore
-    let response = client.sso_authorize()
-        .connection(connection)
-        .email(email)
-        .organization(organization)
-        .redirect_to(redirect_to)
-        .send()
-        .await;
-    ```*/
-    pub fn sso_authorize(&self) -> builder::SsoAuthorize<'_> {
-        builder::SsoAuthorize::new(self)
     }
     /**List the environment's single sign-on connections, newest first
 
@@ -18208,49 +18769,6 @@ impl Client {
     ```*/
     pub fn sso_domains_verify(&self) -> builder::SsoDomainsVerify<'_> {
         builder::SsoDomainsVerify::new(self)
-    }
-    /**Where the OpenID provider sends the browser back; ends in a session and a redirect
-
-    Sends a `GET` request to `/v1/sso/oidc/callback`
-
-    Arguments:
-    - `code`: The authorization code.
-    - `error`: The provider's error, when it refused the login.
-    - `error_description`
-    - `state`: The login's state, as sent to the provider.
-    ```ignore
-    let response = client.sso_oidc_callback()
-        .code(code)
-        .error(error)
-        .error_description(error_description)
-        .state(state)
-        .send()
-        .await;
-    ```*/
-    pub fn sso_oidc_callback(&self) -> builder::SsoOidcCallback<'_> {
-        builder::SsoOidcCallback::new(self)
-    }
-    /**Receive an event from Stripe. Authenticated by `Stripe-Signature` with this organization's
-    and environment's webhook signing secret
-
-    Sends a `POST` request to `/v1/stripe/webhooks/{org_id}/{env}`
-
-    Arguments:
-    - `org_id`: The organization (tenant).
-    - `env`: `live` or `test`.
-    - `stripe_signature`: Stripe's signature of the body.
-    - `body`
-    ```ignore
-    let response = client.stripe_webhooks_receive()
-        .org_id(org_id)
-        .env(env)
-        .stripe_signature(stripe_signature)
-        .body(body)
-        .send()
-        .await;
-    ```*/
-    pub fn stripe_webhooks_receive(&self) -> builder::StripeWebhooksReceive<'_> {
-        builder::StripeWebhooksReceive::new(self)
     }
     /**List subscriptions, newest first
 
@@ -21215,63 +21733,6 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
-                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
-                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
-                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
-        }
-    }
-    /**Builder for [`Client::invoices_html`]
-
-    [`Client::invoices_html`]: super::Client::invoices_html*/
-    #[derive(Debug, Clone)]
-    pub struct InvoicesHtml<'a> {
-        client: &'a super::Client,
-        id: Result<types::InvoiceId, String>,
-    }
-    impl<'a> InvoicesHtml<'a> {
-        pub fn new(client: &'a super::Client) -> Self {
-            Self {
-                client: client,
-                id: Err("id was not initialized".to_string()),
-            }
-        }
-        pub fn id<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<types::InvoiceId>,
-        {
-            self.id = value
-                .try_into()
-                .map_err(|_| "conversion to `InvoiceId` for id failed".to_string());
-            self
-        }
-        ///Sends a `GET` request to `/v1/invoices/{id}/html`
-        pub async fn send(self) -> Result<ResponseValue<ByteStream>, Error<ByteStream>> {
-            let Self { client, id } = self;
-            let id = id.map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/invoices/{}/html",
-                client.baseurl,
-                encode_path(&id.to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
-            #[allow(unused_mut)]
-            let mut request = client.client.get(url).headers(header_map).build()?;
-            let info = OperationInfo {
-                operation_id: "invoices_html",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => Ok(ResponseValue::stream(response)),
                 400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
@@ -24540,6 +25001,222 @@ pub mod builder {
             }
         }
     }
+    /**Builder for [`Client::scim_tokens_list`]
+
+    [`Client::scim_tokens_list`]: super::Client::scim_tokens_list*/
+    #[derive(Debug, Clone)]
+    pub struct ScimTokensList<'a> {
+        client: &'a super::Client,
+        limit: Result<Option<::std::num::NonZeroU64>, String>,
+        starting_after: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> ScimTokensList<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                limit: Ok(None),
+                starting_after: Ok(None),
+            }
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.limit = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: num :: NonZeroU64` for limit failed".to_string()
+            });
+            self
+        }
+        pub fn starting_after<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.starting_after = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for starting_after failed".to_string()
+            });
+            self
+        }
+        ///Sends a `GET` request to `/v1/scim/tokens`
+        pub async fn send(self) -> Result<ResponseValue<types::ScimTokenPage>, Error<ByteStream>> {
+            let Self {
+                client,
+                limit,
+                starting_after,
+            } = self;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let starting_after = starting_after.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/scim/tokens", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new(
+                    "starting_after",
+                    &starting_after,
+                ))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "scim_tokens_list",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::scim_tokens_create`]
+
+    [`Client::scim_tokens_create`]: super::Client::scim_tokens_create*/
+    #[derive(Debug, Clone)]
+    pub struct ScimTokensCreate<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::CreateScimTokenRequest, String>,
+    }
+    impl<'a> ScimTokensCreate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreateScimTokenRequest>,
+            <V as std::convert::TryInto<types::CreateScimTokenRequest>>::Error: std::fmt::Display,
+        {
+            self.body = value.try_into().map(From::from).map_err(|s| {
+                format!(
+                    "conversion to `CreateScimTokenRequest` for body failed: {}",
+                    s
+                )
+            });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::CreateScimTokenRequest,
+                ) -> types::builder::CreateScimTokenRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/scim/tokens`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::ScimTokenWithSecret>, Error<ByteStream>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| types::CreateScimTokenRequest::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/scim/tokens", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "scim_tokens_create",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::scim_tokens_revoke`]
+
+    [`Client::scim_tokens_revoke`]: super::Client::scim_tokens_revoke*/
+    #[derive(Debug, Clone)]
+    pub struct ScimTokensRevoke<'a> {
+        client: &'a super::Client,
+        id: Result<types::ScimTokenId, String>,
+    }
+    impl<'a> ScimTokensRevoke<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ScimTokenId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `ScimTokenId` for id failed".to_string());
+            self
+        }
+        ///Sends a `DELETE` request to `/v1/scim/tokens/{id}`
+        pub async fn send(self) -> Result<ResponseValue<()>, Error<ByteStream>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/scim/tokens/{}",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client.client.delete(url).headers(header_map).build()?;
+            let info = OperationInfo {
+                operation_id: "scim_tokens_revoke",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                204u16 => Ok(ResponseValue::empty(response)),
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     /**Builder for [`Client::sessions_create`]
 
     [`Client::sessions_create`]: super::Client::sessions_create*/
@@ -24643,118 +25320,6 @@ pub mod builder {
             match response.status().as_u16() {
                 204u16 => Ok(ResponseValue::empty(response)),
                 401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
-        }
-    }
-    /**Builder for [`Client::sso_authorize`]
-
-    [`Client::sso_authorize`]: super::Client::sso_authorize*/
-    #[derive(Debug, Clone)]
-    pub struct SsoAuthorize<'a> {
-        client: &'a super::Client,
-        connection: Result<Option<::std::string::String>, String>,
-        email: Result<Option<::std::string::String>, String>,
-        organization: Result<Option<::std::string::String>, String>,
-        redirect_to: Result<Option<::std::string::String>, String>,
-    }
-    impl<'a> SsoAuthorize<'a> {
-        pub fn new(client: &'a super::Client) -> Self {
-            Self {
-                client: client,
-                connection: Ok(None),
-                email: Ok(None),
-                organization: Ok(None),
-                redirect_to: Ok(None),
-            }
-        }
-        pub fn connection<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<::std::string::String>,
-        {
-            self.connection = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: std :: string :: String` for connection failed".to_string()
-            });
-            self
-        }
-        pub fn email<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<::std::string::String>,
-        {
-            self.email = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: std :: string :: String` for email failed".to_string()
-            });
-            self
-        }
-        pub fn organization<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<::std::string::String>,
-        {
-            self.organization = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: std :: string :: String` for organization failed".to_string()
-            });
-            self
-        }
-        pub fn redirect_to<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<::std::string::String>,
-        {
-            self.redirect_to = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: std :: string :: String` for redirect_to failed".to_string()
-            });
-            self
-        }
-        ///Sends a `GET` request to `/v1/sso/authorize`
-        pub async fn send(self) -> Result<ResponseValue<ByteStream>, Error<ByteStream>> {
-            let Self {
-                client,
-                connection,
-                email,
-                organization,
-                redirect_to,
-            } = self;
-            let connection = connection.map_err(Error::InvalidRequest)?;
-            let email = email.map_err(Error::InvalidRequest)?;
-            let organization = organization.map_err(Error::InvalidRequest)?;
-            let redirect_to = redirect_to.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/v1/sso/authorize", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .query(&progenitor_client::QueryParam::new(
-                    "connection",
-                    &connection,
-                ))
-                .query(&progenitor_client::QueryParam::new("email", &email))
-                .query(&progenitor_client::QueryParam::new(
-                    "organization",
-                    &organization,
-                ))
-                .query(&progenitor_client::QueryParam::new(
-                    "redirect_to",
-                    &redirect_to,
-                ))
-                .headers(header_map)
-                .build()?;
-            let info = OperationInfo {
-                operation_id: "sso_authorize",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200..=299 => Ok(ResponseValue::stream(response)),
-                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
-                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
-                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
-                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -25571,230 +26136,6 @@ pub mod builder {
                 404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 422u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
-        }
-    }
-    /**Builder for [`Client::sso_oidc_callback`]
-
-    [`Client::sso_oidc_callback`]: super::Client::sso_oidc_callback*/
-    #[derive(Debug, Clone)]
-    pub struct SsoOidcCallback<'a> {
-        client: &'a super::Client,
-        code: Result<Option<::std::string::String>, String>,
-        error: Result<Option<::std::string::String>, String>,
-        error_description: Result<Option<::std::string::String>, String>,
-        state: Result<Option<::std::string::String>, String>,
-    }
-    impl<'a> SsoOidcCallback<'a> {
-        pub fn new(client: &'a super::Client) -> Self {
-            Self {
-                client: client,
-                code: Ok(None),
-                error: Ok(None),
-                error_description: Ok(None),
-                state: Ok(None),
-            }
-        }
-        pub fn code<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<::std::string::String>,
-        {
-            self.code = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: std :: string :: String` for code failed".to_string()
-            });
-            self
-        }
-        pub fn error<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<::std::string::String>,
-        {
-            self.error = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: std :: string :: String` for error failed".to_string()
-            });
-            self
-        }
-        pub fn error_description<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<::std::string::String>,
-        {
-            self.error_description = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: std :: string :: String` for error_description failed"
-                    .to_string()
-            });
-            self
-        }
-        pub fn state<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<::std::string::String>,
-        {
-            self.state = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: std :: string :: String` for state failed".to_string()
-            });
-            self
-        }
-        ///Sends a `GET` request to `/v1/sso/oidc/callback`
-        pub async fn send(self) -> Result<ResponseValue<ByteStream>, Error<ByteStream>> {
-            let Self {
-                client,
-                code,
-                error,
-                error_description,
-                state,
-            } = self;
-            let code = code.map_err(Error::InvalidRequest)?;
-            let error = error.map_err(Error::InvalidRequest)?;
-            let error_description = error_description.map_err(Error::InvalidRequest)?;
-            let state = state.map_err(Error::InvalidRequest)?;
-            let url = format!("{}/v1/sso/oidc/callback", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .query(&progenitor_client::QueryParam::new("code", &code))
-                .query(&progenitor_client::QueryParam::new("error", &error))
-                .query(&progenitor_client::QueryParam::new(
-                    "error_description",
-                    &error_description,
-                ))
-                .query(&progenitor_client::QueryParam::new("state", &state))
-                .headers(header_map)
-                .build()?;
-            let info = OperationInfo {
-                operation_id: "sso_oidc_callback",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200..=299 => Ok(ResponseValue::stream(response)),
-                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
-                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
-        }
-    }
-    /**Builder for [`Client::stripe_webhooks_receive`]
-
-    [`Client::stripe_webhooks_receive`]: super::Client::stripe_webhooks_receive*/
-    #[derive(Debug, Clone)]
-    pub struct StripeWebhooksReceive<'a> {
-        client: &'a super::Client,
-        org_id: Result<::std::string::String, String>,
-        env: Result<::std::string::String, String>,
-        stripe_signature: Result<::std::string::String, String>,
-        body: Result<types::builder::StripeEvent, String>,
-    }
-    impl<'a> StripeWebhooksReceive<'a> {
-        pub fn new(client: &'a super::Client) -> Self {
-            Self {
-                client: client,
-                org_id: Err("org_id was not initialized".to_string()),
-                env: Err("env was not initialized".to_string()),
-                stripe_signature: Err("stripe_signature was not initialized".to_string()),
-                body: Ok(::std::default::Default::default()),
-            }
-        }
-        pub fn org_id<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<::std::string::String>,
-        {
-            self.org_id = value.try_into().map_err(|_| {
-                "conversion to `:: std :: string :: String` for org_id failed".to_string()
-            });
-            self
-        }
-        pub fn env<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<::std::string::String>,
-        {
-            self.env = value.try_into().map_err(|_| {
-                "conversion to `:: std :: string :: String` for env failed".to_string()
-            });
-            self
-        }
-        pub fn stripe_signature<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<::std::string::String>,
-        {
-            self.stripe_signature = value.try_into().map_err(|_| {
-                "conversion to `:: std :: string :: String` for stripe_signature failed".to_string()
-            });
-            self
-        }
-        pub fn body<V>(mut self, value: V) -> Self
-        where
-            V: std::convert::TryInto<types::StripeEvent>,
-            <V as std::convert::TryInto<types::StripeEvent>>::Error: std::fmt::Display,
-        {
-            self.body = value
-                .try_into()
-                .map(From::from)
-                .map_err(|s| format!("conversion to `StripeEvent` for body failed: {}", s));
-            self
-        }
-        pub fn body_map<F>(mut self, f: F) -> Self
-        where
-            F: std::ops::FnOnce(types::builder::StripeEvent) -> types::builder::StripeEvent,
-        {
-            self.body = self.body.map(f);
-            self
-        }
-        ///Sends a `POST` request to `/v1/stripe/webhooks/{org_id}/{env}`
-        pub async fn send(self) -> Result<ResponseValue<types::WebhookReceipt>, Error<ByteStream>> {
-            let Self {
-                client,
-                org_id,
-                env,
-                stripe_signature,
-                body,
-            } = self;
-            let org_id = org_id.map_err(Error::InvalidRequest)?;
-            let env = env.map_err(Error::InvalidRequest)?;
-            let stripe_signature = stripe_signature.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| types::StripeEvent::try_from(v).map_err(|e| e.to_string()))
-                .map_err(Error::InvalidRequest)?;
-            let url = format!(
-                "{}/v1/stripe/webhooks/{}/{}",
-                client.baseurl,
-                encode_path(&org_id.to_string()),
-                encode_path(&env.to_string()),
-            );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
-            header_map.append("Stripe-Signature", stripe_signature.to_string().try_into()?);
-            #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .post(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .json(&body)
-                .headers(header_map)
-                .build()?;
-            let info = OperationInfo {
-                operation_id: "stripe_webhooks_receive",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
-                502u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }

@@ -230,6 +230,13 @@ impl NeoForge {
         }
     }
 
+    /// SCIM 2.0 provisioning (RFC 7643, RFC 7644): tokens for your directory (Entra ID, Okta…), and the `/scim/v2` endpoints it calls to create, update and deactivate your organization's users and groups. Deactivated users lose access at once; changes arrive as `directory.*` webhook events.
+    pub fn scim(&self) -> Scim<'_> {
+        Scim {
+            client: &self.inner,
+        }
+    }
+
     /// Liveness and readiness.
     pub fn health(&self) -> Health<'_> {
         Health {

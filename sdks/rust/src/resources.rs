@@ -2586,6 +2586,87 @@ impl SsoDomains<'_> {
     }
 }
 
+/// SCIM 2.0 provisioning (RFC 7643, RFC 7644): tokens for your directory (Entra ID, Okta…), and the `/scim/v2` endpoints it calls to create, update and deactivate your organization's users and groups. Deactivated users lose access at once; changes arrive as `directory.*` webhook events.
+pub struct Scim<'a> {
+    pub(crate) client: &'a Client,
+}
+
+/// Query parameters of [`Scim::tokens_list`].
+#[derive(Debug, Clone, Default)]
+pub struct ScimTokensListParams {
+    /// Page size, 1 to 100 (default 10).
+    pub limit: Option<u64>,
+    /// Return items after this id (the previous page's `next_cursor`).
+    pub starting_after: Option<String>,
+}
+
+impl Scim<'_> {
+    /// List the organization's SCIM tokens (both environments), newest first.
+    ///
+    /// `GET /v1/scim/tokens`
+    pub async fn tokens_list(
+        &self,
+        params: ScimTokensListParams,
+    ) -> Result<Response<types::ScimTokenPage>, Error> {
+        let request = self.client.scim_tokens_list();
+        let request = match params.limit {
+            Some(v) => request.limit(v),
+            None => request,
+        };
+        let request = match params.starting_after {
+            Some(v) => request.starting_after(v),
+            None => request,
+        };
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+
+    /// Every item of [`Self::tokens_list`], page after page.
+    pub fn tokens_list_auto_paging(
+        &self,
+        params: ScimTokensListParams,
+    ) -> impl Stream<Item = Result<types::ScimToken, Error>> + '_ {
+        futures::stream::try_unfold(Some(params), move |next| async move {
+            let Some(params) = next else { return Ok(None) };
+            let page = self.tokens_list(params.clone()).await?.body;
+            let next = page.next_cursor.map(|cursor| ScimTokensListParams {
+                starting_after: Some(cursor),
+                ..params
+            });
+            Ok(Some((
+                futures::stream::iter(page.data.into_iter().map(Ok)),
+                next,
+            )))
+        })
+        .try_flatten()
+    }
+    /// Create a SCIM token for the organization's directory. Its webhook events go to the caller's environment.
+    ///
+    /// `POST /v1/scim/tokens`
+    pub async fn tokens_create(
+        &self,
+        body: types::CreateScimTokenRequest,
+    ) -> Result<Response<types::ScimTokenWithSecret>, Error> {
+        let request = self.client.scim_tokens_create().body(body);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Revoke a SCIM token: the directory using it is refused from then on. Revoking twice is harmless.
+    ///
+    /// `DELETE /v1/scim/tokens/{id}`
+    pub async fn tokens_revoke(&self, id: &str) -> Result<Response<()>, Error> {
+        let request = self.client.scim_tokens_revoke().id(id);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+}
+
 /// Liveness and readiness.
 pub struct Health<'a> {
     pub(crate) client: &'a Client,

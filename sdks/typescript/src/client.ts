@@ -27,6 +27,7 @@ import { EntitlementsResource } from "./resources/entitlements.js";
 import { WebhooksResource } from "./resources/webhooks.js";
 import { SsoConnectionsResource } from "./resources/sso-connections.js";
 import { SsoDomainsResource } from "./resources/sso-domains.js";
+import { ScimResource } from "./resources/scim.js";
 import { HealthResource } from "./resources/health.js";
 
 /**
@@ -91,6 +92,8 @@ export class NeoForge {
   readonly ssoConnections: SsoConnectionsResource;
   /** Email domains an organization proves it owns (DNS TXT), routes logins by, and may require single sign-on for. */
   readonly ssoDomains: SsoDomainsResource;
+  /** SCIM 2.0 provisioning (RFC 7643, RFC 7644): tokens for your directory (Entra ID, Okta…), and the `/scim/v2` endpoints it calls to create, update and deactivate your organization's users and groups. Deactivated users lose access at once; changes arrive as `directory.*` webhook events. */
+  readonly scim: ScimResource;
   /** Liveness and readiness. */
   readonly health: HealthResource;
 
@@ -123,6 +126,7 @@ export class NeoForge {
     this.webhooks = new WebhooksResource(http);
     this.ssoConnections = new SsoConnectionsResource(http);
     this.ssoDomains = new SsoDomainsResource(http);
+    this.scim = new ScimResource(http);
     this.health = new HealthResource(http);
   }
 }

@@ -48,4 +48,5 @@ export type { EntitlementsResource, EntitlementsCheckParams } from "./resources/
 export type { WebhooksResource, WebhookEndpointsListParams, WebhookEndpointsListAttemptsParams, WebhookEventsListParams } from "./resources/webhooks.js";
 export type { SsoConnectionsResource, SsoConnectionsListParams } from "./resources/sso-connections.js";
 export type { SsoDomainsResource, SsoDomainsListParams } from "./resources/sso-domains.js";
+export type { ScimResource, ScimTokensListParams } from "./resources/scim.js";
 export type { HealthResource } from "./resources/health.js";

@@ -320,6 +320,10 @@ export interface CreateRoleRequest {
   permissions: string[];
 }
 
+export interface CreateScimTokenRequest {
+  name: string;
+}
+
 export interface CreateSubscriptionRequest {
   coupon?: CouponId | null;
   customer: CustomerId;
@@ -1049,6 +1053,48 @@ export interface RoleMapping {
   group: string;
   /** A built-in role name (not `owner`) or a custom role id. */
   role: string;
+}
+
+export interface ScimToken {
+  created_at: string;
+  created_by: UserId;
+  env: Env;
+  id: ScimTokenId;
+  /** Updated at most once a minute. */
+  last_used_at?: string | null;
+  name: string;
+  /** The start of the token, for recognising it. */
+  prefix: string;
+  revoked_at?: string | null;
+}
+
+export type ScimTokenId = string;
+
+export interface ScimTokenPage {
+  data: ScimToken[];
+  /** True when more items follow this page. */
+  has_more: boolean;
+  /** Pass as `starting_after` to get the next page; null on the last page. */
+  next_cursor?: string | null;
+}
+
+/** A token with its secret, returned only on creation. */
+export interface ScimTokenWithSecret {
+  created_at: string;
+  created_by: UserId;
+  env: Env;
+  id: ScimTokenId;
+  /** Updated at most once a minute. */
+  last_used_at?: string | null;
+  name: string;
+  /** The start of the token, for recognising it. */
+  prefix: string;
+  revoked_at?: string | null;
+  /**
+   * The token for the directory's `Authorization: Bearer` header. Store it now: it is
+   * never shown again.
+   */
+  secret: string;
 }
 
 /** A new session token. Shown once; send it as `Authorization: Bearer …` or keep the cookie. */

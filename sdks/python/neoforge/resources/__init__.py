@@ -28,6 +28,7 @@ from .entitlements import EntitlementsResource, AsyncEntitlementsResource
 from .webhooks import WebhooksResource, AsyncWebhooksResource
 from .sso_connections import SsoConnectionsResource, AsyncSsoConnectionsResource
 from .sso_domains import SsoDomainsResource, AsyncSsoDomainsResource
+from .scim import ScimResource, AsyncScimResource
 from .health import HealthResource, AsyncHealthResource
 
 __all__ = [
@@ -85,6 +86,8 @@ __all__ = [
     "AsyncSsoConnectionsResource",
     "SsoDomainsResource",
     "AsyncSsoDomainsResource",
+    "ScimResource",
+    "AsyncScimResource",
     "HealthResource",
     "AsyncHealthResource",
 ]
