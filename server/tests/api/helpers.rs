@@ -334,3 +334,21 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// The Python that runs third-party test tools (tests/requirements.txt installed):
+/// `NEOFORGE_TEST_PYTHON`, else the workspace's target/py virtualenv. Panics if missing.
+pub fn test_python() -> std::path::PathBuf {
+    let python = std::env::var_os("NEOFORGE_TEST_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/py/bin/python")
+        });
+    assert!(
+        python.exists(),
+        "no Python for the test tools at {} — run `cargo xtask test`, or create it: \
+         python3 -m venv target/py && target/py/bin/pip install -r tests/requirements.txt \
+         (or set NEOFORGE_TEST_PYTHON)",
+        python.display()
+    );
+    python
+}

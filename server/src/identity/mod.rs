@@ -1,0 +1,2 @@
+#[cfg(feature = "saml")]
+pub mod saml;

@@ -1,0 +1,402 @@
+//! SAML 2.0 service provider (src/identity/saml) against pysaml2 as the identity provider
+//! (tests/identity/saml_idp.py): every response verified here was made and signed by pysaml2
+//! and xmlsec1, never by our code. Library-level: no server, no database.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use neoforge_server::identity::saml::{
+    self, Assertion, CLOCK_SKEW_MS, IdpMetadata, SamlError, ServiceProvider,
+};
+use serde_json::Value;
+
+use crate::helpers::test_python;
+
+const IDP: &str = "https://idp.acme.test/saml";
+const IDP_SSO: &str = "https://idp.acme.test/saml/sso";
+const SP: &str = "https://neoforge.test/sso/saml/conn_1";
+const ACS: &str = "https://neoforge.test/sso/saml/conn_1/acs";
+
+/// Keys and metadata made once for the whole file.
+struct Fixture {
+    dir: PathBuf,
+    sp: ServiceProvider,
+    idp: IdpMetadata,
+}
+
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("neoforge-saml-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        for (key, cert) in [("idp.key", "idp.crt"), ("other.key", "other.crt")] {
+            harness_in(&dir, &["keypair", "--key", key, "--cert", cert]);
+        }
+        let (key_pem, cert_pem) = saml::generate_sp_credentials(SP).expect("sp credentials");
+        let sp = ServiceProvider {
+            entity_id: SP.to_owned(),
+            acs_url: ACS.to_owned(),
+            key_pem,
+            cert_pem,
+        };
+        std::fs::write(dir.join("sp.xml"), saml::sp_metadata_xml(&sp).expect("sp metadata"))
+            .expect("write sp metadata");
+        let metadata = harness_in(&dir, &idp_args("metadata", "idp", &["--sso-url", IDP_SSO]));
+        let idp = saml::parse_idp_metadata(&metadata).expect("pysaml2's metadata parses");
+        Fixture { dir, sp, idp }
+    })
+}
+
+/// Runs the harness in `dir`; its stdout.
+fn harness_in(dir: &Path, args: &[&str]) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/identity/saml_idp.py");
+    let out = Command::new(test_python())
+        .arg(script)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run tests/identity/saml_idp.py");
+    assert!(
+        out.status.success(),
+        "saml_idp.py {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8").trim().to_owned()
+}
+
+fn harness(args: &[&str]) -> String {
+    harness_in(&fixture().dir, args)
+}
+
+/// The arguments naming an IdP whose key files start with `key`.
+fn idp_args<'a>(command: &'a str, key: &str, rest: &[&'a str]) -> Vec<&'a str> {
+    let (key, cert) = match key {
+        "idp" => ("idp.key", "idp.crt"),
+        _ => ("other.key", "other.crt"),
+    };
+    [command, "--key", key, "--cert", cert, "--entity-id", IDP]
+        .into_iter()
+        .chain(rest.iter().copied())
+        .collect()
+}
+
+/// A SAMLResponse from pysaml2 for user ada, answering request `id-req-1`.
+fn response(key: &str, extra: &[&str]) -> String {
+    let mut rest = vec![
+        "--sp-entity-id", SP, "--acs-url", ACS, "--name-id", "ada", "--in-response-to",
+        "id-req-1", "--attr", "email=ada@acme.test", "--attr", "groups=eng", "--attr",
+        "groups=ops",
+    ];
+    rest.extend_from_slice(extra);
+    harness(&idp_args("response", key, &rest))
+}
+
+fn now_ms() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_millis(),
+    )
+    .expect("ms")
+}
+
+fn verify(b64: &str) -> Result<Assertion, SamlError> {
+    verify_at(b64, now_ms())
+}
+
+fn verify_at(b64: &str, now_ms: i64) -> Result<Assertion, SamlError> {
+    let f = fixture();
+    saml::verify_response(&f.sp, &f.idp, b64, now_ms)
+}
+
+fn refused(result: Result<Assertion, SamlError>) -> &'static str {
+    match result {
+        Ok(assertion) => panic!("accepted: {assertion:?}"),
+        Err(e) => e.code(),
+    }
+}
+
+fn decode(b64: &str) -> String {
+    String::from_utf8(STANDARD.decode(b64).expect("base64")).expect("utf-8")
+}
+
+fn encode(xml: &str) -> String {
+    STANDARD.encode(xml)
+}
+
+fn assert_is_ada(assertion: &Assertion) {
+    assert_eq!(assertion.name_id, "ada");
+    assert_eq!(assertion.issuer, IDP);
+    assert_eq!(assertion.in_response_to.as_deref(), Some("id-req-1"));
+    assert_eq!(assertion.attributes["email"], ["ada@acme.test"]);
+    assert_eq!(assertion.attributes["groups"], ["eng", "ops"]);
+    assert!(assertion.id.starts_with("id-"), "{}", assertion.id);
+    // pysaml2's assertions live an hour.
+    let left = assertion.not_on_or_after_ms - now_ms();
+    assert!((3_000_000..=3_600_000).contains(&left), "{left}");
+}
+
+#[test]
+fn idp_metadata_from_pysaml2_parses() {
+    let f = fixture();
+    assert_eq!(f.idp.entity_id, IDP);
+    assert_eq!(f.idp.sso_url, IDP_SSO);
+    let pem = std::fs::read_to_string(f.dir.join("idp.crt")).expect("idp cert");
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    assert_eq!(f.idp.signing_certs, [body]);
+}
+
+#[test]
+fn idp_metadata_without_redirect_sso_or_certs_is_invalid() {
+    let f = fixture();
+    let metadata = harness(&idp_args("metadata", "idp", &["--sso-url", IDP_SSO]));
+    let post_only = metadata.replace(
+        "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect",
+        "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST",
+    );
+    let body = &f.idp.signing_certs[0];
+    let no_cert = metadata.replace(body.as_str(), "bm90IGEgY2VydGlmaWNhdGU=");
+    for xml in [post_only.as_str(), no_cert.as_str(), "<oops", "<a/>"] {
+        let err = saml::parse_idp_metadata(xml).expect_err(xml);
+        assert_eq!(err.code(), "saml_metadata_invalid", "{err}");
+    }
+}
+
+#[test]
+fn sp_metadata_is_read_by_pysaml2() {
+    let f = fixture();
+    let xml = std::fs::read_to_string(f.dir.join("sp.xml")).expect("sp metadata");
+    let sp_metadata = f.dir.join("sp.xml");
+    let read: Value = serde_json::from_str(&harness(&idp_args(
+        "sp-metadata",
+        "idp",
+        &["--sso-url", IDP_SSO, "--sp-metadata", sp_metadata.to_str().expect("path")],
+    )))
+    .expect("json");
+    assert_eq!(read["entity_id"], SP, "{xml}");
+    assert_eq!(
+        read["acs"],
+        serde_json::json!([["urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST", ACS]])
+    );
+    let cert: String = f.sp.cert_pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let certs = read["encryption_certs"].as_array().expect("certs");
+    assert_eq!(certs.len(), 1, "{xml}");
+    let advertised: String = certs[0].as_str().expect("cert").split_whitespace().collect();
+    assert_eq!(advertised, cert);
+}
+
+#[test]
+fn authn_request_url_is_read_by_pysaml2() {
+    let f = fixture();
+    let url = saml::authn_request_url(&f.sp, &f.idp, "id-req-7", "state/7?x=1&y", now_ms())
+        .expect("url");
+    assert!(url.starts_with(&format!("{IDP_SSO}?SAMLRequest=")), "{url}");
+    let sp_metadata = f.dir.join("sp.xml");
+    let read: Value = serde_json::from_str(&harness(&idp_args(
+        "authn-request",
+        "idp",
+        &[
+            "--sso-url",
+            IDP_SSO,
+            "--sp-metadata",
+            sp_metadata.to_str().expect("path"),
+            "--url",
+            &url,
+        ],
+    )))
+    .expect("json");
+    assert_eq!(read["destination"], IDP_SSO);
+    assert_eq!(read["id"], "id-req-7");
+    assert_eq!(read["issuer"], SP);
+    assert_eq!(read["acs_url"], ACS);
+    assert_eq!(read["protocol_binding"], "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST");
+    assert_eq!(read["relay_state"], "state/7?x=1&y");
+}
+
+#[test]
+fn signed_assertion_verifies() {
+    let assertion = verify(&response("idp", &[])).expect("verifies");
+    assert_is_ada(&assertion);
+    // pysaml2 names attributes by OID and gives the friendly name beside it.
+    assert_eq!(
+        assertion.attributes["urn:oid:1.2.840.113549.1.9.1.1"],
+        ["ada@acme.test"]
+    );
+}
+
+#[test]
+fn signed_response_verifies() {
+    assert_is_ada(&verify(&response("idp", &["--mode", "signed-response"])).expect("verifies"));
+}
+
+#[test]
+fn encrypted_assertion_decrypts() {
+    let f = fixture();
+    let sp_metadata = f.dir.join("sp.xml");
+    // pysaml2 encrypts to the key it reads from our metadata.
+    let b64 = response(
+        "idp",
+        &["--mode", "encrypted", "--sp-metadata", sp_metadata.to_str().expect("path")],
+    );
+    assert!(decode(&b64).contains("EncryptedAssertion"));
+    assert!(!decode(&b64).contains("ada@acme.test"));
+    assert_is_ada(&verify(&b64).expect("decrypts and verifies"));
+}
+
+#[test]
+fn assertion_encrypted_to_another_key_is_refused() {
+    let other = fixture().dir.join("other.crt");
+    let b64 = response("idp", &["--mode", "encrypted", "--sp-cert", other.to_str().expect("path")]);
+    assert_eq!(refused(verify(&b64)), "saml_decryption_failed");
+}
+
+#[test]
+fn unsigned_response_is_refused() {
+    assert_eq!(refused(verify(&response("idp", &["--mode", "unsigned"]))), "saml_unsigned");
+}
+
+#[test]
+fn response_signed_by_a_key_not_in_the_metadata_is_refused() {
+    assert_eq!(refused(verify(&response("other", &[]))), "saml_bad_signature");
+    assert_eq!(
+        refused(verify(&response("other", &["--mode", "signed-response"]))),
+        "saml_bad_signature"
+    );
+}
+
+#[test]
+fn sha1_signature_is_refused() {
+    assert_eq!(refused(verify(&response("idp", &["--sha1"]))), "saml_bad_signature");
+}
+
+#[test]
+fn validity_window_allows_the_clock_skew_and_no_more() {
+    let b64 = response("idp", &[]);
+    let assertion = verify(&b64).expect("verifies");
+    let end = assertion.not_on_or_after_ms;
+    assert!(verify_at(&b64, end + CLOCK_SKEW_MS - 1_000).is_ok());
+    assert_eq!(refused(verify_at(&b64, end + CLOCK_SKEW_MS)), "saml_expired");
+    // pysaml2 makes the assertion valid from its issue instant (whole seconds).
+    let issued = now_ms() - 60_000;
+    assert!(verify_at(&b64, issued - CLOCK_SKEW_MS + 60_000).is_ok());
+    assert_eq!(
+        refused(verify_at(&b64, issued - CLOCK_SKEW_MS - 5_000)),
+        "saml_not_yet_valid"
+    );
+}
+
+#[test]
+fn assertion_for_another_audience_is_refused() {
+    let b64 = harness(&idp_args(
+        "response",
+        "idp",
+        &["--sp-entity-id", "https://other.test/sp", "--acs-url", ACS, "--name-id", "ada"],
+    ));
+    assert_eq!(refused(verify(&b64)), "saml_wrong_audience");
+}
+
+#[test]
+fn response_for_another_acs_is_refused() {
+    let b64 = harness(&idp_args(
+        "response",
+        "idp",
+        &["--sp-entity-id", SP, "--acs-url", "https://evil.test/acs", "--name-id", "ada"],
+    ));
+    assert_eq!(refused(verify(&b64)), "saml_wrong_recipient");
+}
+
+#[test]
+fn response_from_another_issuer_is_refused() {
+    let f = fixture();
+    let idp = IdpMetadata {
+        entity_id: "https://other-idp.test".to_owned(),
+        ..f.idp.clone()
+    };
+    let err = saml::verify_response(&f.sp, &idp, &response("idp", &[]), now_ms())
+        .expect_err("other issuer");
+    assert_eq!(err.code(), "saml_wrong_issuer");
+}
+
+#[test]
+fn idp_refusal_is_reported_as_status() {
+    let err = verify(&response("idp", &["--mode", "denied"])).expect_err("denied");
+    assert_eq!(err.code(), "saml_status");
+    assert!(err.to_string().contains("Responder"), "{err}");
+}
+
+#[test]
+fn garbage_is_malformed() {
+    for b64 in ["%%%", &encode("not xml"), &encode("<Response/>")] {
+        assert_eq!(refused(verify(b64)), "saml_malformed", "{b64}");
+    }
+}
+
+#[test]
+fn attribute_changed_after_signing_is_refused() {
+    for mode in ["signed", "signed-response"] {
+        let xml = decode(&response("idp", &["--mode", mode]));
+        let tampered = xml.replace("ada@acme.test", "eve@evil.test");
+        assert_ne!(tampered, xml);
+        assert_eq!(refused(verify(&encode(&tampered))), "saml_bad_signature", "{mode}");
+    }
+}
+
+/// The element `<{prefix}:{name} ...>...</{prefix}:{name}>` of `xml` (pysaml2 writes no nested
+/// element of the same name).
+fn element<'a>(xml: &'a str, prefixed_name: &str) -> &'a str {
+    let start = xml.find(&format!("<{prefixed_name} ")).expect("start tag");
+    let close = format!("</{prefixed_name}>");
+    let end = xml[start..].find(&close).expect("end tag") + start + close.len();
+    &xml[start..end]
+}
+
+/// pysaml2's prefixes: ns0 protocol, ns1 assertion, ns2 xmldsig.
+fn without_signature(element_xml: &str) -> String {
+    element_xml.replace(element(element_xml, "ns2:Signature"), "")
+}
+
+#[test]
+fn signature_wrapping_of_the_assertion_is_refused() {
+    let xml = decode(&response("idp", &[]));
+    let signed = element(&xml, "ns1:Assertion");
+    let forged = without_signature(signed).replace(">ada<", ">eve<");
+    let id = signed.split("ID=\"").nth(1).and_then(|s| s.split('"').next()).expect("ID");
+
+    // The forged assertion where the signed one was, the signed one hidden in Extensions.
+    let hidden = format!("<ns0:Extensions>{signed}</ns0:Extensions>");
+    let forged_new_id = forged.replace(id, "id-forged");
+    let moved = xml.replace(signed, &format!("{hidden}{forged_new_id}"));
+    // The same, with the forged assertion taking the signed one's ID.
+    let same_id = xml.replace(signed, &format!("{hidden}{forged}"));
+    // The signed assertion stays in place, a forged one is added after it.
+    let appended = xml.replace(signed, &format!("{signed}{forged_new_id}"));
+    for (case, attack) in [("moved", moved), ("same id", same_id), ("appended", appended)] {
+        let code = refused(verify(&encode(&attack)));
+        assert!(
+            ["saml_bad_signature", "saml_malformed"].contains(&code),
+            "{case}: {code}"
+        );
+    }
+}
+
+#[test]
+fn signature_wrapping_of_the_response_is_refused() {
+    let xml = decode(&response("idp", &["--mode", "signed-response"]));
+    let body = xml.trim_start_matches(|c| c != '>').trim_start_matches('>').trim_start();
+    let signed = element(body, "ns0:Response");
+    let forged = without_signature(signed)
+        .replace(">ada<", ">eve<")
+        .replacen("ID=\"", "ID=\"forged-", 1);
+    // The signed response hidden inside the forged one's Extensions.
+    let wrapped = forged.replacen(
+        "<ns0:Status>",
+        &format!("<ns0:Extensions>{signed}</ns0:Extensions><ns0:Status>"),
+        1,
+    );
+    let code = refused(verify(&encode(&wrapped)));
+    assert!(["saml_bad_signature", "saml_malformed"].contains(&code), "{code}");
+}
