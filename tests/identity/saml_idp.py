@@ -16,7 +16,7 @@ Assertions come from pysaml2 and the xmlsec1 binary, never from NeoForge's own c
       prints what pysaml2 reads from SP metadata F, as JSON
 Modes: signed (assertion signed), signed-response (only the Response signed), unsigned,
 encrypted (assertion signed, then encrypted to --sp-cert or to the encryption key of
---sp-metadata), denied (a Responder status, no assertion). The SP is known from --sp-metadata,
+--sp-metadata), encrypted-signed-response (assertion encrypted unsigned, the Response signed), denied (a Responder status, no assertion). The SP is known from --sp-metadata,
 or else from minimal metadata made of --sp-entity-id, --acs-url and --sp-cert. Signatures are
 RSA-SHA256 (--sha1: RSA-SHA1). Times come from the clock: tests shift the verifier's `now` to
 see an expired or not yet valid assertion.
@@ -153,7 +153,7 @@ def cmd_response(args):
     for pair in args.attr:
         name, _, value = pair.partition("=")
         identity.setdefault(name, []).append(value)
-    encrypted = args.mode == "encrypted"
+    encrypted = args.mode in ("encrypted", "encrypted-signed-response")
     response = idp.create_authn_response(
         identity=identity,
         in_response_to=args.in_response_to,
@@ -162,7 +162,7 @@ def cmd_response(args):
         name_id=NameID(format=NAMEID_FORMAT_UNSPECIFIED, text=args.name_id),
         authn={"class_ref": saml.AUTHN_PASSWORD_PROTECTED},
         sign_assertion=args.mode in ("signed", "encrypted"),
-        sign_response=args.mode == "signed-response",
+        sign_response=args.mode in ("signed-response", "encrypted-signed-response"),
         encrypt_assertion=encrypted,
         encrypt_cert_assertion=Path(args.sp_cert).read_text() if encrypted and args.sp_cert else None,
         **algorithms,
@@ -205,7 +205,7 @@ def main():
             command.add_argument("--in-response-to")
             command.add_argument("--attr", action="append", default=[])
             command.add_argument(
-                "--mode", default="signed", choices=["signed", "signed-response", "unsigned", "encrypted", "denied"]
+                "--mode", default="signed", choices=["signed", "signed-response", "unsigned", "encrypted", "encrypted-signed-response", "denied"],
             )
             command.add_argument("--sp-cert")
             command.add_argument("--sp-metadata")

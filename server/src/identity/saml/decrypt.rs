@@ -88,7 +88,8 @@ pub(super) fn decrypt_assertion(
         &content_key,
         &base64_decode(&data.cipher_data.value)?,
     )?;
-    String::from_utf8(plaintext).map_err(|_| failed("the plaintext is not UTF-8"))
+    let xml = String::from_utf8(plaintext).map_err(|_| failed("the plaintext is not UTF-8"))?;
+    super::response::without_doctype(xml)
 }
 
 fn base64_decode(text: &str) -> Result<Vec<u8>, SamlError> {

@@ -47,9 +47,9 @@ pub fn parse_idp_metadata(xml: &str) -> Result<IdpMetadata, SamlError> {
         .flat_map(|data| &data.certificates)
         .map(|cert| {
             let body = pem_body(cert);
-            certificate_der(&body)
-                .map(|_| body)
-                .ok_or_else(|| invalid("a signing certificate is not a base64 DER X.509 certificate"))
+            certificate_der(&body).map(|_| body).ok_or_else(|| {
+                invalid("a signing certificate is not a base64 DER X.509 certificate")
+            })
         })
         .collect::<Result<Vec<_>, _>>()?;
     if signing_certs.is_empty() {

@@ -117,8 +117,14 @@ pub fn verify_response(
             }
             match (signed.assertion, &signed.encrypted_assertion) {
                 (Some(assertion), None) => assertion,
-                (None, Some(encrypted)) => parse_assertion(&decrypt_assertion(encrypted, &sp.key_pem)?)?,
-                _ => return Err(SamlError::malformed("the response holds no single assertion")),
+                (None, Some(encrypted)) => {
+                    parse_assertion(&decrypt_assertion(encrypted, &sp.key_pem)?)?
+                }
+                _ => {
+                    return Err(SamlError::malformed(
+                        "the response holds no single assertion",
+                    ));
+                }
             }
         }
         (Root::Assertion, _) => {
@@ -133,7 +139,9 @@ pub fn verify_response(
             signed
         }
         (Root::Response, Some(_)) => {
-            return Err(SamlError::malformed("a response inside an encrypted assertion"));
+            return Err(SamlError::malformed(
+                "a response inside an encrypted assertion",
+            ));
         }
     };
     check_assertion(sp, idp, assertion, now_ms)
@@ -145,7 +153,19 @@ fn decode_base64(b64: &str) -> Result<String, SamlError> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(compact)
         .map_err(|_| SamlError::malformed("SAMLResponse is not base64"))?;
-    String::from_utf8(bytes).map_err(|_| SamlError::malformed("SAMLResponse is not UTF-8"))
+    let xml =
+        String::from_utf8(bytes).map_err(|_| SamlError::malformed("SAMLResponse is not UTF-8"))?;
+    without_doctype(xml)
+}
+
+/// SAML messages carry no DTD; refusing one keeps entity tricks (expansion bombs, external
+/// entities) away from both XML parsers. Applies to decrypted assertions too: anyone can
+/// encrypt to our public certificate.
+pub(super) fn without_doctype(xml: String) -> Result<String, SamlError> {
+    if xml.contains("<!DOCTYPE") {
+        return Err(SamlError::malformed("a DOCTYPE is not allowed"));
+    }
+    Ok(xml)
 }
 
 fn parse_assertion(xml: &str) -> Result<SamlAssertion, SamlError> {
@@ -154,7 +174,11 @@ fn parse_assertion(xml: &str) -> Result<SamlAssertion, SamlError> {
 
 /// Response-level checks. They read the unverified response, which is safe because they
 /// can only refuse; a signed response is the same element (its ID is compared later).
-fn check_response(sp: &ServiceProvider, idp: &IdpMetadata, raw: &Response) -> Result<(), SamlError> {
+fn check_response(
+    sp: &ServiceProvider,
+    idp: &IdpMetadata,
+    raw: &Response,
+) -> Result<(), SamlError> {
     let status = raw
         .status
         .as_ref()
@@ -166,7 +190,11 @@ fn check_response(sp: &ServiceProvider, idp: &IdpMetadata, raw: &Response) -> Re
     if raw.destination.as_ref().is_some_and(|d| *d != sp.acs_url) {
         return Err(SamlError::WrongRecipient);
     }
-    match raw.issuer.as_ref().and_then(|issuer| issuer.value.as_deref()) {
+    match raw
+        .issuer
+        .as_ref()
+        .and_then(|issuer| issuer.value.as_deref())
+    {
         Some(issuer) if issuer != idp.entity_id => Err(SamlError::WrongIssuer(issuer.to_owned())),
         _ => Ok(()),
     }
@@ -186,7 +214,11 @@ fn check_assertion(
     let conditions = assertion.conditions.ok_or(SamlError::WrongAudience)?;
     check_window(conditions.not_before, conditions.not_on_or_after, now_ms)?;
     let restrictions = conditions.audience_restrictions.unwrap_or_default();
-    if restrictions.is_empty() || !restrictions.iter().all(|r| r.audience.contains(&sp.entity_id)) {
+    if restrictions.is_empty()
+        || !restrictions
+            .iter()
+            .all(|r| r.audience.contains(&sp.entity_id))
+    {
         return Err(SamlError::WrongAudience);
     }
 
@@ -233,7 +265,11 @@ fn bearer_confirmation(
 
 type Instant = Option<chrono::DateTime<chrono::Utc>>;
 
-fn check_window(not_before: Instant, not_on_or_after: Instant, now_ms: i64) -> Result<(), SamlError> {
+fn check_window(
+    not_before: Instant,
+    not_on_or_after: Instant,
+    now_ms: i64,
+) -> Result<(), SamlError> {
     if not_before.is_some_and(|t| now_ms < t.timestamp_millis() - CLOCK_SKEW_MS) {
         return Err(SamlError::NotYetValid);
     }
@@ -243,15 +279,28 @@ fn check_window(not_before: Instant, not_on_or_after: Instant, now_ms: i64) -> R
     Ok(())
 }
 
-fn attributes(statements: Vec<samael::schema::AttributeStatement>) -> BTreeMap<String, Vec<String>> {
+fn attributes(
+    statements: Vec<samael::schema::AttributeStatement>,
+) -> BTreeMap<String, Vec<String>> {
     let mut by_name: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for attribute in statements.into_iter().flat_map(|s| s.attributes) {
-        let values: Vec<String> = attribute.values.into_iter().filter_map(|v| v.value).collect();
+        let values: Vec<String> = attribute
+            .values
+            .into_iter()
+            .filter_map(|v| v.value)
+            .collect();
         let names = [attribute.name, attribute.friendly_name];
-        let mut names: Vec<String> = names.into_iter().flatten().filter(|n| !n.is_empty()).collect();
+        let mut names: Vec<String> = names
+            .into_iter()
+            .flatten()
+            .filter(|n| !n.is_empty())
+            .collect();
         names.dedup();
         for name in names {
-            by_name.entry(name).or_default().extend(values.iter().cloned());
+            by_name
+                .entry(name)
+                .or_default()
+                .extend(values.iter().cloned());
         }
     }
     by_name
@@ -286,11 +335,15 @@ fn root_element(xml: &str) -> Result<Root, SamlError> {
                 return match (ns, e.local_name().as_ref()) {
                     (PROTOCOL_NS, b"Response") => Ok(Root::Response),
                     (ASSERTION_NS, b"Assertion") => Ok(Root::Assertion),
-                    _ => Err(SamlError::malformed("the signed element is no Response or Assertion")),
+                    _ => Err(SamlError::malformed(
+                        "the signed element is no Response or Assertion",
+                    )),
                 };
             }
             (_, Event::Start(_) | Event::Empty(_) | Event::Eof) => {
-                return Err(SamlError::malformed("the signed element is no SAML element"));
+                return Err(SamlError::malformed(
+                    "the signed element is no SAML element",
+                ));
             }
             _ => {}
         }
