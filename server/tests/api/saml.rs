@@ -111,6 +111,37 @@ fn response(key: &str, extra: &[&str]) -> String {
     harness(&idp_args("response", key, &rest))
 }
 
+/// A file of the fixture's directory, as an argument.
+fn fixture_file(name: &str) -> String {
+    fixture()
+        .dir
+        .join(name)
+        .to_str()
+        .expect("utf-8 path")
+        .to_owned()
+}
+
+/// A response in `mode`, encrypted (if it is) to the key pysaml2 reads from our SP metadata.
+fn response_to_our_metadata(key: &str, mode: &str) -> String {
+    response(
+        key,
+        &["--mode", mode, "--sp-metadata", &fixture_file("sp.xml")],
+    )
+}
+
+/// What pysaml2, as the IdP, reads from our SP metadata (and `extra`), as JSON.
+fn pysaml2_reads(command: &str, extra: &[&str]) -> Value {
+    let sp_metadata = fixture_file("sp.xml");
+    let mut rest = vec!["--sso-url", IDP_SSO, "--sp-metadata", &sp_metadata];
+    rest.extend_from_slice(extra);
+    serde_json::from_str(&harness(&idp_args(command, "idp", &rest))).expect("json")
+}
+
+/// The base64 DER of a PEM certificate.
+fn pem_body(pem: &str) -> String {
+    pem.lines().filter(|l| !l.starts_with("-----")).collect()
+}
+
 fn now_ms() -> i64 {
     i64::try_from(
         std::time::SystemTime::now()
@@ -163,8 +194,7 @@ fn idp_metadata_from_pysaml2_parses() {
     assert_eq!(f.idp.entity_id, IDP);
     assert_eq!(f.idp.sso_url, IDP_SSO);
     let pem = std::fs::read_to_string(f.dir.join("idp.crt")).expect("idp cert");
-    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-    assert_eq!(f.idp.signing_certs, [body]);
+    assert_eq!(f.idp.signing_certs, [pem_body(&pem)]);
 }
 
 #[test]
@@ -187,28 +217,12 @@ fn idp_metadata_without_redirect_sso_or_certs_is_invalid() {
 fn sp_metadata_is_read_by_pysaml2() {
     let f = fixture();
     let xml = std::fs::read_to_string(f.dir.join("sp.xml")).expect("sp metadata");
-    let sp_metadata = f.dir.join("sp.xml");
-    let read: Value = serde_json::from_str(&harness(&idp_args(
-        "sp-metadata",
-        "idp",
-        &[
-            "--sso-url",
-            IDP_SSO,
-            "--sp-metadata",
-            sp_metadata.to_str().expect("path"),
-        ],
-    )))
-    .expect("json");
+    let read = pysaml2_reads("sp-metadata", &[]);
     assert_eq!(read["entity_id"], SP, "{xml}");
     assert_eq!(
         read["acs"],
         serde_json::json!([["urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST", ACS]])
     );
-    let cert: String =
-        f.sp.cert_pem
-            .lines()
-            .filter(|l| !l.starts_with("-----"))
-            .collect();
     let certs = read["encryption_certs"].as_array().expect("certs");
     assert_eq!(certs.len(), 1, "{xml}");
     let advertised: String = certs[0]
@@ -216,7 +230,7 @@ fn sp_metadata_is_read_by_pysaml2() {
         .expect("cert")
         .split_whitespace()
         .collect();
-    assert_eq!(advertised, cert);
+    assert_eq!(advertised, pem_body(&f.sp.cert_pem));
 }
 
 #[test]
@@ -225,20 +239,7 @@ fn authn_request_url_is_read_by_pysaml2() {
     let url =
         saml::authn_request_url(&f.sp, &f.idp, "id-req-7", "state/7?x=1&y", now_ms()).expect("url");
     assert!(url.starts_with(&format!("{IDP_SSO}?SAMLRequest=")), "{url}");
-    let sp_metadata = f.dir.join("sp.xml");
-    let read: Value = serde_json::from_str(&harness(&idp_args(
-        "authn-request",
-        "idp",
-        &[
-            "--sso-url",
-            IDP_SSO,
-            "--sp-metadata",
-            sp_metadata.to_str().expect("path"),
-            "--url",
-            &url,
-        ],
-    )))
-    .expect("json");
+    let read = pysaml2_reads("authn-request", &["--url", &url]);
     assert_eq!(read["destination"], IDP_SSO);
     assert_eq!(read["id"], "id-req-7");
     assert_eq!(read["issuer"], SP);
@@ -268,18 +269,8 @@ fn signed_response_verifies() {
 
 #[test]
 fn encrypted_assertion_decrypts() {
-    let f = fixture();
-    let sp_metadata = f.dir.join("sp.xml");
     // pysaml2 encrypts to the key it reads from our metadata.
-    let b64 = response(
-        "idp",
-        &[
-            "--mode",
-            "encrypted",
-            "--sp-metadata",
-            sp_metadata.to_str().expect("path"),
-        ],
-    );
+    let b64 = response_to_our_metadata("idp", "encrypted");
     assert!(decode(&b64).contains("EncryptedAssertion"));
     assert!(!decode(&b64).contains("ada@acme.test"));
     assert_is_ada(&verify(&b64).expect("decrypts and verifies"));
@@ -287,16 +278,7 @@ fn encrypted_assertion_decrypts() {
 
 #[test]
 fn encrypted_assertion_in_a_signed_response_decrypts() {
-    let sp_metadata = fixture().dir.join("sp.xml");
-    let b64 = response(
-        "idp",
-        &[
-            "--mode",
-            "encrypted-signed-response",
-            "--sp-metadata",
-            sp_metadata.to_str().expect("path"),
-        ],
-    );
+    let b64 = response_to_our_metadata("idp", "encrypted-signed-response");
     assert_is_ada(&verify(&b64).expect("decrypts and verifies"));
     // The response's signature covers the ciphertext.
     let xml = decode(&b64);
@@ -312,16 +294,8 @@ fn encrypted_assertion_in_a_signed_response_decrypts() {
 
 #[test]
 fn assertion_encrypted_to_another_key_is_refused() {
-    let other = fixture().dir.join("other.crt");
-    let b64 = response(
-        "idp",
-        &[
-            "--mode",
-            "encrypted",
-            "--sp-cert",
-            other.to_str().expect("path"),
-        ],
-    );
+    let other = fixture_file("other.crt");
+    let b64 = response("idp", &["--mode", "encrypted", "--sp-cert", &other]);
     assert_eq!(refused(verify(&b64)), "saml_decryption_failed");
 }
 
@@ -339,10 +313,8 @@ fn response_signed_by_a_key_not_in_the_metadata_is_refused() {
         refused(verify(&response("other", &[]))),
         "saml_bad_signature"
     );
-    let sp_metadata = fixture().dir.join("sp.xml");
-    let sp_metadata = sp_metadata.to_str().expect("path");
     for mode in ["signed-response", "encrypted", "encrypted-signed-response"] {
-        let b64 = response("other", &["--mode", mode, "--sp-metadata", sp_metadata]);
+        let b64 = response_to_our_metadata("other", mode);
         assert_eq!(refused(verify(&b64)), "saml_bad_signature", "{mode}");
     }
 }
