@@ -16,8 +16,9 @@ Assertions come from pysaml2 and the xmlsec1 binary, never from NeoForge's own c
       prints what pysaml2 reads from SP metadata F, as JSON
 Modes: signed (assertion signed), signed-response (only the Response signed), unsigned,
 encrypted (assertion signed, then encrypted to --sp-cert or to the encryption key of
---sp-metadata), encrypted-signed-response (assertion encrypted unsigned, the Response signed), denied (a Responder status, no assertion). The SP is known from --sp-metadata,
-or else from minimal metadata made of --sp-entity-id, --acs-url and --sp-cert. Signatures are
+--sp-metadata), encrypted-signed-response (assertion encrypted unsigned, the Response
+signed), denied (a Responder status, no assertion). The SP is known from --sp-metadata, or
+else from minimal metadata made of --sp-entity-id, --acs-url and --sp-cert. Signatures are
 RSA-SHA256 (--sha1: RSA-SHA1). Times come from the clock: tests shift the verifier's `now` to
 see an expired or not yet valid assertion.
 """
@@ -29,7 +30,6 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-
 from urllib.parse import parse_qs, urlparse
 
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, md, saml, samlp, xmldsig
@@ -79,7 +79,10 @@ def idp_config(args, sp_xml=None):
         "service": {
             "idp": {
                 "endpoints": {
-                    "single_sign_on_service": [(getattr(args, "sso_url", None) or args.entity_id + "/sso", BINDING_HTTP_REDIRECT)]
+                    # A response needs no SSO URL, but pysaml2 wants an IdP to have one.
+                    "single_sign_on_service": [
+                        (getattr(args, "sso_url", None) or args.entity_id + "/sso", BINDING_HTTP_REDIRECT)
+                    ]
                 },
                 "name_id_format": [NAMEID_FORMAT_UNSPECIFIED],
             }
@@ -171,7 +174,9 @@ def cmd_response(args):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     keypair = sub.add_parser("keypair")
@@ -204,9 +209,8 @@ def main():
             command.add_argument("--name-id", required=True)
             command.add_argument("--in-response-to")
             command.add_argument("--attr", action="append", default=[])
-            command.add_argument(
-                "--mode", default="signed", choices=["signed", "signed-response", "unsigned", "encrypted", "encrypted-signed-response", "denied"],
-            )
+            modes = ["signed", "signed-response", "unsigned", "encrypted", "encrypted-signed-response", "denied"]
+            command.add_argument("--mode", default="signed", choices=modes)
             command.add_argument("--sp-cert")
             command.add_argument("--sp-metadata")
             command.add_argument("--sha1", action="store_true")
