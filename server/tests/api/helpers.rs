@@ -337,6 +337,8 @@ macro_rules! on_both_backends {
 
 /// The Python that runs third-party test tools (tests/requirements.txt installed):
 /// `NEOFORGE_TEST_PYTHON`, else the workspace's target/py virtualenv. Panics if missing.
+// Only saml.rs (feature `saml`) uses it so far.
+#[cfg_attr(not(feature = "saml"), allow(dead_code))]
 pub fn test_python() -> std::path::PathBuf {
     let python = std::env::var_os("NEOFORGE_TEST_PYTHON")
         .map(std::path::PathBuf::from)
