@@ -29,7 +29,7 @@ use crate::http::error::ApiError;
 use crate::http::faults::{self, Faults};
 use crate::http::{health, idempotency, request_id};
 use crate::identity;
-use crate::identity::api::{connections, domains, sso};
+use crate::identity::api::{connections, domains, saml, sso};
 use crate::identity::scim;
 use crate::openapi::ApiDoc;
 use crate::store::Db;
@@ -150,6 +150,8 @@ pub fn router_and_spec() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(domains::verify))
         .routes(routes!(sso::authorize))
         .routes(routes!(sso::oidc_callback))
+        .routes(routes!(saml::metadata))
+        .routes(routes!(saml::acs))
         .routes(routes!(scim::tokens::list, scim::tokens::create))
         .routes(routes!(scim::tokens::revoke))
         .routes(routes!(scim::discovery::service_provider_config))

@@ -1,8 +1,9 @@
 //! Request extractors whose every rejection is a problem+json `ApiError`, never axum's plain
-//! text. Bodies must be `application/json`; unknown fields are refused (`unknown_parameter`).
+//! text. Bodies are `application/json` (a form only where identity providers post one);
+//! unknown fields are refused (`unknown_parameter`).
 
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, FormRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
@@ -148,6 +149,28 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
                     detail,
                     errors: Vec::new(),
                 }
+            })
+    }
+}
+
+/// An `application/x-www-form-urlencoded` body (what browsers POST for identity providers).
+pub struct Form<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Form<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        axum::Form::<T>::from_request(req, state)
+            .await
+            .map(|f| Form(f.0))
+            .map_err(|e: FormRejection| match e.status() {
+                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType,
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+                _ => ApiError::BadRequest {
+                    code: "invalid_body",
+                    detail: e.body_text(),
+                    errors: Vec::new(),
+                },
             })
     }
 }

@@ -7,6 +7,8 @@ pub mod dns;
 pub mod login;
 pub mod model;
 pub mod oidc;
+#[cfg(feature = "saml")]
+pub mod saml;
 pub mod scim;
 pub mod store;
 

@@ -51,8 +51,6 @@ pub fn role_for<'a>(mappings: &'a [RoleMapping], groups: &[String], default: &'a
 /// Who the identity provider says logged in.
 #[derive(Debug, Clone)]
 pub struct Profile {
-    /// The provider's stable id for the user (`sub`, SAML NameID).
-    pub subject: String,
     pub email: String,
     pub groups: Vec<String>,
 }
@@ -98,6 +96,57 @@ pub fn check_redirect(raw: Option<&str>) -> ApiResult<String> {
         ));
     }
     Ok(path.to_owned())
+}
+
+// ---------- SAML (the protocol is `identity::saml`, feature `saml`) ----------
+
+/// What we need of an identity provider, from its metadata.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdpMetadata {
+    pub entity_id: String,
+    /// Its SingleSignOnService for the HTTP-Redirect binding.
+    pub sso_url: String,
+    /// Certificates whose keys may sign responses, each as base64 DER (the metadata's
+    /// `X509Certificate` text, whitespace removed); PEM is accepted too.
+    pub signing_certs: Vec<String>,
+}
+
+/// Our side of one SSO connection.
+#[derive(Debug, Clone)]
+pub struct ServiceProvider {
+    /// Our entity id for this connection (the audience the IdP must name).
+    pub entity_id: String,
+    /// Where the IdP POSTs its response (HTTP-POST binding).
+    pub acs_url: String,
+    /// PEM private key that decrypts encrypted assertions (`saml::generate_sp_credentials`).
+    pub key_pem: String,
+    /// PEM certificate of `key_pem`, advertised in our metadata as the encryption key.
+    pub cert_pem: String,
+}
+
+/// What a verified assertion says about the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assertion {
+    /// The assertion's ID: refuse it again until `not_on_or_after_ms` (replay).
+    pub id: String,
+    pub issuer: String,
+    pub name_id: String,
+    /// Values by attribute `Name`; an attribute with a `FriendlyName` (`email` for
+    /// `urn:oid:0.9.2342.19200300.100.1.3`) is listed under that name too.
+    pub attributes: std::collections::BTreeMap<String, Vec<String>>,
+    /// The AuthnRequest ID this answers; `None` for an IdP-initiated login.
+    pub in_response_to: Option<String>,
+    /// When the assertion stops being acceptable (without the clock skew).
+    pub not_on_or_after_ms: i64,
+}
+
+/// A SAML connection's settings that may be shown; its SP key is sealed apart.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SamlSettings {
+    pub idp: IdpMetadata,
+    pub sp_cert_pem: String,
+    /// Accept responses no login of ours asked for.
+    pub allow_idp_initiated: bool,
 }
 
 #[cfg(test)]

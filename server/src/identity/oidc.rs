@@ -186,7 +186,6 @@ pub async fn finish(
         )
     })?;
     Ok(Profile {
-        subject: claims.subject().to_string(),
         email,
         groups: groups_claim(&id_token.to_string()),
     })

@@ -17,6 +17,8 @@ mod metering;
 mod organizations;
 mod portal;
 mod request_log;
+#[cfg(feature = "saml")]
+mod saml;
 mod scim;
 mod sso;
 mod stripe;

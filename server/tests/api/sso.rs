@@ -14,7 +14,7 @@ use crate::tools::{self, Running};
 const CLIENT_ID: &str = "neoforge-test";
 const CLIENT_SECRET: &str = "provider-secret";
 
-async fn spawn(b: Backend, dns: Option<&Dns>) -> TestApp {
+pub async fn spawn(b: Backend, dns: Option<&Dns>) -> TestApp {
     let dns = dns.map(|d| d.addr);
     spawn_app_configured(b, move |args| {
         args.payments.encryption_key =
@@ -61,7 +61,7 @@ impl Provider {
 }
 
 /// A DNS server answering TXT queries from a file the test rewrites.
-struct Dns {
+pub struct Dns {
     addr: std::net::SocketAddr,
     zone: std::path::PathBuf,
     _process: Running,
@@ -204,7 +204,7 @@ fn keep_cookies(resp: &reqwest::Response, jar: &mut BTreeMap<String, String>) {
 }
 
 /// The session token in a login's `Set-Cookie`.
-fn session_of(reply: &Reply) -> String {
+pub fn session_of(reply: &Reply) -> String {
     let cookie = reply.header("set-cookie").expect("a session cookie");
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     cookie
@@ -260,7 +260,7 @@ async fn create_connection(
     .clone()
 }
 
-fn id(v: &Value) -> String {
+pub fn id(v: &Value) -> String {
     v["id"].as_str().expect("id").to_owned()
 }
 

@@ -16,6 +16,7 @@ use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{Page, fetch_limit, page_type};
+use crate::identity::api::saml::{self, SamlDetails, SamlRequest};
 use crate::identity::model::{Kind, OidcSettings, RoleMapping};
 use crate::identity::oidc;
 use crate::identity::store::{self as db, ConnectionRow};
@@ -43,6 +44,8 @@ pub struct Connection {
     pub role_mappings: Vec<RoleMapping>,
     /// OpenID Connect settings (kind `oidc`); the client secret is never shown.
     pub oidc: Option<OidcDetails>,
+    /// SAML settings (kind `saml`): what to give the identity provider.
+    pub saml: Option<SamlDetails>,
     /// Where to send users to log in with this connection.
     #[schema(
         example = "https://api.example.com/v1/sso/authorize?connection=conn_0192f1c4e6a87b3c9d0e1f2a3b4c5d6e"
@@ -75,17 +78,18 @@ pub struct OidcDetails {
 fn shown(state: &AppState, headers: &HeaderMap, row: ConnectionRow) -> ApiResult<Connection> {
     let base = crate::http::public_base(state, headers);
     let kind: Kind = crate::billing::from_enum_text("kind", &row.kind)?;
-    let oidc = match kind {
+    let (oidc, saml) = match kind {
         Kind::Oidc => {
             let s: OidcSettings =
                 serde_json::from_str(&row.settings).map_err(anyhow::Error::from)?;
-            Some(OidcDetails {
+            let oidc = OidcDetails {
                 issuer: s.issuer,
                 client_id: s.client_id,
                 redirect_uri: format!("{base}{OIDC_CALLBACK_PATH}"),
-            })
+            };
+            (Some(oidc), None)
         }
-        Kind::Saml => None,
+        Kind::Saml => (None, Some(saml::details(&base, &row)?)),
     };
     Ok(Connection {
         login_url: format!("{base}/v1/sso/authorize?connection={}", row.id),
@@ -96,6 +100,7 @@ fn shown(state: &AppState, headers: &HeaderMap, row: ConnectionRow) -> ApiResult
         default_role: row.default_role,
         role_mappings: serde_json::from_str(&row.role_mappings).map_err(anyhow::Error::from)?,
         oidc,
+        saml,
         last_login_at: row.last_login_at,
         last_error: row.last_error,
         last_error_at: row.last_error_at,
@@ -124,6 +129,8 @@ pub struct CreateConnectionRequest {
     pub kind: Kind,
     /// Required for kind `oidc`.
     pub oidc: Option<OidcRequest>,
+    /// Required for kind `saml`.
+    pub saml: Option<SamlRequest>,
     /// Default `viewer`. A built-in role (not `owner`) or a custom role id.
     pub default_role: Option<String>,
     #[serde(default)]
@@ -226,10 +233,15 @@ pub async fn create(
             return Err(ApiError::validation("oidc", "is required for kind oidc"));
         }
         (Kind::Saml, _) => {
-            return Err(ApiError::conflict(
-                "saml_not_enabled",
-                "This server was built without SAML support (cargo feature `saml`).",
-            ));
+            let req = req
+                .saml
+                .as_ref()
+                .ok_or_else(|| ApiError::validation("saml", "is required for kind saml"))?;
+            let (settings, key) = saml::new_settings(req, &name)?;
+            (
+                serde_json::to_string(&settings).map_err(anyhow::Error::from)?,
+                key,
+            )
         }
     };
     let default_role = req.default_role.unwrap_or_else(|| "viewer".to_owned());
@@ -361,7 +373,7 @@ pub struct UpdateConnectionRequest {
     pub status: Option<String>,
     pub default_role: Option<String>,
     pub role_mappings: Option<Vec<RoleMapping>>,
-    /// A new OIDC client secret (rotation).
+    /// A new OIDC client secret (rotation; OpenID Connect connections only).
     pub client_secret: Option<String>,
 }
 
@@ -410,6 +422,12 @@ pub async fn update(
     check_roles(&mut tx, &caller, &row.default_role, &mappings).await?;
     row.role_mappings = serde_json::to_string(&mappings).map_err(anyhow::Error::from)?;
     if let Some(secret) = req.client_secret.filter(|s| !s.is_empty()) {
+        if row.kind != "oidc" {
+            return Err(ApiError::validation(
+                "client_secret",
+                "only OpenID Connect connections have one",
+            ));
+        }
         row.secret_sealed = key.seal(&seal_context(&row.id), &secret)?;
     }
     row.updated_at = state.clock.now_ms();

@@ -3,4 +3,5 @@
 
 pub mod connections;
 pub mod domains;
+pub mod saml;
 pub mod sso;

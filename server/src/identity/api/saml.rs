@@ -5,13 +5,12 @@
 //! turned into a login.
 //!
 //! The endpoints exist in every build, so the spec does not depend on build features; without
-//! the `saml` feature (`protocol` below is then a stub) they answer `409 saml_not_enabled`.
+//! the `saml` feature, `protocol` is a stub and they answer `409 saml_not_enabled`.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::connections::open_secret;
@@ -19,36 +18,218 @@ use crate::app::AppState;
 use crate::http::auth::ClientIp;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Form, Path};
-use crate::identity::model::{Kind, Profile, SamlSettings, check_redirect};
-use crate::identity::oidc::Failure;
-use crate::identity::saml::{self, Assertion, CLOCK_SKEW_MS, ServiceProvider};
-use crate::identity::store::{self as db, ConnectionRow};
 use crate::identity::login;
+use crate::identity::model::{Assertion, Profile, SamlSettings, ServiceProvider, check_redirect};
+use crate::identity::oidc::Failure;
+use crate::identity::store::{self as db, ConnectionRow};
 use crate::ids::ConnectionId;
 
+/// The protocol itself, from `identity::saml`.
+#[cfg(feature = "saml")]
+mod protocol {
+    use super::{ApiError, ApiResult, Assertion, Failure, ServiceProvider};
+    use crate::identity::model::IdpMetadata;
+    use crate::identity::saml::{self, SamlError};
+
+    pub use saml::CLOCK_SKEW_MS;
+
+    fn failure(e: SamlError) -> Failure {
+        Failure::new(e.code(), e.to_string())
+    }
+
+    pub fn parse_metadata(xml: &str) -> ApiResult<IdpMetadata> {
+        saml::parse_idp_metadata(xml).map_err(|e| ApiError::Unprocessable {
+            code: e.code(),
+            detail: e.to_string(),
+        })
+    }
+
+    pub fn credentials(name: &str) -> ApiResult<(String, String)> {
+        saml::generate_sp_credentials(name).map_err(|e| ApiError::Internal(e.into()))
+    }
+
+    pub fn sp_metadata(sp: &ServiceProvider) -> ApiResult<String> {
+        saml::sp_metadata_xml(sp).map_err(|e| ApiError::Internal(e.into()))
+    }
+
+    pub fn authn_url(
+        sp: &ServiceProvider,
+        idp: &IdpMetadata,
+        id: &str,
+        now: i64,
+    ) -> Result<String, Failure> {
+        saml::authn_request_url(sp, idp, id, "", now).map_err(failure)
+    }
+
+    pub fn verify(
+        sp: &ServiceProvider,
+        idp: &IdpMetadata,
+        response: &str,
+        now: i64,
+    ) -> Result<Assertion, Failure> {
+        saml::verify_response(sp, idp, response, now).map_err(failure)
+    }
+}
+
+/// Without the `saml` feature: every use says so.
+#[cfg(not(feature = "saml"))]
+mod protocol {
+    use super::{ApiError, ApiResult, Assertion, Failure, ServiceProvider};
+    use crate::identity::model::IdpMetadata;
+
+    pub const CLOCK_SKEW_MS: i64 = 0;
+
+    pub fn not_enabled() -> ApiError {
+        ApiError::conflict(
+            "saml_not_enabled",
+            "This server was built without SAML support (cargo feature `saml`).",
+        )
+    }
+
+    pub fn parse_metadata(_: &str) -> ApiResult<IdpMetadata> {
+        Err(not_enabled())
+    }
+
+    pub fn credentials(_: &str) -> ApiResult<(String, String)> {
+        Err(not_enabled())
+    }
+
+    pub fn sp_metadata(_: &ServiceProvider) -> ApiResult<String> {
+        Err(not_enabled())
+    }
+
+    pub fn authn_url(
+        _: &ServiceProvider,
+        _: &IdpMetadata,
+        _: &str,
+        _: i64,
+    ) -> Result<String, Failure> {
+        Err(Failure::new(
+            "saml_not_enabled",
+            "this server was built without SAML support",
+        ))
+    }
+
+    pub fn verify(
+        _: &ServiceProvider,
+        _: &IdpMetadata,
+        _: &str,
+        _: i64,
+    ) -> Result<Assertion, Failure> {
+        Err(Failure::new(
+            "saml_not_enabled",
+            "this server was built without SAML support",
+        ))
+    }
+}
+
+/// How a SAML connection is created: the identity provider's metadata.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SamlRequest {
+    /// The IdP's metadata XML (an `EntityDescriptor`).
+    pub idp_metadata_xml: String,
+    /// Accept logins the IdP starts (no AuthnRequest of ours). Default false.
+    #[serde(default)]
+    pub allow_idp_initiated: bool,
+}
+
+/// What a connection shows of its SAML side: what to give the identity provider.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SamlDetails {
+    #[schema(example = "https://idp.acme.com/metadata")]
+    pub idp_entity_id: String,
+    #[schema(example = "https://idp.acme.com/sso")]
+    pub idp_sso_url: String,
+    /// Our entity id (also where our metadata is served).
+    #[schema(
+        example = "https://api.example.com/v1/sso/saml/conn_0192f1c4e6a87b3c9d0e1f2a3b4c5d6e/metadata"
+    )]
+    pub sp_entity_id: String,
+    /// Where the identity provider POSTs its responses.
+    #[schema(
+        example = "https://api.example.com/v1/sso/saml/conn_0192f1c4e6a87b3c9d0e1f2a3b4c5d6e/acs"
+    )]
+    pub acs_url: String,
+    pub allow_idp_initiated: bool,
+}
+
+fn sp_urls(base: &str, conn_id: &str) -> (String, String) {
+    (
+        format!("{base}/v1/sso/saml/{conn_id}/metadata"),
+        format!("{base}/v1/sso/saml/{conn_id}/acs"),
+    )
+}
+
+pub fn details(base: &str, conn: &ConnectionRow) -> ApiResult<SamlDetails> {
+    let s: SamlSettings = serde_json::from_str(&conn.settings).map_err(anyhow::Error::from)?;
+    let (sp_entity_id, acs_url) = sp_urls(base, &conn.id);
+    Ok(SamlDetails {
+        idp_entity_id: s.idp.entity_id,
+        idp_sso_url: s.idp.sso_url,
+        sp_entity_id,
+        acs_url,
+        allow_idp_initiated: s.allow_idp_initiated,
+    })
+}
+
+/// Checks the IdP's metadata and makes the connection's settings, with a fresh SP key
+/// (returned apart: it is sealed, never shown).
+pub fn new_settings(req: &SamlRequest, name: &str) -> ApiResult<(SamlSettings, String)> {
+    let idp = protocol::parse_metadata(&req.idp_metadata_xml)?;
+    let (key_pem, cert_pem) = protocol::credentials(name)?;
+    Ok((
+        SamlSettings {
+            idp,
+            sp_cert_pem: cert_pem,
+            allow_idp_initiated: req.allow_idp_initiated,
+        },
+        key_pem,
+    ))
+}
+
 /// Our side of a connection, at the URLs this server answers on.
-pub fn service_provider(
+fn service_provider(
     state: &AppState,
     headers: &HeaderMap,
     conn: &ConnectionRow,
     settings: &SamlSettings,
 ) -> ApiResult<ServiceProvider> {
-    let base = crate::http::public_base(state, headers);
+    let (entity_id, acs_url) = sp_urls(&crate::http::public_base(state, headers), &conn.id);
     Ok(ServiceProvider {
-        entity_id: format!("{base}/v1/sso/saml/{}/metadata", conn.id),
-        acs_url: format!("{base}/v1/sso/saml/{}/acs", conn.id),
+        entity_id,
+        acs_url,
         key_pem: open_secret(state, conn)?,
         cert_pem: settings.sp_cert_pem.clone(),
     })
 }
 
-async fn saml_connection(state: &AppState, id: &ConnectionId) -> ApiResult<(ConnectionRow, SamlSettings)> {
-    let conn = db::find_connection(state.db.reader(), id.as_str())
+fn settings_of(conn: &ConnectionRow) -> ApiResult<SamlSettings> {
+    Ok(serde_json::from_str(&conn.settings).map_err(anyhow::Error::from)?)
+}
+
+/// The AuthnRequest URL for a login in flight whose id is `request_id`.
+pub fn start(
+    state: &AppState,
+    headers: &HeaderMap,
+    conn: &ConnectionRow,
+    request_id: &str,
+) -> ApiResult<Result<String, Failure>> {
+    let settings = settings_of(conn)?;
+    let sp = service_provider(state, headers, conn, &settings)?;
+    Ok(protocol::authn_url(
+        &sp,
+        &settings.idp,
+        request_id,
+        state.clock.now_ms(),
+    ))
+}
+
+async fn saml_connection(state: &AppState, id: &ConnectionId) -> ApiResult<ConnectionRow> {
+    db::find_connection(state.db.reader(), id.as_str())
         .await?
         .filter(|c| c.kind == "saml")
-        .ok_or(ApiError::NotFound("sso_connection"))?;
-    let settings = serde_json::from_str(&conn.settings).map_err(anyhow::Error::from)?;
-    Ok((conn, settings))
+        .ok_or(ApiError::NotFound("sso_connection"))
 }
 
 /// The service provider metadata to give the identity provider.
@@ -56,7 +237,7 @@ async fn saml_connection(state: &AppState, id: &ConnectionId) -> ApiResult<(Conn
     get, path = "/v1/sso/saml/{id}/metadata", tag = "sso", operation_id = "sso_saml_metadata",
     params(("id" = ConnectionId, Path)),
     responses(
-        (status = 200, description = "SAML 2.0 metadata (EntityDescriptor)", content_type = "application/samlmetadata+xml", body = String),
+        (status = 200, description = "SAML 2.0 metadata (an EntityDescriptor)", content_type = "application/samlmetadata+xml", body = String),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 404, response = crate::openapi::NotFound),
     ),
@@ -68,10 +249,9 @@ pub async fn metadata(
     headers: HeaderMap,
     Path(id): Path<ConnectionId>,
 ) -> ApiResult<Response> {
-    let (conn, settings) = saml_connection(&state, &id).await?;
-    let sp = service_provider(&state, &headers, &conn, &settings)?;
-    let xml = saml::sp_metadata_xml(&sp).map_err(|e| ApiError::Internal(e.into()))?;
-    let mut response = xml.into_response();
+    let conn = saml_connection(&state, &id).await?;
+    let sp = service_provider(&state, &headers, &conn, &settings_of(&conn)?)?;
+    let mut response = protocol::sp_metadata(&sp)?.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/samlmetadata+xml"),
@@ -99,6 +279,7 @@ pub struct AcsForm {
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
     ),
     security(()),
     extensions(("x-sdk-exclude" = json!(true)))
@@ -110,62 +291,55 @@ pub async fn acs(
     Path(id): Path<ConnectionId>,
     Form(form): Form<AcsForm>,
 ) -> ApiResult<Response> {
-    let (conn, settings) = saml_connection(&state, &id).await?;
-    let ip = ip.as_deref();
+    let conn = saml_connection(&state, &id).await?;
     if conn.status != "active" {
         return Err(ApiError::conflict(
             "connection_inactive",
             "This single sign-on connection is inactive.",
         ));
     }
+    let settings = settings_of(&conn)?;
     let sp = service_provider(&state, &headers, &conn, &settings)?;
     let now = state.clock.now_ms();
-    let checked = match saml::verify_response(&sp, &settings.idp, &form.saml_response, now) {
-        Ok(assertion) => accept(&state, &conn, &settings, assertion, form.relay_state.as_deref(), now).await?,
-        Err(e) => Err(Failure::new(e.code(), e.to_string())),
+    let ip = ip.as_deref();
+    let checked = match protocol::verify(&sp, &settings.idp, &form.saml_response, now) {
+        Ok(assertion) => {
+            accept(
+                &state,
+                &conn,
+                &settings,
+                &assertion,
+                form.relay_state.as_deref(),
+                now,
+            )
+            .await?
+        }
+        Err(f) => Err(f),
     };
     match checked {
-        Ok((profile, redirect_to)) => login::complete(&state, &conn, profile, &redirect_to, ip).await,
+        Ok((profile, redirect_to)) => {
+            login::complete(&state, &conn, profile, &redirect_to, ip).await
+        }
         Err(f) => Err(login::fail(&state, &conn, f, ip).await),
     }
 }
 
-/// Matches a verified assertion to its login and claims it once; the profile and the page
-/// to land on, or why not.
+/// Claims a verified assertion (once: a replay is refused) and matches it to its login: the
+/// profile and the page to land on, or why not.
 async fn accept(
     state: &AppState,
     conn: &ConnectionRow,
     settings: &SamlSettings,
-    assertion: Assertion,
+    assertion: &Assertion,
     relay_state: Option<&str>,
     now: i64,
 ) -> ApiResult<Result<(Profile, String), Failure>> {
-    let redirect_to = match &assertion.in_response_to {
-        Some(request_id) => match db::take_login_request(state.db.writer(), request_id, now).await? {
-            Some(r) if r.connection_id == conn.id => r.redirect_to,
-            _ => {
-                return Ok(Err(Failure::new(
-                    "saml_unknown_request",
-                    "the response answers no pending login of this connection (used, expired or foreign)",
-                )));
-            }
-        },
-        None if settings.allow_idp_initiated => {
-            check_redirect(relay_state.filter(|r| r.starts_with('/')))?
-        }
-        None => {
-            return Ok(Err(Failure::new(
-                "saml_unsolicited",
-                "IdP-initiated logins are not allowed on this connection",
-            )));
-        }
-    };
     let mut tx = state.db.write().await?;
     let fresh = db::claim_assertion(
         &mut tx,
         &conn.id,
         &assertion.id,
-        assertion.not_on_or_after_ms + CLOCK_SKEW_MS,
+        assertion.not_on_or_after_ms + protocol::CLOCK_SKEW_MS,
         now,
     )
     .await?;
@@ -176,7 +350,29 @@ async fn accept(
             "this assertion was already used",
         )));
     }
-    Ok(profile_of(&assertion).map(|p| (p, redirect_to)))
+    let redirect_to = match &assertion.in_response_to {
+        Some(request_id) => {
+            match db::take_login_request(state.db.writer(), request_id, now).await? {
+                Some(r) if r.connection_id == conn.id => r.redirect_to,
+                _ => {
+                    return Ok(Err(Failure::new(
+                        "saml_unknown_request",
+                        "the response answers no pending login of this connection (used, expired or another's)",
+                    )));
+                }
+            }
+        }
+        None if settings.allow_idp_initiated => {
+            check_redirect(relay_state.filter(|r| r.starts_with('/')))?
+        }
+        None => {
+            return Ok(Err(Failure::new(
+                "saml_unsolicited",
+                "IdP-initiated logins are not allowed on this connection",
+            )));
+        }
+    };
+    Ok(profile_of(assertion).map(|p| (p, redirect_to)))
 }
 
 /// Where identity providers commonly put the email address and the groups.
@@ -184,7 +380,6 @@ const EMAIL_ATTRIBUTES: &[&str] = &[
     "email",
     "mail",
     "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
-    "urn:oid:0.9.2342.19200300.100.1.3",
 ];
 const GROUP_ATTRIBUTES: &[&str] = &[
     "groups",
@@ -208,57 +403,7 @@ fn profile_of(a: &Assertion) -> Result<Profile, Failure> {
             )
         })?;
     Ok(Profile {
-        subject: a.name_id.clone(),
         email,
         groups: first(GROUP_ATTRIBUTES).cloned().unwrap_or_default(),
     })
-}
-
-/// Checks an IdP's metadata and makes the connection's SAML settings, with a fresh SP key
-/// (returned apart: it is sealed, never shown).
-pub fn new_settings(metadata_xml: &str, allow_idp_initiated: bool, name: &str) -> ApiResult<(SamlSettings, String)> {
-    let idp = saml::parse_idp_metadata(metadata_xml).map_err(|e| ApiError::Unprocessable {
-        code: e.code(),
-        detail: e.to_string(),
-    })?;
-    let (key_pem, cert_pem) =
-        saml::generate_sp_credentials(name).map_err(|e| ApiError::Internal(e.into()))?;
-    Ok((
-        SamlSettings {
-            idp,
-            sp_cert_pem: cert_pem,
-            allow_idp_initiated,
-        },
-        key_pem,
-    ))
-}
-
-/// The AuthnRequest URL for a login in flight whose id is `request_id`.
-pub fn start(
-    state: &AppState,
-    headers: &HeaderMap,
-    conn: &ConnectionRow,
-    request_id: &str,
-) -> ApiResult<Result<String, Failure>> {
-    let settings: SamlSettings = serde_json::from_str(&conn.settings).map_err(anyhow::Error::from)?;
-    let sp = service_provider(state, headers, conn, &settings)?;
-    Ok(
-        saml::authn_request_url(&sp, &settings.idp, request_id, "", state.clock.now_ms())
-            .map_err(|e| Failure::new(e.code(), e.to_string())),
-    )
-}
-
-/// What a connection shows of its SAML side.
-pub fn details(state: &AppState, headers: &HeaderMap, conn: &ConnectionRow) -> ApiResult<serde_json::Value> {
-    let s: SamlSettings = serde_json::from_str(&conn.settings).map_err(anyhow::Error::from)?;
-    let base = crate::http::public_base(state, headers);
-    let _ = Kind::Saml;
-    Ok(json!({
-        "idp_entity_id": s.idp.entity_id,
-        "idp_sso_url": s.idp.sso_url,
-        "sp_entity_id": format!("{base}/v1/sso/saml/{}/metadata", conn.id),
-        "acs_url": format!("{base}/v1/sso/saml/{}/acs", conn.id),
-        "metadata_url": format!("{base}/v1/sso/saml/{}/metadata", conn.id),
-        "allow_idp_initiated": s.allow_idp_initiated,
-    }))
 }

@@ -128,12 +128,10 @@ pub async fn authorize(
             request.pkce_verifier = Some(started.pkce_verifier);
             started.url
         }
-        Kind::Saml => {
-            return Err(ApiError::conflict(
-                "saml_not_enabled",
-                "This server was built without SAML support (cargo feature `saml`).",
-            ));
-        }
+        Kind::Saml => match super::saml::start(&state, &headers, &conn, &request.id)? {
+            Ok(url) => url,
+            Err(f) => return Err(login::fail(&state, &conn, f, ip.as_deref()).await),
+        },
     };
     db::insert_login_request(state.db.writer(), &request).await?;
     Ok(redirect(&url))
