@@ -235,7 +235,7 @@ async function sso() {
       { "data-connection": c.id },
       el("th", { scope: "row" }, c.name),
       el("td", {}, c.kind),
-      el("td", {}, c.oidc ? el("code", {}, c.oidc.redirect_uri) : ""),
+      el("td", {}, el("code", {}, c.oidc ? c.oidc.redirect_uri : c.saml.acs_url)),
       el("td", {}, el("a", { href: c.login_url }, "Log in")),
       el("td", { class: "sso-status" }, status(c)),
       el("td", {}, toggle),
@@ -261,6 +261,23 @@ async function sso() {
     e.preventDefault();
     guard(async () => {
       await api("POST", "/v1/sso/connections", { name: name.value, kind: "oidc", default_role: role.value, oidc: { issuer: issuer.value, client_id: clientId.value, client_secret: clientSecret.value } });
+      await render();
+    });
+  });
+  const samlName = el("input", { required: true, autocomplete: "off" });
+  const samlMetadata = el("textarea", { required: true, rows: 4, spellcheck: "false", placeholder: "<EntityDescriptor …>" });
+  const samlCreate = el(
+    "form",
+    { class: "card", "aria-label": "Add a SAML connection" },
+    el("h2", {}, "Add a SAML 2.0 connection"),
+    field("saml-name", "Connection name", samlName),
+    field("saml-metadata", "Identity provider metadata (XML)", samlMetadata),
+    el("button", { type: "submit", class: "primary" }, "Add SAML connection"),
+  );
+  samlCreate.addEventListener("submit", (e) => {
+    e.preventDefault();
+    guard(async () => {
+      await api("POST", "/v1/sso/connections", { name: samlName.value, kind: "saml", saml: { idp_metadata_xml: samlMetadata.value } });
       await render();
     });
   });
@@ -299,7 +316,7 @@ async function sso() {
       await render();
     });
   });
-  return [table(`${env === "test" ? "Sandbox" : "Live"} connections`, ["Name", "Kind", "Redirect URI", "", "Status", ""], connectionRows), create, table("Email domains (both environments)", ["Domain", "Status", "DNS record", ""], domainRows), claim];
+  return [table(`${env === "test" ? "Sandbox" : "Live"} connections`, ["Name", "Kind", "Redirect URI / ACS URL", "", "Status", ""], connectionRows), create, samlCreate, table("Email domains (both environments)", ["Domain", "Status", "DNS record", ""], domainRows), claim];
 }
 
 const BOARDS = { keys, requests, webhooks, invoices, sso };

@@ -31,6 +31,22 @@ class AcceptInvitationRequest(_response.Model):
 
 
 @dataclass(frozen=True)
+class AcsForm(_response.Model):
+    """What the identity provider POSTs (HTTP-POST binding)."""
+
+    samlresponse: str
+    """The base64 `samlp:Response`."""
+    relay_state: Optional[str] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AcsForm:
+        return cls(
+            samlresponse=data["SAMLResponse"],
+            relay_state=data.get("RelayState"),
+        )
+
+
+@dataclass(frozen=True)
 class Address(_response.Model):
     """A postal address."""
 
@@ -379,6 +395,7 @@ class Connection(_response.Model):
     last_error_at: Optional[str] = None
     last_login_at: Optional[str] = None
     oidc: Optional[OidcDetails] = None
+    saml: Optional[SamlDetails] = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Connection:
@@ -395,6 +412,7 @@ class Connection(_response.Model):
             last_error_at=data.get("last_error_at"),
             last_login_at=data.get("last_login_at"),
             oidc=None if data.get("oidc") is None else OidcDetails.from_dict(data["oidc"]),
+            saml=None if data.get("saml") is None else SamlDetails.from_dict(data["saml"]),
         )
 
 
@@ -517,6 +535,7 @@ class CreateConnectionRequest(_response.Model):
     """Default `viewer`. A built-in role (not `owner`) or a custom role id."""
     oidc: Optional[OidcRequest] = None
     role_mappings: Optional[List[RoleMapping]] = None
+    saml: Optional[SamlRequest] = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CreateConnectionRequest:
@@ -526,6 +545,7 @@ class CreateConnectionRequest(_response.Model):
             default_role=data.get("default_role"),
             oidc=None if data.get("oidc") is None else OidcRequest.from_dict(data["oidc"]),
             role_mappings=None if data.get("role_mappings") is None else [RoleMapping.from_dict(v0) for v0 in data["role_mappings"]],
+            saml=None if data.get("saml") is None else SamlRequest.from_dict(data["saml"]),
         )
 
     def to_dict(self) -> Dict[str, Any]:
@@ -539,6 +559,8 @@ class CreateConnectionRequest(_response.Model):
             data["oidc"] = self.oidc.to_dict()
         if self.role_mappings is not None:
             data["role_mappings"] = [v0.to_dict() for v0 in self.role_mappings]
+        if self.saml is not None:
+            data["saml"] = self.saml.to_dict()
         return data
 
 
@@ -2474,6 +2496,54 @@ class RoleMapping(_response.Model):
 
 
 @dataclass(frozen=True)
+class SamlDetails(_response.Model):
+    """What a connection shows of its SAML side: what to give the identity provider."""
+
+    acs_url: str
+    """Where the identity provider POSTs its responses."""
+    allow_idp_initiated: bool
+    idp_entity_id: str
+    idp_sso_url: str
+    sp_entity_id: str
+    """Our entity id (also where our metadata is served)."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SamlDetails:
+        return cls(
+            acs_url=data["acs_url"],
+            allow_idp_initiated=data["allow_idp_initiated"],
+            idp_entity_id=data["idp_entity_id"],
+            idp_sso_url=data["idp_sso_url"],
+            sp_entity_id=data["sp_entity_id"],
+        )
+
+
+@dataclass(frozen=True)
+class SamlRequest(_response.Model):
+    """How a SAML connection is created: the identity provider's metadata."""
+
+    idp_metadata_xml: str
+    """The IdP's metadata XML (an `EntityDescriptor`)."""
+    allow_idp_initiated: Optional[bool] = None
+    """Accept logins the IdP starts (no AuthnRequest of ours). Default false."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SamlRequest:
+        return cls(
+            idp_metadata_xml=data["idp_metadata_xml"],
+            allow_idp_initiated=data.get("allow_idp_initiated"),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+            "idp_metadata_xml": self.idp_metadata_xml,
+        }
+        if self.allow_idp_initiated is not None:
+            data["allow_idp_initiated"] = self.allow_idp_initiated
+        return data
+
+
+@dataclass(frozen=True)
 class ScimToken(_response.Model):
     created_at: str
     created_by: UserId
@@ -2946,7 +3016,7 @@ class TxtRecord(_response.Model):
 @dataclass(frozen=True)
 class UpdateConnectionRequest(_response.Model):
     client_secret: Optional[str] = None
-    """A new OIDC client secret (rotation)."""
+    """A new OIDC client secret (rotation; OpenID Connect connections only)."""
     default_role: Optional[str] = None
     name: Optional[str] = None
     role_mappings: Optional[List[RoleMapping]] = None

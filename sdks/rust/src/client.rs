@@ -20,6 +20,23 @@ pub mod types {
             Default::default()
         }
     }
+    ///What the identity provider POSTs (HTTP-POST binding).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct AcsForm {
+        #[serde(
+            rename = "RelayState",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub relay_state: ::std::option::Option<::std::string::String>,
+        ///The base64 `samlp:Response`.
+        #[serde(rename = "SAMLResponse")]
+        pub saml_response: ::std::string::String,
+    }
+    impl AcsForm {
+        pub fn builder() -> builder::AcsForm {
+            Default::default()
+        }
+    }
     ///A postal address.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(deny_unknown_fields)]
@@ -388,6 +405,8 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub oidc: ::std::option::Option<OidcDetails>,
         pub role_mappings: ::std::vec::Vec<RoleMapping>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub saml: ::std::option::Option<SamlDetails>,
         ///`active`, or `inactive` (logins refused).
         pub status: ::std::string::String,
     }
@@ -653,6 +672,8 @@ pub mod types {
         pub oidc: ::std::option::Option<OidcRequest>,
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub role_mappings: ::std::vec::Vec<RoleMapping>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub saml: ::std::option::Option<SamlRequest>,
     }
     impl CreateConnectionRequest {
         pub fn builder() -> builder::CreateConnectionRequest {
@@ -3342,6 +3363,37 @@ pub mod types {
             Default::default()
         }
     }
+    ///What a connection shows of its SAML side: what to give the identity provider.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct SamlDetails {
+        ///Where the identity provider POSTs its responses.
+        pub acs_url: ::std::string::String,
+        pub allow_idp_initiated: bool,
+        pub idp_entity_id: ::std::string::String,
+        pub idp_sso_url: ::std::string::String,
+        ///Our entity id (also where our metadata is served).
+        pub sp_entity_id: ::std::string::String,
+    }
+    impl SamlDetails {
+        pub fn builder() -> builder::SamlDetails {
+            Default::default()
+        }
+    }
+    ///How a SAML connection is created: the identity provider's metadata.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct SamlRequest {
+        ///Accept logins the IdP starts (no AuthnRequest of ours). Default false.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub allow_idp_initiated: ::std::option::Option<bool>,
+        ///The IdP's metadata XML (an `EntityDescriptor`).
+        pub idp_metadata_xml: ::std::string::String,
+    }
+    impl SamlRequest {
+        pub fn builder() -> builder::SamlRequest {
+            Default::default()
+        }
+    }
     ///`ScimToken`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct ScimToken {
@@ -4080,7 +4132,7 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[serde(deny_unknown_fields)]
     pub struct UpdateConnectionRequest {
-        ///A new OIDC client secret (rotation).
+        ///A new OIDC client secret (rotation; OpenID Connect connections only).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub client_secret: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -4720,6 +4772,63 @@ pub mod types {
             fn from(value: super::AcceptInvitationRequest) -> Self {
                 Self {
                     token: Ok(value.token),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct AcsForm {
+            relay_state: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            saml_response: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for AcsForm {
+            fn default() -> Self {
+                Self {
+                    relay_state: Ok(Default::default()),
+                    saml_response: Err("no value supplied for saml_response".to_string()),
+                }
+            }
+        }
+        impl AcsForm {
+            pub fn relay_state<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.relay_state = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for relay_state: {e}"));
+                self
+            }
+            pub fn saml_response<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.saml_response = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for saml_response: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<AcsForm> for super::AcsForm {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: AcsForm,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    relay_state: value.relay_state?,
+                    saml_response: value.saml_response?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::AcsForm> for AcsForm {
+            fn from(value: super::AcsForm) -> Self {
+                Self {
+                    relay_state: Ok(value.relay_state),
+                    saml_response: Ok(value.saml_response),
                 }
             }
         }
@@ -5993,6 +6102,10 @@ pub mod types {
             >,
             role_mappings:
                 ::std::result::Result<::std::vec::Vec<super::RoleMapping>, ::std::string::String>,
+            saml: ::std::result::Result<
+                ::std::option::Option<super::SamlDetails>,
+                ::std::string::String,
+            >,
             status: ::std::result::Result<::std::string::String, ::std::string::String>,
         }
         impl ::std::default::Default for Connection {
@@ -6009,6 +6122,7 @@ pub mod types {
                     name: Err("no value supplied for name".to_string()),
                     oidc: Ok(Default::default()),
                     role_mappings: Err("no value supplied for role_mappings".to_string()),
+                    saml: Ok(Default::default()),
                     status: Err("no value supplied for status".to_string()),
                 }
             }
@@ -6128,6 +6242,16 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for role_mappings: {e}"));
                 self
             }
+            pub fn saml<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::SamlDetails>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.saml = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for saml: {e}"));
+                self
+            }
             pub fn status<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::string::String>,
@@ -6156,6 +6280,7 @@ pub mod types {
                     name: value.name?,
                     oidc: value.oidc?,
                     role_mappings: value.role_mappings?,
+                    saml: value.saml?,
                     status: value.status?,
                 })
             }
@@ -6174,6 +6299,7 @@ pub mod types {
                     name: Ok(value.name),
                     oidc: Ok(value.oidc),
                     role_mappings: Ok(value.role_mappings),
+                    saml: Ok(value.saml),
                     status: Ok(value.status),
                 }
             }
@@ -6623,6 +6749,10 @@ pub mod types {
             >,
             role_mappings:
                 ::std::result::Result<::std::vec::Vec<super::RoleMapping>, ::std::string::String>,
+            saml: ::std::result::Result<
+                ::std::option::Option<super::SamlRequest>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for CreateConnectionRequest {
             fn default() -> Self {
@@ -6632,6 +6762,7 @@ pub mod types {
                     name: Err("no value supplied for name".to_string()),
                     oidc: Ok(Default::default()),
                     role_mappings: Ok(Default::default()),
+                    saml: Ok(Default::default()),
                 }
             }
         }
@@ -6686,6 +6817,16 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for role_mappings: {e}"));
                 self
             }
+            pub fn saml<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::SamlRequest>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.saml = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for saml: {e}"));
+                self
+            }
         }
         impl ::std::convert::TryFrom<CreateConnectionRequest> for super::CreateConnectionRequest {
             type Error = super::error::ConversionError;
@@ -6698,6 +6839,7 @@ pub mod types {
                     name: value.name?,
                     oidc: value.oidc?,
                     role_mappings: value.role_mappings?,
+                    saml: value.saml?,
                 })
             }
         }
@@ -6709,6 +6851,7 @@ pub mod types {
                     name: Ok(value.name),
                     oidc: Ok(value.oidc),
                     role_mappings: Ok(value.role_mappings),
+                    saml: Ok(value.saml),
                 }
             }
         }
@@ -13792,6 +13935,159 @@ pub mod types {
                 Self {
                     group: Ok(value.group),
                     role: Ok(value.role),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct SamlDetails {
+            acs_url: ::std::result::Result<::std::string::String, ::std::string::String>,
+            allow_idp_initiated: ::std::result::Result<bool, ::std::string::String>,
+            idp_entity_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            idp_sso_url: ::std::result::Result<::std::string::String, ::std::string::String>,
+            sp_entity_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for SamlDetails {
+            fn default() -> Self {
+                Self {
+                    acs_url: Err("no value supplied for acs_url".to_string()),
+                    allow_idp_initiated: Err(
+                        "no value supplied for allow_idp_initiated".to_string()
+                    ),
+                    idp_entity_id: Err("no value supplied for idp_entity_id".to_string()),
+                    idp_sso_url: Err("no value supplied for idp_sso_url".to_string()),
+                    sp_entity_id: Err("no value supplied for sp_entity_id".to_string()),
+                }
+            }
+        }
+        impl SamlDetails {
+            pub fn acs_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.acs_url = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for acs_url: {e}"));
+                self
+            }
+            pub fn allow_idp_initiated<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.allow_idp_initiated = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for allow_idp_initiated: {e}")
+                });
+                self
+            }
+            pub fn idp_entity_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.idp_entity_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for idp_entity_id: {e}"));
+                self
+            }
+            pub fn idp_sso_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.idp_sso_url = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for idp_sso_url: {e}"));
+                self
+            }
+            pub fn sp_entity_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sp_entity_id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for sp_entity_id: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SamlDetails> for super::SamlDetails {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SamlDetails,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    acs_url: value.acs_url?,
+                    allow_idp_initiated: value.allow_idp_initiated?,
+                    idp_entity_id: value.idp_entity_id?,
+                    idp_sso_url: value.idp_sso_url?,
+                    sp_entity_id: value.sp_entity_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::SamlDetails> for SamlDetails {
+            fn from(value: super::SamlDetails) -> Self {
+                Self {
+                    acs_url: Ok(value.acs_url),
+                    allow_idp_initiated: Ok(value.allow_idp_initiated),
+                    idp_entity_id: Ok(value.idp_entity_id),
+                    idp_sso_url: Ok(value.idp_sso_url),
+                    sp_entity_id: Ok(value.sp_entity_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct SamlRequest {
+            allow_idp_initiated:
+                ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
+            idp_metadata_xml: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for SamlRequest {
+            fn default() -> Self {
+                Self {
+                    allow_idp_initiated: Ok(Default::default()),
+                    idp_metadata_xml: Err("no value supplied for idp_metadata_xml".to_string()),
+                }
+            }
+        }
+        impl SamlRequest {
+            pub fn allow_idp_initiated<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.allow_idp_initiated = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for allow_idp_initiated: {e}")
+                });
+                self
+            }
+            pub fn idp_metadata_xml<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.idp_metadata_xml = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for idp_metadata_xml: {e}")
+                });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SamlRequest> for super::SamlRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SamlRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    allow_idp_initiated: value.allow_idp_initiated?,
+                    idp_metadata_xml: value.idp_metadata_xml?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::SamlRequest> for SamlRequest {
+            fn from(value: super::SamlRequest) -> Self {
+                Self {
+                    allow_idp_initiated: Ok(value.allow_idp_initiated),
+                    idp_metadata_xml: Ok(value.idp_metadata_xml),
                 }
             }
         }

@@ -6,6 +6,13 @@ export interface AcceptInvitationRequest {
   token: string;
 }
 
+/** What the identity provider POSTs (HTTP-POST binding). */
+export interface AcsForm {
+  RelayState?: string | null;
+  /** The base64 `samlp:Response`. */
+  SAMLResponse: string;
+}
+
 /** A postal address. */
 export interface Address {
   city?: string | null;
@@ -153,6 +160,7 @@ export interface Connection {
   name: string;
   oidc?: OidcDetails | null;
   role_mappings: RoleMapping[];
+  saml?: SamlDetails | null;
   /** `active`, or `inactive` (logins refused). */
   status: string;
 }
@@ -218,6 +226,7 @@ export interface CreateConnectionRequest {
   name: string;
   oidc?: OidcRequest | null;
   role_mappings?: RoleMapping[];
+  saml?: SamlRequest | null;
 }
 
 export interface CreateCouponRequest {
@@ -1055,6 +1064,25 @@ export interface RoleMapping {
   role: string;
 }
 
+/** What a connection shows of its SAML side: what to give the identity provider. */
+export interface SamlDetails {
+  /** Where the identity provider POSTs its responses. */
+  acs_url: string;
+  allow_idp_initiated: boolean;
+  idp_entity_id: string;
+  idp_sso_url: string;
+  /** Our entity id (also where our metadata is served). */
+  sp_entity_id: string;
+}
+
+/** How a SAML connection is created: the identity provider's metadata. */
+export interface SamlRequest {
+  /** Accept logins the IdP starts (no AuthnRequest of ours). Default false. */
+  allow_idp_initiated?: boolean;
+  /** The IdP's metadata XML (an `EntityDescriptor`). */
+  idp_metadata_xml: string;
+}
+
 export interface ScimToken {
   created_at: string;
   created_by: UserId;
@@ -1261,7 +1289,7 @@ export interface TxtRecord {
 }
 
 export interface UpdateConnectionRequest {
-  /** A new OIDC client secret (rotation). */
+  /** A new OIDC client secret (rotation; OpenID Connect connections only). */
   client_secret?: string | null;
   default_role?: string | null;
   name?: string | null;

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import AsyncIterator, Iterator, List, Mapping, Optional
 
 from .. import _http, _pagination, _response
-from ..models import Connection, ConnectionId, ConnectionPage, CreateConnectionRequest, Kind, OidcRequest, RoleMapping, UpdateConnectionRequest
+from ..models import Connection, ConnectionId, ConnectionPage, CreateConnectionRequest, Kind, OidcRequest, RoleMapping, SamlRequest, UpdateConnectionRequest
 
 
 class SsoConnectionsResource:
@@ -66,6 +66,7 @@ class SsoConnectionsResource:
         default_role: Optional[str] = None,
         oidc: Optional[OidcRequest] = None,
         role_mappings: Optional[List[RoleMapping]] = None,
+        saml: Optional[SamlRequest] = None,
         idempotency_key: Optional[str] = None,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
@@ -76,7 +77,7 @@ class SsoConnectionsResource:
             _http.RequestOptions(
                 "POST",
                 "/v1/sso/connections",
-                json=CreateConnectionRequest(kind=kind, name=name, default_role=default_role, oidc=oidc, role_mappings=role_mappings).to_dict(),
+                json=CreateConnectionRequest(kind=kind, name=name, default_role=default_role, oidc=oidc, role_mappings=role_mappings, saml=saml).to_dict(),
                 idempotency_key=idempotency_key or _http.new_idempotency_key(),
                 timeout=timeout,
                 max_retries=max_retries,
@@ -209,6 +210,7 @@ class AsyncSsoConnectionsResource:
         default_role: Optional[str] = None,
         oidc: Optional[OidcRequest] = None,
         role_mappings: Optional[List[RoleMapping]] = None,
+        saml: Optional[SamlRequest] = None,
         idempotency_key: Optional[str] = None,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
@@ -219,7 +221,7 @@ class AsyncSsoConnectionsResource:
             _http.RequestOptions(
                 "POST",
                 "/v1/sso/connections",
-                json=CreateConnectionRequest(kind=kind, name=name, default_role=default_role, oidc=oidc, role_mappings=role_mappings).to_dict(),
+                json=CreateConnectionRequest(kind=kind, name=name, default_role=default_role, oidc=oidc, role_mappings=role_mappings, saml=saml).to_dict(),
                 idempotency_key=idempotency_key or _http.new_idempotency_key(),
                 timeout=timeout,
                 max_retries=max_retries,
