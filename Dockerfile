@@ -1,12 +1,17 @@
 # syntax=docker/dockerfile:1
 # Multi-stage build: compile in the Rust image, run from a slim Debian as a non-root user.
 FROM rust:1-bookworm AS build
+# SAML (feature `saml`) builds against libxml2 and xmlsec1 through bindgen.
+RUN apt-get update && apt-get install -y --no-install-recommends \
+    libclang-dev libxmlsec1-dev libxml2-dev libssl-dev pkg-config \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-RUN cargo build --release -p neoforge-server && strip target/release/neoforge
+RUN cargo build --release -p neoforge-server --features saml && strip target/release/neoforge
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \
+    libxmlsec1 libxmlsec1-openssl libxml2 libssl3 \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /data --create-home neoforge
 COPY --from=build /src/target/release/neoforge /usr/local/bin/neoforge
