@@ -12,10 +12,9 @@ use super::store::{self as db, ConnectionRow};
 use crate::app::AppState;
 use crate::audit::{self, ActorRef};
 use crate::http::error::{ApiError, ApiResult};
-use crate::ids::{OrgId, UserId};
-use crate::secret;
+use crate::ids::OrgId;
 use crate::tenancy::api::sessions;
-use crate::tenancy::store::{self as tenancy_db, UserRow};
+use crate::tenancy::store as tenancy_db;
 use crate::tenancy::{Email, Env, Scope};
 
 /// The connection's organization and environment.
@@ -113,20 +112,7 @@ async fn provision(
         serde_json::from_str(&conn.role_mappings).map_err(anyhow::Error::from)?;
     let now = state.clock.now_ms();
     let mut tx = state.db.write().await?;
-    let user_id = match tenancy_db::find_user_by_email(&mut *tx, email.as_str()).await? {
-        Some(user) => UserId::from_db(user.id),
-        None => {
-            let id = UserId::generate();
-            let row = UserRow {
-                id: id.to_string(),
-                email: email.as_str().to_owned(),
-                password_hash: secret::UNUSABLE_PASSWORD_HASH.to_owned(),
-                created_at: now,
-            };
-            tenancy_db::insert_user(&mut tx, &row).await?;
-            id
-        }
-    };
+    let user_id = tenancy_db::find_or_insert_provisioned_user(&mut tx, email.as_str(), now).await?;
     let mapped = role_for(&mappings, &profile.groups, &conn.default_role);
     let actor = ActorRef {
         kind: "user",

@@ -40,6 +40,27 @@ pub async fn find_user_by_email<'c>(
         .await
 }
 
+/// The account with this email, or a new one with no usable password (it logs in through
+/// single sign-on, or is provisioned by a directory).
+pub async fn find_or_insert_provisioned_user(
+    c: &mut AnyConnection,
+    email: &str,
+    now: i64,
+) -> sqlx::Result<UserId> {
+    if let Some(user) = find_user_by_email(&mut *c, email).await? {
+        return Ok(UserId::from_db(user.id));
+    }
+    let id = UserId::generate();
+    let row = UserRow {
+        id: id.to_string(),
+        email: email.to_owned(),
+        password_hash: secret::UNUSABLE_PASSWORD_HASH.to_owned(),
+        created_at: now,
+    };
+    insert_user(c, &row).await?;
+    Ok(id)
+}
+
 pub async fn find_user<'c>(db: impl AnyExecutor<'c>, id: &UserId) -> sqlx::Result<Option<UserRow>> {
     sqlx::query_as("SELECT id, email, password_hash, created_at FROM users WHERE id = $1")
         .bind(id.as_str())

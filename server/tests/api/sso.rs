@@ -111,14 +111,10 @@ async fn browser_login(app: &TestApp, provider: &Provider, start: &str, login: &
         if url.starts_with(&app.base) {
             return read(client.get(&url).send().await.expect("callback")).await;
         }
-        let cookie_header = cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ");
+        let cookies_sent = cookie_header(&cookies);
         let resp = client
             .get(&url)
-            .header("cookie", &cookie_header)
+            .header("cookie", cookies_sent)
             .send()
             .await
             .expect("provider page");
@@ -134,14 +130,10 @@ async fn browser_login(app: &TestApp, provider: &Provider, start: &str, login: &
         } else {
             vec![("prompt", "consent")]
         };
-        let cookie_header = cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ");
+        let cookies_sent = cookie_header(&cookies);
         let resp = client
             .post(&url)
-            .header("cookie", cookie_header)
+            .header("cookie", cookies_sent)
             .header("content-type", "application/x-www-form-urlencoded")
             .body(form_body(&form))
             .send()
@@ -156,6 +148,13 @@ async fn browser_login(app: &TestApp, provider: &Provider, start: &str, login: &
         url = location(&resp, &provider.issuer);
     }
     panic!("the login did not come back to the app");
+}
+
+fn cookie_header(jar: &BTreeMap<String, String>) -> String {
+    jar.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn form_body(fields: &[(&str, &str)]) -> String {

@@ -13,9 +13,8 @@ use super::error::{ScimError, ScimResult, ScimType};
 use super::resource::Obj;
 use super::store::{self, UserLink};
 use crate::ids::{OrgId, UserId};
-use crate::secret;
 use crate::store::Db;
-use crate::tenancy::store::{self as tenancy, UserRow};
+use crate::tenancy::store as tenancy;
 use crate::tenancy::{Email, Env, Scope};
 
 /// The role a provisioned member gets in the organization.
@@ -174,26 +173,15 @@ async fn link_account(
     email: &Email,
     now: i64,
 ) -> ScimResult<UserId> {
-    let user = match tenancy::find_user_by_email(&mut *tx, email.as_str()).await? {
-        Some(u) => UserId::from_db(u.id),
-        None => {
-            let id = UserId::generate();
-            let row = UserRow {
-                id: id.to_string(),
-                email: email.as_str().to_owned(),
-                password_hash: secret::UNUSABLE_PASSWORD_HASH.to_owned(),
-                created_at: now,
-            };
-            tenancy::insert_user(tx, &row).await.map_err(|e| {
-                if crate::store::is_unique_violation(&e) {
-                    taken(email)
-                } else {
-                    e.into()
-                }
-            })?;
-            id
-        }
-    };
+    let user = tenancy::find_or_insert_provisioned_user(tx, email.as_str(), now)
+        .await
+        .map_err(|e| {
+            if crate::store::is_unique_violation(&e) {
+                taken(email)
+            } else {
+                e.into()
+            }
+        })?;
     match store::linked_to(tx, org, user.as_str()).await? {
         Some(other) if other != scim_id => Err(taken(email)),
         _ => Ok(user),
