@@ -2520,26 +2520,34 @@ class SamlDetails(_response.Model):
 
 @dataclass(frozen=True)
 class SamlRequest(_response.Model):
-    """How a SAML connection is created: the identity provider's metadata."""
+    """How a SAML connection is created: the identity provider's metadata, inline or by URL
+    (fetched once, now).
+    """
 
-    idp_metadata_xml: str
-    """The IdP's metadata XML (an `EntityDescriptor`)."""
     allow_idp_initiated: Optional[bool] = None
     """Accept logins the IdP starts (no AuthnRequest of ours). Default false."""
+    idp_metadata_url: Optional[str] = None
+    """Or where to fetch it: https (http and local hosts only in the sandbox)."""
+    idp_metadata_xml: Optional[str] = None
+    """The IdP's metadata XML (an `EntityDescriptor`)."""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SamlRequest:
         return cls(
-            idp_metadata_xml=data["idp_metadata_xml"],
             allow_idp_initiated=data.get("allow_idp_initiated"),
+            idp_metadata_url=data.get("idp_metadata_url"),
+            idp_metadata_xml=data.get("idp_metadata_xml"),
         )
 
     def to_dict(self) -> Dict[str, Any]:
         data: Dict[str, Any] = {
-            "idp_metadata_xml": self.idp_metadata_xml,
         }
         if self.allow_idp_initiated is not None:
             data["allow_idp_initiated"] = self.allow_idp_initiated
+        if self.idp_metadata_url is not None:
+            data["idp_metadata_url"] = self.idp_metadata_url
+        if self.idp_metadata_xml is not None:
+            data["idp_metadata_xml"] = self.idp_metadata_xml
         return data
 
 

@@ -3379,15 +3379,20 @@ pub mod types {
             Default::default()
         }
     }
-    ///How a SAML connection is created: the identity provider's metadata.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    /**How a SAML connection is created: the identity provider's metadata, inline or by URL
+    (fetched once, now).*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[serde(deny_unknown_fields)]
     pub struct SamlRequest {
         ///Accept logins the IdP starts (no AuthnRequest of ours). Default false.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub allow_idp_initiated: ::std::option::Option<bool>,
+        ///Or where to fetch it: https (http and local hosts only in the sandbox).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub idp_metadata_url: ::std::option::Option<::std::string::String>,
         ///The IdP's metadata XML (an `EntityDescriptor`).
-        pub idp_metadata_xml: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub idp_metadata_xml: ::std::option::Option<::std::string::String>,
     }
     impl SamlRequest {
         pub fn builder() -> builder::SamlRequest {
@@ -14040,13 +14045,21 @@ pub mod types {
         pub struct SamlRequest {
             allow_idp_initiated:
                 ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
-            idp_metadata_xml: ::std::result::Result<::std::string::String, ::std::string::String>,
+            idp_metadata_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            idp_metadata_xml: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for SamlRequest {
             fn default() -> Self {
                 Self {
                     allow_idp_initiated: Ok(Default::default()),
-                    idp_metadata_xml: Err("no value supplied for idp_metadata_xml".to_string()),
+                    idp_metadata_url: Ok(Default::default()),
+                    idp_metadata_xml: Ok(Default::default()),
                 }
             }
         }
@@ -14061,9 +14074,19 @@ pub mod types {
                 });
                 self
             }
+            pub fn idp_metadata_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.idp_metadata_url = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for idp_metadata_url: {e}")
+                });
+                self
+            }
             pub fn idp_metadata_xml<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.idp_metadata_xml = value.try_into().map_err(|e| {
@@ -14079,6 +14102,7 @@ pub mod types {
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     allow_idp_initiated: value.allow_idp_initiated?,
+                    idp_metadata_url: value.idp_metadata_url?,
                     idp_metadata_xml: value.idp_metadata_xml?,
                 })
             }
@@ -14087,6 +14111,7 @@ pub mod types {
             fn from(value: super::SamlRequest) -> Self {
                 Self {
                     allow_idp_initiated: Ok(value.allow_idp_initiated),
+                    idp_metadata_url: Ok(value.idp_metadata_url),
                     idp_metadata_xml: Ok(value.idp_metadata_xml),
                 }
             }

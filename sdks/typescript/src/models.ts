@@ -1075,12 +1075,17 @@ export interface SamlDetails {
   sp_entity_id: string;
 }
 
-/** How a SAML connection is created: the identity provider's metadata. */
+/**
+ * How a SAML connection is created: the identity provider's metadata, inline or by URL
+ * (fetched once, now).
+ */
 export interface SamlRequest {
   /** Accept logins the IdP starts (no AuthnRequest of ours). Default false. */
   allow_idp_initiated?: boolean;
+  /** Or where to fetch it: https (http and local hosts only in the sandbox). */
+  idp_metadata_url?: string | null;
   /** The IdP's metadata XML (an `EntityDescriptor`). */
-  idp_metadata_xml: string;
+  idp_metadata_xml?: string | null;
 }
 
 export interface ScimToken {

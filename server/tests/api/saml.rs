@@ -512,8 +512,15 @@ mod login {
         owner: String,
     }
 
+    /// How the connection gets the IdP's metadata.
+    enum Given {
+        Inline,
+        /// Served by Python's http.server from the IdP's directory.
+        ByUrl,
+    }
+
     impl Setup {
-        async fn new(b: Backend, allow_idp_initiated: bool) -> Setup {
+        async fn new(b: Backend, allow_idp_initiated: bool, given: Given) -> Setup {
             let app = spawn(b, None).await;
             let owner = app.signup("owner@acme.test").await;
             let dir = std::env::temp_dir().join(format!("neoforge-saml-{}", uuid::Uuid::now_v7()));
@@ -535,6 +542,53 @@ mod login {
                     IDP_SSO,
                 ],
             );
+            let mut _server = None;
+            let saml = match given {
+                Given::Inline => {
+                    json!({"idp_metadata_xml": metadata, "allow_idp_initiated": allow_idp_initiated})
+                }
+                Given::ByUrl => {
+                    std::fs::write(dir.join("idp.xml"), &metadata).expect("write");
+                    let mut command = tokio::process::Command::new(crate::tools::python());
+                    command
+                        .args([
+                            "-u",
+                            "-m",
+                            "http.server",
+                            "0",
+                            "--bind",
+                            "127.0.0.1",
+                            "--directory",
+                        ])
+                        .arg(&dir);
+                    let running = crate::tools::start(command).await;
+                    // "Serving HTTP on 127.0.0.1 port 41234 (http://127.0.0.1:41234/) ..."
+                    let url = running
+                        .ready
+                        .split(['(', ')'])
+                        .nth(1)
+                        .expect("the server's URL")
+                        .to_owned();
+                    _server = Some(running);
+                    let unreachable = app
+                        .post(
+                            "/v1/sso/connections",
+                            &owner.session,
+                            json!({"name": "x", "kind": "saml", "saml": {"idp_metadata_url": format!("{url}missing.xml")}}),
+                        )
+                        .await;
+                    unreachable.expect_problem(422, "saml_metadata_unreachable");
+                    let not_metadata = app
+                        .post(
+                            "/v1/sso/connections",
+                            &owner.session,
+                            json!({"name": "x", "kind": "saml", "saml": {"idp_metadata_url": format!("{url}idp.key")}}),
+                        )
+                        .await;
+                    not_metadata.expect_problem(422, "saml_metadata_invalid");
+                    json!({"idp_metadata_url": format!("{url}idp.xml"), "allow_idp_initiated": allow_idp_initiated})
+                }
+            };
             let conn = app
                 .post(
                     "/v1/sso/connections",
@@ -542,13 +596,14 @@ mod login {
                     json!({
                         "name": "Acme SAML",
                         "kind": "saml",
-                        "saml": {"idp_metadata_xml": metadata, "allow_idp_initiated": allow_idp_initiated},
+                        "saml": saml,
                         "role_mappings": [{"group": "eng", "role": "developer"}],
                     }),
                 )
                 .await
                 .expect(201)
                 .clone();
+            assert_eq!(conn["saml"]["idp_sso_url"], IDP_SSO);
             // pysaml2 learns our ACS and encryption key from our metadata endpoint.
             let sp_metadata = app
                 .client
@@ -691,7 +746,7 @@ mod login {
     }
 
     async fn saml_login_completes_once(b: Backend) {
-        let s = Setup::new(b, false).await;
+        let s = Setup::new(b, false, Given::Inline).await;
         let request = s.start().await;
         let response = s.response(
             "idp",
@@ -733,7 +788,7 @@ mod login {
     }
 
     async fn bad_assertions_are_refused(b: Backend) {
-        let s = Setup::new(b, true).await;
+        let s = Setup::new(b, true, Given::ByUrl).await;
         let cases: [(&str, Vec<&str>, &str); 4] = [
             ("idp", vec!["--mode", "unsigned"], "saml_unsigned"),
             ("other", vec![], "saml_bad_signature"),

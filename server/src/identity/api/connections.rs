@@ -237,7 +237,7 @@ pub async fn create(
                 .saml
                 .as_ref()
                 .ok_or_else(|| ApiError::validation("saml", "is required for kind saml"))?;
-            let (settings, key) = saml::new_settings(req, &name)?;
+            let (settings, key) = saml::new_settings(&state, caller.scope.env, req, &name).await?;
             (
                 serde_json::to_string(&settings).map_err(anyhow::Error::from)?,
                 key,

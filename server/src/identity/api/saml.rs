@@ -23,6 +23,8 @@ use crate::identity::model::{Assertion, Profile, SamlSettings, ServiceProvider, 
 use crate::identity::oidc::Failure;
 use crate::identity::store::{self as db, ConnectionRow};
 use crate::ids::ConnectionId;
+use crate::tenancy::Env;
+use crate::webhooks::model::check_url;
 
 /// The protocol itself, from `identity::saml`.
 #[cfg(feature = "saml")]
@@ -123,12 +125,16 @@ mod protocol {
     }
 }
 
-/// How a SAML connection is created: the identity provider's metadata.
+/// How a SAML connection is created: the identity provider's metadata, inline or by URL
+/// (fetched once, now).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SamlRequest {
     /// The IdP's metadata XML (an `EntityDescriptor`).
-    pub idp_metadata_xml: String,
+    pub idp_metadata_xml: Option<String>,
+    /// Or where to fetch it: https (http and local hosts only in the sandbox).
+    #[schema(example = "https://acme.okta.com/app/exk1/sso/saml/metadata")]
+    pub idp_metadata_url: Option<String>,
     /// Accept logins the IdP starts (no AuthnRequest of ours). Default false.
     #[serde(default)]
     pub allow_idp_initiated: bool,
@@ -173,10 +179,47 @@ pub fn details(base: &str, conn: &ConnectionRow) -> ApiResult<SamlDetails> {
     })
 }
 
+/// The IdP's metadata XML, as given or fetched.
+async fn metadata_xml(state: &AppState, env: Env, req: &SamlRequest) -> ApiResult<String> {
+    let url = match (&req.idp_metadata_xml, &req.idp_metadata_url) {
+        (Some(xml), None) => return Ok(xml.clone()),
+        (None, Some(url)) => check_url(url, env).map_err(|_| {
+            ApiError::validation(
+                "saml.idp_metadata_url",
+                "must be an https URL (http and local hosts only in the sandbox)",
+            )
+        })?,
+        _ => {
+            return Err(ApiError::validation(
+                "saml",
+                "give exactly one of idp_metadata_xml and idp_metadata_url",
+            ));
+        }
+    };
+    let unreachable = |e: reqwest::Error| ApiError::Unprocessable {
+        code: "saml_metadata_unreachable",
+        detail: format!("The metadata could not be fetched from {url}: {e}"),
+    };
+    let response = state
+        .identity
+        .http
+        .get(&url)
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(unreachable)?;
+    response.text().await.map_err(unreachable)
+}
+
 /// Checks the IdP's metadata and makes the connection's settings, with a fresh SP key
 /// (returned apart: it is sealed, never shown).
-pub fn new_settings(req: &SamlRequest, name: &str) -> ApiResult<(SamlSettings, String)> {
-    let idp = protocol::parse_metadata(&req.idp_metadata_xml)?;
+pub async fn new_settings(
+    state: &AppState,
+    env: Env,
+    req: &SamlRequest,
+    name: &str,
+) -> ApiResult<(SamlSettings, String)> {
+    let idp = protocol::parse_metadata(&metadata_xml(state, env, req).await?)?;
     let (key_pem, cert_pem) = protocol::credentials(name)?;
     Ok((
         SamlSettings {
