@@ -262,6 +262,27 @@ pub async fn delete_domain(c: &mut AnyConnection, scope: &Scope, id: &str) -> sq
         .map(|_| ())
 }
 
+/// Ends the sessions that a password started (not single sign-on) of the domain's users,
+/// but `keep`.
+pub async fn revoke_password_sessions(
+    c: &mut AnyConnection,
+    domain: &str,
+    keep: Option<&str>,
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE sessions SET revoked_at = $2
+         WHERE tenant_id IS NULL AND revoked_at IS NULL AND id <> $3
+         AND user_id IN (SELECT id FROM users WHERE email LIKE $1)",
+    )
+    .bind(format!("%@{domain}"))
+    .bind(now)
+    .bind(keep.unwrap_or(""))
+    .execute(c)
+    .await
+    .map(|_| ())
+}
+
 /// The organization that has verified `domain`, if any.
 pub async fn verified_domain<'c>(
     db: impl AnyExecutor<'c>,

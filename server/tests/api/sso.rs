@@ -661,8 +661,12 @@ async fn verified_domains_route_logins_and_can_require_sso(b: Backend) {
     )
     .await
     .expect_problem(403, "sso_required");
-    // Existing sessions of the domain's users keep working until they end.
-    app.get("/v1/users/me", &bob.session).await.expect(200);
+    // Enforcement ended the domain's password sessions, but the caller's own and nobody else's.
+    app.get("/v1/users/me", &bob.session)
+        .await
+        .expect_problem(401, "invalid_session");
+    app.get("/v1/users/me", &acme.session).await.expect(200);
+    app.get("/v1/users/me", &globex.session).await.expect(200);
 
     // A provider of another organization cannot speak for acme.test addresses.
     let globex_conn = create_connection(&app, &globex, &provider, json!({})).await;

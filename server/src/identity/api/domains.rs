@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::app::AppState;
 use crate::audit;
 use crate::clock::timestamp;
-use crate::http::auth::Caller;
+use crate::http::auth::{Actor, Caller};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{Page, fetch_limit, page_type};
@@ -289,7 +289,8 @@ pub struct UpdateDomainRequest {
     pub sso_required: bool,
 }
 
-/// Turn single sign-on enforcement on or off for a verified domain.
+/// Turn single sign-on enforcement on or off for a verified domain. Turning it on ends the
+/// password sessions of everyone with an address in the domain (but the caller's).
 #[utoipa::path(
     patch, path = "/v1/sso/domains/{id}", tag = "sso_domains", operation_id = "sso_domains_update",
     params(("id" = DomainId, Path)),
@@ -321,6 +322,15 @@ pub async fn update(
     }
     row.sso_required = i64::from(req.sso_required);
     db::update_domain(&mut tx, &row).await?;
+    if req.sso_required {
+        // From now on the domain's people log in through single sign-on only; the caller's own
+        // session stays, so turning it on does not log them out mid-way.
+        let own = match &caller.actor {
+            Actor::Session(id) => Some(id.as_str()),
+            Actor::ApiKey(_) => None,
+        };
+        db::revoke_password_sessions(&mut tx, &row.domain, own, state.clock.now_ms()).await?;
+    }
     audit::record(
         &mut tx,
         &caller.scope,
