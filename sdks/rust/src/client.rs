@@ -19066,6 +19066,9 @@ impl Client {
     }
     /**Turn single sign-on enforcement on or off for a verified domain
 
+    Turning it on ends the password sessions of everyone with an address in the domain (but
+    the caller's).
+
     Sends a `PATCH` request to `/v1/sso/domains/{id}`
 
     ```ignore

@@ -130,7 +130,11 @@ class SsoDomainsResource:
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
     ) -> Domain:
-        """Turn single sign-on enforcement on or off for a verified domain."""
+        """Turn single sign-on enforcement on or off for a verified domain.
+
+        Turning it on ends the password sessions of everyone with an address in the domain (but
+        the caller's).
+        """
         response = self._transport.request(
             _http.RequestOptions(
                 "PATCH",
@@ -287,7 +291,11 @@ class AsyncSsoDomainsResource:
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
     ) -> Domain:
-        """Turn single sign-on enforcement on or off for a verified domain."""
+        """Turn single sign-on enforcement on or off for a verified domain.
+
+        Turning it on ends the password sessions of everyone with an address in the domain (but
+        the caller's).
+        """
         response = await self._transport.request(
             _http.RequestOptions(
                 "PATCH",

@@ -56,7 +56,12 @@ export class SsoDomainsResource {
     );
   }
 
-  /** Turn single sign-on enforcement on or off for a verified domain. */
+  /**
+   * Turn single sign-on enforcement on or off for a verified domain.
+   *
+   * Turning it on ends the password sessions of everyone with an address in the domain (but
+   * the caller's).
+   */
   update(id: DomainId, body: UpdateDomainRequest, options?: RequestOptions): Promise<WithResponse<Domain>> {
     return this.#http.call<Domain>(
       { method: "PATCH", path: `/v1/sso/domains/${encodeURIComponent(id)}`, body, idempotent: false },

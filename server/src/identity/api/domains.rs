@@ -289,8 +289,10 @@ pub struct UpdateDomainRequest {
     pub sso_required: bool,
 }
 
-/// Turn single sign-on enforcement on or off for a verified domain. Turning it on ends the
-/// password sessions of everyone with an address in the domain (but the caller's).
+/// Turn single sign-on enforcement on or off for a verified domain.
+///
+/// Turning it on ends the password sessions of everyone with an address in the domain (but
+/// the caller's).
 #[utoipa::path(
     patch, path = "/v1/sso/domains/{id}", tag = "sso_domains", operation_id = "sso_domains_update",
     params(("id" = DomainId, Path)),
