@@ -337,8 +337,19 @@ fn validity_window_allows_the_clock_skew_and_no_more() {
         refused(verify_at(&b64, end + CLOCK_SKEW_MS)),
         "saml_expired"
     );
-    // pysaml2's assertions are valid from their issue instant, for an hour.
-    let start = end - 3_600_000;
+    // The start of the window is the Conditions' NotBefore, as pysaml2 wrote it.
+    let xml = decode(&b64);
+    let not_before = xml
+        .split("NotBefore=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a NotBefore");
+    let start =
+        time::OffsetDateTime::parse(not_before, &time::format_description::well_known::Rfc3339)
+            .expect("an RFC 3339 NotBefore")
+            .unix_timestamp_nanos()
+            / 1_000_000;
+    let start = i64::try_from(start).expect("ms");
     assert!(verify_at(&b64, start - CLOCK_SKEW_MS).is_ok());
     assert_eq!(
         refused(verify_at(&b64, start - CLOCK_SKEW_MS - 1)),
