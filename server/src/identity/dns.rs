@@ -13,7 +13,7 @@ pub struct TxtResolver(TokioResolver);
 
 impl TxtResolver {
     pub fn new(server: Option<SocketAddr>) -> anyhow::Result<Self> {
-        let builder = match server {
+        let mut builder = match server {
             None => Resolver::builder_tokio()?,
             Some(addr) => {
                 let connection = |mut c: ConnectionConfig| {
@@ -35,7 +35,6 @@ impl TxtResolver {
             }
         };
         // Verification must see a record as soon as it is published: no caching.
-        let mut builder = builder;
         builder.options_mut().cache_size = 0;
         Ok(TxtResolver(builder.build()?))
     }

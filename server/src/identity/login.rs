@@ -7,7 +7,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::model::{Profile, RoleMapping, email_domain, role_for};
-use super::oidc::Failure;
 use super::store::{self as db, ConnectionRow};
 use crate::app::AppState;
 use crate::audit::{self, ActorRef};
@@ -16,6 +15,22 @@ use crate::ids::OrgId;
 use crate::tenancy::api::sessions;
 use crate::tenancy::store as tenancy_db;
 use crate::tenancy::{Email, Env, Scope};
+
+/// Why a login failed: a stable code, and a message for the audit log and the user.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub code: &'static str,
+    pub detail: String,
+}
+
+impl Failure {
+    pub fn new(code: &'static str, detail: impl Into<String>) -> Self {
+        Failure {
+            code,
+            detail: detail.into(),
+        }
+    }
+}
 
 /// The connection's organization and environment.
 pub fn scope_of(conn: &ConnectionRow) -> ApiResult<Scope> {
@@ -108,8 +123,7 @@ async fn provision(
             ),
         )));
     }
-    let mappings: Vec<RoleMapping> =
-        serde_json::from_str(&conn.role_mappings).map_err(anyhow::Error::from)?;
+    let mappings: Vec<RoleMapping> = crate::billing::stored("role_mappings", &conn.role_mappings)?;
     let now = state.clock.now_ms();
     let mut tx = state.db.write().await?;
     let user_id = tenancy_db::find_or_insert_provisioned_user(&mut tx, email.as_str(), now).await?;

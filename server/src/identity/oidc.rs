@@ -12,23 +12,8 @@ use openidconnect::{
     TokenResponse,
 };
 
+use super::login::Failure;
 use super::model::{OidcSettings, Profile};
-
-/// Why a login failed: a stable code, and a message for the audit log and the user.
-#[derive(Debug, Clone)]
-pub struct Failure {
-    pub code: &'static str,
-    pub detail: String,
-}
-
-impl Failure {
-    pub fn new(code: &'static str, detail: impl Into<String>) -> Self {
-        Failure {
-            code,
-            detail: detail.into(),
-        }
-    }
-}
 
 /// The HTTP client the provider is called with: no redirects (a provider cannot bounce the
 /// server elsewhere), short timeouts.

@@ -1010,21 +1010,14 @@ async fn organizations_are_isolated(b: Backend) {
 
 /// scim2-tester against the live server: every check must pass.
 async fn passes_the_scim2_tester_compliance_checks(b: Backend) {
-    let python = std::env::var("NEOFORGE_TEST_PYTHON")
-        .unwrap_or_else(|_| format!("{}/../target/py/bin/python", env!("CARGO_MANIFEST_DIR")));
-    assert!(
-        std::path::Path::new(&python).exists(),
-        "no Python at {python}: run `cargo xtask test`, or create target/py with tests/requirements.txt, or set NEOFORGE_TEST_PYTHON"
-    );
+    let python = crate::tools::python();
     let app = spawn_app(b).await;
     let owner = app.signup("owner@example.com").await;
     let (_, token) = scim_token(&app, &owner.session).await;
-    let script = format!(
-        "{}/../tests/identity/scim_check.py",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let script = crate::tools::workspace().join("tests/identity/scim_check.py");
     let out = tokio::process::Command::new(&python)
-        .args([script.as_str(), &app.url("/scim/v2"), &token])
+        .arg(script)
+        .args([&app.url("/scim/v2"), &token])
         .output()
         .await
         .expect("the checker runs");

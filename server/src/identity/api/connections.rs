@@ -26,8 +26,11 @@ use crate::tenancy::api::roles::{check_grantable, permissions_of};
 use crate::tenancy::{Permission, check_name};
 use crate::webhooks::model::check_url;
 
-/// Where providers send the browser back after an OpenID Connect login.
-pub const OIDC_CALLBACK_PATH: &str = "/v1/sso/oidc/callback";
+/// Where providers send the browser back after an OpenID Connect login, on this server
+/// (`public_base`).
+pub fn oidc_redirect_uri(base: &str) -> String {
+    format!("{base}/v1/sso/oidc/callback")
+}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Connection {
@@ -80,12 +83,11 @@ fn shown(state: &AppState, headers: &HeaderMap, row: ConnectionRow) -> ApiResult
     let kind: Kind = crate::billing::from_enum_text("kind", &row.kind)?;
     let (oidc, saml) = match kind {
         Kind::Oidc => {
-            let s: OidcSettings =
-                serde_json::from_str(&row.settings).map_err(anyhow::Error::from)?;
+            let s: OidcSettings = crate::billing::stored("settings", &row.settings)?;
             let oidc = OidcDetails {
                 issuer: s.issuer,
                 client_id: s.client_id,
-                redirect_uri: format!("{base}{OIDC_CALLBACK_PATH}"),
+                redirect_uri: oidc_redirect_uri(&base),
             };
             (Some(oidc), None)
         }
@@ -98,7 +100,7 @@ fn shown(state: &AppState, headers: &HeaderMap, row: ConnectionRow) -> ApiResult
         kind,
         status: row.status,
         default_role: row.default_role,
-        role_mappings: serde_json::from_str(&row.role_mappings).map_err(anyhow::Error::from)?,
+        role_mappings: crate::billing::stored("role_mappings", &row.role_mappings)?,
         oidc,
         saml,
         last_login_at: row.last_login_at,
@@ -225,8 +227,7 @@ pub async fn create(
     let name = check_name("name", &req.name)?;
     let (settings, secret) = match (req.kind, &req.oidc) {
         (Kind::Oidc, Some(o)) => (
-            serde_json::to_string(&checked_oidc(&state, &caller, o).await?)
-                .map_err(anyhow::Error::from)?,
+            crate::billing::to_json(&checked_oidc(&state, &caller, o).await?)?,
             o.client_secret.clone(),
         ),
         (Kind::Oidc, None) => {
@@ -238,10 +239,7 @@ pub async fn create(
                 .as_ref()
                 .ok_or_else(|| ApiError::validation("saml", "is required for kind saml"))?;
             let (settings, key) = saml::new_settings(&state, caller.scope.env, req, &name).await?;
-            (
-                serde_json::to_string(&settings).map_err(anyhow::Error::from)?,
-                key,
-            )
+            (crate::billing::to_json(&settings)?, key)
         }
     };
     let default_role = req.default_role.unwrap_or_else(|| "viewer".to_owned());
@@ -257,7 +255,7 @@ pub async fn create(
         settings,
         secret_sealed: key.seal(&seal_context(id.as_str()), &secret)?,
         default_role,
-        role_mappings: serde_json::to_string(&req.role_mappings).map_err(anyhow::Error::from)?,
+        role_mappings: crate::billing::to_json(&req.role_mappings)?,
         created_at: now,
         updated_at: now,
         last_login_at: None,
@@ -417,10 +415,10 @@ pub async fn update(
     }
     let mappings = match req.role_mappings {
         Some(m) => m,
-        None => serde_json::from_str(&row.role_mappings).map_err(anyhow::Error::from)?,
+        None => crate::billing::stored("role_mappings", &row.role_mappings)?,
     };
     check_roles(&mut tx, &caller, &row.default_role, &mappings).await?;
-    row.role_mappings = serde_json::to_string(&mappings).map_err(anyhow::Error::from)?;
+    row.role_mappings = crate::billing::to_json(&mappings)?;
     if let Some(secret) = req.client_secret.filter(|s| !s.is_empty()) {
         if row.kind != "oidc" {
             return Err(ApiError::validation(

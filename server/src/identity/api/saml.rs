@@ -19,8 +19,8 @@ use crate::http::auth::ClientIp;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Form, Path};
 use crate::identity::login;
+use crate::identity::login::Failure;
 use crate::identity::model::{Assertion, Profile, SamlSettings, ServiceProvider, check_redirect};
-use crate::identity::oidc::Failure;
 use crate::identity::store::{self as db, ConnectionRow};
 use crate::ids::ConnectionId;
 use crate::tenancy::Env;
@@ -168,7 +168,7 @@ fn sp_urls(base: &str, conn_id: &str) -> (String, String) {
 }
 
 pub fn details(base: &str, conn: &ConnectionRow) -> ApiResult<SamlDetails> {
-    let s: SamlSettings = serde_json::from_str(&conn.settings).map_err(anyhow::Error::from)?;
+    let s = settings_of(conn)?;
     let (sp_entity_id, acs_url) = sp_urls(base, &conn.id);
     Ok(SamlDetails {
         idp_entity_id: s.idp.entity_id,
@@ -248,7 +248,7 @@ fn service_provider(
 }
 
 fn settings_of(conn: &ConnectionRow) -> ApiResult<SamlSettings> {
-    Ok(serde_json::from_str(&conn.settings).map_err(anyhow::Error::from)?)
+    crate::billing::stored("settings", &conn.settings)
 }
 
 /// The AuthnRequest URL for a login in flight whose id is `request_id`.

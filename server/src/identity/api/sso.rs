@@ -8,14 +8,14 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::connections::{OIDC_CALLBACK_PATH, open_secret};
+use super::connections::{oidc_redirect_uri, open_secret};
 use crate::app::AppState;
 use crate::http::auth::ClientIp;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::Query;
-use crate::identity::login;
+use crate::identity::login::{self, Failure};
 use crate::identity::model::{Kind, LOGIN_TTL_MS, OidcSettings, check_redirect, email_domain};
-use crate::identity::oidc::{self, Failure};
+use crate::identity::oidc;
 use crate::identity::store::{self as db, ConnectionRow, LoginRequestRow};
 use crate::secret;
 use crate::tenancy::Email;
@@ -110,16 +110,13 @@ pub async fn authorize(
     };
     let url = match crate::billing::from_enum_text::<Kind>("kind", &conn.kind)? {
         Kind::Oidc => {
-            let settings: OidcSettings =
-                serde_json::from_str(&conn.settings).map_err(anyhow::Error::from)?;
-            let redirect_uri = format!(
-                "{}{OIDC_CALLBACK_PATH}",
-                crate::http::public_base(&state, &headers)
-            );
-            let started = match oidc::discover(&state.identity.http, &settings.issuer).await {
-                Ok(metadata) => oidc::authorize(metadata, &settings, &redirect_uri, &request.id),
-                Err(f) => Err(f),
-            };
+            let settings: OidcSettings = crate::billing::stored("settings", &conn.settings)?;
+            let redirect_uri = oidc_redirect_uri(&crate::http::public_base(&state, &headers));
+            let started = oidc::discover(&state.identity.http, &settings.issuer)
+                .await
+                .and_then(|metadata| {
+                    oidc::authorize(metadata, &settings, &redirect_uri, &request.id)
+                });
             let started = match started {
                 Ok(s) => s,
                 Err(f) => return Err(login::fail(&state, &conn, f, ip.as_deref()).await),
@@ -201,13 +198,9 @@ pub async fn oidc_callback(
         )
         .await);
     }
-    let settings: OidcSettings =
-        serde_json::from_str(&conn.settings).map_err(anyhow::Error::from)?;
+    let settings: OidcSettings = crate::billing::stored("settings", &conn.settings)?;
     let secret = open_secret(&state, &conn)?;
-    let redirect_uri = format!(
-        "{}{OIDC_CALLBACK_PATH}",
-        crate::http::public_base(&state, &headers)
-    );
+    let redirect_uri = oidc_redirect_uri(&crate::http::public_base(&state, &headers));
     let finished = oidc::finish(
         &state.identity.http,
         &settings,
