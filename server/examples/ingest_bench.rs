@@ -2,11 +2,12 @@
 //! `sqlite` or a `postgres://` URL of a server where it may create databases), against the
 //! release server binary (second argument), which it starts as a separate process:
 //!
-//! 1. HTTP ingestion: 8 clients send batches of 100, then of 1,000 events (each for
-//!    `NEOFORGE_BENCH_SECS`, default 20 s), spread over 1,000 customers and the last hour.
+//! 1. HTTP ingestion: 16 clients send batches of 100, then of 1,000 events (each for
+//!    `NEOFORGE_BENCH_SECS`, default 20 s), spread over 1,000 customers and the last five
+//!    seconds; then batches of 1,000 late events, spread over the last hour.
 //! 2. The raw ceiling: the same event rows written straight into a second database of the
 //!    same kind, 1,000 per multi-row INSERT, one transaction per 10,000, for as long.
-//! 3. Filling up to `NEOFORGE_BENCH_EVENTS` (default 10,000,000) events through HTTP, then
+//! 3. Filling up to `NEOFORGE_BENCH_EVENTS` (default 10,000,000) late events through HTTP, then
 //!    the latency of the usage query (a customer's total over a day, and its hourly series)
 //!    and of the entitlement check, 1,000 sequential requests each: p50 and p99.
 //! 4. The server's peak RSS.
@@ -26,7 +27,7 @@ use neoforge_server::store::Db;
 use neoforge_server::tenancy::{Env, Scope};
 use serde_json::{Value, json};
 
-const CLIENTS: usize = 8;
+const CLIENTS: usize = 16;
 const CUSTOMERS: usize = 1000;
 
 struct Server(Child);
@@ -94,9 +95,22 @@ async fn run(label: &str, binary: &str, url: &str, raw_url: &str) -> anyhow::Res
         "neoforge bench ingest: {label}, release server, {CLIENTS} HTTP clients, {CUSTOMERS} customers"
     );
     let sent = Arc::new(AtomicU64::new(0));
-    for batch in [100, 1000] {
-        let rate = ingest(&client, &base, &key, batch, Until::Elapsed(secs), &sent).await?;
-        println!("  HTTP, batches of {batch:>5}: {rate:>9.0} events/s");
+    for (batch, spread) in [(100, RECENT), (1000, RECENT), (1000, LATE)] {
+        let rate = ingest(
+            &client,
+            &base,
+            &key,
+            (batch, spread),
+            Until::Elapsed(secs),
+            &sent,
+        )
+        .await?;
+        let late = if spread == LATE {
+            ", late (times spread over the last hour)"
+        } else {
+            ""
+        };
+        println!("  HTTP, batches of {batch:>5}{late}: {rate:>9.0} events/s");
     }
     let ceiling = raw_ceiling(raw_url, secs).await?;
     println!(
@@ -109,7 +123,7 @@ async fn run(label: &str, binary: &str, url: &str, raw_url: &str) -> anyhow::Res
             &client,
             &base,
             &key,
-            1000,
+            (1000, LATE),
             Until::Events(target_events),
             &sent,
         )
@@ -252,17 +266,23 @@ async fn setup(client: &reqwest::Client, base: &str) -> anyhow::Result<Key> {
     Ok(Key { secret, meter })
 }
 
+/// How far back events' times go, in ms: the last few seconds, as events sent when they
+/// happen; or the last hour, as late events, which touch many more rollup buckets.
+const RECENT: i64 = 5_000;
+const LATE: i64 = 3_600_000;
+
 enum Until {
     Elapsed(Duration),
     Events(u64),
 }
 
-/// Events per second accepted by `CLIENTS` closed-loop clients sending batches of `batch`.
+/// Events per second accepted by `CLIENTS` closed-loop clients sending batches of `batch`
+/// events with times up to `spread` ms ago.
 async fn ingest(
     client: &reqwest::Client,
     base: &str,
     key: &Key,
-    batch: usize,
+    (batch, spread): (usize, i64),
     until: Until,
     sent: &Arc<AtomicU64>,
 ) -> anyhow::Result<f64> {
@@ -289,7 +309,7 @@ async fn ingest(
                             let seq = SEQ.fetch_add(1, Ordering::Relaxed);
                             json!({"id": format!("e{seq}"), "type": "completion",
                                    "customer": format!("c{}", (rng >> 33) as usize % CUSTOMERS),
-                                   "timestamp": neoforge_server::clock::timestamp::to_rfc3339(now - (rng >> 40) as i64 % 3_600_000),
+                                   "timestamp": neoforge_server::clock::timestamp::to_rfc3339(now - (rng >> 40) as i64 % spread),
                                    "properties": {"tokens": (rng >> 50) % 2000, "model": "gpt"}})
                         })
                         .collect();

@@ -242,13 +242,14 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
     let db = Db::connect(&args.db.database_url, args.db.max_connections).await?;
     db.migrate().await?;
     let (request_log, request_log_writer) = request_log::Recorder::start(db.clone());
+    let clock = Clock::default();
     let state = AppState {
-        clock: Clock::default(),
+        clock: clock.clone(),
         session_ttl_ms: i64::from(args.session_ttl_hours) * 3600 * 1000,
         max_body_bytes: args.max_body_bytes,
         keys: Arc::default(),
         payments: Arc::new(args.payments.clone()),
-        ingest: Ingestor::start(db.clone()),
+        ingest: Ingestor::start(db.clone(), clock),
         db,
         request_log,
         identity: identity::Outbound::new(args.dns_server)?,

@@ -2,6 +2,9 @@ use clap::Parser;
 use neoforge_server::config::{Cli, Command, LogFormat};
 use neoforge_server::{app, openapi, store};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("NEOFORGE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));

@@ -37,6 +37,8 @@ pub const SYSTEM: ActorRef<'static> = ActorRef {
 /// Does what is due on real time; returns how many pieces of work it did. Work is grouped by
 /// tenant and environment into batches of `CHUNK`, `CONCURRENCY` batches at a time.
 pub async fn tick(state: &AppState) -> ApiResult<usize> {
+    // Usage alerts of the periods about to end first.
+    state.ingest.settle_alerts().await;
     let now = state.clock.now_ms();
     let mut batches: Vec<(Scope, Vec<Due>)> = Vec::new();
     for (tenant, env, due) in db::due_on_real_time(state.db.reader(), now, BATCH).await? {
@@ -97,6 +99,7 @@ pub async fn run_clock(
     clock: &str,
     until: i64,
 ) -> ApiResult<usize> {
+    state.ingest.settle_alerts().await;
     for steps in 0..MAX_CLOCK_STEPS {
         let next = {
             let mut conn = state.db.read_scoped(scope).await?;

@@ -2,8 +2,9 @@
 //! timestamp window, each meter's value), concurrently; then the request hands them to a
 //! writer and waits. Writers commit the events of many requests in one transaction (group
 //! commit): the raw events, deduplicated by id, and the rollups and distinct values of the
-//! events that were new, then usage alerts. A request is answered after that commit, so an
-//! acknowledged event is durable, and a retried one is a duplicate, never counted twice.
+//! events that were new; then it tells `alerts` whose usage grew. A request is answered after
+//! that commit, so an acknowledged event is durable, and a retried one is a duplicate, never
+//! counted twice.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -13,10 +14,10 @@ use serde_json::{Map, Value};
 use tokio::sync::{Mutex, mpsc, oneshot};
 use utoipa::ToSchema;
 
+use super::alerts::{Alerts, Touched};
 use super::model::{
     Agg, HOUR, MAX_AGE_MS, MAX_AHEAD_MS, Measure, WIDTHS, check_event_type, floor_to,
 };
-use super::quotas;
 use super::store::{self as db, DistinctRow, EventRow, RollupKey};
 use super::usage::Meter;
 use crate::clock::{Clock, timestamp};
@@ -248,11 +249,14 @@ struct Job {
 #[derive(Clone)]
 pub struct Ingestor {
     jobs: mpsc::Sender<Job>,
+    alerts: Arc<Alerts>,
 }
 
 impl Ingestor {
-    /// Starts the writers: one on SQLite (it has one writer anyway), a few on PostgreSQL.
-    pub fn start(db: Db) -> Ingestor {
+    /// Starts the writers (one on SQLite, which has one writer anyway, a few on PostgreSQL)
+    /// and the usage alerts they feed.
+    pub fn start(db: Db, clock: Clock) -> Ingestor {
+        let alerts = Alerts::start(db.clone(), clock);
         let (jobs, rx) = mpsc::channel(256);
         let rx = Arc::new(Mutex::new(rx));
         let writers = match db.backend() {
@@ -260,9 +264,14 @@ impl Ingestor {
             Backend::Postgres => 4,
         };
         for _ in 0..writers {
-            tokio::spawn(write_loop(db.clone(), rx.clone()));
+            tokio::spawn(write_loop(db.clone(), rx.clone(), alerts.clone()));
         }
-        Ingestor { jobs }
+        Ingestor { jobs, alerts }
+    }
+
+    /// Returns once the usage alerts of everything written so far are checked.
+    pub async fn settle_alerts(&self) {
+        self.alerts.settle().await;
     }
 
     /// Writes the events; returns, for each, whether it was new. Returns once committed.
@@ -284,7 +293,7 @@ impl Ingestor {
     }
 }
 
-async fn write_loop(db: Db, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
+async fn write_loop(db: Db, rx: Arc<Mutex<mpsc::Receiver<Job>>>, alerts: Arc<Alerts>) {
     loop {
         let jobs = {
             let mut rx = rx.lock().await;
@@ -311,7 +320,8 @@ async fn write_loop(db: Db, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
         }
         for (scope, jobs) in by_scope {
             match commit(&db, &scope, &jobs).await {
-                Ok(mut fresh) => {
+                Ok((mut fresh, touched)) => {
+                    alerts.note(&scope, touched);
                     for job in jobs {
                         let rest = fresh.split_off(job.events.len());
                         let _ = job.reply.send(Ok(fresh));
@@ -329,15 +339,18 @@ async fn write_loop(db: Db, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
     }
 }
 
-/// One transaction for the jobs of one scope; returns new/duplicate for every event in order.
-async fn commit(db: &Db, scope: &Scope, jobs: &[Job]) -> ApiResult<Vec<bool>> {
+/// One transaction for the jobs of one scope; returns new/duplicate for every event in order,
+/// and whose usage grew.
+async fn commit(db: &Db, scope: &Scope, jobs: &[Job]) -> ApiResult<(Vec<bool>, Touched)> {
     let events: Vec<&Prepared> = jobs.iter().flat_map(|j| &j.events).collect();
     let mut seen = HashSet::with_capacity(events.len());
-    let first: Vec<&EventRow> = events
+    let mut first: Vec<&EventRow> = events
         .iter()
         .map(|e| &e.row)
         .filter(|r| seen.insert(r.id.as_str()))
         .collect();
+    // In id order: PostgreSQL writers inserting the same ids then wait rather than deadlock.
+    first.sort_unstable_by(|a, b| a.id.cmp(&b.id));
     let mut tx = db.write_scoped(scope).await?;
     let mut inserted: HashSet<String> = db::insert_events(&mut tx, scope, &first)
         .await?
@@ -383,15 +396,13 @@ async fn commit(db: &Db, scope: &Scope, jobs: &[Job]) -> ApiResult<Vec<bool>> {
     distinct.sort();
     distinct.dedup();
     db::insert_distinct(&mut tx, scope, &distinct.iter().collect::<Vec<_>>()).await?;
-    let touched: BTreeMap<&str, HashSet<&str>> =
-        rollups.keys().fold(BTreeMap::new(), |mut acc, k| {
-            acc.entry(k.customer_id.as_str())
-                .or_insert_with(HashSet::new)
-                .insert(k.meter_id.as_str());
-            acc
-        });
-    let now = events.first().map_or(0, |e| e.row.received_at);
-    quotas::alert(&mut tx, scope, &touched, now).await?;
     tx.commit().await?;
-    Ok(fresh)
+    let mut touched = Touched::new();
+    for k in rollups.keys() {
+        touched
+            .entry(k.customer_id.clone())
+            .or_default()
+            .insert(k.meter_id.clone());
+    }
+    Ok((fresh, touched))
 }

@@ -1,7 +1,8 @@
 //! Usage metering: events in (`ingest`), meters that aggregate them into rollups (`model`,
-//! `store`), usage read back from the rollups (`usage`), and entitlements with quotas and
-//! alerts (`quotas`). Billing reads `usage::total` for the usage lines of invoices.
+//! `store`), usage read back from the rollups (`usage`), and entitlements with quotas (`quotas`)
+//! and the alerts they send (`alerts`). Billing reads `usage::total` for the usage lines of invoices.
 
+pub mod alerts;
 pub mod api;
 pub mod ingest;
 pub mod model;

@@ -6,18 +6,19 @@
 //! wins (no limit at all is largest). A metered feature's use is its meter's total over the
 //! granting subscription's current period.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use rust_decimal::Decimal;
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 
+use super::alerts::Touched;
 use super::store as db;
 use super::usage::{self, Meter};
 use crate::billing::subscriptions::Item;
 use crate::billing::{DEFAULT_ALERT_THRESHOLDS, Enforcement, Feature, stored};
 use crate::http::error::{ApiError, ApiResult};
-use crate::store::fetch_in;
+use crate::store::{Db, fetch_in};
 use crate::tenancy::Scope;
 use crate::webhooks;
 
@@ -35,36 +36,53 @@ pub async fn grants(
     scope: &Scope,
     customer: &str,
 ) -> ApiResult<BTreeMap<String, Grant>> {
-    let subs = sqlx::query(
-        "SELECT id, items, current_period_start, current_period_end FROM subscriptions
-         WHERE tenant_id = $1 AND env = $2 AND customer_id = $3
-         AND status IN ('trialing', 'active', 'past_due') ORDER BY id",
+    Ok(grants_of(c, scope, &[customer])
+        .await?
+        .remove(customer)
+        .unwrap_or_default())
+}
+
+/// `grants` for many customers at once: one query for their subscriptions, one for the
+/// features of the prices they hold. Customers without any are left out.
+async fn grants_of(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    customers: &[&str],
+) -> ApiResult<BTreeMap<String, BTreeMap<String, Grant>>> {
+    let subs: Vec<(String, String, String, i64, i64)> = fetch_in(
+        c,
+        scope,
+        "SELECT customer_id, id, items, current_period_start, current_period_end
+         FROM subscriptions WHERE tenant_id = $1 AND env = $2 AND customer_id IN ({keys})
+         AND status IN ('trialing', 'active', 'past_due') ORDER BY customer_id, id",
+        customers,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
-    .bind(customer)
-    .fetch_all(&mut *c)
     .await?;
-    let mut out: BTreeMap<String, Grant> = BTreeMap::new();
-    for s in subs {
-        let items: Vec<Item> = stored("items", &s.try_get::<String, _>(1)?)?;
-        let prices: Vec<&str> = items.iter().map(|i| i.price.as_str()).collect();
-        for features in product_features(c, scope, &prices).await? {
-            for feature in features {
+    let items = subs
+        .iter()
+        .map(|s| stored::<Vec<Item>>("items", &s.2))
+        .collect::<ApiResult<Vec<_>>>()?;
+    let prices: BTreeSet<&str> = items.iter().flatten().map(|i| i.price.as_str()).collect();
+    let features: BTreeMap<String, Vec<Feature>> = price_features(c, scope, &prices).await?;
+    let mut out: BTreeMap<String, BTreeMap<String, Grant>> = BTreeMap::new();
+    for ((customer, subscription, _, start, end), items) in subs.into_iter().zip(items) {
+        let granted = out.entry(customer).or_default();
+        for item in &items {
+            for feature in features.get(&item.price).into_iter().flatten() {
                 let grant = Grant {
-                    feature,
-                    subscription: s.try_get(0)?,
-                    period: (s.try_get(2)?, s.try_get(3)?),
+                    feature: feature.clone(),
+                    subscription: subscription.clone(),
+                    period: (start, end),
                 };
                 let larger = |old: &Grant| match (grant.feature.limit, old.feature.limit) {
                     (None, _) => true,
                     (Some(_), None) => false,
                     (Some(a), Some(b)) => a > b,
                 };
-                match out.get(&grant.feature.key) {
+                match granted.get(&grant.feature.key) {
                     Some(old) if !larger(old) => {}
                     _ => {
-                        out.insert(grant.feature.key.clone(), grant);
+                        granted.insert(grant.feature.key.clone(), grant);
                     }
                 }
             }
@@ -73,21 +91,24 @@ pub async fn grants(
     Ok(out)
 }
 
-/// The feature lists of the products of these prices.
-async fn product_features(
+/// The feature list of each price's product, by price.
+async fn price_features(
     c: &mut AnyConnection,
     scope: &Scope,
-    prices: &[&str],
-) -> ApiResult<Vec<Vec<Feature>>> {
+    prices: &BTreeSet<&str>,
+) -> ApiResult<BTreeMap<String, Vec<Feature>>> {
+    let prices: Vec<&str> = prices.iter().copied().collect();
     let rows: Vec<(String, String)> = fetch_in(
         c,
         scope,
-        "SELECT DISTINCT p.id, p.features FROM prices pr JOIN products p ON p.id = pr.product_id
-         WHERE pr.tenant_id = $1 AND pr.env = $2 AND pr.id IN ({keys}) ORDER BY p.id",
-        prices,
+        "SELECT pr.id, p.features FROM prices pr JOIN products p ON p.id = pr.product_id
+         WHERE pr.tenant_id = $1 AND pr.env = $2 AND pr.id IN ({keys})",
+        &prices,
     )
     .await?;
-    rows.iter().map(|(_, f)| stored("features", f)).collect()
+    rows.into_iter()
+        .map(|(price, f)| Ok((price, stored("features", &f)?)))
+        .collect()
 }
 
 /// A customer's standing on one feature.
@@ -151,11 +172,11 @@ async fn metered_use(
 
 /// `usage.threshold_reached`: a metered feature's use crossed one of its alert thresholds.
 #[derive(Debug, Serialize)]
-struct ThresholdReached<'a> {
-    customer: &'a str,
-    subscription: &'a str,
-    feature: &'a str,
-    meter: &'a str,
+struct ThresholdReached {
+    customer: String,
+    subscription: String,
+    feature: String,
+    meter: String,
     threshold: i64,
     limit: i64,
     usage: String,
@@ -165,27 +186,26 @@ struct ThresholdReached<'a> {
     period_end: i64,
 }
 
-/// After an ingest: for each customer whose usage of some meters grew (`touched`), sends
-/// one alert per metered feature and threshold newly reached this period.
-pub async fn alert(
-    c: &mut AnyConnection,
-    scope: &Scope,
-    touched: &BTreeMap<&str, HashSet<&str>>,
-    now: i64,
-) -> ApiResult<()> {
-    if touched.is_empty() || !any_feature_meters(c, scope, touched).await? {
+/// For each customer whose usage of some meters grew (`touched`), sends one alert per
+/// metered feature and threshold newly reached this period. Reads on a reader; opens a
+/// write transaction only for thresholds reached.
+pub async fn alert(db: &Db, scope: &Scope, touched: &Touched, now: i64) -> ApiResult<()> {
+    let mut c = db.read_scoped(scope).await?;
+    if !any_feature_meters(&mut c, scope, touched).await? {
         return Ok(());
     }
-    for (customer, meters) in touched {
-        for grant in grants(c, scope, customer).await?.into_values() {
+    let customers: Vec<&str> = touched.keys().map(String::as_str).collect();
+    let mut reached = Vec::new();
+    for (customer, grants) in grants_of(&mut c, scope, &customers).await? {
+        for grant in grants.into_values() {
             let f = &grant.feature;
             let (Some(meter), Some(limit)) = (&f.meter, f.limit) else {
                 continue;
             };
-            if !meters.contains(meter.as_str()) {
+            if !touched.get(&customer).is_some_and(|m| m.contains(meter)) {
                 continue;
             }
-            let used = metered_use(c, scope, meter, customer, grant.period).await?;
+            let used = metered_use(&mut c, scope, meter, &customer, grant.period).await?;
             let thresholds = f
                 .alert_thresholds
                 .as_deref()
@@ -195,24 +215,38 @@ pub async fn alert(
                 if used * Decimal::from(100) < Decimal::from(limit) * Decimal::from(t) {
                     break;
                 }
-                let key = (*customer, f.key.as_str(), grant.period.0, t);
-                if db::record_alert(c, scope, key, now).await? {
-                    let data = ThresholdReached {
-                        customer,
-                        subscription: &grant.subscription,
-                        feature: &f.key,
-                        meter,
-                        threshold: t,
-                        limit,
-                        usage: used.normalize().to_string(),
-                        period_start: grant.period.0,
-                        period_end: grant.period.1,
-                    };
-                    webhooks::emit(c, scope, "usage.threshold_reached", &data, now).await?;
-                }
+                let data = ThresholdReached {
+                    customer: customer.clone(),
+                    subscription: grant.subscription.clone(),
+                    feature: f.key.clone(),
+                    meter: meter.clone(),
+                    threshold: t,
+                    limit,
+                    usage: used.normalize().to_string(),
+                    period_start: grant.period.0,
+                    period_end: grant.period.1,
+                };
+                reached.push(data);
             }
         }
     }
+    c.commit().await?;
+    if reached.is_empty() {
+        return Ok(());
+    }
+    let mut tx = db.write_scoped(scope).await?;
+    for data in &reached {
+        let key = (
+            data.customer.as_str(),
+            data.feature.as_str(),
+            data.period_start,
+            data.threshold,
+        );
+        if db::record_alert(&mut tx, scope, key, now).await? {
+            webhooks::emit(&mut tx, scope, "usage.threshold_reached", data, now).await?;
+        }
+    }
+    tx.commit().await?;
     Ok(())
 }
 
@@ -221,9 +255,9 @@ pub async fn alert(
 async fn any_feature_meters(
     c: &mut AnyConnection,
     scope: &Scope,
-    touched: &BTreeMap<&str, HashSet<&str>>,
+    touched: &Touched,
 ) -> ApiResult<bool> {
-    let meters: HashSet<&str> = touched.values().flatten().copied().collect();
+    let meters: HashSet<&str> = touched.values().flatten().map(String::as_str).collect();
     let rows = sqlx::query(
         "SELECT features FROM products WHERE tenant_id = $1 AND env = $2 AND features LIKE '%\"meter\"%'",
     )

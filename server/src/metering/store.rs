@@ -10,7 +10,7 @@ use sqlx::{AnyConnection, AssertSqlSafe, FromRow, Row};
 
 use super::model::Agg;
 use crate::http::error::{ApiError, ApiResult};
-use crate::store::{Claim, json_rows, lock_clause};
+use crate::store::{is_postgres, json_rows};
 use crate::tenancy::Scope;
 
 /// `customer_id = $n`, or (all customers) an always-true condition that still binds `$n`.
@@ -282,9 +282,10 @@ fn agg_of(r: &sqlx::any::AnyRow, at: usize) -> ApiResult<Agg> {
 const AGG_COLUMNS: &str = "count, sum, min, max, latest, area, latest_at";
 const KEY_COLUMNS: &str = "meter_id, customer_id, width, bucket, group_key";
 
-/// Adds `deltas` to the rollups, creating rows as needed. On PostgreSQL the rows are first
-/// created empty and then locked in key order, so concurrent writers (other replicas) wait
-/// for each other instead of losing an addition; SQLite has one writer.
+/// Adds `deltas` to the rollups, creating rows as needed. PostgreSQL adds in the statement,
+/// with exact `numeric`s, so concurrent writers (other replicas) each add theirs, and rows are
+/// taken in key order so that they wait for each other rather than deadlock. SQLite has one
+/// writer and no exact decimals: the rows are read, added to here and written back.
 pub async fn merge_rollups(
     c: &mut AnyConnection,
     scope: &Scope,
@@ -293,34 +294,19 @@ pub async fn merge_rollups(
     if deltas.is_empty() {
         return Ok(());
     }
-    let key = |k: &RollupKey| json!({"m": k.meter_id, "c": k.customer_id, "w": k.width, "b": k.bucket, "g": k.group_key});
-    let keys = Value::Array(deltas.keys().map(key).collect()).to_string();
-    let rows = json_rows(c, 3);
-    let key_values = "e.value->>'m', e.value->>'c', CAST(e.value->>'w' AS BIGINT), \
-                      CAST(e.value->>'b' AS BIGINT), e.value->>'g'";
-    let locking = !lock_clause(c, Claim::Wait).is_empty();
-    if locking {
-        let sql = format!(
-            "INSERT INTO meter_rollups (tenant_id, env, {KEY_COLUMNS}, count, sum, area)
-             SELECT $1, $2, {key_values}, 0, '0', '0' FROM {rows} WHERE true
-             ON CONFLICT DO NOTHING"
-        );
-        bind_scope(sqlx::query(AssertSqlSafe(sql)), scope)
-            .bind(&keys)
-            .execute(&mut *c)
-            .await?;
+    if is_postgres(c) {
+        return write_rollups(c, scope, deltas, ADD).await;
     }
+    let keys = Value::Array(deltas.keys().map(key_json).collect()).to_string();
     // CROSS JOIN: SQLite then loops over the keys and looks each one up; with a plain join
     // it chose to scan the tenant's rollups instead.
     let sql = format!(
-        "SELECT r.meter_id, r.customer_id, r.width, r.bucket, r.group_key,
-         r.count, r.sum, r.min, r.max, r.latest, r.area, r.latest_at
-         FROM {rows} CROSS JOIN meter_rollups r WHERE r.tenant_id = $1 AND r.env = $2
+        "SELECT r.meter_id, r.customer_id, r.width, r.bucket, r.group_key, {AGG_COLUMNS}
+         FROM {} CROSS JOIN meter_rollups r WHERE r.tenant_id = $1 AND r.env = $2
          AND r.meter_id = e.value->>'m' AND r.customer_id = e.value->>'c'
          AND r.width = CAST(e.value->>'w' AS BIGINT) AND r.bucket = CAST(e.value->>'b' AS BIGINT)
-         AND r.group_key = e.value->>'g'
-         ORDER BY r.meter_id, r.customer_id, r.width, r.bucket, r.group_key{}",
-        if locking { " FOR UPDATE OF r" } else { "" }
+         AND r.group_key = e.value->>'g'",
+        json_rows(c, 3)
     );
     let existing = bind_scope(sqlx::query(AssertSqlSafe(sql)), scope)
         .bind(&keys)
@@ -340,10 +326,38 @@ pub async fn merge_rollups(
                 .map_err(|e| ApiError::validation("events", e.to_string()))?;
         }
     }
-    let values: Vec<Value> = merged
+    write_rollups(c, scope, &merged, REPLACE).await
+}
+
+/// How an existing rollup row takes a written one: replaced by it (SQLite, which merged
+/// already), or added to it (PostgreSQL; `trim_scale` keeps the text as `text` writes it).
+const REPLACE: &str = "count = excluded.count, sum = excluded.sum, min = excluded.min,
+     max = excluded.max, latest = excluded.latest, area = excluded.area,
+     latest_at = excluded.latest_at";
+const ADD: &str = "count = r.count + excluded.count,
+     sum = trim_scale(r.sum::numeric + excluded.sum::numeric)::text,
+     area = trim_scale(r.area::numeric + excluded.area::numeric)::text,
+     min = trim_scale(least(r.min::numeric, excluded.min::numeric))::text,
+     max = trim_scale(greatest(r.max::numeric, excluded.max::numeric))::text,
+     latest = CASE WHEN r.latest_at IS NULL
+         OR (excluded.latest_at, excluded.latest::numeric) > (r.latest_at, r.latest::numeric)
+         THEN excluded.latest ELSE r.latest END,
+     latest_at = greatest(r.latest_at, excluded.latest_at)";
+
+fn key_json(k: &RollupKey) -> Value {
+    json!({"m": k.meter_id, "c": k.customer_id, "w": k.width, "b": k.bucket, "g": k.group_key})
+}
+
+async fn write_rollups(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    rows: &BTreeMap<RollupKey, Agg>,
+    on_conflict: &str,
+) -> ApiResult<()> {
+    let values: Vec<Value> = rows
         .iter()
         .map(|(k, a)| {
-            let mut v = key(k);
+            let mut v = key_json(k);
             v["count"] = json!(a.count);
             v["sum"] = json!(text(a.sum));
             v["min"] = json!(a.min.map(text));
@@ -354,14 +368,15 @@ pub async fn merge_rollups(
             v
         })
         .collect();
+    // In key order (the map's, and so the JSON array's), which PostgreSQL keeps.
     let sql = format!(
-        "INSERT INTO meter_rollups (tenant_id, env, {KEY_COLUMNS}, {AGG_COLUMNS})
-         SELECT $1, $2, {key_values}, CAST(e.value->>'count' AS BIGINT), e.value->>'sum',
-         e.value->>'min', e.value->>'max', e.value->>'latest', e.value->>'area',
-         CAST(e.value->>'latest_at' AS BIGINT) FROM {rows} WHERE true
-         ON CONFLICT (tenant_id, env, {KEY_COLUMNS}) DO UPDATE SET count = excluded.count,
-         sum = excluded.sum, min = excluded.min, max = excluded.max,
-         latest = excluded.latest, area = excluded.area, latest_at = excluded.latest_at"
+        "INSERT INTO meter_rollups AS r (tenant_id, env, {KEY_COLUMNS}, {AGG_COLUMNS})
+         SELECT $1, $2, e.value->>'m', e.value->>'c', CAST(e.value->>'w' AS BIGINT),
+         CAST(e.value->>'b' AS BIGINT), e.value->>'g', CAST(e.value->>'count' AS BIGINT),
+         e.value->>'sum', e.value->>'min', e.value->>'max', e.value->>'latest',
+         e.value->>'area', CAST(e.value->>'latest_at' AS BIGINT) FROM {} WHERE true
+         ON CONFLICT (tenant_id, env, {KEY_COLUMNS}) DO UPDATE SET {on_conflict}",
+        json_rows(c, 3)
     );
     bind_scope(sqlx::query(AssertSqlSafe(sql)), scope)
         .bind(Value::Array(values).to_string())

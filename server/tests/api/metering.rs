@@ -346,19 +346,30 @@ async fn quotas_alert_and_usage_is_invoiced(b: Backend) {
         (Some("11"), Some(7), Some(18))
     );
 
-    let alerts = app
-        .get(
-            "/v1/webhook_events?type=usage.threshold_reached&limit=100",
-            s,
-        )
-        .await;
-    let mut thresholds: Vec<i64> = alerts.expect(200)["data"]
-        .as_array()
-        .expect("data")
-        .iter()
-        .map(|e| e["data"]["threshold"].as_i64().expect("threshold"))
-        .collect();
-    thresholds.sort_unstable();
+    // Alerts follow the commit by moments: wait for the last one, then check that each
+    // threshold came once.
+    let thresholds = || async {
+        let alerts = app
+            .get(
+                "/v1/webhook_events?type=usage.threshold_reached&limit=100",
+                s,
+            )
+            .await;
+        let mut thresholds: Vec<i64> = alerts.expect(200)["data"]
+            .as_array()
+            .expect("data")
+            .iter()
+            .map(|e| e["data"]["threshold"].as_i64().expect("threshold"))
+            .collect();
+        thresholds.sort_unstable();
+        thresholds
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !thresholds().await.contains(&100) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let thresholds = thresholds().await;
     assert_eq!(thresholds, [50, 80, 100], "each threshold once");
 
     // The period ends: its 11 calls, 4 included, bill 7 × 2.5 = 17.5 → 18 cents.
