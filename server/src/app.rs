@@ -241,6 +241,7 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
     tracing::info!(database = %redact_url(&args.db.database_url), "opening database");
     let db = Db::connect(&args.db.database_url, args.db.max_connections).await?;
     db.migrate().await?;
+    tokio::spawn(db.clone().keep_wal_short());
     let (request_log, request_log_writer) = request_log::Recorder::start(db.clone());
     let clock = Clock::default();
     let state = AppState {

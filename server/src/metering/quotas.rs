@@ -63,7 +63,8 @@ async fn grants_of(
         .map(|s| stored::<Vec<Item>>("items", &s.2))
         .collect::<ApiResult<Vec<_>>>()?;
     let prices: BTreeSet<&str> = items.iter().flatten().map(|i| i.price.as_str()).collect();
-    let features: BTreeMap<String, Vec<Feature>> = price_features(c, scope, &prices).await?;
+    let prices: Vec<&str> = prices.into_iter().collect();
+    let features = price_features(c, scope, &prices).await?;
     let mut out: BTreeMap<String, BTreeMap<String, Grant>> = BTreeMap::new();
     for ((customer, subscription, _, start, end), items) in subs.into_iter().zip(items) {
         let granted = out.entry(customer).or_default();
@@ -95,15 +96,14 @@ async fn grants_of(
 async fn price_features(
     c: &mut AnyConnection,
     scope: &Scope,
-    prices: &BTreeSet<&str>,
+    prices: &[&str],
 ) -> ApiResult<BTreeMap<String, Vec<Feature>>> {
-    let prices: Vec<&str> = prices.iter().copied().collect();
     let rows: Vec<(String, String)> = fetch_in(
         c,
         scope,
         "SELECT pr.id, p.features FROM prices pr JOIN products p ON p.id = pr.product_id
          WHERE pr.tenant_id = $1 AND pr.env = $2 AND pr.id IN ({keys})",
-        &prices,
+        prices,
     )
     .await?;
     rows.into_iter()

@@ -23,6 +23,13 @@ fn customer_is(customer: Option<&str>, n: usize) -> String {
     }
 }
 
+/// `n` SELECTs, one per range, joined by UNION ALL: each is then a range scan of an index.
+/// With the ranges ORed in one WHERE, PostgreSQL's generic plan read every row of the
+/// customer and filtered them (64 ms for a day's usage after ten million events).
+fn union_all(n: usize, select: impl Fn(usize) -> String) -> String {
+    (0..n).map(select).collect::<Vec<_>>().join(" UNION ALL ")
+}
+
 // ---------- meters ----------
 
 #[derive(Debug, Clone, FromRow)]
@@ -215,16 +222,16 @@ pub async fn raw_events(
     if ranges.is_empty() {
         return Ok(Vec::new());
     }
-    let within = (0..ranges.len())
-        .map(|i| format!("(ts >= ${} AND ts < ${})", 7 + 2 * i, 8 + 2 * i))
-        .collect::<Vec<_>>()
-        .join(" OR ");
-    let sql = format!(
-        "SELECT ts, properties FROM usage_events WHERE tenant_id = $1 AND env = $2
-         AND event_type = $3 AND {}
-         AND received_at >= $5 AND ($6 IS NULL OR received_at < $6) AND ({within})",
-        customer_is(customer, 4)
-    );
+    let sql = union_all(ranges.len(), |i| {
+        format!(
+            "SELECT ts, properties FROM usage_events WHERE tenant_id = $1 AND env = $2
+             AND event_type = $3 AND {} AND received_at >= $5
+             AND ($6 IS NULL OR received_at < $6) AND ts >= ${} AND ts < ${}",
+            customer_is(customer, 4),
+            7 + 2 * i,
+            8 + 2 * i
+        )
+    });
     let mut q = sqlx::query(AssertSqlSafe(sql))
         .bind(scope.org_id.as_str())
         .bind(scope.env.as_str())
@@ -412,23 +419,17 @@ pub async fn rollups(
     if pieces.is_empty() {
         return Ok(Vec::new());
     }
-    let within = (0..pieces.len())
-        .map(|i| {
-            let p = 5 + 3 * i;
-            format!(
-                "(width = ${p} AND bucket >= ${} AND bucket < ${})",
-                p + 1,
-                p + 2
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(" OR ");
-    let sql = format!(
-        "SELECT width, bucket, group_key, {AGG_COLUMNS} FROM meter_rollups
-         WHERE tenant_id = $1 AND env = $2 AND meter_id = $3
-         AND {} AND ({within})",
-        customer_is(customer, 4)
-    );
+    let sql = union_all(pieces.len(), |i| {
+        let p = 5 + 3 * i;
+        format!(
+            "SELECT width, bucket, group_key, {AGG_COLUMNS} FROM meter_rollups
+             WHERE tenant_id = $1 AND env = $2 AND meter_id = $3 AND {}
+             AND width = ${p} AND bucket >= ${} AND bucket < ${}",
+            customer_is(customer, 4),
+            p + 1,
+            p + 2
+        )
+    });
     let mut q = sqlx::query(AssertSqlSafe(sql))
         .bind(scope.org_id.as_str())
         .bind(scope.env.as_str())

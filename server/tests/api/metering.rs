@@ -505,8 +505,61 @@ async fn metering_is_isolated(b: Backend) {
     app.stop().await;
 }
 
+/// Rollups add up across commits as within one: every aggregation of one minute's events,
+/// sent one request each and out of order, reads back as if sent together. (PostgreSQL adds
+/// in SQL, SQLite in Rust.)
+async fn rollups_merge_across_commits(b: Backend) {
+    let app = spawn_app(b).await;
+    let ada = app.signup("ada@example.com").await;
+    let s = &ada.session;
+    clock_and_customer(&app, s, "2027-01-15T12:00:00Z", "acme").await;
+    let mut meters = Vec::new();
+    for aggregation in ["sum", "min", "max", "latest", "count"] {
+        let body = json!({"name": aggregation, "event_type": "level", "aggregation": aggregation,
+                          "value_property": (aggregation != "count").then_some("v")});
+        meters.push((
+            aggregation,
+            id(app.post("/v1/meters", s, body).await.expect(201)),
+        ));
+    }
+    // The two at 10:00:20 tie on time: the larger value is the latest.
+    for (i, (at, v)) in [
+        ("10:00:10", "2.50"),
+        ("10:00:20", "-1.25"),
+        ("10:00:20", "7"),
+        ("10:00:05", "100"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let event = json!({"id": format!("l{i}"), "type": "level", "customer": "acme",
+                           "timestamp": format!("2027-01-15T{at}Z"), "properties": {"v": v}});
+        app.post("/v1/events", s, event).await.expect(200);
+    }
+    for (aggregation, meter) in &meters {
+        let path = format!(
+            "/v1/meters/{meter}/usage?customer=acme&from=2027-01-15T10:00:00Z&to=2027-01-15T11:00:00Z"
+        );
+        let usage = app.get(&path, s).await;
+        let expected = match *aggregation {
+            "sum" => "108.25",
+            "min" => "-1.25",
+            "max" => "100",
+            "latest" => "7",
+            _ => "4",
+        };
+        assert_eq!(
+            usage.expect(200)["data"][0]["value"],
+            expected,
+            "{aggregation}"
+        );
+    }
+    app.stop().await;
+}
+
 crate::on_both_backends!(
     events_aggregate_exactly,
+    rollups_merge_across_commits,
     quotas_alert_and_usage_is_invoiced,
     metering_is_isolated,
 );
