@@ -65,12 +65,9 @@ impl Alerts {
         self.wake.notify_one();
     }
 
-    /// Checks everything noted so far, and returns once it is checked.
+    /// Checks everything noted so far, and returns once it is checked: one round, after the
+    /// one in progress.
     pub async fn settle(&self) {
-        self.round().await;
-    }
-
-    async fn round(&self) {
         let _one = self.rounds.lock().await;
         let pending = std::mem::take(&mut *self.pending());
         for (scope, touched) in pending {
@@ -90,7 +87,7 @@ impl Alerts {
 async fn run(alerts: Arc<Alerts>) {
     loop {
         alerts.wake.notified().await;
-        alerts.round().await;
+        alerts.settle().await;
         tokio::time::sleep(ROUND_GAP).await;
     }
 }
