@@ -241,16 +241,17 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
     tracing::info!(database = %redact_url(&args.db.database_url), "opening database");
     let db = Db::connect(&args.db.database_url, args.db.max_connections).await?;
     db.migrate().await?;
+    let clock = Clock::default();
+    let ingest = Ingestor::start(db.clone(), clock.clone())?;
     tokio::spawn(db.clone().keep_wal_short());
     let (request_log, request_log_writer) = request_log::Recorder::start(db.clone());
-    let clock = Clock::default();
     let state = AppState {
         clock: clock.clone(),
         session_ttl_ms: i64::from(args.session_ttl_hours) * 3600 * 1000,
         max_body_bytes: args.max_body_bytes,
         keys: Arc::default(),
         payments: Arc::new(args.payments.clone()),
-        ingest: Ingestor::start(db.clone(), clock),
+        ingest,
         db,
         request_log,
         identity: identity::Outbound::new(args.dns_server)?,

@@ -18,7 +18,7 @@ use super::alerts::{Alerts, Touched};
 use super::model::{
     Agg, HOUR, MAX_AGE_MS, MAX_AHEAD_MS, Measure, WIDTHS, check_event_type, floor_to,
 };
-use super::store::{self as db, DistinctRow, EventRow, RollupKey};
+use super::store::{self as db, DistinctRow, EventRow, RollupKey, Written};
 use super::usage::Meter;
 use crate::clock::{Clock, timestamp};
 use crate::http::error::{ApiError, ApiResult};
@@ -254,19 +254,19 @@ pub struct Ingestor {
 
 impl Ingestor {
     /// Starts the writers (one on SQLite, which has one writer anyway, a few on PostgreSQL)
-    /// and the usage alerts they feed.
-    pub fn start(db: Db, clock: Clock) -> Ingestor {
+    /// and the usage alerts they feed. Fails when another server holds the SQLite file.
+    pub fn start(db: Db, clock: Clock) -> anyhow::Result<Ingestor> {
+        let writers = match db.backend() {
+            Backend::Sqlite => vec![Some(Written::new(db.lock_sqlite_file()?))],
+            Backend::Postgres => (0..4).map(|_| None).collect(),
+        };
         let alerts = Alerts::start(db.clone(), clock);
         let (jobs, rx) = mpsc::channel(256);
         let rx = Arc::new(Mutex::new(rx));
-        let writers = match db.backend() {
-            Backend::Sqlite => 1,
-            Backend::Postgres => 4,
-        };
-        for _ in 0..writers {
-            tokio::spawn(write_loop(db.clone(), rx.clone(), alerts.clone()));
+        for written in writers {
+            tokio::spawn(write_loop(db.clone(), rx.clone(), alerts.clone(), written));
         }
-        Ingestor { jobs, alerts }
+        Ok(Ingestor { jobs, alerts })
     }
 
     /// Returns once the usage alerts of everything written so far are checked.
@@ -293,7 +293,13 @@ impl Ingestor {
     }
 }
 
-async fn write_loop(db: Db, rx: Arc<Mutex<mpsc::Receiver<Job>>>, alerts: Arc<Alerts>) {
+/// `written`: the rollups this writer wrote last, when it is SQLite's only one.
+async fn write_loop(
+    db: Db,
+    rx: Arc<Mutex<mpsc::Receiver<Job>>>,
+    alerts: Arc<Alerts>,
+    mut written: Option<Written>,
+) {
     loop {
         let jobs = {
             let mut rx = rx.lock().await;
@@ -319,7 +325,7 @@ async fn write_loop(db: Db, rx: Arc<Mutex<mpsc::Receiver<Job>>>, alerts: Arc<Ale
             }
         }
         for (scope, jobs) in by_scope {
-            match commit(&db, &scope, &jobs).await {
+            match commit(&db, &scope, &jobs, written.as_mut()).await {
                 Ok((mut fresh, touched)) => {
                     alerts.note(&scope, touched);
                     for job in jobs {
@@ -330,6 +336,9 @@ async fn write_loop(db: Db, rx: Arc<Mutex<mpsc::Receiver<Job>>>, alerts: Arc<Ale
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "writing events failed");
+                    if let Some(w) = written.as_mut() {
+                        w.forget();
+                    }
                     for job in jobs {
                         let _ = job.reply.send(Err(ApiError::Unavailable));
                     }
@@ -341,7 +350,12 @@ async fn write_loop(db: Db, rx: Arc<Mutex<mpsc::Receiver<Job>>>, alerts: Arc<Ale
 
 /// One transaction for the jobs of one scope; returns new/duplicate for every event in order,
 /// and whose usage grew.
-async fn commit(db: &Db, scope: &Scope, jobs: &[Job]) -> ApiResult<(Vec<bool>, Touched)> {
+async fn commit(
+    db: &Db,
+    scope: &Scope,
+    jobs: &[Job],
+    written: Option<&mut Written>,
+) -> ApiResult<(Vec<bool>, Touched)> {
     let events: Vec<&Prepared> = jobs.iter().flat_map(|j| &j.events).collect();
     let mut seen = HashSet::with_capacity(events.len());
     let mut first: Vec<&EventRow> = events
@@ -352,15 +366,14 @@ async fn commit(db: &Db, scope: &Scope, jobs: &[Job]) -> ApiResult<(Vec<bool>, T
     // In id order: PostgreSQL writers inserting the same ids then wait rather than deadlock.
     first.sort_unstable_by(|a, b| a.id.cmp(&b.id));
     let mut tx = db.write_scoped(scope).await?;
-    let mut inserted: HashSet<String> = db::insert_events(&mut tx, scope, &first)
-        .await?
-        .into_iter()
-        .collect();
+    let existing = db::insert_events(&mut tx, scope, &first).await?;
     let mut fresh = Vec::with_capacity(events.len());
     let mut rollups: BTreeMap<RollupKey, Agg> = BTreeMap::new();
     let mut distinct: Vec<DistinctRow> = Vec::new();
+    let mut counted = HashSet::with_capacity(first.len());
     for e in &events {
-        let new = inserted.remove(&e.row.id);
+        // New when its id was not stored before and is the group's first with it.
+        let new = !existing.contains(&e.row.id) && counted.insert(e.row.id.as_str());
         fresh.push(new);
         if !new {
             continue;
@@ -392,11 +405,20 @@ async fn commit(db: &Db, scope: &Scope, jobs: &[Job]) -> ApiResult<(Vec<bool>, T
             }
         }
     }
-    db::merge_rollups(&mut tx, scope, &rollups).await?;
+    let stored = match &written {
+        Some(w) => Some(db::merge_rollups(&mut tx, scope, &rollups, w).await?),
+        None => {
+            db::add_rollups(&mut tx, scope, &rollups).await?;
+            None
+        }
+    };
     distinct.sort();
     distinct.dedup();
     db::insert_distinct(&mut tx, scope, &distinct.iter().collect::<Vec<_>>()).await?;
     tx.commit().await?;
+    if let (Some(w), Some(rows)) = (written, stored) {
+        w.keep(scope, rows);
+    }
     let mut touched = Touched::new();
     for k in rollups.keys() {
         touched

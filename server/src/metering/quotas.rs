@@ -6,7 +6,7 @@
 //! wins (no limit at all is largest). A metered feature's use is its meter's total over the
 //! granting subscription's current period.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -15,10 +15,9 @@ use sqlx::{AnyConnection, Row};
 use super::alerts::Touched;
 use super::store as db;
 use super::usage::{self, Meter};
-use crate::billing::subscriptions::Item;
 use crate::billing::{DEFAULT_ALERT_THRESHOLDS, Enforcement, Feature, stored};
 use crate::http::error::{ApiError, ApiResult};
-use crate::store::{Db, fetch_in};
+use crate::store::{Db, fetch_in, json_elements};
 use crate::tenancy::Scope;
 use crate::webhooks;
 
@@ -42,73 +41,52 @@ pub async fn grants(
         .unwrap_or_default())
 }
 
-/// `grants` for many customers at once: one query for their subscriptions, one for the
-/// features of the prices they hold. Customers without any are left out.
+/// `grants` for many customers at once, in one query: their subscriptions' items joined to
+/// the features of each item's product. Customers without any are left out.
 async fn grants_of(
     c: &mut AnyConnection,
     scope: &Scope,
     customers: &[&str],
 ) -> ApiResult<BTreeMap<String, BTreeMap<String, Grant>>> {
-    let subs: Vec<(String, String, String, i64, i64)> = fetch_in(
-        c,
-        scope,
-        "SELECT customer_id, id, items, current_period_start, current_period_end
-         FROM subscriptions WHERE tenant_id = $1 AND env = $2 AND customer_id IN ({keys})
-         AND status IN ('trialing', 'active', 'past_due') ORDER BY customer_id, id",
-        customers,
-    )
-    .await?;
-    let items = subs
-        .iter()
-        .map(|s| stored::<Vec<Item>>("items", &s.2))
-        .collect::<ApiResult<Vec<_>>>()?;
-    let prices: BTreeSet<&str> = items.iter().flatten().map(|i| i.price.as_str()).collect();
-    let prices: Vec<&str> = prices.into_iter().collect();
-    let features = price_features(c, scope, &prices).await?;
+    // CROSS JOINs in this order, and no ORDER BY: SQLite, which has no statistics here,
+    // otherwise scanned the tenant's subscriptions in id order, or its prices.
+    let sql = format!(
+        "SELECT s.customer_id, s.id, s.current_period_start, s.current_period_end, pr.id,
+         p.features
+         FROM subscriptions s CROSS JOIN {} CROSS JOIN prices pr CROSS JOIN products p
+         WHERE s.tenant_id = $1 AND s.env = $2 AND s.customer_id IN ({{keys}})
+         AND s.status IN ('trialing', 'active', 'past_due')
+         AND pr.tenant_id = $1 AND pr.env = $2 AND pr.id = i.value->>'price'
+         AND p.id = pr.product_id",
+        json_elements(c, "s.items", "i")
+    );
+    let mut items: Vec<(String, String, i64, i64, String, String)> =
+        fetch_in(c, scope, &sql, customers).await?;
+    // Ties between equal limits go to the first subscription, then price, by id.
+    items.sort_unstable_by(|a, b| (&a.0, &a.1, &a.4).cmp(&(&b.0, &b.1, &b.4)));
     let mut out: BTreeMap<String, BTreeMap<String, Grant>> = BTreeMap::new();
-    for ((customer, subscription, _, start, end), items) in subs.into_iter().zip(items) {
+    for (customer, subscription, start, end, _, features) in items {
         let granted = out.entry(customer).or_default();
-        for item in &items {
-            for feature in features.get(&item.price).into_iter().flatten() {
-                let grant = Grant {
-                    feature: feature.clone(),
-                    subscription: subscription.clone(),
-                    period: (start, end),
-                };
-                let larger = |old: &Grant| match (grant.feature.limit, old.feature.limit) {
-                    (None, _) => true,
-                    (Some(_), None) => false,
-                    (Some(a), Some(b)) => a > b,
-                };
-                match granted.get(&grant.feature.key) {
-                    Some(old) if !larger(old) => {}
-                    _ => {
-                        granted.insert(grant.feature.key.clone(), grant);
-                    }
+        for feature in stored::<Vec<Feature>>("features", &features)? {
+            let grant = Grant {
+                feature,
+                subscription: subscription.clone(),
+                period: (start, end),
+            };
+            let larger = |old: &Grant| match (grant.feature.limit, old.feature.limit) {
+                (None, _) => true,
+                (Some(_), None) => false,
+                (Some(a), Some(b)) => a > b,
+            };
+            match granted.get(&grant.feature.key) {
+                Some(old) if !larger(old) => {}
+                _ => {
+                    granted.insert(grant.feature.key.clone(), grant);
                 }
             }
         }
     }
     Ok(out)
-}
-
-/// The feature list of each price's product, by price.
-async fn price_features(
-    c: &mut AnyConnection,
-    scope: &Scope,
-    prices: &[&str],
-) -> ApiResult<BTreeMap<String, Vec<Feature>>> {
-    let rows: Vec<(String, String)> = fetch_in(
-        c,
-        scope,
-        "SELECT pr.id, p.features FROM prices pr JOIN products p ON p.id = pr.product_id
-         WHERE pr.tenant_id = $1 AND pr.env = $2 AND pr.id IN ({keys})",
-        prices,
-    )
-    .await?;
-    rows.into_iter()
-        .map(|(price, f)| Ok((price, stored("features", &f)?)))
-        .collect()
 }
 
 /// A customer's standing on one feature.

@@ -4,13 +4,16 @@
 //! BIGINT unix-millisecond timestamps, TEXT ids), so each domain has one implementation that
 //! runs on both backends. Dialect differences live here and in the per-backend migrations.
 
+use std::fs::{File, TryLockError};
 use std::ops::{Deref, DerefMut};
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::pool::PoolConnection;
+use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{AnyConnection, AnyPool, Transaction};
 
 use crate::tenancy::{Env, Scope};
@@ -69,6 +72,8 @@ pub struct Db {
     reader: AnyPool,
     writer: AnyPool,
     backend: Backend,
+    /// The SQLite database file (none in memory or on PostgreSQL).
+    sqlite_file: Option<PathBuf>,
 }
 
 const SQLITE_READER: &str = "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;";
@@ -100,6 +105,16 @@ impl Db {
             _ => url.to_owned(),
         };
         let options = AnyConnectOptions::from_str(&url).context("invalid database URL")?;
+        let sqlite_file = match backend {
+            Backend::Sqlite => {
+                let file = SqliteConnectOptions::from_str(&url)
+                    .context("invalid database URL")?
+                    .get_filename()
+                    .to_owned();
+                (file != Path::new(":memory:")).then_some(file)
+            }
+            Backend::Postgres => None,
+        };
         let pool = |size: u32, setup: &'static str| {
             AnyPoolOptions::new()
                 .max_connections(size)
@@ -129,6 +144,7 @@ impl Db {
             reader,
             writer,
             backend,
+            sqlite_file,
         })
     }
 
@@ -143,6 +159,28 @@ impl Db {
             .run(&self.writer)
             .await
             .context("migrations failed")
+    }
+
+    /// On SQLite, locks the database file for this process for as long as the returned file
+    /// is open (the OS lets go when the process dies), so that a second server on the same
+    /// file fails to start instead of corrupting what the first keeps in memory. SQLite
+    /// serves one server process; several replicas need PostgreSQL.
+    pub fn lock_sqlite_file(&self) -> anyhow::Result<Option<File>> {
+        let Some(path) = &self.sqlite_file else {
+            return Ok(None);
+        };
+        let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        file.try_lock().map_err(|e| match e {
+            TryLockError::WouldBlock => anyhow::anyhow!(
+                "another NeoForge server is using {}: SQLite serves one server process \
+                 (use PostgreSQL for several)",
+                path.display()
+            ),
+            TryLockError::Error(e) => {
+                anyhow::Error::new(e).context("cannot lock the database file")
+            }
+        })?;
+        Ok(Some(file))
     }
 
     /// For single read statements outside a tenant (authentication lookups).
@@ -180,17 +218,22 @@ impl Db {
     /// On PostgreSQL the transaction drops to the `neoforge_tenant` role, whose row-level
     /// security policies show only this scope's rows: a query that forgot its `tenant_id`
     /// filter still cannot reach another tenant. (`set_config('role', …, true)` is
-    /// `SET LOCAL ROLE`, here in the same round trip as the scope.)
+    /// `SET LOCAL ROLE`.) The settings travel with `BEGIN`, in one round trip: every scoped
+    /// transaction pays it, and an entitlement check is a handful of trips in all.
     async fn scoped(&self, pool: &AnyPool, scope: &Scope) -> Result<Tx, sqlx::Error> {
-        let mut tx = pool.begin().await?;
-        if self.backend == Backend::Postgres {
-            sqlx::query("SELECT set_config('role', 'neoforge_tenant', true), set_config('neoforge.tenant_id', $1, true), set_config('neoforge.env', $2, true)")
-                .bind(scope.org_id.as_str())
-                .bind(scope.env.as_str())
-                .execute(&mut *tx)
-                .await?;
+        match self.backend {
+            Backend::Sqlite => pool.begin().await,
+            Backend::Postgres => {
+                pool.begin_with(sqlx::AssertSqlSafe(format!(
+                    "BEGIN; SELECT set_config('role', 'neoforge_tenant', true), \
+                     set_config('neoforge.tenant_id', {}, true), \
+                     set_config('neoforge.env', {}, true)",
+                    literal(scope.org_id.as_str()),
+                    literal(scope.env.as_str())
+                )))
+                .await
+            }
         }
-        Ok(tx)
     }
 
     /// Moves a scoped transaction to the other environment of its tenant, for the rare
@@ -266,11 +309,23 @@ pub fn lock_clause(c: &AnyConnection, how: Claim) -> &'static str {
 /// one parameter, where a multi-row VALUES needs one per field, and SQLite finds a bound
 /// name by a linear search, which made large statements quadratic.
 pub fn json_rows(c: &AnyConnection, n: usize) -> String {
+    json_elements(c, &format!("${n}"), "e")
+}
+
+/// A FROM item unnesting the JSON array `json` (a parameter or a column of an earlier FROM
+/// item) into rows `alias` with one JSON column `value`.
+pub fn json_elements(c: &AnyConnection, json: &str, alias: &str) -> String {
     if is_postgres(c) {
-        format!("json_array_elements(${n}::json) AS e(value)")
+        format!("json_array_elements({json}::json) AS {alias}(value)")
     } else {
-        format!("json_each(${n}) AS e")
+        format!("json_each({json}) AS {alias}")
     }
+}
+
+/// A PostgreSQL string literal (`standard_conforming_strings`, on since 9.1: only `'` is
+/// special), for the one statement that cannot bind: the simple-query `BEGIN` above.
+fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
 }
 
 /// True when the error is a unique-constraint violation (a lost race on insert).
@@ -355,4 +410,15 @@ where
         rows.extend(query.fetch_all(&mut *c).await?);
     }
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::literal;
+
+    #[test]
+    fn literals_double_their_quotes() {
+        assert_eq!(literal("org_1"), "'org_1'");
+        assert_eq!(literal("a'; DROP TABLE t; --"), "'a''; DROP TABLE t; --'");
+    }
 }

@@ -35,7 +35,7 @@ impl Env {
 }
 
 /// Where a request acts: one organization (the tenant) in one environment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Scope {
     pub org_id: OrgId,
     pub env: Env,

@@ -22,7 +22,7 @@ pub struct TestApp {
     pub server: Option<Server>,
     /// The SQLite file to delete afterwards. PostgreSQL databases are dropped by a later
     /// run's sweep (`sweep_old_databases`), since Drop cannot await.
-    sqlite_file: Option<String>,
+    pub sqlite_file: Option<String>,
 }
 
 pub fn postgres_admin_url() -> String {

@@ -90,6 +90,26 @@ async fn postgres_replicas_migrate_concurrently() {
     }
 }
 
+/// One server per SQLite file: a second one on the same file refuses to start, and says why,
+/// rather than write beside the first (whose ingestion keeps the rollups it wrote in memory).
+#[tokio::test]
+async fn a_second_server_on_a_sqlite_file_refuses_to_start() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let file = app.sqlite_file.clone().expect("a SQLite file");
+    let second = app::start(&serve_args(format!("sqlite:{file}"))).await;
+    let Err(e) = second else {
+        panic!("a second server started on {file}");
+    };
+    assert!(
+        format!("{e:#}").contains("another NeoForge server is using"),
+        "{e:#}"
+    );
+    // The first still serves.
+    app.call(Method::GET, "/readyz", None, None)
+        .await
+        .expect(200);
+}
+
 /// Row-level security: inside a tenant-scoped transaction, even a query with no tenant filter
 /// sees only that tenant's rows, in that environment.
 #[tokio::test]
