@@ -366,14 +366,13 @@ async fn commit(
     // In id order: PostgreSQL writers inserting the same ids then wait rather than deadlock.
     first.sort_unstable_by(|a, b| a.id.cmp(&b.id));
     let mut tx = db.write_scoped(scope).await?;
-    let existing = db::insert_events(&mut tx, scope, &first).await?;
+    let mut known_ids = db::insert_events(&mut tx, scope, &first).await?;
     let mut fresh = Vec::with_capacity(events.len());
     let mut rollups: BTreeMap<RollupKey, Agg> = BTreeMap::new();
     let mut distinct: Vec<DistinctRow> = Vec::new();
-    let mut counted = HashSet::with_capacity(first.len());
     for e in &events {
         // New when its id was not stored before and is the group's first with it.
-        let new = !existing.contains(&e.row.id) && counted.insert(e.row.id.as_str());
+        let new = known_ids.insert(e.row.id.clone());
         fresh.push(new);
         if !new {
             continue;

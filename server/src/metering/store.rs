@@ -343,7 +343,6 @@ pub async fn add_rollups(
 /// these are the stored rows and need not be read back before they are added to.
 pub struct Written {
     rows: HashMap<Scope, HashMap<RollupKey, Agg>>,
-    len: usize,
     /// The file lock that makes this process the only writer.
     _lock: Option<std::fs::File>,
 }
@@ -357,26 +356,22 @@ impl Written {
     pub fn new(lock: Option<std::fs::File>) -> Written {
         Written {
             rows: HashMap::new(),
-            len: 0,
             _lock: lock,
         }
     }
 
     /// Remembers rows a committed transaction wrote.
     pub fn keep(&mut self, scope: &Scope, rows: BTreeMap<RollupKey, Agg>) {
-        if self.len + rows.len() > WRITTEN_ROWS {
+        let held: usize = self.rows.values().map(HashMap::len).sum();
+        if held + rows.len() > WRITTEN_ROWS {
             self.forget();
         }
-        let mine = self.rows.entry(scope.clone()).or_default();
-        let before = mine.len();
-        mine.extend(rows);
-        self.len += mine.len() - before;
+        self.rows.entry(scope.clone()).or_default().extend(rows);
     }
 
     /// Forgets everything, after a transaction that may or may not have been committed.
     pub fn forget(&mut self) {
         self.rows.clear();
-        self.len = 0;
     }
 }
 
@@ -459,6 +454,9 @@ async fn write_rollups(
     rows: &BTreeMap<RollupKey, Agg>,
     on_conflict: &str,
 ) -> ApiResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
     let values: Vec<Value> = rows
         .iter()
         .map(|(k, a)| {
