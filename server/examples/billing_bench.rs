@@ -95,7 +95,7 @@ async fn run(url: &str, label: &str) -> anyhow::Result<()> {
     )
     .fetch_one(&mut *conn)
     .await?;
-    conn.commit().await?;
+    conn.end();
     println!(
         "{label}: {SUBSCRIPTIONS} due subscriptions renewed (new period, draft invoice) in {renewing:.2}s by two racing schedulers ({steps}): {:.0} renewals/s (goal >= 2000)",
         per_sec(renewing)

@@ -105,7 +105,7 @@ pub async fn list(
         fetch,
     )
     .await?;
-    tx.commit().await?;
+    tx.end();
     Ok(axum::Json(
         Page::new(rows, fetch, |r| r.id.clone(), AuditEvent::from).into(),
     ))

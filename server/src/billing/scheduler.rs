@@ -104,7 +104,7 @@ pub async fn run_clock(
         let next = {
             let mut conn = state.db.read_scoped(scope).await?;
             let next = db::next_due_on_clock(&mut conn, scope, clock, until).await?;
-            conn.commit().await?;
+            conn.end();
             next
         };
         let Some((at, due)) = next else {

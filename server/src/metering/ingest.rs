@@ -142,7 +142,7 @@ pub async fn prepare(
         .into_iter()
         .map(Meter::from_row)
         .collect::<ApiResult<Vec<_>>>()?;
-    conn.commit().await?;
+    conn.end();
     let mut ready = Vec::with_capacity(parsed.len());
     'events: for (index, e) in parsed {
         let id = Some(e.id.as_str());
@@ -391,7 +391,7 @@ async fn commit(
                     .entry(key)
                     .or_default()
                     .add(e.row.ts, m.value, bucket + width)
-                    .map_err(|err| ApiError::validation("events", err.to_string()))?;
+                    .map_err(db::overflow)?;
             }
             if let Some(v) = &m.distinct {
                 distinct.push(DistinctRow {

@@ -10,10 +10,11 @@ use std::collections::{BTreeMap, HashSet};
 
 use rust_decimal::Decimal;
 use serde::Serialize;
-use sqlx::{AnyConnection, Row};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, FromRow, Row};
 
 use super::alerts::Touched;
-use super::store as db;
+use super::store::{self as db, MeterRow};
 use super::usage::{self, Meter};
 use crate::billing::{DEFAULT_ALERT_THRESHOLDS, Enforcement, Feature, stored};
 use crate::http::error::{ApiError, ApiResult};
@@ -21,10 +22,11 @@ use crate::store::{Db, fetch_in, json_elements};
 use crate::tenancy::Scope;
 use crate::webhooks;
 
-/// A feature as granted to a customer by one subscription.
+/// A feature as granted to a customer by one subscription, with its meter, if metered.
 #[derive(Debug, Clone)]
 pub struct Grant {
     pub feature: Feature,
+    pub meter: Option<Meter>,
     pub subscription: String,
     pub period: (i64, i64),
 }
@@ -41,8 +43,34 @@ pub async fn grants(
         .unwrap_or_default())
 }
 
+/// A feature of an item of a subscription, with the feature's meter (its columns under
+/// their own names; the rest are aliased so as not to clash).
+struct GrantRow {
+    customer: String,
+    subscription: String,
+    period: (i64, i64),
+    price: String,
+    feature: String,
+    meter: Option<MeterRow>,
+}
+
+impl<'r> FromRow<'r, AnyRow> for GrantRow {
+    fn from_row(r: &'r AnyRow) -> sqlx::Result<GrantRow> {
+        let metered = r.try_get::<Option<String>, _>("id")?.is_some();
+        Ok(GrantRow {
+            customer: r.try_get("g_customer")?,
+            subscription: r.try_get("g_subscription")?,
+            period: (r.try_get("g_start")?, r.try_get("g_end")?),
+            price: r.try_get("g_price")?,
+            feature: r.try_get("g_feature")?,
+            meter: metered.then(|| MeterRow::from_row(r)).transpose()?,
+        })
+    }
+}
+
 /// `grants` for many customers at once, in one query: their subscriptions' items joined to
-/// the features of each item's product. Customers without any are left out.
+/// the features of each item's product and to each feature's meter. Customers without any
+/// are left out.
 async fn grants_of(
     c: &mut AnyConnection,
     scope: &Scope,
@@ -51,38 +79,53 @@ async fn grants_of(
     // CROSS JOINs in this order, and no ORDER BY: SQLite, which has no statistics here,
     // otherwise scanned the tenant's subscriptions in id order, or its prices.
     let sql = format!(
-        "SELECT s.customer_id, s.id, s.current_period_start, s.current_period_end, pr.id,
-         p.features
+        "SELECT s.customer_id AS g_customer, s.id AS g_subscription,
+         s.current_period_start AS g_start, s.current_period_end AS g_end, pr.id AS g_price,
+         CAST(f.value AS TEXT) AS g_feature, {}
          FROM subscriptions s CROSS JOIN {} CROSS JOIN prices pr CROSS JOIN products p
+         CROSS JOIN {} LEFT JOIN meters m ON m.tenant_id = $1 AND m.env = $2
+         AND m.id = f.value->>'meter'
          WHERE s.tenant_id = $1 AND s.env = $2 AND s.customer_id IN ({{keys}})
          AND s.status IN ('trialing', 'active', 'past_due')
          AND pr.tenant_id = $1 AND pr.env = $2 AND pr.id = i.value->>'price'
          AND p.id = pr.product_id",
-        json_elements(c, "s.items", "i")
+        db::meter_columns("m"),
+        json_elements(c, "s.items", "i"),
+        json_elements(c, "p.features", "f"),
     );
-    let mut items: Vec<(String, String, i64, i64, String, String)> =
-        fetch_in(c, scope, &sql, customers).await?;
+    let mut rows: Vec<GrantRow> = fetch_in(c, scope, &sql, customers).await?;
     // Ties between equal limits go to the first subscription, then price, by id.
-    items.sort_unstable_by(|a, b| (&a.0, &a.1, &a.4).cmp(&(&b.0, &b.1, &b.4)));
+    rows.sort_unstable_by(|a, b| {
+        (&a.customer, &a.subscription, &a.price).cmp(&(&b.customer, &b.subscription, &b.price))
+    });
     let mut out: BTreeMap<String, BTreeMap<String, Grant>> = BTreeMap::new();
-    for (customer, subscription, start, end, _, features) in items {
-        let granted = out.entry(customer).or_default();
-        for feature in stored::<Vec<Feature>>("features", &features)? {
-            let grant = Grant {
-                feature,
-                subscription: subscription.clone(),
-                period: (start, end),
-            };
-            let larger = |old: &Grant| match (grant.feature.limit, old.feature.limit) {
-                (None, _) => true,
-                (Some(_), None) => false,
-                (Some(a), Some(b)) => a > b,
-            };
-            match granted.get(&grant.feature.key) {
-                Some(old) if !larger(old) => {}
-                _ => {
-                    granted.insert(grant.feature.key.clone(), grant);
-                }
+    for row in rows {
+        let feature: Feature = stored("features", &row.feature)?;
+        let meter = match (&feature.meter, row.meter) {
+            (None, _) => None,
+            (Some(_), Some(m)) => Some(Meter::from_row(m)?),
+            (Some(m), None) => {
+                return Err(ApiError::Internal(anyhow::anyhow!(
+                    "feature meter {m} is gone"
+                )));
+            }
+        };
+        let grant = Grant {
+            feature,
+            meter,
+            subscription: row.subscription,
+            period: row.period,
+        };
+        let larger = |old: &Grant| match (grant.feature.limit, old.feature.limit) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(a), Some(b)) => a > b,
+        };
+        let granted = out.entry(row.customer).or_default();
+        match granted.get(&grant.feature.key) {
+            Some(old) if !larger(old) => {}
+            _ => {
+                granted.insert(grant.feature.key.clone(), grant);
             }
         }
     }
@@ -127,25 +170,12 @@ pub async fn standing(
     let grant = grants(c, scope, customer).await?.remove(feature);
     let usage = match grant
         .as_ref()
-        .and_then(|g| g.feature.meter.as_ref().map(|m| (g, m)))
+        .and_then(|g| g.meter.as_ref().map(|m| (g, m)))
     {
-        Some((g, meter)) => Some(metered_use(c, scope, meter, customer, g.period).await?),
+        Some((g, meter)) => Some(usage::total(c, scope, meter, customer, g.period).await?),
         None => None,
     };
     Ok(Standing { grant, usage })
-}
-
-async fn metered_use(
-    c: &mut AnyConnection,
-    scope: &Scope,
-    meter: &str,
-    customer: &str,
-    period: (i64, i64),
-) -> ApiResult<Decimal> {
-    let row = db::get_meter(c, scope, meter)
-        .await?
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("feature meter {meter} is gone")))?;
-    usage::total(c, scope, &Meter::from_row(row)?, customer, period).await
 }
 
 /// `usage.threshold_reached`: a metered feature's use crossed one of its alert thresholds.
@@ -177,13 +207,16 @@ pub async fn alert(db: &Db, scope: &Scope, touched: &Touched, now: i64) -> ApiRe
     for (customer, grants) in grants_of(&mut c, scope, &customers).await? {
         for grant in grants.into_values() {
             let f = &grant.feature;
-            let (Some(meter), Some(limit)) = (&f.meter, f.limit) else {
+            let (Some(meter), Some(limit)) = (&grant.meter, f.limit) else {
                 continue;
             };
-            if !touched.get(&customer).is_some_and(|m| m.contains(meter)) {
+            if !touched
+                .get(&customer)
+                .is_some_and(|m| m.contains(&meter.row.id))
+            {
                 continue;
             }
-            let used = metered_use(&mut c, scope, meter, &customer, grant.period).await?;
+            let used = usage::total(&mut c, scope, meter, &customer, grant.period).await?;
             let thresholds = f
                 .alert_thresholds
                 .as_deref()
@@ -197,7 +230,7 @@ pub async fn alert(db: &Db, scope: &Scope, touched: &Touched, now: i64) -> ApiRe
                     customer: customer.clone(),
                     subscription: grant.subscription.clone(),
                     feature: f.key.clone(),
-                    meter: meter.clone(),
+                    meter: meter.row.id.clone(),
                     threshold: t,
                     limit,
                     usage: used.normalize().to_string(),
@@ -208,7 +241,7 @@ pub async fn alert(db: &Db, scope: &Scope, touched: &Touched, now: i64) -> ApiRe
             }
         }
     }
-    c.commit().await?;
+    c.end();
     if reached.is_empty() {
         return Ok(());
     }

@@ -1,18 +1,20 @@
 //! Reading usage: a meter's value over a range or a series of windows, per group, from the
-//! rollups (raw events only for sub-minute edges of an unaligned range, and for the minute
+//! rollups (raw events only for sub-minute edges of an unaligned range, which a customer's
+//! repeated reads take from `EDGES` while their minute is unchanged, and for the minute
 //! windows of a `unique_count` meter, whose distinct values are kept per hour).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{LazyLock, Mutex};
 
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 use sqlx::AnyConnection;
 
 use super::model::{
-    Agg, Aggregation, HOUR, MAX_AGE_MS, MeterDef, Overflow, Piece, cover, cover_with, project,
-    result, weighted_average,
+    Agg, Aggregation, HOUR, MAX_AGE_MS, MINUTE, Measure, MeterDef, Overflow, Piece, cover,
+    cover_with, floor_to, project, result, weighted_average,
 };
-use super::store::{self as db, MeterRow};
+use super::store::{self as db, Found, MeterRow, Reading};
 use crate::billing::{from_enum_text, stored};
 use crate::http::error::{ApiError, ApiResult};
 use crate::tenancy::Scope;
@@ -36,9 +38,24 @@ impl Meter {
         Ok(Meter { row, def })
     }
 
-    /// Events received in this window count (a meter counts from its creation to its archiving).
-    fn active(&self) -> (i64, Option<i64>) {
-        (self.row.created_at, self.row.archived_at)
+    /// What a usage read of this meter reads. Events received while the meter was active
+    /// count (a meter counts from its creation to its archiving).
+    fn reading<'a>(&'a self, customer: Option<&'a str>) -> Reading<'a> {
+        Reading {
+            meter: &self.row.id,
+            event_type: &self.def.event_type,
+            active: (self.row.created_at, self.row.archived_at),
+            customer,
+        }
+    }
+
+    /// A stored event's measure (stored events passed this meter's checks when ingested).
+    fn measure(&self, properties: &str) -> ApiResult<Option<Measure>> {
+        let props: Map<String, Value> = stored("properties", properties)?;
+        Ok(self
+            .def
+            .measure(&self.def.event_type, &props)
+            .and_then(Result::ok))
     }
 }
 
@@ -55,7 +72,52 @@ fn overflow(e: Overflow) -> ApiError {
     ApiError::validation("usage", e.to_string())
 }
 
-/// The rollups and raw events of `pieces`.
+/// Sub-minute edges of ranges already read, each aggregated per group and stamped with how
+/// many events its minute's rollups held then. Events are only ever added, each adding one
+/// to its minute's count, so an edge whose minute still holds that count is unchanged: a
+/// repeated read (an entitlement check over its period) reads that count beside the rollups
+/// instead of the edge's raw events, of which a busy minute has thousands. Every use checks
+/// an entry against the database, so sharing them process-wide (keyed by scope) is safe.
+static EDGES: LazyLock<Mutex<HashMap<EdgeKey, Edge>>> = LazyLock::new(Default::default);
+
+/// Edges `EDGES` keeps at most; past it, it starts again empty.
+const MAX_EDGES: usize = 100_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct EdgeKey {
+    scope: Scope,
+    meter: String,
+    active: (i64, Option<i64>),
+    customer: Option<String>,
+    from: i64,
+    to: i64,
+}
+
+#[derive(Debug, Clone)]
+struct Edge {
+    /// The events of the edge's minute, all groups, when it was read.
+    count: i64,
+    groups: BTreeMap<String, Agg>,
+}
+
+impl Edge {
+    fn parts(&self, p: &Piece) -> impl Iterator<Item = Part> {
+        self.groups.iter().map(|(g, agg)| Part {
+            start: p.from,
+            end: p.to,
+            group_key: g.clone(),
+            agg: agg.clone(),
+        })
+    }
+}
+
+/// A raw piece within one minute: an edge of a range that rollups cover otherwise.
+fn is_edge(p: &Piece) -> bool {
+    p.width.is_none() && floor_to(p.from, MINUTE) == floor_to(p.to - 1, MINUTE)
+}
+
+/// The rollups and raw events of `pieces`; edges from `EDGES` when their minute is unchanged
+/// (one statement), else read and remembered (a second statement for changed ones).
 async fn parts(
     c: &mut AnyConnection,
     scope: &Scope,
@@ -63,64 +125,115 @@ async fn parts(
     customer: Option<&str>,
     pieces: &[Piece],
 ) -> ApiResult<Vec<Part>> {
-    let rolled: Vec<(i64, i64, i64)> = pieces
-        .iter()
-        .filter_map(|p| p.width.map(|w| (w, p.from, p.to)))
-        .collect();
-    let mut out: Vec<Part> = db::rollups(c, scope, &meter.row.id, customer, &rolled)
-        .await?
-        .into_iter()
-        .map(|r| Part {
-            start: r.bucket,
-            end: r.bucket + r.width,
-            group_key: r.group_key,
-            agg: r.agg,
-        })
-        .collect();
-    for (ts, measure) in raw(c, scope, meter, customer, pieces).await? {
-        let mut agg = Agg::default();
-        agg.add(ts, measure.value, ts).map_err(overflow)?;
-        out.push(Part {
-            start: ts,
-            end: ts,
-            group_key: measure.group_key,
-            agg,
-        });
+    let reading = meter.reading(customer);
+    let key = |p: &Piece| EdgeKey {
+        scope: scope.clone(),
+        meter: meter.row.id.clone(),
+        active: reading.active,
+        customer: customer.map(str::to_owned),
+        from: p.from,
+        to: p.to,
+    };
+    let mut known = Vec::new();
+    let mut read = Vec::new();
+    {
+        let edges = EDGES.lock().unwrap_or_else(|e| e.into_inner());
+        for p in pieces {
+            // One customer's: the count of all customers' would scan every customer's rows.
+            let cached = (customer.is_some() && is_edge(p)).then(|| edges.get(&key(p)));
+            match cached.flatten() {
+                Some(edge) => known.push((*p, edge.clone())),
+                None => read.push(*p),
+            }
+        }
+    }
+    let minutes = |ps: &[Piece]| -> Vec<i64> {
+        ps.iter()
+            .filter(|p| customer.is_some() && is_edge(p))
+            .map(|p| floor_to(p.from, MINUTE))
+            .collect()
+    };
+    let mut all: Vec<Piece> = read.clone();
+    all.extend(known.iter().map(|(p, _)| *p));
+    let mut found = db::usage_rows(c, scope, &reading, &read, &minutes(&all)).await?;
+    let mut counts = minute_counts(&found);
+    let mut out = Vec::new();
+    let mut stale = Vec::new();
+    for (p, edge) in known {
+        if counts.get(&floor_to(p.from, MINUTE)) == Some(&edge.count) {
+            out.extend(edge.parts(&p));
+        } else {
+            stale.push(p);
+        }
+    }
+    if !stale.is_empty() {
+        let again = db::usage_rows(c, scope, &reading, &stale, &minutes(&stale)).await?;
+        counts.extend(minute_counts(&again));
+        found.extend(again);
+        read.extend(stale);
+    }
+    let mut events = Vec::new();
+    for f in found {
+        match f {
+            Found::Rollup(r) => out.push(Part {
+                start: r.bucket,
+                end: r.bucket + r.width,
+                group_key: r.group_key,
+                agg: r.agg,
+            }),
+            Found::Event(ts, properties) => {
+                if let Some(m) = meter.measure(&properties)? {
+                    events.push((ts, m));
+                }
+            }
+            Found::Minute(..) => {}
+        }
+    }
+    let mut remembered = Vec::new();
+    for p in read.iter().filter(|p| p.width.is_none()) {
+        let inside = events.iter().filter(|(ts, _)| (p.from..p.to).contains(ts));
+        if customer.is_some() && is_edge(p) {
+            let mut edge = Edge {
+                count: counts.get(&floor_to(p.from, MINUTE)).copied().unwrap_or(0),
+                groups: BTreeMap::new(),
+            };
+            for (ts, m) in inside {
+                let agg = edge.groups.entry(m.group_key.clone()).or_default();
+                agg.add(*ts, m.value, p.to).map_err(overflow)?;
+            }
+            out.extend(edge.parts(p));
+            remembered.push((key(p), edge));
+        } else {
+            for (ts, m) in inside {
+                let mut agg = Agg::default();
+                agg.add(*ts, m.value, *ts).map_err(overflow)?;
+                out.push(Part {
+                    start: *ts,
+                    end: *ts,
+                    group_key: m.group_key.clone(),
+                    agg,
+                });
+            }
+        }
+    }
+    if !remembered.is_empty() {
+        let mut edges = EDGES.lock().unwrap_or_else(|e| e.into_inner());
+        if edges.len() + remembered.len() > MAX_EDGES {
+            edges.clear();
+        }
+        edges.extend(remembered);
     }
     Ok(out)
 }
 
-/// The meter's measures of the raw events in the raw pieces.
-async fn raw(
-    c: &mut AnyConnection,
-    scope: &Scope,
-    meter: &Meter,
-    customer: Option<&str>,
-    pieces: &[Piece],
-) -> ApiResult<Vec<(i64, super::model::Measure)>> {
-    let ranges: Vec<(i64, i64)> = pieces
+fn minute_counts(found: &[Found]) -> HashMap<i64, i64> {
+    found
         .iter()
-        .filter(|p| p.width.is_none())
-        .map(|p| (p.from, p.to))
-        .collect();
-    let events = db::raw_events(
-        c,
-        scope,
-        &meter.def.event_type,
-        customer,
-        &ranges,
-        meter.active(),
-    )
-    .await?;
-    let mut out = Vec::with_capacity(events.len());
-    for (ts, props) in events {
-        let props: Map<String, Value> = stored("properties", &props)?;
-        // Stored events passed this meter's checks when they were ingested.
-        if let Some(Ok(m)) = meter.def.measure(&meter.def.event_type, &props) {
-            out.push((ts, m));
-        }
-    }
-    Ok(out)
+        .filter_map(|f| match f {
+            Found::Minute(m, n) => Some((*m, *n)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// `(start, group_key, value)` of the distinct values in `pieces` (hour rollups or raw).
@@ -135,8 +248,16 @@ async fn distinct(
     for p in pieces.iter().filter(|p| p.width == Some(HOUR)) {
         out.extend(db::distinct_values(c, scope, &meter.row.id, customer, (p.from, p.to)).await?);
     }
-    for (ts, m) in raw(c, scope, meter, customer, pieces).await? {
-        if let Some(v) = m.distinct {
+    let raw: Vec<Piece> = pieces
+        .iter()
+        .filter(|p| p.width.is_none())
+        .copied()
+        .collect();
+    for found in db::usage_rows(c, scope, &meter.reading(customer), &raw, &[]).await? {
+        if let Found::Event(ts, properties) = found
+            && let Some(m) = meter.measure(&properties)?
+            && let Some(v) = m.distinct
+        {
             out.push((ts, m.group_key, v));
         }
     }

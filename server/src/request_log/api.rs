@@ -139,7 +139,7 @@ pub async fn list(
         fetch,
     )
     .await?;
-    tx.commit().await?;
+    tx.end();
     Ok(axum::Json(
         Page::new(rows, fetch, |r| r.id.clone(), RequestLogEntry::from).into(),
     ))
@@ -253,7 +253,7 @@ pub async fn analytics(
     };
     let mut tx = state.db.read_scoped(&caller.scope).await?;
     let samples = store::samples(&mut tx, &caller.scope, &filter, MAX_SAMPLES + 1).await?;
-    tx.commit().await?;
+    tx.end();
     let truncated = i64::try_from(samples.len()).unwrap_or(i64::MAX) > MAX_SAMPLES;
     let counted = &samples[..samples.len().min(MAX_SAMPLES as usize)];
     let buckets = analytics::buckets(from, to, interval.millis(), counted)

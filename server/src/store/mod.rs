@@ -29,13 +29,10 @@ pub enum ReadConn {
 }
 
 impl ReadConn {
-    /// Ends the read. Dropping it works too; this names the end.
-    pub async fn commit(self) -> sqlx::Result<()> {
-        match self {
-            ReadConn::Tx(tx) => tx.commit().await,
-            ReadConn::Plain(_) => Ok(()),
-        }
-    }
+    /// Ends the read. The transaction is dropped, not committed: sqlx queues its ROLLBACK
+    /// (for a read, the same as COMMIT) and sends it with the ping that tests a connection
+    /// returned to the pool, after the response, so every read saves a round trip.
+    pub fn end(self) {}
 }
 
 impl Deref for ReadConn {
@@ -76,7 +73,10 @@ pub struct Db {
     sqlite_file: Option<PathBuf>,
 }
 
-const SQLITE_READER: &str = "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;";
+/// Readers refuse writes: a PostgreSQL read ends in a rollback (`ReadConn::end`), so a
+/// write through a reader would be lost there, and here it fails the tests loudly instead.
+const SQLITE_READER: &str =
+    "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA query_only = ON;";
 /// The one writer keeps 64 MiB of pages (SQLite's default is 2 MiB): ingestion touches index
 /// pages all over its tables, and each miss is a read from the OS.
 const SQLITE_WRITER: &str =

@@ -197,7 +197,7 @@ pub async fn list(
     let mut tx = state.db.read_scoped(&caller.scope).await?;
     let rows =
         db::list_endpoints(&mut tx, &caller.scope, q.starting_after.as_deref(), fetch).await?;
-    tx.commit().await?;
+    tx.end();
     let page = Page::new(rows, fetch, |r| r.id.clone(), |r| r)
         .try_map(|r| WebhookEndpoint::from_row(&caller.scope, r, false))?;
     Ok(axum::Json(page.into()))
@@ -226,7 +226,7 @@ pub async fn get(
     let row = db::get_endpoint(&mut tx, &caller.scope, id.as_str())
         .await?
         .ok_or(ApiError::NotFound("webhook_endpoint"))?;
-    tx.commit().await?;
+    tx.end();
     Ok(axum::Json(WebhookEndpoint::from_row(
         &caller.scope,
         row,
@@ -506,7 +506,7 @@ pub async fn list_attempts(
         fetch,
     )
     .await?;
-    tx.commit().await?;
+    tx.end();
     Ok(axum::Json(
         Page::new(rows, fetch, |r| r.id.clone(), WebhookAttempt::from).into(),
     ))
@@ -589,7 +589,7 @@ pub async fn list_events(
         fetch,
     )
     .await?;
-    tx.commit().await?;
+    tx.end();
     let page = Page::new(rows, fetch, |r| r.id.clone(), |r| r)
         .try_map(|r| event_from_row(&caller.scope, r))?;
     Ok(axum::Json(page.into()))
@@ -618,7 +618,7 @@ pub async fn get_event(
     let row = db::get_event(&mut tx, &caller.scope, id.as_str())
         .await?
         .ok_or(ApiError::NotFound("event"))?;
-    tx.commit().await?;
+    tx.end();
     Ok(axum::Json(event_from_row(&caller.scope, row)?))
 }
 

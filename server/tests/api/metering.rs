@@ -557,8 +557,82 @@ async fn rollups_merge_across_commits(b: Backend) {
     app.stop().await;
 }
 
+/// A period that starts mid-minute has a raw edge, which repeated checks remember while its
+/// minute is unchanged: late events into that minute, inside the period or before it, read
+/// back exactly on the next check.
+async fn a_period_edge_counts_late_events(b: Backend) {
+    let app = spawn_app(b).await;
+    let ada = app.signup("ada@example.com").await;
+    let s = &ada.session;
+    let (_, cus) = clock_and_customer(&app, s, "2027-03-01T00:00:30.500Z", "acme").await;
+    let meter = app
+        .post(
+            "/v1/meters",
+            s,
+            json!({"name": "Tokens", "event_type": "completion",
+            "aggregation": "sum", "value_property": "tokens", "group_by": ["model"]}),
+        )
+        .await;
+    let meter = id(meter.expect(201));
+    let product = app
+        .post(
+            "/v1/products",
+            s,
+            json!({"name": "AI", "features": [
+            {"key": "tokens", "limit": 1000, "meter": meter, "enforcement": "soft"}]}),
+        )
+        .await;
+    let price = app
+        .post(
+            "/v1/prices",
+            s,
+            json!({"product": id(product.expect(201)), "currency": "usd",
+            "model": "flat", "unit_amount": 1000, "recurring": {"interval": "month"}}),
+        )
+        .await;
+    app.post(
+        "/v1/subscriptions",
+        s,
+        json!({"customer": cus, "items": [{"price": id(price.expect(201))}]}),
+    )
+    .await
+    .expect(201);
+    let send = |id: &str, at: &str, tokens: &str, model: &str| {
+        let body = json!({"id": id, "type": "completion", "customer": "acme",
+            "timestamp": format!("2027-03-01T00:0{at}Z"), "properties": {"tokens": tokens, "model": model}});
+        let app = &app;
+        async move { app.post("/v1/events", s, body).await.expect(200).clone() }
+    };
+    let usage = || async {
+        let check = app
+            .get("/v1/entitlements/check?customer=acme&feature=tokens", s)
+            .await;
+        check.expect(200)["usage"]
+            .as_str()
+            .expect("usage")
+            .to_owned()
+    };
+    send("before", "0:10", "1000", "a").await; // the period's minute, before it starts
+    send("edge1", "0:40", "1.5", "a").await;
+    send("edge2", "0:50", "2", "b").await;
+    send("later", "3:00", "10", "a").await;
+    assert_eq!(usage().await, "13.5");
+    assert_eq!(usage().await, "13.5", "the same, remembered");
+    send("late", "0:45.250", "0.25", "b").await;
+    assert_eq!(usage().await, "13.75", "a late event in the edge");
+    send("late-before", "0:20", "500", "a").await;
+    assert_eq!(usage().await, "13.75", "a late event before the period");
+    assert_eq!(
+        send("late", "0:45.250", "0.25", "b").await["status"],
+        "duplicate"
+    );
+    assert_eq!(usage().await, "13.75");
+    app.stop().await;
+}
+
 crate::on_both_backends!(
     events_aggregate_exactly,
+    a_period_edge_counts_late_events,
     rollups_merge_across_commits,
     quotas_alert_and_usage_is_invoiced,
     metering_is_isolated,

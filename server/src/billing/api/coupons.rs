@@ -250,7 +250,7 @@ pub async fn list(
     let fetch = fetch_limit(q.limit)?;
     let mut tx = state.db.read_scoped(&caller.scope).await?;
     let rows = db::list_coupons(&mut tx, &caller.scope, q.starting_after.as_deref(), fetch).await?;
-    tx.commit().await?;
+    tx.end();
     let page = Page::new(rows, fetch, |r| r.id.clone(), |r| r).try_map(Coupon::from_row)?;
     Ok(axum::Json(page.into()))
 }
@@ -282,7 +282,7 @@ pub async fn get(
     caller.require(Permission::BillingRead)?;
     let mut tx = state.db.read_scoped(&caller.scope).await?;
     let row = load(&mut tx, &caller.scope, id.as_str()).await?;
-    tx.commit().await?;
+    tx.end();
     Ok(axum::Json(Coupon::from_row(row)?))
 }
 

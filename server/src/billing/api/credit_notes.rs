@@ -148,7 +148,7 @@ pub async fn create(
         .await?
         .ok_or(ApiError::NotFound("invoice"))?;
     let left = creditable(&mut conn, scope, &invoice).await?;
-    conn.commit().await?;
+    conn.end();
     let (refund, credit) = match (req.refund_amount, req.credit_amount) {
         (None, None) => (left, 0),
         (r, c) => (r.unwrap_or(0), c.unwrap_or(0)),
@@ -269,7 +269,7 @@ pub async fn list(
         fetch,
     )
     .await?;
-    conn.commit().await?;
+    conn.end();
     let page = Page::new(rows, fetch, |r| r.id.clone(), |r| r).try_map(CreditNote::from_row)?;
     Ok(axum::Json(page.into()))
 }
@@ -297,7 +297,7 @@ pub async fn get(
     let row = db::get_credit_note(&mut conn, &caller.scope, id.as_str())
         .await?
         .ok_or(ApiError::NotFound("credit_note"))?;
-    conn.commit().await?;
+    conn.end();
     Ok(axum::Json(CreditNote::from_row(row)?))
 }
 

@@ -260,7 +260,7 @@ pub async fn list(
         fetch,
     )
     .await?;
-    tx.commit().await?;
+    tx.end();
     let page = Page::new(rows, fetch, |r| r.id.clone(), |r| r).try_map(Customer::from_row)?;
     Ok(axum::Json(page.into()))
 }
@@ -288,7 +288,7 @@ pub async fn get(
     let row = db::get_customer(&mut tx, &caller.scope, id.as_str())
         .await?
         .ok_or(ApiError::NotFound("customer"))?;
-    tx.commit().await?;
+    tx.end();
     Ok(axum::Json(Customer::from_row(row)?))
 }
 

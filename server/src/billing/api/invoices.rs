@@ -275,7 +275,7 @@ pub async fn list(
         fetch,
     )
     .await?;
-    tx.commit().await?;
+    tx.end();
     let page = Page::new(rows, fetch, |r| r.id.clone(), |r| r).try_map(Invoice::from_row)?;
     Ok(axum::Json(page.into()))
 }
@@ -303,7 +303,7 @@ pub async fn get(
     let row = db::get_invoice(&mut tx, &caller.scope, id.as_str())
         .await?
         .ok_or(ApiError::NotFound("invoice"))?;
-    tx.commit().await?;
+    tx.end();
     Ok(axum::Json(Invoice::from_row(row)?))
 }
 
@@ -387,7 +387,7 @@ pub async fn pay(
         .await?
         .ok_or(ApiError::NotFound("customer"))?;
     let now = now_for(&mut conn, &state, scope, &customer).await?;
-    conn.commit().await?;
+    conn.end();
     if customer.default_payment_method.is_none() && invoice.total > 0 {
         return Err(ApiError::conflict(
             "no_payment_method",
@@ -474,6 +474,6 @@ pub async fn html(
     let customer = db::get_customer(&mut conn, scope, &invoice.customer_id)
         .await?
         .ok_or(ApiError::NotFound("customer"))?;
-    conn.commit().await?;
+    conn.end();
     Ok(axum::response::Html(html::render(&invoice, &customer)?))
 }

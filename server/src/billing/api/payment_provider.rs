@@ -148,7 +148,7 @@ pub async fn get(
     caller.require(Permission::OrganizationRead)?;
     let mut conn = state.db.read_scoped(&caller.scope).await?;
     let row = db::get_provider(&mut conn, &caller.scope).await?;
-    conn.commit().await?;
+    conn.end();
     Ok(axum::Json(view(
         &state,
         &headers,
@@ -312,7 +312,7 @@ pub async fn create_checkout_session(
     let customer = billing_db::get_customer(&mut conn, scope, id.as_str())
         .await?
         .ok_or(ApiError::NotFound("customer"))?;
-    conn.commit().await?;
+    conn.end();
     let currency = match (&req.currency, &customer.currency) {
         (Some(c), _) => check_currency(c)?,
         (None, Some(c)) => c.clone(),

@@ -233,7 +233,7 @@ pub async fn list(
         fetch,
     )
     .await?;
-    tx.commit().await?;
+    tx.end();
     let page = Page::new(rows, fetch, |r| r.id.clone(), |r| r).try_map(Price::from_row)?;
     Ok(axum::Json(page.into()))
 }
@@ -265,7 +265,7 @@ pub async fn get(
     caller.require(Permission::BillingRead)?;
     let mut tx = state.db.read_scoped(&caller.scope).await?;
     let row = load(&mut tx, &caller, &id).await?;
-    tx.commit().await?;
+    tx.end();
     Ok(axum::Json(Price::from_row(row)?))
 }
 
@@ -395,7 +395,7 @@ pub async fn quote(
     let quantity = q.quantity.unwrap_or(1);
     let mut tx = state.db.read_scoped(&caller.scope).await?;
     let row = load(&mut tx, &caller, &id).await?;
-    tx.commit().await?;
+    tx.end();
     let terms: PriceTerms = stored("terms", &row.terms)?;
     let amount = amount_for(&terms, quantity).map_err(|e| match e {
         AmountError::NegativeQuantity | AmountError::Overflow => {

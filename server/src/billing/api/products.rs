@@ -166,7 +166,7 @@ pub async fn list(
         fetch,
     )
     .await?;
-    tx.commit().await?;
+    tx.end();
     let page = Page::new(rows, fetch, |r| r.id.clone(), |r| r).try_map(Product::from_row)?;
     Ok(axum::Json(page.into()))
 }
@@ -202,7 +202,7 @@ pub async fn get(
     caller.require(Permission::BillingRead)?;
     let mut tx = state.db.read_scoped(&caller.scope).await?;
     let row = load(&mut tx, &caller, &id).await?;
-    tx.commit().await?;
+    tx.end();
     Ok(axum::Json(Product::from_row(row)?))
 }
 

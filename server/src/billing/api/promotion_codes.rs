@@ -201,7 +201,7 @@ pub async fn list(
         fetch,
     )
     .await?;
-    tx.commit().await?;
+    tx.end();
     let page = Page::new(rows, fetch, |r| r.id.clone(), PromotionCode::from);
     Ok(axum::Json(page.into()))
 }
@@ -237,7 +237,7 @@ pub async fn get(
     caller.require(Permission::BillingRead)?;
     let mut tx = state.db.read_scoped(&caller.scope).await?;
     let row = load(&mut tx, &caller.scope, &id).await?;
-    tx.commit().await?;
+    tx.end();
     Ok(axum::Json(row.into()))
 }
 

@@ -37,7 +37,7 @@ pub async fn get(
     caller.require(Permission::BillingRead)?;
     let mut conn = state.db.read_scoped(&caller.scope).await?;
     let dunning = collection::dunning(&mut conn, &caller.scope).await?;
-    conn.commit().await?;
+    conn.end();
     Ok(axum::Json(BillingSettings { dunning }))
 }
 

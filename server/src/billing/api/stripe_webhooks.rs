@@ -119,7 +119,7 @@ pub async fn receive(
         .ok_or_else(|| invalid_signature("The Stripe-Signature header is missing."))?;
     let mut conn = state.db.read_scoped(&scope).await?;
     let row = db::get_provider(&mut conn, &scope).await?;
-    conn.commit().await?;
+    conn.end();
     let row = row.ok_or_else(|| invalid_signature(bad))?;
     let secrets = open_secrets(crate::crypto::master_key(&state)?, &scope, &row)?;
     let now = state.clock.now_ms();

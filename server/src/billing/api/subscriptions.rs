@@ -278,7 +278,7 @@ async fn reread(state: &AppState, scope: &Scope, id: &str) -> ApiResult<Subscrip
     let row = db::get_subscription(&mut conn, scope, id)
         .await?
         .ok_or(ApiError::NotFound("subscription"))?;
-    conn.commit().await?;
+    conn.end();
     Subscription::from_row(row)
 }
 
@@ -386,7 +386,7 @@ pub async fn list(
         fetch,
     )
     .await?;
-    tx.commit().await?;
+    tx.end();
     let page = Page::new(rows, fetch, |r| r.id.clone(), |r| r).try_map(Subscription::from_row)?;
     Ok(axum::Json(page.into()))
 }
@@ -414,7 +414,7 @@ pub async fn get(
     let row = db::get_subscription(&mut tx, &caller.scope, id.as_str())
         .await?
         .ok_or(ApiError::NotFound("subscription"))?;
-    tx.commit().await?;
+    tx.end();
     Ok(axum::Json(Subscription::from_row(row)?))
 }
 
@@ -457,7 +457,7 @@ pub async fn usage(
         .ok_or(ApiError::NotFound("subscription"))?;
     let period = (row.current_period_start, row.current_period_end);
     let lines = usage_lines(&mut tx, &caller.scope, &row, period).await?;
-    tx.commit().await?;
+    tx.end();
     Ok(axum::Json(SubscriptionUsage {
         subscription: id,
         period_start: period.0,

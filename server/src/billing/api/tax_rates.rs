@@ -163,7 +163,7 @@ pub async fn list(
         fetch,
     )
     .await?;
-    tx.commit().await?;
+    tx.end();
     let page = Page::new(rows, fetch, |r| r.id.clone(), TaxRate::from);
     Ok(axum::Json(page.into()))
 }
@@ -195,7 +195,7 @@ pub async fn get(
     caller.require(Permission::BillingRead)?;
     let mut tx = state.db.read_scoped(&caller.scope).await?;
     let row = load(&mut tx, &caller.scope, id.as_str()).await?;
-    tx.commit().await?;
+    tx.end();
     Ok(axum::Json(row.into()))
 }
 

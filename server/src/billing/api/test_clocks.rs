@@ -126,7 +126,7 @@ pub async fn list(
     let mut tx = state.db.read_scoped(&caller.scope).await?;
     let rows =
         db::list_test_clocks(&mut tx, &caller.scope, q.starting_after.as_deref(), fetch).await?;
-    tx.commit().await?;
+    tx.end();
     Ok(axum::Json(
         Page::new(rows, fetch, |r| r.id.clone(), TestClock::from).into(),
     ))
@@ -155,7 +155,7 @@ pub async fn get(
     let row = db::get_test_clock(&mut tx, &caller.scope, id.as_str())
         .await?
         .ok_or(ApiError::NotFound("test_clock"))?;
-    tx.commit().await?;
+    tx.end();
     Ok(axum::Json(row.into()))
 }
 

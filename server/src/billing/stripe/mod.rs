@@ -155,7 +155,7 @@ impl StripeProvider {
     pub async fn load(state: &AppState, scope: &Scope) -> ApiResult<Option<StripeProvider>> {
         let mut conn = state.db.read_scoped(scope).await?;
         let row = store::get_provider(&mut conn, scope).await?;
-        conn.commit().await?;
+        conn.end();
         let Some(row) = row else { return Ok(None) };
         let secrets = open_secrets(crate::crypto::master_key(state)?, scope, &row)?;
         Ok(Some(StripeProvider::new(
@@ -188,7 +188,7 @@ impl StripeProvider {
     ) -> ApiResult<String> {
         let mut conn = state.db.read_scoped(&self.scope).await?;
         let known = store::stripe_customer(&mut conn, &self.scope, &customer.id).await?;
-        conn.commit().await?;
+        conn.end();
         if let Some(known) = known {
             return Ok(known);
         }

@@ -317,7 +317,7 @@ pub async fn list(
     let mut tx = state.db.read_scoped(&caller.scope).await?;
     let rows =
         db::list_connections(&mut tx, &caller.scope, q.starting_after.as_deref(), fetch).await?;
-    tx.commit().await?;
+    tx.end();
     let shown_rows = rows
         .into_iter()
         .map(|r| Ok((r.id.clone(), shown(&state, &headers, r)?)))
@@ -358,7 +358,7 @@ pub async fn get(
     caller.require(Permission::IdentityRead)?;
     let mut tx = state.db.read_scoped(&caller.scope).await?;
     let row = load(&mut tx, &caller, &id).await?;
-    tx.commit().await?;
+    tx.end();
     Ok(axum::Json(shown(&state, &headers, row)?))
 }
 

@@ -174,7 +174,7 @@ pub async fn list(
     let fetch = fetch_limit(q.limit)?;
     let mut tx = state.db.read_scoped(&caller.scope).await?;
     let rows = db::list_domains(&mut tx, &caller.scope, q.starting_after.as_deref(), fetch).await?;
-    tx.commit().await?;
+    tx.end();
     let page = Page::new(rows, fetch, |r| r.id.clone(), Domain::from);
     Ok(axum::Json(page.into()))
 }
@@ -206,7 +206,7 @@ pub async fn get(
     caller.require(Permission::IdentityRead)?;
     let mut tx = state.db.read_scoped(&caller.scope).await?;
     let row = load(&mut tx, &caller, &id).await?;
-    tx.commit().await?;
+    tx.end();
     Ok(axum::Json(row.into()))
 }
 
@@ -233,7 +233,7 @@ pub async fn verify(
     caller.require(Permission::IdentityWrite)?;
     let mut tx = state.db.read_scoped(&caller.scope).await?;
     let mut row = load(&mut tx, &caller, &id).await?;
-    tx.commit().await?;
+    tx.end();
     if row.verified_at.is_some() {
         return Ok(axum::Json(row.into()));
     }

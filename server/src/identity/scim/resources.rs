@@ -384,7 +384,7 @@ pub async fn get(
     let mut conn = state.db.read_scoped(&caller.scope).await?;
     let (row, stored) = load(&mut conn, caller, kind, id).await?;
     let full = render(&mut conn, caller, kind, &row, &stored).await?;
-    conn.commit().await?;
+    conn.end();
     Ok(written(
         StatusCode::OK,
         projection.apply(kind, full)?,
@@ -408,7 +408,7 @@ pub async fn list(
     let mut conn = state.db.read_scoped(&caller.scope).await?;
     let mut page = Page::default();
     collect(&mut conn, caller, kind, filter.as_ref(), q, &mut page).await?;
-    conn.commit().await?;
+    conn.end();
     Ok(ScimResponse::ok(list_response(
         page.items,
         page.total,
@@ -436,7 +436,7 @@ pub async fn search_all(
     for (kind, filter) in &filters {
         collect(&mut conn, caller, *kind, filter.as_ref(), q, &mut page).await?;
     }
-    conn.commit().await?;
+    conn.end();
     Ok(ScimResponse::ok(list_response(
         page.items,
         page.total,

@@ -161,7 +161,7 @@ pub async fn list(
         fetch,
     )
     .await?;
-    conn.commit().await?;
+    conn.end();
     let tokens = rows
         .into_iter()
         .map(ScimToken::from_row)

@@ -82,7 +82,7 @@ pub async fn check(
         .ok_or(ApiError::NotFound("customer"))?
         .id;
     let s = standing(&mut c, &caller.scope, &customer, &q.feature).await?;
-    c.commit().await?;
+    c.end();
     let text = |d: rust_decimal::Decimal| d.normalize().to_string();
     Ok(axum::Json(EntitlementCheck {
         allowed: s.allowed(),

@@ -179,7 +179,7 @@ pub async fn list(
     let fetch = fetch_limit(q.limit)?;
     let mut tx = state.db.read_scoped(&caller.scope).await?;
     let rows = db::list_meters(&mut tx, &caller.scope, q.starting_after.as_deref(), fetch).await?;
-    tx.commit().await?;
+    tx.end();
     let meters = rows
         .into_iter()
         .map(StoredMeter::from_row)
@@ -217,7 +217,7 @@ pub async fn get(
     caller.require(Permission::UsageRead)?;
     let mut tx = state.db.read_scoped(&caller.scope).await?;
     let row = load(&mut tx, &caller.scope, id.as_str()).await?;
-    tx.commit().await?;
+    tx.end();
     Ok(axum::Json(shown(row)?))
 }
 
@@ -477,7 +477,7 @@ pub async fn usage(
         },
     )
     .await?;
-    c.commit().await?;
+    c.end();
     if points.len() > MAX_POINTS {
         return Err(ApiError::validation(
             "group_by",

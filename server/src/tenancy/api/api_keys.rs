@@ -193,7 +193,7 @@ pub async fn list(
     let mut tx = state.db.read_scoped(&caller.scope).await?;
     let rows =
         db::list_api_keys(&mut tx, &caller.scope, q.starting_after.as_deref(), fetch).await?;
-    tx.commit().await?;
+    tx.end();
     let env = caller.scope.env;
     Ok(axum::Json(
         Page::new(rows, fetch, |r| r.id.clone(), |r| ApiKey::from_row(r, env)).into(),
@@ -205,7 +205,7 @@ async fn load(state: &AppState, caller: &Caller, id: &ApiKeyId) -> ApiResult<Api
     let row = db::get_api_key(&mut tx, &caller.scope, id)
         .await?
         .ok_or(ApiError::NotFound("api_key"))?;
-    tx.commit().await?;
+    tx.end();
     Ok(ApiKey::from_row(row, caller.scope.env))
 }
 

@@ -181,7 +181,7 @@ pub async fn list(
     let mut tx = state.db.read_scoped(&caller.scope).await?;
     let rows =
         db::list_invitations(&mut tx, &caller.scope, q.starting_after.as_deref(), fetch).await?;
-    tx.commit().await?;
+    tx.end();
     Ok(axum::Json(
         Page::new(
             rows,
@@ -216,7 +216,7 @@ pub async fn get(
     let row = db::get_invitation(&mut tx, &caller.scope, id.as_str())
         .await?
         .ok_or(ApiError::NotFound("invitation"))?;
-    tx.commit().await?;
+    tx.end();
     Ok(axum::Json(Invitation::from_row(row, state.clock.now_ms())))
 }
 

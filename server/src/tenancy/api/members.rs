@@ -64,7 +64,7 @@ pub async fn list(
     let fetch = q.fetch()?;
     let mut tx = state.db.read_scoped(&caller.scope).await?;
     let rows = db::list_members(&mut tx, &caller.scope, q.starting_after.as_deref(), fetch).await?;
-    tx.commit().await?;
+    tx.end();
     Ok(axum::Json(
         Page::new(rows, fetch, |r| r.user_id.clone(), Member::from).into(),
     ))
@@ -93,7 +93,7 @@ pub async fn get(
     let row = db::get_member(&mut tx, &caller.scope, &user_id)
         .await?
         .ok_or(ApiError::NotFound("member"))?;
-    tx.commit().await?;
+    tx.end();
     Ok(axum::Json(row.into()))
 }
 

@@ -137,7 +137,7 @@ pub async fn get(
     let org = db::get_org(&mut tx, &caller.scope, &caller.user_id)
         .await?
         .ok_or(ApiError::NotFound("organization"))?;
-    tx.commit().await?;
+    tx.end();
     Ok(axum::Json(org.into()))
 }
 

@@ -163,7 +163,7 @@ pub async fn list(
     caller.require(Permission::RolesRead)?;
     let mut tx = state.db.read_scoped(&caller.scope).await?;
     let custom = db::list_roles(&mut tx, &caller.scope).await?;
-    tx.commit().await?;
+    tx.end();
     Ok(axum::Json(
         builtin_roles()
             .chain(custom.into_iter().map(Role::from))
@@ -196,7 +196,7 @@ pub async fn get(
     let row = db::get_role(&mut tx, &caller.scope, &id)
         .await?
         .ok_or(ApiError::NotFound("role"))?;
-    tx.commit().await?;
+    tx.end();
     Ok(axum::Json(row.into()))
 }
 
