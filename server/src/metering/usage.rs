@@ -134,13 +134,14 @@ async fn parts(
         from: p.from,
         to: p.to,
     };
+    // One customer's edges only: a count of all customers' would scan every customer's rows.
+    let cacheable = |p: &Piece| customer.is_some() && is_edge(p);
     let mut known = Vec::new();
     let mut read = Vec::new();
     {
         let edges = EDGES.lock().unwrap_or_else(|e| e.into_inner());
         for p in pieces {
-            // One customer's: the count of all customers' would scan every customer's rows.
-            let cached = (customer.is_some() && is_edge(p)).then(|| edges.get(&key(p)));
+            let cached = cacheable(p).then(|| edges.get(&key(p)));
             match cached.flatten() {
                 Some(edge) => known.push((*p, edge.clone())),
                 None => read.push(*p),
@@ -149,13 +150,11 @@ async fn parts(
     }
     let minutes = |ps: &[Piece]| -> Vec<i64> {
         ps.iter()
-            .filter(|p| customer.is_some() && is_edge(p))
+            .filter(|p| cacheable(p))
             .map(|p| floor_to(p.from, MINUTE))
             .collect()
     };
-    let mut all: Vec<Piece> = read.clone();
-    all.extend(known.iter().map(|(p, _)| *p));
-    let mut found = db::usage_rows(c, scope, &reading, &read, &minutes(&all)).await?;
+    let mut found = db::usage_rows(c, scope, &reading, &read, &minutes(pieces)).await?;
     let mut counts = minute_counts(&found);
     let mut out = Vec::new();
     let mut stale = Vec::new();
@@ -192,7 +191,7 @@ async fn parts(
     let mut remembered = Vec::new();
     for p in read.iter().filter(|p| p.width.is_none()) {
         let inside = events.iter().filter(|(ts, _)| (p.from..p.to).contains(ts));
-        if customer.is_some() && is_edge(p) {
+        if cacheable(p) {
             let mut edge = Edge {
                 count: counts.get(&floor_to(p.from, MINUTE)).copied().unwrap_or(0),
                 groups: BTreeMap::new(),
