@@ -298,6 +298,8 @@ async fn usage_walkthrough_works_verbatim() {
         "\"start\":\"2027-03-05T00:00:00Z\",\"end\":\"2027-03-06T00:00:00Z\",\"group\":{},\"value\":\"1\"",
         "\"allowed\":false",
         "\"usage\":\"11\"",
+        // Step 6 lists the alert of the last calls, before the invoice settles any.
+        "\"threshold\":100",
         "\"quantity\":7,\"amount\":18",
         "\"total\":1018",
     ] {
