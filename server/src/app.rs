@@ -28,7 +28,7 @@ use crate::config::{PaymentArgs, ServeArgs, redact_url};
 use crate::http::error::ApiError;
 use crate::http::faults::{self, Faults};
 use crate::http::{health, idempotency, request_id};
-use crate::identity;
+use crate::outbound::Outbound;
 use crate::identity::api::{connections, domains, saml, sso};
 use crate::identity::scim;
 use crate::openapi::ApiDoc;
@@ -50,13 +50,13 @@ pub struct AppState {
     /// Where usage events go to be committed in groups.
     pub ingest: Ingestor,
     pub request_log: request_log::Recorder,
-    /// What single sign-on calls out with: identity providers and DNS.
-    pub identity: identity::Outbound,
+    /// Every call out to an address a tenant gave: webhooks, identity providers, DNS.
+    pub outbound: Outbound,
 }
 
 /// Every route, and the OpenAPI document built from the same handlers.
 pub fn router_and_spec() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut spec) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::live))
         .routes(routes!(health::ready))
         .routes(routes!(users::create))
@@ -182,7 +182,9 @@ pub fn router_and_spec() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             scim::endpoints::groups::patch,
             scim::endpoints::groups::delete
         ))
-        .split_for_parts()
+        .split_for_parts();
+    crate::openapi::document_common_errors(&mut spec);
+    (router, spec)
 }
 
 /// The complete application: routes, error fallbacks and middleware.
@@ -254,7 +256,7 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
         ingest,
         db,
         request_log,
-        identity: identity::Outbound::new(args.dns_server)?,
+        outbound: Outbound::new(args.dns_server)?,
     };
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;

@@ -37,9 +37,18 @@ pub mod timestamp {
             .unwrap_or_default()
     }
 
+    /// The times the API accepts: from 1970-01-01T00:00:00Z up to, not including,
+    /// 2200-01-01T00:00:00Z. Billing periods computed from them stay far inside what the
+    /// calendar arithmetic can represent, so a period always moves forward.
+    pub const RANGE: std::ops::Range<i64> = 0..7_258_118_400_000;
+    pub const RANGE_TEXT: &str = "from 1970-01-01T00:00:00Z to before 2200-01-01T00:00:00Z";
+
+    /// An RFC 3339 timestamp within `RANGE`, as unix milliseconds.
     pub fn parse_rfc3339(s: &str) -> Option<i64> {
         let t = OffsetDateTime::parse(s, &Rfc3339).ok()?;
-        i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+        i64::try_from(t.unix_timestamp_nanos() / 1_000_000)
+            .ok()
+            .filter(|ms| RANGE.contains(ms))
     }
 
     pub fn serialize<S: Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
@@ -66,6 +75,14 @@ pub mod timestamp {
             assert_eq!(s, "2025-11-25T12:00:00.123Z");
             assert_eq!(super::parse_rfc3339(&s), Some(ms));
             assert_eq!(super::parse_rfc3339("yesterday"), None);
+            assert_eq!(super::parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
+            assert_eq!(
+                super::parse_rfc3339("2199-12-31T23:59:59.999Z"),
+                Some(super::RANGE.end - 1)
+            );
+            for outside in ["1969-12-31T23:59:59Z", "2200-01-01T00:00:00Z", "9999-12-31T23:59:59Z"] {
+                assert_eq!(super::parse_rfc3339(outside), None, "{outside}");
+            }
         }
     }
 }

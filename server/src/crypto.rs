@@ -50,6 +50,20 @@ impl MasterKey {
         Ok(MasterKey(bytes))
     }
 
+    /// A key derived from what a caller presents again, never stored: an idempotent
+    /// request's credential, key and body seal its stored response, so the database alone
+    /// cannot read the secrets a replay answers with.
+    pub fn derived(parts: &[&[u8]]) -> Self {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(b"neoforge.derived-key.v1");
+        for p in parts {
+            h.update((p.len() as u64).to_le_bytes());
+            h.update(p);
+        }
+        MasterKey(h.finalize().into())
+    }
+
     /// Encrypts `plaintext`, bound to `context` (which `open` must be given again).
     pub fn seal(&self, context: &str, plaintext: &str) -> anyhow::Result<String> {
         let cipher = XChaCha20Poly1305::new((&self.0).into());

@@ -12,6 +12,7 @@ pub mod identity;
 pub mod ids;
 pub mod metering;
 pub mod openapi;
+pub mod outbound;
 pub mod portal;
 pub mod request_log;
 pub mod secret;

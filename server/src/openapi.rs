@@ -22,6 +22,8 @@ problem_responses! {
     NotFound => "No such resource in this organization and environment (`resource_not_found`).",
     Conflict => "The request conflicts with the current state, or its idempotency key is in use.",
     Unprocessable => "Understood but refused (`idempotency_key_reused`, …).",
+    PayloadTooLarge => "The body is larger than the server accepts (`payload_too_large`).",
+    UnsupportedMediaType => "The body is not `application/json` (`unsupported_media_type`).",
     BadGateway => "The payment provider (Stripe) failed or refused the call (`payment_provider_error`).",
 }
 
@@ -73,7 +75,8 @@ impl Modify for SecuritySchemes {
         version = "1.0.0",
         description = "Billing, usage metering and tenancy for B2B SaaS.\n\n\
             Errors are RFC 9457 `application/problem+json` documents with a stable `code`. \
-            Lists are cursor-paginated. Every POST accepts an `Idempotency-Key` header.",
+            Lists are cursor-paginated. Every POST accepts an `Idempotency-Key` header. \
+            Times are RFC 3339, from 1970-01-01T00:00:00Z to before 2200-01-01T00:00:00Z.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     servers((url = "http://127.0.0.1:8080", description = "Local server")),
@@ -81,7 +84,7 @@ impl Modify for SecuritySchemes {
     components(
         // StatusClass is only a query parameter's type, which utoipa does not collect.
         schemas(Problem, FieldError, crate::request_log::api::StatusClass),
-        responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unprocessable, BadGateway),
+        responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unprocessable, BadGateway, PayloadTooLarge, UnsupportedMediaType),
     ),
     tags(
         (name = "users", description = "Sign-up and the signed-in user."),
@@ -117,6 +120,49 @@ impl Modify for SecuritySchemes {
     )
 )]
 pub struct ApiDoc;
+
+/// Documents, on every `/v1` operation, the errors any such operation can answer: 400 (a
+/// parameter or body the server refuses), 401 and 403 where it needs a credential, 404 where
+/// it names a resource by id (in its path or its body), 413 and 415 where it takes a body.
+/// Handlers document the rest (409, 422, 502…). SCIM operations keep their own errors.
+pub fn document_common_errors(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{Ref, RefOr};
+    for (path, item) in api.paths.paths.iter_mut() {
+        if !path.starts_with("/v1/") {
+            continue;
+        }
+        let named = path.contains('{');
+        for op in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+            let body = op.request_body.is_some();
+            let common = [
+                ("400", "BadRequest", true),
+                ("401", "Unauthorized", secured),
+                ("403", "Forbidden", secured),
+                ("404", "NotFound", named || body),
+                ("413", "PayloadTooLarge", body),
+                ("415", "UnsupportedMediaType", body),
+            ];
+            for (status, name, applies) in common {
+                if applies {
+                    op.responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| RefOr::Ref(Ref::from_response_name(name)));
+                }
+            }
+        }
+    }
+}
 
 /// The document as committed to openapi/v1.json: pretty JSON with a trailing newline.
 pub fn render() -> String {

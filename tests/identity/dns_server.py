@@ -1,14 +1,18 @@
 """An authoritative DNS server for the domain-verification tests, built on dnslib.
 
 It answers TXT queries from a JSON file (`{"name.": ["value", ...]}`) read on every query, so
-a test publishes a record by rewriting the file. Prints the UDP port it listens on.
+a test publishes a record by rewriting the file; a value that is an IP address is also the
+name's A or AAAA record (the outbound-address tests resolve names through it). Prints the UDP
+port it listens on.
 """
+
+import ipaddress
 
 import json
 import sys
 import time
 
-from dnslib import QTYPE, RCODE, RR, TXT
+from dnslib import A, AAAA, QTYPE, RCODE, RR, TXT
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
 
@@ -28,6 +32,14 @@ class FileResolver(BaseResolver):
         if request.q.qtype == QTYPE.TXT:
             for value in values:
                 reply.add_answer(RR(name, QTYPE.TXT, rdata=TXT(value), ttl=0))
+        for value in values:
+            try:
+                ip = ipaddress.ip_address(value)
+            except ValueError:
+                continue
+            kind = (QTYPE.A, A) if ip.version == 4 else (QTYPE.AAAA, AAAA)
+            if request.q.qtype == kind[0]:
+                reply.add_answer(RR(name, kind[0], rdata=kind[1](value), ttl=0))
         if not values:
             reply.header.rcode = RCODE.NXDOMAIN
         return reply

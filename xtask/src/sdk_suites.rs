@@ -1,6 +1,6 @@
-//! The TypeScript and Python SDK suites, then the portal's (`portal_suite`), against a live
-//! server this process starts (debug build, fresh SQLite file, fault injection on). The Rust
-//! SDK's suite is a cargo test.
+//! The TypeScript and Python SDK suites, schemathesis (`tests/spec/fuzz.py`), then the
+//! portal's (`portal_suite`), against a live server this process starts (debug build, fresh
+//! SQLite file, fault injection on). The Rust SDK's suite is a cargo test.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -74,6 +74,11 @@ pub fn run_all(root: &Path, python: &Path) -> anyhow::Result<()> {
     run(Command::new(python)
         .args(["-m", "pytest", "-q", "tests/sdk/python"])
         .env("PYTHONPATH", root.join("sdks/python"))
+        .env("NEOFORGE_BASE_URL", &base_url)
+        .current_dir(root))?;
+    // The spec must match the server: schemathesis, every check, with a sandbox key.
+    run(Command::new(python)
+        .arg("tests/spec/fuzz.py")
         .env("NEOFORGE_BASE_URL", &base_url)
         .current_dir(root))?;
     crate::portal_suite::run_suite(root, python, &base_url)?;

@@ -32,6 +32,7 @@ use super::store::{self as db, CustomerRow, InvoiceRow, SubscriptionRow};
 use super::{Interval, Notices, PriceTerms, notify, stored, to_json};
 use crate::app::AppState;
 use crate::audit::ActorRef;
+use crate::clock::timestamp;
 use crate::http::error::{ApiError, ApiResult};
 use crate::metering::store as meter_db;
 use crate::metering::usage::{self, Meter};
@@ -173,6 +174,17 @@ fn next_period(sub: &mut SubscriptionRow, reason: &str, at: i64) -> ApiResult<In
     sub.current_period_start =
         period_end(sub.billing_cycle_anchor, interval, count, sub.periods - 1);
     sub.current_period_end = period_end(sub.billing_cycle_anchor, interval, count, sub.periods);
+    // Unreachable from times the API accepts; a period that did not move would loop.
+    if sub.current_period_end <= sub.current_period_start {
+        return Err(ApiError::Unprocessable {
+            code: "billing_period_out_of_range",
+            detail: format!(
+                "Subscription {} has no period after {}.",
+                sub.id,
+                timestamp::to_rfc3339(sub.current_period_start)
+            ),
+        });
+    }
     let mut lines: Vec<Line> = stored("pending_lines", &sub.pending_lines)?;
     lines.extend(invoicing::period_lines(
         &items,

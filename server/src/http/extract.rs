@@ -10,6 +10,7 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::error::{ApiError, FieldError};
+use super::objects::Objects;
 
 /// A JSON body. Request types use `#[serde(deny_unknown_fields)]`.
 pub struct Json<T>(pub T);
@@ -61,9 +62,10 @@ fn body_error(e: BytesRejection) -> ApiError {
     }
 }
 
+/// A JSON body as `T`: structs only from objects (`objects.rs`), nothing after the value.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(Objects(&mut de)).map_err(|e| {
         let field = e.path().to_string();
         let inner = e.into_inner();
         let message = inner.to_string();
@@ -96,15 +98,28 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             detail: format!("{field}: {message}"),
             errors: vec![FieldError { field, message }],
         }
-    })
+    })?;
+    de.end().map_err(|e| ApiError::BadRequest {
+        code: "malformed_json",
+        detail: format!("The body is not valid JSON: {e}"),
+        errors: Vec::new(),
+    })?;
+    Ok(value)
 }
 
 /// An optional RFC 3339 timestamp field or parameter, as unix milliseconds.
 pub fn timestamp(field: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
     value
         .map(|v| {
-            crate::clock::timestamp::parse_rfc3339(v)
-                .ok_or_else(|| ApiError::validation(field, "must be an RFC 3339 timestamp"))
+            crate::clock::timestamp::parse_rfc3339(v).ok_or_else(|| {
+                ApiError::validation(
+                    field,
+                    format!(
+                        "must be an RFC 3339 timestamp {}",
+                        crate::clock::timestamp::RANGE_TEXT
+                    ),
+                )
+            })
         })
         .transpose()
 }

@@ -3,7 +3,10 @@
 //! the same key with another body is refused (422 `idempotency_key_reused`); a replay while
 //! the first is still running gets 409 `idempotency_key_in_use`.
 //!
-//! Keys are scoped by the caller's credential and live 24 hours. 5xx responses are not stored,
+//! Keys are scoped by the caller's credential and live 24 hours. A stored response is sealed
+//! with a key derived from the credential, the idempotency key and the request (which a
+//! replay must present again) and never stored, so the secrets some responses carry (a new
+//! API key, a session token) do not rest readable in the table. 5xx responses are not stored,
 //! so the client may retry them. A claim whose request never finished (the process died
 //! between the change and storing the response) is given up after 5 minutes.
 
@@ -17,6 +20,7 @@ use sqlx::FromRow;
 use super::auth::raw_credential;
 use super::error::ApiError;
 use crate::app::AppState;
+use crate::crypto::MasterKey;
 use crate::secret;
 
 pub const HEADER: &str = "idempotency-key";
@@ -30,6 +34,12 @@ struct Record {
     status: Option<i64>,
     content_type: Option<String>,
     body: Option<String>,
+}
+
+/// How a stored response is sealed and opened.
+struct Seal {
+    key: MasterKey,
+    context: String,
 }
 
 enum Claim {
@@ -51,21 +61,27 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
                 .into_response();
         }
     };
-    let scope = secret::digest(&[raw_credential(req.headers()).unwrap_or(b"anonymous")]);
+    let credential = raw_credential(req.headers()).unwrap_or(b"anonymous").to_vec();
+    let scope = secret::digest(&[&credential]);
     let (parts, body) = req.into_parts();
     let body = match to_bytes(body, state.max_body_bytes).await {
         Ok(b) => b,
         Err(_) => return ApiError::PayloadTooLarge.into_response(),
     };
     let target = parts.uri.path_and_query().map_or("", |p| p.as_str());
-    let fingerprint = secret::digest(&[parts.method.as_str().as_bytes(), target.as_bytes(), &body]);
+    let request = [parts.method.as_str().as_bytes(), target.as_bytes(), &body];
+    let fingerprint = secret::digest(&request);
+    let seal = Seal {
+        key: MasterKey::derived(&[&credential, key.as_bytes(), fingerprint.as_bytes(), &body]),
+        context: format!("idempotency/{scope}/{key}"),
+    };
 
     match claim(&state, &scope, &key, &fingerprint).await {
         Err(e) => e.into_response(),
-        Ok(Claim::Replay(record)) => replay(record, &fingerprint),
+        Ok(Claim::Replay(record)) => replay(record, &fingerprint, &seal),
         Ok(Claim::Fresh) => {
             let response = next.run(Request::from_parts(parts, Body::from(body))).await;
-            store(&state, &scope, &key, response).await
+            store(&state, &scope, &key, &seal, response).await
         }
     }
 }
@@ -121,7 +137,7 @@ async fn claim(
     ))
 }
 
-fn replay(record: Record, fingerprint: &str) -> Response {
+fn replay(record: Record, fingerprint: &str, seal: &Seal) -> Response {
     if record.fingerprint != fingerprint {
         return ApiError::Unprocessable {
             code: "idempotency_key_reused",
@@ -135,6 +151,10 @@ fn replay(record: Record, fingerprint: &str) -> Response {
             "A request with this idempotency key is still in progress; retry later.",
         )
         .into_response();
+    };
+    let body = match seal.key.open(&seal.context, &body) {
+        Ok(b) => b,
+        Err(e) => return ApiError::Internal(e).into_response(),
     };
     let status = u16::try_from(status)
         .ok()
@@ -152,33 +172,47 @@ fn replay(record: Record, fingerprint: &str) -> Response {
     response
 }
 
-async fn store(state: &AppState, scope: &str, key: &str, response: Response) -> Response {
+async fn store(
+    state: &AppState,
+    scope: &str,
+    key: &str,
+    seal: &Seal,
+    response: Response,
+) -> Response {
     let (parts, body) = response.into_parts();
     let Ok(bytes) = to_bytes(body, usize::MAX).await else {
         return ApiError::Internal(anyhow::anyhow!("response body unreadable")).into_response();
     };
-    let text = String::from_utf8_lossy(&bytes);
-    let outcome = if parts.status.is_server_error() {
-        sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2")
+    let sealed = seal
+        .key
+        .seal(&seal.context, &String::from_utf8_lossy(&bytes));
+    let outcome = match sealed {
+        Ok(sealed) if !parts.status.is_server_error() => {
+            let content_type = parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok());
+            sqlx::query(
+                "UPDATE idempotency_keys SET status = $3, content_type = $4, body = $5
+                 WHERE scope = $1 AND key = $2",
+            )
             .bind(scope)
             .bind(key)
+            .bind(i64::from(parts.status.as_u16()))
+            .bind(content_type)
+            .bind(sealed)
             .execute(state.db.writer())
             .await
-    } else {
-        let content_type = parts
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok());
-        sqlx::query(
-            "UPDATE idempotency_keys SET status = $3, content_type = $4, body = $5 WHERE scope = $1 AND key = $2",
-        )
-        .bind(scope)
-        .bind(key)
-        .bind(i64::from(parts.status.as_u16()))
-        .bind(content_type)
-        .bind(text.as_ref())
-        .execute(state.db.writer())
-        .await
+        }
+        // A 5xx may be retried; so may what could not be sealed (never seen: the cipher
+        // only refuses messages of gigabytes).
+        _ => {
+            sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2")
+                .bind(scope)
+                .bind(key)
+                .execute(state.db.writer())
+                .await
+        }
     };
     if let Err(e) = outcome {
         // The change itself is committed; only replays of it are affected.

@@ -6,7 +6,8 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::model::{Profile, RoleMapping, email_domain, role_for};
+use super::link::{self, Refusal};
+use super::model::{Profile, RoleMapping, role_for};
 use super::store::{self as db, ConnectionRow};
 use crate::app::AppState;
 use crate::audit::{self, ActorRef};
@@ -110,23 +111,19 @@ async fn provision(
             format!("`{}` is not a usable email address", profile.email),
         )));
     };
-    // An organization's provider cannot speak for addresses another organization has proved.
-    if let Some(owner) =
-        db::verified_domain(state.db.reader(), email_domain(email.as_str())).await?
-        && owner.tenant_id != conn.tenant_id
-    {
-        return Ok(Err(Failure::new(
-            "sso_domain_mismatch",
-            format!(
-                "{} belongs to a domain another organization has verified",
-                email.as_str()
-            ),
-        )));
-    }
     let mappings: Vec<RoleMapping> = crate::billing::stored("role_mappings", &conn.role_mappings)?;
     let now = state.clock.now_ms();
     let mut tx = state.db.write().await?;
-    let user_id = tenancy_db::find_or_insert_provisioned_user(&mut tx, email.as_str(), now).await?;
+    let user_id = match link::account_for(&mut tx, &scope.org_id, &email, now).await? {
+        Ok(user) => user,
+        Err(refusal) => {
+            let code = match refusal {
+                Refusal::DomainOfAnother => "sso_domain_mismatch",
+                Refusal::AccountElsewhere => "sso_account_not_linked",
+            };
+            return Ok(Err(Failure::new(code, refusal.explain(&email))));
+        }
+    };
     let mapped = role_for(&mappings, &profile.groups, &conn.default_role);
     let actor = ActorRef {
         kind: "user",

@@ -3,7 +3,7 @@
 //! sign-on, and just-in-time provisioning of the members who log in.
 
 pub mod api;
-pub mod dns;
+pub mod link;
 pub mod login;
 pub mod model;
 pub mod oidc;
@@ -12,27 +12,8 @@ pub mod saml;
 pub mod scim;
 pub mod store;
 
-use std::net::SocketAddr;
-
 use crate::app::AppState;
 use crate::http::error::{ApiError, ApiResult};
-
-/// What identity calls out with.
-#[derive(Clone)]
-pub struct Outbound {
-    /// For identity providers: no redirects followed, short timeouts.
-    pub http: reqwest::Client,
-    pub dns: dns::TxtResolver,
-}
-
-impl Outbound {
-    pub fn new(dns_server: Option<SocketAddr>) -> anyhow::Result<Self> {
-        Ok(Outbound {
-            http: oidc::http_client()?,
-            dns: dns::TxtResolver::new(dns_server)?,
-        })
-    }
-}
 
 /// Refuses a password login (or sign-up) for an address whose verified domain requires
 /// single sign-on.

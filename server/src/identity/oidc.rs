@@ -14,37 +14,30 @@ use openidconnect::{
 
 use super::login::Failure;
 use super::model::{OidcSettings, Profile};
-
-/// The HTTP client the provider is called with: no redirects (a provider cannot bounce the
-/// server elsewhere), short timeouts.
-pub fn http_client() -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(std::time::Duration::from_secs(10))
-        .build()
-}
+use crate::outbound::{self, Client};
 
 /// openidconnect's HTTP client over ours (a named type: a closure returning a borrowing
-/// future would not be `Send` for every lifetime, which axum handlers need).
-struct Http(reqwest::Client);
+/// future would not be `Send` for every lifetime, which axum handlers need). Every call the
+/// crate makes (discovery, keys, tokens) goes through `outbound`, so a provider's metadata
+/// cannot point the server at an internal address either.
+struct Http(Client);
 
 impl<'c> AsyncHttpClient<'c> for Http {
-    type Error = reqwest::Error;
-    type Future = Pin<Box<dyn Future<Output = reqwest::Result<HttpResponse>> + Send + 'c>>;
+    type Error = outbound::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, outbound::Error>> + Send + 'c>>;
 
     fn call(&'c self, request: HttpRequest) -> Self::Future {
         Box::pin(send(self.0.clone(), request))
     }
 }
 
-async fn send(client: reqwest::Client, request: HttpRequest) -> reqwest::Result<HttpResponse> {
+async fn send(client: Client, request: HttpRequest) -> Result<HttpResponse, outbound::Error> {
     let (parts, body) = request.into_parts();
-    let response = client
-        .request(parts.method, parts.uri.to_string())
+    let request = client
+        .request(parts.method, &parts.uri.to_string())
         .headers(parts.headers)
-        .body(body)
-        .send()
-        .await?;
+        .body(body);
+    let response = client.send(request).await?;
     let status = response.status();
     let headers = response.headers().clone();
     let body = response.bytes().await?.to_vec();
@@ -56,7 +49,7 @@ async fn send(client: reqwest::Client, request: HttpRequest) -> reqwest::Result<
 
 /// The provider's metadata, from its discovery document.
 pub async fn discover(
-    http: &reqwest::Client,
+    http: &Client,
     issuer: &str,
 ) -> Result<CoreProviderMetadata, Failure> {
     let issuer = IssuerUrl::new(issuer.to_owned())
@@ -66,7 +59,10 @@ pub async fn discover(
         .map_err(|e| {
             Failure::new(
                 "oidc_discovery_failed",
-                format!("the provider's discovery document could not be used: {e}"),
+                format!(
+                    "the provider's discovery document could not be used: {}",
+                    outbound::with_causes(&e)
+                ),
             )
         })
 }
@@ -123,7 +119,7 @@ pub struct Callback<'a> {
 
 /// Exchanges the code and verifies the ID token; the profile is what it asserts.
 pub async fn finish(
-    http: &reqwest::Client,
+    http: &Client,
     settings: &OidcSettings,
     client_secret: &str,
     cb: Callback<'_>,
@@ -146,7 +142,10 @@ pub async fn finish(
         .map_err(|e| {
             Failure::new(
                 "oidc_token_exchange_failed",
-                format!("the provider refused the code: {e}"),
+                format!(
+                    "the provider refused the code: {}",
+                    outbound::with_causes(&e)
+                ),
             )
         })?;
     let id_token = tokens

@@ -49,7 +49,7 @@ pub struct EventInput {
     pub customer: String,
     /// When it happened (RFC 3339): at most 35 days ago and 5 minutes ahead of the customer's
     /// clock. Default: now.
-    #[schema(example = "2027-01-15T10:00:00Z")]
+    #[schema(example = "2027-01-15T10:00:00Z", format = DateTime)]
     pub timestamp: Option<String>,
     /// Up to 8 KiB of JSON that meters read values, filters and groups from.
     #[serde(default)]
@@ -326,25 +326,53 @@ async fn write_loop(
         }
         for (scope, jobs) in by_scope {
             match commit(&db, &scope, &jobs, written.as_mut()).await {
-                Ok((mut fresh, touched)) => {
-                    alerts.note(&scope, touched);
-                    for job in jobs {
-                        let rest = fresh.split_off(job.events.len());
-                        let _ = job.reply.send(Ok(fresh));
-                        fresh = rest;
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "writing events failed");
+                Ok(done) => answer(&alerts, &scope, jobs, done),
+                Err(e) if jobs.len() == 1 => {
                     if let Some(w) = written.as_mut() {
                         w.forget();
                     }
+                    if let Some(job) = jobs.into_iter().next() {
+                        let _ = job.reply.send(Err(for_request(e)));
+                    }
+                }
+                // One request's events (usage past the rollups' range) must not fail the
+                // others of its group: each is tried alone.
+                Err(_) => {
                     for job in jobs {
-                        let _ = job.reply.send(Err(ApiError::Unavailable));
+                        if let Some(w) = written.as_mut() {
+                            w.forget();
+                        }
+                        match commit(&db, &scope, std::slice::from_ref(&job), written.as_mut()).await {
+                            Ok(done) => answer(&alerts, &scope, vec![job], done),
+                            Err(e) => {
+                                let _ = job.reply.send(Err(for_request(e)));
+                            }
+                        }
                     }
                 }
             }
         }
+    }
+}
+
+/// What a request whose events could not be written is told: its own fault as it is (a
+/// 4xx), anything else as the database being unavailable (logged here), which it may retry.
+fn for_request(e: ApiError) -> ApiError {
+    if e.status().is_client_error() {
+        e
+    } else {
+        tracing::error!(error = %e, "writing events failed");
+        ApiError::Unavailable
+    }
+}
+
+/// Answers the jobs of a committed group, each with its events' new/duplicate flags.
+fn answer(alerts: &Alerts, scope: &Scope, jobs: Vec<Job>, (mut fresh, touched): (Vec<bool>, Touched)) {
+    alerts.note(scope, touched);
+    for job in jobs {
+        let rest = fresh.split_off(job.events.len());
+        let _ = job.reply.send(Ok(fresh));
+        fresh = rest;
     }
 }
 

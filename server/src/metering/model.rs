@@ -26,6 +26,10 @@ pub const WIDTHS: [i64; 3] = [MINUTE, HOUR, DAY];
 pub const MAX_AGE_MS: i64 = 35 * DAY;
 /// How far ahead of "now" an event's timestamp may be.
 pub const MAX_AHEAD_MS: i64 = 5 * MINUTE;
+/// The largest magnitude of one event's value: a day's rollup of a customer's events, each
+/// weighted by up to a day of milliseconds, stays inside the exact decimals for about a
+/// million such events.
+pub const MAX_VALUE: Decimal = Decimal::from_parts(0xa4c6_8000, 0x38d7e, 0, false, 0);
 /// Decimal places of a time-weighted average.
 const WEIGHTED_DP: u32 = 6;
 
@@ -69,7 +73,7 @@ pub struct Condition {
     pub property: String,
     pub operator: Operator,
     #[serde(default)]
-    #[schema(value_type = Object, example = "gpt-4")]
+    #[schema(example = "gpt-4")]
     pub value: Value,
 }
 
@@ -223,11 +227,14 @@ impl MeterDef {
             }
         } else {
             match raw.and_then(number) {
-                Some(n) => Ok(Measure {
+                Some(n) if n.abs() <= MAX_VALUE => Ok(Measure {
                     group_key,
                     value: Some(n),
                     distinct: None,
                 }),
+                Some(_) => Err(format!(
+                    "properties.{path} must be between -{MAX_VALUE} and {MAX_VALUE}"
+                )),
                 None => Err(format!(
                     "properties.{path} must be a number or a decimal string"
                 )),

@@ -99,8 +99,10 @@ pub struct RequestLogQuery {
     /// Only this route template (`/v1/api_keys/{id}`).
     pub route: Option<String>,
     /// Only requests at or after this time (RFC 3339).
+    #[param(format = DateTime)]
     pub created_gte: Option<String>,
     /// Only requests before this time (RFC 3339).
+    #[param(format = DateTime)]
     pub created_lt: Option<String>,
 }
 
@@ -148,19 +150,19 @@ pub async fn list(
 /// The width of an analytics bucket.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Interval {
+pub enum BucketWidth {
     Minute,
     #[default]
     Hour,
     Day,
 }
 
-impl Interval {
+impl BucketWidth {
     fn millis(self) -> i64 {
         match self {
-            Interval::Minute => 60_000,
-            Interval::Hour => 3_600_000,
-            Interval::Day => 86_400_000,
+            BucketWidth::Minute => 60_000,
+            BucketWidth::Hour => 3_600_000,
+            BucketWidth::Day => 86_400_000,
         }
     }
 }
@@ -174,11 +176,13 @@ pub struct AnalyticsQuery {
     /// Only this route template.
     pub route: Option<String>,
     /// Start of the series (RFC 3339; default: 24 hours before `created_lt`).
+    #[param(format = DateTime)]
     pub created_gte: Option<String>,
     /// End of the series, exclusive (RFC 3339; default: now).
+    #[param(format = DateTime)]
     pub created_lt: Option<String>,
     /// Bucket width (default `hour`). At most 1,440 buckets.
-    pub interval: Option<Interval>,
+    pub interval: Option<BucketWidth>,
 }
 
 /// One bucket of the series.
@@ -199,7 +203,7 @@ pub struct AnalyticsBucket {
 /// Requests, errors and latency percentiles per bucket.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RequestAnalytics {
-    pub interval: Interval,
+    pub interval: BucketWidth,
     /// True when the range held more than 100,000 requests and only the first were counted.
     pub truncated: bool,
     pub buckets: Vec<AnalyticsBucket>,
@@ -231,7 +235,7 @@ pub async fn analytics(
     let to = extract::timestamp("created_lt", q.created_lt.as_deref())?
         .unwrap_or_else(|| state.clock.now_ms());
     let from = extract::timestamp("created_gte", q.created_gte.as_deref())?
-        .unwrap_or(to - Interval::Day.millis());
+        .unwrap_or(to - BucketWidth::Day.millis());
     if from >= to {
         return Err(ApiError::validation(
             "created_gte",

@@ -40,16 +40,12 @@ pub async fn find_user_by_email<'c>(
         .await
 }
 
-/// The account with this email, or a new one with no usable password (it logs in through
-/// single sign-on, or is provisioned by a directory).
-pub async fn find_or_insert_provisioned_user(
+/// A new account without a usable password, for an address nobody has (`identity::link`).
+pub async fn insert_provisioned_user(
     c: &mut AnyConnection,
     email: &str,
     now: i64,
 ) -> sqlx::Result<UserId> {
-    if let Some(user) = find_user_by_email(&mut *c, email).await? {
-        return Ok(UserId::from_db(user.id));
-    }
     let id = UserId::generate();
     let row = UserRow {
         id: id.to_string(),
@@ -378,13 +374,20 @@ pub async fn revoke_user_api_keys(
 }
 
 /// Logs the user out everywhere.
-pub async fn revoke_user_sessions(
+/// Ends the user's sessions bound to `org` (single sign-on); their other sessions act
+/// elsewhere, and lose `org` with the membership.
+pub async fn revoke_user_sessions_in(
     c: &mut AnyConnection,
+    org: &OrgId,
     user: &UserId,
     now: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
+    sqlx::query(
+        "UPDATE sessions SET revoked_at = $3
+         WHERE user_id = $1 AND tenant_id = $2 AND revoked_at IS NULL",
+    )
         .bind(user.as_str())
+        .bind(org.as_str())
         .bind(now)
         .execute(c)
         .await

@@ -47,7 +47,7 @@ pub struct WebhookEndpoint {
     #[schema(example = "Invoices to the ledger service")]
     pub description: Option<String>,
     /// Event types sent to this endpoint: exact types, prefixes like `invoice.*`, or `*` for all.
-    #[schema(example = json!(["invoice.*", "customer.created"]))]
+    #[schema(example = json!(["invoice.*", "customer.created"]), min_items = 1)]
     pub enabled_events: Vec<String>,
     /// `disabled` by request, or automatically after five days of failed attempts.
     pub status: EndpointStatus,
@@ -116,7 +116,7 @@ pub struct CreateWebhookEndpointRequest {
     #[schema(example = "Invoices to the ledger service")]
     pub description: Option<String>,
     /// Event types to send: exact types, prefixes like `invoice.*`, or `*` for all.
-    #[schema(example = json!(["invoice.*", "customer.created"]))]
+    #[schema(example = json!(["invoice.*", "customer.created"]), min_items = 1)]
     pub enabled_events: Vec<String>,
 }
 

@@ -6,7 +6,6 @@
 //! for it send it once; a replica that dies mid-send leaves it to be retried when the lease
 //! ends), send, record (the outcome, the attempt, the endpoint's health, in one transaction).
 
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
@@ -19,14 +18,13 @@ use crate::app::AppState;
 use crate::audit::{self, ActorRef};
 use crate::http::error::{ApiError, ApiResult};
 use crate::ids::{OrgId, WebhookAttemptId};
+use crate::outbound;
 use crate::tenancy::{Env, Scope};
 
 /// Deliveries read per tick.
 const BATCH: i64 = 200;
 /// Requests in flight at once.
 const IN_FLIGHT: usize = 16;
-/// A receiver has this long to answer.
-pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// Bytes of a response body kept on the attempt.
 const EXCERPT_BYTES: usize = 1024;
 const SYSTEM: ActorRef<'static> = ActorRef {
@@ -34,24 +32,6 @@ const SYSTEM: ActorRef<'static> = ActorRef {
     id: "webhook_delivery",
     ip: None,
 };
-
-static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-
-/// The one HTTP client of every delivery: 10 s timeout, redirects not followed (a 3xx is a
-/// failed attempt).
-fn client() -> ApiResult<&'static reqwest::Client> {
-    if let Some(c) = CLIENT.get() {
-        return Ok(c);
-    }
-    let c = reqwest::Client::builder()
-        .timeout(TIMEOUT)
-        .connect_timeout(TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("NeoForge-Webhooks/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("webhook HTTP client: {e}")))?;
-    Ok(CLIENT.get_or_init(|| c))
-}
 
 /// Attempts every delivery due now, up to 16 at a time; returns how many attempts it made.
 /// One delivery failing to be recorded is logged and does not hold the others back.
@@ -61,7 +41,6 @@ pub async fn tick(state: &AppState) -> ApiResult<usize> {
     if due.is_empty() {
         return Ok(0);
     }
-    let client = client()?;
     let mut running: JoinSet<bool> = JoinSet::new();
     let mut attempted = 0;
     for (tenant, env, id, seen) in due {
@@ -70,7 +49,7 @@ pub async fn tick(state: &AppState) -> ApiResult<usize> {
         }
         let state = state.clone();
         running.spawn(async move {
-            match deliver(&state, client, tenant, &env, &id, seen).await {
+            match deliver(&state, tenant, &env, &id, seen).await {
                 Ok(sent) => sent,
                 Err(e) => {
                     tracing::error!(delivery = %id, error = %e, "webhook delivery failed");
@@ -102,7 +81,6 @@ pub async fn run(state: AppState, every: Duration) {
 /// Claims, sends and records one delivery; false when another worker had it first.
 async fn deliver(
     state: &AppState,
-    client: &reqwest::Client,
     tenant: String,
     env: &str,
     id: &str,
@@ -141,7 +119,14 @@ async fn deliver(
     }
     let signature = sign::header(&secrets, &target.event_id, timestamp, &body)?;
     let started = Instant::now();
-    let sent = send(client, &target, timestamp, &signature, body).await;
+    let sent = send(
+        state.outbound.client(env),
+        &target,
+        timestamp,
+        &signature,
+        body,
+    )
+    .await;
     let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
     record(state, &scope, id, &target, sent, duration_ms).await?;
     Ok(true)
@@ -174,20 +159,20 @@ impl Sent {
 }
 
 async fn send(
-    client: &reqwest::Client,
+    client: &outbound::Client,
     t: &Target,
     timestamp: i64,
     signature: &str,
     body: Vec<u8>,
 ) -> Sent {
     let request = client
-        .post(&t.url)
+        .request(reqwest::Method::POST, &t.url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .header("webhook-id", &t.event_id)
         .header("webhook-timestamp", timestamp.to_string())
         .header("webhook-signature", signature)
         .body(body);
-    let mut response = match request.send().await {
+    let mut response = match client.send(request).await {
         Ok(r) => r,
         Err(e) => {
             return Sent {
@@ -205,7 +190,7 @@ async fn send(
             Ok(Some(chunk)) => excerpt.extend_from_slice(&chunk),
             Ok(None) => break,
             Err(e) => {
-                error = Some(describe(&e));
+                error = Some(describe(&e.into()));
                 break;
             }
         }
@@ -228,23 +213,8 @@ async fn send(
 }
 
 /// A short reason for a failed request, with its causes.
-fn describe(e: &reqwest::Error) -> String {
-    let mut s = if e.is_timeout() {
-        format!("timed out after {} s", TIMEOUT.as_secs())
-    } else if e.is_connect() {
-        "connection failed".to_owned()
-    } else {
-        "request failed".to_owned()
-    };
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        s.push_str(": ");
-        s.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    let mut s: String = s.chars().take(500).collect();
-    s.shrink_to_fit();
-    s
+fn describe(e: &outbound::Error) -> String {
+    e.to_string().chars().take(500).collect()
 }
 
 /// Writes the attempt and its consequences: the delivery's next step, the endpoint's health

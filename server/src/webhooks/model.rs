@@ -93,7 +93,7 @@ pub fn check_filters(filters: &[String]) -> ApiResult<Vec<String>> {
 pub const MAX_URL_LEN: usize = 2048;
 
 /// An endpoint URL: absolute http(s) with a host, no credentials; https only in live mode,
-/// where loopback, private and link-local addresses are refused too (the sandbox may use them,
+/// where addresses that are not public (`outbound::is_public`) are refused too (the sandbox may use them,
 /// so a local receiver works while developing).
 pub fn check_url(raw: &str, env: Env) -> ApiResult<String> {
     let field = "url";
@@ -128,26 +128,13 @@ pub fn check_url(raw: &str, env: Env) -> ApiResult<String> {
     }
     if env == Env::Live {
         let host = host.trim_start_matches('[').trim_end_matches(']');
+        // Names are checked again where they resolve, at every connection (`outbound`).
         let internal = host.eq_ignore_ascii_case("localhost")
-            || host.parse::<IpAddr>().is_ok_and(|ip| match ip {
-                IpAddr::V4(v4) => {
-                    v4.is_loopback()
-                        || v4.is_private()
-                        || v4.is_link_local()
-                        || v4.is_unspecified()
-                        || v4.is_broadcast()
-                }
-                IpAddr::V6(v6) => {
-                    v6.is_loopback()
-                        || v6.is_unspecified()
-                        || v6.is_unique_local()
-                        || v6.is_unicast_link_local()
-                }
-            });
+            || host.parse::<IpAddr>().is_ok_and(|ip| !crate::outbound::is_public(ip));
         if internal {
             return Err(ApiError::validation(
                 field,
-                "must not point to a loopback or private address in live mode",
+                "must not point to an address that is not public in live mode",
             ));
         }
     }

@@ -580,8 +580,24 @@ async fn deactivation_cuts_a_members_access(b: Backend) {
     let app = spawn_app(b).await;
     let owner = app.signup("owner@example.com").await;
     let (_, token) = scim_token(&app, &owner.session).await;
-    // Bob already has a NeoForge account (and his own organization): SCIM links it.
+    // Bob has his own account and organization, and joined this one by invitation: SCIM
+    // links his account, since he is a member.
     let bob = app.signup("bob@corp.example").await;
+    let invitation = app
+        .post(
+            "/v1/invitations",
+            &owner.session,
+            json!({"email": "bob@corp.example", "role": "viewer"}),
+        )
+        .await;
+    let invitation = invitation.expect(201)["token"].as_str().expect("token").to_owned();
+    app.post(
+        "/v1/invitations/accept",
+        &bob.session,
+        json!({"token": invitation}),
+    )
+    .await
+    .expect(200);
     let u = create_user(
         &app,
         &token,
@@ -632,22 +648,9 @@ async fn deactivation_cuts_a_members_access(b: Backend) {
     app.get("/v1/api_keys", &bobs_key)
         .await
         .expect_problem(401, "invalid_api_key");
-    // His sessions were revoked; a new one works, but not in this organization.
-    app.get("/v1/users/me", &bob.session)
-        .await
-        .expect_problem(401, "invalid_session");
-    let login = app
-        .call(
-            Method::POST,
-            "/v1/sessions",
-            None,
-            Some(json!({"email": "bob@corp.example", "password": "correct horse battery"})),
-        )
-        .await;
-    let session = login.expect(201)["session"]["token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
+    // His session is not bound to this organization, so it lives on, but no longer reaches
+    // it; his own organization still works.
+    let session = bob.session.clone();
     app.call_with(
         Method::GET,
         "/v1/organization",
@@ -1008,6 +1011,43 @@ async fn organizations_are_isolated(b: Backend) {
     app.stop().await;
 }
 
+/// A directory speaks for its own organization only: another organization's member, on a
+/// domain this organization has not verified, is never linked, so the directory's changes
+/// reach neither their account nor their sessions.
+async fn a_directory_cannot_take_another_organizations_people(b: Backend) {
+    let app = spawn_app(b).await;
+    let alice = app.signup("alice@corp.example").await;
+    let globex = app.signup("owner@globex.example").await;
+    let (_, token) = scim_token(&app, &globex.session).await;
+    let user = create_user(
+        &app,
+        &token,
+        json!({"userName": "alice@corp.example", "active": true,
+            "emails": [{"value": "alice@corp.example", "primary": true}]}),
+    )
+    .await;
+    let path = format!("/Users/{}", id(&user));
+    let members = app.get("/v1/members", &globex.session).await;
+    let members = members.expect(200)["data"].as_array().expect("members").clone();
+    assert_eq!(members.len(), 1, "{members:?}");
+    scim(
+        &app,
+        Method::PATCH,
+        &path,
+        &token,
+        Some(patch(json!([{"op": "replace", "path": "active", "value": false}]))),
+    )
+    .await
+    .expect(200);
+    scim(&app, Method::DELETE, &path, &token, None).await.expect(204);
+    // Alice's session, organization and membership are as they were.
+    app.get("/v1/users/me", &alice.session).await.expect(200);
+    let hers = app.get("/v1/members", &alice.session).await;
+    assert_eq!(hers.expect(200)["data"][0]["role"], "owner");
+    app.get("/v1/api_keys", &alice.session).await.expect(200);
+    app.stop().await;
+}
+
 /// scim2-tester against the live server: every check must pass.
 async fn passes_the_scim2_tester_compliance_checks(b: Backend) {
     let python = crate::tools::python();
@@ -1040,6 +1080,7 @@ async fn passes_the_scim2_tester_compliance_checks(b: Backend) {
 }
 
 crate::on_both_backends!(
+    a_directory_cannot_take_another_organizations_people,
     tokens_are_managed_and_revocable,
     users_crud_filters_and_paging,
     entra_id_and_okta_patches,

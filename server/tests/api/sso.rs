@@ -67,7 +67,7 @@ pub struct Dns {
     _process: Running,
 }
 
-async fn dns() -> Dns {
+pub async fn dns() -> Dns {
     let zone = std::env::temp_dir().join(format!("nf_zone_{}.json", uuid::Uuid::now_v7()));
     std::fs::write(&zone, "{}").expect("zone");
     let mut command = Command::new(tools::python());
@@ -84,7 +84,7 @@ async fn dns() -> Dns {
 }
 
 impl Dns {
-    fn publish(&self, name: &str, value: &str) {
+    pub fn publish(&self, name: &str, value: &str) {
         let mut zone: BTreeMap<String, Vec<String>> =
             serde_json::from_str(&std::fs::read_to_string(&self.zone).expect("zone"))
                 .expect("zone json");
@@ -728,7 +728,60 @@ async fn directory_deactivation_stops_sso_logins(b: Backend) {
     app.stop().await;
 }
 
+/// A provider links an existing account only once its organization has verified the
+/// address's domain; what its directory does later ends only the sessions bound to it.
+async fn jit_links_only_accounts_the_organization_may(b: Backend) {
+    let dns = dns().await;
+    let app = spawn(b, Some(&dns)).await;
+    let alice = app.signup("alice@corp.test").await;
+    let globex = app.signup("owner@globex.test").await;
+    let provider = provider(&app, json!({})).await;
+    let conn = create_connection(&app, &globex, &provider, json!({})).await;
+    let start = format!("/v1/sso/authorize?connection={}", id(&conn));
+    let refused = browser_login(&app, &provider, &start, "alice@corp.test").await;
+    refused.expect_problem(401, "sso_account_not_linked");
+    let members = app.get("/v1/members", &globex.session).await;
+    assert_eq!(members.expect(200)["data"].as_array().map(Vec::len), Some(1));
+
+    let domain = app
+        .post("/v1/sso/domains", &globex.session, json!({"domain": "corp.test"}))
+        .await
+        .expect(201)
+        .clone();
+    let record = &domain["verification"];
+    dns.publish(
+        record["name"].as_str().expect("name"),
+        record["value"].as_str().expect("value"),
+    );
+    let verify = format!("/v1/sso/domains/{}/verify", id(&domain));
+    app.post(&verify, &globex.session, json!({})).await.expect(200);
+    let landed = browser_login(&app, &provider, &start, "alice@corp.test").await;
+    assert_eq!(landed.status, StatusCode::SEE_OTHER, "{}", landed.body);
+    let bound = session_of(&landed);
+
+    // Globex's directory deactivates her: her Globex session ends, nothing of hers elsewhere.
+    let (_, token) = crate::scim::scim_token(&app, &globex.session).await;
+    let user = crate::scim::scim(
+        &app,
+        Method::POST,
+        "/Users",
+        &token,
+        Some(json!({"userName": "alice@corp.test", "active": false})),
+    )
+    .await;
+    user.expect(201);
+    app.get("/v1/users/me", &bound)
+        .await
+        .expect_problem(401, "invalid_session");
+    app.get("/v1/users/me", &alice.session).await.expect(200);
+    as_org(&app, &alice.session, &alice.org_id, Method::GET, "/v1/api_keys", None)
+        .await
+        .expect(200);
+    app.stop().await;
+}
+
 crate::on_both_backends!(
+    jit_links_only_accounts_the_organization_may,
     oidc_login_provisions_a_member_with_a_bound_session,
     directory_deactivation_stops_sso_logins,
     spoiled_id_tokens_and_replayed_states_are_refused,

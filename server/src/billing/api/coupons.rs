@@ -88,7 +88,7 @@ pub fn terms_of(r: &CouponRow) -> ApiResult<CouponTerms> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCouponRequest {
-    #[schema(example = "Launch week")]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S", example = "Launch week")]
     pub name: Option<String>,
     /// A percentage off: a decimal string over 0, up to 100 (at most 4 decimal places).
     /// Exactly one of `percent_off` and `amount_off`.
@@ -107,7 +107,7 @@ pub struct CreateCouponRequest {
     #[schema(minimum = 1)]
     pub max_redemptions: Option<i64>,
     /// RFC 3339; redeemable until then.
-    #[schema(example = "2027-12-31T23:59:59Z")]
+    #[schema(example = "2027-12-31T23:59:59Z", format = DateTime)]
     pub redeem_by: Option<String>,
 }
 
@@ -290,7 +290,7 @@ pub async fn get(
 #[serde(deny_unknown_fields)]
 pub struct UpdateCouponRequest {
     /// The only thing about a coupon that changes.
-    #[schema(example = "Launch week")]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S", example = "Launch week")]
     pub name: Option<String>,
 }
 

@@ -26,7 +26,7 @@ pub struct Customer {
     pub id: CustomerId,
     #[schema(example = "Globex GmbH")]
     pub name: Option<String>,
-    #[schema(example = "billing@globex.example")]
+    #[schema(example = "billing@globex.example", format = Email)]
     pub email: Option<String>,
     pub address: Option<Address>,
     pub tax_ids: Vec<TaxId>,
@@ -79,9 +79,9 @@ impl Customer {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerFields {
-    #[schema(example = "Globex GmbH")]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S", example = "Globex GmbH")]
     pub name: Option<String>,
-    #[schema(example = "billing@globex.example")]
+    #[schema(example = "billing@globex.example", format = Email)]
     pub email: Option<String>,
     pub address: Option<Address>,
     pub tax_ids: Option<Vec<TaxId>>,
@@ -224,6 +224,7 @@ pub struct CustomerQuery {
     /// Return items after this id (the previous page's `next_cursor`).
     pub starting_after: Option<String>,
     /// Only customers with this email (case-insensitive).
+    #[param(format = Email)]
     pub email: Option<String>,
 }
 

@@ -84,6 +84,7 @@ pub struct CreatePriceRequest {
     pub product: ProductId,
     #[schema(example = "usd")]
     pub currency: String,
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub nickname: Option<String>,
     /// Omit for a one-off price.
     pub recurring: Option<Recurring>,
@@ -273,6 +274,7 @@ pub async fn get(
 #[serde(deny_unknown_fields)]
 pub struct UpdatePriceRequest {
     /// The only thing about a price that changes.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub nickname: Option<String>,
 }
 

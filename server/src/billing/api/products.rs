@@ -69,7 +69,7 @@ fn check_description(d: Option<String>) -> ApiResult<Option<String>> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProductRequest {
-    #[schema(example = "Pro plan")]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S", example = "Pro plan")]
     pub name: String,
     pub description: Option<String>,
     #[serde(default)]
@@ -209,6 +209,7 @@ pub async fn get(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateProductRequest {
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: Option<String>,
     pub description: Option<String>,
     /// Replaces the whole list.

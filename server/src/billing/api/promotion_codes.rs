@@ -80,7 +80,7 @@ pub struct CreatePromotionCodeRequest {
     #[schema(minimum = 1)]
     pub max_redemptions: Option<i64>,
     /// RFC 3339.
-    #[schema(example = "2027-12-31T23:59:59Z")]
+    #[schema(example = "2027-12-31T23:59:59Z", format = DateTime)]
     pub expires_at: Option<String>,
 }
 

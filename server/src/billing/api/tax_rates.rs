@@ -55,7 +55,7 @@ impl From<TaxRateRow> for TaxRate {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTaxRateRequest {
-    #[schema(example = "Sales tax")]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S", example = "Sales tax")]
     pub display_name: String,
     /// A decimal string, 0 to 100, at most 4 decimal places.
     #[schema(example = "8.25")]
@@ -64,7 +64,7 @@ pub struct CreateTaxRateRequest {
     #[serde(default)]
     #[schema(example = false)]
     pub inclusive: bool,
-    #[schema(example = "US-TX")]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S", example = "US-TX")]
     pub jurisdiction: Option<String>,
     /// Default true.
     pub active: Option<bool>,
@@ -202,7 +202,7 @@ pub async fn get(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTaxRateRequest {
-    #[schema(example = "Texas sales tax")]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S", example = "Texas sales tax")]
     pub display_name: Option<String>,
     /// False: added to no more subscriptions (existing ones keep it).
     pub active: Option<bool>,

@@ -56,10 +56,10 @@ pub(crate) fn sandbox_only(caller: &Caller) -> ApiResult<()> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTestClockRequest {
-    #[schema(example = "Annual renewal")]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S", example = "Annual renewal")]
     pub name: String,
     /// Where the clock starts (default: now).
-    #[schema(example = "2027-01-31T10:00:00Z")]
+    #[schema(example = "2027-01-31T10:00:00Z", format = DateTime)]
     pub frozen_time: Option<String>,
 }
 
@@ -163,13 +163,15 @@ pub async fn get(
 #[serde(deny_unknown_fields)]
 pub struct AdvanceTestClockRequest {
     /// The new time; later than the clock's current time.
-    #[schema(example = "2027-03-01T00:00:00Z")]
+    #[schema(example = "2027-03-01T00:00:00Z", format = DateTime)]
     pub frozen_time: String,
 }
 
 /// Move a test clock forward and run everything that falls due on its customers up to the
 /// new time — renewals, trial ends, invoice finalization, payment retries — in time order,
-/// each step at the time it falls due. Returns when the clock has caught up.
+/// each step at the time it falls due. Returns when the clock has caught up. One advance does
+/// at most 1,000 billing steps: past that it stops, the clock at the time the work reached,
+/// and answers `422 test_clock_advance_too_long`; advance again from there.
 #[utoipa::path(
     post, path = "/v1/test_clocks/{id}/advance", tag = "test_clocks", operation_id = "test_clocks_advance",
     params(("id" = TestClockId, Path)),
@@ -180,6 +182,7 @@ pub struct AdvanceTestClockRequest {
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::Forbidden),
         (status = 404, response = crate::openapi::NotFound),
+        (status = 422, response = crate::openapi::Unprocessable),
     ),
     security(("api_key" = ["billing:write"]), ("session" = ["billing:write"]))
 )]

@@ -126,7 +126,7 @@ pub struct OidcRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateConnectionRequest {
-    #[schema(example = "Acme Okta")]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S", example = "Acme Okta")]
     pub name: String,
     pub kind: Kind,
     /// Required for kind `oidc`.
@@ -186,7 +186,7 @@ async fn checked_oidc(
             "client_id and client_secret are required",
         ));
     }
-    oidc::discover(&state.identity.http, &issuer)
+    oidc::discover(state.outbound.client(caller.scope.env), &issuer)
         .await
         .map_err(|f| ApiError::Unprocessable {
             code: f.code,
@@ -365,6 +365,7 @@ pub async fn get(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateConnectionRequest {
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: Option<String>,
     /// `active` or `inactive`.
     #[schema(example = "inactive")]

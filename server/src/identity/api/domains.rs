@@ -241,8 +241,7 @@ pub async fn verify(
     let name = record_name(&row.domain);
     let expected = record_value(&row.verification_token);
     let found = state
-        .identity
-        .dns
+        .outbound
         .txt(&name)
         .await
         .map_err(|e| ApiError::Unprocessable {

@@ -24,6 +24,7 @@ use crate::identity::model::{Assertion, Profile, SamlSettings, ServiceProvider, 
 use crate::identity::store::{self as db, ConnectionRow};
 use crate::ids::ConnectionId;
 use crate::tenancy::Env;
+use crate::outbound;
 use crate::webhooks::model::check_url;
 
 /// The protocol itself, from `identity::saml`.
@@ -196,19 +197,17 @@ async fn metadata_xml(state: &AppState, env: Env, req: &SamlRequest) -> ApiResul
             ));
         }
     };
-    let unreachable = |e: reqwest::Error| ApiError::Unprocessable {
+    let unreachable = |e: outbound::Error| ApiError::Unprocessable {
         code: "saml_metadata_unreachable",
         detail: format!("The metadata could not be fetched from {url}: {e}"),
     };
-    let response = state
-        .identity
-        .http
-        .get(&url)
-        .send()
+    let http = state.outbound.client(env);
+    let response = http
+        .send(http.request(reqwest::Method::GET, &url))
         .await
-        .and_then(reqwest::Response::error_for_status)
+        .and_then(|r| Ok(r.error_for_status()?))
         .map_err(unreachable)?;
-    response.text().await.map_err(unreachable)
+    response.text().await.map_err(|e| unreachable(e.into()))
 }
 
 /// Checks the IdP's metadata and makes the connection's settings, with a fresh SP key

@@ -29,6 +29,7 @@ pub struct AuthorizeQuery {
     /// Or the organization, whose active connection is used (live before sandbox).
     pub organization: Option<String>,
     /// Or the user's email address, routed by its verified domain.
+    #[param(format = Email)]
     pub email: Option<String>,
     /// The page of this server to land on afterwards (default `/portal/`).
     pub redirect_to: Option<String>,
@@ -112,7 +113,8 @@ pub async fn authorize(
         Kind::Oidc => {
             let settings: OidcSettings = crate::billing::stored("settings", &conn.settings)?;
             let redirect_uri = oidc_redirect_uri(&crate::http::public_base(&state, &headers));
-            let started = oidc::discover(&state.identity.http, &settings.issuer)
+            let http = state.outbound.client(login::scope_of(&conn)?.env);
+            let started = oidc::discover(http, &settings.issuer)
                 .await
                 .and_then(|metadata| {
                     oidc::authorize(metadata, &settings, &redirect_uri, &request.id)
@@ -202,7 +204,7 @@ pub async fn oidc_callback(
     let secret = open_secret(&state, &conn)?;
     let redirect_uri = oidc_redirect_uri(&crate::http::public_base(&state, &headers));
     let finished = oidc::finish(
-        &state.identity.http,
+        state.outbound.client(login::scope_of(&conn)?.env),
         &settings,
         &secret,
         oidc::Callback {

@@ -1,7 +1,8 @@
 //! What a SCIM user means for NeoForge: an account (`users`) and its membership in the
 //! organization. The account is linked once the resource carries an email address (its
 //! primary or work email, else a userName that is one): an existing account with that email
-//! is linked, else one is made without a usable password. `active: false` suspends the
+//! is linked only where `identity::link` allows it (else the SCIM user stays unlinked, without
+//! access), and an address without one gets one without a usable password. `active: false` suspends the
 //! membership, revokes the member's API keys in both environments and logs them out;
 //! `active: true` restores the membership, not the keys. Deleting the SCIM user removes the
 //! membership.
@@ -12,6 +13,7 @@ use super::auth::ScimCaller;
 use super::error::{ScimError, ScimResult, ScimType};
 use super::resource::Obj;
 use super::store::{self, UserLink};
+use crate::identity::link;
 use crate::ids::{OrgId, UserId};
 use crate::store::Db;
 use crate::tenancy::store as tenancy;
@@ -71,7 +73,7 @@ pub async fn sync(
     if user.is_none()
         && let Some(email) = email_of(stored)
     {
-        user = Some(link_account(tx, org, scim_id, &email, now).await?);
+        user = link_account(tx, org, scim_id, &email, now).await?;
     }
     store::set_user_link(
         tx,
@@ -145,7 +147,8 @@ async fn keep_an_owner(tx: &mut sqlx::AnyConnection, scope: &Scope, role: &str) 
     Ok(())
 }
 
-/// Revokes the member's keys in both environments and their sessions.
+/// Revokes the member's keys in both environments and their sessions bound to the
+/// organization; nothing of theirs elsewhere.
 async fn cut_off(
     tx: &mut sqlx::AnyConnection,
     scope: &Scope,
@@ -161,30 +164,34 @@ async fn cut_off(
         tenancy::revoke_user_api_keys(tx, &scope, user, now).await?;
     }
     Db::switch_env(tx, scope.env).await?;
-    tenancy::revoke_user_sessions(tx, user, now).await?;
+    tenancy::revoke_user_sessions_in(tx, &scope.org_id, user, now).await?;
     Ok(())
 }
 
-/// The account with this email, made if there is none, linked to the SCIM user.
+/// The account the directory may link for this email (`identity::link`), linked to the
+/// SCIM user; none when it may not, and the SCIM user stays unlinked, with no access, until
+/// it may (each later change tries again). Answering as if linked tells the directory
+/// nothing about accounts outside the organization.
 async fn link_account(
     tx: &mut sqlx::AnyConnection,
     org: &OrgId,
     scim_id: &str,
     email: &Email,
     now: i64,
-) -> ScimResult<UserId> {
-    let user = tenancy::find_or_insert_provisioned_user(tx, email.as_str(), now)
-        .await
-        .map_err(|e| {
-            if crate::store::is_unique_violation(&e) {
-                taken(email)
-            } else {
-                e.into()
-            }
-        })?;
+) -> ScimResult<Option<UserId>> {
+    let linked = link::account_for(tx, org, email, now).await.map_err(|e| {
+        if crate::store::is_unique_violation(&e) {
+            taken(email)
+        } else {
+            e.into()
+        }
+    })?;
+    let Ok(user) = linked else {
+        return Ok(None);
+    };
     match store::linked_to(tx, org, user.as_str()).await? {
         Some(other) if other != scim_id => Err(taken(email)),
-        _ => Ok(user),
+        _ => Ok(Some(user)),
     }
 }
 

@@ -1,10 +1,12 @@
 //! SCIM storage: tokens, users, groups and group members, always filtered by tenant. The
-//! directory belongs to the organization, not to one environment, like memberships.
+//! directory belongs to the organization, not to one environment, like memberships; a token
+//! belongs to the environment it was made in, and only that environment's callers see it.
 
 use sqlx::{AnyConnection, AnyExecutor, FromRow};
 
 use super::schema::Kind;
 use crate::ids::OrgId;
+use crate::tenancy::Scope;
 use crate::secret;
 
 // ---------- tokens ----------
@@ -48,16 +50,18 @@ pub async fn insert_token(c: &mut AnyConnection, row: &TokenRow, token: &str) ->
 
 pub async fn list_tokens(
     c: &mut AnyConnection,
-    org: &OrgId,
+    scope: &Scope,
     after: Option<&str>,
     limit: i64,
 ) -> sqlx::Result<Vec<TokenRow>> {
     sqlx::query_as(concat!(
         "SELECT ",
         token_columns!(),
-        " FROM scim_tokens WHERE tenant_id = $1 AND ($2 IS NULL OR id < $2) ORDER BY id DESC LIMIT $3"
+        " FROM scim_tokens WHERE tenant_id = $1 AND env = $2 AND ($3 IS NULL OR id < $3)
+           ORDER BY id DESC LIMIT $4"
     ))
-    .bind(org.as_str())
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
     .bind(after)
     .bind(limit)
     .fetch_all(c)
@@ -66,15 +70,16 @@ pub async fn list_tokens(
 
 pub async fn get_token(
     c: &mut AnyConnection,
-    org: &OrgId,
+    scope: &Scope,
     id: &str,
 ) -> sqlx::Result<Option<TokenRow>> {
     sqlx::query_as(concat!(
         "SELECT ",
         token_columns!(),
-        " FROM scim_tokens WHERE tenant_id = $1 AND id = $2"
+        " FROM scim_tokens WHERE tenant_id = $1 AND env = $2 AND id = $3"
     ))
-    .bind(org.as_str())
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
     .bind(id)
     .fetch_optional(c)
     .await
@@ -82,12 +87,16 @@ pub async fn get_token(
 
 pub async fn revoke_token(
     c: &mut AnyConnection,
-    org: &OrgId,
+    scope: &Scope,
     id: &str,
     now: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE scim_tokens SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL")
-        .bind(org.as_str())
+    sqlx::query(
+        "UPDATE scim_tokens SET revoked_at = $4
+         WHERE tenant_id = $1 AND env = $2 AND id = $3 AND revoked_at IS NULL",
+    )
+        .bind(scope.org_id.as_str())
+        .bind(scope.env.as_str())
         .bind(id)
         .bind(now)
         .execute(c)

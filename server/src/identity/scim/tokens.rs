@@ -76,7 +76,7 @@ pub struct ScimTokenWithSecret {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateScimTokenRequest {
-    #[schema(example = "Entra ID")]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S", example = "Entra ID")]
     pub name: String,
 }
 
@@ -134,7 +134,7 @@ pub async fn create(
     ))
 }
 
-/// List the organization's SCIM tokens (both environments), newest first.
+/// List the SCIM tokens of the caller's environment, newest first.
 #[utoipa::path(
     get, path = "/v1/scim/tokens", tag = "scim", operation_id = "scim_tokens_list",
     params(ListParams),
@@ -154,13 +154,8 @@ pub async fn list(
     caller.require(Permission::IdentityRead)?;
     let fetch = q.fetch()?;
     let mut conn = state.db.read_scoped(&caller.scope).await?;
-    let rows = store::list_tokens(
-        &mut conn,
-        &caller.scope.org_id,
-        q.starting_after.as_deref(),
-        fetch,
-    )
-    .await?;
+    let rows =
+        store::list_tokens(&mut conn, &caller.scope, q.starting_after.as_deref(), fetch).await?;
     conn.end();
     let tokens = rows
         .into_iter()
@@ -192,12 +187,11 @@ pub async fn revoke(
 ) -> ApiResult<StatusCode> {
     caller.require(Permission::IdentityWrite)?;
     let now = state.clock.now_ms();
-    let org = &caller.scope.org_id;
     let mut tx = state.db.write_scoped(&caller.scope).await?;
-    store::get_token(&mut tx, org, id.as_str())
+    store::get_token(&mut tx, &caller.scope, id.as_str())
         .await?
         .ok_or(ApiError::NotFound("scim_token"))?;
-    store::revoke_token(&mut tx, org, id.as_str(), now).await?;
+    store::revoke_token(&mut tx, &caller.scope, id.as_str(), now).await?;
     audit::record(
         &mut tx,
         &caller.scope,

@@ -30,7 +30,7 @@ pub struct EventReceipt {
 #[serde(deny_unknown_fields)]
 pub struct EventBatchRequest {
     /// 1 to 1,000 events.
-    #[schema(value_type = Vec<EventInput>)]
+    #[schema(value_type = Vec<EventInput>, min_items = 1, max_items = 1000)]
     pub events: Vec<Value>,
 }
 

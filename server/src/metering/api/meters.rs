@@ -77,7 +77,7 @@ fn shown(row: MeterRow) -> ApiResult<Meter> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateMeterRequest {
-    #[schema(example = "API calls")]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S", example = "API calls")]
     pub name: String,
     #[schema(example = "api_call")]
     pub event_type: String,
@@ -225,7 +225,7 @@ pub async fn get(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMeterRequest {
-    #[schema(example = "API requests")]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S", example = "API requests")]
     pub name: Option<String>,
     /// `archived` stops counting new events (for good); `active` is accepted only on an
     /// active meter.
@@ -307,8 +307,10 @@ pub struct UsageQuery {
     /// A customer's id or external id; absent: all customers together.
     pub customer: Option<String>,
     /// Start (RFC 3339), inclusive. With a window, moved back to the window's start.
+    #[param(format = DateTime)]
     pub from: String,
     /// End (RFC 3339), exclusive. With a window, moved on to a window's end.
+    #[param(format = DateTime)]
     pub to: String,
     /// Split the range into windows; absent: one value for exactly `[from, to)`.
     pub window: Option<Window>,

@@ -85,14 +85,14 @@ fn new_secret(env: Env) -> (String, String) {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKeyRequest {
-    #[schema(example = "CI deploys")]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S", example = "CI deploys")]
     pub name: String,
     /// Permissions the key may use (default: all of the creator's). Never more than the
     /// creator holds.
     #[schema(example = json!(["api_keys:read", "audit:read"]))]
     pub scopes: Option<Vec<String>>,
     /// When the key stops working (RFC 3339, in the future).
-    #[schema(example = "2027-01-01T00:00:00Z")]
+    #[schema(example = "2027-01-01T00:00:00Z", format = DateTime)]
     pub expires_at: Option<String>,
 }
 
