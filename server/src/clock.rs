@@ -80,7 +80,11 @@ pub mod timestamp {
                 super::parse_rfc3339("2199-12-31T23:59:59.999Z"),
                 Some(super::RANGE.end - 1)
             );
-            for outside in ["1969-12-31T23:59:59Z", "2200-01-01T00:00:00Z", "9999-12-31T23:59:59Z"] {
+            for outside in [
+                "1969-12-31T23:59:59Z",
+                "2200-01-01T00:00:00Z",
+                "9999-12-31T23:59:59Z",
+            ] {
                 assert_eq!(super::parse_rfc3339(outside), None, "{outside}");
             }
         }

@@ -52,7 +52,11 @@ impl std::fmt::Display for Error {
                     "request failed"
                 };
                 let causes = std::error::Error::source(e).map(with_causes);
-                write!(f, "{what}{}", causes.map(|c| format!(": {c}")).unwrap_or_default())
+                write!(
+                    f,
+                    "{what}{}",
+                    causes.map(|c| format!(": {c}")).unwrap_or_default()
+                )
             }
         }
     }
@@ -218,7 +222,12 @@ impl Resolve for PublicOnly {
         Box::pin(async move {
             let found = tokio::time::timeout(DNS_TIMEOUT, dns.lookup_ip(host.as_str()))
                 .await
-                .map_err(|_| format!("no DNS answer for {host} within {} s", DNS_TIMEOUT.as_secs()))??;
+                .map_err(|_| {
+                    format!(
+                        "no DNS answer for {host} within {} s",
+                        DNS_TIMEOUT.as_secs()
+                    )
+                })??;
             let public: Vec<SocketAddr> = found
                 .iter()
                 .filter(|ip| is_public(*ip))

@@ -1,5 +1,5 @@
-//! The TypeScript and Python SDK suites, schemathesis (`tests/spec/fuzz.py`), then the
-//! portal's (`portal_suite`), against a live server this process starts (debug build, fresh
+//! The TypeScript and Python SDK suites, the portal's (`portal_suite`), then schemathesis
+//! (`tests/spec/fuzz.py`), against a live server this process starts (debug build, fresh
 //! SQLite file, fault injection on). The Rust SDK's suite is a cargo test.
 
 use std::path::Path;
@@ -76,12 +76,13 @@ pub fn run_all(root: &Path, python: &Path) -> anyhow::Result<()> {
         .env("PYTHONPATH", root.join("sdks/python"))
         .env("NEOFORGE_BASE_URL", &base_url)
         .current_dir(root))?;
-    // The spec must match the server: schemathesis, every check, with a sandbox key.
+    crate::portal_suite::run_suite(root, python, &base_url)?;
+    // The spec must match the server: schemathesis, every check, with sandbox keys. Last, as
+    // it signs up the spec's example users.
     run(Command::new(python)
         .arg("tests/spec/fuzz.py")
         .env("NEOFORGE_BASE_URL", &base_url)
         .current_dir(root))?;
-    crate::portal_suite::run_suite(root, python, &base_url)?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

@@ -61,7 +61,9 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
                 .into_response();
         }
     };
-    let credential = raw_credential(req.headers()).unwrap_or(b"anonymous").to_vec();
+    let credential = raw_credential(req.headers())
+        .unwrap_or(b"anonymous")
+        .to_vec();
     let scope = secret::digest(&[&credential]);
     let (parts, body) = req.into_parts();
     let body = match to_bytes(body, state.max_body_bytes).await {

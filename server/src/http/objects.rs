@@ -262,7 +262,10 @@ mod tests {
                 list: vec![Inner { n: 2 }],
             }
         );
-        assert_eq!(parse(r#"{"name":"x","inner":null,"list":[]}"#).map(|o| o.inner), Ok(None));
+        assert_eq!(
+            parse(r#"{"name":"x","inner":null,"list":[]}"#).map(|o| o.inner),
+            Ok(None)
+        );
     }
 
     #[test]

@@ -48,10 +48,7 @@ async fn send(client: Client, request: HttpRequest) -> Result<HttpResponse, outb
 }
 
 /// The provider's metadata, from its discovery document.
-pub async fn discover(
-    http: &Client,
-    issuer: &str,
-) -> Result<CoreProviderMetadata, Failure> {
+pub async fn discover(http: &Client, issuer: &str) -> Result<CoreProviderMetadata, Failure> {
     let issuer = IssuerUrl::new(issuer.to_owned())
         .map_err(|e| Failure::new("oidc_discovery_failed", format!("bad issuer URL: {e}")))?;
     CoreProviderMetadata::discover_async(issuer, &Http(http.clone()))

@@ -342,7 +342,9 @@ async fn write_loop(
                         if let Some(w) = written.as_mut() {
                             w.forget();
                         }
-                        match commit(&db, &scope, std::slice::from_ref(&job), written.as_mut()).await {
+                        match commit(&db, &scope, std::slice::from_ref(&job), written.as_mut())
+                            .await
+                        {
                             Ok(done) => answer(&alerts, &scope, vec![job], done),
                             Err(e) => {
                                 let _ = job.reply.send(Err(for_request(e)));
@@ -367,7 +369,12 @@ fn for_request(e: ApiError) -> ApiError {
 }
 
 /// Answers the jobs of a committed group, each with its events' new/duplicate flags.
-fn answer(alerts: &Alerts, scope: &Scope, jobs: Vec<Job>, (mut fresh, touched): (Vec<bool>, Touched)) {
+fn answer(
+    alerts: &Alerts,
+    scope: &Scope,
+    jobs: Vec<Job>,
+    (mut fresh, touched): (Vec<bool>, Touched),
+) {
     alerts.note(scope, touched);
     for job in jobs {
         let rest = fresh.split_off(job.events.len());

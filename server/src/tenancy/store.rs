@@ -386,12 +386,12 @@ pub async fn revoke_user_sessions_in(
         "UPDATE sessions SET revoked_at = $3
          WHERE user_id = $1 AND tenant_id = $2 AND revoked_at IS NULL",
     )
-        .bind(user.as_str())
-        .bind(org.as_str())
-        .bind(now)
-        .execute(c)
-        .await
-        .map(|_| ())
+    .bind(user.as_str())
+    .bind(org.as_str())
+    .bind(now)
+    .execute(c)
+    .await
+    .map(|_| ())
 }
 
 // ---------- custom roles ----------

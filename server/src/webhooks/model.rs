@@ -130,7 +130,9 @@ pub fn check_url(raw: &str, env: Env) -> ApiResult<String> {
         let host = host.trim_start_matches('[').trim_end_matches(']');
         // Names are checked again where they resolve, at every connection (`outbound`).
         let internal = host.eq_ignore_ascii_case("localhost")
-            || host.parse::<IpAddr>().is_ok_and(|ip| !crate::outbound::is_public(ip));
+            || host
+                .parse::<IpAddr>()
+                .is_ok_and(|ip| !crate::outbound::is_public(ip));
         if internal {
             return Err(ApiError::validation(
                 field,

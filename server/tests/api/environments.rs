@@ -49,16 +49,37 @@ impl Made {
     }
 }
 
-async fn call(app: &TestApp, who: &Account, env: &str, method: Method, path: &str, body: Option<Value>) -> crate::helpers::Reply {
-    app.call_with(method, path, Some(&who.session), body, &[("NeoForge-Environment", env)])
-        .await
+async fn call(
+    app: &TestApp,
+    who: &Account,
+    env: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> crate::helpers::Reply {
+    app.call_with(
+        method,
+        path,
+        Some(&who.session),
+        body,
+        &[("NeoForge-Environment", env)],
+    )
+    .await
 }
 
 /// One of each environment-owned kind in `env`, made through the API.
 async fn make(app: &TestApp, who: &Account, env: &'static str) -> Made {
     let mut ids = Vec::new();
     let post = async |ids: &mut Vec<(String, String)>, collection: &str, body: Value| -> Value {
-        let r = call(app, who, env, Method::POST, &format!("/v1/{collection}"), Some(body)).await;
+        let r = call(
+            app,
+            who,
+            env,
+            Method::POST,
+            &format!("/v1/{collection}"),
+            Some(body),
+        )
+        .await;
         assert!(r.status.is_success(), "{env} {collection}: {}", r.body);
         let made = r.body.clone();
         if let Some(id) = made["id"].as_str() {
@@ -76,14 +97,24 @@ async fn make(app: &TestApp, who: &Account, env: &'static str) -> Made {
             "recurring": {"interval": "month"}}),
     )
     .await;
-    let coupon = post(&mut ids, "coupons", json!({"percent_off": "10", "duration": "forever"})).await;
+    let coupon = post(
+        &mut ids,
+        "coupons",
+        json!({"percent_off": "10", "duration": "forever"}),
+    )
+    .await;
     post(
         &mut ids,
         "promotion_codes",
         json!({"coupon": coupon["id"], "code": format!("PROBE{env}")}),
     )
     .await;
-    post(&mut ids, "tax_rates", json!({"display_name": "VAT", "percentage": "20", "inclusive": false})).await;
+    post(
+        &mut ids,
+        "tax_rates",
+        json!({"display_name": "VAT", "percentage": "20", "inclusive": false}),
+    )
+    .await;
     post(
         &mut ids,
         "meters",
@@ -116,7 +147,10 @@ async fn make(app: &TestApp, who: &Account, env: &'static str) -> Made {
         who,
         env,
         Method::GET,
-        &format!("/v1/invoices?subscription={}", sub["id"].as_str().expect("sub")),
+        &format!(
+            "/v1/invoices?subscription={}",
+            sub["id"].as_str().expect("sub")
+        ),
         None,
     )
     .await;
@@ -124,13 +158,32 @@ async fn make(app: &TestApp, who: &Account, env: &'static str) -> Made {
     let invoice_id = invoice["id"].as_str().expect("an invoice").to_owned();
     ids.push(("invoices".into(), invoice_id.clone()));
     if invoice["status"] != "paid" {
-        let paid = call(app, who, env, Method::POST, &format!("/v1/invoices/{invoice_id}/pay"), None).await;
+        let paid = call(
+            app,
+            who,
+            env,
+            Method::POST,
+            &format!("/v1/invoices/{invoice_id}/pay"),
+            None,
+        )
+        .await;
         assert_eq!(paid.expect(200)["status"], "paid", "{env}");
     }
-    post(&mut ids, "credit_notes", json!({"invoice": invoice_id, "credit_amount": 1})).await;
-    ids.push(("sso/connections".into(), sso_connection(app, who, env).await));
+    post(
+        &mut ids,
+        "credit_notes",
+        json!({"invoice": invoice_id, "credit_amount": 1}),
+    )
+    .await;
+    ids.push((
+        "sso/connections".into(),
+        sso_connection(app, who, env).await,
+    ));
     let events = call(app, who, env, Method::GET, "/v1/webhook_events", None).await;
-    let event = events.expect(200)["data"][0]["id"].as_str().expect("an event").to_owned();
+    let event = events.expect(200)["data"][0]["id"]
+        .as_str()
+        .expect("an event")
+        .to_owned();
     ids.push(("webhook_events".into(), event));
     Made { env, ids }
 }
@@ -192,7 +245,11 @@ fn required_query(op: &Value, theirs: &Made) -> (String, bool) {
             format!("{name}={value}")
         })
         .collect();
-    let query = if pairs.is_empty() { String::new() } else { format!("?{}", pairs.join("&")) };
+    let query = if pairs.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", pairs.join("&"))
+    };
     (query, names_theirs)
 }
 
@@ -219,7 +276,9 @@ async fn environments_never_cross(b: Backend) {
     let mut probed = 0;
     for (caller, theirs) in [(&test, &live), (&live, &test)] {
         for (path, ops) in paths {
-            let Some(kind) = collection(path) else { continue };
+            let Some(kind) = collection(path) else {
+                continue;
+            };
             let shared = |c: &&str| kind == *c || kind.starts_with(&format!("{c}/"));
             if ORGANIZATION_WIDE.iter().any(shared) {
                 continue;
@@ -247,13 +306,26 @@ async fn environments_never_cross(b: Backend) {
                 };
                 let (query, names_theirs) = required_query(op, theirs);
                 target.push_str(&query);
-                let r = call(&app, &ada, caller.env, method.clone(), &target, body_for(&method, path)).await;
+                let r = call(
+                    &app,
+                    &ada,
+                    caller.env,
+                    method.clone(),
+                    &target,
+                    body_for(&method, path),
+                )
+                .await;
                 if has_id || names_theirs {
                     r.expect_problem(404, "resource_not_found");
                 } else {
                     r.expect(200);
                     let text = r.body.to_string();
-                    assert_eq!(theirs.contains_any(&text), None, "{} {target} lists another environment's ids", caller.env);
+                    assert_eq!(
+                        theirs.contains_any(&text),
+                        None,
+                        "{} {target} lists another environment's ids",
+                        caller.env
+                    );
                 }
                 probed += 1;
             }
@@ -265,8 +337,27 @@ async fn environments_never_cross(b: Backend) {
     // and nothing was archived, revoked or deleted.
     for made in [&live, &test] {
         for (kind, id) in &made.ids {
-            if ["customers", "products", "prices", "meters", "coupons", "tax_rates", "webhook_endpoints", "api_keys"].contains(&kind.as_str()) {
-                let r = call(&app, &ada, made.env, Method::GET, &format!("/v1/{kind}/{id}"), None).await;
+            if [
+                "customers",
+                "products",
+                "prices",
+                "meters",
+                "coupons",
+                "tax_rates",
+                "webhook_endpoints",
+                "api_keys",
+            ]
+            .contains(&kind.as_str())
+            {
+                let r = call(
+                    &app,
+                    &ada,
+                    made.env,
+                    Method::GET,
+                    &format!("/v1/{kind}/{id}"),
+                    None,
+                )
+                .await;
                 let body = r.expect(200);
                 assert_ne!(body["status"], "archived", "{kind} {id}");
                 assert!(body["revoked_at"].is_null(), "{kind} {id}");

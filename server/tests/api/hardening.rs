@@ -36,8 +36,12 @@ async fn witness() -> (u16, Arc<AtomicUsize>) {
 async fn internal_addresses_are_refused_in_live(b: Backend) {
     let app = spawn_app(b).await;
     let ada = app.signup("ada@example.com").await;
-    let (_, live) = app.create_key(&ada.session, json!({"name": "l"}), true).await;
-    let (_, test) = app.create_key(&ada.session, json!({"name": "t"}), false).await;
+    let (_, live) = app
+        .create_key(&ada.session, json!({"name": "l"}), true)
+        .await;
+    let (_, test) = app
+        .create_key(&ada.session, json!({"name": "t"}), false)
+        .await;
     for url in [
         "https://[::ffff:127.0.0.1]/hook",
         "https://[::ffff:169.254.169.254]/latest/meta-data",
@@ -81,7 +85,9 @@ async fn names_resolving_inward_are_refused_at_connect_time(b: Backend) {
     dns.publish("rebind6.test", "::1");
     let app = crate::sso::spawn(b, Some(&dns)).await;
     let ada = app.signup("ada@example.com").await;
-    let (_, live) = app.create_key(&ada.session, json!({"name": "l"}), true).await;
+    let (_, live) = app
+        .create_key(&ada.session, json!({"name": "l"}), true)
+        .await;
     for host in ["rebind.test", "rebind6.test"] {
         let r = app
             .post(
@@ -116,10 +122,7 @@ async fn names_resolving_inward_are_refused_at_connect_time(b: Backend) {
         .expect(201);
     assert!(crate::webhooks::deliver(&app).await >= 1);
     let attempts = app
-        .get(
-            &format!("/v1/webhook_endpoints/{endpoint}/attempts"),
-            &live,
-        )
+        .get(&format!("/v1/webhook_endpoints/{endpoint}/attempts"), &live)
         .await;
     let attempt = &attempts.expect(200)["data"][0];
     assert!(attempt["status_code"].is_null(), "{attempt}");
@@ -134,9 +137,17 @@ async fn names_resolving_inward_are_refused_at_connect_time(b: Backend) {
 async fn billing_time_is_bounded(b: Backend) {
     let app = spawn_app(b).await;
     let s = app.signup("ada@example.com").await.session;
-    for t in ["9999-12-31T23:59:59Z", "2200-01-01T00:00:00Z", "1969-12-31T23:59:59Z"] {
+    for t in [
+        "9999-12-31T23:59:59Z",
+        "2200-01-01T00:00:00Z",
+        "1969-12-31T23:59:59Z",
+    ] {
         let r = app
-            .post("/v1/test_clocks", &s, json!({"name": "c", "frozen_time": t}))
+            .post(
+                "/v1/test_clocks",
+                &s,
+                json!({"name": "c", "frozen_time": t}),
+            )
             .await;
         r.expect_problem(400, "validation_error");
         assert!(r.body["detail"].as_str().expect("detail").contains("2200"));
@@ -166,7 +177,10 @@ async fn billing_time_is_bounded(b: Backend) {
         )
         .await;
     let clock = id(clock.expect(201));
-    let product = id(app.post("/v1/products", &s, json!({"name": "P"})).await.expect(201));
+    let product = id(app
+        .post("/v1/products", &s, json!({"name": "P"}))
+        .await
+        .expect(201));
     let price = app
         .post(
             "/v1/prices",
@@ -216,7 +230,10 @@ async fn billing_time_is_bounded(b: Backend) {
         .as_str()
         .expect("period")
         .to_owned();
-    assert!(newest.as_str() <= stopped.as_str(), "{newest} after {stopped}");
+    assert!(
+        newest.as_str() <= stopped.as_str(),
+        "{newest} after {stopped}"
+    );
     app.stop().await;
 }
 
@@ -260,7 +277,10 @@ async fn idempotent_replays_keep_no_secret(b: Backend) {
     assert_eq!(bodies.len(), 2);
     for body in bodies.iter().flatten() {
         assert!(!body.contains(&secret) && !body.contains(&token), "{body}");
-        assert!(!body.contains("nf_test_") && !body.contains("nf_sess_"), "{body}");
+        assert!(
+            !body.contains("nf_test_") && !body.contains("nf_sess_"),
+            "{body}"
+        );
     }
 
     let key_again = app
@@ -283,9 +303,14 @@ async fn idempotent_replays_keep_no_secret(b: Backend) {
             &[("Idempotency-Key", "login-1")],
         )
         .await;
-    assert_eq!(session_again.expect(201)["session"]["token"], token.as_str());
+    assert_eq!(
+        session_again.expect(201)["session"]["token"],
+        token.as_str()
+    );
     // Another credential with the same key is another request, not a replay.
-    let (_, other) = app.create_key(&ada.session, json!({"name": "o"}), false).await;
+    let (_, other) = app
+        .create_key(&ada.session, json!({"name": "o"}), false)
+        .await;
     let fresh = app
         .call_with(
             Method::POST,
@@ -310,10 +335,11 @@ async fn usage_values_out_of_range_are_per_event_errors(b: Backend) {
     )
     .await
     .expect(201);
-    let customer = id(app.post("/v1/customers", &s, json!({"email": "c@example.com"})).await.expect(201));
-    let event = |id: &str, bytes: Value| {
-        json!({"id": id, "type": "upload", "customer": customer, "properties": {"bytes": bytes}})
-    };
+    let customer = id(app
+        .post("/v1/customers", &s, json!({"email": "c@example.com"}))
+        .await
+        .expect(201));
+    let event = |id: &str, bytes: Value| json!({"id": id, "type": "upload", "customer": customer, "properties": {"bytes": bytes}});
     let r = app
         .post(
             "/v1/events/batch",
@@ -330,7 +356,10 @@ async fn usage_values_out_of_range_are_per_event_errors(b: Backend) {
     let refused: Vec<(&Value, &Value)> = errors.iter().map(|e| (&e["index"], &e["code"])).collect();
     assert_eq!(
         refused,
-        [(&json!(0), &json!("invalid_value")), (&json!(1), &json!("invalid_value"))],
+        [
+            (&json!(0), &json!("invalid_value")),
+            (&json!(1), &json!("invalid_value"))
+        ],
         "{}",
         r.body
     );

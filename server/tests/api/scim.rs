@@ -590,7 +590,10 @@ async fn deactivation_cuts_a_members_access(b: Backend) {
             json!({"email": "bob@corp.example", "role": "viewer"}),
         )
         .await;
-    let invitation = invitation.expect(201)["token"].as_str().expect("token").to_owned();
+    let invitation = invitation.expect(201)["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
     app.post(
         "/v1/invitations/accept",
         &bob.session,
@@ -1028,18 +1031,25 @@ async fn a_directory_cannot_take_another_organizations_people(b: Backend) {
     .await;
     let path = format!("/Users/{}", id(&user));
     let members = app.get("/v1/members", &globex.session).await;
-    let members = members.expect(200)["data"].as_array().expect("members").clone();
+    let members = members.expect(200)["data"]
+        .as_array()
+        .expect("members")
+        .clone();
     assert_eq!(members.len(), 1, "{members:?}");
     scim(
         &app,
         Method::PATCH,
         &path,
         &token,
-        Some(patch(json!([{"op": "replace", "path": "active", "value": false}]))),
+        Some(patch(
+            json!([{"op": "replace", "path": "active", "value": false}]),
+        )),
     )
     .await
     .expect(200);
-    scim(&app, Method::DELETE, &path, &token, None).await.expect(204);
+    scim(&app, Method::DELETE, &path, &token, None)
+        .await
+        .expect(204);
     // Alice's session, organization and membership are as they were.
     app.get("/v1/users/me", &alice.session).await.expect(200);
     let hers = app.get("/v1/members", &alice.session).await;

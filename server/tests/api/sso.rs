@@ -741,10 +741,17 @@ async fn jit_links_only_accounts_the_organization_may(b: Backend) {
     let refused = browser_login(&app, &provider, &start, "alice@corp.test").await;
     refused.expect_problem(401, "sso_account_not_linked");
     let members = app.get("/v1/members", &globex.session).await;
-    assert_eq!(members.expect(200)["data"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        members.expect(200)["data"].as_array().map(Vec::len),
+        Some(1)
+    );
 
     let domain = app
-        .post("/v1/sso/domains", &globex.session, json!({"domain": "corp.test"}))
+        .post(
+            "/v1/sso/domains",
+            &globex.session,
+            json!({"domain": "corp.test"}),
+        )
         .await
         .expect(201)
         .clone();
@@ -754,7 +761,9 @@ async fn jit_links_only_accounts_the_organization_may(b: Backend) {
         record["value"].as_str().expect("value"),
     );
     let verify = format!("/v1/sso/domains/{}/verify", id(&domain));
-    app.post(&verify, &globex.session, json!({})).await.expect(200);
+    app.post(&verify, &globex.session, json!({}))
+        .await
+        .expect(200);
     let landed = browser_login(&app, &provider, &start, "alice@corp.test").await;
     assert_eq!(landed.status, StatusCode::SEE_OTHER, "{}", landed.body);
     let bound = session_of(&landed);
@@ -774,9 +783,16 @@ async fn jit_links_only_accounts_the_organization_may(b: Backend) {
         .await
         .expect_problem(401, "invalid_session");
     app.get("/v1/users/me", &alice.session).await.expect(200);
-    as_org(&app, &alice.session, &alice.org_id, Method::GET, "/v1/api_keys", None)
-        .await
-        .expect(200);
+    as_org(
+        &app,
+        &alice.session,
+        &alice.org_id,
+        Method::GET,
+        "/v1/api_keys",
+        None,
+    )
+    .await
+    .expect(200);
     app.stop().await;
 }
 

@@ -88,7 +88,12 @@ pub fn terms_of(r: &CouponRow) -> ApiResult<CouponTerms> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCouponRequest {
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S", example = "Launch week")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"\S",
+        example = "Launch week"
+    )]
     pub name: Option<String>,
     /// A percentage off: a decimal string over 0, up to 100 (at most 4 decimal places).
     /// Exactly one of `percent_off` and `amount_off`.
@@ -290,7 +295,12 @@ pub async fn get(
 #[serde(deny_unknown_fields)]
 pub struct UpdateCouponRequest {
     /// The only thing about a coupon that changes.
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S", example = "Launch week")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"\S",
+        example = "Launch week"
+    )]
     pub name: Option<String>,
 }
 

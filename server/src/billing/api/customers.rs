@@ -79,7 +79,12 @@ impl Customer {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerFields {
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S", example = "Globex GmbH")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"\S",
+        example = "Globex GmbH"
+    )]
     pub name: Option<String>,
     #[schema(example = "billing@globex.example", format = Email)]
     pub email: Option<String>,
@@ -162,6 +167,7 @@ impl CustomerFields {
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::Forbidden),
+        (status = 409, response = crate::openapi::Conflict),
     ),
     security(("api_key" = ["billing:write"]), ("session" = ["billing:write"]))
 )]
@@ -303,6 +309,7 @@ pub async fn get(
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::Forbidden),
+        (status = 409, response = crate::openapi::Conflict),
         (status = 404, response = crate::openapi::NotFound),
     ),
     security(("api_key" = ["billing:write"]), ("session" = ["billing:write"]))

@@ -69,7 +69,12 @@ fn check_description(d: Option<String>) -> ApiResult<Option<String>> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProductRequest {
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S", example = "Pro plan")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"\S",
+        example = "Pro plan"
+    )]
     pub name: String,
     pub description: Option<String>,
     #[serde(default)]

@@ -55,7 +55,12 @@ impl From<TaxRateRow> for TaxRate {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTaxRateRequest {
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S", example = "Sales tax")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"\S",
+        example = "Sales tax"
+    )]
     pub display_name: String,
     /// A decimal string, 0 to 100, at most 4 decimal places.
     #[schema(example = "8.25")]
@@ -202,7 +207,12 @@ pub async fn get(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTaxRateRequest {
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S", example = "Texas sales tax")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"\S",
+        example = "Texas sales tax"
+    )]
     pub display_name: Option<String>,
     /// False: added to no more subscriptions (existing ones keep it).
     pub active: Option<bool>,

@@ -56,7 +56,12 @@ pub(crate) fn sandbox_only(caller: &Caller) -> ApiResult<()> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTestClockRequest {
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S", example = "Annual renewal")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"\S",
+        example = "Annual renewal"
+    )]
     pub name: String,
     /// Where the clock starts (default: now).
     #[schema(example = "2027-01-31T10:00:00Z", format = DateTime)]

@@ -126,7 +126,12 @@ pub struct OidcRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateConnectionRequest {
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S", example = "Acme Okta")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"\S",
+        example = "Acme Okta"
+    )]
     pub name: String,
     pub kind: Kind,
     /// Required for kind `oidc`.

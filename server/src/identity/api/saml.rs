@@ -23,8 +23,8 @@ use crate::identity::login::Failure;
 use crate::identity::model::{Assertion, Profile, SamlSettings, ServiceProvider, check_redirect};
 use crate::identity::store::{self as db, ConnectionRow};
 use crate::ids::ConnectionId;
-use crate::tenancy::Env;
 use crate::outbound;
+use crate::tenancy::Env;
 use crate::webhooks::model::check_url;
 
 /// The protocol itself, from `identity::saml`.

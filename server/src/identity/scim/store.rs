@@ -6,8 +6,8 @@ use sqlx::{AnyConnection, AnyExecutor, FromRow};
 
 use super::schema::Kind;
 use crate::ids::OrgId;
-use crate::tenancy::Scope;
 use crate::secret;
+use crate::tenancy::Scope;
 
 // ---------- tokens ----------
 
@@ -95,13 +95,13 @@ pub async fn revoke_token(
         "UPDATE scim_tokens SET revoked_at = $4
          WHERE tenant_id = $1 AND env = $2 AND id = $3 AND revoked_at IS NULL",
     )
-        .bind(scope.org_id.as_str())
-        .bind(scope.env.as_str())
-        .bind(id)
-        .bind(now)
-        .execute(c)
-        .await
-        .map(|_| ())
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .bind(id)
+    .bind(now)
+    .execute(c)
+    .await
+    .map(|_| ())
 }
 
 /// Across tenants, by the token's hash: the token is what names the tenant.

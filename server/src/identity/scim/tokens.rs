@@ -76,7 +76,12 @@ pub struct ScimTokenWithSecret {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateScimTokenRequest {
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S", example = "Entra ID")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"\S",
+        example = "Entra ID"
+    )]
     pub name: String,
 }
 

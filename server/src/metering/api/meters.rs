@@ -77,7 +77,12 @@ fn shown(row: MeterRow) -> ApiResult<Meter> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateMeterRequest {
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S", example = "API calls")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"\S",
+        example = "API calls"
+    )]
     pub name: String,
     #[schema(example = "api_call")]
     pub event_type: String,
@@ -225,7 +230,12 @@ pub async fn get(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMeterRequest {
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S", example = "API requests")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"\S",
+        example = "API requests"
+    )]
     pub name: Option<String>,
     /// `archived` stops counting new events (for good); `active` is accepted only on an
     /// active meter.

@@ -85,7 +85,12 @@ fn new_secret(env: Env) -> (String, String) {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKeyRequest {
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S", example = "CI deploys")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"\S",
+        example = "CI deploys"
+    )]
     pub name: String,
     /// Permissions the key may use (default: all of the creator's). Never more than the
     /// creator holds.

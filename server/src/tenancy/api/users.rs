@@ -52,7 +52,12 @@ pub struct SignupRequest {
     )]
     pub password: String,
     /// Name of the first organization (default: "<email>'s organization").
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S", example = "Acme Inc.")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"\S",
+        example = "Acme Inc."
+    )]
     pub organization_name: Option<String>,
 }
 
