@@ -207,7 +207,8 @@ fn resolver(server: Option<SocketAddr>) -> anyhow::Result<TokioResolver> {
     // Verification must see a record as soon as it is published, and a name is checked each
     // time it is connected to: no caching.
     options.cache_size = 0;
-    options.timeout = Duration::from_secs(2);
+    // DNS_TIMEOUT around each lookup is the one bound: the resolver's own is longer.
+    options.timeout = DNS_TIMEOUT * 2;
     options.attempts = 1;
     Ok(builder.build()?)
 }

@@ -36,12 +36,7 @@ async fn witness() -> (u16, Arc<AtomicUsize>) {
 async fn internal_addresses_are_refused_in_live(b: Backend) {
     let app = spawn_app(b).await;
     let ada = app.signup("ada@example.com").await;
-    let (_, live) = app
-        .create_key(&ada.session, json!({"name": "l"}), true)
-        .await;
-    let (_, test) = app
-        .create_key(&ada.session, json!({"name": "t"}), false)
-        .await;
+    let (live, test) = app.live_and_test_keys(&ada.session).await;
     for url in [
         "https://[::ffff:127.0.0.1]/hook",
         "https://[::ffff:169.254.169.254]/latest/meta-data",
@@ -433,6 +428,8 @@ async fn silent_dns_fails_cleanly(b: Backend) {
         .post(&format!("/v1/sso/domains/{domain}/verify"), &s, json!({}))
         .await;
     r.expect_problem(422, "domain_verification_failed");
+    let detail = r.body["detail"].as_str().expect("detail");
+    assert!(detail.contains("no answer within 5 s"), "{detail}");
     drop((silent, tcp));
     app.stop().await;
 }

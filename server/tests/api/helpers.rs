@@ -286,6 +286,17 @@ impl TestApp {
         )
     }
 
+    /// A live and a test key of the session's organization: (live secret, test secret).
+    pub async fn live_and_test_keys(&self, session: &str) -> (String, String) {
+        let (_, live) = self
+            .create_key(session, json!({"name": "live"}), true)
+            .await;
+        let (_, test) = self
+            .create_key(session, json!({"name": "test"}), false)
+            .await;
+        (live, test)
+    }
+
     pub async fn stop(mut self) {
         if let Some(server) = self.server.take() {
             server.stop().await.expect("clean shutdown");

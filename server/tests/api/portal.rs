@@ -2,7 +2,6 @@
 //! from it is refused by the server, whatever the page's script does.
 
 use reqwest::Method;
-use serde_json::json;
 
 use crate::helpers::{Backend, spawn_app};
 
@@ -48,12 +47,7 @@ async fn portal_is_served_from_the_binary(b: Backend) {
 async fn live_keys_are_refused_from_the_portal(b: Backend) {
     let app = spawn_app(b).await;
     let ada = app.signup("ada@example.com").await;
-    let (_, live) = app
-        .create_key(&ada.session, json!({"name": "l"}), true)
-        .await;
-    let (_, test) = app
-        .create_key(&ada.session, json!({"name": "t"}), false)
-        .await;
+    let (live, test) = app.live_and_test_keys(&ada.session).await;
     for marker in [
         ("NeoForge-Portal", "playground"),
         ("Sec-Fetch-Site", "same-origin"),

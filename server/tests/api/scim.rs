@@ -85,6 +85,12 @@ fn patch(ops: Value) -> Value {
     json!({"schemas": [PATCH_OP], "Operations": ops})
 }
 
+/// PATCHes the SCIM user at `path` to `active: false`.
+async fn deactivate(app: &TestApp, token: &str, path: &str) -> Reply {
+    let ops = json!([{"op": "replace", "path": "active", "value": false}]);
+    scim(app, Method::PATCH, path, token, Some(patch(ops))).await
+}
+
 async fn tokens_are_managed_and_revocable(b: Backend) {
     let app = spawn_app(b).await;
     let owner = app.signup("owner@example.com").await;
@@ -726,16 +732,7 @@ async fn deactivation_cuts_a_members_access(b: Backend) {
         .await
         .expect_problem(404, "resource_not_found");
     let me = create_user(&app, &token, json!({"userName": "owner@example.com"})).await;
-    let r = scim(
-        &app,
-        Method::PATCH,
-        &format!("/Users/{}", id(&me)),
-        &token,
-        Some(patch(
-            json!([{"op": "replace", "path": "active", "value": false}]),
-        )),
-    )
-    .await;
+    let r = deactivate(&app, &token, &format!("/Users/{}", id(&me))).await;
     expect_scim_error(&r, 409, None);
     app.get("/v1/organization", &owner.session)
         .await
@@ -1036,17 +1033,7 @@ async fn a_directory_cannot_take_another_organizations_people(b: Backend) {
         .expect("members")
         .clone();
     assert_eq!(members.len(), 1, "{members:?}");
-    scim(
-        &app,
-        Method::PATCH,
-        &path,
-        &token,
-        Some(patch(
-            json!([{"op": "replace", "path": "active", "value": false}]),
-        )),
-    )
-    .await
-    .expect(200);
+    deactivate(&app, &token, &path).await.expect(200);
     scim(&app, Method::DELETE, &path, &token, None)
         .await
         .expect(204);
