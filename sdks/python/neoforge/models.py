@@ -285,6 +285,10 @@ class BillingSettings(_response.Model):
         return data
 
 
+BucketWidth = Literal["minute", "hour", "day"]
+"""The width of an analytics bucket."""
+
+
 @dataclass(frozen=True)
 class CancelSubscriptionRequest(_response.Model):
     at_period_end: Optional[bool] = None
@@ -357,7 +361,7 @@ class Condition(_response.Model):
     operator: Operator
     property: str
     """A property path, dot-separated: `model` or `usage.region`."""
-    value: Optional[Dict[str, Any]] = None
+    value: Optional[Any] = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Condition:
@@ -2389,7 +2393,7 @@ class RequestAnalytics(_response.Model):
     """Requests, errors and latency percentiles per bucket."""
 
     buckets: List[AnalyticsBucket]
-    interval: Interval
+    interval: BucketWidth
     truncated: bool
     """True when the range held more than 100,000 requests and only the first were counted."""
 

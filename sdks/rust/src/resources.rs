@@ -524,7 +524,7 @@ pub struct RequestLogAnalyticsParams {
     /// End of the series, exclusive (RFC 3339; default: now).
     pub created_lt: Option<String>,
     /// Bucket width (default `hour`). At most 1,440 buckets.
-    pub interval: Option<types::Interval>,
+    pub interval: Option<types::BucketWidth>,
 }
 
 impl RequestLog<'_> {
@@ -1441,7 +1441,7 @@ impl TestClocks<'_> {
             Err(e) => Err(Error::from_progenitor(e).await),
         }
     }
-    /// Move a test clock forward and run everything that falls due on its customers up to the new time — renewals, trial ends, invoice finalization, payment retries — in time order, each step at the time it falls due. Returns when the clock has caught up.
+    /// Move a test clock forward and run everything that falls due on its customers up to the new time — renewals, trial ends, invoice finalization, payment retries — in time order, each step at the time it falls due. Returns when the clock has caught up. One advance does at most 1,000 billing steps: past that it stops, the clock at the time the work reached, and answers `422 test_clock_advance_too_long`; advance again from there.
     ///
     /// `POST /v1/test_clocks/{id}/advance`
     pub async fn advance(
@@ -2601,7 +2601,7 @@ pub struct ScimTokensListParams {
 }
 
 impl Scim<'_> {
-    /// List the organization's SCIM tokens (both environments), newest first.
+    /// List the SCIM tokens of the caller's environment, newest first.
     ///
     /// `GET /v1/scim/tokens`
     pub async fn tokens_list(

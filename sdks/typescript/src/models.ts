@@ -115,6 +115,9 @@ export interface BillingSettings {
   dunning: Dunning;
 }
 
+/** The width of an analytics bucket. */
+export type BucketWidth = "minute" | "hour" | "day";
+
 export interface CancelSubscriptionRequest {
   /** End with the current period instead of now (default false). */
   at_period_end?: boolean;
@@ -142,7 +145,7 @@ export interface Condition {
   operator: Operator;
   /** A property path, dot-separated: `model` or `usage.region`. */
   property: string;
-  value?: Record<string, unknown>;
+  value?: unknown;
 }
 
 export interface Connection {
@@ -1019,7 +1022,7 @@ export interface ReplayedEvent {
 /** Requests, errors and latency percentiles per bucket. */
 export interface RequestAnalytics {
   buckets: AnalyticsBucket[];
-  interval: Interval;
+  interval: BucketWidth;
   /** True when the range held more than 100,000 requests and only the first were counted. */
   truncated: boolean;
 }

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import AsyncIterator, Iterator, Mapping, Optional
 
 from .. import _http, _pagination, _response
-from ..models import Interval, RequestAnalytics, RequestLogEntry, RequestLogEntryPage, StatusClass
+from ..models import BucketWidth, RequestAnalytics, RequestLogEntry, RequestLogEntryPage, StatusClass
 
 
 class RequestLogResource:
@@ -80,7 +80,7 @@ class RequestLogResource:
         route: Optional[str] = None,
         created_gte: Optional[str] = None,
         created_lt: Optional[str] = None,
-        interval: Optional[Interval] = None,
+        interval: Optional[BucketWidth] = None,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
@@ -170,7 +170,7 @@ class AsyncRequestLogResource:
         route: Optional[str] = None,
         created_gte: Optional[str] = None,
         created_lt: Optional[str] = None,
-        interval: Optional[Interval] = None,
+        interval: Optional[BucketWidth] = None,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,

@@ -24,7 +24,7 @@ class ScimResource:
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
     ) -> ScimTokenPage:
-        """List the organization's SCIM tokens (both environments), newest first."""
+        """List the SCIM tokens of the caller's environment, newest first."""
         response = self._transport.request(
             _http.RequestOptions(
                 "GET",
@@ -121,7 +121,7 @@ class AsyncScimResource:
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
     ) -> ScimTokenPage:
-        """List the organization's SCIM tokens (both environments), newest first."""
+        """List the SCIM tokens of the caller's environment, newest first."""
         response = await self._transport.request(
             _http.RequestOptions(
                 "GET",

@@ -114,7 +114,9 @@ class TestClocksResource:
     ) -> TestClock:
         """Move a test clock forward and run everything that falls due on its customers up to the
         new time — renewals, trial ends, invoice finalization, payment retries — in time order,
-        each step at the time it falls due. Returns when the clock has caught up.
+        each step at the time it falls due. Returns when the clock has caught up. One advance does
+        at most 1,000 billing steps: past that it stops, the clock at the time the work reached,
+        and answers `422 test_clock_advance_too_long`; advance again from there.
         """
         response = self._transport.request(
             _http.RequestOptions(
@@ -235,7 +237,9 @@ class AsyncTestClocksResource:
     ) -> TestClock:
         """Move a test clock forward and run everything that falls due on its customers up to the
         new time — renewals, trial ends, invoice finalization, payment retries — in time order,
-        each step at the time it falls due. Returns when the clock has caught up.
+        each step at the time it falls due. Returns when the clock has caught up. One advance does
+        at most 1,000 billing steps: past that it stops, the clock at the time the work reached,
+        and answers `422 test_clock_advance_too_long`; advance again from there.
         """
         response = await self._transport.request(
             _http.RequestOptions(

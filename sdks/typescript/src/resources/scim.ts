@@ -19,7 +19,7 @@ export class ScimResource {
     this.#http = http;
   }
 
-  /** List the organization's SCIM tokens (both environments), newest first. */
+  /** List the SCIM tokens of the caller's environment, newest first. */
   tokensList(params: ScimTokensListParams = {}, options?: RequestOptions): Promise<WithResponse<ScimTokenPage>> {
     return this.#http.call<ScimTokenPage>(
       { method: "GET", path: "/v1/scim/tokens", query: params, idempotent: false },

@@ -51,7 +51,9 @@ export class TestClocksResource {
   /**
    * Move a test clock forward and run everything that falls due on its customers up to the
    * new time — renewals, trial ends, invoice finalization, payment retries — in time order,
-   * each step at the time it falls due. Returns when the clock has caught up.
+   * each step at the time it falls due. Returns when the clock has caught up. One advance does
+   * at most 1,000 billing steps: past that it stops, the clock at the time the work reached,
+   * and answers `422 test_clock_advance_too_long`; advance again from there.
    */
   advance(id: TestClockId, body: AdvanceTestClockRequest, options?: RequestOptions): Promise<WithResponse<TestClock>> {
     return this.#http.call<TestClock>(
