@@ -104,6 +104,10 @@ fn rust_type(ty: minijinja::Value) -> Result<String, minijinja::Error> {
 
 fn render_type(ty: &TypeRef) -> String {
     match ty {
+        // progenitor's builders take times as chrono's, so the wrapper does too.
+        TypeRef::String { format: Some(f) } if f == "date-time" => {
+            "chrono::DateTime<chrono::Utc>".into()
+        }
         TypeRef::String { .. } | TypeRef::Enum { .. } => "String".into(),
         TypeRef::Integer { .. } => "u64".into(),
         TypeRef::Number { .. } => "f64".into(),
@@ -183,6 +187,9 @@ pub fn sample(api: &Api, resource: &Resource, op: &Operation) -> anyhow::Result<
             .filter(|p| p.required)
             .map(|p| {
                 let value = match (&p.ty, example::param(api, p)) {
+                    (TypeRef::String { format: Some(f) }, v) if f == "date-time" => {
+                        format!("{v}.parse().expect(\"an RFC 3339 time\")")
+                    }
                     (TypeRef::String { .. }, v) => format!("{v}.into()"),
                     (TypeRef::Integer { .. } | TypeRef::Boolean, v) => v.to_string(),
                     _ => anyhow::bail!(

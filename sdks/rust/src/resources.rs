@@ -507,9 +507,9 @@ pub struct RequestLogListParams {
     /// Only this route template (`/v1/api_keys/{id}`).
     pub route: Option<String>,
     /// Only requests at or after this time (RFC 3339).
-    pub created_gte: Option<String>,
+    pub created_gte: Option<chrono::DateTime<chrono::Utc>>,
     /// Only requests before this time (RFC 3339).
-    pub created_lt: Option<String>,
+    pub created_lt: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Query parameters of [`RequestLog::analytics`].
@@ -520,9 +520,9 @@ pub struct RequestLogAnalyticsParams {
     /// Only this route template.
     pub route: Option<String>,
     /// Start of the series (RFC 3339; default: 24 hours before `created_lt`).
-    pub created_gte: Option<String>,
+    pub created_gte: Option<chrono::DateTime<chrono::Utc>>,
     /// End of the series, exclusive (RFC 3339; default: now).
-    pub created_lt: Option<String>,
+    pub created_lt: Option<chrono::DateTime<chrono::Utc>>,
     /// Bucket width (default `hour`). At most 1,440 buckets.
     pub interval: Option<types::BucketWidth>,
 }
@@ -643,9 +643,9 @@ pub struct AuditEventsListParams {
     /// Only events about this resource id.
     pub target_id: Option<String>,
     /// Only events at or after this time (RFC 3339).
-    pub created_gte: Option<String>,
+    pub created_gte: Option<chrono::DateTime<chrono::Utc>>,
     /// Only events before this time (RFC 3339).
-    pub created_lt: Option<String>,
+    pub created_lt: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl AuditEvents<'_> {
@@ -1966,9 +1966,9 @@ pub struct MetersUsageParams {
     /// A customer's id or external id; absent: all customers together.
     pub customer: Option<String>,
     /// Start (RFC 3339), inclusive. With a window, moved back to the window's start.
-    pub from: Option<String>,
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
     /// End (RFC 3339), exclusive. With a window, moved on to a window's end.
-    pub to: Option<String>,
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
     /// Split the range into windows; absent: one value for exactly `[from, to)`.
     pub window: Option<types::Window>,
     /// Comma-separated dimensions of the meter's `group_by` to split the values by.
