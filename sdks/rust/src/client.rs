@@ -702,8 +702,8 @@ pub mod types {
     pub struct CreateApiKeyRequest {
         ///When the key stops working (RFC 3339, in the future).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub expires_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-        pub name: CreateApiKeyRequestName,
+        pub expires_at: ::std::option::Option<::std::string::String>,
+        pub name: ::std::string::String,
         /**Permissions the key may use (default: all of the creator's). Never more than the
         creator holds.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -712,64 +712,6 @@ pub mod types {
     impl CreateApiKeyRequest {
         pub fn builder() -> builder::CreateApiKeyRequest {
             Default::default()
-        }
-    }
-    ///`CreateApiKeyRequestName`
-    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-    #[serde(transparent)]
-    pub struct CreateApiKeyRequestName(::std::string::String);
-    impl ::std::ops::Deref for CreateApiKeyRequestName {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<CreateApiKeyRequestName> for ::std::string::String {
-        fn from(value: CreateApiKeyRequestName) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for CreateApiKeyRequestName {
-        type Err = self::error::ConversionError;
-        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 200usize {
-                return Err("longer than 200 characters".into());
-            }
-            if value.chars().count() < 1usize {
-                return Err("shorter than 1 characters".into());
-            }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
-                ::std::sync::LazyLock::new(|| ::regress::Regex::new("\\S").unwrap());
-            if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"\\S\"".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for CreateApiKeyRequestName {
-        type Error = self::error::ConversionError;
-        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for CreateApiKeyRequestName {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for CreateApiKeyRequestName {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
         }
     }
     ///`CreateConnectionRequest`
@@ -1266,70 +1208,12 @@ pub mod types {
     pub struct CreateRoleRequest {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub description: ::std::option::Option<::std::string::String>,
-        pub name: CreateRoleRequestName,
+        pub name: ::std::string::String,
         pub permissions: ::std::vec::Vec<::std::string::String>,
     }
     impl CreateRoleRequest {
         pub fn builder() -> builder::CreateRoleRequest {
             Default::default()
-        }
-    }
-    ///`CreateRoleRequestName`
-    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-    #[serde(transparent)]
-    pub struct CreateRoleRequestName(::std::string::String);
-    impl ::std::ops::Deref for CreateRoleRequestName {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<CreateRoleRequestName> for ::std::string::String {
-        fn from(value: CreateRoleRequestName) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for CreateRoleRequestName {
-        type Err = self::error::ConversionError;
-        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 200usize {
-                return Err("longer than 200 characters".into());
-            }
-            if value.chars().count() < 1usize {
-                return Err("shorter than 1 characters".into());
-            }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
-                ::std::sync::LazyLock::new(|| ::regress::Regex::new("\\S").unwrap());
-            if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"\\S\"".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for CreateRoleRequestName {
-        type Error = self::error::ConversionError;
-        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for CreateRoleRequestName {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for CreateRoleRequestName {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
         }
     }
     ///`CreateScimTokenRequest`
@@ -3390,69 +3274,11 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(deny_unknown_fields)]
     pub struct OrganizationRequest {
-        pub name: OrganizationRequestName,
+        pub name: ::std::string::String,
     }
     impl OrganizationRequest {
         pub fn builder() -> builder::OrganizationRequest {
             Default::default()
-        }
-    }
-    ///`OrganizationRequestName`
-    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-    #[serde(transparent)]
-    pub struct OrganizationRequestName(::std::string::String);
-    impl ::std::ops::Deref for OrganizationRequestName {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<OrganizationRequestName> for ::std::string::String {
-        fn from(value: OrganizationRequestName) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for OrganizationRequestName {
-        type Err = self::error::ConversionError;
-        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 200usize {
-                return Err("longer than 200 characters".into());
-            }
-            if value.chars().count() < 1usize {
-                return Err("shorter than 1 characters".into());
-            }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
-                ::std::sync::LazyLock::new(|| ::regress::Regex::new("\\S").unwrap());
-            if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"\\S\"".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for OrganizationRequestName {
-        type Error = self::error::ConversionError;
-        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for OrganizationRequestName {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for OrganizationRequestName {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
         }
     }
     ///`Package`
@@ -4341,71 +4167,13 @@ pub mod types {
         pub email: ::std::string::String,
         ///Name of the first organization (default: "<email>'s organization").
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub organization_name: ::std::option::Option<SignupRequestOrganizationName>,
+        pub organization_name: ::std::option::Option<::std::string::String>,
         ///10 to 256 characters.
         pub password: SignupRequestPassword,
     }
     impl SignupRequest {
         pub fn builder() -> builder::SignupRequest {
             Default::default()
-        }
-    }
-    ///Name of the first organization (default: "<email>'s organization").
-    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-    #[serde(transparent)]
-    pub struct SignupRequestOrganizationName(::std::string::String);
-    impl ::std::ops::Deref for SignupRequestOrganizationName {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<SignupRequestOrganizationName> for ::std::string::String {
-        fn from(value: SignupRequestOrganizationName) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for SignupRequestOrganizationName {
-        type Err = self::error::ConversionError;
-        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 200usize {
-                return Err("longer than 200 characters".into());
-            }
-            if value.chars().count() < 1usize {
-                return Err("shorter than 1 characters".into());
-            }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
-                ::std::sync::LazyLock::new(|| ::regress::Regex::new("\\S").unwrap());
-            if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"\\S\"".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for SignupRequestOrganizationName {
-        type Error = self::error::ConversionError;
-        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for SignupRequestOrganizationName {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for SignupRequestOrganizationName {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
         }
     }
     ///10 to 256 characters.
@@ -5420,71 +5188,13 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub description: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub name: ::std::option::Option<UpdateRoleRequestName>,
+        pub name: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub permissions: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     }
     impl UpdateRoleRequest {
         pub fn builder() -> builder::UpdateRoleRequest {
             Default::default()
-        }
-    }
-    ///`UpdateRoleRequestName`
-    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-    #[serde(transparent)]
-    pub struct UpdateRoleRequestName(::std::string::String);
-    impl ::std::ops::Deref for UpdateRoleRequestName {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<UpdateRoleRequestName> for ::std::string::String {
-        fn from(value: UpdateRoleRequestName) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for UpdateRoleRequestName {
-        type Err = self::error::ConversionError;
-        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 200usize {
-                return Err("longer than 200 characters".into());
-            }
-            if value.chars().count() < 1usize {
-                return Err("shorter than 1 characters".into());
-            }
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
-                ::std::sync::LazyLock::new(|| ::regress::Regex::new("\\S").unwrap());
-            if PATTERN.find(value).is_none() {
-                return Err("doesn't match pattern \"\\S\"".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for UpdateRoleRequestName {
-        type Error = self::error::ConversionError;
-        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for UpdateRoleRequestName {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for UpdateRoleRequestName {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
         }
     }
     ///`UpdateSubscriptionRequest`
@@ -7941,10 +7651,10 @@ pub mod types {
         #[derive(Clone, Debug)]
         pub struct CreateApiKeyRequest {
             expires_at: ::std::result::Result<
-                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            name: ::std::result::Result<super::CreateApiKeyRequestName, ::std::string::String>,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
             scopes: ::std::result::Result<
                 ::std::option::Option<::std::vec::Vec<::std::string::String>>,
                 ::std::string::String,
@@ -7962,9 +7672,7 @@ pub mod types {
         impl CreateApiKeyRequest {
             pub fn expires_at<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<
-                        ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                    >,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.expires_at = value
@@ -7974,7 +7682,7 @@ pub mod types {
             }
             pub fn name<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::CreateApiKeyRequestName>,
+                T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
                 self.name = value
@@ -9038,7 +8746,7 @@ pub mod types {
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            name: ::std::result::Result<super::CreateRoleRequestName, ::std::string::String>,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
             permissions: ::std::result::Result<
                 ::std::vec::Vec<::std::string::String>,
                 ::std::string::String,
@@ -9066,7 +8774,7 @@ pub mod types {
             }
             pub fn name<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::CreateRoleRequestName>,
+                T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
                 self.name = value
@@ -13398,7 +13106,7 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct OrganizationRequest {
-            name: ::std::result::Result<super::OrganizationRequestName, ::std::string::String>,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
         }
         impl ::std::default::Default for OrganizationRequest {
             fn default() -> Self {
@@ -13410,7 +13118,7 @@ pub mod types {
         impl OrganizationRequest {
             pub fn name<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::OrganizationRequestName>,
+                T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
                 self.name = value
@@ -15855,7 +15563,7 @@ pub mod types {
         pub struct SignupRequest {
             email: ::std::result::Result<::std::string::String, ::std::string::String>,
             organization_name: ::std::result::Result<
-                ::std::option::Option<super::SignupRequestOrganizationName>,
+                ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             password: ::std::result::Result<super::SignupRequestPassword, ::std::string::String>,
@@ -15882,9 +15590,7 @@ pub mod types {
             }
             pub fn organization_name<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<
-                        ::std::option::Option<super::SignupRequestOrganizationName>,
-                    >,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.organization_name = value.try_into().map_err(|e| {
@@ -17782,7 +17488,7 @@ pub mod types {
                 ::std::string::String,
             >,
             name: ::std::result::Result<
-                ::std::option::Option<super::UpdateRoleRequestName>,
+                ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             permissions: ::std::result::Result<
@@ -17812,7 +17518,7 @@ pub mod types {
             }
             pub fn name<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::UpdateRoleRequestName>>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.name = value
@@ -21270,8 +20976,8 @@ pub mod builder {
         client: &'a super::Client,
         action: Result<Option<::std::string::String>, String>,
         actor_id: Result<Option<::std::string::String>, String>,
-        created_gte: Result<Option<::chrono::DateTime<::chrono::offset::Utc>>, String>,
-        created_lt: Result<Option<::chrono::DateTime<::chrono::offset::Utc>>, String>,
+        created_gte: Result<Option<::std::string::String>, String>,
+        created_lt: Result<Option<::std::string::String>, String>,
         limit: Result<Option<::std::num::NonZeroU64>, String>,
         starting_after: Result<Option<::std::string::String>, String>,
         target_id: Result<Option<::std::string::String>, String>,
@@ -21309,28 +21015,20 @@ pub mod builder {
         }
         pub fn created_gte<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+            V: std::convert::TryInto<::std::string::String>,
         {
-            self.created_gte = value
-                .try_into()
-                .map(Some)
-                .map_err(|_| {
-                    "conversion to `:: chrono :: DateTime < :: chrono :: offset :: Utc >` for created_gte failed"
-                        .to_string()
-                });
+            self.created_gte = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for created_gte failed".to_string()
+            });
             self
         }
         pub fn created_lt<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+            V: std::convert::TryInto<::std::string::String>,
         {
-            self.created_lt = value
-                .try_into()
-                .map(Some)
-                .map_err(|_| {
-                    "conversion to `:: chrono :: DateTime < :: chrono :: offset :: Utc >` for created_lt failed"
-                        .to_string()
-                });
+            self.created_lt = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for created_lt failed".to_string()
+            });
             self
         }
         pub fn limit<V>(mut self, value: V) -> Self

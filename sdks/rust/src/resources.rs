@@ -643,9 +643,9 @@ pub struct AuditEventsListParams {
     /// Only events about this resource id.
     pub target_id: Option<String>,
     /// Only events at or after this time (RFC 3339).
-    pub created_gte: Option<chrono::DateTime<chrono::Utc>>,
+    pub created_gte: Option<String>,
     /// Only events before this time (RFC 3339).
-    pub created_lt: Option<chrono::DateTime<chrono::Utc>>,
+    pub created_lt: Option<String>,
 }
 
 impl AuditEvents<'_> {

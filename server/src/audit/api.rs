@@ -65,10 +65,8 @@ pub struct AuditQuery {
     /// Only events about this resource id.
     pub target_id: Option<String>,
     /// Only events at or after this time (RFC 3339).
-    #[param(format = DateTime)]
     pub created_gte: Option<String>,
     /// Only events before this time (RFC 3339).
-    #[param(format = DateTime)]
     pub created_lt: Option<String>,
 }
 

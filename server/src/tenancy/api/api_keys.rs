@@ -85,19 +85,14 @@ fn new_secret(env: Env) -> (String, String) {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKeyRequest {
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"\S",
-        example = "CI deploys"
-    )]
+    #[schema(example = "CI deploys")]
     pub name: String,
     /// Permissions the key may use (default: all of the creator's). Never more than the
     /// creator holds.
     #[schema(example = json!(["api_keys:read", "audit:read"]))]
     pub scopes: Option<Vec<String>>,
     /// When the key stops working (RFC 3339, in the future).
-    #[schema(example = "2027-01-01T00:00:00Z", format = DateTime)]
+    #[schema(example = "2027-01-01T00:00:00Z")]
     pub expires_at: Option<String>,
 }
 

@@ -77,7 +77,7 @@ impl Invitation {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateInvitationRequest {
-    #[schema(example = "grace@example.com", format = Email)]
+    #[schema(example = "grace@example.com")]
     pub email: String,
     /// A built-in role name or a custom role id.
     #[schema(example = "developer")]

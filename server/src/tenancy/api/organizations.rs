@@ -45,12 +45,7 @@ impl From<OrgRow> for Organization {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrganizationRequest {
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"\S",
-        example = "Acme Inc."
-    )]
+    #[schema(example = "Acme Inc.")]
     pub name: String,
 }
 

@@ -112,7 +112,7 @@ fn parse_permissions(raw: &[String]) -> ApiResult<PermissionSet> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRoleRequest {
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S", example = "support")]
+    #[schema(example = "support")]
     pub name: String,
     #[serde(default)]
     pub description: String,
@@ -123,7 +123,6 @@ pub struct CreateRoleRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateRoleRequest {
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: Option<String>,
     pub description: Option<String>,
     pub permissions: Option<Vec<String>>,

@@ -72,7 +72,7 @@ pub fn created_with_cookie(state: &AppState, token: &str, body: impl Serialize) 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
-    #[schema(example = "ada@example.com", format = Email)]
+    #[schema(example = "ada@example.com")]
     pub email: String,
     #[schema(example = "correct horse battery staple")]
     pub password: String,

@@ -42,7 +42,7 @@ impl From<UserRow> for User {
 #[serde(deny_unknown_fields)]
 pub struct SignupRequest {
     /// Normalised to lower case.
-    #[schema(example = "ada@example.com", format = Email)]
+    #[schema(example = "ada@example.com")]
     pub email: String,
     /// 10 to 256 characters.
     #[schema(
@@ -52,12 +52,7 @@ pub struct SignupRequest {
     )]
     pub password: String,
     /// Name of the first organization (default: "<email>'s organization").
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"\S",
-        example = "Acme Inc."
-    )]
+    #[schema(example = "Acme Inc.")]
     pub organization_name: Option<String>,
 }
 

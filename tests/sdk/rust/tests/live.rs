@@ -72,7 +72,7 @@ impl Live {
         let key = session
             .api_keys()
             .create(types::CreateApiKeyRequest {
-                name: "sdk".parse().expect("a valid name"),
+                name: "sdk".into(),
                 scopes: None,
                 expires_at: None,
             })
@@ -132,7 +132,7 @@ async fn creates_are_idempotent_and_responses_carry_request_ids() {
     let created = client
         .api_keys()
         .create(types::CreateApiKeyRequest {
-            name: "twice".parse().expect("a valid name"),
+            name: "twice".into(),
             scopes: None,
             expires_at: None,
         })
@@ -154,7 +154,7 @@ async fn creates_are_idempotent_and_responses_carry_request_ids() {
             .insert("idempotency-key", "fixed-key-1".parse().expect("header"));
     });
     let body = || types::CreateApiKeyRequest {
-        name: "once".parse().expect("a valid name"),
+        name: "once".into(),
         scopes: None,
         expires_at: None,
     };
@@ -164,7 +164,7 @@ async fn creates_are_idempotent_and_responses_carry_request_ids() {
     let err = keyed
         .api_keys()
         .create(types::CreateApiKeyRequest {
-            name: "different".parse().expect("a valid name"),
+            name: "different".into(),
             scopes: None,
             expires_at: None,
         })
@@ -182,7 +182,7 @@ async fn retries_recover_from_injected_503_and_429() {
     let secret = client
         .api_keys()
         .create(types::CreateApiKeyRequest {
-            name: "r".parse().expect("a valid name"),
+            name: "r".into(),
             scopes: None,
             expires_at: None,
         })
@@ -215,7 +215,7 @@ async fn retries_recover_from_injected_503_and_429() {
     let created = limited
         .api_keys()
         .create(types::CreateApiKeyRequest {
-            name: "after 429".parse().expect("a valid name"),
+            name: "after 429".into(),
             scopes: None,
             expires_at: None,
         })
@@ -234,7 +234,7 @@ async fn auto_paging_walks_every_page() {
         let k = client
             .api_keys()
             .create(types::CreateApiKeyRequest {
-                name: format!("p{i}").parse().expect("a valid name"),
+                name: format!("p{i}"),
                 scopes: None,
                 expires_at: None,
             })
