@@ -54,14 +54,8 @@ impl MasterKey {
     /// request's credential, key and body seal its stored response, so the database alone
     /// cannot read the secrets a replay answers with.
     pub fn derived(parts: &[&[u8]]) -> Self {
-        use sha2::{Digest, Sha256};
-        let mut h = Sha256::new();
-        h.update(b"neoforge.derived-key.v1");
-        for p in parts {
-            h.update((p.len() as u64).to_le_bytes());
-            h.update(p);
-        }
-        MasterKey(h.finalize().into())
+        let domain: &[u8] = b"neoforge.derived-key.v1";
+        MasterKey(crate::secret::digest_bytes(&[&[domain], parts].concat()))
     }
 
     /// Encrypts `plaintext`, bound to `context` (which `open` must be given again).

@@ -27,12 +27,17 @@ pub fn hash_token(token: &str) -> String {
 
 /// Hex SHA-256 of arbitrary bytes (request fingerprints).
 pub fn digest(parts: &[&[u8]]) -> String {
+    hex::encode(digest_bytes(parts))
+}
+
+/// SHA-256 of the parts, each prefixed by its length, so that no two lists of parts collide.
+pub fn digest_bytes(parts: &[&[u8]]) -> [u8; 32] {
     let mut h = Sha256::new();
     for p in parts {
         h.update((p.len() as u64).to_le_bytes());
         h.update(p);
     }
-    hex::encode(h.finalize())
+    h.finalize().into()
 }
 
 /// The `password_hash` of an account made by provisioning (SCIM, SSO): not a PHC string, so

@@ -71,10 +71,9 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
         Err(_) => return ApiError::PayloadTooLarge.into_response(),
     };
     let target = parts.uri.path_and_query().map_or("", |p| p.as_str());
-    let request = [parts.method.as_str().as_bytes(), target.as_bytes(), &body];
-    let fingerprint = secret::digest(&request);
+    let fingerprint = secret::digest(&[parts.method.as_str().as_bytes(), target.as_bytes(), &body]);
     let seal = Seal {
-        key: MasterKey::derived(&[&credential, key.as_bytes(), fingerprint.as_bytes(), &body]),
+        key: MasterKey::derived(&[&credential, key.as_bytes(), &body]),
         context: format!("idempotency/{scope}/{key}"),
     };
 

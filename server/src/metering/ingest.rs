@@ -327,26 +327,24 @@ async fn write_loop(
         for (scope, jobs) in by_scope {
             match commit(&db, &scope, &jobs, written.as_mut()).await {
                 Ok(done) => answer(&alerts, &scope, jobs, done),
-                Err(e) if jobs.len() == 1 => {
-                    if let Some(w) = written.as_mut() {
-                        w.forget();
-                    }
-                    if let Some(job) = jobs.into_iter().next() {
-                        let _ = job.reply.send(Err(for_request(e)));
-                    }
-                }
                 // One request's events (usage past the rollups' range) must not fail the
-                // others of its group: each is tried alone.
-                Err(_) => {
+                // others of its group: each is tried again alone; a group of one has its
+                // answer already.
+                Err(e) => {
+                    written.iter_mut().for_each(Written::forget);
+                    let mut alone = (jobs.len() == 1).then_some(e);
                     for job in jobs {
-                        if let Some(w) = written.as_mut() {
-                            w.forget();
-                        }
-                        match commit(&db, &scope, std::slice::from_ref(&job), written.as_mut())
-                            .await
-                        {
+                        let outcome = match alone.take() {
+                            Some(e) => Err(e),
+                            None => {
+                                let one = std::slice::from_ref(&job);
+                                commit(&db, &scope, one, written.as_mut()).await
+                            }
+                        };
+                        match outcome {
                             Ok(done) => answer(&alerts, &scope, vec![job], done),
                             Err(e) => {
+                                written.iter_mut().for_each(Written::forget);
                                 let _ = job.reply.send(Err(for_request(e)));
                             }
                         }

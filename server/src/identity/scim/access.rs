@@ -2,9 +2,9 @@
 //! organization. The account is linked once the resource carries an email address (its
 //! primary or work email, else a userName that is one): an existing account with that email
 //! is linked only where `identity::link` allows it (else the SCIM user stays unlinked, without
-//! access), and an address without one gets one without a usable password. `active: false` suspends the
-//! membership, revokes the member's API keys in both environments and logs them out;
-//! `active: true` restores the membership, not the keys. Deleting the SCIM user removes the
+//! access), and an address without one gets one without a usable password. `active: false`
+//! suspends the membership, revokes the member's API keys in both environments and ends their
+//! sessions bound to the organization; `active: true` restores the membership, not the keys. Deleting the SCIM user removes the
 //! membership.
 
 use serde_json::Value;
