@@ -5,22 +5,54 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use time::OffsetDateTime;
 
-/// Wall-clock time plus an offset that only tests change.
-#[derive(Clone, Default)]
+/// Wall-clock time plus an offset that only tests change. A test that compares times with
+/// the server's own (a signature's tolerance, say) stops it, so that however slowly the test
+/// runs, only `advance` moves it.
+#[derive(Clone)]
 pub struct Clock {
     offset_ms: Arc<AtomicI64>,
+    /// Where it stands when stopped, else `RUNNING`.
+    stopped_at_ms: Arc<AtomicI64>,
+}
+
+const RUNNING: i64 = i64::MIN;
+
+impl Default for Clock {
+    fn default() -> Clock {
+        Clock {
+            offset_ms: Arc::default(),
+            stopped_at_ms: Arc::new(AtomicI64::new(RUNNING)),
+        }
+    }
 }
 
 impl Clock {
     /// Unix milliseconds.
     pub fn now_ms(&self) -> i64 {
-        let wall = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
-        wall + self.offset_ms.load(Ordering::Relaxed)
+        match self.stopped_at_ms.load(Ordering::Relaxed) {
+            RUNNING => {
+                let wall = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+                wall + self.offset_ms.load(Ordering::Relaxed)
+            }
+            at => at,
+        }
     }
 
     pub fn advance(&self, by: std::time::Duration) {
         let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
-        self.offset_ms.fetch_add(ms, Ordering::Relaxed);
+        let stopped = self
+            .stopped_at_ms
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |at| {
+                (at != RUNNING).then(|| at.saturating_add(ms))
+            });
+        if stopped.is_err() {
+            self.offset_ms.fetch_add(ms, Ordering::Relaxed);
+        }
+    }
+
+    /// Stops the clock where it is; from then on only `advance` moves it.
+    pub fn stop(&self) {
+        self.stopped_at_ms.store(self.now_ms(), Ordering::Relaxed);
     }
 }
 
@@ -101,5 +133,16 @@ mod tests {
         let before = c.now_ms();
         c.advance(std::time::Duration::from_secs(3600));
         assert!(c.now_ms() - before >= 3_600_000);
+    }
+
+    #[test]
+    fn a_stopped_clock_moves_only_when_advanced() {
+        let c = Clock::default();
+        c.stop();
+        let at = c.now_ms();
+        std::thread::sleep(std::time::Duration::from_millis(5)); // wall time passes: not a wait
+        assert_eq!(c.now_ms(), at);
+        c.advance(std::time::Duration::from_secs(1));
+        assert_eq!(c.now_ms(), at + 1000);
     }
 }

@@ -10,7 +10,6 @@ import ipaddress
 
 import json
 import sys
-import time
 
 from dnslib import A, AAAA, QTYPE, RCODE, RR, TXT
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
@@ -52,10 +51,10 @@ def main():
         address="127.0.0.1",
         logger=DNSLogger("-request,-reply,-truncated,-error,-recv,-send,-data"),
     )
-    server.start_thread()
+    # Bound on construction: the port is known before serving starts, and queries wait in
+    # the socket's buffer meanwhile.
     print(server.server.server_address[1], flush=True)
-    while server.isAlive():
-        time.sleep(0.5)
+    server.start()
 
 
 if __name__ == "__main__":

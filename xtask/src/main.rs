@@ -86,9 +86,19 @@ pub fn run(cmd: &mut Command) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Through the server binary's `spec` subcommand: linking the server into xtask would compile
+/// it a second time, with other features, on every `cargo xtask` run.
 fn spec() -> anyhow::Result<()> {
+    let out = cargo()
+        .args(["run", "--quiet", "--package", "neoforge-server", "--", "spec"])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("cannot run the server's spec subcommand")?;
+    if !out.status.success() {
+        bail!("the server's spec subcommand failed: {}", out.status);
+    }
     let path = root().join("openapi/v1.json");
-    std::fs::write(&path, neoforge_server::openapi::render())?;
+    std::fs::write(&path, out.stdout)?;
     eprintln!("wrote {}", path.display());
     Ok(())
 }
@@ -135,6 +145,7 @@ fn test() -> anyhow::Result<()> {
         .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
         .current_dir(root().join("tests/identity")))?;
     // The SAML module is behind a feature (its C libraries, see .ci/run); test it too.
+    // This also builds target/debug/neoforge, which the SDK suites then run: one build.
     run(cargo()
         .args(["test", "--workspace", "--features", "neoforge-server/saml"])
         .env("NEOFORGE_TEST_PYTHON", &python))?;

@@ -117,7 +117,10 @@ async fn scopes_narrow_a_key(b: Backend) {
 async fn keys_expire(b: Backend) {
     let app = spawn_app(b).await;
     let ada = app.signup("ada@example.com").await;
-    let now = time::OffsetDateTime::now_utc();
+    let now = time::OffsetDateTime::from_unix_timestamp_nanos(
+        i128::from(app.clock().now_ms()) * 1_000_000,
+    )
+    .expect("the server's time");
     let in_an_hour = (now + time::Duration::hours(1))
         .format(&time::format_description::well_known::Rfc3339)
         .expect("fmt");

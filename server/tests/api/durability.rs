@@ -4,11 +4,10 @@
 
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, fresh_postgres_database};
+use crate::helpers::{Backend, PATIENCE, eventually, fresh_postgres_database};
 
 const STREAMS: usize = 4;
 const BATCHES_PER_STREAM: usize = 60;
@@ -20,36 +19,40 @@ struct Server {
 }
 
 impl Server {
+    /// Starts the binary on a port of its own choosing and returns once it says, in its log,
+    /// that it is listening (after migrating): no port picked here that another test could
+    /// take first.
     async fn start(url: &str) -> Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("port")
-            .port();
         let mut child = Command::new(env!("CARGO_BIN_EXE_neoforge"))
-            .args([
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--database-url",
-                url,
-            ])
-            .env("NEOFORGE_LOG", "error")
-            .stdout(Stdio::null())
+            .args(["serve", "--listen", "127.0.0.1:0", "--database-url", url])
+            .env("NEOFORGE_LOG", "error,neoforge_server::app=info")
+            .env("NEOFORGE_LOG_FORMAT", "json")
+            .stdout(Stdio::piped())
             .spawn()
             .expect("start the server binary");
-        let base = format!("http://127.0.0.1:{port}");
-        for _ in 0..200 {
-            if reqwest::get(format!("{base}/readyz"))
-                .await
-                .is_ok_and(|r| r.status().is_success())
-            {
-                return Server { child, base };
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, listening) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            // Read to the end, so the server never blocks on a full pipe.
+            for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+                let Ok(line) = line else { return };
+                let entry: Value = serde_json::from_str(&line).unwrap_or_default();
+                if entry["message"] == "listening" {
+                    let _ = tx.send(entry["addr"].as_str().unwrap_or_default().to_owned());
+                }
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        });
+        match listening.recv_timeout(PATIENCE) {
+            Ok(addr) => Server {
+                child,
+                base: format!("http://{addr}"),
+            },
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the server did not start listening within {PATIENCE:?}: {e}");
+            }
         }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("the server did not start");
     }
 
     /// SIGKILL: no graceful shutdown, no flushing.
@@ -167,9 +170,10 @@ async fn acknowledged_events_survive_kill_9(b: Backend) {
             })
         })
         .collect();
-    while acked.lock().expect("lock").len() < 20 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    eventually("20 acknowledged batches", || async {
+        acked.lock().expect("lock").len() >= 20
+    })
+    .await;
     server.kill_9();
     for s in streams {
         s.await.expect("stream");

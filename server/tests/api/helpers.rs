@@ -207,6 +207,12 @@ impl TestApp {
         server.state.request_log.flush().await;
     }
 
+    /// Returns once the usage alerts of every event written so far are checked.
+    pub async fn settle_alerts(&self) {
+        let server = self.server.as_ref().expect("running");
+        server.state.ingest.settle_alerts().await;
+    }
+
     /// Sends `body` (if any) as JSON with `Authorization: Bearer token` (if any).
     pub async fn call(
         &self,
@@ -301,6 +307,27 @@ impl TestApp {
         if let Some(server) = self.server.take() {
             server.stop().await.expect("clean shutdown");
         }
+    }
+}
+
+/// How long `eventually` waits: far beyond what a loaded machine needs, so that only a
+/// broken server reaches it.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// Polls `done` until it holds; fails, naming `what`, after `PATIENCE`. The pause between
+/// polls only spaces them out: the wait is for `done`.
+pub async fn eventually<F, Fut>(what: &str, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while !done().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not within {PATIENCE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

@@ -1,5 +1,3 @@
-use std::time::Duration;
-
 use neoforge_server::app;
 use neoforge_server::ids::OrgId;
 use neoforge_server::store::Db;
@@ -7,7 +5,7 @@ use neoforge_server::tenancy::{Env, Scope};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{Backend, fresh_postgres_database, serve_args, spawn_app};
+use crate::helpers::{Backend, eventually, fresh_postgres_database, serve_args, spawn_app};
 use crate::webhooks::{Receiver, deliver, verify};
 
 async fn health_and_readiness(b: Backend) {
@@ -34,41 +32,43 @@ async fn health_and_readiness(b: Backend) {
         .expect(200);
 }
 
-/// A request in flight when shutdown starts still completes. The request is held in flight
-/// by sending its body in two parts, the second only after shutdown has begun.
+/// A request in flight when shutdown starts still completes. The request asks to be told
+/// when the server reads its body (`Expect: 100-continue`) and sends the body only once the
+/// server has stopped taking connections.
 async fn shutdown_lets_requests_finish(b: Backend) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = spawn_app(b).await;
     let addr = app.base.trim_start_matches("http://").to_owned();
     let body =
         json!({"email": "late@example.com", "password": "correct horse battery"}).to_string();
-    let (first, rest) = body.split_at(10);
     let mut conn = tokio::net::TcpStream::connect(&addr)
         .await
         .expect("connect");
     let head = format!(
-        "POST /v1/users HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{first}",
+        "POST /v1/users HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
         body.len()
     );
     conn.write_all(head.as_bytes())
         .await
         .expect("send the head");
-    // The server accepts the connection and starts reading the body.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let base = app.base.clone();
+    // The handler is reading the body.
+    let mut interim = Vec::new();
+    while !interim.ends_with(b"\r\n\r\n") {
+        interim.push(conn.read_u8().await.expect("an interim answer"));
+    }
+    assert!(interim.starts_with(b"HTTP/1.1 100"), "{interim:?}");
     let stopping = tokio::spawn(app.stop());
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    conn.write_all(rest.as_bytes())
+    eventually("the server stops taking connections", || async {
+        tokio::net::TcpStream::connect(&addr).await.is_err()
+    })
+    .await;
+    conn.write_all(body.as_bytes())
         .await
-        .expect("send the rest");
+        .expect("send the body");
     let mut answer = String::new();
     conn.read_to_string(&mut answer).await.expect("the answer");
     assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
     stopping.await.expect("stopped");
-    assert!(
-        reqwest::get(format!("{base}/healthz")).await.is_err(),
-        "no longer listening"
-    );
 }
 
 crate::on_both_backends!(health_and_readiness, shutdown_lets_requests_finish);

@@ -91,7 +91,10 @@ impl Dns {
         zone.entry(format!("{name}."))
             .or_default()
             .push(value.to_owned());
-        std::fs::write(&self.zone, serde_json::to_string(&zone).expect("json")).expect("zone");
+        // Renamed into place, so that the server, reading it on every query, never sees half.
+        let next = self.zone.with_extension("next");
+        std::fs::write(&next, serde_json::to_string(&zone).expect("json")).expect("zone");
+        std::fs::rename(&next, &self.zone).expect("zone");
     }
 }
 

@@ -55,9 +55,9 @@ pub async fn start(mut command: Command) -> Running {
         .expect("the tool starts");
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
-    let ready = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+    let ready = tokio::time::timeout(crate::helpers::PATIENCE, lines.next_line())
         .await
-        .expect("the tool is ready within 30 s")
+        .expect("the tool is ready in time")
         .expect("read its output")
         .expect("it printed a line");
     // Keep draining so the tool never blocks on a full pipe.

@@ -66,8 +66,10 @@ def test_retry_after_is_honoured(token: str) -> None:
     assert waited >= 0.95
 
 
-def test_retry_after_zero_retries_at_once(token: str) -> None:
+def test_retry_after_zero_retries_at_once(token: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The waits the client asks for, not the time they took: a loaded machine is slow.
+    waits: List[float] = []
+    monkeypatch.setattr(neoforge._http.time, "sleep", waits.append)
     with neoforge.Client(token, base_url=BASE_URL, headers=faults(429, times=1, retry_after=0)) as client:
-        started = time.monotonic()
         client.api_keys.list()
-        assert time.monotonic() - started < 0.5
+    assert waits == [0]
