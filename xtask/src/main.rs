@@ -90,7 +90,14 @@ pub fn run(cmd: &mut Command) -> anyhow::Result<()> {
 /// it a second time, with other features, on every `cargo xtask` run.
 fn spec() -> anyhow::Result<()> {
     let out = cargo()
-        .args(["run", "--quiet", "--package", "neoforge-server", "--", "spec"])
+        .args([
+            "run",
+            "--quiet",
+            "--package",
+            "neoforge-server",
+            "--",
+            "spec",
+        ])
         .stderr(std::process::Stdio::inherit())
         .output()
         .context("cannot run the server's spec subcommand")?;
