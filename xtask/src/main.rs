@@ -2,7 +2,10 @@
 
 mod bench;
 mod portal_suite;
+mod postgres;
+mod preflight;
 mod sdk_suites;
+mod setup;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,7 +20,9 @@ const USAGE: &str = "usage: cargo xtask <command>
   portal               regenerate the developer portal (portal/site) from the IR and portal/
   test                 run every test: Rust (SQLite and PostgreSQL), the three SDKs and the
                        portal (headless Chromium, code samples) against a live server, spec
-                       validation
+                       validation; PostgreSQL is NEOFORGE_TEST_POSTGRES_URL, else a
+                       throwaway cluster under target/pg
+  test FILTER          only the Rust tests whose names contain FILTER (same build)
   bench api            authenticated GET against a trivial route (release build)
   bench sdk-gen        time to regenerate every SDK, and to diff two spec versions
   bench billing        renew 10,000 due subscriptions with two racing schedulers, on SQLite
@@ -36,7 +41,8 @@ fn main() -> anyhow::Result<()> {
         ["spec", "release", version] => release(version),
         ["sdk"] => sdk(),
         ["portal"] => portal(),
-        ["test"] => test(),
+        ["test"] => test(None),
+        ["test", filter] => test(Some(filter)),
         ["bench", "api"] => bench::api(&root()),
         ["bench", "sdk-gen"] => bench::sdk_gen(&root()),
         ["bench", "billing"] => bench::billing(),
@@ -53,7 +59,7 @@ fn main() -> anyhow::Result<()> {
                 "-D",
                 "warnings",
             ]))?;
-            test()
+            test(None)
         }
         _ => {
             eprintln!("{USAGE}");
@@ -143,41 +149,41 @@ fn release(version: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Everything, on both backends. PostgreSQL must answer (see README); the suite fails, not
-/// skips, when it does not.
-fn test() -> anyhow::Result<()> {
-    let python = python_tools()?;
+/// Everything, on both backends; with a filter, only the Rust tests whose names contain it
+/// (same build, so switching between the two forms rebuilds nothing). PostgreSQL is
+/// `NEOFORGE_TEST_POSTGRES_URL` when set, else a throwaway cluster this run starts.
+fn test(filter: Option<&str>) -> anyhow::Result<()> {
+    let own_postgres = std::env::var_os("NEOFORGE_TEST_POSTGRES_URL").is_none();
+    preflight::check(own_postgres, filter.is_none())?;
+    let python = setup::python_tools(&root())?;
     // The identity tests run third-party identity providers and checkers (tests/identity).
-    run(Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-        .current_dir(root().join("tests/identity")))?;
-    // The SAML module is behind a feature (its C libraries, see .ci/run); test it too.
-    // This also builds target/debug/neoforge, which the SDK suites then run: one build.
-    run(cargo()
-        .args(["test", "--workspace", "--features", "neoforge-server/saml"])
-        .env("NEOFORGE_TEST_PYTHON", &python))?;
+    setup::npm_ci(&root().join("tests/identity"))?;
+    let cluster = own_postgres
+        .then(|| postgres::Cluster::start(&root()))
+        .transpose()?;
+    // The SAML module is behind a feature (its C libraries, see .ci/run); test it too. No
+    // examples: they are the benches' parts, checked by clippy. This also builds
+    // target/debug/neoforge, which the SDK suites then run: one build.
+    let mut rust = cargo();
+    rust.args(["test", "--workspace", "--features", "neoforge-server/saml"])
+        .arg("--tests")
+        .env("NEOFORGE_TEST_PYTHON", &python);
+    if let Some(cluster) = &cluster {
+        rust.env("NEOFORGE_TEST_POSTGRES_URL", &cluster.url);
+    }
+    if let Some(filter) = filter {
+        rust.args(["--", filter]);
+    }
+    run(&mut rust)?;
+    drop(cluster);
+    if filter.is_some() {
+        eprintln!(
+            "filtered run: the spec check and the SDK, portal and schemathesis suites did not run"
+        );
+        return Ok(());
+    }
     run(Command::new(&python)
         .args(["-m", "openapi_spec_validator", "openapi/v1.json"])
         .current_dir(root()))?;
     sdk_suites::run_all(&root(), &python)
-}
-
-/// A virtualenv under target/py with tests/requirements.txt installed; returns its python.
-fn python_tools() -> anyhow::Result<PathBuf> {
-    let venv = root().join("target/py");
-    let python = venv.join("bin/python");
-    if !python.exists() {
-        run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
-    }
-    run(Command::new(&python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "-r",
-        ])
-        .arg(root().join("tests/requirements.txt")))?;
-    Ok(python)
 }
