@@ -1,3 +1,6 @@
+//! The `neoforge` binary: parses the command line, sets up logging, and serves, migrates or
+//! prints the spec.
+
 use clap::Parser;
 use neoforge_server::config::{Cli, Command, LogFormat};
 use neoforge_server::{app, openapi, store};

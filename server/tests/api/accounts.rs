@@ -1,3 +1,5 @@
+//! Sign-up, login and logout; sessions that expire and stay where sessions belong.
+
 use reqwest::Method;
 use serde_json::json;
 

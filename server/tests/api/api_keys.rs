@@ -1,3 +1,6 @@
+//! API keys: create, roll and revoke; scopes that narrow a key; expiry by the server's
+//! clock; keys that die with their creator's membership.
+
 use std::time::Duration;
 
 use reqwest::Method;

@@ -1,3 +1,6 @@
+//! The catalog: products and prices round trip, bad prices refused naming the field,
+//! tenants isolated and roles enforced.
+
 use reqwest::Method;
 use serde_json::json;
 

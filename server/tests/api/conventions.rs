@@ -1,3 +1,6 @@
+//! API-wide conventions: idempotent POSTs (also under concurrency), cursor pagination,
+//! request ids, and malformed input that never breaks a route.
+
 use std::collections::HashSet;
 
 use reqwest::Method;

@@ -1,3 +1,5 @@
+//! Customers round trip: normalised emails and addresses, updates, listing.
+
 use serde_json::json;
 
 use crate::helpers::{Backend, spawn_app};

@@ -1,3 +1,6 @@
+//! The tenant and environment walls: another organization's ids are 404 everywhere, and
+//! live and test data never meet.
+
 use reqwest::Method;
 use serde_json::json;
 

@@ -1,3 +1,6 @@
+//! The server's life: health and readiness, graceful shutdown, concurrent migrations, the
+//! SQLite file lock, PostgreSQL row-level security, the committed spec and README walkthrough.
+
 use neoforge_server::app;
 use neoforge_server::ids::OrgId;
 use neoforge_server::store::Db;

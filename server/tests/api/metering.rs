@@ -1,3 +1,6 @@
+//! Usage metering: exact aggregation, quotas with threshold alerts and invoiced usage,
+//! isolation, rollups across commits, late events at a period's edge.
+
 use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp, eventually, spawn_app};

@@ -1,3 +1,6 @@
+//! Organizations: roles decide what members may do, nobody grants more than they hold,
+//! ownership transfer keeps an owner, invitations expire and revoke.
+
 use std::time::Duration;
 
 use reqwest::Method;

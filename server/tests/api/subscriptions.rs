@@ -1,3 +1,6 @@
+//! Subscriptions: the test clock drives the lifecycle, prices are validated, declined
+//! payments make a subscription past due, the scheduler renews exactly once.
+
 use reqwest::Method;
 use serde_json::{Value, json};
 
