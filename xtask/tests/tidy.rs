@@ -33,22 +33,27 @@ fn root() -> PathBuf {
 #[test]
 fn crates_depend_only_on_what_their_layer_allows() {
     let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(root())
         .output()
         .expect("run cargo metadata");
     assert!(out.status.success(), "cargo metadata failed");
     let metadata: Value = serde_json::from_slice(&out.stdout).expect("metadata is JSON");
     let packages = metadata["packages"].as_array().expect("packages");
-    let members: BTreeSet<&str> = packages
-        .iter()
-        .filter_map(|p| p["name"].as_str())
-        .collect();
+    let members: BTreeSet<&str> = packages.iter().filter_map(|p| p["name"].as_str()).collect();
     let mut wrong = Vec::new();
     for package in packages {
         let name = package["name"].as_str().expect("name");
         let Some((_, allowed)) = ALLOWED.iter().find(|(crate_, _)| *crate_ == name) else {
-            wrong.push(format!("{name} is not in tidy's ALLOWED table: give it a layer"));
+            wrong.push(format!(
+                "{name} is not in tidy's ALLOWED table: give it a layer"
+            ));
             continue;
         };
         for dep in package["dependencies"].as_array().expect("dependencies") {
@@ -69,7 +74,12 @@ fn every_module_says_what_it_is() {
         for file in rust_files(&root().join(dir)) {
             let text = std::fs::read_to_string(&file).expect("read a module");
             if !text.starts_with("//!") {
-                missing.push(file.strip_prefix(root()).unwrap_or(&file).display().to_string());
+                missing.push(
+                    file.strip_prefix(root())
+                        .unwrap_or(&file)
+                        .display()
+                        .to_string(),
+                );
             }
         }
     }
@@ -86,7 +96,10 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
     while let Some(dir) = dirs.pop() {
         for entry in std::fs::read_dir(&dir).expect("read a source directory") {
             let path = entry.expect("directory entry").path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
             if path.is_dir() {
                 if !matches!(name, "target" | "node_modules") {
                     dirs.push(path);
