@@ -1,8 +1,8 @@
 """The spec must match the server: schemathesis, every check, against a live server.
 
 Signs up on the server at NEOFORGE_BASE_URL and runs `schemathesis run` on openapi/v1.json
-with sandbox keys of that account (hooks.py), bounded in examples per operation and in time,
-with the settings of schemathesis.toml. Extra arguments go to schemathesis (for example
+with sandbox keys of that account (hooks.py), bounded in examples per operation, with the
+settings of schemathesis.toml. Extra arguments go to schemathesis (for example
 `--include-path-regex /v1/meters`).
 Exits with schemathesis's status: 0 only when no check failed on any operation.
 """
@@ -17,10 +17,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 BASE = os.environ["NEOFORGE_BASE_URL"]
-# Examples per operation and phase; fuzzing and stateful testing go on until MAX_TIME seconds
-# have passed.
-MAX_EXAMPLES = os.environ.get("NEOFORGE_FUZZ_EXAMPLES", "25")
-MAX_TIME = os.environ.get("NEOFORGE_FUZZ_SECONDS", "180")
+# Examples per operation and phase, from a fixed seed: the same cases on a fast machine and a
+# slow one. (Bounded by time instead, a faster machine would draw more cases than a slower
+# one and a run's verdict would depend on the machine.) NEOFORGE_FUZZ_SECONDS adds a time
+# budget for longer exploratory sessions, where fuzzing goes on until it is spent.
+MAX_EXAMPLES = os.environ.get("NEOFORGE_FUZZ_EXAMPLES", "100")
+MAX_TIME = os.environ.get("NEOFORGE_FUZZ_SECONDS")
 
 
 def post(path, body):
@@ -51,8 +53,7 @@ def main():
         "all",
         "--max-examples",
         MAX_EXAMPLES,
-        "--max-time",
-        MAX_TIME,
+        *(["--max-time", MAX_TIME] if MAX_TIME else []),
         "--seed",
         "1",
         "--workers",

@@ -19607,7 +19607,8 @@ impl Client {
 
     Arguments:
     - `id`
-    - `quantity`: Units to price (seats, API calls…); default 1.
+    - `quantity`: Units to price (seats, API calls…); default 1. Refused (400, `validation_error` on
+    `quantity`) when the amount it makes would not fit in 64 bits of minor units.
     ```ignore
     let response = client.prices_quote()
         .id(id)

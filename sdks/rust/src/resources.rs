@@ -1478,7 +1478,7 @@ pub struct PricesListParams {
 /// Query parameters of [`Prices::quote`].
 #[derive(Debug, Clone, Default)]
 pub struct PricesQuoteParams {
-    /// Units to price (seats, API calls…); default 1.
+    /// Units to price (seats, API calls…); default 1. Refused (400, `validation_error` on `quantity`) when the amount it makes would not fit in 64 bits of minor units.
     pub quantity: Option<u64>,
 }
 

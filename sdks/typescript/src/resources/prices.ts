@@ -16,7 +16,10 @@ export interface PricesListParams {
 }
 
 export interface PricesQuoteParams {
-  /** Units to price (seats, API calls…); default 1. */
+  /**
+   * Units to price (seats, API calls…); default 1. Refused (400, `validation_error` on
+   * `quantity`) when the amount it makes would not fit in 64 bits of minor units.
+   */
   quantity?: number;
 }
 

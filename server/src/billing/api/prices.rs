@@ -357,7 +357,8 @@ page_type!(PricePage, Price);
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct QuoteQuery {
-    /// Units to price (seats, API calls…); default 1.
+    /// Units to price (seats, API calls…); default 1. Refused (400, `validation_error` on
+    /// `quantity`) when the amount it makes would not fit in 64 bits of minor units.
     #[param(minimum = 0)]
     pub quantity: Option<i64>,
 }
