@@ -17,9 +17,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 BASE = os.environ["NEOFORGE_BASE_URL"]
-# Examples per operation and phase, from a fixed seed: the same cases on a fast machine and a
-# slow one. (Bounded by time instead, a faster machine would draw more cases than a slower
-# one and a run's verdict would depend on the machine.) NEOFORGE_FUZZ_SECONDS adds a time
+# Examples per operation and phase, from a fixed seed: the same budget of cases however fast
+# the machine is (the stateful phase's count still varies a little with how the two workers
+# interleave). Bounded by time instead, a faster machine would draw more cases than a slower
+# one and a run's verdict would depend on the machine. NEOFORGE_FUZZ_SECONDS adds a time
 # budget for longer exploratory sessions, where fuzzing goes on until it is spent.
 MAX_EXAMPLES = os.environ.get("NEOFORGE_FUZZ_EXAMPLES", "100")
 MAX_TIME = os.environ.get("NEOFORGE_FUZZ_SECONDS")
