@@ -11,16 +11,16 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::Parser;
+use domain::ids::{CustomerId, OrgId, SubscriptionId};
 use neoforge_server::app;
 use neoforge_server::billing::schedule::period_end;
-use neoforge_server::billing::store::{self as db, CustomerRow, SubscriptionRow};
 use neoforge_server::billing::subscriptions::{ACTIVE, Item};
 use neoforge_server::billing::{Interval, PriceTerms, scheduler};
 use neoforge_server::config::{Cli, Command};
-use neoforge_server::ids::{CustomerId, OrgId, SubscriptionId};
-use neoforge_server::store::Backend;
 use neoforge_server::tenancy::{Env, Scope};
 use serde_json::{Value, json};
+use store::Backend;
+use store::billing::{self as db, CustomerRow, SubscriptionRow};
 
 const SUBSCRIPTIONS: usize = 10_000;
 const DAY_MS: i64 = 24 * 3600 * 1000;

@@ -21,11 +21,11 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use neoforge_server::ids::OrgId;
-use neoforge_server::metering::store::{EventRow, insert_events};
-use neoforge_server::store::Db;
+use domain::ids::OrgId;
 use neoforge_server::tenancy::{Env, Scope};
 use serde_json::{Value, json};
+use store::Db;
+use store::metering::{EventRow, insert_events};
 
 const CLIENTS: usize = 16;
 const CUSTOMERS: usize = 1000;
@@ -134,11 +134,9 @@ async fn run(label: &str, binary: &str, url: &str, raw_url: &str) -> anyhow::Res
             started.elapsed().as_secs_f64()
         );
     }
-    let now = neoforge_server::clock::timestamp::to_rfc3339(
-        neoforge_server::clock::Clock::default().now_ms(),
-    );
-    let from = neoforge_server::clock::timestamp::to_rfc3339(
-        neoforge_server::clock::Clock::default().now_ms() - 24 * 3600 * 1000,
+    let now = domain::clock::timestamp::to_rfc3339(domain::clock::Clock::default().now_ms());
+    let from = domain::clock::timestamp::to_rfc3339(
+        domain::clock::Clock::default().now_ms() - 24 * 3600 * 1000,
     );
     let meter = &key.meter;
     let total = latency(&client, &key.secret, |i| {
@@ -302,14 +300,14 @@ async fn ingest(
                     if done.0.is_some_and(|end| Instant::now() >= end) || sent.load(Ordering::Relaxed) >= done.1 {
                         return anyhow::Ok(());
                     }
-                    let now = neoforge_server::clock::Clock::default().now_ms();
+                    let now = domain::clock::Clock::default().now_ms();
                     let events: Vec<Value> = (0..batch)
                         .map(|_| {
                             rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                             let seq = SEQ.fetch_add(1, Ordering::Relaxed);
                             json!({"id": format!("e{seq}"), "type": "completion",
                                    "customer": format!("c{}", (rng >> 33) as usize % CUSTOMERS),
-                                   "timestamp": neoforge_server::clock::timestamp::to_rfc3339(now - (rng >> 40) as i64 % spread),
+                                   "timestamp": domain::clock::timestamp::to_rfc3339(now - (rng >> 40) as i64 % spread),
                                    "properties": {"tokens": (rng >> 50) % 2000, "model": "gpt"}})
                         })
                         .collect();
@@ -340,7 +338,7 @@ async fn raw_ceiling(url: &str, secs: Duration) -> anyhow::Result<f64> {
     let started = Instant::now();
     let mut written = 0u64;
     while started.elapsed() < secs {
-        let now = neoforge_server::clock::Clock::default().now_ms();
+        let now = domain::clock::Clock::default().now_ms();
         let rows: Vec<EventRow> = (0..10_000u64)
             .map(|i| EventRow {
                 id: format!("r{}", written + i),

@@ -23,7 +23,6 @@ use crate::billing::api::{
     coupons, credit_notes, customers, invoices, payment_provider, prices, products,
     promotion_codes, settings, stripe_webhooks, subscriptions, tax_rates, test_clocks,
 };
-use crate::clock::Clock;
 use crate::config::{PaymentArgs, ServeArgs, redact_url};
 use crate::http::error::ApiError;
 use crate::http::faults::{self, Faults};
@@ -32,11 +31,12 @@ use crate::identity::api::{connections, domains, saml, sso};
 use crate::identity::scim;
 use crate::openapi::ApiDoc;
 use crate::outbound::Outbound;
-use crate::store::Db;
 use crate::tenancy::api::{api_keys, invitations, members, organizations, roles, sessions, users};
 use crate::tenancy::key_cache::KeyCache;
 use crate::webhooks;
 use crate::{portal, request_log};
+use domain::clock::Clock;
+use store::Db;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -338,4 +338,15 @@ pub async fn shutdown_signal() {
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
     tracing::info!("shutting down: finishing in-flight requests");
+}
+
+/// The server's master key, or the 409 that says it has none (`--encryption-key`), without
+/// which it cannot keep tenants' secrets (Stripe keys, single sign-on credentials).
+pub fn master_key(state: &AppState) -> crate::http::error::ApiResult<&domain::crypto::MasterKey> {
+    state.payments.encryption_key.as_ref().ok_or_else(|| {
+        ApiError::conflict(
+            "encryption_key_missing",
+            "This server has no encryption key (--encryption-key / NEOFORGE_ENCRYPTION_KEY), so it cannot keep tenants' secrets such as payment-provider keys and single sign-on credentials.",
+        )
+    })
 }

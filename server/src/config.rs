@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::crypto::MasterKey;
+use domain::crypto::MasterKey;
 
 #[derive(Debug, Parser)]
 #[command(

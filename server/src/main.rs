@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use neoforge_server::config::{Cli, Command, LogFormat};
-use neoforge_server::{app, openapi, store};
+use neoforge_server::{app, openapi};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

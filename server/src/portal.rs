@@ -7,12 +7,11 @@ use axum::extract::Path;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use include_dir::{Dir, include_dir};
 
 use crate::app::AppState;
 use crate::http::error::ApiError;
 
-static SITE: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../portal/site");
+use portal_site::SITE;
 
 /// Scripts, styles and data only from this server: the portal loads nothing from elsewhere.
 const CSP: &str = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";

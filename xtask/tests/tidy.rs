@@ -10,8 +10,17 @@ use serde_json::Value;
 
 /// The workspace crates each crate may depend on (any kind), and why.
 const ALLOWED: &[(&str, &[&str])] = &[
+    // The domain is the bottom layer: rules and types only.
+    ("neoforge-domain", &[]),
+    // The store knows the domain's types, never the API's.
+    ("neoforge-store", &["neoforge-domain"]),
+    // The portal's embedded site is data.
+    ("neoforge-portal-site", &[]),
     // The server knows no generator, SDK or tooling.
-    ("neoforge-server", &[]),
+    (
+        "neoforge-server",
+        &["neoforge-domain", "neoforge-store", "neoforge-portal-site"],
+    ),
     // sdk-gen works from the spec document alone.
     ("sdk-gen", &[]),
     // The generated Rust SDK stands alone, as integrators get it.
@@ -21,6 +30,16 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // xtask drives the generator and runs the server's binary, never links it: linking would
     // compile the server a second time with other features on every `cargo xtask`.
     ("xtask", &["sdk-gen"]),
+];
+
+/// Registry crates a layer must not use (a non-optional dependency): the domain does no IO
+/// and knows no HTTP, SQL or OpenAPI; the store knows no HTTP.
+const FORBIDDEN: &[(&str, &[&str])] = &[
+    (
+        "neoforge-domain",
+        &["axum", "hyper", "reqwest", "sqlx", "tokio", "utoipa"],
+    ),
+    ("neoforge-store", &["axum", "hyper", "reqwest", "utoipa"]),
 ];
 
 fn root() -> PathBuf {
@@ -56,9 +75,16 @@ fn crates_depend_only_on_what_their_layer_allows() {
             ));
             continue;
         };
+        let forbidden = FORBIDDEN
+            .iter()
+            .find(|(crate_, _)| *crate_ == name)
+            .map_or(&[][..], |(_, f)| *f);
         for dep in package["dependencies"].as_array().expect("dependencies") {
+            let optional = dep["optional"].as_bool().unwrap_or(false);
             let dep = dep["name"].as_str().expect("dependency name");
-            if members.contains(dep) && !allowed.contains(&dep) {
+            if members.contains(dep) && !allowed.contains(&dep)
+                || forbidden.contains(&dep) && !optional
+            {
                 wrong.push(format!("{name} depends on {dep}, which its layer forbids"));
             }
         }
@@ -70,7 +96,15 @@ fn crates_depend_only_on_what_their_layer_allows() {
 fn every_module_says_what_it_is() {
     let mut missing = Vec::new();
     // sdks/ is generated: sdk-gen's templates decide its comments.
-    for dir in ["server", "sdk-gen", "xtask", "tests"] {
+    for dir in [
+        "domain",
+        "store",
+        "portal/src",
+        "server",
+        "sdk-gen",
+        "xtask",
+        "tests",
+    ] {
         for file in rust_files(&root().join(dir)) {
             let text = std::fs::read_to_string(&file).expect("read a module");
             if !text.starts_with("//!") {

@@ -6,12 +6,12 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{AuditFilter, AuditRow};
 use crate::app::AppState;
-use crate::clock::timestamp;
 use crate::http::auth::Caller;
 use crate::http::error::ApiResult;
 use crate::http::extract::{self, Query};
 use crate::http::pagination::{Page, fetch_limit, page_type};
 use crate::tenancy::Permission;
+use domain::clock::timestamp;
 
 /// Something that changed, who changed it and when.
 #[derive(Debug, Serialize, ToSchema)]

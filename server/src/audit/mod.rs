@@ -8,8 +8,8 @@ use sqlx::FromRow;
 
 use crate::http::auth::{Actor, Caller};
 use crate::http::request_id;
-use crate::ids::AuditEventId;
 use crate::tenancy::Scope;
+use domain::ids::AuditEventId;
 
 /// Who did it: `(actor_type, actor_id)`, e.g. `("api_key", "key_…")`.
 #[derive(Clone, Copy)]
@@ -59,7 +59,7 @@ pub async fn record_all(
         .iter()
         .map(|(action, target)| (AuditEventId::generate(), *action, *target))
         .collect();
-    crate::store::insert_all(
+    store::insert_all(
         c,
         "INSERT INTO audit_events (id, tenant_id, env, actor_type, actor_id, action, target_type, target_id, request_id, ip, created_at) VALUES",
         11,

@@ -1,33 +1,18 @@
 //! An invoice as an HTML page (`GET /v1/invoices/{id}/html`), from `server/templates/`,
 //! escaped by minijinja. Amounts are shown in major units of the invoice's currency.
 
+use domain::billing::money::money;
 use minijinja::value::Serde;
 use minijinja::{AutoEscape, Environment};
 use serde::Serialize;
 
 use super::Address;
+use super::TaxId;
 use super::invoicing::Line;
-use super::store::{CustomerRow, InvoiceRow};
-use super::{TaxId, stored};
-use crate::clock::timestamp::to_rfc3339;
 use crate::http::error::{ApiError, ApiResult};
-
-/// Currencies without minor units (Stripe's list): their amounts are whole units.
-const ZERO_DECIMAL: &[&str] = &[
-    "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
-    "xaf", "xof", "xpf",
-];
-
-/// `1234` in `usd` → `12.34 USD`; `-5` → `-0.05 USD`; `500` in `jpy` → `500 JPY`.
-pub fn money(minor: i64, currency: &str) -> String {
-    let code = currency.to_ascii_uppercase();
-    if ZERO_DECIMAL.contains(&currency) {
-        return format!("{minor} {code}");
-    }
-    let sign = if minor < 0 { "-" } else { "" };
-    let abs = minor.unsigned_abs();
-    format!("{sign}{}.{:02} {code}", abs / 100, abs % 100)
-}
+use domain::clock::timestamp::to_rfc3339;
+use store::billing::{CustomerRow, InvoiceRow};
+use store::columns::stored;
 
 fn day(ms: i64) -> String {
     to_rfc3339(ms).chars().take(10).collect()
@@ -107,18 +92,4 @@ pub fn render(invoice: &InvoiceRow, customer: &CustomerRow) -> ApiResult<String>
         .and_then(|t| t.render(Serde(ctx)))
         .map_err(|e| ApiError::Internal(e.into()))?;
     Ok(page)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn money_is_shown_in_major_units() {
-        assert_eq!(money(1234, "usd"), "12.34 USD");
-        assert_eq!(money(-5, "eur"), "-0.05 EUR");
-        assert_eq!(money(0, "gbp"), "0.00 GBP");
-        assert_eq!(money(500, "jpy"), "500 JPY");
-        assert_eq!(money(i64::MIN, "usd"), "-92233720368547758.08 USD");
-    }
 }

@@ -10,11 +10,11 @@ use serde::{Deserialize, Serialize};
 
 use super::amount::amount_for;
 use super::discounts::{self, AppliedTaxRate, Discount, InvoiceDiscount, InvoiceTax};
-use super::store::{self as db, CustomerRow, InvoiceRow};
 use super::subscriptions::Item;
 use crate::http::error::{ApiError, ApiResult};
-use crate::ids::InvoiceId;
 use crate::tenancy::Scope;
+use domain::ids::InvoiceId;
+use store::billing::{self as db, CustomerRow, InvoiceRow};
 
 pub const DRAFT: &str = "draft";
 pub const OPEN: &str = "open";
@@ -135,8 +135,8 @@ pub fn draft(d: Draft<'_>) -> ApiResult<InvoiceRow> {
         due_at: Some(d.due_at),
         discount_amount: totals.discount,
         tax_amount: totals.tax,
-        discounts: super::to_json(&applied)?,
-        taxes: super::to_json(&taxes)?,
+        discounts: store::columns::to_json(&applied)?,
+        taxes: store::columns::to_json(&taxes)?,
     };
     Ok(invoice)
 }

@@ -1,54 +1,21 @@
 //! Billing: the catalog (products, prices), customers, subscriptions, invoices and their
 //! collection, on the server clock or a sandbox test clock.
 
-pub mod amount;
 pub mod api;
 pub mod collection;
-pub mod discounts;
 pub mod html;
 pub mod invoicing;
-mod model;
 pub mod payments;
-pub mod proration;
-pub mod schedule;
 pub mod scheduler;
-pub mod store;
 pub mod stripe;
 pub mod subscriptions;
 
-pub use model::*;
-use serde::de::DeserializeOwned;
+pub use domain::billing::*;
 
 use crate::app::AppState;
 use crate::audit::{self, ActorRef};
 use crate::http::error::{ApiError, ApiResult};
 use crate::tenancy::Scope;
-
-/// Reads a JSON column the server itself wrote.
-pub(crate) fn stored<T: DeserializeOwned>(column: &str, json: &str) -> Result<T, ApiError> {
-    serde_json::from_str(json)
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("unreadable {column} column: {e}")))
-}
-
-pub(crate) fn to_json(value: &impl serde::Serialize) -> Result<String, ApiError> {
-    serde_json::to_string(value).map_err(|e| ApiError::Internal(e.into()))
-}
-
-/// A unit-variant enum as the text stored in its column: its serde name (`mark_unpaid`).
-pub(crate) fn enum_text(value: impl serde::Serialize) -> Result<String, ApiError> {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => Ok(s),
-        _ => Err(ApiError::Internal(anyhow::anyhow!(
-            "not a unit-variant enum"
-        ))),
-    }
-}
-
-/// Reads back a column written by `enum_text`.
-pub(crate) fn from_enum_text<T: DeserializeOwned>(column: &str, text: &str) -> Result<T, ApiError> {
-    serde_json::from_value(serde_json::Value::String(text.to_owned()))
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("unreadable {column} column: {e}")))
-}
 
 /// A billing object that events are about, and how the API shows it.
 pub trait Subject {
@@ -57,7 +24,7 @@ pub trait Subject {
     fn api_json(&self) -> ApiResult<serde_json::Value>;
 }
 
-impl Subject for store::CustomerRow {
+impl Subject for store::billing::CustomerRow {
     const KIND: &'static str = "customer";
     fn id(&self) -> &str {
         &self.id
@@ -67,7 +34,7 @@ impl Subject for store::CustomerRow {
     }
 }
 
-impl Subject for store::CreditNoteRow {
+impl Subject for store::billing::CreditNoteRow {
     const KIND: &'static str = "credit_note";
     fn id(&self) -> &str {
         &self.id
@@ -77,7 +44,7 @@ impl Subject for store::CreditNoteRow {
     }
 }
 
-impl Subject for store::InvoiceRow {
+impl Subject for store::billing::InvoiceRow {
     const KIND: &'static str = "invoice";
     fn id(&self) -> &str {
         &self.id
@@ -87,7 +54,7 @@ impl Subject for store::InvoiceRow {
     }
 }
 
-impl Subject for store::SubscriptionRow {
+impl Subject for store::billing::SubscriptionRow {
     const KIND: &'static str = "subscription";
     fn id(&self) -> &str {
         &self.id
@@ -138,7 +105,7 @@ impl Notices {
             event: event.to_owned(),
             kind: S::KIND,
             id: subject.id().to_owned(),
-            data: to_json(&subject.api_json()?)?,
+            data: store::columns::to_json(&subject.api_json()?)?,
         });
         Ok(())
     }

@@ -10,16 +10,16 @@ use std::time::Duration;
 
 use super::Notices;
 use super::collection::{self, Prepared};
-use super::payments::Outcome;
-use super::store::{self as db, CustomerRow, Due, SubscriptionRow};
 use super::stripe::StripeProvider;
 use super::subscriptions::{bills, renew_all};
 use crate::app::AppState;
 use crate::audit::ActorRef;
 use crate::http::error::{ApiError, ApiResult};
-use crate::ids::OrgId;
-use crate::store::Claim;
 use crate::tenancy::{Env, Scope};
+use domain::billing::payments::Outcome;
+use domain::ids::OrgId;
+use store::Claim;
+use store::billing::{self as db, CustomerRow, Due, SubscriptionRow};
 
 const BATCH: i64 = 1000;
 /// Pieces of work done in one transaction: fewer commits, each a disk sync.
@@ -131,7 +131,7 @@ pub async fn run_clock(
         code: "test_clock_advance_too_long",
         detail: format!(
             "The advance needed more than {MAX_CLOCK_STEPS} billing steps; the clock stopped at {}, with the work up to then done. Advance it in smaller steps.",
-            crate::clock::timestamp::to_rfc3339(reached)
+            domain::clock::timestamp::to_rfc3339(reached)
         ),
     })
 }

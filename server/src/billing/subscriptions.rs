@@ -28,15 +28,16 @@ use super::discounts::{AppliedTaxRate, CouponDuration, Discount};
 use super::invoicing::{self, Draft, Line};
 use super::proration::remaining;
 use super::schedule::period_end;
-use super::store::{self as db, CustomerRow, InvoiceRow, SubscriptionRow};
-use super::{Interval, Notices, PriceTerms, notify, stored, to_json};
+use super::{Interval, Notices, PriceTerms, notify};
 use crate::app::AppState;
 use crate::audit::ActorRef;
-use crate::clock::timestamp;
 use crate::http::error::{ApiError, ApiResult};
-use crate::metering::store as meter_db;
 use crate::metering::usage::{self, Meter};
 use crate::tenancy::Scope;
+use domain::clock::timestamp;
+use store::billing::{self as db, CustomerRow, InvoiceRow, SubscriptionRow};
+use store::columns::{stored, to_json};
+use store::metering as meter_db;
 
 /// A subscribed price, with its terms as they were when subscribed (prices never change).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -90,18 +91,19 @@ pub fn interval_of(items: &[Item]) -> ApiResult<(Interval, i64)> {
 }
 
 pub fn items_of(sub: &SubscriptionRow) -> ApiResult<Vec<Item>> {
-    stored("items", &sub.items)
+    Ok(stored("items", &sub.items)?)
 }
 
 pub fn discount_of(sub: &SubscriptionRow) -> ApiResult<Option<Discount>> {
-    sub.discount
+    Ok(sub
+        .discount
         .as_deref()
         .map(|d| stored("discount", d))
-        .transpose()
+        .transpose()?)
 }
 
 pub fn tax_rates_of(sub: &SubscriptionRow) -> ApiResult<Vec<AppliedTaxRate>> {
-    stored("tax_rates", &sub.tax_rates)
+    Ok(stored("tax_rates", &sub.tax_rates)?)
 }
 
 /// A draft invoice of the subscription with its discount and tax rates, not numbered yet

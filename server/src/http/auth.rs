@@ -19,10 +19,10 @@ use axum::http::request::Parts;
 
 use super::error::{ApiError, ApiResult};
 use crate::app::AppState;
-use crate::ids::{ApiKeyId, OrgId, SessionId, UserId};
 use crate::request_log::KeyUse;
-use crate::tenancy::store::{self as tenancy_store, Membership};
 use crate::tenancy::{Env, Permission, PermissionSet, Scope};
+use domain::ids::{ApiKeyId, OrgId, SessionId, UserId};
+use store::tenancy::{self as tenancy_store, Membership};
 
 pub const SESSION_COOKIE: &str = "nf_session";
 pub const SESSION_PREFIX: &str = "nf_sess_";
@@ -243,7 +243,7 @@ async fn api_key_caller(parts: &Parts, state: &AppState, token: &str) -> ApiResu
         return Err(ApiError::InvalidApiKey);
     };
     let now = state.clock.now_ms();
-    let hash = crate::secret::hash_token(token);
+    let hash = domain::secret::hash_token(token);
     let key = match state.keys.get(&hash) {
         Some(key) => key,
         None => {

@@ -250,6 +250,24 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+impl From<domain::Error> for ApiError {
+    fn from(e: domain::Error) -> Self {
+        match e {
+            domain::Error::Invalid { field, message } => ApiError::validation(&field, message),
+            domain::Error::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+impl From<store::Error> for ApiError {
+    fn from(e: store::Error) -> Self {
+        match e {
+            store::Error::Db(e) => e.into(),
+            store::Error::Domain(e) => e.into(),
+        }
+    }
+}
+
 impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> Self {
         ApiError::Internal(e)

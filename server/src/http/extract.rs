@@ -111,12 +111,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 pub fn timestamp(field: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
     value
         .map(|v| {
-            crate::clock::timestamp::parse_rfc3339(v).ok_or_else(|| {
+            domain::clock::timestamp::parse_rfc3339(v).ok_or_else(|| {
                 ApiError::validation(
                     field,
                     format!(
                         "must be an RFC 3339 timestamp {}",
-                        crate::clock::timestamp::RANGE_TEXT
+                        domain::clock::timestamp::RANGE_TEXT
                     ),
                 )
             })

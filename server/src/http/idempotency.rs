@@ -20,8 +20,8 @@ use sqlx::FromRow;
 use super::auth::raw_credential;
 use super::error::ApiError;
 use crate::app::AppState;
-use crate::crypto::MasterKey;
-use crate::secret;
+use domain::crypto::MasterKey;
+use domain::secret;
 
 pub const HEADER: &str = "idempotency-key";
 const TTL_MS: i64 = 24 * 3600 * 1000;

@@ -6,11 +6,11 @@
 //! another's people to itself, then suspend them and end their sessions. Nobody may speak for
 //! an address whose domain another organization has verified.
 
-use super::model::email_domain;
-use super::store as db;
-use crate::ids::{OrgId, UserId};
 use crate::tenancy::Email;
-use crate::tenancy::store as tenancy;
+use domain::identity::email_domain;
+use domain::ids::{OrgId, UserId};
+use store::identity as db;
+use store::tenancy;
 
 /// Why an organization may not link an address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,15 +7,15 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::link::{self, Refusal};
-use super::model::{Profile, RoleMapping, role_for};
-use super::store::{self as db, ConnectionRow};
 use crate::app::AppState;
 use crate::audit::{self, ActorRef};
 use crate::http::error::{ApiError, ApiResult};
-use crate::ids::OrgId;
-use crate::tenancy::api::sessions;
-use crate::tenancy::store as tenancy_db;
+use crate::tenancy::session;
 use crate::tenancy::{Email, Env, Scope};
+use domain::identity::{Profile, RoleMapping, role_for};
+use domain::ids::OrgId;
+use store::identity::{self as db, ConnectionRow};
+use store::tenancy as tenancy_db;
 
 /// Why a login failed: a stable code, and a message for the audit log and the user.
 #[derive(Debug, Clone)]
@@ -111,7 +111,7 @@ async fn provision(
             format!("`{}` is not a usable email address", profile.email),
         )));
     };
-    let mappings: Vec<RoleMapping> = crate::billing::stored("role_mappings", &conn.role_mappings)?;
+    let mappings: Vec<RoleMapping> = store::columns::stored("role_mappings", &conn.role_mappings)?;
     let now = state.clock.now_ms();
     let mut tx = state.db.write().await?;
     let user_id = match link::account_for(&mut tx, &scope.org_id, &email, now).await? {
@@ -167,7 +167,14 @@ async fn provision(
         }
         Some(_) => {}
     }
-    let session = sessions::start(&mut tx, state, &user_id, Some(&scope)).await?;
+    let session = session::start(
+        &mut tx,
+        &state.clock,
+        state.session_ttl_ms,
+        &user_id,
+        Some(&scope),
+    )
+    .await?;
     audit::record(
         &mut tx,
         &scope,
@@ -190,7 +197,7 @@ fn landing(state: &AppState, redirect_to: &str, token: &str) -> Response {
     if let Ok(v) = HeaderValue::from_str(redirect_to) {
         headers.insert(header::LOCATION, v);
     }
-    if let Ok(v) = HeaderValue::from_str(&sessions::cookie(state, token)) {
+    if let Ok(v) = HeaderValue::from_str(&session::cookie(state.session_ttl_ms, token)) {
         headers.insert(header::SET_COOKIE, v);
     }
     response

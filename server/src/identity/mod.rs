@@ -5,12 +5,10 @@
 pub mod api;
 pub mod link;
 pub mod login;
-pub mod model;
 pub mod oidc;
 #[cfg(feature = "saml")]
 pub mod saml;
 pub mod scim;
-pub mod store;
 
 use crate::app::AppState;
 use crate::http::error::{ApiError, ApiResult};
@@ -18,8 +16,8 @@ use crate::http::error::{ApiError, ApiResult};
 /// Refuses a password login (or sign-up) for an address whose verified domain requires
 /// single sign-on.
 pub async fn check_password_allowed(state: &AppState, email: &str) -> ApiResult<()> {
-    let domain = model::email_domain(email);
-    match store::verified_domain(state.db.reader(), domain).await? {
+    let domain = domain::identity::email_domain(email);
+    match store::identity::verified_domain(state.db.reader(), domain).await? {
         Some(d) if d.sso_required != 0 => Err(ApiError::SsoRequired(d.domain)),
         _ => Ok(()),
     }

@@ -13,8 +13,8 @@ use openidconnect::{
 };
 
 use super::login::Failure;
-use super::model::{OidcSettings, Profile};
 use crate::outbound::{self, Client};
+use domain::identity::{OidcSettings, Profile};
 
 /// openidconnect's HTTP client over ours (a named type: a closure returning a borrowing
 /// future would not be `Send` for every lifetime, which axum handlers need). Every call the

@@ -13,9 +13,9 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use super::quotas;
-use crate::clock::Clock;
-use crate::store::Db;
 use crate::tenancy::Scope;
+use domain::clock::Clock;
+use store::Db;
 
 /// Customer → the meters whose usage grew.
 pub type Touched = BTreeMap<String, BTreeSet<String>>;

@@ -15,15 +15,15 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 use utoipa::ToSchema;
 
 use super::alerts::{Alerts, Touched};
-use super::model::{
+use super::usage::Meter;
+use crate::http::error::{ApiError, ApiResult};
+use crate::tenancy::Scope;
+use domain::clock::{Clock, timestamp};
+use domain::metering::{
     Agg, HOUR, MAX_AGE_MS, MAX_AHEAD_MS, Measure, WIDTHS, check_event_type, floor_to,
 };
-use super::store::{self as db, DistinctRow, EventRow, RollupKey, Written};
-use super::usage::Meter;
-use crate::clock::{Clock, timestamp};
-use crate::http::error::{ApiError, ApiResult};
-use crate::store::{Backend, Db};
-use crate::tenancy::Scope;
+use store::metering::{self as db, DistinctRow, EventRow, RollupKey, Written};
+use store::{Backend, Db};
 
 /// Events in one batch request.
 pub const MAX_BATCH: usize = 1000;

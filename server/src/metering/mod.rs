@@ -5,7 +5,5 @@
 pub mod alerts;
 pub mod api;
 pub mod ingest;
-pub mod model;
 pub mod quotas;
-pub mod store;
 pub mod usage;

@@ -14,13 +14,14 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, FromRow, Row};
 
 use super::alerts::Touched;
-use super::store::{self as db, MeterRow};
 use super::usage::{self, Meter};
-use crate::billing::{DEFAULT_ALERT_THRESHOLDS, Enforcement, Feature, stored};
 use crate::http::error::{ApiError, ApiResult};
-use crate::store::{Db, fetch_in, json_elements};
 use crate::tenancy::Scope;
 use crate::webhooks;
+use domain::billing::{DEFAULT_ALERT_THRESHOLDS, Enforcement, Feature};
+use store::columns::stored;
+use store::metering::{self as db, MeterRow};
+use store::{Db, fetch_in, json_elements};
 
 /// A feature as granted to a customer by one subscription, with its meter, if metered.
 #[derive(Debug, Clone)]
@@ -188,9 +189,9 @@ struct ThresholdReached {
     threshold: i64,
     limit: i64,
     usage: String,
-    #[serde(serialize_with = "crate::clock::timestamp::serialize")]
+    #[serde(serialize_with = "domain::clock::timestamp::serialize")]
     period_start: i64,
-    #[serde(serialize_with = "crate::clock::timestamp::serialize")]
+    #[serde(serialize_with = "domain::clock::timestamp::serialize")]
     period_end: i64,
 }
 

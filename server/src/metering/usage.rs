@@ -10,14 +10,14 @@ use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 use sqlx::AnyConnection;
 
-use super::model::{
+use crate::http::error::{ApiError, ApiResult};
+use crate::tenancy::Scope;
+use domain::metering::{
     Agg, Aggregation, HOUR, MAX_AGE_MS, MINUTE, Measure, MeterDef, Overflow, Piece, cover,
     cover_with, floor_to, project, result, weighted_average,
 };
-use super::store::{self as db, Found, MeterRow, Reading};
-use crate::billing::{from_enum_text, stored};
-use crate::http::error::{ApiError, ApiResult};
-use crate::tenancy::Scope;
+use store::columns::{from_enum_text, stored};
+use store::metering::{self as db, Found, MeterRow, Reading};
 
 /// A meter as stored, its definition read.
 #[derive(Debug, Clone)]

@@ -6,16 +6,16 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::analytics;
-use super::store::{self, Filter, Row};
 use crate::app::AppState;
-use crate::clock::timestamp;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{self, Query};
 use crate::http::pagination::{Page, fetch_limit, page_type};
-use crate::ids::ApiKeyId;
 use crate::tenancy::Permission;
+use domain::clock::timestamp;
+use domain::ids::ApiKeyId;
+use domain::request_log;
+use store::request_log::{self as db, Filter, Row};
 
 /// One API request made with a key of this environment.
 #[derive(Debug, Serialize, ToSchema)]
@@ -133,7 +133,7 @@ pub async fn list(
         created_lt: extract::timestamp("created_lt", q.created_lt.as_deref())?,
     };
     let mut tx = state.db.read_scoped(&caller.scope).await?;
-    let rows = store::list(
+    let rows = db::list(
         &mut tx,
         &caller.scope,
         &filter,
@@ -256,11 +256,11 @@ pub async fn analytics(
         ..Filter::default()
     };
     let mut tx = state.db.read_scoped(&caller.scope).await?;
-    let samples = store::samples(&mut tx, &caller.scope, &filter, MAX_SAMPLES + 1).await?;
+    let samples = db::samples(&mut tx, &caller.scope, &filter, MAX_SAMPLES + 1).await?;
     tx.end();
     let truncated = i64::try_from(samples.len()).unwrap_or(i64::MAX) > MAX_SAMPLES;
     let counted = &samples[..samples.len().min(MAX_SAMPLES as usize)];
-    let buckets = analytics::buckets(from, to, interval.millis(), counted)
+    let buckets = request_log::buckets(from, to, interval.millis(), counted)
         .into_iter()
         .map(|b| AnalyticsBucket {
             start: b.start,

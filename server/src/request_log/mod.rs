@@ -6,9 +6,7 @@
 //! a warning) and a background task writes what arrived in multi-row inserts, every
 //! `FLUSH_EVERY` or `MAX_BATCH` entries. A crash loses at most the unflushed second.
 
-pub mod analytics;
 pub mod api;
-pub mod store;
 
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
@@ -21,28 +19,14 @@ use tokio::task::JoinHandle;
 
 use crate::app::AppState;
 use crate::http::request_id;
-use crate::ids::{ApiKeyId, RequestLogId};
-use crate::store::Db;
 use crate::tenancy::Scope;
+use domain::ids::{ApiKeyId, RequestLogId};
+use domain::request_log::Entry;
+use store::Db;
 
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
 const MAX_BATCH: usize = 500;
 const CHANNEL_CAPACITY: usize = 10_000;
-
-/// One logged request, as written.
-#[derive(Debug, Clone)]
-pub struct Entry {
-    pub id: String,
-    pub tenant_id: String,
-    pub env: &'static str,
-    pub api_key_id: String,
-    pub request_id: String,
-    pub method: String,
-    pub route: String,
-    pub status: u16,
-    pub duration_us: i64,
-    pub created_at: i64,
-}
 
 enum Message {
     Entry(Entry),
@@ -108,7 +92,7 @@ async fn write(db: &Db, batch: &mut Vec<Entry>) {
         return;
     }
     let entries = std::mem::take(batch);
-    if let Err(e) = store::insert(db, &entries).await {
+    if let Err(e) = store::request_log::insert(db, &entries).await {
         tracing::warn!(error = %e, dropped = entries.len(), "could not write the request log");
     }
 }

@@ -2,7 +2,6 @@
 
 pub mod api;
 pub mod key_cache;
-mod model;
-pub mod store;
+pub mod session;
 
-pub use model::*;
+pub use domain::tenancy::*;

@@ -6,20 +6,20 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::model::{
-    PREVIOUS_SECRET_GRACE_MS, check_description, check_filters, check_url, generate_secret,
-    mask_secret, matches,
-};
-use super::store::{self as db, AttemptRow, EndpointRow, EventRow};
 use crate::app::AppState;
 use crate::audit;
-use crate::clock::timestamp;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{ListParams, Page, fetch_limit, page_type};
-use crate::ids::{EventId, WebhookAttemptId, WebhookDeliveryId, WebhookEndpointId};
 use crate::tenancy::{Env, Permission, Scope};
+use domain::clock::timestamp;
+use domain::ids::{EventId, WebhookAttemptId, WebhookDeliveryId, WebhookEndpointId};
+use domain::webhooks::{
+    PREVIOUS_SECRET_GRACE_MS, check_description, check_filters, check_url, generate_secret,
+    mask_secret, matches,
+};
+use store::webhooks::{self as db, AttemptRow, EndpointRow, EventRow};
 
 /// Whether an endpoint receives events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -11,15 +11,16 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
 use super::api::{Event, WebhookEndpoint};
-use super::model::{CLAIM_LEASE_MS, DISABLE_AFTER_FAILING_MS, retry_delay_ms};
-use super::store::{self as db, AttemptRow, Outcome, Target};
-use super::{emit, sign};
+use super::emit;
 use crate::app::AppState;
 use crate::audit::{self, ActorRef};
 use crate::http::error::{ApiError, ApiResult};
-use crate::ids::{OrgId, WebhookAttemptId};
 use crate::outbound;
 use crate::tenancy::{Env, Scope};
+use domain::ids::{OrgId, WebhookAttemptId};
+use domain::webhooks::sign;
+use domain::webhooks::{CLAIM_LEASE_MS, DISABLE_AFTER_FAILING_MS, retry_delay_ms};
+use store::webhooks::{self as db, AttemptRow, Outcome, Target};
 
 /// Deliveries read per tick.
 const BATCH: i64 = 200;
@@ -135,7 +136,7 @@ async fn deliver(
 /// The delivered body: the event as `GET /v1/webhook_events/{id}` shows it.
 fn payload(scope: &Scope, t: &Target) -> ApiResult<Vec<u8>> {
     let event = Event {
-        id: crate::ids::EventId::from_db(t.event_id.clone()),
+        id: domain::ids::EventId::from_db(t.event_id.clone()),
         r#type: t.event_type.clone(),
         created_at: t.event_created_at,
         livemode: scope.env == Env::Live,

@@ -11,18 +11,15 @@
 
 pub mod api;
 pub mod delivery;
-pub mod model;
-pub mod sign;
-pub mod store;
 
 use serde::Serialize;
 use sqlx::AnyConnection;
 
 use crate::http::error::{ApiError, ApiResult};
-use crate::ids::{EventId, WebhookDeliveryId};
 use crate::tenancy::Scope;
+use domain::ids::{EventId, WebhookDeliveryId};
 
-pub use model::EVENT_TYPES;
+pub use domain::webhooks::EVENT_TYPES;
 
 /// Records an event in the outbox, with one pending delivery per enabled endpoint of the scope
 /// whose `enabled_events` match it. Call it inside the transaction that makes the change: the
@@ -59,22 +56,22 @@ pub async fn emit_all(
                 "unknown event type {event_type:?}: add it to webhooks::EVENT_TYPES"
             )));
         }
-        rows.push(store::EventRow {
+        rows.push(store::webhooks::EventRow {
             id: EventId::generate().to_string(),
             event_type: (*event_type).to_owned(),
             data: data.clone(),
             created_at: now,
         });
     }
-    store::insert_events(tx, scope, &rows).await?;
+    store::webhooks::insert_events(tx, scope, &rows).await?;
     let mut deliveries = Vec::new();
-    for (endpoint, filters) in store::enabled_endpoints(tx, scope).await? {
+    for (endpoint, filters) in store::webhooks::enabled_endpoints(tx, scope).await? {
         let filters: Vec<String> = serde_json::from_str(&filters).map_err(|e| {
             ApiError::Internal(anyhow::anyhow!("unreadable enabled_events column: {e}"))
         })?;
         for event in rows
             .iter()
-            .filter(|e| model::matches(&filters, &e.event_type))
+            .filter(|e| domain::webhooks::matches(&filters, &e.event_type))
         {
             deliveries.push((
                 WebhookDeliveryId::generate(),
@@ -83,6 +80,6 @@ pub async fn emit_all(
             ));
         }
     }
-    store::insert_deliveries(tx, scope, &deliveries, now).await?;
+    store::webhooks::insert_deliveries(tx, scope, &deliveries, now).await?;
     Ok(rows.into_iter().map(|e| e.id).collect())
 }

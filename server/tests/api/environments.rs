@@ -263,8 +263,7 @@ fn collection(path: &str) -> Option<&str> {
 
 async fn environments_never_cross(b: Backend) {
     let app = spawn_app_configured(b, |args| {
-        args.payments.encryption_key =
-            Some(neoforge_server::crypto::MasterKey::from_bytes([9; 32]));
+        args.payments.encryption_key = Some(domain::crypto::MasterKey::from_bytes([9; 32]));
     })
     .await;
     let ada = app.signup("ada@example.com").await;

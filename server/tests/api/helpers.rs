@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use neoforge_server::app::{self, Server};
 use neoforge_server::config::{DbArgs, LogFormat, ServeArgs};
-use neoforge_server::store::Db;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
+use store::Db;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -221,7 +221,7 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
-    pub fn clock(&self) -> &neoforge_server::clock::Clock {
+    pub fn clock(&self) -> &domain::clock::Clock {
         &self.server.as_ref().expect("running").state.clock
     }
 

@@ -1,12 +1,12 @@
 //! The server's life: health and readiness, graceful shutdown, concurrent migrations, the
 //! SQLite file lock, PostgreSQL row-level security, the committed spec and README walkthrough.
 
+use domain::ids::OrgId;
 use neoforge_server::app;
-use neoforge_server::ids::OrgId;
-use neoforge_server::store::Db;
 use neoforge_server::tenancy::{Env, Scope};
 use reqwest::Method;
 use serde_json::json;
+use store::Db;
 
 use crate::helpers::{Backend, eventually, fresh_postgres_database, serve_args, spawn_app};
 use crate::webhooks::{Receiver, deliver, verify};

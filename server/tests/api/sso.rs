@@ -17,8 +17,7 @@ const CLIENT_SECRET: &str = "provider-secret";
 pub async fn spawn(b: Backend, dns: Option<&Dns>) -> TestApp {
     let dns = dns.map(|d| d.addr);
     spawn_app_configured(b, move |args| {
-        args.payments.encryption_key =
-            Some(neoforge_server::crypto::MasterKey::from_bytes([9; 32]));
+        args.payments.encryption_key = Some(domain::crypto::MasterKey::from_bytes([9; 32]));
         args.dns_server = dns;
     })
     .await

@@ -2,10 +2,10 @@
 //! sealed at rest, Checkout in setup mode, charges with idempotency, and the signed webhook.
 
 use base64::Engine;
-use neoforge_server::billing::payments::Outcome;
-use neoforge_server::billing::stripe::signature::TOLERANCE_SECS;
+use domain::billing::payments::Outcome;
+use domain::billing::stripe::signature::TOLERANCE_SECS;
+use domain::ids::OrgId;
 use neoforge_server::billing::stripe::{ProviderError, StripeProvider};
-use neoforge_server::ids::OrgId;
 use neoforge_server::tenancy::{Env, Scope};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -28,7 +28,7 @@ async fn spawn(b: Backend, fake: &FakeStripe, with_key: bool) -> TestApp {
         args.payments.stripe_api_base = base;
         if with_key {
             args.payments.encryption_key =
-                Some(neoforge_server::crypto::MasterKey::parse(&master_key()).expect("key"));
+                Some(domain::crypto::MasterKey::parse(&master_key()).expect("key"));
         }
     })
     .await;

@@ -677,7 +677,7 @@ async fn rolled_back_events_are_never_delivered(b: Backend) {
     endpoint(&app, &key, &url, json!(["*"])).await;
     let state = &app.server.as_ref().expect("running").state;
     let scope = neoforge_server::tenancy::Scope {
-        org_id: neoforge_server::ids::OrgId::parse(&account.org_id).expect("org id"),
+        org_id: domain::ids::OrgId::parse(&account.org_id).expect("org id"),
         env: neoforge_server::tenancy::Env::Test,
     };
     let now = app.clock().now_ms();

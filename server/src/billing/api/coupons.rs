@@ -11,16 +11,17 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
 use crate::audit;
+use crate::billing::check_currency;
 use crate::billing::discounts::{CouponDuration, CouponTerms, Discount, check_percentage};
-use crate::billing::store::{self as db, CouponRow};
-use crate::billing::{check_currency, enum_text, from_enum_text};
-use crate::clock::timestamp;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{self, Json, Path, Query};
 use crate::http::pagination::{Page, fetch_limit, page_type};
-use crate::ids::{CouponId, PromotionCodeId};
 use crate::tenancy::{Permission, Scope, check_name};
+use domain::clock::timestamp;
+use domain::ids::{CouponId, PromotionCodeId};
+use store::billing::{self as db, CouponRow};
+use store::columns::{enum_text, from_enum_text};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Coupon {
@@ -72,7 +73,7 @@ impl Coupon {
 }
 
 fn duration_of(r: &CouponRow) -> ApiResult<CouponDuration> {
-    from_enum_text("duration", &r.duration)
+    Ok(from_enum_text("duration", &r.duration)?)
 }
 
 pub fn terms_of(r: &CouponRow) -> ApiResult<CouponTerms> {
@@ -362,7 +363,7 @@ pub async fn archive(
 async fn save(
     state: &AppState,
     caller: &Caller,
-    mut tx: crate::store::Tx,
+    mut tx: store::Tx,
     row: CouponRow,
     action: &str,
 ) -> ApiResult<axum::Json<Coupon>> {

@@ -10,17 +10,18 @@ use utoipa::{IntoParams, ToSchema};
 use crate::app::AppState;
 use crate::audit::ActorRef;
 use crate::billing::invoicing::PAID;
-use crate::billing::store::{self as db, CreditNoteRow, InvoiceRow};
 use crate::billing::stripe::StripeProvider;
-use crate::billing::{collection, enum_text, from_enum_text, notify};
-use crate::clock::timestamp;
+use crate::billing::{collection, notify};
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{Page, fetch_limit, page_type};
-use crate::ids::{CreditNoteId, CustomerId, InvoiceId};
-use crate::store::Claim;
 use crate::tenancy::{Permission, Scope};
+use domain::clock::timestamp;
+use domain::ids::{CreditNoteId, CustomerId, InvoiceId};
+use store::Claim;
+use store::billing::{self as db, CreditNoteRow, InvoiceRow};
+use store::columns::{enum_text, from_enum_text};
 
 /// Why money was given back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

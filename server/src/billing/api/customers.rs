@@ -7,19 +7,19 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{stored, to_json};
 use crate::app::AppState;
 use crate::billing::notify;
-use crate::billing::store::{self as db, CustomerRow};
 use crate::billing::{Address, TaxId, check_currency, check_metadata, check_tax_ids};
-use crate::clock::timestamp;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{Page, fetch_limit, page_type};
-use crate::ids::{CustomerId, TestClockId};
-use crate::store::is_unique_violation;
 use crate::tenancy::{Email, Permission, check_name};
+use domain::clock::timestamp;
+use domain::ids::{CustomerId, TestClockId};
+use store::billing::{self as db, CustomerRow};
+use store::columns::{stored, to_json};
+use store::is_unique_violation;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Customer {

@@ -5,25 +5,25 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::stored;
 use crate::app::AppState;
 use crate::audit::ActorRef;
 use crate::billing::collection;
 use crate::billing::discounts::{InvoiceDiscount, InvoiceTax};
 use crate::billing::invoicing::{DRAFT, Line, OPEN, PAID, UNCOLLECTIBLE, VOID};
-use crate::billing::store::{self as db, InvoiceRow};
 use crate::billing::subscriptions::now_for;
 use crate::billing::{html, notify};
-use crate::clock::timestamp;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Path, Query};
 use crate::http::pagination::{Page, fetch_limit, page_type};
-use crate::ids::{
+use crate::tenancy::Permission;
+use domain::clock::timestamp;
+use domain::ids::{
     CouponId, CustomerId, InvoiceId, PriceId, PromotionCodeId, SubscriptionId, TaxRateId,
 };
-use crate::store::Claim;
-use crate::tenancy::Permission;
+use store::Claim;
+use store::billing::{self as db, InvoiceRow};
+use store::columns::stored;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

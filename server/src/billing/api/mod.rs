@@ -14,4 +14,4 @@ pub mod subscriptions;
 pub mod tax_rates;
 pub mod test_clocks;
 
-pub(crate) use super::{stored, to_json};
+use store::columns::to_json;

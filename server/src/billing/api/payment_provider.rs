@@ -11,15 +11,16 @@ use utoipa::ToSchema;
 use crate::app::AppState;
 use crate::audit;
 use crate::billing::check_currency;
-use crate::billing::store as billing_db;
-use crate::billing::stripe::store::{self as db, ProviderRow};
-use crate::billing::stripe::{StripeProvider, key_env, key_hint, seal_context};
-use crate::clock::timestamp;
+use crate::billing::stripe::{StripeProvider, seal_context};
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path};
-use crate::ids::CustomerId;
 use crate::tenancy::{Env, Permission, Scope};
+use domain::billing::stripe::{key_env, key_hint};
+use domain::clock::timestamp;
+use domain::ids::CustomerId;
+use store::billing as billing_db;
+use store::stripe::{self as db, ProviderRow};
 
 /// How the environment collects payments. Never shows a secret.
 #[derive(Debug, Serialize, ToSchema)]
@@ -178,7 +179,7 @@ pub async fn put(
     Json(req): Json<PaymentProviderFields>,
 ) -> ApiResult<axum::Json<PaymentProvider>> {
     caller.require(Permission::OrganizationWrite)?;
-    let key = crate::crypto::master_key(&state)?;
+    let key = crate::app::master_key(&state)?;
     check_secrets(caller.scope.env, &req)?;
     let scope = &caller.scope;
     let secret_key = req.stripe_secret_key.trim();

@@ -6,20 +6,20 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{stored, to_json};
 use crate::app::AppState;
 use crate::audit;
 use crate::billing::amount::{AmountError, amount_for};
-use crate::billing::store::{self as db, PriceRow};
 use crate::billing::{Metered, Package, PriceModel, PriceTerms, Recurring, Tier, check_currency};
-use crate::clock::timestamp;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{Page, fetch_limit, page_type};
-use crate::ids::{MeterId, PriceId, ProductId};
-use crate::metering::store as meter_db;
 use crate::tenancy::{Permission, check_name};
+use domain::clock::timestamp;
+use domain::ids::{MeterId, PriceId, ProductId};
+use store::billing::{self as db, PriceRow};
+use store::columns::{stored, to_json};
+use store::metering as meter_db;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Price {
@@ -103,7 +103,7 @@ pub struct CreatePriceRequest {
 }
 
 fn check_nickname(n: Option<&str>) -> ApiResult<Option<String>> {
-    n.map(|n| check_name("nickname", n)).transpose()
+    Ok(n.map(|n| check_name("nickname", n)).transpose()?)
 }
 
 /// Create a price for a product.
@@ -333,7 +333,7 @@ pub async fn archive(
 async fn save(
     state: &AppState,
     caller: &Caller,
-    mut tx: crate::store::Tx,
+    mut tx: store::Tx,
     row: PriceRow,
     action: &str,
 ) -> ApiResult<axum::Json<Price>> {

@@ -8,19 +8,19 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{stored, to_json};
 use crate::app::AppState;
 use crate::audit;
-use crate::billing::store::{self as db, ProductRow};
 use crate::billing::{Feature, check_features, check_metadata};
-use crate::clock::timestamp;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{Page, fetch_limit, page_type};
-use crate::ids::ProductId;
 use crate::metering::quotas::check_feature_meters;
 use crate::tenancy::{Permission, check_name};
+use domain::clock::timestamp;
+use domain::ids::ProductId;
+use store::billing::{self as db, ProductRow};
+use store::columns::{stored, to_json};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Product {
@@ -293,7 +293,7 @@ pub async fn archive(
 async fn save(
     state: &AppState,
     caller: &Caller,
-    mut tx: crate::store::Tx,
+    mut tx: store::Tx,
     mut row: ProductRow,
     action: &str,
 ) -> ApiResult<axum::Json<Product>> {

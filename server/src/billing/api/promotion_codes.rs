@@ -9,15 +9,15 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
 use crate::audit;
-use crate::billing::store::{self as db, PromotionCodeRow};
-use crate::clock::timestamp;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{self, Json, Path, Query};
 use crate::http::pagination::{Page, fetch_limit, page_type};
-use crate::ids::{CouponId, PromotionCodeId};
-use crate::store::is_unique_violation;
 use crate::tenancy::{Permission, Scope};
+use domain::clock::timestamp;
+use domain::ids::{CouponId, PromotionCodeId};
+use store::billing::{self as db, PromotionCodeRow};
+use store::is_unique_violation;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PromotionCode {

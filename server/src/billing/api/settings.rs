@@ -7,11 +7,12 @@ use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::audit;
-use crate::billing::collection::{self, Dunning};
+use crate::billing::collection;
 use crate::http::auth::Caller;
 use crate::http::error::ApiResult;
 use crate::http::extract::Json;
 use crate::tenancy::Permission;
+use domain::billing::dunning::Dunning;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

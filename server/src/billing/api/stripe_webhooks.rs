@@ -33,14 +33,14 @@ use crate::app::AppState;
 use crate::audit::ActorRef;
 use crate::billing::collection;
 use crate::billing::notify;
-use crate::billing::store as billing_db;
-use crate::billing::stripe::signature::{self, TOLERANCE_SECS};
-use crate::billing::stripe::store as db;
 use crate::billing::stripe::{StripeProvider, open_secrets};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Path, RawBody};
-use crate::ids::OrgId;
 use crate::tenancy::{Env, Scope};
+use domain::billing::stripe::signature::{self, TOLERANCE_SECS};
+use domain::ids::OrgId;
+use store::billing as billing_db;
+use store::stripe as db;
 
 const STRIPE: ActorRef<'static> = ActorRef {
     kind: "system",
@@ -121,7 +121,7 @@ pub async fn receive(
     let row = db::get_provider(&mut conn, &scope).await?;
     conn.end();
     let row = row.ok_or_else(|| invalid_signature(bad))?;
-    let secrets = open_secrets(crate::crypto::master_key(&state)?, &scope, &row)?;
+    let secrets = open_secrets(crate::app::master_key(&state)?, &scope, &row)?;
     let now = state.clock.now_ms();
     signature::verify(
         &body,

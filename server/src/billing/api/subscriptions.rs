@@ -9,26 +9,28 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::coupons::{self, SubscriptionDiscount};
 use super::invoices::InvoiceLine;
-use super::{stored, tax_rates};
+use super::tax_rates;
 use crate::app::AppState;
 use crate::audit::ActorRef;
-use crate::billing::collection::{self, DAY_MS};
+use crate::billing::collection;
 use crate::billing::invoicing::{self, Line};
-use crate::billing::store::{self as db, SubscriptionRow};
 use crate::billing::subscriptions::{
     ACTIVE, CANCELED, INCOMPLETE, Item, PAST_DUE, PAUSED, TRIALING, UNPAID, bills, defer,
     discount_of, draft_invoice, interval_of, items_of, now_for, proration_lines, start_next_period,
     tax_rates_of, usage_lines,
 };
 use crate::billing::{PriceTerms, notify};
-use crate::clock::timestamp;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{Page, fetch_limit, page_type};
-use crate::ids::{CouponId, CustomerId, PriceId, SubscriptionId, TaxRateId};
-use crate::store::Claim;
 use crate::tenancy::{Permission, Scope};
+use domain::billing::dunning::DAY_MS;
+use domain::clock::timestamp;
+use domain::ids::{CouponId, CustomerId, PriceId, SubscriptionId, TaxRateId};
+use store::Claim;
+use store::billing::{self as db, SubscriptionRow};
+use store::columns::stored;
 
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -699,7 +701,7 @@ pub async fn update(
 /// A change to a subscription that has not ended: read in, edited, committed with its event,
 /// then any invoice it created collected.
 struct Change {
-    tx: crate::store::Tx,
+    tx: store::Tx,
     sub: SubscriptionRow,
     now: i64,
 }

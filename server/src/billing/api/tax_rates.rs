@@ -11,14 +11,14 @@ use utoipa::{IntoParams, ToSchema};
 use crate::app::AppState;
 use crate::audit;
 use crate::billing::discounts::{AppliedTaxRate, check_percentage};
-use crate::billing::store::{self as db, TaxRateRow};
-use crate::clock::timestamp;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{Page, fetch_limit, page_type};
-use crate::ids::TaxRateId;
 use crate::tenancy::{Permission, Scope, check_name};
+use domain::clock::timestamp;
+use domain::ids::TaxRateId;
+use store::billing::{self as db, TaxRateRow};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TaxRate {

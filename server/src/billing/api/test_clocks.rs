@@ -10,14 +10,14 @@ use utoipa::ToSchema;
 use crate::app::AppState;
 use crate::audit;
 use crate::billing::scheduler;
-use crate::billing::store::{self as db, TestClockRow};
-use crate::clock::timestamp;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{self, Json, Path, Query};
 use crate::http::pagination::{ListParams, Page, page_type};
-use crate::ids::TestClockId;
 use crate::tenancy::{Env, Permission, check_name};
+use domain::clock::timestamp;
+use domain::ids::TestClockId;
+use store::billing::{self as db, TestClockRow};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TestClock {

@@ -14,9 +14,6 @@
 //! Webhooks (`billing::api::stripe_webhooks`) then drive the invoice through
 //! `billing::collection_hooks`, whatever the synchronous outcome said.
 
-pub mod signature;
-pub mod store;
-
 use std::collections::HashMap;
 
 use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
@@ -31,11 +28,11 @@ use stripe_core::setup_intent::RetrieveSetupIntent;
 use stripe_core::{PaymentIntent, PaymentIntentStatus};
 
 use crate::app::AppState;
-use crate::billing::payments::Outcome;
-use crate::billing::store::CustomerRow;
-use crate::crypto::MasterKey;
 use crate::http::error::{ApiError, ApiResult};
-use crate::tenancy::{Env, Scope};
+use crate::tenancy::Scope;
+use domain::billing::payments::Outcome;
+use domain::crypto::MasterKey;
+use store::billing::CustomerRow;
 
 /// A Stripe call that did not produce an outcome: retry later (network, 5xx, rate limit), or
 /// fix the configuration (bad key: 401/403, invalid request: 400).
@@ -75,23 +72,6 @@ fn idempotency(key: &str) -> Result<RequestStrategy, ProviderError> {
         .map_err(|e| ProviderError::Transient(format!("bad idempotency key: {e}")))
 }
 
-/// `sk_test_…4242`: enough to recognise a key, never enough to use it.
-pub fn key_hint(secret_key: &str) -> String {
-    let prefix = ["sk_test_", "sk_live_", "rk_test_", "rk_live_"]
-        .into_iter()
-        .find(|p| secret_key.starts_with(p))
-        .unwrap_or("");
-    let tail: String = secret_key
-        .chars()
-        .rev()
-        .take(4)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    format!("{prefix}…{tail}")
-}
-
 /// The sealed values' associated data: a secret opens only in the row it was sealed for.
 pub fn seal_context(scope: &Scope, column: &str) -> String {
     format!("{}/{}/{column}", scope.org_id.as_str(), scope.env.as_str())
@@ -113,7 +93,7 @@ impl std::fmt::Debug for StripeSecrets {
 pub fn open_secrets(
     key: &MasterKey,
     scope: &Scope,
-    row: &store::ProviderRow,
+    row: &store::stripe::ProviderRow,
 ) -> ApiResult<StripeSecrets> {
     Ok(StripeSecrets {
         secret_key: key.open(&seal_context(scope, "secret_key"), &row.secret_key_sealed)?,
@@ -154,10 +134,10 @@ impl StripeProvider {
     /// opened for want of the master key.
     pub async fn load(state: &AppState, scope: &Scope) -> ApiResult<Option<StripeProvider>> {
         let mut conn = state.db.read_scoped(scope).await?;
-        let row = store::get_provider(&mut conn, scope).await?;
+        let row = store::stripe::get_provider(&mut conn, scope).await?;
         conn.end();
         let Some(row) = row else { return Ok(None) };
-        let secrets = open_secrets(crate::crypto::master_key(state)?, scope, &row)?;
+        let secrets = open_secrets(crate::app::master_key(state)?, scope, &row)?;
         Ok(Some(StripeProvider::new(
             scope.clone(),
             &secrets.secret_key,
@@ -187,7 +167,7 @@ impl StripeProvider {
         customer: &CustomerRow,
     ) -> ApiResult<String> {
         let mut conn = state.db.read_scoped(&self.scope).await?;
-        let known = store::stripe_customer(&mut conn, &self.scope, &customer.id).await?;
+        let known = store::stripe::stripe_customer(&mut conn, &self.scope, &customer.id).await?;
         conn.end();
         if let Some(known) = known {
             return Ok(known);
@@ -207,7 +187,7 @@ impl StripeProvider {
             .await
             .map_err(provider_error)?;
         let mut tx = state.db.write_scoped(&self.scope).await?;
-        let id = store::insert_stripe_customer(
+        let id = store::stripe::insert_stripe_customer(
             &mut tx,
             &self.scope,
             &customer.id,
@@ -355,35 +335,5 @@ fn outcome_of(pi: &PaymentIntent) -> Outcome {
                 .unwrap_or_else(|| "requires_payment_method".into()),
         },
         _ => Outcome::Pending { reference },
-    }
-}
-
-/// Which environment a Stripe secret key belongs to, by its prefix.
-pub fn key_env(secret_key: &str) -> Option<Env> {
-    if secret_key.starts_with("sk_test_") || secret_key.starts_with("rk_test_") {
-        Some(Env::Test)
-    } else if secret_key.starts_with("sk_live_") || secret_key.starts_with("rk_live_") {
-        Some(Env::Live)
-    } else {
-        None
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hints_show_the_prefix_and_last_four() {
-        assert_eq!(key_hint("sk_test_abcdef4242"), "sk_test_…4242");
-        assert_eq!(key_hint("sk_live_zz9999"), "sk_live_…9999");
-        assert_eq!(key_hint("ab"), "…ab");
-    }
-
-    #[test]
-    fn keys_say_their_environment() {
-        assert_eq!(key_env("sk_test_1"), Some(Env::Test));
-        assert_eq!(key_env("rk_live_1"), Some(Env::Live));
-        assert_eq!(key_env("pk_test_1"), None);
     }
 }

@@ -9,22 +9,22 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
+use crate::app::master_key;
 use crate::audit;
-use crate::clock::timestamp;
-use crate::crypto::master_key;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{Page, fetch_limit, page_type};
 use crate::identity::api::saml::{self, SamlDetails, SamlRequest};
-use crate::identity::model::{Kind, OidcSettings, RoleMapping};
 use crate::identity::oidc;
-use crate::identity::store::{self as db, ConnectionRow};
-use crate::ids::ConnectionId;
-use crate::store::Tx;
 use crate::tenancy::api::roles::{check_grantable, permissions_of};
 use crate::tenancy::{Permission, check_name};
-use crate::webhooks::model::check_url;
+use domain::clock::timestamp;
+use domain::identity::{Kind, OidcSettings, RoleMapping};
+use domain::ids::ConnectionId;
+use domain::webhooks::check_url;
+use store::Tx;
+use store::identity::{self as db, ConnectionRow};
 
 /// Where providers send the browser back after an OpenID Connect login, on this server
 /// (`public_base`).
@@ -80,10 +80,10 @@ pub struct OidcDetails {
 
 fn shown(state: &AppState, headers: &HeaderMap, row: ConnectionRow) -> ApiResult<Connection> {
     let base = crate::http::public_base(state, headers);
-    let kind: Kind = crate::billing::from_enum_text("kind", &row.kind)?;
+    let kind: Kind = store::columns::from_enum_text("kind", &row.kind)?;
     let (oidc, saml) = match kind {
         Kind::Oidc => {
-            let s: OidcSettings = crate::billing::stored("settings", &row.settings)?;
+            let s: OidcSettings = store::columns::stored("settings", &row.settings)?;
             let oidc = OidcDetails {
                 issuer: s.issuer,
                 client_id: s.client_id,
@@ -100,7 +100,7 @@ fn shown(state: &AppState, headers: &HeaderMap, row: ConnectionRow) -> ApiResult
         kind,
         status: row.status,
         default_role: row.default_role,
-        role_mappings: crate::billing::stored("role_mappings", &row.role_mappings)?,
+        role_mappings: store::columns::stored("role_mappings", &row.role_mappings)?,
         oidc,
         saml,
         last_login_at: row.last_login_at,
@@ -232,7 +232,7 @@ pub async fn create(
     let name = check_name("name", &req.name)?;
     let (settings, secret) = match (req.kind, &req.oidc) {
         (Kind::Oidc, Some(o)) => (
-            crate::billing::to_json(&checked_oidc(&state, &caller, o).await?)?,
+            store::columns::to_json(&checked_oidc(&state, &caller, o).await?)?,
             o.client_secret.clone(),
         ),
         (Kind::Oidc, None) => {
@@ -244,7 +244,7 @@ pub async fn create(
                 .as_ref()
                 .ok_or_else(|| ApiError::validation("saml", "is required for kind saml"))?;
             let (settings, key) = saml::new_settings(&state, caller.scope.env, req, &name).await?;
-            (crate::billing::to_json(&settings)?, key)
+            (store::columns::to_json(&settings)?, key)
         }
     };
     let default_role = req.default_role.unwrap_or_else(|| "viewer".to_owned());
@@ -254,13 +254,13 @@ pub async fn create(
         id: id.to_string(),
         tenant_id: caller.scope.org_id.to_string(),
         env: caller.scope.env.as_str().to_owned(),
-        kind: crate::billing::enum_text(req.kind)?,
+        kind: store::columns::enum_text(req.kind)?,
         name,
         status: "active".into(),
         settings,
         secret_sealed: key.seal(&seal_context(id.as_str()), &secret)?,
         default_role,
-        role_mappings: crate::billing::to_json(&req.role_mappings)?,
+        role_mappings: store::columns::to_json(&req.role_mappings)?,
         created_at: now,
         updated_at: now,
         last_login_at: None,
@@ -421,10 +421,10 @@ pub async fn update(
     }
     let mappings = match req.role_mappings {
         Some(m) => m,
-        None => crate::billing::stored("role_mappings", &row.role_mappings)?,
+        None => store::columns::stored("role_mappings", &row.role_mappings)?,
     };
     check_roles(&mut tx, &caller, &row.default_role, &mappings).await?;
-    row.role_mappings = crate::billing::to_json(&mappings)?;
+    row.role_mappings = store::columns::to_json(&mappings)?;
     if let Some(secret) = req.client_secret.filter(|s| !s.is_empty()) {
         if row.kind != "oidc" {
             return Err(ApiError::validation(

@@ -9,17 +9,17 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
 use crate::audit;
-use crate::clock::timestamp;
 use crate::http::auth::{Actor, Caller};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{Page, fetch_limit, page_type};
-use crate::identity::model::{VERIFICATION_LABEL, check_domain};
-use crate::identity::store::{self as db, DomainRow};
-use crate::ids::DomainId;
-use crate::secret;
-use crate::store::is_unique_violation;
 use crate::tenancy::Permission;
+use domain::clock::timestamp;
+use domain::identity::{VERIFICATION_LABEL, check_domain};
+use domain::ids::DomainId;
+use domain::secret;
+use store::identity::{self as db, DomainRow};
+use store::is_unique_violation;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Domain {

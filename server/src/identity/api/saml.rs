@@ -20,19 +20,19 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Form, Path};
 use crate::identity::login;
 use crate::identity::login::Failure;
-use crate::identity::model::{Assertion, Profile, SamlSettings, ServiceProvider, check_redirect};
-use crate::identity::store::{self as db, ConnectionRow};
-use crate::ids::ConnectionId;
 use crate::outbound;
 use crate::tenancy::Env;
-use crate::webhooks::model::check_url;
+use domain::identity::{Assertion, Profile, SamlSettings, ServiceProvider, check_redirect};
+use domain::ids::ConnectionId;
+use domain::webhooks::check_url;
+use store::identity::{self as db, ConnectionRow};
 
 /// The protocol itself, from `identity::saml`.
 #[cfg(feature = "saml")]
 mod protocol {
     use super::{ApiError, ApiResult, Assertion, Failure, ServiceProvider};
-    use crate::identity::model::IdpMetadata;
     use crate::identity::saml::{self, SamlError};
+    use domain::identity::IdpMetadata;
 
     pub use saml::CLOCK_SKEW_MS;
 
@@ -78,7 +78,7 @@ mod protocol {
 #[cfg(not(feature = "saml"))]
 mod protocol {
     use super::{ApiError, ApiResult, Assertion, Failure, ServiceProvider};
-    use crate::identity::model::IdpMetadata;
+    use domain::identity::IdpMetadata;
 
     pub const CLOCK_SKEW_MS: i64 = 0;
 
@@ -247,7 +247,7 @@ fn service_provider(
 }
 
 fn settings_of(conn: &ConnectionRow) -> ApiResult<SamlSettings> {
-    crate::billing::stored("settings", &conn.settings)
+    Ok(store::columns::stored("settings", &conn.settings)?)
 }
 
 /// The AuthnRequest URL for a login in flight whose id is `request_id`.

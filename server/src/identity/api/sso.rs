@@ -14,11 +14,11 @@ use crate::http::auth::ClientIp;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::Query;
 use crate::identity::login::{self, Failure};
-use crate::identity::model::{Kind, LOGIN_TTL_MS, OidcSettings, check_redirect, email_domain};
 use crate::identity::oidc;
-use crate::identity::store::{self as db, ConnectionRow, LoginRequestRow};
-use crate::secret;
 use crate::tenancy::Email;
+use domain::identity::{Kind, LOGIN_TTL_MS, OidcSettings, check_redirect, email_domain};
+use domain::secret;
+use store::identity::{self as db, ConnectionRow, LoginRequestRow};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -109,9 +109,9 @@ pub async fn authorize(
         created_at: now,
         expires_at: now + LOGIN_TTL_MS,
     };
-    let url = match crate::billing::from_enum_text::<Kind>("kind", &conn.kind)? {
+    let url = match store::columns::from_enum_text::<Kind>("kind", &conn.kind)? {
         Kind::Oidc => {
-            let settings: OidcSettings = crate::billing::stored("settings", &conn.settings)?;
+            let settings: OidcSettings = store::columns::stored("settings", &conn.settings)?;
             let redirect_uri = oidc_redirect_uri(&crate::http::public_base(&state, &headers));
             let http = state.outbound.client(login::scope_of(&conn)?.env);
             let started = oidc::discover(http, &settings.issuer)
@@ -200,7 +200,7 @@ pub async fn oidc_callback(
         )
         .await);
     }
-    let settings: OidcSettings = crate::billing::stored("settings", &conn.settings)?;
+    let settings: OidcSettings = store::columns::stored("settings", &conn.settings)?;
     let secret = open_secret(&state, &conn)?;
     let redirect_uri = oidc_redirect_uri(&crate::http::public_base(&state, &headers));
     let finished = oidc::finish(

@@ -21,7 +21,7 @@ pub use metadata::{parse_idp_metadata, sp_metadata_xml};
 pub use request::authn_request_url;
 pub use response::verify_response;
 
-pub use crate::identity::model::{Assertion, IdpMetadata, ServiceProvider};
+pub use domain::identity::{Assertion, IdpMetadata, ServiceProvider};
 
 /// How far the IdP's clock may be from ours when checking validity windows.
 pub const CLOCK_SKEW_MS: i64 = 120_000;

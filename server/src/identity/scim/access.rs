@@ -12,12 +12,12 @@ use serde_json::Value;
 use super::auth::ScimCaller;
 use super::error::{ScimError, ScimResult, ScimType};
 use super::resource::Obj;
-use super::store::{self, UserLink};
 use crate::identity::link;
-use crate::ids::{OrgId, UserId};
-use crate::store::Db;
-use crate::tenancy::store as tenancy;
 use crate::tenancy::{Email, Env, Scope};
+use domain::ids::{OrgId, UserId};
+use store::Db;
+use store::scim::{self as db, UserLink};
+use store::tenancy;
 
 /// The role a provisioned member gets in the organization.
 const DEFAULT_ROLE: &str = "viewer";
@@ -67,7 +67,7 @@ pub async fn sync(
     now: i64,
 ) -> ScimResult<bool> {
     let org = &caller.scope.org_id;
-    let link = store::user_link(tx, org, scim_id).await?;
+    let link = db::user_link(tx, org, scim_id).await?;
     let active = is_active(stored);
     let mut user = link.and_then(|l| l.user_id).map(UserId::from_db);
     if user.is_none()
@@ -75,7 +75,7 @@ pub async fn sync(
     {
         user = link_account(tx, org, scim_id, &email, now).await?;
     }
-    store::set_user_link(
+    db::set_user_link(
         tx,
         org,
         scim_id,
@@ -118,7 +118,7 @@ pub async fn remove(
     now: i64,
 ) -> ScimResult<bool> {
     let org = &caller.scope.org_id;
-    let Some(user) = store::user_link(tx, org, scim_id)
+    let Some(user) = db::user_link(tx, org, scim_id)
         .await?
         .and_then(|l| l.user_id)
         .map(UserId::from_db)
@@ -180,7 +180,7 @@ async fn link_account(
     now: i64,
 ) -> ScimResult<Option<UserId>> {
     let linked = link::account_for(tx, org, email, now).await.map_err(|e| {
-        if crate::store::is_unique_violation(&e) {
+        if store::is_unique_violation(&e) {
             taken(email)
         } else {
             e.into()
@@ -189,7 +189,7 @@ async fn link_account(
     let Ok(user) = linked else {
         return Ok(None);
     };
-    match store::linked_to(tx, org, user.as_str()).await? {
+    match db::linked_to(tx, org, user.as_str()).await? {
         Some(other) if other != scim_id => Err(taken(email)),
         _ => Ok(Some(user)),
     }

@@ -6,11 +6,11 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use super::error::ScimError;
-use super::store;
 use crate::app::AppState;
 use crate::audit::ActorRef;
-use crate::ids::OrgId;
 use crate::tenancy::{Env, Scope};
+use domain::ids::OrgId;
+use store::scim as db;
 
 pub const TOKEN_PREFIX: &str = "nf_scim_";
 
@@ -48,7 +48,7 @@ impl FromRequestParts<AppState> for ScimCaller {
             .map(|(_, token)| token.trim())
             .filter(|t| t.starts_with(TOKEN_PREFIX))
             .ok_or_else(ScimError::unauthorized)?;
-        let row = store::find_token_by_hash(state.db.reader(), &crate::secret::hash_token(token))
+        let row = db::find_token_by_hash(state.db.reader(), &domain::secret::hash_token(token))
             .await?
             .filter(|t| t.revoked_at.is_none())
             .ok_or_else(ScimError::unauthorized)?;
@@ -59,7 +59,7 @@ impl FromRequestParts<AppState> for ScimCaller {
             .last_used_at
             .is_none_or(|t| now - t >= LAST_USED_RESOLUTION_MS)
         {
-            store::touch_token(state.db.writer(), &row.id, now).await?;
+            db::touch_token(state.db.writer(), &row.id, now).await?;
         }
         Ok(ScimCaller {
             token_id: row.id,

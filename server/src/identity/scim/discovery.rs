@@ -6,9 +6,9 @@ use axum::http::HeaderMap;
 use serde_json::{Value, json};
 
 use super::error::{ScimError, ScimResult};
-use super::schema::{Kind, catalog};
 use super::wire::{MAX_RESULTS, ScimPath, ScimResponse, list_response};
 use crate::app::AppState;
+use domain::identity::scim_schema::{Kind, catalog};
 
 const SPC: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
 const RESOURCE_TYPE: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";

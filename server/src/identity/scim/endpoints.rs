@@ -9,9 +9,9 @@ use serde_json::Value;
 use super::auth::ScimCaller;
 use super::error::{ScimError, ScimResult, ScimType};
 use super::resources;
-use super::schema::Kind;
 use super::wire::{ListQuery, Params, ScimBody, ScimPath, ScimResponse, projection};
 use crate::app::AppState;
+use domain::identity::scim_schema::Kind;
 
 fn search_fields(body: &Value) -> ScimResult<ListQuery> {
     let fields = body.as_object().ok_or_else(|| {

@@ -7,8 +7,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::schema;
 use crate::http::error::ApiError;
+use domain::identity::scim_schema as schema;
 
 pub const CONTENT_TYPE: &str = "application/scim+json";
 
@@ -93,6 +93,12 @@ impl ScimError {
 impl From<sqlx::Error> for ScimError {
     fn from(e: sqlx::Error) -> Self {
         ScimError::internal(e)
+    }
+}
+
+impl From<store::Error> for ScimError {
+    fn from(e: store::Error) -> Self {
+        ApiError::from(e).into()
     }
 }
 

@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use super::error::{ScimError, ScimResult, ScimType};
 use super::resource::{attribute, split_urn};
-use super::schema::{Attr, Kind, Type};
-use crate::clock::timestamp;
+use domain::clock::timestamp;
+use domain::identity::scim_schema::{Attr, Kind, Type};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {

@@ -17,8 +17,6 @@ mod filter;
 mod patch;
 mod resource;
 mod resources;
-pub mod schema;
-mod store;
 pub mod tokens;
 mod wire;
 

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::error::{ScimError, ScimResult, ScimType};
 use super::filter::{self, Filter};
 use super::resource::{Obj, attribute, coerce, coerce_one, normalize_object, split_urn};
-use super::schema::{Attr, Kind, Mutability, Type, catalog};
+use domain::identity::scim_schema::{Attr, Kind, Mutability, Type, catalog};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum OpKind {
@@ -403,7 +403,7 @@ mod tests {
 
     use super::*;
     use crate::identity::scim::resource::normalize;
-    use crate::identity::scim::schema::ENTERPRISE_USER;
+    use domain::identity::scim_schema::ENTERPRISE_USER;
 
     fn patched(kind: Kind, start: Value, body: Value) -> ScimResult<Value> {
         let mut r = normalize(kind, &start)?;

@@ -6,8 +6,10 @@
 use serde_json::{Map, Value, json};
 
 use super::error::{ScimError, ScimResult, ScimType};
-use super::schema::{self, Attr, Kind, Mutability, Returned, Type, catalog};
-use crate::clock::timestamp;
+use domain::clock::timestamp;
+use domain::identity::scim_schema::{
+    self as schema, Attr, Kind, Mutability, Returned, Type, catalog,
+};
 
 pub type Obj = Map<String, Value>;
 

@@ -16,13 +16,13 @@ use super::error::{ScimError, ScimResult, ScimType};
 use super::filter;
 use super::patch;
 use super::resource::{self, Meta, Obj, Projection, etag, normalize};
-use super::schema::Kind;
-use super::store::{self, Keys, Lookup, MemberRow, ResourceRow};
 use super::wire::{ListQuery, ScimResponse, check_if_match, list_response};
 use crate::app::AppState;
 use crate::audit;
-use crate::ids::{ScimGroupId, ScimUserId};
 use crate::webhooks;
+use domain::identity::scim_schema::Kind;
+use domain::ids::{ScimGroupId, ScimUserId};
+use store::scim::{self as db, Keys, Lookup, MemberRow, ResourceRow};
 
 fn location(caller: &ScimCaller, kind: Kind, id: &str) -> String {
     format!("{}/scim/v2/{}/{id}", caller.base, kind.endpoint())
@@ -77,7 +77,7 @@ async fn members_value(
     caller: &ScimCaller,
     group: &str,
 ) -> ScimResult<Option<Value>> {
-    let rows = store::members(c, &caller.scope.org_id, group).await?;
+    let rows = db::members(c, &caller.scope.org_id, group).await?;
     let items: Vec<Value> = rows
         .into_iter()
         .map(|m| {
@@ -133,7 +133,7 @@ async fn render(
     };
     let mut out = resource::render(kind, &row.id, stored, &meta);
     if kind == Kind::User {
-        let groups: Vec<Value> = store::groups_of(c, &caller.scope.org_id, &row.id)
+        let groups: Vec<Value> = db::groups_of(c, &caller.scope.org_id, &row.id)
             .await?
             .into_iter()
             .map(|(id, name)| {
@@ -153,7 +153,7 @@ async fn load(
     kind: Kind,
     id: &str,
 ) -> ScimResult<(ResourceRow, Obj)> {
-    let row = store::get(c, &caller.scope.org_id, kind, id)
+    let row = db::get(c, &caller.scope.org_id, kind, id)
         .await?
         .ok_or_else(|| ScimError::not_found(kind.name()))?;
     let stored = attributes(c, caller, kind, &row).await?;
@@ -192,20 +192,19 @@ async fn split_members(
             ));
         };
         let stated = item.get("type").and_then(Value::as_str);
-        let member_type =
-            if stated != Some("Group") && store::exists(c, org, Kind::User, id).await? {
-                "User"
-            } else if stated != Some("User")
-                && id != group
-                && store::exists(c, org, Kind::Group, id).await?
-            {
-                "Group"
-            } else {
-                return Err(ScimError::bad(
-                    ScimType::InvalidValue,
-                    format!("No user or group {id} in this directory can be a member."),
-                ));
-            };
+        let member_type = if stated != Some("Group") && db::exists(c, org, Kind::User, id).await? {
+            "User"
+        } else if stated != Some("User")
+            && id != group
+            && db::exists(c, org, Kind::Group, id).await?
+        {
+            "Group"
+        } else {
+            return Err(ScimError::bad(
+                ScimType::InvalidValue,
+                format!("No user or group {id} in this directory can be a member."),
+            ));
+        };
         if out.iter().any(|m| m.member_id == id) {
             continue;
         }
@@ -240,18 +239,16 @@ async fn sync_members(
         .iter()
         .filter(|m| !new.iter().any(|n| n.member_id == m.member_id))
     {
-        store::remove_member(c, org, group, &m.member_id).await?;
+        db::remove_member(c, org, group, &m.member_id).await?;
         events.push(("directory.group_member_removed", data(m)));
     }
     for m in new {
         match old.iter().find(|o| o.member_id == m.member_id) {
             None => {
-                store::add_member(c, org, group, m, now).await?;
+                db::add_member(c, org, group, m, now).await?;
                 events.push(("directory.group_member_added", data(m)));
             }
-            Some(o) if o.display != m.display => {
-                store::set_member_display(c, org, group, m).await?
-            }
+            Some(o) if o.display != m.display => db::set_member_display(c, org, group, m).await?,
             Some(_) => {}
         }
     }
@@ -321,7 +318,7 @@ pub async fn create(
     let members = split_members(&mut tx, caller, kind, &id, &mut stored).await?;
     let org = &caller.scope.org_id;
     check_unique_name(
-        store::name_taken(&mut tx, org, kind, keys(kind, &stored).name, &id).await?,
+        db::name_taken(&mut tx, org, kind, keys(kind, &stored).name, &id).await?,
         kind,
     )?;
     let row = ResourceRow {
@@ -334,7 +331,7 @@ pub async fn create(
     let mut access_changed = false;
     match kind {
         Kind::User => {
-            store::insert_user(
+            db::insert_user(
                 &mut tx,
                 org,
                 &row,
@@ -344,7 +341,7 @@ pub async fn create(
             .await?;
             access_changed = access::sync(&mut tx, caller, &id, &stored, now).await?;
         }
-        Kind::Group => store::insert_group(&mut tx, org, &row, &keys(kind, &stored)).await?,
+        Kind::Group => db::insert_group(&mut tx, org, &row, &keys(kind, &stored)).await?,
     }
     let events = sync_members(&mut tx, caller, &id, &[], &members, now).await?;
     let stored = attributes(&mut tx, caller, kind, &row).await?;
@@ -471,7 +468,7 @@ async fn collect(
             _ => None,
         }
     });
-    let rows = store::list(conn, &caller.scope.org_id, kind, lookup).await?;
+    let rows = db::list(conn, &caller.scope.org_id, kind, lookup).await?;
     let skip = q.start_index - 1;
     let window = skip..skip + q.count;
     for row in &rows {
@@ -515,13 +512,13 @@ pub async fn update(
         let old_members = split_members(&mut tx, caller, kind, id, &mut old).await?;
         let members = split_members(&mut tx, caller, kind, id, &mut new).await?;
         check_unique_name(
-            store::name_taken(&mut tx, org, kind, keys(kind, &new).name, id).await?,
+            db::name_taken(&mut tx, org, kind, keys(kind, &new).name, id).await?,
             kind,
         )?;
         row.resource = Value::Object(new.clone()).to_string();
         row.version += 1;
         row.updated_at = now;
-        store::update(&mut tx, org, kind, &row, &keys(kind, &new)).await?;
+        db::update(&mut tx, org, kind, &row, &keys(kind, &new)).await?;
         if kind == Kind::User {
             access_changed = access::sync(&mut tx, caller, id, &new, now).await?;
         }
@@ -611,7 +608,7 @@ pub async fn delete(
     let full = render(&mut tx, caller, kind, &row, &stored).await?;
     let access_changed = kind == Kind::User && access::remove(&mut tx, caller, id, now).await?;
     // It leaves the groups it was in, and a group's own members go with it (cascade).
-    let events: Vec<(&'static str, String)> = store::touch_groups_of(&mut tx, org, id, now)
+    let events: Vec<(&'static str, String)> = db::touch_groups_of(&mut tx, org, id, now)
         .await?
         .into_iter()
         .map(|group| {
@@ -619,7 +616,7 @@ pub async fn delete(
             ("directory.group_member_removed", data.to_string())
         })
         .collect();
-    store::delete(&mut tx, org, kind, id).await?;
+    db::delete(&mut tx, org, kind, id).await?;
     notify(
         &mut tx,
         caller,

@@ -8,17 +8,17 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::auth::TOKEN_PREFIX;
-use super::store::{self, TokenRow};
 use crate::app::AppState;
 use crate::audit;
-use crate::clock::timestamp;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{ListParams, Page, page_type};
-use crate::ids::{ScimTokenId, UserId};
-use crate::secret;
 use crate::tenancy::{Env, Permission};
+use domain::clock::timestamp;
+use domain::ids::{ScimTokenId, UserId};
+use domain::secret;
+use store::scim::{self as db, TokenRow};
 
 /// Characters of the token kept for display (`nf_scim_AbCd`).
 const PREFIX_LEN: usize = 12;
@@ -119,7 +119,7 @@ pub async fn create(
         last_used_at: None,
     };
     let mut tx = state.db.write_scoped(&caller.scope).await?;
-    store::insert_token(&mut tx, &row, &secret).await?;
+    db::insert_token(&mut tx, &row, &secret).await?;
     audit::record(
         &mut tx,
         &caller.scope,
@@ -160,7 +160,7 @@ pub async fn list(
     let fetch = q.fetch()?;
     let mut conn = state.db.read_scoped(&caller.scope).await?;
     let rows =
-        store::list_tokens(&mut conn, &caller.scope, q.starting_after.as_deref(), fetch).await?;
+        db::list_tokens(&mut conn, &caller.scope, q.starting_after.as_deref(), fetch).await?;
     conn.end();
     let tokens = rows
         .into_iter()
@@ -193,10 +193,10 @@ pub async fn revoke(
     caller.require(Permission::IdentityWrite)?;
     let now = state.clock.now_ms();
     let mut tx = state.db.write_scoped(&caller.scope).await?;
-    store::get_token(&mut tx, &caller.scope, id.as_str())
+    db::get_token(&mut tx, &caller.scope, id.as_str())
         .await?
         .ok_or(ApiError::NotFound("scim_token"))?;
-    store::revoke_token(&mut tx, &caller.scope, id.as_str(), now).await?;
+    db::revoke_token(&mut tx, &caller.scope, id.as_str(), now).await?;
     audit::record(
         &mut tx,
         &caller.scope,

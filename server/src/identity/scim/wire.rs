@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::error::{CONTENT_TYPE, ScimError, ScimResult, ScimType};
 use super::resource::Projection;
-use super::schema;
+use domain::identity::scim_schema as schema;
 
 /// The most resources one list answers (ServiceProviderConfig `filter.maxResults`).
 pub const MAX_RESULTS: usize = 200;

@@ -6,14 +6,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
-use crate::billing::Enforcement;
-use crate::clock::timestamp;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::Query;
 use crate::metering::quotas::standing;
-use crate::metering::store::customers_named;
 use crate::tenancy::Permission;
+use domain::billing::Enforcement;
+use domain::clock::timestamp;
+use store::metering::customers_named;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]

@@ -13,17 +13,17 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
 use crate::audit;
-use crate::billing::{enum_text, to_json};
-use crate::clock::timestamp;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{Page, fetch_limit, page_type};
-use crate::ids::MeterId;
-use crate::metering::model::{Aggregation, Condition, DAY, HOUR, MINUTE, MeterDef, floor_to};
-use crate::metering::store::{self as db, MeterRow, customers_named};
 use crate::metering::usage::{self, Meter as StoredMeter};
 use crate::tenancy::{Permission, Scope, check_name};
+use domain::clock::timestamp;
+use domain::ids::MeterId;
+use domain::metering::{Aggregation, Condition, DAY, HOUR, MINUTE, MeterDef, floor_to};
+use store::columns::{enum_text, to_json};
+use store::metering::{self as db, MeterRow, customers_named};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Meter {

@@ -9,15 +9,15 @@ use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::audit;
-use crate::clock::timestamp;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{self, Json, Path, Query};
 use crate::http::pagination::{ListParams, Page, page_type};
-use crate::ids::{ApiKeyId, UserId};
-use crate::secret;
-use crate::tenancy::store::{self as db, ApiKeyRow, scopes_of};
 use crate::tenancy::{Env, Permission, PermissionSet, encode_permissions};
+use domain::clock::timestamp;
+use domain::ids::{ApiKeyId, UserId};
+use domain::secret;
+use store::tenancy::{self as db, ApiKeyRow, scopes_of};
 
 /// Characters of the secret kept for display (`nf_test_AbCd`).
 const PREFIX_LEN: usize = 12;

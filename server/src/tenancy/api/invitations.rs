@@ -10,15 +10,15 @@ use super::organizations::Organization;
 use super::roles::{check_grantable, permissions_of};
 use crate::app::AppState;
 use crate::audit::{self, ActorRef};
-use crate::clock::timestamp;
 use crate::http::auth::{Caller, SessionUser};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{ListParams, Page, page_type};
-use crate::ids::{InvitationId, OrgId};
-use crate::secret;
-use crate::tenancy::store::{self as db, InvitationRow};
 use crate::tenancy::{Email, Env, Permission, Scope};
+use domain::clock::timestamp;
+use domain::ids::{InvitationId, OrgId};
+use domain::secret;
+use store::tenancy::{self as db, InvitationRow};
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
 

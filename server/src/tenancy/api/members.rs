@@ -9,15 +9,15 @@ use utoipa::ToSchema;
 use super::roles::{check_grantable, permissions_of};
 use crate::app::AppState;
 use crate::audit;
-use crate::clock::timestamp;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{ListParams, Page, page_type};
-use crate::ids::UserId;
-use crate::store::Tx;
-use crate::tenancy::store::{self as db, MemberRow};
 use crate::tenancy::{Permission, Scope};
+use domain::clock::timestamp;
+use domain::ids::UserId;
+use store::Tx;
+use store::tenancy::{self as db, MemberRow};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Member {

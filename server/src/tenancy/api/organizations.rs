@@ -8,14 +8,14 @@ use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::audit::{self, ActorRef};
-use crate::clock::timestamp;
 use crate::http::auth::{Caller, SessionUser};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::Json;
-use crate::ids::{OrgId, UserId};
-use crate::store::Tx;
-use crate::tenancy::store::{self as db, OrgRow};
 use crate::tenancy::{Env, Permission, Scope, check_name};
+use domain::clock::timestamp;
+use domain::ids::{OrgId, UserId};
+use store::Tx;
+use store::tenancy::{self as db, OrgRow};
 
 /// An organization (tenant), with the caller's role in it.
 #[derive(Debug, Serialize, ToSchema)]

@@ -7,17 +7,17 @@ use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::audit;
-use crate::clock::timestamp;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path};
-use crate::ids::RoleId;
-use crate::store::{Tx, is_unique_violation};
-use crate::tenancy::store::{self as db, RoleRow};
 use crate::tenancy::{
     BUILTIN_ROLES, Permission, PermissionSet, Scope, builtin_permissions, check_name,
     decode_permissions, encode_permissions,
 };
+use domain::clock::timestamp;
+use domain::ids::RoleId;
+use store::tenancy::{self as db, RoleRow};
+use store::{Tx, is_unique_violation};
 
 /// A role: built-in (`id` is its name) or custom (`id` is `role_…`).
 #[derive(Debug, Serialize, ToSchema)]

@@ -10,60 +10,19 @@ use utoipa::ToSchema;
 
 use super::users::User;
 use crate::app::AppState;
-use crate::clock::timestamp;
-use crate::http::auth::{SESSION_COOKIE, SESSION_PREFIX, SessionUser};
+use crate::http::auth::SessionUser;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::Json;
-use crate::ids::{SessionId, UserId};
-use crate::secret;
-use crate::store::Tx;
-use crate::tenancy::store as db;
-use crate::tenancy::{Email, Scope};
-
-/// A new session token. Shown once; send it as `Authorization: Bearer …` or keep the cookie.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SessionToken {
-    #[schema(example = "nf_sess_4eC39HqLyjWDarjtT1zdp7dc4eC39HqL")]
-    pub token: String,
-    #[serde(serialize_with = "timestamp::serialize")]
-    #[schema(value_type = String, format = DateTime)]
-    pub expires_at: i64,
-}
-
-/// Starts a session inside `tx` and returns its token. A `bound` session (single sign-on)
-/// acts only in that organization and environment.
-pub async fn start(
-    tx: &mut Tx,
-    state: &AppState,
-    user: &UserId,
-    bound: Option<&Scope>,
-) -> ApiResult<SessionToken> {
-    let now = state.clock.now_ms();
-    let token = secret::generate_token(SESSION_PREFIX);
-    let expires_at = now + state.session_ttl_ms;
-    db::insert_session(
-        tx,
-        SessionId::generate().as_str(),
-        &token,
-        user,
-        bound,
-        now,
-        expires_at,
-    )
-    .await?;
-    Ok(SessionToken { token, expires_at })
-}
-
-/// The session cookie for the portal: HttpOnly, SameSite=Lax.
-pub fn cookie(state: &AppState, token: &str) -> String {
-    let max_age = state.session_ttl_ms / 1000;
-    format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}")
-}
+use crate::tenancy::Email;
+use crate::tenancy::session::{self, SessionToken};
+use domain::ids::UserId;
+use domain::secret;
+use store::tenancy as db;
 
 /// A 201 response with the session cookie set.
 pub fn created_with_cookie(state: &AppState, token: &str, body: impl Serialize) -> Response {
     let mut response = (StatusCode::CREATED, axum::Json(body)).into_response();
-    if let Ok(v) = HeaderValue::from_str(&cookie(state, token)) {
+    if let Ok(v) = HeaderValue::from_str(&session::cookie(state.session_ttl_ms, token)) {
         response.headers_mut().insert(header::SET_COOKIE, v);
     }
     response
@@ -114,7 +73,14 @@ pub async fn create(
         .map_err(|e| ApiError::Internal(e.into()))?;
     let user = user.filter(|_| ok).ok_or(ApiError::InvalidCredentials)?;
     let mut tx = state.db.write().await?;
-    let session = start(&mut tx, &state, &UserId::from_db(user.id.clone()), None).await?;
+    let session = session::start(
+        &mut tx,
+        &state.clock,
+        state.session_ttl_ms,
+        &UserId::from_db(user.id.clone()),
+        None,
+    )
+    .await?;
     tx.commit().await?;
     let token = session.token.clone();
     Ok(created_with_cookie(

@@ -6,16 +6,17 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::organizations::{self, Organization};
-use super::sessions::{self, SessionToken};
+use super::sessions;
 use crate::app::AppState;
-use crate::clock::timestamp;
 use crate::http::auth::{ClientIp, SessionUser};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::Json;
-use crate::ids::UserId;
-use crate::store::is_unique_violation;
-use crate::tenancy::store::{self as db, UserRow};
+use crate::tenancy::session::{self, SessionToken};
 use crate::tenancy::{Email, check_name, check_password};
+use domain::clock::timestamp;
+use domain::ids::UserId;
+use store::is_unique_violation;
+use store::tenancy::{self as db, UserRow};
 
 /// A person with a dashboard login.
 #[derive(Debug, Serialize, ToSchema)]
@@ -89,7 +90,7 @@ pub async fn create(
     };
     let password = req.password;
     let password_hash =
-        tokio::task::spawn_blocking(move || crate::secret::hash_password(&password))
+        tokio::task::spawn_blocking(move || domain::secret::hash_password(&password))
             .await
             .map_err(|e| ApiError::Internal(e.into()))??;
 
@@ -114,7 +115,8 @@ pub async fn create(
     }
     let organization =
         organizations::found(&mut tx, &user_id, org_name, ip.as_deref(), now).await?;
-    let session = sessions::start(&mut tx, &state, &user_id, None).await?;
+    let session =
+        session::start(&mut tx, &state.clock, state.session_ttl_ms, &user_id, None).await?;
     tx.commit().await?;
     let token = session.token.clone();
     Ok(sessions::created_with_cookie(

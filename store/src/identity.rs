@@ -4,7 +4,7 @@
 
 use sqlx::{AnyConnection, AnyExecutor, AssertSqlSafe, FromRow};
 
-use crate::tenancy::Scope;
+use domain::tenancy::Scope;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct ConnectionRow {

@@ -4,13 +4,13 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
-use crate::http::error::ApiError;
+use crate::error::Error;
 use crate::ids::OrgId;
 
 /// Live or sandbox. Every environment-scoped row carries one; a key only reaches its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Env {
     Live,
@@ -85,6 +85,7 @@ permissions! {
 }
 
 // By hand: utoipa does not see serde renames that come through a macro.
+#[cfg(feature = "openapi")]
 impl utoipa::PartialSchema for Permission {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::ObjectBuilder::new()
@@ -95,7 +96,8 @@ impl utoipa::PartialSchema for Permission {
     }
 }
 
-impl ToSchema for Permission {}
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Permission {}
 
 impl fmt::Display for Permission {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -159,7 +161,7 @@ pub fn builtin_permissions(name: &str) -> Option<PermissionSet> {
 pub struct Email(String);
 
 impl Email {
-    pub fn parse(field: &str, raw: &str) -> Result<Email, ApiError> {
+    pub fn parse(field: &str, raw: &str) -> Result<Email, Error> {
         let s = raw.trim().to_lowercase();
         let valid = s.len() <= 254
             && match s.split_once('@') {
@@ -177,7 +179,7 @@ impl Email {
         if valid {
             Ok(Email(s))
         } else {
-            Err(ApiError::validation(field, "must be a valid email address"))
+            Err(Error::validation(field, "must be a valid email address"))
         }
     }
 
@@ -190,22 +192,22 @@ pub const PASSWORD_MIN: usize = 10;
 pub const PASSWORD_MAX: usize = 256;
 
 /// Password rules: 10 to 256 characters, not the email address itself.
-pub fn check_password(password: &str, email: &Email) -> Result<(), ApiError> {
+pub fn check_password(password: &str, email: &Email) -> Result<(), Error> {
     let len = password.chars().count();
     if len < PASSWORD_MIN {
-        return Err(ApiError::validation(
+        return Err(Error::validation(
             "password",
             format!("must be at least {PASSWORD_MIN} characters"),
         ));
     }
     if len > PASSWORD_MAX {
-        return Err(ApiError::validation(
+        return Err(Error::validation(
             "password",
             format!("must be at most {PASSWORD_MAX} characters"),
         ));
     }
     if password.trim().to_lowercase() == email.as_str() {
-        return Err(ApiError::validation(
+        return Err(Error::validation(
             "password",
             "must not be your email address",
         ));
@@ -214,10 +216,10 @@ pub fn check_password(password: &str, email: &Email) -> Result<(), ApiError> {
 }
 
 /// A display name: 1 to 200 characters after trimming.
-pub fn check_name(field: &str, name: &str) -> Result<String, ApiError> {
+pub fn check_name(field: &str, name: &str) -> Result<String, Error> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::validation(field, "must be 1 to 200 characters"));
+        return Err(Error::validation(field, "must be 1 to 200 characters"));
     }
     Ok(name.to_owned())
 }

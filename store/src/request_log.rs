@@ -5,9 +5,9 @@ use sqlx::any::AnyArguments;
 use sqlx::query::QueryAs;
 use sqlx::{Any, AnyConnection, FromRow};
 
-use super::Entry;
-use crate::store::Db;
-use crate::tenancy::Scope;
+use crate::Db;
+use domain::request_log::Entry;
+use domain::tenancy::Scope;
 
 const COLUMNS: usize = 10;
 /// Rows per INSERT statement: well under both backends' bind-parameter limits.

@@ -1,6 +1,21 @@
 //! Time series over logged requests: per bucket, the count, the errors (status ≥ 400) and the
 //! p50/p95 durations (nearest rank). No IO.
 
+/// One logged request, as written.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub id: String,
+    pub tenant_id: String,
+    pub env: &'static str,
+    pub api_key_id: String,
+    pub request_id: String,
+    pub method: String,
+    pub route: String,
+    pub status: u16,
+    pub duration_us: i64,
+    pub created_at: i64,
+}
+
 /// One bucket of the series.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bucket {

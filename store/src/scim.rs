@@ -4,10 +4,10 @@
 
 use sqlx::{AnyConnection, AnyExecutor, FromRow};
 
-use super::schema::Kind;
-use crate::ids::OrgId;
-use crate::secret;
-use crate::tenancy::Scope;
+use domain::identity::scim_schema::Kind;
+use domain::ids::OrgId;
+use domain::secret;
+use domain::tenancy::Scope;
 
 // ---------- tokens ----------
 

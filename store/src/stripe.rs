@@ -4,7 +4,7 @@
 
 use sqlx::{AnyConnection, FromRow};
 
-use crate::tenancy::Scope;
+use domain::tenancy::Scope;
 
 #[derive(Debug, FromRow)]
 pub struct ProviderRow {

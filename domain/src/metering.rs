@@ -13,9 +13,8 @@ use std::str::FromStr;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use utoipa::ToSchema;
 
-use crate::http::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 
 pub const MINUTE: i64 = 60_000;
 pub const HOUR: i64 = 60 * MINUTE;
@@ -33,7 +32,8 @@ pub const MAX_VALUE: Decimal = Decimal::from_parts(0xa4c6_8000, 0x38d7e, 0, fals
 /// Decimal places of a time-weighted average.
 const WEIGHTED_DP: u32 = 6;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Aggregation {
     /// The number of events.
@@ -49,7 +49,8 @@ pub enum Aggregation {
     WeightedSum,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Operator {
     Eq,
@@ -65,15 +66,16 @@ pub enum Operator {
 }
 
 /// A condition on an event property. Numbers compare as exact decimals.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Condition {
     /// A property path, dot-separated: `model` or `usage.region`.
-    #[schema(example = "model")]
+    #[cfg_attr(feature = "openapi", schema(example = "model"))]
     pub property: String,
     pub operator: Operator,
     #[serde(default)]
-    #[schema(example = "gpt-4")]
+    #[cfg_attr(feature = "openapi", schema(example = "gpt-4"))]
     pub value: Value,
 }
 
@@ -98,7 +100,7 @@ pub struct Measure {
     pub distinct: Option<String>,
 }
 
-fn check_path(field: &str, path: &str) -> ApiResult<()> {
+fn check_path(field: &str, path: &str) -> Result<()> {
     let ok = !path.is_empty()
         && path.len() <= 200
         && path.split('.').all(|part| {
@@ -110,7 +112,7 @@ fn check_path(field: &str, path: &str) -> ApiResult<()> {
     if ok {
         Ok(())
     } else {
-        Err(ApiError::validation(
+        Err(Error::validation(
             field,
             "must be a dot-separated path of letters, digits, '_' or '-'",
         ))
@@ -118,7 +120,7 @@ fn check_path(field: &str, path: &str) -> ApiResult<()> {
 }
 
 /// An event type: 1 to 100 characters, letters, digits, `_`, `-`, `.` or `:`.
-pub fn check_event_type(field: &str, t: &str) -> ApiResult<()> {
+pub fn check_event_type(field: &str, t: &str) -> Result<()> {
     let ok = !t.is_empty()
         && t.len() <= 100
         && t.bytes()
@@ -126,7 +128,7 @@ pub fn check_event_type(field: &str, t: &str) -> ApiResult<()> {
     if ok {
         Ok(())
     } else {
-        Err(ApiError::validation(
+        Err(Error::validation(
             field,
             "must be 1 to 100 letters, digits, '_', '-', '.' or ':'",
         ))
@@ -134,17 +136,17 @@ pub fn check_event_type(field: &str, t: &str) -> ApiResult<()> {
 }
 
 impl MeterDef {
-    pub fn check(&self) -> ApiResult<()> {
+    pub fn check(&self) -> Result<()> {
         check_event_type("event_type", &self.event_type)?;
         match (&self.value_property, self.aggregation) {
             (Some(_), Aggregation::Count) => {
-                return Err(ApiError::validation(
+                return Err(Error::validation(
                     "value_property",
                     "does not apply to count meters",
                 ));
             }
             (None, a) if a != Aggregation::Count => {
-                return Err(ApiError::validation(
+                return Err(Error::validation(
                     "value_property",
                     "is required for every aggregation but count",
                 ));
@@ -153,7 +155,7 @@ impl MeterDef {
             _ => {}
         }
         if self.filters.len() > 20 {
-            return Err(ApiError::validation("filters", "at most 20 conditions"));
+            return Err(Error::validation("filters", "at most 20 conditions"));
         }
         for (i, c) in self.filters.iter().enumerate() {
             check_path(&format!("filters[{i}].property"), &c.property)?;
@@ -169,19 +171,19 @@ impl MeterDef {
                 Operator::Exists => true,
             };
             if !fits {
-                return Err(ApiError::validation(
+                return Err(Error::validation(
                     &format!("filters[{i}].value"),
                     "must be a string, number or boolean (an array of them for in; a number for gt, gte, lt, lte)",
                 ));
             }
         }
         if self.group_by.len() > 5 {
-            return Err(ApiError::validation("group_by", "at most 5 properties"));
+            return Err(Error::validation("group_by", "at most 5 properties"));
         }
         for (i, g) in self.group_by.iter().enumerate() {
             check_path(&format!("group_by[{i}]"), g)?;
             if self.group_by[..i].contains(g) {
-                return Err(ApiError::validation(
+                return Err(Error::validation(
                     &format!("group_by[{i}]"),
                     "is listed twice",
                 ));

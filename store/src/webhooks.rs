@@ -4,8 +4,8 @@
 
 use sqlx::{AnyConnection, FromRow};
 
-use crate::ids::WebhookDeliveryId;
-use crate::tenancy::Scope;
+use domain::ids::WebhookDeliveryId;
+use domain::tenancy::Scope;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct EndpointRow {
@@ -120,7 +120,7 @@ pub async fn lock_endpoint(
             endpoint_columns!(),
             " FROM webhook_endpoints WHERE tenant_id = $1 AND env = $2 AND id = $3{}"
         ),
-        crate::store::lock_clause(c, crate::store::Claim::Wait)
+        crate::lock_clause(c, crate::Claim::Wait)
     );
     sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(scope.org_id.as_str())
@@ -203,7 +203,7 @@ pub async fn insert_events(
     scope: &Scope,
     events: &[EventRow],
 ) -> sqlx::Result<()> {
-    crate::store::insert_all(
+    crate::insert_all(
         c,
         "INSERT INTO events (id, tenant_id, env, type, data, created_at) VALUES",
         6,
@@ -269,7 +269,7 @@ pub async fn insert_deliveries(
     deliveries: &[NewDelivery],
     due: i64,
 ) -> sqlx::Result<()> {
-    crate::store::insert_all(
+    crate::insert_all(
         c,
         "INSERT INTO webhook_deliveries (id, tenant_id, env, event_id, endpoint_id, status, attempts, next_attempt_at, created_at) VALUES",
         9,

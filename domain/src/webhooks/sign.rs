@@ -7,16 +7,16 @@ use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-use crate::http::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 
 /// One `v1,` signature of a message with one secret.
-pub fn sign(secret: &str, msg_id: &str, timestamp: i64, body: &[u8]) -> ApiResult<String> {
+pub fn sign(secret: &str, msg_id: &str, timestamp: i64, body: &[u8]) -> Result<String> {
     let encoded = secret.strip_prefix("whsec_").unwrap_or(secret);
     let key = STANDARD
         .decode(encoded)
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("undecodable webhook secret: {e}")))?;
+        .map_err(|e| Error::Internal(anyhow::anyhow!("undecodable webhook secret: {e}")))?;
     let mut mac = Hmac::<Sha256>::new_from_slice(&key)
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("unusable webhook secret: {e}")))?;
+        .map_err(|e| Error::Internal(anyhow::anyhow!("unusable webhook secret: {e}")))?;
     mac.update(msg_id.as_bytes());
     mac.update(b".");
     mac.update(timestamp.to_string().as_bytes());
@@ -30,11 +30,11 @@ pub fn sign(secret: &str, msg_id: &str, timestamp: i64, body: &[u8]) -> ApiResul
 
 /// The `webhook-signature` header value: one signature per secret (the current one, and the
 /// previous one while a rotation's grace period lasts).
-pub fn header(secrets: &[&str], msg_id: &str, timestamp: i64, body: &[u8]) -> ApiResult<String> {
+pub fn header(secrets: &[&str], msg_id: &str, timestamp: i64, body: &[u8]) -> Result<String> {
     let sigs = secrets
         .iter()
         .map(|s| sign(s, msg_id, timestamp, body))
-        .collect::<ApiResult<Vec<_>>>()?;
+        .collect::<Result<Vec<_>>>()?;
     Ok(sigs.join(" "))
 }
 
@@ -63,7 +63,7 @@ mod tests {
         assert_ne!(base, sign(secret, "msg_2", 1, b"{}").expect("signs"));
         assert_ne!(base, sign(secret, "msg_1", 2, b"{}").expect("signs"));
         assert_ne!(base, sign(secret, "msg_1", 1, b"[]").expect("signs"));
-        let other = crate::webhooks::model::generate_secret();
+        let other = crate::webhooks::generate_secret();
         assert_ne!(base, sign(&other, "msg_1", 1, b"{}").expect("signs"));
         let both = header(&[secret, &other], "msg_1", 1, b"{}").expect("signs");
         assert!(both.starts_with(&format!("{base} v1,")));

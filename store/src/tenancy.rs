@@ -5,9 +5,9 @@
 use sqlx::AnyConnection;
 use sqlx::{AnyExecutor, FromRow};
 
-use super::{Permission, PermissionSet, Scope, builtin_permissions, decode_permissions};
-use crate::ids::{ApiKeyId, OrgId, UserId};
-use crate::secret;
+use domain::ids::{ApiKeyId, OrgId, UserId};
+use domain::secret;
+use domain::tenancy::{Permission, PermissionSet, Scope, builtin_permissions, decode_permissions};
 
 // ---------- users and sessions ----------
 

@@ -4,6 +4,16 @@
 //! BIGINT unix-millisecond timestamps, TEXT ids), so each domain has one implementation that
 //! runs on both backends. Dialect differences live here and in the per-backend migrations.
 
+pub mod billing;
+pub mod columns;
+pub mod identity;
+pub mod metering;
+pub mod request_log;
+pub mod scim;
+pub mod stripe;
+pub mod tenancy;
+pub mod webhooks;
+
 use std::fs::{File, TryLockError};
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
@@ -16,7 +26,25 @@ use sqlx::pool::PoolConnection;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{AnyConnection, AnyPool, Transaction};
 
-use crate::tenancy::{Env, Scope};
+use domain::tenancy::{Env, Scope};
+
+/// A store failure: the database's, or a stored value a domain rule refuses to read back.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Domain(#[from] domain::Error),
+}
+
+impl Error {
+    /// A column the server itself wrote that no longer reads back.
+    pub fn corrupt(column: &str, e: impl std::fmt::Display) -> Self {
+        domain::Error::Internal(anyhow::anyhow!("unreadable {column} column: {e}")).into()
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 pub type Tx = Transaction<'static, sqlx::Any>;
 
@@ -82,9 +110,8 @@ const SQLITE_READER: &str =
 const SQLITE_WRITER: &str =
     "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536;";
 
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator =
-    sqlx::migrate!("src/store/migrations/postgres");
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 impl Db {
     /// Connects, creating the SQLite file if needed. `sqlite:path` and `postgres://…` URLs.

@@ -12,14 +12,14 @@ use std::str::FromStr;
 
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use super::schedule::period_end;
 use super::{Interval, check_decimal};
-use crate::http::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 
 /// How long a coupon's discount lasts on a subscription.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CouponDuration {
     /// The first invoice only.
@@ -109,10 +109,10 @@ pub struct InvoiceTax {
 
 /// A percentage: an exact decimal string from `min` (excluded unless `zero_ok`) to 100,
 /// at most 4 decimal places, normalised (`"12.50"` → `"12.5"`).
-pub fn check_percentage(field: &str, raw: &str, zero_ok: bool) -> ApiResult<String> {
+pub fn check_percentage(field: &str, raw: &str, zero_ok: bool) -> Result<String> {
     let normal = check_decimal(field, raw)?;
     let d = Decimal::from_str(&normal)
-        .map_err(|_| ApiError::validation(field, "must be a decimal string"))?;
+        .map_err(|_| Error::validation(field, "must be a decimal string"))?;
     let low_ok = if zero_ok {
         d >= Decimal::ZERO
     } else {
@@ -124,7 +124,7 @@ pub fn check_percentage(field: &str, raw: &str, zero_ok: bool) -> ApiResult<Stri
         } else {
             "over 0, up to 100"
         };
-        return Err(ApiError::validation(
+        return Err(Error::validation(
             field,
             format!("must be {range} with at most 4 decimal places"),
         ));
@@ -132,13 +132,13 @@ pub fn check_percentage(field: &str, raw: &str, zero_ok: bool) -> ApiResult<Stri
     Ok(normal)
 }
 
-fn overflow() -> ApiError {
-    ApiError::validation("items", "the invoice total does not fit in 64 bits")
+fn overflow() -> Error {
+    Error::validation("items", "the invoice total does not fit in 64 bits")
 }
 
-fn percent_of(amount: i64, percentage: &str) -> ApiResult<i64> {
+fn percent_of(amount: i64, percentage: &str) -> Result<i64> {
     let p = Decimal::from_str(percentage)
-        .map_err(|_| ApiError::Internal(anyhow::anyhow!("a stored percentage is unreadable")))?;
+        .map_err(|_| Error::Internal(anyhow::anyhow!("a stored percentage is unreadable")))?;
     let exact = Decimal::from(amount)
         .checked_mul(p)
         .and_then(|x| x.checked_div(Decimal::ONE_HUNDRED))
@@ -150,7 +150,7 @@ fn percent_of(amount: i64, percentage: &str) -> ApiResult<i64> {
 }
 
 /// What `terms` take off `subtotal`: never more than it, nothing off a negative or zero one.
-pub fn discount_amount(subtotal: i64, terms: &CouponTerms) -> ApiResult<i64> {
+pub fn discount_amount(subtotal: i64, terms: &CouponTerms) -> Result<i64> {
     if subtotal <= 0 {
         return Ok(0);
     }
@@ -176,13 +176,13 @@ pub fn totals(
     subtotal: i64,
     discount: Option<&CouponTerms>,
     percentages: &[&str],
-) -> ApiResult<Totals> {
+) -> Result<Totals> {
     let discount = discount.map_or(Ok(0), |t| discount_amount(subtotal, t))?;
     let taxable = subtotal.checked_sub(discount).ok_or_else(overflow)?;
     let taxes = percentages
         .iter()
         .map(|p| percent_of(taxable, p))
-        .collect::<ApiResult<Vec<i64>>>()?;
+        .collect::<Result<Vec<i64>>>()?;
     let tax = taxes
         .iter()
         .try_fold(0i64, |s, t| s.checked_add(*t))

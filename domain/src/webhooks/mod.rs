@@ -1,9 +1,11 @@
 //! Webhook rules without IO: the event types, endpoint filters, URLs, secrets and the retry
 //! schedule.
 
+pub mod sign;
+
 use std::net::IpAddr;
 
-use crate::http::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use crate::tenancy::Env;
 
 /// Every event type NeoForge emits. `emit` refuses others, and endpoints subscribe to these
@@ -51,16 +53,16 @@ pub fn matches(filters: &[String], event_type: &str) -> bool {
 }
 
 /// Checks and normalises (dedupes, keeps order) an `enabled_events` list.
-pub fn check_filters(filters: &[String]) -> ApiResult<Vec<String>> {
+pub fn check_filters(filters: &[String]) -> Result<Vec<String>> {
     let field = "enabled_events";
     if filters.is_empty() {
-        return Err(ApiError::validation(
+        return Err(Error::validation(
             field,
             "must list at least one event type, or \"*\"",
         ));
     }
     if filters.len() > MAX_FILTERS {
-        return Err(ApiError::validation(
+        return Err(Error::validation(
             field,
             format!("must list at most {MAX_FILTERS} entries"),
         ));
@@ -76,7 +78,7 @@ pub fn check_filters(filters: &[String]) -> ApiResult<Vec<String>> {
                         .any(|t| t.strip_prefix(prefix).is_some_and(|r| r.starts_with('.')))
             });
         if !known {
-            return Err(ApiError::validation(
+            return Err(Error::validation(
                 &format!("{field}[{i}]"),
                 format!(
                     "unknown event type {f:?}: use \"*\", a known type or a prefix like \"invoice.*\""
@@ -95,36 +97,33 @@ pub const MAX_URL_LEN: usize = 2048;
 /// An endpoint URL: absolute http(s) with a host, no credentials; https only in live mode,
 /// where addresses that are not public (`outbound::is_public`) are refused too (the sandbox may use them,
 /// so a local receiver works while developing).
-pub fn check_url(raw: &str, env: Env) -> ApiResult<String> {
+pub fn check_url(raw: &str, env: Env) -> Result<String> {
     let field = "url";
     if raw.len() > MAX_URL_LEN {
-        return Err(ApiError::validation(
+        return Err(Error::validation(
             field,
             format!("must be at most {MAX_URL_LEN} characters"),
         ));
     }
-    let url = reqwest::Url::parse(raw)
-        .map_err(|_| ApiError::validation(field, "must be an absolute http(s) URL"))?;
+    let url = url::Url::parse(raw)
+        .map_err(|_| Error::validation(field, "must be an absolute http(s) URL"))?;
     match (url.scheme(), env) {
         ("https", _) | ("http", Env::Test) => {}
         ("http", Env::Live) => {
-            return Err(ApiError::validation(
+            return Err(Error::validation(
                 field,
                 "must use https in live mode (http is accepted in the sandbox)",
             ));
         }
         _ => {
-            return Err(ApiError::validation(
-                field,
-                "must be an absolute http(s) URL",
-            ));
+            return Err(Error::validation(field, "must be an absolute http(s) URL"));
         }
     }
     let Some(host) = url.host_str().filter(|h| !h.is_empty()) else {
-        return Err(ApiError::validation(field, "must name a host"));
+        return Err(Error::validation(field, "must name a host"));
     };
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(ApiError::validation(field, "must not carry credentials"));
+        return Err(Error::validation(field, "must not carry credentials"));
     }
     if env == Env::Live {
         let host = host.trim_start_matches('[').trim_end_matches(']');
@@ -132,9 +131,9 @@ pub fn check_url(raw: &str, env: Env) -> ApiResult<String> {
         let internal = host.eq_ignore_ascii_case("localhost")
             || host
                 .parse::<IpAddr>()
-                .is_ok_and(|ip| !crate::outbound::is_public(ip));
+                .is_ok_and(|ip| !crate::net::is_public(ip));
         if internal {
-            return Err(ApiError::validation(
+            return Err(Error::validation(
                 field,
                 "must not point to an address that is not public in live mode",
             ));
@@ -146,10 +145,10 @@ pub fn check_url(raw: &str, env: Env) -> ApiResult<String> {
 pub const MAX_DESCRIPTION_LEN: usize = 500;
 
 /// A description, trimmed; an empty one means none.
-pub fn check_description(d: &str) -> ApiResult<Option<String>> {
+pub fn check_description(d: &str) -> Result<Option<String>> {
     let d = d.trim();
     if d.chars().count() > MAX_DESCRIPTION_LEN {
-        return Err(ApiError::validation(
+        return Err(Error::validation(
             "description",
             format!("must be at most {MAX_DESCRIPTION_LEN} characters"),
         ));

@@ -114,17 +114,6 @@ impl MasterKey {
     }
 }
 
-/// The server's master key, or the 409 that says it has none (`--encryption-key`), without
-/// which it cannot keep tenants' secrets (Stripe keys, single sign-on credentials).
-pub fn master_key(state: &crate::app::AppState) -> crate::http::error::ApiResult<&MasterKey> {
-    state.payments.encryption_key.as_ref().ok_or_else(|| {
-        crate::http::error::ApiError::conflict(
-            "encryption_key_missing",
-            "This server has no encryption key (--encryption-key / NEOFORGE_ENCRYPTION_KEY), so it cannot keep tenants' secrets such as payment-provider keys and single sign-on credentials.",
-        )
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

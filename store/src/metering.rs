@@ -8,10 +8,10 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use sqlx::{AnyConnection, AssertSqlSafe, FromRow, Row};
 
-use super::model::{Agg, MINUTE, Piece};
-use crate::http::error::{ApiError, ApiResult};
-use crate::store::{is_postgres, json_rows};
-use crate::tenancy::Scope;
+use crate::{Error, Result};
+use crate::{is_postgres, json_rows};
+use domain::metering::{Agg, MINUTE, Piece};
+use domain::tenancy::Scope;
 
 /// `customer_id = $n`, or (all customers) an always-true condition that still binds `$n`.
 /// Not `($n IS NULL OR customer_id = $n)`: that keeps SQLite from using the customer part
@@ -264,13 +264,12 @@ fn text(d: Decimal) -> String {
     d.normalize().to_string()
 }
 
-fn decimal(column: &str, s: &str) -> ApiResult<Decimal> {
-    Decimal::from_str(s)
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("unreadable {column} column: {e}")))
+fn decimal(column: &str, s: &str) -> Result<Decimal> {
+    Decimal::from_str(s).map_err(|e| Error::corrupt(column, e))
 }
 
-fn agg_of(r: &sqlx::any::AnyRow, at: usize) -> ApiResult<Agg> {
-    let opt = |i: usize, name: &str| -> ApiResult<Option<Decimal>> {
+fn agg_of(r: &sqlx::any::AnyRow, at: usize) -> Result<Agg> {
+    let opt = |i: usize, name: &str| -> Result<Option<Decimal>> {
         r.try_get::<Option<String>, _>(at + i)?
             .map(|s| decimal(name, &s))
             .transpose()
@@ -296,7 +295,7 @@ pub async fn add_rollups(
     c: &mut AnyConnection,
     scope: &Scope,
     deltas: &BTreeMap<RollupKey, Agg>,
-) -> ApiResult<()> {
+) -> Result<()> {
     write_rollups(c, scope, deltas, ADD).await
 }
 
@@ -345,7 +344,7 @@ pub async fn merge_rollups(
     scope: &Scope,
     deltas: &BTreeMap<RollupKey, Agg>,
     written: &Written,
-) -> ApiResult<BTreeMap<RollupKey, Agg>> {
+) -> Result<BTreeMap<RollupKey, Agg>> {
     let mut merged = deltas.clone();
     let mut unknown = Vec::new();
     let known = written.rows.get(scope);
@@ -388,8 +387,8 @@ pub async fn merge_rollups(
 }
 
 /// A rollup that would overflow, as the error of the events that made it.
-pub(super) fn overflow(e: impl std::fmt::Display) -> ApiError {
-    ApiError::validation("events", e.to_string())
+pub fn overflow(e: impl std::fmt::Display) -> Error {
+    domain::Error::validation("events", e.to_string()).into()
 }
 
 /// How an existing rollup row takes a written one: replaced by it (SQLite, which merged
@@ -416,7 +415,7 @@ async fn write_rollups(
     scope: &Scope,
     rows: &BTreeMap<RollupKey, Agg>,
     on_conflict: &str,
-) -> ApiResult<()> {
+) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -494,7 +493,7 @@ pub async fn usage_rows(
     r: &Reading<'_>,
     pieces: &[Piece],
     minutes: &[i64],
-) -> ApiResult<Vec<Found>> {
+) -> Result<Vec<Found>> {
     if pieces.is_empty() && minutes.is_empty() {
         return Ok(Vec::new());
     }

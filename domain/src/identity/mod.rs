@@ -1,10 +1,11 @@
 //! Single sign-on rules: connection kinds and settings, role mappings, the profile a login
 //! yields, domain names and where a login may send the browser. No IO.
 
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+pub mod scim_schema;
 
-use crate::http::error::{ApiError, ApiResult};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
 
 /// How long a started login may take to come back from the identity provider.
 pub const LOGIN_TTL_MS: i64 = 10 * 60 * 1000;
@@ -15,7 +16,8 @@ pub const DEFAULT_REDIRECT: &str = "/portal/";
 /// The TXT record a domain's owner publishes to prove it: `_neoforge-verification.<domain>`.
 pub const VERIFICATION_LABEL: &str = "_neoforge-verification";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Oidc,
@@ -30,13 +32,14 @@ pub struct OidcSettings {
 }
 
 /// An identity-provider group (or SAML `groups` attribute value) and the role it grants.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RoleMapping {
-    #[schema(example = "engineering")]
+    #[cfg_attr(feature = "openapi", schema(example = "engineering"))]
     pub group: String,
     /// A built-in role name (not `owner`) or a custom role id.
-    #[schema(example = "developer")]
+    #[cfg_attr(feature = "openapi", schema(example = "developer"))]
     pub role: String,
 }
 
@@ -56,7 +59,7 @@ pub struct Profile {
 }
 
 /// A lower-cased DNS name with at least two labels of letters, digits and inner hyphens.
-pub fn check_domain(raw: &str) -> ApiResult<String> {
+pub fn check_domain(raw: &str) -> Result<String> {
     let domain = raw.trim().trim_end_matches('.').to_ascii_lowercase();
     let label_ok = |l: &str| {
         !l.is_empty()
@@ -67,7 +70,7 @@ pub fn check_domain(raw: &str) -> ApiResult<String> {
     };
     let labels: Vec<&str> = domain.split('.').collect();
     if domain.len() > 253 || labels.len() < 2 || !labels.iter().all(|l| label_ok(l)) {
-        return Err(ApiError::validation(
+        return Err(Error::validation(
             "domain",
             "must be a domain name such as example.com",
         ));
@@ -81,7 +84,7 @@ pub fn email_domain(email: &str) -> &str {
 }
 
 /// A page of this server to land on after logging in: a path, never another origin.
-pub fn check_redirect(raw: Option<&str>) -> ApiResult<String> {
+pub fn check_redirect(raw: Option<&str>) -> Result<String> {
     let Some(path) = raw else {
         return Ok(DEFAULT_REDIRECT.to_owned());
     };
@@ -90,7 +93,7 @@ pub fn check_redirect(raw: Option<&str>) -> ApiResult<String> {
         && !path.contains('\\')
         && !path.chars().any(char::is_control);
     if !local || path.len() > 2000 {
-        return Err(ApiError::validation(
+        return Err(Error::validation(
             "redirect_to",
             "must be a path on this server, such as /portal/",
         ));

@@ -4,22 +4,30 @@
 //! that need fractions of a minor unit are decimal strings of minor units
 //! (`unit_amount_decimal`, up to 12 decimal places), never floats.
 
+pub mod amount;
+pub mod discounts;
+pub mod dunning;
+pub mod money;
+pub mod payments;
+pub mod proration;
+pub mod schedule;
+pub mod stripe;
+
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
-use crate::http::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 
 /// A lower-case ISO 4217 code (`usd`, `eur`).
-pub fn check_currency(raw: &str) -> ApiResult<String> {
+pub fn check_currency(raw: &str) -> Result<String> {
     let c = raw.trim().to_ascii_lowercase();
     if c.len() == 3 && c.bytes().all(|b| b.is_ascii_lowercase()) {
         Ok(c)
     } else {
-        Err(ApiError::validation(
+        Err(Error::validation(
             "currency",
             "must be a three-letter ISO 4217 code",
         ))
@@ -27,8 +35,8 @@ pub fn check_currency(raw: &str) -> ApiResult<String> {
 }
 
 /// A non-negative decimal string with at most 12 decimal places, normalised (`"1.50"` → `"1.5"`).
-pub fn check_decimal(field: &str, raw: &str) -> ApiResult<String> {
-    let invalid = || ApiError::validation(field, "must be a decimal string such as \"12.5\"");
+pub fn check_decimal(field: &str, raw: &str) -> Result<String> {
+    let invalid = || Error::validation(field, "must be a decimal string such as \"12.5\"");
     // Plain notation only: rust_decimal would also take exponents ("1e3").
     if raw.is_empty()
         || !raw
@@ -39,7 +47,7 @@ pub fn check_decimal(field: &str, raw: &str) -> ApiResult<String> {
     }
     let d = Decimal::from_str(raw).map_err(|_| invalid())?;
     if d.is_sign_negative() || d.scale() > 12 {
-        return Err(ApiError::validation(
+        return Err(Error::validation(
             field,
             "must be non-negative with at most 12 decimal places",
         ));
@@ -47,22 +55,23 @@ pub fn check_decimal(field: &str, raw: &str) -> ApiResult<String> {
     Ok(d.normalize().to_string())
 }
 
-fn check_amount(field: &str, amount: i64) -> ApiResult<()> {
+fn check_amount(field: &str, amount: i64) -> Result<()> {
     if amount < 0 {
-        return Err(ApiError::validation(field, "must not be negative"));
+        return Err(Error::validation(field, "must not be negative"));
     }
     Ok(())
 }
 
 /// A plan feature: on/off (`limit` absent) or a numeric limit (`api_calls` → 10000).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Feature {
     /// Lower-case letters, digits and underscores.
-    #[schema(example = "api_calls")]
+    #[cfg_attr(feature = "openapi", schema(example = "api_calls"))]
     pub key: String,
     /// The limit, or absent for an on/off feature.
-    #[schema(example = 10000)]
+    #[cfg_attr(feature = "openapi", schema(example = 10000))]
     pub limit: Option<i64>,
     /// The meter (`mtr_…`) that measures use of a limited feature over each billing period;
     /// absent for a limit the caller counts itself (seats).
@@ -74,11 +83,12 @@ pub struct Feature {
     /// Percentages of a metered limit that each send one `usage.threshold_reached` event per
     /// period. Default `[50, 80, 100]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(example = json!([50, 80, 100]))]
+    #[cfg_attr(feature = "openapi", schema(example = json!([50, 80, 100])))]
     pub alert_thresholds: Option<Vec<i64>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Enforcement {
     /// Use past the limit is denied.
@@ -89,7 +99,7 @@ pub enum Enforcement {
 
 pub const DEFAULT_ALERT_THRESHOLDS: [i64; 3] = [50, 80, 100];
 
-pub fn check_features(features: &[Feature]) -> ApiResult<()> {
+pub fn check_features(features: &[Feature]) -> Result<()> {
     let mut seen = std::collections::HashSet::new();
     for (i, f) in features.iter().enumerate() {
         let ok = !f.key.is_empty()
@@ -98,19 +108,19 @@ pub fn check_features(features: &[Feature]) -> ApiResult<()> {
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         if !ok {
-            return Err(ApiError::validation(
+            return Err(Error::validation(
                 &format!("features[{i}].key"),
                 "must be 1 to 64 lower-case letters, digits or underscores",
             ));
         }
         if !seen.insert(&f.key) {
-            return Err(ApiError::validation(
+            return Err(Error::validation(
                 &format!("features[{i}].key"),
                 "is listed twice",
             ));
         }
         if f.limit.is_some_and(|l| l < 0) {
-            return Err(ApiError::validation(
+            return Err(Error::validation(
                 &format!("features[{i}].limit"),
                 "must not be negative",
             ));
@@ -118,13 +128,13 @@ pub fn check_features(features: &[Feature]) -> ApiResult<()> {
         if f.limit.is_none()
             && (f.meter.is_some() || f.enforcement.is_some() || f.alert_thresholds.is_some())
         {
-            return Err(ApiError::validation(
+            return Err(Error::validation(
                 &format!("features[{i}].limit"),
                 "is required with meter, enforcement or alert_thresholds",
             ));
         }
         if f.meter.is_none() && (f.enforcement.is_some() || f.alert_thresholds.is_some()) {
-            return Err(ApiError::validation(
+            return Err(Error::validation(
                 &format!("features[{i}].meter"),
                 "is required with enforcement or alert_thresholds",
             ));
@@ -134,7 +144,7 @@ pub fn check_features(features: &[Feature]) -> ApiResult<()> {
                 && t.iter().all(|p| (1..=1000).contains(p))
                 && t.windows(2).all(|w| w[0] < w[1]);
             if !ok {
-                return Err(ApiError::validation(
+                return Err(Error::validation(
                     &format!("features[{i}].alert_thresholds"),
                     "must be at most 10 ascending percentages, 1 to 1000",
                 ));
@@ -145,13 +155,13 @@ pub fn check_features(features: &[Feature]) -> ApiResult<()> {
 }
 
 /// Up to 50 keys of up to 40 characters, values up to 500.
-pub fn check_metadata(metadata: &BTreeMap<String, String>) -> ApiResult<()> {
+pub fn check_metadata(metadata: &BTreeMap<String, String>) -> Result<()> {
     if metadata.len() > 50 {
-        return Err(ApiError::validation("metadata", "has more than 50 keys"));
+        return Err(Error::validation("metadata", "has more than 50 keys"));
     }
     for (k, v) in metadata {
         if k.is_empty() || k.chars().count() > 40 || v.chars().count() > 500 {
-            return Err(ApiError::validation(
+            return Err(Error::validation(
                 &format!("metadata.{k}"),
                 "keys are 1 to 40 characters, values at most 500",
             ));
@@ -161,7 +171,8 @@ pub fn check_metadata(metadata: &BTreeMap<String, String>) -> ApiResult<()> {
 }
 
 /// A postal address.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Address {
     pub line1: Option<String>,
@@ -170,15 +181,15 @@ pub struct Address {
     pub state: Option<String>,
     pub postal_code: Option<String>,
     /// ISO 3166-1 alpha-2, upper case.
-    #[schema(example = "DE")]
+    #[cfg_attr(feature = "openapi", schema(example = "DE"))]
     pub country: String,
 }
 
 impl Address {
-    pub fn check(mut self) -> ApiResult<Address> {
+    pub fn check(mut self) -> Result<Address> {
         self.country = self.country.trim().to_ascii_uppercase();
         if self.country.len() != 2 || !self.country.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(ApiError::validation(
+            return Err(Error::validation(
                 "address.country",
                 "must be an ISO 3166-1 alpha-2 code",
             ));
@@ -192,7 +203,7 @@ impl Address {
         ];
         for (name, value) in lines {
             if value.as_ref().is_some_and(|v| v.chars().count() > 200) {
-                return Err(ApiError::validation(
+                return Err(Error::validation(
                     &format!("address.{name}"),
                     "must be at most 200 characters",
                 ));
@@ -203,32 +214,33 @@ impl Address {
 }
 
 /// A customer's tax registration, e.g. `{"type": "eu_vat", "value": "DE123456789"}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TaxId {
     #[serde(rename = "type")]
-    #[schema(example = "eu_vat")]
+    #[cfg_attr(feature = "openapi", schema(example = "eu_vat"))]
     pub kind: String,
-    #[schema(example = "DE123456789")]
+    #[cfg_attr(feature = "openapi", schema(example = "DE123456789"))]
     pub value: String,
 }
 
-pub fn check_tax_ids(ids: &[TaxId]) -> ApiResult<()> {
+pub fn check_tax_ids(ids: &[TaxId]) -> Result<()> {
     if ids.len() > 10 {
-        return Err(ApiError::validation("tax_ids", "at most 10"));
+        return Err(Error::validation("tax_ids", "at most 10"));
     }
     for (i, t) in ids.iter().enumerate() {
         let kind_ok = !t.kind.is_empty()
             && t.kind.len() <= 20
             && t.kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
         if !kind_ok {
-            return Err(ApiError::validation(
+            return Err(Error::validation(
                 &format!("tax_ids[{i}].type"),
                 "must be a lower-case kind such as eu_vat",
             ));
         }
         if t.value.trim().is_empty() || t.value.chars().count() > 64 {
-            return Err(ApiError::validation(
+            return Err(Error::validation(
                 &format!("tax_ids[{i}].value"),
                 "must be 1 to 64 characters",
             ));
@@ -237,7 +249,8 @@ pub fn check_tax_ids(ids: &[TaxId]) -> ApiResult<()> {
     Ok(())
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Interval {
     Day,
@@ -247,13 +260,14 @@ pub enum Interval {
 }
 
 /// How often a recurring price bills: every `interval_count` `interval`s, at most a year.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Recurring {
     pub interval: Interval,
     /// Default 1.
     #[serde(default = "one")]
-    #[schema(minimum = 1, example = 1)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, example = 1))]
     pub interval_count: i64,
 }
 
@@ -262,7 +276,8 @@ fn one() -> i64 {
 }
 
 /// How a price turns a quantity into an amount.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PriceModel {
     /// A fixed `unit_amount` per period, whatever the quantity.
@@ -278,26 +293,28 @@ pub enum PriceModel {
 }
 
 /// One tier of a graduated or volume price. The last tier has no `up_to`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Tier {
     /// The last unit this tier covers; absent on the last tier.
     pub up_to: Option<i64>,
     /// Per unit in this tier, in minor units (decimal string).
-    #[schema(example = "0.5")]
+    #[cfg_attr(feature = "openapi", schema(example = "0.5"))]
     pub unit_amount_decimal: Option<String>,
     /// A fixed amount for reaching this tier, in minor units.
     pub flat_amount: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Package {
     /// Units per package.
-    #[schema(minimum = 1, example = 1000)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, example = 1000))]
     pub size: i64,
     /// Minor units per started package.
-    #[schema(example = 500)]
+    #[cfg_attr(feature = "openapi", schema(example = 500))]
     pub amount: i64,
 }
 
@@ -325,7 +342,7 @@ pub struct Metered {
 
 impl PriceTerms {
     /// Checks that the fields fit the model; normalises decimal strings.
-    pub fn check(mut self) -> ApiResult<PriceTerms> {
+    pub fn check(mut self) -> Result<PriceTerms> {
         if let Some(r) = &self.recurring {
             let max = match r.interval {
                 Interval::Day => 365,
@@ -334,7 +351,7 @@ impl PriceTerms {
                 Interval::Year => 1,
             };
             if !(1..=max).contains(&r.interval_count) {
-                return Err(ApiError::validation(
+                return Err(Error::validation(
                     "recurring.interval_count",
                     format!("must be 1 to {max}: a price bills at least once a year"),
                 ));
@@ -342,23 +359,23 @@ impl PriceTerms {
         }
         match self.trial_days {
             Some(_) if self.recurring.is_none() => {
-                return Err(ApiError::validation(
+                return Err(Error::validation(
                     "trial_days",
                     "only recurring prices have trials",
                 ));
             }
             Some(d) if !(1..=730).contains(&d) => {
-                return Err(ApiError::validation("trial_days", "must be 1 to 730"));
+                return Err(Error::validation("trial_days", "must be 1 to 730"));
             }
             _ => {}
         }
-        let needs = |field: &str, present: bool, wanted: bool| -> ApiResult<()> {
+        let needs = |field: &str, present: bool, wanted: bool| -> Result<()> {
             match (present, wanted) {
-                (false, true) => Err(ApiError::validation(
+                (false, true) => Err(Error::validation(
                     field,
                     format!("is required for {:?} prices", self.model).to_lowercase(),
                 )),
-                (true, false) => Err(ApiError::validation(
+                (true, false) => Err(Error::validation(
                     field,
                     format!("does not apply to {:?} prices", self.model).to_lowercase(),
                 )),
@@ -391,7 +408,7 @@ impl PriceTerms {
         }
         if let Some(p) = &self.package {
             if p.size < 1 {
-                return Err(ApiError::validation("package.size", "must be at least 1"));
+                return Err(Error::validation("package.size", "must be at least 1"));
             }
             check_amount("package.amount", p.amount)?;
         }
@@ -400,13 +417,13 @@ impl PriceTerms {
         }
         if let Some(m) = &self.metered {
             if self.recurring.is_none() || self.model == PriceModel::Flat {
-                return Err(ApiError::validation(
+                return Err(Error::validation(
                     "meter",
                     "applies to recurring per_unit, graduated, volume or package prices",
                 ));
             }
             if self.trial_days.is_some() {
-                return Err(ApiError::validation(
+                return Err(Error::validation(
                     "trial_days",
                     "does not apply to metered prices: put the trial on a licensed price",
                 ));
@@ -417,9 +434,9 @@ impl PriceTerms {
     }
 }
 
-fn check_tiers(tiers: &mut [Tier]) -> ApiResult<()> {
+fn check_tiers(tiers: &mut [Tier]) -> Result<()> {
     if tiers.is_empty() || tiers.len() > 50 {
-        return Err(ApiError::validation("tiers", "must have 1 to 50 tiers"));
+        return Err(Error::validation("tiers", "must have 1 to 50 tiers"));
     }
     let last = tiers.len() - 1;
     let mut previous = 0;
@@ -427,19 +444,19 @@ fn check_tiers(tiers: &mut [Tier]) -> ApiResult<()> {
         let field = |f: &str| format!("tiers[{i}].{f}");
         match (t.up_to, i == last) {
             (Some(_), true) => {
-                return Err(ApiError::validation(
+                return Err(Error::validation(
                     &field("up_to"),
                     "must be absent on the last tier (no upper bound)",
                 ));
             }
             (None, false) => {
-                return Err(ApiError::validation(
+                return Err(Error::validation(
                     &field("up_to"),
                     "is required on every tier but the last",
                 ));
             }
             (Some(up), false) if up <= previous => {
-                return Err(ApiError::validation(
+                return Err(Error::validation(
                     &field("up_to"),
                     "must increase from tier to tier",
                 ));
@@ -448,7 +465,7 @@ fn check_tiers(tiers: &mut [Tier]) -> ApiResult<()> {
             (None, true) => {}
         }
         if t.unit_amount_decimal.is_none() && t.flat_amount.is_none() {
-            return Err(ApiError::validation(
+            return Err(Error::validation(
                 &format!("tiers[{i}]"),
                 "needs unit_amount_decimal, flat_amount or both",
             ));

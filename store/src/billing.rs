@@ -3,8 +3,8 @@
 
 use sqlx::{AnyConnection, FromRow};
 
-use crate::store::Claim;
-use crate::tenancy::Scope;
+use crate::Claim;
+use domain::tenancy::Scope;
 
 #[derive(Debug, FromRow)]
 pub struct ProductRow {
@@ -291,7 +291,7 @@ pub async fn get_customers(
         customer_columns!(),
         " FROM customers WHERE tenant_id = $1 AND env = $2 AND id IN ({keys})"
     );
-    crate::store::fetch_in(c, scope, sql, ids).await
+    crate::fetch_in(c, scope, sql, ids).await
 }
 
 pub async fn list_customers(
@@ -586,7 +586,7 @@ pub async fn insert_invoices(
     scope: &Scope,
     invoices: &[InvoiceRow],
 ) -> sqlx::Result<()> {
-    crate::store::insert_all(
+    crate::insert_all(
         c,
         concat!(
             "INSERT INTO invoices (tenant_id, env, ",
@@ -690,7 +690,7 @@ pub async fn claim_invoice(
             invoice_columns!(),
             " FROM invoices WHERE tenant_id = $1 AND env = $2 AND id = $3{}"
         ),
-        crate::store::lock_clause(c, how)
+        crate::lock_clause(c, how)
     );
     sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(scope.org_id.as_str())
@@ -856,9 +856,9 @@ pub async fn claim_subscriptions(
             subscription_columns!(),
             " FROM subscriptions WHERE tenant_id = $1 AND env = $2 AND id IN ({{keys}}){}"
         ),
-        crate::store::lock_clause(c, how)
+        crate::lock_clause(c, how)
     );
-    crate::store::fetch_in(c, scope, &sql, ids).await
+    crate::fetch_in(c, scope, &sql, ids).await
 }
 
 // ---------- settings ----------

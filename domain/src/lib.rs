@@ -1,0 +1,18 @@
+//! NeoForge's domain: ids, the clock, money and secrets, and each domain's types, rules and
+//! state machines. No IO, no HTTP, no SQL: the store and the API build on this crate, never
+//! the other way round.
+
+pub mod billing;
+pub mod clock;
+pub mod crypto;
+pub mod error;
+pub mod identity;
+pub mod ids;
+pub mod metering;
+pub mod net;
+pub mod request_log;
+pub mod secret;
+pub mod tenancy;
+pub mod webhooks;
+
+pub use error::{Error, Result};
