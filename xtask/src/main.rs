@@ -22,7 +22,7 @@ const USAGE: &str = "usage: cargo xtask <command>
                        portal (headless Chromium, code samples) against a live server, spec
                        validation; PostgreSQL is NEOFORGE_TEST_POSTGRES_URL, else a
                        throwaway cluster under target/pg
-  test FILTER          only the Rust tests whose names contain FILTER (same build)
+  test FILTER          only the Rust tests whose names contain FILTER (same build, nextest)
   bench api            authenticated GET against a trivial route (release build)
   bench sdk-gen        time to regenerate every SDK, and to diff two spec versions
   bench billing        renew 10,000 due subscriptions with two racing schedulers, on SQLite
@@ -161,18 +161,23 @@ fn test(filter: Option<&str>) -> anyhow::Result<()> {
     let cluster = own_postgres
         .then(|| postgres::Cluster::start(&root()))
         .transpose()?;
-    // The SAML module is behind a feature (its C libraries, see .ci/run); test it too. No
-    // examples: they are the benches' parts, checked by clippy. This also builds
-    // target/debug/neoforge, which the SDK suites then run: one build.
+    // cargo-nextest, one process per test, with the SAML feature on (its C libraries, see
+    // .ci/run). It builds the test targets only (no examples: they are the benches' parts,
+    // checked by clippy) and target/debug/neoforge, which the SDK suites then run: one build.
     let mut rust = cargo();
-    rust.args(["test", "--workspace", "--features", "neoforge-server/saml"])
-        .arg("--tests")
-        .env("NEOFORGE_TEST_PYTHON", &python);
+    rust.args([
+        "nextest",
+        "run",
+        "--workspace",
+        "--features",
+        "neoforge-server/saml",
+    ])
+    .env("NEOFORGE_TEST_PYTHON", &python);
     if let Some(cluster) = &cluster {
         rust.env("NEOFORGE_TEST_POSTGRES_URL", &cluster.url);
     }
     if let Some(filter) = filter {
-        rust.args(["--", filter]);
+        rust.args(["--no-tests=warn", filter]);
     }
     run(&mut rust)?;
     drop(cluster);

@@ -1,5 +1,5 @@
-//! The system packages the test command needs, checked before any long build: when one is
-//! missing the command stops at once with the Debian packages to install.
+//! The system packages and tools the test command needs, checked before any long build: when
+//! one is missing the command stops at once with the command that installs it.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -30,6 +30,9 @@ pub fn check(postgres: bool, browser: bool) -> anyhow::Result<()> {
     if !missing.is_empty() {
         let packages = missing.join(" ");
         bail!("missing system packages: {packages}; install them with: apt-get install {packages}");
+    }
+    if !succeeds(crate::cargo().args(["nextest", "--version"])) {
+        bail!("cargo-nextest is missing; install it with: cargo install cargo-nextest --locked");
     }
     Ok(())
 }

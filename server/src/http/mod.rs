@@ -6,7 +6,7 @@ pub mod extract;
 pub mod faults;
 pub mod health;
 pub mod idempotency;
-mod objects;
+pub mod objects;
 pub mod pagination;
 pub mod request_id;
 

@@ -1,15 +1,19 @@
 //! `spawn_app`: the real server on an ephemeral port with a fresh database, over real HTTP.
-//! SQLite gets a new file; PostgreSQL a new database, copied from one migrated template, on
-//! the server named by `NEOFORGE_TEST_POSTGRES_URL` (default
-//! `postgres://postgres@127.0.0.1:5432/postgres`).
+//! Each backend's fresh database is a copy of a template holding every migration: on SQLite
+//! a file, on PostgreSQL a database (`CREATE DATABASE … TEMPLATE`) on the server named by
+//! `NEOFORGE_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`).
+//! A template is named for its migrations' contents and shared by every test process
+//! (nextest runs each test in its own) and every run until they change.
 //! PostgreSQL tests never skip: when the server is missing they fail and say so.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use neoforge_server::app::{self, Server};
 use neoforge_server::config::{DbArgs, LogFormat, ServeArgs};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use store::Db;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,31 +41,103 @@ pub async fn fresh_postgres_database() -> (String, String) {
     create_postgres_database(None).await
 }
 
-/// A URL for a new PostgreSQL database holding every migration: a copy of a template migrated
-/// once per test process (a copy takes a third of the time migrating does).
+/// The first 16 hex digits of a SHA-256 over a backend's migration files, names and contents.
+fn migrations_fingerprint(backend: &str) -> String {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../store/migrations")
+        .join(backend);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("read the migrations")
+        .map(|e| e.expect("a migration").path())
+        .collect();
+    files.sort();
+    let mut hash = Sha256::new();
+    for file in files {
+        hash.update(file.file_name().expect("a file name").as_encoded_bytes());
+        hash.update(std::fs::read(&file).expect("read a migration"));
+    }
+    hex::encode(&hash.finalize()[..8])
+}
+
+/// A path for a new SQLite file holding every migration: a copy of the template file, which
+/// the first process to need it migrates and renames into place (a racing process's copy is
+/// as good).
+async fn migrated_sqlite_file() -> String {
+    let dir = std::env::temp_dir();
+    let template = dir.join(format!(
+        "nf_template_{}.db",
+        migrations_fingerprint("sqlite")
+    ));
+    if !template.exists() {
+        let partial = dir.join(format!("nf_partial_{}.db", uuid::Uuid::now_v7().simple()));
+        let db = Db::connect(&format!("sqlite:{}", partial.display()), 1)
+            .await
+            .expect("create the template file");
+        db.migrate().await.expect("migrate the template file");
+        // The last connection to close checkpoints the WAL into the file.
+        db.close().await;
+        std::fs::rename(&partial, &template).expect("move the template into place");
+    }
+    let path = dir.join(format!("nf_test_{}.db", uuid::Uuid::now_v7().simple()));
+    std::fs::copy(&template, &path).expect("copy the template file");
+    path.to_string_lossy().into_owned()
+}
+
+/// A URL for a new PostgreSQL database holding every migration: a copy of the template (a
+/// copy takes a third of the time migrating does), made under an advisory lock by the first
+/// process to need it.
 async fn migrated_postgres_database() -> String {
     static TEMPLATE: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
     let template = TEMPLATE
         .get_or_init(|| async {
-            let (url, name) = fresh_postgres_database().await;
-            let db = Db::connect(&url, 1).await.expect("connect to the template");
-            db.migrate().await.expect("migrate the template");
-            // CREATE DATABASE … TEMPLATE needs the template without connections.
-            db.close().await;
+            let name = format!("nf_template_{}", migrations_fingerprint("postgres"));
+            let mut conn = postgres_admin().await;
+            sqlx::query("SELECT pg_advisory_lock(70200)")
+                .execute(&mut conn)
+                .await
+                .expect("lock the template");
+            let exists: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+                    .bind(&name)
+                    .fetch_one(&mut conn)
+                    .await
+                    .expect("look for the template");
+            if !exists {
+                let (url, partial) = fresh_postgres_database().await;
+                let db = Db::connect(&url, 1).await.expect("connect to the template");
+                db.migrate().await.expect("migrate the template");
+                // CREATE DATABASE … TEMPLATE and RENAME need it without connections.
+                db.close().await;
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "ALTER DATABASE {partial} RENAME TO {name}"
+                )))
+                .execute(&mut conn)
+                .await
+                .expect("name the template");
+            }
+            sqlx::query("SELECT pg_advisory_unlock(70200)")
+                .execute(&mut conn)
+                .await
+                .expect("unlock the template");
             name
         })
         .await;
     create_postgres_database(Some(template)).await.0
 }
 
-async fn create_postgres_database(template: Option<&str>) -> (String, String) {
+async fn postgres_admin() -> sqlx::AnyConnection {
     let admin = postgres_admin_url();
     sqlx::any::install_default_drivers();
-    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
+    <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
         .await
         .unwrap_or_else(|e| {
             panic!("PostgreSQL is required for these tests and is not reachable at {admin}: {e}. Start it or set NEOFORGE_TEST_POSTGRES_URL.")
-        });
+        })
+}
+
+async fn create_postgres_database(template: Option<&str>) -> (String, String) {
+    let admin = postgres_admin_url();
+    let mut conn = postgres_admin().await;
     sweep_old_databases(&mut conn).await;
     let name = format!("nf_test_{}", uuid::Uuid::now_v7().simple());
     let from = template.map_or_else(String::new, |t| format!(" TEMPLATE {t}"));
@@ -115,9 +191,7 @@ pub async fn spawn_app_configured(
 ) -> TestApp {
     let (url, sqlite_file) = match backend {
         Backend::Sqlite => {
-            let path =
-                std::env::temp_dir().join(format!("nf_test_{}.db", uuid::Uuid::now_v7().simple()));
-            let path = path.to_string_lossy().into_owned();
+            let path = migrated_sqlite_file().await;
             (format!("sqlite:{path}"), Some(path))
         }
         Backend::Postgres => (migrated_postgres_database().await, None),

@@ -1,4 +1,5 @@
-//! End-to-end tests of the API over real HTTP, each run on SQLite and on PostgreSQL.
+//! End-to-end tests of the API over real HTTP, each run on SQLite and on PostgreSQL, and
+//! (`modules`) tests of single server modules.
 
 mod helpers;
 
@@ -16,6 +17,7 @@ mod hardening;
 mod isolation;
 mod lifecycle;
 mod metering;
+mod modules;
 mod organizations;
 mod portal;
 mod request_log;
