@@ -11,10 +11,11 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::Parser;
+use domain::billing::status::SubscriptionStatus;
 use domain::ids::{CustomerId, OrgId, SubscriptionId};
 use neoforge_server::app;
 use neoforge_server::billing::schedule::period_end;
-use neoforge_server::billing::subscriptions::{ACTIVE, Item};
+use neoforge_server::billing::subscriptions::Item;
 use neoforge_server::billing::{Interval, PriceTerms, scheduler};
 use neoforge_server::config::{Cli, Command};
 use neoforge_server::tenancy::{Env, Scope};
@@ -223,7 +224,7 @@ fn subscription(customer: &str, items: &str, now: i64) -> SubscriptionRow {
     SubscriptionRow {
         id: SubscriptionId::generate().to_string(),
         customer_id: customer.to_owned(),
-        status: ACTIVE.into(),
+        status: SubscriptionStatus::Active.into(),
         items: items.to_owned(),
         currency: "usd".into(),
         billing_cycle_anchor: anchor,

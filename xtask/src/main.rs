@@ -162,8 +162,8 @@ fn test(filter: Option<&str>) -> anyhow::Result<()> {
         .then(|| postgres::Cluster::start(&root()))
         .transpose()?;
     // cargo-nextest, one process per test, with the SAML feature on (its C libraries, see
-    // .ci/run). It builds the test targets only (no examples: they are the benches' parts,
-    // checked by clippy) and target/debug/neoforge, which the SDK suites then run: one build.
+    // .ci/run). `--tests` builds the test targets only (no examples: they are the benches'
+    // parts, checked by clippy) and target/debug/neoforge, which the SDK suites then run.
     let mut rust = cargo();
     rust.args([
         "nextest",
@@ -171,6 +171,7 @@ fn test(filter: Option<&str>) -> anyhow::Result<()> {
         "--workspace",
         "--features",
         "neoforge-server/saml",
+        "--tests",
     ])
     .env("NEOFORGE_TEST_PYTHON", &python);
     if let Some(cluster) = &cluster {

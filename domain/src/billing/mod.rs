@@ -11,6 +11,7 @@ pub mod money;
 pub mod payments;
 pub mod proration;
 pub mod schedule;
+pub mod status;
 pub mod stripe;
 
 use std::collections::BTreeMap;

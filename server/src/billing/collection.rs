@@ -15,10 +15,11 @@
 //! (`final_action`). A subscription's first invoice is not retried: the subscription stays
 //! `incomplete` until that invoice is paid.
 
-use super::invoicing::{self, OPEN, PAID, UNCOLLECTIBLE};
+use super::invoicing;
 use super::payments::charge;
 use super::stripe::StripeProvider;
-use super::subscriptions::{ACTIVE, CANCELED, INCOMPLETE, PAST_DUE, UNPAID};
+use domain::billing::status::{InvoiceStatus, SubscriptionStatus};
+
 use super::{Notices, notify};
 use crate::app::AppState;
 use crate::audit::ActorRef;
@@ -99,7 +100,7 @@ pub async fn prepare(
     if !manual && invoice.due_at.is_none_or(|d| d > at) {
         return Ok(Prepared::NotDue);
     }
-    if ![invoicing::DRAFT, OPEN].contains(&invoice.status.as_str()) {
+    if ![InvoiceStatus::Draft, InvoiceStatus::Open].contains(&invoice.status.0) {
         return Err(ApiError::conflict(
             "invoice_not_payable",
             format!(
@@ -111,7 +112,7 @@ pub async fn prepare(
     let mut customer = db::get_customer(tx, scope, &invoice.customer_id)
         .await?
         .ok_or(ApiError::NotFound("customer"))?;
-    if invoice.status == invoicing::DRAFT {
+    if invoice.status == InvoiceStatus::Draft {
         let balance = customer.balance;
         invoicing::finalize(&mut invoice, &mut customer, at)?;
         if customer.balance != balance {
@@ -219,7 +220,7 @@ async fn awaiting_provider(
     let Some(mut invoice) = db::claim_invoice(tx, scope, id, Claim::Wait).await? else {
         return Ok(());
     };
-    if invoice.status == OPEN {
+    if invoice.status == InvoiceStatus::Open {
         invoice.due_at = None;
         invoice.payment_reference = Some(reference.to_owned());
         db::update_invoice(tx, scope, &invoice).await?;
@@ -255,10 +256,10 @@ async fn paid(
     let mut invoice = db::claim_invoice(tx, scope, id, Claim::Wait)
         .await?
         .ok_or(ApiError::NotFound("invoice"))?;
-    if ![OPEN, UNCOLLECTIBLE].contains(&invoice.status.as_str()) {
+    if ![InvoiceStatus::Open, InvoiceStatus::Uncollectible].contains(&invoice.status.0) {
         return Ok(());
     }
-    invoice.status = PAID.into();
+    invoice.status = InvoiceStatus::Paid.into();
     invoice.paid_at = Some(at);
     invoice.payment_error = None;
     invoice.payment_reference = (!reference.is_empty()).then(|| reference.to_owned());
@@ -269,8 +270,14 @@ async fn paid(
         let mut sub = db::claim_subscription(tx, scope, sub_id, Claim::Wait)
             .await?
             .ok_or(ApiError::NotFound("subscription"))?;
-        if [PAST_DUE, UNPAID, INCOMPLETE].contains(&sub.status.as_str()) {
-            sub.status = ACTIVE.into();
+        if [
+            SubscriptionStatus::PastDue,
+            SubscriptionStatus::Unpaid,
+            SubscriptionStatus::Incomplete,
+        ]
+        .contains(&sub.status.0)
+        {
+            sub.status = SubscriptionStatus::Active.into();
             db::update_subscription(tx, scope, &sub).await?;
             notices.add("subscription.updated", &sub)?;
         }
@@ -307,7 +314,7 @@ async fn failed(
     let mut invoice = db::claim_invoice(tx, scope, id, Claim::Wait)
         .await?
         .ok_or(ApiError::NotFound("invoice"))?;
-    if invoice.status != OPEN {
+    if invoice.status != InvoiceStatus::Open {
         return Ok(());
     }
     let dunning = dunning(tx, scope).await?;
@@ -327,25 +334,25 @@ async fn failed(
     let mut sub = db::claim_subscription(tx, scope, sub_id, Claim::Wait)
         .await?
         .ok_or(ApiError::NotFound("subscription"))?;
-    let before = sub.status.clone();
+    let before = sub.status;
     if first_invoice {
         // stays incomplete until paid
     } else if invoice.due_at.is_some() {
-        if super::subscriptions::bills(&sub.status) {
-            sub.status = PAST_DUE.into();
+        if sub.status.bills() {
+            sub.status = SubscriptionStatus::PastDue.into();
         }
-    } else if sub.status != CANCELED {
+    } else if sub.status != SubscriptionStatus::Canceled {
         match dunning.final_action {
             FinalAction::Cancel => {
-                sub.status = CANCELED.into();
+                sub.status = SubscriptionStatus::Canceled.into();
                 sub.canceled_at = Some(at);
             }
-            FinalAction::MarkUnpaid => sub.status = UNPAID.into(),
+            FinalAction::MarkUnpaid => sub.status = SubscriptionStatus::Unpaid.into(),
         }
     }
     if sub.status != before {
         db::update_subscription(tx, scope, &sub).await?;
-        let event = if sub.status == CANCELED {
+        let event = if sub.status == SubscriptionStatus::Canceled {
             "subscription.canceled"
         } else {
             "subscription.updated"

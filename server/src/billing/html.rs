@@ -70,7 +70,7 @@ pub fn render(invoice: &InvoiceRow, customer: &CustomerRow) -> ApiResult<String>
         .transpose()?;
     let tax_ids: Vec<TaxId> = stored("tax_ids", &customer.tax_ids)?;
     let ctx = serde_json::json!({
-        "invoice": {"number": invoice.number, "status": invoice.status},
+        "invoice": {"number": invoice.number, "status": invoice.status.0},
         "customer": {"name": customer.name, "email": customer.email, "tax_ids": tax_ids},
         "address": address.map(|a| address_lines(&a)).unwrap_or_default(),
         "period": format!("{} – {}", day(invoice.period_start), day(invoice.period_end)),

@@ -6,6 +6,7 @@
 //! subscription's discount and tax rates then make the total (`discounts::totals`: discount
 //! off the subtotal, exclusive taxes on the rest, each amount rounded once).
 
+use domain::billing::status::InvoiceStatus;
 use serde::{Deserialize, Serialize};
 
 use super::amount::amount_for;
@@ -15,12 +16,6 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::tenancy::Scope;
 use domain::ids::InvoiceId;
 use store::billing::{self as db, CustomerRow, InvoiceRow};
-
-pub const DRAFT: &str = "draft";
-pub const OPEN: &str = "open";
-pub const PAID: &str = "paid";
-pub const VOID: &str = "void";
-pub const UNCOLLECTIBLE: &str = "uncollectible";
 
 /// One line of an invoice, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,7 +110,7 @@ pub fn draft(d: Draft<'_>) -> ApiResult<InvoiceRow> {
         number: String::new(),
         customer_id: d.customer.to_owned(),
         subscription_id: d.subscription.map(str::to_owned),
-        status: DRAFT.into(),
+        status: InvoiceStatus::Draft.into(),
         billing_reason: d.billing_reason.into(),
         currency: d.currency.into(),
         subtotal,
@@ -172,7 +167,7 @@ pub fn finalize(invoice: &mut InvoiceRow, customer: &mut CustomerRow, at: i64) -
     invoice.starting_balance = customer.balance;
     invoice.amount_due = owed.max(0);
     customer.balance = owed.min(0);
-    invoice.status = OPEN.into();
+    invoice.status = InvoiceStatus::Open.into();
     invoice.finalized_at = Some(at);
     Ok(())
 }

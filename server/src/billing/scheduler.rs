@@ -11,7 +11,7 @@ use std::time::Duration;
 use super::Notices;
 use super::collection::{self, Prepared};
 use super::stripe::StripeProvider;
-use super::subscriptions::{bills, renew_all};
+use super::subscriptions::renew_all;
 use crate::app::AppState;
 use crate::audit::ActorRef;
 use crate::http::error::{ApiError, ApiResult};
@@ -211,7 +211,7 @@ async fn renew_due(
     let subs: Vec<SubscriptionRow> = db::claim_subscriptions(tx, scope, ids, Claim::Skip)
         .await?
         .into_iter()
-        .filter(|sub| bills(&sub.status) && sub.current_period_end <= at)
+        .filter(|sub| sub.status.bills() && sub.current_period_end <= at)
         .collect();
     let customer_ids: Vec<&str> = subs.iter().map(|s| s.customer_id.as_str()).collect();
     let customers: HashMap<String, CustomerRow> = db::get_customers(tx, scope, &customer_ids)

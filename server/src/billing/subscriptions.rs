@@ -20,6 +20,7 @@
 //! `trialing`, `active` and `past_due` subscriptions renew. Time is the customer's test
 //! clock when it has one (sandbox), else the server clock.
 
+use domain::billing::status::SubscriptionStatus;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -47,22 +48,8 @@ pub struct Item {
     pub terms: PriceTerms,
 }
 
-pub const INCOMPLETE: &str = "incomplete";
-pub const TRIALING: &str = "trialing";
-pub const ACTIVE: &str = "active";
-pub const PAST_DUE: &str = "past_due";
-pub const UNPAID: &str = "unpaid";
-pub const CANCELED: &str = "canceled";
-pub const PAUSED: &str = "paused";
-
 /// How long a renewal's draft waits before it is finalized and collected.
 pub const DRAFT_GRACE_MS: i64 = 3600 * 1000;
-
-/// A subscription that renews. (The SQL of `store::due_on_real_time` and
-/// `store::next_due_on_clock` lists the same statuses.)
-pub fn bills(status: &str) -> bool {
-    [TRIALING, ACTIVE, PAST_DUE].contains(&status)
-}
 
 /// "Now" for a customer: its test clock's time in the sandbox, else the server clock.
 pub async fn now_for(
@@ -213,7 +200,7 @@ pub async fn renew_all(
     let mut invoices = Vec::new();
     for (mut sub, customer) in due {
         // Usage in a trial is free.
-        let usage = if sub.status == TRIALING {
+        let usage = if sub.status == SubscriptionStatus::Trialing {
             Vec::new()
         } else {
             let period = (sub.current_period_start, sub.current_period_end);
@@ -229,7 +216,7 @@ pub async fn renew_all(
         notices.add("invoice.created", invoice)?;
     }
     for sub in &subs {
-        let event = if sub.status == CANCELED {
+        let event = if sub.status == SubscriptionStatus::Canceled {
             "subscription.canceled"
         } else {
             "subscription.updated"
@@ -249,7 +236,8 @@ fn renewal(
 ) -> ApiResult<Option<InvoiceRow>> {
     let at = sub.current_period_end;
     let ends = sub.cancel_at_period_end == 1
-        || (sub.status == TRIALING && customer.default_payment_method.is_none());
+        || (sub.status == SubscriptionStatus::Trialing
+            && customer.default_payment_method.is_none());
     if ends {
         let period = (sub.current_period_start, sub.current_period_end);
         let last = match usage.is_empty() {
@@ -262,14 +250,14 @@ fn renewal(
                 (at, at + DRAFT_GRACE_MS),
             )?),
         };
-        sub.status = CANCELED.into();
+        sub.status = SubscriptionStatus::Canceled.into();
         sub.canceled_at = Some(at);
         return Ok(last);
     }
     defer(sub, usage)?;
     let invoice = next_period(sub, "subscription_cycle", at)?;
-    if sub.status == TRIALING {
-        sub.status = ACTIVE.into();
+    if sub.status == SubscriptionStatus::Trialing {
+        sub.status = SubscriptionStatus::Active.into();
     }
     Ok(Some(invoice))
 }

@@ -4,12 +4,12 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use domain::billing::status::InvoiceStatus;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
 use crate::audit::ActorRef;
-use crate::billing::invoicing::PAID;
 use crate::billing::stripe::StripeProvider;
 use crate::billing::{collection, notify};
 use crate::http::auth::Caller;
@@ -102,7 +102,7 @@ async fn creditable(
     scope: &Scope,
     invoice: &InvoiceRow,
 ) -> ApiResult<i64> {
-    if invoice.status != PAID {
+    if invoice.status != InvoiceStatus::Paid {
         return Err(ApiError::conflict(
             "invoice_not_paid",
             format!(

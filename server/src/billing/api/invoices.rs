@@ -2,6 +2,7 @@
 //! changes, finalized and collected by `billing::collection`.
 
 use axum::extract::State;
+use domain::billing::status::InvoiceStatus;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -9,7 +10,7 @@ use crate::app::AppState;
 use crate::audit::ActorRef;
 use crate::billing::collection;
 use crate::billing::discounts::{InvoiceDiscount, InvoiceTax};
-use crate::billing::invoicing::{DRAFT, Line, OPEN, PAID, UNCOLLECTIBLE, VOID};
+use crate::billing::invoicing::Line;
 use crate::billing::subscriptions::now_for;
 use crate::billing::{html, notify};
 use crate::http::auth::Caller;
@@ -24,20 +25,6 @@ use domain::ids::{
 use store::Claim;
 use store::billing::{self as db, InvoiceRow};
 use store::columns::stored;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum InvoiceStatus {
-    /// Still changing; finalized when `next_action_at` comes.
-    Draft,
-    /// Final and owed.
-    Open,
-    Paid,
-    /// Canceled: no longer owed.
-    Void,
-    /// Written off.
-    Uncollectible,
-}
 
 /// One line of an invoice.
 #[derive(Debug, Serialize, ToSchema)]
@@ -190,13 +177,7 @@ impl Invoice {
         let lines: Vec<Line> = stored("lines", &r.lines)?;
         let discounts: Vec<InvoiceDiscount> = stored("discounts", &r.discounts)?;
         let taxes: Vec<InvoiceTax> = stored("taxes", &r.taxes)?;
-        let status = match r.status.as_str() {
-            DRAFT => InvoiceStatus::Draft,
-            OPEN => InvoiceStatus::Open,
-            VOID => InvoiceStatus::Void,
-            UNCOLLECTIBLE => InvoiceStatus::Uncollectible,
-            _ => InvoiceStatus::Paid,
-        };
+        let status = r.status.0;
         Ok(Invoice {
             lines: lines.into_iter().map(InvoiceLine::from).collect(),
             id: InvoiceId::from_db(r.id),
@@ -270,7 +251,7 @@ pub async fn list(
         &caller.scope,
         q.subscription.as_deref(),
         q.customer.as_deref(),
-        q.status.map(|s| s.as_str()),
+        q.status,
         q.starting_after.as_deref(),
         fetch,
     )
@@ -323,17 +304,29 @@ async fn close(
     let mut invoice = db::claim_invoice(&mut tx, scope, id.as_str(), Claim::Wait)
         .await?
         .ok_or(ApiError::NotFound("invoice"))?;
-    let (allowed, status, event): (&[&str], _, _) = match to {
-        InvoiceStatus::Void => (&[DRAFT, OPEN], VOID, "invoice.voided"),
-        _ => (&[OPEN], UNCOLLECTIBLE, "invoice.marked_uncollectible"),
+    let (allowed, status, event): (&[InvoiceStatus], _, _) = match to {
+        InvoiceStatus::Void => (
+            &[InvoiceStatus::Draft, InvoiceStatus::Open],
+            InvoiceStatus::Void,
+            "invoice.voided",
+        ),
+        _ => (
+            &[InvoiceStatus::Open],
+            InvoiceStatus::Uncollectible,
+            "invoice.marked_uncollectible",
+        ),
     };
-    if !allowed.contains(&invoice.status.as_str()) {
+    if !allowed.contains(&invoice.status.0) {
         return Err(ApiError::conflict(
             "invoice_not_open",
             format!(
                 "The invoice is {}; only {} invoices can become {status}.",
                 invoice.status,
-                allowed.join(" or ")
+                allowed
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" or ")
             ),
         ));
     }
@@ -343,18 +336,6 @@ async fn close(
     notify(&mut tx, state, scope, &caller.into(), event, &invoice).await?;
     tx.commit().await?;
     Ok(axum::Json(Invoice::from_row(invoice)?))
-}
-
-impl InvoiceStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            InvoiceStatus::Draft => DRAFT,
-            InvoiceStatus::Open => OPEN,
-            InvoiceStatus::Paid => PAID,
-            InvoiceStatus::Void => VOID,
-            InvoiceStatus::Uncollectible => UNCOLLECTIBLE,
-        }
-    }
 }
 
 /// Pay a draft or open invoice now, with the customer's current default payment method (a

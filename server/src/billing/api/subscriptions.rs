@@ -4,6 +4,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use domain::billing::status::SubscriptionStatus;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -15,9 +16,8 @@ use crate::audit::ActorRef;
 use crate::billing::collection;
 use crate::billing::invoicing::{self, Line};
 use crate::billing::subscriptions::{
-    ACTIVE, CANCELED, INCOMPLETE, Item, PAST_DUE, PAUSED, TRIALING, UNPAID, bills, defer,
-    discount_of, draft_invoice, interval_of, items_of, now_for, proration_lines, start_next_period,
-    tax_rates_of, usage_lines,
+    Item, defer, discount_of, draft_invoice, interval_of, items_of, now_for, proration_lines,
+    start_next_period, tax_rates_of, usage_lines,
 };
 use crate::billing::{PriceTerms, notify};
 use crate::http::auth::Caller;
@@ -31,22 +31,6 @@ use domain::ids::{CouponId, CustomerId, PriceId, SubscriptionId, TaxRateId};
 use store::Claim;
 use store::billing::{self as db, SubscriptionRow};
 use store::columns::stored;
-
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SubscriptionStatus {
-    /// The first invoice is not paid yet.
-    Incomplete,
-    Trialing,
-    Active,
-    /// A renewal's payment failed and is being retried; renewals go on.
-    PastDue,
-    /// Every retry failed (final action `mark_unpaid`); no renewals until an invoice is paid.
-    Unpaid,
-    Canceled,
-    /// Collection paused: no renewals until resumed.
-    Paused,
-}
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -102,15 +86,7 @@ impl Subscription {
     pub fn from_row(r: SubscriptionRow) -> ApiResult<Self> {
         let items: Vec<Item> = stored("items", &r.items)?;
         let pending: Vec<Line> = stored("pending_lines", &r.pending_lines)?;
-        let status = match r.status.as_str() {
-            INCOMPLETE => SubscriptionStatus::Incomplete,
-            TRIALING => SubscriptionStatus::Trialing,
-            ACTIVE => SubscriptionStatus::Active,
-            PAST_DUE => SubscriptionStatus::PastDue,
-            UNPAID => SubscriptionStatus::Unpaid,
-            PAUSED => SubscriptionStatus::Paused,
-            _ => SubscriptionStatus::Canceled,
-        };
+        let status = r.status.0;
         let discount = discount_of(&r)?;
         let taxes = tax_rates_of(&r)?;
         Ok(Subscription {
@@ -227,9 +203,9 @@ pub async fn create(
         id: SubscriptionId::generate().to_string(),
         customer_id: customer.id.clone(),
         status: if trial_end.is_some() {
-            TRIALING
+            SubscriptionStatus::Trialing
         } else {
-            INCOMPLETE
+            SubscriptionStatus::Incomplete
         }
         .into(),
         items: super::to_json(&items)?,
@@ -502,7 +478,7 @@ pub async fn cancel(
         c.sub.cancel_at_period_end = 1;
         "subscription.updated"
     } else {
-        c.sub.status = CANCELED.into();
+        c.sub.status = SubscriptionStatus::Canceled.into();
         c.sub.canceled_at = Some(c.now);
         "subscription.canceled"
     };
@@ -532,8 +508,8 @@ pub async fn resume(
     let mut c = Change::begin(&state, &caller, &id).await?;
     c.sub.cancel_at_period_end = 0;
     let mut invoice = None;
-    if c.sub.status == PAUSED {
-        c.sub.status = ACTIVE.into();
+    if c.sub.status == SubscriptionStatus::Paused {
+        c.sub.status = SubscriptionStatus::Active.into();
         c.sub.billing_cycle_anchor = c.now;
         c.sub.periods = 0;
         let actor: ActorRef = (&caller).into();
@@ -575,7 +551,7 @@ pub async fn pause(
 ) -> ApiResult<axum::Json<Subscription>> {
     let mut c = Change::begin(&state, &caller, &id).await?;
     c.require_billing("pause")?;
-    c.sub.status = PAUSED.into();
+    c.sub.status = SubscriptionStatus::Paused.into();
     c.commit(&state, &caller, "subscription.paused", None).await
 }
 
@@ -670,8 +646,8 @@ pub async fn update(
         ));
     }
     let period = (c.sub.current_period_start, c.sub.current_period_end);
-    let lines = match (req.proration_behavior, c.sub.status.as_str()) {
-        (ProrationBehavior::None, _) | (_, TRIALING) => Vec::new(),
+    let lines = match (req.proration_behavior, c.sub.status.0) {
+        (ProrationBehavior::None, _) | (_, SubscriptionStatus::Trialing) => Vec::new(),
         _ => proration_lines(&old, &new, period, c.now)?,
     };
     c.sub.items = super::to_json(&new)?;
@@ -713,7 +689,7 @@ impl Change {
         let sub = db::claim_subscription(&mut tx, &caller.scope, id.as_str(), Claim::Wait)
             .await?
             .ok_or(ApiError::NotFound("subscription"))?;
-        if sub.status == CANCELED {
+        if sub.status == SubscriptionStatus::Canceled {
             return Err(ApiError::conflict(
                 "subscription_canceled",
                 "The subscription has ended.",
@@ -727,7 +703,7 @@ impl Change {
     }
 
     fn require_billing(&self, what: &str) -> ApiResult<()> {
-        if bills(&self.sub.status) {
+        if self.sub.status.bills() {
             return Ok(());
         }
         Err(ApiError::conflict(

@@ -1,6 +1,7 @@
 //! Finalizing an invoice with the customer's balance.
 
-use neoforge_server::billing::invoicing::{DRAFT, OPEN, finalize};
+use domain::billing::status::InvoiceStatus;
+use neoforge_server::billing::invoicing::finalize;
 use store::billing::{CustomerRow, InvoiceRow};
 
 fn invoice(total: i64) -> InvoiceRow {
@@ -9,7 +10,7 @@ fn invoice(total: i64) -> InvoiceRow {
         number: "INV-000001".into(),
         customer_id: "cus_1".into(),
         subscription_id: None,
-        status: DRAFT.into(),
+        status: InvoiceStatus::Draft.into(),
         billing_reason: "subscription_cycle".into(),
         currency: "usd".into(),
         subtotal: total,
@@ -69,6 +70,9 @@ fn finalizing_applies_the_balance() {
             (due, left),
             "{total} with {balance}"
         );
-        assert_eq!((i.status.as_str(), i.starting_balance), (OPEN, balance));
+        assert_eq!(
+            (i.status.0, i.starting_balance),
+            (InvoiceStatus::Open, balance)
+        );
     }
 }

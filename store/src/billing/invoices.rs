@@ -1,0 +1,223 @@
+//! Invoices and their per-tenant numbering.
+
+use crate::Claim;
+use crate::columns::Text;
+use domain::billing::status::InvoiceStatus;
+use domain::tenancy::Scope;
+use sqlx::{AnyConnection, FromRow};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct InvoiceRow {
+    pub id: String,
+    pub number: String,
+    pub customer_id: String,
+    pub subscription_id: Option<String>,
+    pub status: Text<InvoiceStatus>,
+    /// `subscription_create`, `subscription_cycle`, `subscription_update`, `subscription_resume`.
+    pub billing_reason: String,
+    pub currency: String,
+    /// The sum of the lines.
+    pub subtotal: i64,
+    pub total: i64,
+    /// The customer's balance when the invoice was finalized.
+    pub starting_balance: i64,
+    /// What is charged: the total with the balance applied, never below zero.
+    pub amount_due: i64,
+    /// JSON array of `invoicing::Line`.
+    pub lines: String,
+    pub period_start: i64,
+    pub period_end: i64,
+    pub created_at: i64,
+    pub finalized_at: Option<i64>,
+    pub paid_at: Option<i64>,
+    /// Why the last payment attempt failed (`card_declined`…).
+    pub payment_error: Option<String>,
+    /// The provider's id of the successful payment.
+    pub payment_reference: Option<String>,
+    /// Minor units refunded by the provider so far.
+    pub amount_refunded: i64,
+    pub attempt_count: i64,
+    /// When the scheduler next acts on the invoice: finalizes a draft, or attempts payment
+    /// of an open one. None when nothing is scheduled.
+    pub due_at: Option<i64>,
+    /// Taken off the subtotal by the subscription's discount.
+    pub discount_amount: i64,
+    /// The sum of the taxes.
+    pub tax_amount: i64,
+    /// JSON array of `discounts::InvoiceDiscount`.
+    pub discounts: String,
+    /// JSON array of `discounts::InvoiceTax`.
+    pub taxes: String,
+}
+
+macro_rules! invoice_columns {
+    () => {
+        "id, number, customer_id, subscription_id, status, billing_reason, currency, subtotal, total, starting_balance, amount_due, lines, period_start, period_end, created_at, finalized_at, paid_at, payment_error, payment_reference, amount_refunded, attempt_count, due_at, discount_amount, tax_amount, discounts, taxes"
+    };
+}
+
+pub async fn insert_invoices(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    invoices: &[InvoiceRow],
+) -> sqlx::Result<()> {
+    crate::insert_all(
+        c,
+        concat!(
+            "INSERT INTO invoices (tenant_id, env, ",
+            invoice_columns!(),
+            ") VALUES"
+        ),
+        28,
+        invoices,
+        |q, r| {
+            q.bind(scope.org_id.as_str())
+                .bind(scope.env.as_str())
+                .bind(r.id.as_str())
+                .bind(r.number.as_str())
+                .bind(r.customer_id.as_str())
+                .bind(r.subscription_id.as_deref())
+                .bind(r.status)
+                .bind(r.billing_reason.as_str())
+                .bind(r.currency.as_str())
+                .bind(r.subtotal)
+                .bind(r.total)
+                .bind(r.starting_balance)
+                .bind(r.amount_due)
+                .bind(r.lines.as_str())
+                .bind(r.period_start)
+                .bind(r.period_end)
+                .bind(r.created_at)
+                .bind(r.finalized_at)
+                .bind(r.paid_at)
+                .bind(r.payment_error.as_deref())
+                .bind(r.payment_reference.as_deref())
+                .bind(r.amount_refunded)
+                .bind(r.attempt_count)
+                .bind(r.due_at)
+                .bind(r.discount_amount)
+                .bind(r.tax_amount)
+                .bind(r.discounts.as_str())
+                .bind(r.taxes.as_str())
+        },
+    )
+    .await
+}
+
+/// Writes what changes over an invoice's life: status, amounts fixed at finalization, and
+/// collection.
+pub async fn update_invoice(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    r: &InvoiceRow,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE invoices SET status = $4, starting_balance = $5, amount_due = $6, finalized_at = $7, paid_at = $8,
+         payment_error = $9, payment_reference = $10, attempt_count = $11, due_at = $12, amount_refunded = $13
+         WHERE tenant_id = $1 AND env = $2 AND id = $3",
+    )
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .bind(&r.id)
+    .bind(r.status)
+    .bind(r.starting_balance)
+    .bind(r.amount_due)
+    .bind(r.finalized_at)
+    .bind(r.paid_at)
+    .bind(r.payment_error.as_deref())
+    .bind(r.payment_reference.as_deref())
+    .bind(r.attempt_count)
+    .bind(r.due_at)
+    .bind(r.amount_refunded)
+    .execute(c)
+    .await
+    .map(|_| ())
+}
+
+pub async fn get_invoice(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    id: &str,
+) -> sqlx::Result<Option<InvoiceRow>> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        invoice_columns!(),
+        " FROM invoices WHERE tenant_id = $1 AND env = $2 AND id = $3"
+    ))
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .bind(id)
+    .fetch_optional(c)
+    .await
+}
+
+/// The invoice, locked until the transaction ends, so two replicas never collect the same
+/// attempt.
+pub async fn claim_invoice(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    id: &str,
+    how: Claim,
+) -> sqlx::Result<Option<InvoiceRow>> {
+    let sql = format!(
+        concat!(
+            "SELECT ",
+            invoice_columns!(),
+            " FROM invoices WHERE tenant_id = $1 AND env = $2 AND id = $3{}"
+        ),
+        crate::lock_clause(c, how)
+    );
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(scope.org_id.as_str())
+        .bind(scope.env.as_str())
+        .bind(id)
+        .fetch_optional(c)
+        .await
+}
+
+pub async fn list_invoices(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    subscription: Option<&str>,
+    customer: Option<&str>,
+    status: Option<InvoiceStatus>,
+    after: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<InvoiceRow>> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        invoice_columns!(),
+        " FROM invoices WHERE tenant_id = $1 AND env = $2
+         AND ($3 IS NULL OR subscription_id = $3) AND ($4 IS NULL OR customer_id = $4)
+         AND ($5 IS NULL OR status = $5) AND ($6 IS NULL OR id < $6) ORDER BY id DESC LIMIT $7"
+    ))
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .bind(subscription)
+    .bind(customer)
+    .bind(status.map(Text))
+    .bind(after)
+    .bind(limit)
+    .fetch_all(c)
+    .await
+}
+
+/// Takes the next `count` values of a per-tenant, per-environment counter (1, 2, 3…)
+/// atomically; returns the last of them.
+pub async fn next_counter(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    name: &str,
+    count: i64,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO counters (tenant_id, env, name, value) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (tenant_id, env, name) DO UPDATE SET value = counters.value + $4 RETURNING value",
+    )
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .bind(name)
+    .bind(count)
+    .fetch_one(c)
+    .await
+}

@@ -1,0 +1,44 @@
+//! A tenant and environment's billing settings (dunning).
+
+use domain::tenancy::Scope;
+use sqlx::{AnyConnection, FromRow};
+
+#[derive(Debug, FromRow)]
+pub struct SettingsRow {
+    /// JSON array of days after finalization.
+    pub retry_days: String,
+    pub final_action: String,
+    pub updated_at: i64,
+}
+
+pub async fn get_settings(
+    c: &mut AnyConnection,
+    scope: &Scope,
+) -> sqlx::Result<Option<SettingsRow>> {
+    sqlx::query_as(
+        "SELECT retry_days, final_action, updated_at FROM billing_settings WHERE tenant_id = $1 AND env = $2",
+    )
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .fetch_optional(c)
+    .await
+}
+
+pub async fn put_settings(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    r: &SettingsRow,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO billing_settings (tenant_id, env, retry_days, final_action, updated_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (tenant_id, env) DO UPDATE SET retry_days = $3, final_action = $4, updated_at = $5",
+    )
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .bind(&r.retry_days)
+    .bind(&r.final_action)
+    .bind(r.updated_at)
+    .execute(c)
+    .await
+    .map(|_| ())
+}

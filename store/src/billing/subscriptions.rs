@@ -1,0 +1,172 @@
+//! Subscriptions.
+
+use crate::Claim;
+use crate::columns::Text;
+use domain::billing::status::SubscriptionStatus;
+use domain::tenancy::Scope;
+use sqlx::{AnyConnection, FromRow};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct SubscriptionRow {
+    pub id: String,
+    pub customer_id: String,
+    pub status: Text<SubscriptionStatus>,
+    /// JSON array of `subscriptions::Item`.
+    pub items: String,
+    pub currency: String,
+    pub billing_cycle_anchor: i64,
+    /// Paid periods so far; the next period ends at anchor + (periods + 1) intervals.
+    pub periods: i64,
+    pub current_period_start: i64,
+    pub current_period_end: i64,
+    pub trial_end: Option<i64>,
+    /// 0 or 1.
+    pub cancel_at_period_end: i64,
+    pub canceled_at: Option<i64>,
+    pub created_at: i64,
+    /// JSON array of `invoicing::Line`: prorations waiting for the next invoice.
+    pub pending_lines: String,
+    /// JSON `discounts::Discount`, or None.
+    pub discount: Option<String>,
+    /// JSON array of `discounts::AppliedTaxRate`.
+    pub tax_rates: String,
+}
+
+macro_rules! subscription_columns {
+    () => {
+        "id, customer_id, status, items, currency, billing_cycle_anchor, periods, current_period_start, current_period_end, trial_end, cancel_at_period_end, canceled_at, created_at, pending_lines, discount, tax_rates"
+    };
+}
+
+pub async fn insert_subscription(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    r: &SubscriptionRow,
+) -> sqlx::Result<()> {
+    sqlx::query(concat!(
+        "INSERT INTO subscriptions (tenant_id, env, ",
+        subscription_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+    ))
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .bind(&r.id)
+    .bind(&r.customer_id)
+    .bind(r.status)
+    .bind(&r.items)
+    .bind(&r.currency)
+    .bind(r.billing_cycle_anchor)
+    .bind(r.periods)
+    .bind(r.current_period_start)
+    .bind(r.current_period_end)
+    .bind(r.trial_end)
+    .bind(r.cancel_at_period_end)
+    .bind(r.canceled_at)
+    .bind(r.created_at)
+    .bind(&r.pending_lines)
+    .bind(r.discount.as_deref())
+    .bind(&r.tax_rates)
+    .execute(c)
+    .await
+    .map(|_| ())
+}
+
+/// Writes the state that changes over a subscription's life.
+pub async fn update_subscription(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    r: &SubscriptionRow,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE subscriptions SET status = $4, periods = $5, current_period_start = $6, current_period_end = $7,
+         cancel_at_period_end = $8, canceled_at = $9, items = $10, billing_cycle_anchor = $11, pending_lines = $12,
+         discount = $13, tax_rates = $14
+         WHERE tenant_id = $1 AND env = $2 AND id = $3",
+    )
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .bind(&r.id)
+    .bind(r.status)
+    .bind(r.periods)
+    .bind(r.current_period_start)
+    .bind(r.current_period_end)
+    .bind(r.cancel_at_period_end)
+    .bind(r.canceled_at)
+    .bind(&r.items)
+    .bind(r.billing_cycle_anchor)
+    .bind(&r.pending_lines)
+    .bind(r.discount.as_deref())
+    .bind(&r.tax_rates)
+    .execute(c)
+    .await
+    .map(|_| ())
+}
+
+pub async fn get_subscription(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    id: &str,
+) -> sqlx::Result<Option<SubscriptionRow>> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        subscription_columns!(),
+        " FROM subscriptions WHERE tenant_id = $1 AND env = $2 AND id = $3"
+    ))
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .bind(id)
+    .fetch_optional(c)
+    .await
+}
+
+pub async fn list_subscriptions(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    customer: Option<&str>,
+    after: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<SubscriptionRow>> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        subscription_columns!(),
+        " FROM subscriptions WHERE tenant_id = $1 AND env = $2
+         AND ($3 IS NULL OR customer_id = $3) AND ($4 IS NULL OR id < $4) ORDER BY id DESC LIMIT $5"
+    ))
+    .bind(scope.org_id.as_str())
+    .bind(scope.env.as_str())
+    .bind(customer)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(c)
+    .await
+}
+
+/// The subscription, locked until the transaction ends, so two replicas never renew the
+/// same period.
+pub async fn claim_subscription(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    id: &str,
+    how: Claim,
+) -> sqlx::Result<Option<SubscriptionRow>> {
+    Ok(claim_subscriptions(c, scope, &[id], how).await?.pop())
+}
+
+/// `claim_subscription` for many: with `Claim::Skip`, those another transaction holds are
+/// left out.
+pub async fn claim_subscriptions(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    ids: &[&str],
+    how: Claim,
+) -> sqlx::Result<Vec<SubscriptionRow>> {
+    let sql = format!(
+        concat!(
+            "SELECT ",
+            subscription_columns!(),
+            " FROM subscriptions WHERE tenant_id = $1 AND env = $2 AND id IN ({{keys}}){}"
+        ),
+        crate::lock_clause(c, how)
+    );
+    crate::fetch_in(c, scope, &sql, ids).await
+}
