@@ -16,3 +16,12 @@ pub mod tenancy;
 pub mod webhooks;
 
 pub use error::{Error, Result};
+
+/// A unit-variant enum's serde name (`past_due`): how the domain's states are shown and
+/// stored. `None` for any other value.
+pub fn serde_name(value: impl serde::Serialize) -> Option<String> {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => Some(s),
+        _ => None,
+    }
+}

@@ -20,10 +20,8 @@ pub fn to_json(value: &impl serde::Serialize) -> Result<String> {
 
 /// A unit-variant enum as the text stored in its column: its serde name (`mark_unpaid`).
 pub fn enum_text(value: impl serde::Serialize) -> Result<String> {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => Ok(s),
-        _ => Err(domain::Error::Internal(anyhow::anyhow!("not a unit-variant enum")).into()),
-    }
+    domain::serde_name(value)
+        .ok_or_else(|| domain::Error::Internal(anyhow::anyhow!("not a unit-variant enum")).into())
 }
 
 /// Reads back a column written by `enum_text`.

@@ -2,6 +2,7 @@
 //! read them by id or domain before any tenant is known (the owner connection, like session
 //! lookups).
 
+use crate::scoped;
 use sqlx::{AnyConnection, AnyExecutor, AssertSqlSafe, FromRow};
 
 use domain::tenancy::Scope;
@@ -80,12 +81,13 @@ pub async fn list_connections(
     after: Option<&str>,
     limit: i64,
 ) -> sqlx::Result<Vec<ConnectionRow>> {
-    sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT {CONNECTION_COLUMNS} FROM sso_connections WHERE tenant_id = $1 AND env = $2
+    scoped::query_as(
+        AssertSqlSafe(format!(
+            "SELECT {CONNECTION_COLUMNS} FROM sso_connections WHERE tenant_id = $1 AND env = $2
          AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4"
-    )))
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
+        )),
+        scope,
+    )
     .bind(after)
     .bind(limit)
     .fetch_all(c)
@@ -97,13 +99,14 @@ pub async fn get_connection(
     scope: &Scope,
     id: &str,
 ) -> sqlx::Result<Option<ConnectionRow>> {
-    sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT {CONNECTION_COLUMNS} FROM sso_connections
-         WHERE id = $1 AND tenant_id = $2 AND env = $3"
-    )))
+    scoped::query_as(
+        AssertSqlSafe(format!(
+            "SELECT {CONNECTION_COLUMNS} FROM sso_connections
+             WHERE tenant_id = $1 AND env = $2 AND id = $3"
+        )),
+        scope,
+    )
     .bind(id)
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .fetch_optional(c)
     .await
 }
@@ -145,13 +148,14 @@ pub async fn delete_connection(c: &mut AnyConnection, scope: &Scope, id: &str) -
         .execute(&mut *c)
         .await?;
     }
-    sqlx::query("DELETE FROM sso_connections WHERE id = $1 AND tenant_id = $2 AND env = $3")
-        .bind(id)
-        .bind(scope.org_id.as_str())
-        .bind(scope.env.as_str())
-        .execute(c)
-        .await
-        .map(|_| ())
+    scoped::query(
+        "DELETE FROM sso_connections WHERE tenant_id = $1 AND env = $2 AND id = $3",
+        scope,
+    )
+    .bind(id)
+    .execute(c)
+    .await
+    .map(|_| ())
 }
 
 /// Records the outcome of a login on its connection, for its status page.

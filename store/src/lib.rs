@@ -10,6 +10,7 @@ pub mod identity;
 pub mod metering;
 pub mod request_log;
 pub mod scim;
+pub mod scoped;
 pub mod stripe;
 pub mod tenancy;
 pub mod webhooks;
@@ -429,10 +430,8 @@ where
     let mut rows = Vec::with_capacity(keys.len());
     for chunk in keys.chunks(MAX_KEYS) {
         let sql = sql.replace("{keys}", &placeholders(3, chunk.len()));
-        let query = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .persistent(cacheable(chunk.len()))
-            .bind(scope.org_id.as_str())
-            .bind(scope.env.as_str());
+        let query =
+            scoped::query_as(sqlx::AssertSqlSafe(sql), scope).persistent(cacheable(chunk.len()));
         let query = chunk.iter().fold(query, |q, key| q.bind(*key));
         rows.extend(query.fetch_all(&mut *c).await?);
     }

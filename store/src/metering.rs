@@ -1,6 +1,7 @@
 //! Metering SQL: meters, raw events, rollups, distinct values and sent alerts. Bulk writes
 //! bind their rows as one JSON array (`store::json_rows`).
 
+use crate::scoped;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::str::FromStr;
 
@@ -52,14 +53,13 @@ pub fn meter_columns(alias: &str) -> String {
 }
 
 pub async fn insert_meter(c: &mut AnyConnection, scope: &Scope, m: &MeterRow) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO meters (id, tenant_id, env, name, event_type, aggregation, value_property,
+    scoped::query(
+        "INSERT INTO meters (tenant_id, env, id, name, event_type, aggregation, value_property,
          filters, group_by, created_at, updated_at, archived_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        scope,
     )
     .bind(&m.id)
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(&m.name)
     .bind(&m.event_type)
     .bind(&m.aggregation)
@@ -75,15 +75,14 @@ pub async fn insert_meter(c: &mut AnyConnection, scope: &Scope, m: &MeterRow) ->
 }
 
 pub async fn update_meter(c: &mut AnyConnection, scope: &Scope, m: &MeterRow) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE meters SET name = $1, updated_at = $2, archived_at = $3
-         WHERE tenant_id = $4 AND env = $5 AND id = $6",
+    scoped::query(
+        "UPDATE meters SET name = $3, updated_at = $4, archived_at = $5
+         WHERE tenant_id = $1 AND env = $2 AND id = $6",
+        scope,
     )
     .bind(&m.name)
     .bind(m.updated_at)
     .bind(m.archived_at)
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(&m.id)
     .execute(c)
     .await?;
@@ -95,11 +94,12 @@ pub async fn get_meter(
     scope: &Scope,
     id: &str,
 ) -> sqlx::Result<Option<MeterRow>> {
-    sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT {METER_COLUMNS} FROM meters WHERE tenant_id = $1 AND env = $2 AND id = $3"
-    )))
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
+    scoped::query_as(
+        AssertSqlSafe(format!(
+            "SELECT {METER_COLUMNS} FROM meters WHERE tenant_id = $1 AND env = $2 AND id = $3"
+        )),
+        scope,
+    )
     .bind(id)
     .fetch_optional(c)
     .await
@@ -111,12 +111,13 @@ pub async fn list_meters(
     after: Option<&str>,
     limit: i64,
 ) -> sqlx::Result<Vec<MeterRow>> {
-    sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT {METER_COLUMNS} FROM meters WHERE tenant_id = $1 AND env = $2
+    scoped::query_as(
+        AssertSqlSafe(format!(
+            "SELECT {METER_COLUMNS} FROM meters WHERE tenant_id = $1 AND env = $2
          AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4"
-    )))
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
+        )),
+        scope,
+    )
     .bind(after)
     .bind(limit)
     .fetch_all(c)
@@ -125,12 +126,13 @@ pub async fn list_meters(
 
 /// The meters that events count towards now.
 pub async fn active_meters(c: &mut AnyConnection, scope: &Scope) -> sqlx::Result<Vec<MeterRow>> {
-    sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT {METER_COLUMNS} FROM meters WHERE tenant_id = $1 AND env = $2
+    scoped::query_as(
+        AssertSqlSafe(format!(
+            "SELECT {METER_COLUMNS} FROM meters WHERE tenant_id = $1 AND env = $2
          AND archived_at IS NULL ORDER BY id"
-    )))
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
+        )),
+        scope,
+    )
     .fetch_all(c)
     .await
 }
@@ -163,9 +165,7 @@ pub async fn customers_named(
     };
     let sql = format!("{} UNION {}", by("id"), by("external_id"));
     let refs: Vec<Value> = refs.iter().map(|r| json!({ "r": r })).collect();
-    sqlx::query_as(AssertSqlSafe(sql))
-        .bind(scope.org_id.as_str())
-        .bind(scope.env.as_str())
+    scoped::query_as(AssertSqlSafe(sql), scope)
         .bind(Value::Array(refs).to_string())
         .fetch_all(c)
         .await
@@ -226,7 +226,7 @@ pub async fn insert_events(
          AND id IN (SELECT e.value->>'id' FROM {elements})"
     );
     let seen = ids(c, scope, existing, &rows).await?;
-    bind_scope(sqlx::query(AssertSqlSafe(insert(""))), scope)
+    scoped::query(AssertSqlSafe(insert("")), scope)
         .bind(&rows)
         .execute(&mut *c)
         .await?;
@@ -240,9 +240,7 @@ async fn ids(
     sql: String,
     rows: &str,
 ) -> sqlx::Result<HashSet<String>> {
-    let ids: Vec<String> = sqlx::query_scalar(AssertSqlSafe(sql))
-        .bind(scope.org_id.as_str())
-        .bind(scope.env.as_str())
+    let ids: Vec<String> = scoped::query_scalar(AssertSqlSafe(sql), scope)
         .bind(rows)
         .fetch_all(c)
         .await?;
@@ -365,7 +363,7 @@ pub async fn merge_rollups(
              AND r.bucket = CAST(e.value->>'b' AS BIGINT) AND r.group_key = e.value->>'g'",
             json_rows(c, 3)
         );
-        let existing = bind_scope(sqlx::query(AssertSqlSafe(sql)), scope)
+        let existing = scoped::query(AssertSqlSafe(sql), scope)
             .bind(Value::Array(unknown).to_string())
             .fetch_all(&mut *c)
             .await?;
@@ -443,18 +441,11 @@ async fn write_rollups(
          ON CONFLICT (tenant_id, env, {KEY_COLUMNS}) DO UPDATE SET {on_conflict}",
         json_rows(c, 3)
     );
-    bind_scope(sqlx::query(AssertSqlSafe(sql)), scope)
+    scoped::query(AssertSqlSafe(sql), scope)
         .bind(Value::Array(values).to_string())
         .execute(&mut *c)
         .await?;
     Ok(())
-}
-
-fn bind_scope<'q>(
-    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
-    scope: &'q Scope,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
-    q.bind(scope.org_id.as_str()).bind(scope.env.as_str())
 }
 
 /// A rollup row read back: its customer, width, bucket, group and aggregate.
@@ -536,15 +527,12 @@ pub async fn usage_rows(
             nulls(5)
         )
     }));
-    let mut q = bind_scope(
-        sqlx::query(AssertSqlSafe(selects.join(" UNION ALL "))),
-        scope,
-    )
-    .bind(r.meter)
-    .bind(r.customer)
-    .bind(r.event_type)
-    .bind(r.active.0)
-    .bind(r.active.1);
+    let mut q = scoped::query(AssertSqlSafe(selects.join(" UNION ALL ")), scope)
+        .bind(r.meter)
+        .bind(r.customer)
+        .bind(r.event_type)
+        .bind(r.active.0)
+        .bind(r.active.1);
     for p in pieces {
         if let Some(w) = p.width {
             q = q.bind(w);
@@ -602,7 +590,7 @@ pub async fn insert_distinct(
          e.value->>'g', e.value->>'v' FROM {} WHERE true ON CONFLICT DO NOTHING",
         json_rows(c, 3)
     );
-    bind_scope(sqlx::query(AssertSqlSafe(sql)), scope)
+    scoped::query(AssertSqlSafe(sql), scope)
         .bind(Value::Array(values).to_string())
         .execute(c)
         .await?;
@@ -622,9 +610,7 @@ pub async fn distinct_values(
          AND meter_id = $3 AND {} AND bucket >= $5 AND bucket < $6",
         customer_is(customer, 4)
     );
-    sqlx::query(AssertSqlSafe(sql))
-        .bind(scope.org_id.as_str())
-        .bind(scope.env.as_str())
+    scoped::query(AssertSqlSafe(sql), scope)
         .bind(meter)
         .bind(customer)
         .bind(from)
@@ -645,12 +631,11 @@ pub async fn record_alert(
     (customer, feature, period_start, threshold): (&str, &str, i64, i64),
     now: i64,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+    let done = scoped::query(
         "INSERT INTO usage_alerts (tenant_id, env, customer_id, feature, period_start, threshold,
          created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(customer)
     .bind(feature)
     .bind(period_start)

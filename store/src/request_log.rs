@@ -1,11 +1,11 @@
 //! SQL of the request log. Writes come from the background task, outside any tenant (one
 //! batch holds many tenants' entries); reads run in the caller's scope.
 
-use sqlx::any::AnyArguments;
+use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::QueryAs;
 use sqlx::{Any, AnyConnection, FromRow};
 
-use crate::Db;
+use crate::{Db, scoped};
 use domain::request_log::Entry;
 use domain::tenancy::Scope;
 
@@ -81,15 +81,13 @@ const WHERE: &str = "WHERE tenant_id = $1 AND env = $2
      AND ($8 IS NULL OR created_at < $8)
      AND ($9 IS NULL OR id < $9)";
 
-fn bind_filter<'q, O>(
-    query: QueryAs<'q, Any, O, AnyArguments>,
+fn bind_filter<'q, O: for<'r> FromRow<'r, AnyRow>>(
+    sql: String,
     scope: &'q Scope,
     filter: &'q Filter<'_>,
     after: Option<&'q str>,
 ) -> QueryAs<'q, Any, O, AnyArguments> {
-    query
-        .bind(scope.org_id.as_str())
-        .bind(scope.env.as_str())
+    scoped::query_as(sqlx::AssertSqlSafe(sql), scope)
         .bind(filter.api_key_id)
         .bind(filter.status_range.map(|r| r.0))
         .bind(filter.status_range.map(|r| r.1))
@@ -111,15 +109,10 @@ pub async fn list(
         "SELECT id, api_key_id, request_id, method, route, status, duration_us, created_at
          FROM request_log {WHERE} ORDER BY id DESC LIMIT $10"
     );
-    bind_filter(
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)),
-        scope,
-        filter,
-        after,
-    )
-    .bind(limit)
-    .fetch_all(c)
-    .await
+    bind_filter(sql, scope, filter, after)
+        .bind(limit)
+        .fetch_all(c)
+        .await
 }
 
 /// `(created_at, status, duration_us)` of up to `limit` requests in the filter, oldest first.
@@ -133,13 +126,8 @@ pub async fn samples(
         "SELECT created_at, status, duration_us FROM request_log {WHERE}
          ORDER BY created_at LIMIT $10"
     );
-    bind_filter(
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)),
-        scope,
-        filter,
-        None,
-    )
-    .bind(limit)
-    .fetch_all(c)
-    .await
+    bind_filter(sql, scope, filter, None)
+        .bind(limit)
+        .fetch_all(c)
+        .await
 }

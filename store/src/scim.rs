@@ -2,6 +2,7 @@
 //! directory belongs to the organization, not to one environment, like memberships; a token
 //! belongs to the environment it was made in, and only that environment's callers see it.
 
+use crate::scoped;
 use sqlx::{AnyConnection, AnyExecutor, FromRow};
 
 use domain::identity::scim_schema::Kind;
@@ -54,14 +55,15 @@ pub async fn list_tokens(
     after: Option<&str>,
     limit: i64,
 ) -> sqlx::Result<Vec<TokenRow>> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        token_columns!(),
-        " FROM scim_tokens WHERE tenant_id = $1 AND env = $2 AND ($3 IS NULL OR id < $3)
+    scoped::query_as(
+        concat!(
+            "SELECT ",
+            token_columns!(),
+            " FROM scim_tokens WHERE tenant_id = $1 AND env = $2 AND ($3 IS NULL OR id < $3)
            ORDER BY id DESC LIMIT $4"
-    ))
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
+        ),
+        scope,
+    )
     .bind(after)
     .bind(limit)
     .fetch_all(c)
@@ -73,13 +75,14 @@ pub async fn get_token(
     scope: &Scope,
     id: &str,
 ) -> sqlx::Result<Option<TokenRow>> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        token_columns!(),
-        " FROM scim_tokens WHERE tenant_id = $1 AND env = $2 AND id = $3"
-    ))
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
+    scoped::query_as(
+        concat!(
+            "SELECT ",
+            token_columns!(),
+            " FROM scim_tokens WHERE tenant_id = $1 AND env = $2 AND id = $3"
+        ),
+        scope,
+    )
     .bind(id)
     .fetch_optional(c)
     .await
@@ -91,12 +94,11 @@ pub async fn revoke_token(
     id: &str,
     now: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    scoped::query(
         "UPDATE scim_tokens SET revoked_at = $4
          WHERE tenant_id = $1 AND env = $2 AND id = $3 AND revoked_at IS NULL",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(id)
     .bind(now)
     .execute(c)

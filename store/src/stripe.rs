@@ -2,6 +2,7 @@
 //! which invoice a PaymentIntent collects. Portable SQL; every query filters on `tenant_id`
 //! and `env`.
 
+use crate::scoped;
 use sqlx::{AnyConnection, FromRow};
 
 use domain::tenancy::Scope;
@@ -21,12 +22,11 @@ pub async fn get_provider(
     c: &mut AnyConnection,
     scope: &Scope,
 ) -> sqlx::Result<Option<ProviderRow>> {
-    sqlx::query_as(
+    scoped::query_as(
         "SELECT provider, secret_key_sealed, webhook_secret_sealed, key_hint, created_at, updated_at
          FROM payment_providers WHERE tenant_id = $1 AND env = $2",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .fetch_optional(c)
     .await
 }
@@ -37,16 +37,15 @@ pub async fn upsert_provider(
     scope: &Scope,
     r: &ProviderRow,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    scoped::query(
         "INSERT INTO payment_providers (tenant_id, env, provider, secret_key_sealed, webhook_secret_sealed, key_hint, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (tenant_id, env) DO UPDATE SET provider = excluded.provider,
              secret_key_sealed = excluded.secret_key_sealed,
              webhook_secret_sealed = excluded.webhook_secret_sealed,
              key_hint = excluded.key_hint, updated_at = excluded.updated_at",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(&r.provider)
     .bind(&r.secret_key_sealed)
     .bind(&r.webhook_secret_sealed)
@@ -60,12 +59,13 @@ pub async fn upsert_provider(
 
 /// Whether there was one to delete.
 pub async fn delete_provider(c: &mut AnyConnection, scope: &Scope) -> sqlx::Result<bool> {
-    sqlx::query("DELETE FROM payment_providers WHERE tenant_id = $1 AND env = $2")
-        .bind(scope.org_id.as_str())
-        .bind(scope.env.as_str())
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected() > 0)
+    scoped::query(
+        "DELETE FROM payment_providers WHERE tenant_id = $1 AND env = $2",
+        scope,
+    )
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected() > 0)
 }
 
 /// The Stripe customer id (`cus_…`) of a NeoForge customer.
@@ -74,11 +74,10 @@ pub async fn stripe_customer(
     scope: &Scope,
     customer_id: &str,
 ) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar(
+    scoped::query_scalar(
         "SELECT stripe_customer_id FROM stripe_customers WHERE tenant_id = $1 AND env = $2 AND customer_id = $3",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(customer_id)
     .fetch_optional(c)
     .await
@@ -90,11 +89,10 @@ pub async fn customer_of_stripe_customer(
     scope: &Scope,
     stripe_customer_id: &str,
 ) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar(
+    scoped::query_scalar(
         "SELECT customer_id FROM stripe_customers WHERE tenant_id = $1 AND env = $2 AND stripe_customer_id = $3",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(stripe_customer_id)
     .fetch_optional(c)
     .await
@@ -108,12 +106,11 @@ pub async fn insert_stripe_customer(
     stripe_customer_id: &str,
     now: i64,
 ) -> sqlx::Result<String> {
-    sqlx::query(
+    scoped::query(
         "INSERT INTO stripe_customers (tenant_id, env, customer_id, stripe_customer_id, created_at)
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, env, customer_id) DO NOTHING",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(customer_id)
     .bind(stripe_customer_id)
     .bind(now)
@@ -132,12 +129,11 @@ pub async fn claim_event(
     kind: &str,
     now: i64,
 ) -> sqlx::Result<bool> {
-    sqlx::query(
+    scoped::query(
         "INSERT INTO stripe_events (tenant_id, env, event_id, type, received_at, processed)
          VALUES ($1, $2, $3, $4, $5, 0) ON CONFLICT (tenant_id, env, event_id) DO NOTHING",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(event_id)
     .bind(kind)
     .bind(now)
@@ -151,11 +147,10 @@ pub async fn mark_event_processed(
     scope: &Scope,
     event_id: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    scoped::query(
         "UPDATE stripe_events SET processed = 1 WHERE tenant_id = $1 AND env = $2 AND event_id = $3",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(event_id)
     .execute(c)
     .await
@@ -170,12 +165,11 @@ pub async fn remember_payment_intent(
     invoice_id: &str,
     now: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    scoped::query(
         "INSERT INTO stripe_payment_intents (tenant_id, env, payment_intent_id, invoice_id, created_at)
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, env, payment_intent_id) DO NOTHING",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(payment_intent_id)
     .bind(invoice_id)
     .bind(now)
@@ -189,11 +183,10 @@ pub async fn invoice_of_payment_intent(
     scope: &Scope,
     payment_intent_id: &str,
 ) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar(
+    scoped::query_scalar(
         "SELECT invoice_id FROM stripe_payment_intents WHERE tenant_id = $1 AND env = $2 AND payment_intent_id = $3",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(payment_intent_id)
     .fetch_optional(c)
     .await

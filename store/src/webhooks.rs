@@ -2,6 +2,7 @@
 //! query filters on `tenant_id` and `env`, except `due_deliveries`, which finds work across
 //! tenants for the delivery worker (keys only; each is then handled in its own scope).
 
+use crate::scoped;
 use sqlx::{AnyConnection, FromRow};
 
 use domain::ids::WebhookDeliveryId;
@@ -36,13 +37,14 @@ pub async fn insert_endpoint(
     scope: &Scope,
     e: &EndpointRow,
 ) -> sqlx::Result<()> {
-    sqlx::query(concat!(
-        "INSERT INTO webhook_endpoints (tenant_id, env, ",
-        endpoint_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-    ))
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
+    scoped::query(
+        concat!(
+            "INSERT INTO webhook_endpoints (tenant_id, env, ",
+            endpoint_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        ),
+        scope,
+    )
     .bind(&e.id)
     .bind(&e.url)
     .bind(e.description.as_deref())
@@ -66,14 +68,13 @@ pub async fn update_endpoint(
     scope: &Scope,
     e: &EndpointRow,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    scoped::query(
         "UPDATE webhook_endpoints SET url = $4, description = $5, enabled_events = $6, secret = $7,
          previous_secret = $8, previous_secret_expires_at = $9, status = $10, disabled_reason = $11,
          failing_since = $12, updated_at = $13
          WHERE tenant_id = $1 AND env = $2 AND id = $3",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(&e.id)
     .bind(&e.url)
     .bind(e.description.as_deref())
@@ -95,13 +96,14 @@ pub async fn get_endpoint(
     scope: &Scope,
     id: &str,
 ) -> sqlx::Result<Option<EndpointRow>> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        endpoint_columns!(),
-        " FROM webhook_endpoints WHERE tenant_id = $1 AND env = $2 AND id = $3"
-    ))
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
+    scoped::query_as(
+        concat!(
+            "SELECT ",
+            endpoint_columns!(),
+            " FROM webhook_endpoints WHERE tenant_id = $1 AND env = $2 AND id = $3"
+        ),
+        scope,
+    )
     .bind(id)
     .fetch_optional(c)
     .await
@@ -122,9 +124,7 @@ pub async fn lock_endpoint(
         ),
         crate::lock_clause(c, crate::Claim::Wait)
     );
-    sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(scope.org_id.as_str())
-        .bind(scope.env.as_str())
+    scoped::query_as(sqlx::AssertSqlSafe(sql), scope)
         .bind(id)
         .fetch_optional(c)
         .await
@@ -137,14 +137,15 @@ pub async fn list_endpoints(
     after: Option<&str>,
     limit: i64,
 ) -> sqlx::Result<Vec<EndpointRow>> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        endpoint_columns!(),
-        " FROM webhook_endpoints WHERE tenant_id = $1 AND env = $2
+    scoped::query_as(
+        concat!(
+            "SELECT ",
+            endpoint_columns!(),
+            " FROM webhook_endpoints WHERE tenant_id = $1 AND env = $2
          AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4"
-    ))
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
+        ),
+        scope,
+    )
     .bind(after)
     .bind(limit)
     .fetch_all(c)
@@ -156,12 +157,11 @@ pub async fn enabled_endpoints(
     c: &mut AnyConnection,
     scope: &Scope,
 ) -> sqlx::Result<Vec<(String, String)>> {
-    sqlx::query_as(
+    scoped::query_as(
         "SELECT id, enabled_events FROM webhook_endpoints
          WHERE tenant_id = $1 AND env = $2 AND status = 'enabled' ORDER BY id",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .fetch_all(c)
     .await
 }
@@ -172,20 +172,15 @@ pub async fn delete_endpoint(c: &mut AnyConnection, scope: &Scope, id: &str) -> 
         "DELETE FROM webhook_attempts WHERE tenant_id = $1 AND env = $2 AND endpoint_id = $3",
         "DELETE FROM webhook_deliveries WHERE tenant_id = $1 AND env = $2 AND endpoint_id = $3",
     ] {
-        sqlx::query(sql)
-            .bind(scope.org_id.as_str())
-            .bind(scope.env.as_str())
-            .bind(id)
-            .execute(&mut *c)
-            .await?;
+        scoped::query(sql, scope).bind(id).execute(&mut *c).await?;
     }
-    let done =
-        sqlx::query("DELETE FROM webhook_endpoints WHERE tenant_id = $1 AND env = $2 AND id = $3")
-            .bind(scope.org_id.as_str())
-            .bind(scope.env.as_str())
-            .bind(id)
-            .execute(c)
-            .await?;
+    let done = scoped::query(
+        "DELETE FROM webhook_endpoints WHERE tenant_id = $1 AND env = $2 AND id = $3",
+        scope,
+    )
+    .bind(id)
+    .execute(c)
+    .await?;
     Ok(done.rows_affected() > 0)
 }
 
@@ -225,12 +220,11 @@ pub async fn get_event(
     scope: &Scope,
     id: &str,
 ) -> sqlx::Result<Option<EventRow>> {
-    sqlx::query_as(
+    scoped::query_as(
         "SELECT id, type AS event_type, data, created_at FROM events
          WHERE tenant_id = $1 AND env = $2 AND id = $3",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(id)
     .fetch_optional(c)
     .await
@@ -244,13 +238,12 @@ pub async fn list_events(
     after: Option<&str>,
     limit: i64,
 ) -> sqlx::Result<Vec<EventRow>> {
-    sqlx::query_as(
+    scoped::query_as(
         "SELECT id, type AS event_type, data, created_at FROM events
          WHERE tenant_id = $1 AND env = $2 AND ($3 IS NULL OR type = $3)
          AND ($4 IS NULL OR id < $4) ORDER BY id DESC LIMIT $5",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(event_type)
     .bind(after)
     .bind(limit)
@@ -316,12 +309,11 @@ pub async fn claim_delivery(
     seen: i64,
     lease_until: i64,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+    let done = scoped::query(
         "UPDATE webhook_deliveries SET next_attempt_at = $5
          WHERE tenant_id = $1 AND env = $2 AND id = $3 AND status = 'pending' AND next_attempt_at = $4",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(id)
     .bind(seen)
     .bind(lease_until)
@@ -351,7 +343,7 @@ pub async fn delivery_target(
     scope: &Scope,
     id: &str,
 ) -> sqlx::Result<Option<Target>> {
-    sqlx::query_as(
+    scoped::query_as(
         "SELECT d.attempts, ev.id AS event_id, ev.type AS event_type, ev.data, ev.created_at AS event_created_at,
                 e.id AS endpoint_id, e.url, e.secret, e.previous_secret, e.previous_secret_expires_at,
                 e.status AS endpoint_status
@@ -360,9 +352,8 @@ pub async fn delivery_target(
          JOIN webhook_endpoints e ON e.id = d.endpoint_id
          WHERE d.tenant_id = $1 AND d.env = $2 AND d.id = $3
            AND ev.tenant_id = $1 AND ev.env = $2 AND e.tenant_id = $1 AND e.env = $2",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(id)
     .fetch_optional(c)
     .await
@@ -387,13 +378,12 @@ pub async fn finish_delivery(
     id: &str,
     o: &Outcome<'_>,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+    let done = scoped::query(
         "UPDATE webhook_deliveries SET status = $4, attempts = $5, next_attempt_at = $6,
          last_attempt_at = $7, last_status_code = $8, last_error = $9
          WHERE tenant_id = $1 AND env = $2 AND id = $3",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(id)
     .bind(o.status)
     .bind(o.attempts)
@@ -413,12 +403,11 @@ pub async fn fail_pending(
     endpoint_id: &str,
     reason: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    scoped::query(
         "UPDATE webhook_deliveries SET status = 'failed', next_attempt_at = NULL, last_error = $4
          WHERE tenant_id = $1 AND env = $2 AND endpoint_id = $3 AND status = 'pending'",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(endpoint_id)
     .bind(reason)
     .execute(c)
@@ -445,13 +434,12 @@ pub async fn insert_attempt(
     scope: &Scope,
     a: &AttemptRow,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO webhook_attempts (id, tenant_id, env, delivery_id, endpoint_id, event_id, attempted_at, succeeded, status_code, error, duration_ms, response_body)
+    scoped::query(
+        "INSERT INTO webhook_attempts (tenant_id, env, id, delivery_id, endpoint_id, event_id, attempted_at, succeeded, status_code, error, duration_ms, response_body)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        scope,
     )
     .bind(&a.id)
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(&a.delivery_id)
     .bind(&a.endpoint_id)
     .bind(&a.event_id)
@@ -475,13 +463,12 @@ pub async fn list_attempts(
     after: Option<&str>,
     limit: i64,
 ) -> sqlx::Result<Vec<AttemptRow>> {
-    sqlx::query_as(
+    scoped::query_as(
         "SELECT id, delivery_id, endpoint_id, event_id, attempted_at, succeeded, status_code, error, duration_ms, response_body
          FROM webhook_attempts WHERE tenant_id = $1 AND env = $2 AND endpoint_id = $3
          AND ($4 IS NULL OR event_id = $4) AND ($5 IS NULL OR id < $5) ORDER BY id DESC LIMIT $6",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(endpoint_id)
     .bind(event_id)
     .bind(after)

@@ -4,12 +4,12 @@ Signs up on the server at NEOFORGE_BASE_URL and runs `schemathesis run` on opena
 with sandbox keys of that account (hooks.py), bounded in examples per operation, with the
 settings of schemathesis.toml. Extra arguments go to schemathesis (for example
 `--include-path-regex /v1/meters`).
-Exits with schemathesis's status: 0 only when no check failed on any operation.
+Becomes schemathesis (exec), so its status is this script's: 0 only when no check failed on
+any operation; and stopping this process stops the fuzzing.
 """
 
 import json
 import os
-import subprocess
 import sys
 import urllib.request
 from pathlib import Path
@@ -62,7 +62,8 @@ def main():
         "--no-color",
         *sys.argv[1:],
     ]
-    sys.exit(subprocess.call(command, cwd=HERE, env=env))
+    os.chdir(HERE)
+    os.execve(command[0], command, env)
 
 
 if __name__ == "__main__":

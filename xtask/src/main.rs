@@ -1,6 +1,8 @@
 //! Project automation: `cargo xtask <spec|sdk|portal|test|bench|ci>`.
 
 mod bench;
+mod fuzz;
+mod live_server;
 mod portal_suite;
 mod postgres;
 mod preflight;
@@ -152,44 +154,60 @@ fn release(version: &str) -> anyhow::Result<()> {
 /// Everything, on both backends; with a filter, only the Rust tests whose names contain it
 /// (same build, so switching between the two forms rebuilds nothing). PostgreSQL is
 /// `NEOFORGE_TEST_POSTGRES_URL` when set, else a throwaway cluster this run starts.
+///
+/// Time on two cores goes to the cold build first, so the test tools install beside it, and
+/// schemathesis, the longest suite, fuzzes its own server while the Rust tests and the SDK
+/// suites run.
 fn test(filter: Option<&str>) -> anyhow::Result<()> {
+    let full = filter.is_none();
     let own_postgres = std::env::var_os("NEOFORGE_TEST_POSTGRES_URL").is_none();
-    preflight::check(own_postgres, filter.is_none())?;
-    let python = setup::python_tools(&root())?;
-    // The identity tests run third-party identity providers and checkers (tests/identity).
-    setup::npm_ci(&root().join("tests/identity"))?;
+    preflight::check(own_postgres, full)?;
+    let tools = std::thread::spawn(move || setup::tools(&root(), full));
     let cluster = own_postgres
         .then(|| postgres::Cluster::start(&root()))
         .transpose()?;
-    // cargo-nextest, one process per test, with the SAML feature on (its C libraries, see
-    // .ci/run). `--tests` builds the test targets only (no examples: they are the benches'
-    // parts, checked by clippy) and target/debug/neoforge, which the SDK suites then run.
-    let mut rust = cargo();
-    rust.args([
+    let built = run(nextest(filter).arg("--no-run"));
+    let python = tools
+        .join()
+        .map_err(|_| anyhow::anyhow!("installing the test tools panicked"))??;
+    built?;
+    let fuzz = full.then(|| fuzz::start(&root(), &python)).transpose()?;
+
+    let mut rust = nextest(filter);
+    rust.env("NEOFORGE_TEST_PYTHON", &python);
+    if let Some(cluster) = &cluster {
+        rust.env("NEOFORGE_TEST_POSTGRES_URL", &cluster.url);
+    }
+    run(&mut rust)?;
+    drop(cluster);
+    let Some(fuzz) = fuzz else {
+        eprintln!(
+            "filtered run: the spec check and the SDK, portal and schemathesis suites did not run"
+        );
+        return Ok(());
+    };
+    run(Command::new(&python)
+        .args(["-m", "openapi_spec_validator", "openapi/v1.json"])
+        .current_dir(root()))?;
+    sdk_suites::run_all(&root(), &python)?;
+    fuzz.finish()
+}
+
+/// cargo-nextest, one process per test, with the SAML feature on (its C libraries, see
+/// .ci/run). `--tests` builds the test targets only (no examples: they are the benches'
+/// parts, checked by clippy) and target/debug/neoforge, which the suites then run.
+fn nextest(filter: Option<&str>) -> Command {
+    let mut c = cargo();
+    c.args([
         "nextest",
         "run",
         "--workspace",
         "--features",
         "neoforge-server/saml",
         "--tests",
-    ])
-    .env("NEOFORGE_TEST_PYTHON", &python);
-    if let Some(cluster) = &cluster {
-        rust.env("NEOFORGE_TEST_POSTGRES_URL", &cluster.url);
-    }
+    ]);
     if let Some(filter) = filter {
-        rust.args(["--no-tests=warn", filter]);
+        c.args(["--no-tests=warn", filter]);
     }
-    run(&mut rust)?;
-    drop(cluster);
-    if filter.is_some() {
-        eprintln!(
-            "filtered run: the spec check and the SDK, portal and schemathesis suites did not run"
-        );
-        return Ok(());
-    }
-    run(Command::new(&python)
-        .args(["-m", "openapi_spec_validator", "openapi/v1.json"])
-        .current_dir(root()))?;
-    sdk_suites::run_all(&root(), &python)
+    c
 }

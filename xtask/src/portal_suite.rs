@@ -10,7 +10,6 @@ use crate::run;
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 
 pub fn run_suite(root: &Path, python: &Path, base_url: &str) -> anyhow::Result<()> {
-    crate::setup::npm_ci(&root.join("tests/portal"))?;
     run(Command::new("node")
         .args(["--test", "--test-concurrency=1", "tests/portal/"])
         .env("NEOFORGE_BASE_URL", base_url)

@@ -47,12 +47,8 @@ pub enum InvoiceStatus {
     Uncollectible,
 }
 
-/// Its stored and shown name, the serde one (`past_due`).
 fn name(value: impl Serialize, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => f.write_str(&s),
-        _ => Err(fmt::Error),
-    }
+    f.write_str(&crate::serde_name(value).ok_or(fmt::Error)?)
 }
 
 impl fmt::Display for SubscriptionStatus {

@@ -20,7 +20,9 @@ pub const IDP_SSO: &str = "https://idp.acme.test/saml/sso";
 const SP: &str = "https://neoforge.test/sso/saml/conn_1";
 const ACS: &str = "https://neoforge.test/sso/saml/conn_1/acs";
 
-/// Keys and metadata made once for the whole file.
+/// Keys and metadata, shared by every test process of a day: they take four Python runs
+/// and an RSA key, seconds that each of nextest's processes would otherwise spend again. The
+/// certificates are valid for 30 days.
 struct Fixture {
     dir: PathBuf,
     sp: ServiceProvider,
@@ -30,27 +32,59 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("neoforge-saml-{}", uuid::Uuid::now_v7()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        for (key, cert) in [("idp.key", "idp.crt"), ("other.key", "other.crt")] {
-            harness_in(&dir, &["keypair", "--key", key, "--cert", cert]);
+        let day = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs()
+            / 86_400;
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("saml-fixture-{day}"));
+        if !dir.exists() {
+            make_fixture(&dir);
         }
-        let (key_pem, cert_pem) = saml::generate_sp_credentials(SP).expect("sp credentials");
+        let read = |name: &str| std::fs::read_to_string(dir.join(name)).expect("fixture file");
         let sp = ServiceProvider {
             entity_id: SP.to_owned(),
             acs_url: ACS.to_owned(),
-            key_pem,
-            cert_pem,
+            key_pem: read("sp.key"),
+            cert_pem: read("sp.crt"),
         };
-        std::fs::write(
-            dir.join("sp.xml"),
-            saml::sp_metadata_xml(&sp).expect("sp metadata"),
-        )
-        .expect("write sp metadata");
-        let metadata = harness_in(&dir, &idp_args("metadata", "idp", &["--sso-url", IDP_SSO]));
-        let idp = saml::parse_idp_metadata(&metadata).expect("pysaml2's metadata parses");
+        let idp = saml::parse_idp_metadata(&read("idp.xml")).expect("pysaml2's metadata parses");
         Fixture { dir, sp, idp }
     })
+}
+
+/// Makes the fixture in a directory of this process and renames it to `dir`: a reader never
+/// sees half a fixture, and of two processes racing, the first rename wins.
+fn make_fixture(dir: &Path) {
+    let own = dir.with_extension(format!("{}", std::process::id()));
+    std::fs::create_dir_all(&own).expect("temp dir");
+    for (key, cert) in [("idp.key", "idp.crt"), ("other.key", "other.crt")] {
+        harness_in(&own, &["keypair", "--key", key, "--cert", cert]);
+    }
+    let (key_pem, cert_pem) = saml::generate_sp_credentials(SP).expect("sp credentials");
+    let sp = ServiceProvider {
+        entity_id: SP.to_owned(),
+        acs_url: ACS.to_owned(),
+        key_pem,
+        cert_pem,
+    };
+    let metadata = harness_in(&own, &idp_args("metadata", "idp", &["--sso-url", IDP_SSO]));
+    for (name, text) in [
+        ("sp.key", sp.key_pem.clone()),
+        ("sp.crt", sp.cert_pem.clone()),
+        ("sp.xml", saml::sp_metadata_xml(&sp).expect("sp metadata")),
+        ("idp.xml", metadata),
+    ] {
+        std::fs::write(own.join(name), text).expect("write fixture file");
+    }
+    if std::fs::rename(&own, dir).is_err() {
+        assert!(
+            dir.exists(),
+            "cannot move the SAML fixture into {}",
+            dir.display()
+        );
+        std::fs::remove_dir_all(&own).expect("remove the losing fixture");
+    }
 }
 
 /// Runs the harness in `dir`; its stdout.

@@ -1,5 +1,6 @@
 //! Products and their prices.
 
+use crate::scoped;
 use domain::tenancy::Scope;
 use sqlx::{AnyConnection, FromRow};
 
@@ -22,13 +23,12 @@ pub async fn insert_product(
     scope: &Scope,
     p: &ProductRow,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO products (id, tenant_id, env, name, description, features, metadata, created_at, updated_at)
+    scoped::query(
+        "INSERT INTO products (tenant_id, env, id, name, description, features, metadata, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        scope,
     )
     .bind(&p.id)
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(&p.name)
     .bind(p.description.as_deref())
     .bind(&p.features)
@@ -45,12 +45,11 @@ pub async fn update_product(
     scope: &Scope,
     p: &ProductRow,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    scoped::query(
         "UPDATE products SET name = $4, description = $5, features = $6, metadata = $7, updated_at = $8, archived_at = $9
          WHERE tenant_id = $1 AND env = $2 AND id = $3",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(&p.id)
     .bind(&p.name)
     .bind(p.description.as_deref())
@@ -68,12 +67,11 @@ pub async fn get_product(
     scope: &Scope,
     id: &str,
 ) -> sqlx::Result<Option<ProductRow>> {
-    sqlx::query_as(
+    scoped::query_as(
         "SELECT id, name, description, features, metadata, created_at, updated_at, archived_at
          FROM products WHERE tenant_id = $1 AND env = $2 AND id = $3",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(id)
     .fetch_optional(c)
     .await
@@ -87,14 +85,13 @@ pub async fn list_products(
     after: Option<&str>,
     limit: i64,
 ) -> sqlx::Result<Vec<ProductRow>> {
-    sqlx::query_as(
+    scoped::query_as(
         "SELECT id, name, description, features, metadata, created_at, updated_at, archived_at
          FROM products WHERE tenant_id = $1 AND env = $2
          AND ($3 IS NULL OR ($3 = 1) = (archived_at IS NULL))
          AND ($4 IS NULL OR id < $4) ORDER BY id DESC LIMIT $5",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(active.map(i64::from))
     .bind(after)
     .bind(limit)
@@ -115,13 +112,12 @@ pub struct PriceRow {
 }
 
 pub async fn insert_price(c: &mut AnyConnection, scope: &Scope, p: &PriceRow) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO prices (id, tenant_id, env, product_id, currency, nickname, terms, created_at)
+    scoped::query(
+        "INSERT INTO prices (tenant_id, env, id, product_id, currency, nickname, terms, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        scope,
     )
     .bind(&p.id)
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(&p.product_id)
     .bind(&p.currency)
     .bind(p.nickname.as_deref())
@@ -134,9 +130,7 @@ pub async fn insert_price(c: &mut AnyConnection, scope: &Scope, p: &PriceRow) ->
 
 /// Prices change only in their nickname and archival: terms are history.
 pub async fn update_price(c: &mut AnyConnection, scope: &Scope, p: &PriceRow) -> sqlx::Result<()> {
-    sqlx::query("UPDATE prices SET nickname = $4, archived_at = $5 WHERE tenant_id = $1 AND env = $2 AND id = $3")
-        .bind(scope.org_id.as_str())
-        .bind(scope.env.as_str())
+    scoped::query("UPDATE prices SET nickname = $4, archived_at = $5 WHERE tenant_id = $1 AND env = $2 AND id = $3", scope)
         .bind(&p.id)
         .bind(p.nickname.as_deref())
         .bind(p.archived_at)
@@ -150,12 +144,11 @@ pub async fn get_price(
     scope: &Scope,
     id: &str,
 ) -> sqlx::Result<Option<PriceRow>> {
-    sqlx::query_as(
+    scoped::query_as(
         "SELECT id, product_id, currency, nickname, terms, created_at, archived_at
          FROM prices WHERE tenant_id = $1 AND env = $2 AND id = $3",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(id)
     .fetch_optional(c)
     .await
@@ -169,15 +162,14 @@ pub async fn list_prices(
     after: Option<&str>,
     limit: i64,
 ) -> sqlx::Result<Vec<PriceRow>> {
-    sqlx::query_as(
+    scoped::query_as(
         "SELECT id, product_id, currency, nickname, terms, created_at, archived_at
          FROM prices WHERE tenant_id = $1 AND env = $2
          AND ($3 IS NULL OR product_id = $3)
          AND ($4 IS NULL OR ($4 = 1) = (archived_at IS NULL))
          AND ($5 IS NULL OR id < $5) ORDER BY id DESC LIMIT $6",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(product)
     .bind(active.map(i64::from))
     .bind(after)

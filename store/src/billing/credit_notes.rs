@@ -1,5 +1,6 @@
 //! Credit notes.
 
+use crate::scoped;
 use domain::tenancy::Scope;
 use sqlx::{AnyConnection, FromRow};
 
@@ -29,13 +30,14 @@ pub async fn insert_credit_note(
     scope: &Scope,
     r: &CreditNoteRow,
 ) -> sqlx::Result<()> {
-    sqlx::query(concat!(
-        "INSERT INTO credit_notes (tenant_id, env, ",
-        credit_note_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-    ))
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
+    scoped::query(
+        concat!(
+            "INSERT INTO credit_notes (tenant_id, env, ",
+            credit_note_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        ),
+        scope,
+    )
     .bind(&r.id)
     .bind(&r.number)
     .bind(&r.invoice_id)
@@ -57,13 +59,14 @@ pub async fn get_credit_note(
     scope: &Scope,
     id: &str,
 ) -> sqlx::Result<Option<CreditNoteRow>> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        credit_note_columns!(),
-        " FROM credit_notes WHERE tenant_id = $1 AND env = $2 AND id = $3"
-    ))
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
+    scoped::query_as(
+        concat!(
+            "SELECT ",
+            credit_note_columns!(),
+            " FROM credit_notes WHERE tenant_id = $1 AND env = $2 AND id = $3"
+        ),
+        scope,
+    )
     .bind(id)
     .fetch_optional(c)
     .await
@@ -76,14 +79,15 @@ pub async fn list_credit_notes(
     after: Option<&str>,
     limit: i64,
 ) -> sqlx::Result<Vec<CreditNoteRow>> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        credit_note_columns!(),
-        " FROM credit_notes WHERE tenant_id = $1 AND env = $2
+    scoped::query_as(
+        concat!(
+            "SELECT ",
+            credit_note_columns!(),
+            " FROM credit_notes WHERE tenant_id = $1 AND env = $2
          AND ($3 IS NULL OR invoice_id = $3) AND ($4 IS NULL OR id < $4) ORDER BY id DESC LIMIT $5"
-    ))
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
+        ),
+        scope,
+    )
     .bind(invoice)
     .bind(after)
     .bind(limit)
@@ -97,12 +101,11 @@ pub async fn credited_to_balance(
     scope: &Scope,
     invoice: &str,
 ) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
+    scoped::query_scalar(
         "SELECT CAST(COALESCE(SUM(credit_amount), 0) AS BIGINT) FROM credit_notes
          WHERE tenant_id = $1 AND env = $2 AND invoice_id = $3",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(invoice)
     .fetch_one(c)
     .await

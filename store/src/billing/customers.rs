@@ -1,5 +1,6 @@
 //! Customers.
 
+use crate::scoped;
 use domain::tenancy::Scope;
 use sqlx::{AnyConnection, FromRow};
 
@@ -34,13 +35,14 @@ pub async fn insert_customer(
     scope: &Scope,
     r: &CustomerRow,
 ) -> sqlx::Result<()> {
-    sqlx::query(concat!(
-        "INSERT INTO customers (tenant_id, env, ",
-        customer_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
-    ))
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
+    scoped::query(
+        concat!(
+            "INSERT INTO customers (tenant_id, env, ",
+            customer_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+        ),
+        scope,
+    )
     .bind(&r.id)
     .bind(r.name.as_deref())
     .bind(r.email.as_deref())
@@ -64,13 +66,12 @@ pub async fn update_customer(
     scope: &Scope,
     r: &CustomerRow,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    scoped::query(
         "UPDATE customers SET name = $4, email = $5, address = $6, tax_ids = $7, metadata = $8,
          default_payment_method = $9, currency = $10, balance = $11, updated_at = $12,
          external_id = $13 WHERE tenant_id = $1 AND env = $2 AND id = $3",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(&r.id)
     .bind(r.name.as_deref())
     .bind(r.email.as_deref())
@@ -115,14 +116,15 @@ pub async fn list_customers(
     after: Option<&str>,
     limit: i64,
 ) -> sqlx::Result<Vec<CustomerRow>> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        customer_columns!(),
-        " FROM customers WHERE tenant_id = $1 AND env = $2
+    scoped::query_as(
+        concat!(
+            "SELECT ",
+            customer_columns!(),
+            " FROM customers WHERE tenant_id = $1 AND env = $2
          AND ($3 IS NULL OR email = $3) AND ($4 IS NULL OR id < $4) ORDER BY id DESC LIMIT $5"
-    ))
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
+        ),
+        scope,
+    )
     .bind(email)
     .bind(after)
     .bind(limit)

@@ -1,5 +1,6 @@
 //! Coupons, promotion codes and tax rates.
 
+use crate::scoped;
 use domain::tenancy::Scope;
 use sqlx::{AnyConnection, FromRow};
 
@@ -32,13 +33,14 @@ pub async fn insert_coupon(
     scope: &Scope,
     r: &CouponRow,
 ) -> sqlx::Result<()> {
-    sqlx::query(concat!(
-        "INSERT INTO coupons (tenant_id, env, ",
-        coupon_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-    ))
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
+    scoped::query(
+        concat!(
+            "INSERT INTO coupons (tenant_id, env, ",
+            coupon_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        ),
+        scope,
+    )
     .bind(&r.id)
     .bind(r.name.as_deref())
     .bind(r.percent_off.as_deref())
@@ -62,11 +64,10 @@ pub async fn update_coupon(
     scope: &Scope,
     r: &CouponRow,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    scoped::query(
         "UPDATE coupons SET name = $4, archived_at = $5 WHERE tenant_id = $1 AND env = $2 AND id = $3",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(&r.id)
     .bind(r.name.as_deref())
     .bind(r.archived_at)
@@ -80,13 +81,14 @@ pub async fn get_coupon(
     scope: &Scope,
     id: &str,
 ) -> sqlx::Result<Option<CouponRow>> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        coupon_columns!(),
-        " FROM coupons WHERE tenant_id = $1 AND env = $2 AND id = $3"
-    ))
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
+    scoped::query_as(
+        concat!(
+            "SELECT ",
+            coupon_columns!(),
+            " FROM coupons WHERE tenant_id = $1 AND env = $2 AND id = $3"
+        ),
+        scope,
+    )
     .bind(id)
     .fetch_optional(c)
     .await
@@ -98,14 +100,15 @@ pub async fn list_coupons(
     after: Option<&str>,
     limit: i64,
 ) -> sqlx::Result<Vec<CouponRow>> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        coupon_columns!(),
-        " FROM coupons WHERE tenant_id = $1 AND env = $2
+    scoped::query_as(
+        concat!(
+            "SELECT ",
+            coupon_columns!(),
+            " FROM coupons WHERE tenant_id = $1 AND env = $2
          AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4"
-    ))
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
+        ),
+        scope,
+    )
     .bind(after)
     .bind(limit)
     .fetch_all(c)
@@ -115,13 +118,12 @@ pub async fn list_coupons(
 /// Counts one redemption unless the coupon reached `max_redemptions`; false if it had.
 /// One statement, so concurrent redemptions never exceed the limit.
 pub async fn redeem_coupon(c: &mut AnyConnection, scope: &Scope, id: &str) -> sqlx::Result<bool> {
-    sqlx::query(
+    scoped::query(
         "UPDATE coupons SET times_redeemed = times_redeemed + 1
          WHERE tenant_id = $1 AND env = $2 AND id = $3
          AND (max_redemptions IS NULL OR times_redeemed < max_redemptions)",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(id)
     .execute(c)
     .await
@@ -153,13 +155,14 @@ pub async fn insert_promotion_code(
     scope: &Scope,
     r: &PromotionCodeRow,
 ) -> sqlx::Result<()> {
-    sqlx::query(concat!(
-        "INSERT INTO promotion_codes (tenant_id, env, ",
-        promotion_code_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-    ))
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
+    scoped::query(
+        concat!(
+            "INSERT INTO promotion_codes (tenant_id, env, ",
+            promotion_code_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        ),
+        scope,
+    )
     .bind(&r.id)
     .bind(&r.coupon_id)
     .bind(&r.code)
@@ -178,11 +181,10 @@ pub async fn update_promotion_code(
     scope: &Scope,
     r: &PromotionCodeRow,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    scoped::query(
         "UPDATE promotion_codes SET active = $4 WHERE tenant_id = $1 AND env = $2 AND id = $3",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(&r.id)
     .bind(r.active)
     .execute(c)
@@ -195,13 +197,14 @@ pub async fn get_promotion_code(
     scope: &Scope,
     id: &str,
 ) -> sqlx::Result<Option<PromotionCodeRow>> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        promotion_code_columns!(),
-        " FROM promotion_codes WHERE tenant_id = $1 AND env = $2 AND id = $3"
-    ))
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
+    scoped::query_as(
+        concat!(
+            "SELECT ",
+            promotion_code_columns!(),
+            " FROM promotion_codes WHERE tenant_id = $1 AND env = $2 AND id = $3"
+        ),
+        scope,
+    )
     .bind(id)
     .fetch_optional(c)
     .await
@@ -213,13 +216,14 @@ pub async fn find_promotion_code(
     scope: &Scope,
     code: &str,
 ) -> sqlx::Result<Option<PromotionCodeRow>> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        promotion_code_columns!(),
-        " FROM promotion_codes WHERE tenant_id = $1 AND env = $2 AND code = $3"
-    ))
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
+    scoped::query_as(
+        concat!(
+            "SELECT ",
+            promotion_code_columns!(),
+            " FROM promotion_codes WHERE tenant_id = $1 AND env = $2 AND code = $3"
+        ),
+        scope,
+    )
     .bind(code)
     .fetch_optional(c)
     .await
@@ -233,15 +237,16 @@ pub async fn list_promotion_codes(
     after: Option<&str>,
     limit: i64,
 ) -> sqlx::Result<Vec<PromotionCodeRow>> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        promotion_code_columns!(),
-        " FROM promotion_codes WHERE tenant_id = $1 AND env = $2
+    scoped::query_as(
+        concat!(
+            "SELECT ",
+            promotion_code_columns!(),
+            " FROM promotion_codes WHERE tenant_id = $1 AND env = $2
          AND ($3 IS NULL OR code = $3) AND ($4 IS NULL OR active = $4)
          AND ($5 IS NULL OR id < $5) ORDER BY id DESC LIMIT $6"
-    ))
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
+        ),
+        scope,
+    )
     .bind(code)
     .bind(active.map(i64::from))
     .bind(after)
@@ -256,13 +261,12 @@ pub async fn redeem_promotion_code(
     scope: &Scope,
     id: &str,
 ) -> sqlx::Result<bool> {
-    sqlx::query(
+    scoped::query(
         "UPDATE promotion_codes SET times_redeemed = times_redeemed + 1
          WHERE tenant_id = $1 AND env = $2 AND id = $3
          AND (max_redemptions IS NULL OR times_redeemed < max_redemptions)",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(id)
     .execute(c)
     .await
@@ -292,13 +296,14 @@ pub async fn insert_tax_rate(
     scope: &Scope,
     r: &TaxRateRow,
 ) -> sqlx::Result<()> {
-    sqlx::query(concat!(
-        "INSERT INTO tax_rates (tenant_id, env, ",
-        tax_rate_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-    ))
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
+    scoped::query(
+        concat!(
+            "INSERT INTO tax_rates (tenant_id, env, ",
+            tax_rate_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        ),
+        scope,
+    )
     .bind(&r.id)
     .bind(&r.display_name)
     .bind(&r.percentage)
@@ -315,11 +320,10 @@ pub async fn update_tax_rate(
     scope: &Scope,
     r: &TaxRateRow,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    scoped::query(
         "UPDATE tax_rates SET display_name = $4, active = $5 WHERE tenant_id = $1 AND env = $2 AND id = $3",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(&r.id)
     .bind(&r.display_name)
     .bind(r.active)
@@ -333,13 +337,14 @@ pub async fn get_tax_rate(
     scope: &Scope,
     id: &str,
 ) -> sqlx::Result<Option<TaxRateRow>> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        tax_rate_columns!(),
-        " FROM tax_rates WHERE tenant_id = $1 AND env = $2 AND id = $3"
-    ))
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
+    scoped::query_as(
+        concat!(
+            "SELECT ",
+            tax_rate_columns!(),
+            " FROM tax_rates WHERE tenant_id = $1 AND env = $2 AND id = $3"
+        ),
+        scope,
+    )
     .bind(id)
     .fetch_optional(c)
     .await
@@ -352,14 +357,15 @@ pub async fn list_tax_rates(
     after: Option<&str>,
     limit: i64,
 ) -> sqlx::Result<Vec<TaxRateRow>> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        tax_rate_columns!(),
-        " FROM tax_rates WHERE tenant_id = $1 AND env = $2
+    scoped::query_as(
+        concat!(
+            "SELECT ",
+            tax_rate_columns!(),
+            " FROM tax_rates WHERE tenant_id = $1 AND env = $2
          AND ($3 IS NULL OR active = $3) AND ($4 IS NULL OR id < $4) ORDER BY id DESC LIMIT $5"
-    ))
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
+        ),
+        scope,
+    )
     .bind(active.map(i64::from))
     .bind(after)
     .bind(limit)

@@ -1,6 +1,7 @@
 //! What falls due on real time or a test clock: renewals, trial ends, finalization and
 //! payment retries.
 
+use crate::scoped;
 use domain::tenancy::Scope;
 use sqlx::AnyConnection;
 
@@ -54,25 +55,23 @@ pub async fn next_due_on_clock(
     clock: &str,
     until: i64,
 ) -> sqlx::Result<Option<(i64, Due)>> {
-    let renewal: Option<(i64, String)> = sqlx::query_as(
+    let renewal: Option<(i64, String)> = scoped::query_as(
         "SELECT current_period_end, id FROM subscriptions WHERE tenant_id = $1 AND env = $2
          AND status IN ('trialing', 'active', 'past_due') AND current_period_end <= $4
          AND customer_id IN (SELECT id FROM customers WHERE tenant_id = $1 AND env = $2 AND test_clock = $3)
          ORDER BY current_period_end, id LIMIT 1",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(clock)
     .bind(until)
     .fetch_optional(&mut *c)
     .await?;
-    let invoice: Option<(i64, String)> = sqlx::query_as(
+    let invoice: Option<(i64, String)> = scoped::query_as(
         "SELECT due_at, id FROM invoices WHERE tenant_id = $1 AND env = $2 AND due_at <= $4
          AND customer_id IN (SELECT id FROM customers WHERE tenant_id = $1 AND env = $2 AND test_clock = $3)
          ORDER BY due_at, id LIMIT 1",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(clock)
     .bind(until)
     .fetch_optional(c)

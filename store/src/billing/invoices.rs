@@ -2,6 +2,7 @@
 
 use crate::Claim;
 use crate::columns::Text;
+use crate::scoped;
 use domain::billing::status::InvoiceStatus;
 use domain::tenancy::Scope;
 use sqlx::{AnyConnection, FromRow};
@@ -111,13 +112,12 @@ pub async fn update_invoice(
     scope: &Scope,
     r: &InvoiceRow,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    scoped::query(
         "UPDATE invoices SET status = $4, starting_balance = $5, amount_due = $6, finalized_at = $7, paid_at = $8,
          payment_error = $9, payment_reference = $10, attempt_count = $11, due_at = $12, amount_refunded = $13
          WHERE tenant_id = $1 AND env = $2 AND id = $3",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(&r.id)
     .bind(r.status)
     .bind(r.starting_balance)
@@ -139,13 +139,14 @@ pub async fn get_invoice(
     scope: &Scope,
     id: &str,
 ) -> sqlx::Result<Option<InvoiceRow>> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        invoice_columns!(),
-        " FROM invoices WHERE tenant_id = $1 AND env = $2 AND id = $3"
-    ))
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
+    scoped::query_as(
+        concat!(
+            "SELECT ",
+            invoice_columns!(),
+            " FROM invoices WHERE tenant_id = $1 AND env = $2 AND id = $3"
+        ),
+        scope,
+    )
     .bind(id)
     .fetch_optional(c)
     .await
@@ -167,9 +168,7 @@ pub async fn claim_invoice(
         ),
         crate::lock_clause(c, how)
     );
-    sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(scope.org_id.as_str())
-        .bind(scope.env.as_str())
+    scoped::query_as(sqlx::AssertSqlSafe(sql), scope)
         .bind(id)
         .fetch_optional(c)
         .await
@@ -184,15 +183,16 @@ pub async fn list_invoices(
     after: Option<&str>,
     limit: i64,
 ) -> sqlx::Result<Vec<InvoiceRow>> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        invoice_columns!(),
-        " FROM invoices WHERE tenant_id = $1 AND env = $2
+    scoped::query_as(
+        concat!(
+            "SELECT ",
+            invoice_columns!(),
+            " FROM invoices WHERE tenant_id = $1 AND env = $2
          AND ($3 IS NULL OR subscription_id = $3) AND ($4 IS NULL OR customer_id = $4)
          AND ($5 IS NULL OR status = $5) AND ($6 IS NULL OR id < $6) ORDER BY id DESC LIMIT $7"
-    ))
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
+        ),
+        scope,
+    )
     .bind(subscription)
     .bind(customer)
     .bind(status.map(Text))
@@ -210,12 +210,11 @@ pub async fn next_counter(
     name: &str,
     count: i64,
 ) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
+    scoped::query_scalar(
         "INSERT INTO counters (tenant_id, env, name, value) VALUES ($1, $2, $3, $4)
          ON CONFLICT (tenant_id, env, name) DO UPDATE SET value = counters.value + $4 RETURNING value",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(name)
     .bind(count)
     .fetch_one(c)

@@ -1,5 +1,6 @@
 //! A tenant and environment's billing settings (dunning).
 
+use crate::scoped;
 use domain::tenancy::Scope;
 use sqlx::{AnyConnection, FromRow};
 
@@ -15,11 +16,10 @@ pub async fn get_settings(
     c: &mut AnyConnection,
     scope: &Scope,
 ) -> sqlx::Result<Option<SettingsRow>> {
-    sqlx::query_as(
+    scoped::query_as(
         "SELECT retry_days, final_action, updated_at FROM billing_settings WHERE tenant_id = $1 AND env = $2",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .fetch_optional(c)
     .await
 }
@@ -29,12 +29,11 @@ pub async fn put_settings(
     scope: &Scope,
     r: &SettingsRow,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    scoped::query(
         "INSERT INTO billing_settings (tenant_id, env, retry_days, final_action, updated_at) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (tenant_id, env) DO UPDATE SET retry_days = $3, final_action = $4, updated_at = $5",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(&r.retry_days)
     .bind(&r.final_action)
     .bind(r.updated_at)

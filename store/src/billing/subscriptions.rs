@@ -2,6 +2,7 @@
 
 use crate::Claim;
 use crate::columns::Text;
+use crate::scoped;
 use domain::billing::status::SubscriptionStatus;
 use domain::tenancy::Scope;
 use sqlx::{AnyConnection, FromRow};
@@ -43,13 +44,13 @@ pub async fn insert_subscription(
     scope: &Scope,
     r: &SubscriptionRow,
 ) -> sqlx::Result<()> {
-    sqlx::query(concat!(
+    scoped::query(concat!(
         "INSERT INTO subscriptions (tenant_id, env, ",
         subscription_columns!(),
         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
-    ))
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
+    ),
+        scope,
+    )
     .bind(&r.id)
     .bind(&r.customer_id)
     .bind(r.status)
@@ -77,14 +78,13 @@ pub async fn update_subscription(
     scope: &Scope,
     r: &SubscriptionRow,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    scoped::query(
         "UPDATE subscriptions SET status = $4, periods = $5, current_period_start = $6, current_period_end = $7,
          cancel_at_period_end = $8, canceled_at = $9, items = $10, billing_cycle_anchor = $11, pending_lines = $12,
          discount = $13, tax_rates = $14
          WHERE tenant_id = $1 AND env = $2 AND id = $3",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(&r.id)
     .bind(r.status)
     .bind(r.periods)
@@ -107,13 +107,14 @@ pub async fn get_subscription(
     scope: &Scope,
     id: &str,
 ) -> sqlx::Result<Option<SubscriptionRow>> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        subscription_columns!(),
-        " FROM subscriptions WHERE tenant_id = $1 AND env = $2 AND id = $3"
-    ))
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
+    scoped::query_as(
+        concat!(
+            "SELECT ",
+            subscription_columns!(),
+            " FROM subscriptions WHERE tenant_id = $1 AND env = $2 AND id = $3"
+        ),
+        scope,
+    )
     .bind(id)
     .fetch_optional(c)
     .await
@@ -126,14 +127,15 @@ pub async fn list_subscriptions(
     after: Option<&str>,
     limit: i64,
 ) -> sqlx::Result<Vec<SubscriptionRow>> {
-    sqlx::query_as(concat!(
+    scoped::query_as(
+        concat!(
         "SELECT ",
         subscription_columns!(),
         " FROM subscriptions WHERE tenant_id = $1 AND env = $2
          AND ($3 IS NULL OR customer_id = $3) AND ($4 IS NULL OR id < $4) ORDER BY id DESC LIMIT $5"
-    ))
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
+    ),
+        scope,
+    )
     .bind(customer)
     .bind(after)
     .bind(limit)

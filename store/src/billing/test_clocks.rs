@@ -1,5 +1,6 @@
 //! Sandbox test clocks.
 
+use crate::scoped;
 use domain::tenancy::Scope;
 use sqlx::{AnyConnection, FromRow};
 
@@ -16,10 +17,8 @@ pub async fn insert_test_clock(
     scope: &Scope,
     r: &TestClockRow,
 ) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO test_clocks (id, tenant_id, env, name, frozen_time, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+    scoped::query("INSERT INTO test_clocks (tenant_id, env, id, name, frozen_time, created_at) VALUES ($1, $2, $3, $4, $5, $6)",scope,)
         .bind(&r.id)
-        .bind(scope.org_id.as_str())
-        .bind(scope.env.as_str())
         .bind(&r.name)
         .bind(r.frozen_time)
         .bind(r.created_at)
@@ -33,9 +32,7 @@ pub async fn get_test_clock(
     scope: &Scope,
     id: &str,
 ) -> sqlx::Result<Option<TestClockRow>> {
-    sqlx::query_as("SELECT id, name, frozen_time, created_at FROM test_clocks WHERE tenant_id = $1 AND env = $2 AND id = $3")
-        .bind(scope.org_id.as_str())
-        .bind(scope.env.as_str())
+    scoped::query_as("SELECT id, name, frozen_time, created_at FROM test_clocks WHERE tenant_id = $1 AND env = $2 AND id = $3", scope)
         .bind(id)
         .fetch_optional(c)
         .await
@@ -47,12 +44,11 @@ pub async fn list_test_clocks(
     after: Option<&str>,
     limit: i64,
 ) -> sqlx::Result<Vec<TestClockRow>> {
-    sqlx::query_as(
+    scoped::query_as(
         "SELECT id, name, frozen_time, created_at FROM test_clocks WHERE tenant_id = $1 AND env = $2
          AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(after)
     .bind(limit)
     .fetch_all(c)
@@ -65,11 +61,10 @@ pub async fn set_frozen_time(
     id: &str,
     frozen_time: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    scoped::query(
         "UPDATE test_clocks SET frozen_time = $4 WHERE tenant_id = $1 AND env = $2 AND id = $3",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(id)
     .bind(frozen_time)
     .execute(c)

@@ -1,5 +1,6 @@
 //! API keys, and their lookup by hash when a request authenticates.
 
+use crate::scoped;
 use domain::ids::ApiKeyId;
 use domain::secret;
 use domain::tenancy::{Permission, Scope, decode_permissions};
@@ -30,13 +31,12 @@ pub async fn insert_api_key(
     row: &ApiKeyRow,
     secret_token: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO api_keys (id, tenant_id, env, name, prefix, secret_hash, scopes, created_by, created_at, expires_at)
+    scoped::query(
+        "INSERT INTO api_keys (tenant_id, env, id, name, prefix, secret_hash, scopes, created_by, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        scope,
     )
     .bind(&row.id)
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(&row.name)
     .bind(&row.prefix)
     .bind(secret::hash_token(secret_token))
@@ -55,14 +55,15 @@ pub async fn list_api_keys(
     after: Option<&str>,
     limit: i64,
 ) -> sqlx::Result<Vec<ApiKeyRow>> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        api_key_columns!(),
-        " FROM api_keys WHERE tenant_id = $1 AND env = $2
+    scoped::query_as(
+        concat!(
+            "SELECT ",
+            api_key_columns!(),
+            " FROM api_keys WHERE tenant_id = $1 AND env = $2
          AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4"
-    ))
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
+        ),
+        scope,
+    )
     .bind(after)
     .bind(limit)
     .fetch_all(c)
@@ -74,13 +75,14 @@ pub async fn get_api_key(
     scope: &Scope,
     id: &ApiKeyId,
 ) -> sqlx::Result<Option<ApiKeyRow>> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        api_key_columns!(),
-        " FROM api_keys WHERE tenant_id = $1 AND env = $2 AND id = $3"
-    ))
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
+    scoped::query_as(
+        concat!(
+            "SELECT ",
+            api_key_columns!(),
+            " FROM api_keys WHERE tenant_id = $1 AND env = $2 AND id = $3"
+        ),
+        scope,
+    )
     .bind(id.as_str())
     .fetch_optional(c)
     .await
@@ -92,11 +94,10 @@ pub async fn revoke_api_key(
     id: &ApiKeyId,
     now: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    scoped::query(
         "UPDATE api_keys SET revoked_at = $4 WHERE tenant_id = $1 AND env = $2 AND id = $3 AND revoked_at IS NULL",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(id.as_str())
     .bind(now)
     .execute(c)
@@ -112,12 +113,11 @@ pub async fn roll_api_key(
     prefix: &str,
     secret_token: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    scoped::query(
         "UPDATE api_keys SET prefix = $4, secret_hash = $5, last_used_at = NULL
          WHERE tenant_id = $1 AND env = $2 AND id = $3",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(id.as_str())
     .bind(prefix)
     .bind(secret::hash_token(secret_token))

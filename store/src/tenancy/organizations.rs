@@ -1,5 +1,6 @@
 //! Organizations and their memberships.
 
+use crate::scoped;
 use domain::ids::{OrgId, UserId};
 use domain::tenancy::{PermissionSet, Scope, builtin_permissions, decode_permissions};
 use sqlx::{AnyConnection, AnyExecutor, FromRow};
@@ -239,12 +240,11 @@ pub async fn revoke_user_api_keys(
     user: &UserId,
     now: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    scoped::query(
         "UPDATE api_keys SET revoked_at = $4
          WHERE tenant_id = $1 AND env = $2 AND created_by = $3 AND revoked_at IS NULL",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(user.as_str())
     .bind(now)
     .execute(c)
