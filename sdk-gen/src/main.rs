@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use sdk_gen::{
     compat::{self, Severity, report},
     load::load_spec,
-    pipeline,
+    pipeline, portal, release,
 };
 
 #[derive(Parser)]
@@ -42,6 +42,19 @@ enum Command {
         #[arg(long, value_enum, default_value_t = FailOn::Breaking)]
         fail_on: FailOn,
     },
+    /// Rewrite the developer portal (ROOT/portal/site) from scratch, from ROOT's spec,
+    /// portal templates and guides, so the pages of removed operations go too.
+    Portal {
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+    },
+    /// Freeze OPENAPI/v1.json as OPENAPI/releases/vVERSION.json and regenerate
+    /// OPENAPI/CHANGELOG.md from the releases' diffs.
+    Release {
+        version: String,
+        #[arg(long, default_value = "openapi")]
+        openapi: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -68,6 +81,8 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Portal { root } => done(write_portal(&root)),
+        Command::Release { version, openapi } => done(freeze(&openapi, &version)),
         Command::Diff {
             base,
             head,
@@ -87,6 +102,46 @@ fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// Success, or exit status 2 with the error.
+fn done(result: Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("sdk-gen: error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn write_portal(root: &Path) -> Result<()> {
+    let files = portal::generate(root)?;
+    let site = root.join("portal/site");
+    if site.exists() {
+        std::fs::remove_dir_all(&site)?;
+    }
+    pipeline::write(&site, &files)?;
+    eprintln!(
+        "sdk-gen portal: wrote {} files under {}",
+        files.len(),
+        site.display()
+    );
+    Ok(())
+}
+
+fn freeze(openapi: &Path, version: &str) -> Result<()> {
+    let frozen = release::freeze(openapi, version)?;
+    std::fs::write(
+        openapi.join(release::CHANGELOG),
+        release::changelog(openapi)?,
+    )?;
+    eprintln!(
+        "sdk-gen release: froze {} and updated {}",
+        frozen.display(),
+        openapi.join(release::CHANGELOG).display()
+    );
+    Ok(())
 }
 
 /// Writes (or, with `check`, compares) the SDKs; false when `check` found stale files.

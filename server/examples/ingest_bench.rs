@@ -14,8 +14,9 @@
 
 #[path = "common/bench_db.rs"]
 mod bench_db;
+#[path = "common/live.rs"]
+mod live;
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -29,15 +30,6 @@ use store::metering::{EventRow, insert_events};
 
 const CLIENTS: usize = 16;
 const CUSTOMERS: usize = 1000;
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -69,28 +61,12 @@ async fn main() -> anyhow::Result<()> {
 async fn run(label: &str, binary: &str, url: &str, raw_url: &str) -> anyhow::Result<()> {
     let secs = Duration::from_secs(env_or("NEOFORGE_BENCH_SECS", 20));
     let target_events = env_or("NEOFORGE_BENCH_EVENTS", 10_000_000);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let server = Server(
-        Command::new(binary)
-            .args([
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--database-url",
-                url,
-            ])
-            .env("NEOFORGE_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .context("start the release server")?,
-    );
-    let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(CLIENTS)
         .build()?;
-    let key = setup(&client, &base).await?;
+    let server = live::Server::start(&client, binary, url).await?;
+    let base = server.base.clone();
+    let key = setup(&client, &server).await?;
     println!(
         "neoforge bench ingest: {label}, release server, {CLIENTS} HTTP clients, {CUSTOMERS} customers"
     );
@@ -171,10 +147,7 @@ async fn run(label: &str, binary: &str, url: &str, raw_url: &str) -> anyhow::Res
         "    entitlement check              p50 {:>7.2} ms  p99 {:>7.2} ms (goal p99 < 2)",
         check.0, check.1
     );
-    println!(
-        "  server peak RSS: {} MiB",
-        peak_rss_kib(server.0.id()) / 1024
-    );
+    println!("  server peak RSS: {} MiB", server.peak_rss_kib() / 1024);
     drop(server);
     Ok(())
 }
@@ -184,64 +157,17 @@ struct Key {
     meter: String,
 }
 
-async fn call(
-    client: &reqwest::Client,
-    token: Option<&str>,
-    url: String,
-    body: Value,
-) -> anyhow::Result<Value> {
-    let mut req = client.post(&url).json(&body);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    let resp = req.send().await?;
-    let status = resp.status();
-    let body: Value = resp.json().await?;
-    if !status.is_success() {
-        bail!("{url}: {status} {body}");
-    }
-    Ok(body)
-}
-
 /// A user, a sandbox key, 1,000 customers, a meter, and customer c0 subscribed to a plan
 /// whose `tokens` feature is limited by that meter.
-async fn setup(client: &reqwest::Client, base: &str) -> anyhow::Result<Key> {
-    for _ in 0..100 {
-        if client
-            .get(format!("{base}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let signup = call(
-        client,
-        None,
-        format!("{base}/v1/users"),
-        json!({"email": "bench@example.com", "password": "correct horse battery"}),
-    )
-    .await?;
-    let session = signup["session"]["token"]
-        .as_str()
-        .context("session")?
-        .to_owned();
-    let key = call(
-        client,
-        Some(&session),
-        format!("{base}/v1/api_keys"),
-        json!({"name": "bench"}),
-    )
-    .await?;
-    let secret = key["secret"].as_str().context("secret")?.to_owned();
+async fn setup(client: &reqwest::Client, server: &live::Server) -> anyhow::Result<Key> {
+    let base = &server.base;
+    let (_, secret) = server.api_key(client).await?;
     let s = Some(secret.as_str());
-    let meter = call(client, s, format!("{base}/v1/meters"), json!({"name": "Tokens", "event_type": "completion", "aggregation": "sum", "value_property": "tokens"})).await?;
+    let meter = live::post(client, s, format!("{base}/v1/meters"), json!({"name": "Tokens", "event_type": "completion", "aggregation": "sum", "value_property": "tokens"})).await?;
     let meter = meter["id"].as_str().context("meter")?.to_owned();
     let mut first = String::new();
     for i in 0..CUSTOMERS {
-        let c = call(
+        let c = live::post(
             client,
             s,
             format!("{base}/v1/customers"),
@@ -252,9 +178,9 @@ async fn setup(client: &reqwest::Client, base: &str) -> anyhow::Result<Key> {
             first = c["id"].as_str().context("customer")?.to_owned();
         }
     }
-    let product = call(client, s, format!("{base}/v1/products"), json!({"name": "Plan", "features": [{"key": "tokens", "limit": 1_000_000_000, "meter": meter}]})).await?;
-    let price = call(client, s, format!("{base}/v1/prices"), json!({"product": product["id"], "currency": "usd", "model": "flat", "unit_amount": 1000, "recurring": {"interval": "month"}})).await?;
-    call(
+    let product = live::post(client, s, format!("{base}/v1/products"), json!({"name": "Plan", "features": [{"key": "tokens", "limit": 1_000_000_000, "meter": meter}]})).await?;
+    let price = live::post(client, s, format!("{base}/v1/prices"), json!({"product": product["id"], "currency": "usd", "model": "flat", "unit_amount": 1000, "recurring": {"interval": "month"}})).await?;
+    live::post(
         client,
         s,
         format!("{base}/v1/subscriptions"),
@@ -311,7 +237,7 @@ async fn ingest(
                                    "properties": {"tokens": (rng >> 50) % 2000, "model": "gpt"}})
                         })
                         .collect();
-                    let r = call(&client, Some(&secret), url.clone(), json!({"events": events})).await?;
+                    let r = live::post(&client, Some(&secret), url.clone(), json!({"events": events})).await?;
                     let accepted = r["accepted"].as_u64().context("accepted")?;
                     if accepted != batch as u64 {
                         bail!("{} of {batch} events accepted: {r}", accepted);
@@ -378,16 +304,4 @@ async fn latency(
     }
     ms.sort_by(f64::total_cmp);
     Ok((ms[499], ms[989]))
-}
-
-/// VmHWM of a process, in KiB (0 where /proc is not there).
-fn peak_rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
 }

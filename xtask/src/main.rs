@@ -118,37 +118,24 @@ fn spec() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn sdk() -> anyhow::Result<()> {
-    let files = sdk_gen::pipeline::generate(&root().join("openapi/v1.json"))?;
-    sdk_gen::pipeline::write(&root().join("sdks"), &files)?;
-    eprintln!("wrote {} files under sdks/", files.len());
-    Ok(())
+/// The generator's own command line (`sdk-gen/src/main.rs`): xtask links none of it, so a
+/// cold `cargo xtask` compiles only this crate.
+fn sdk_gen(args: &[&str]) -> anyhow::Result<()> {
+    run(cargo()
+        .args(["run", "--quiet", "--package", "sdk-gen", "--"])
+        .args(args))
 }
 
-/// Rewrites portal/site from scratch, so pages of removed operations go too.
+fn sdk() -> anyhow::Result<()> {
+    sdk_gen(&["generate"])
+}
+
 fn portal() -> anyhow::Result<()> {
-    let files = sdk_gen::portal::generate(&root())?;
-    let site = root().join("portal/site");
-    if site.exists() {
-        std::fs::remove_dir_all(&site)?;
-    }
-    sdk_gen::pipeline::write(&site, &files)?;
-    eprintln!("wrote {} files under portal/site/", files.len());
-    Ok(())
+    sdk_gen(&["portal"])
 }
 
 fn release(version: &str) -> anyhow::Result<()> {
-    let openapi = root().join("openapi");
-    let frozen = sdk_gen::release::freeze(&openapi, version)?;
-    std::fs::write(
-        openapi.join(sdk_gen::release::CHANGELOG),
-        sdk_gen::release::changelog(&openapi)?,
-    )?;
-    eprintln!(
-        "froze {} and updated openapi/CHANGELOG.md",
-        frozen.display()
-    );
-    Ok(())
+    sdk_gen(&["release", version])
 }
 
 /// Everything, on both backends; with a filter, only the Rust tests whose names contain it
@@ -166,7 +153,7 @@ fn test(filter: Option<&str>) -> anyhow::Result<()> {
     let cluster = own_postgres
         .then(|| postgres::Cluster::start(&root()))
         .transpose()?;
-    let built = run(nextest(filter).arg("--no-run"));
+    let built = run(nextest(None).arg("--no-run"));
     let python = tools
         .join()
         .map_err(|_| anyhow::anyhow!("installing the test tools panicked"))??;

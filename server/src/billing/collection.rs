@@ -193,16 +193,16 @@ pub async fn process(
     let mut notices = Notices::default();
     match prepare(&mut tx, scope, &mut notices, id, at, manual).await? {
         Prepared::NotDue => return Ok(None),
-        Prepared::Settled => notices.write(&mut tx, state, scope, actor).await?,
+        Prepared::Settled => notices.write(&mut tx, &state.clock, scope, actor).await?,
         Prepared::Charge(attempt) => {
-            notices.write(&mut tx, state, scope, actor).await?;
+            notices.write(&mut tx, &state.clock, scope, actor).await?;
             tx.commit().await?;
             let stripe = StripeProvider::load(state, scope).await?;
             let outcome = charge_attempt(state, stripe.as_ref(), &attempt).await?;
             tx = state.db.write_scoped(scope).await?;
             let mut notices = Notices::default();
             settle(&mut tx, scope, &mut notices, &attempt, outcome, at).await?;
-            notices.write(&mut tx, state, scope, actor).await?;
+            notices.write(&mut tx, &state.clock, scope, actor).await?;
         }
     }
     let invoice = db::get_invoice(&mut tx, scope, id).await?;
@@ -241,7 +241,7 @@ pub async fn payment_succeeded(
 ) -> ApiResult<()> {
     let mut notices = Notices::default();
     paid(tx, scope, &mut notices, id, reference, at).await?;
-    notices.write(tx, state, scope, actor).await
+    notices.write(tx, &state.clock, scope, actor).await
 }
 
 /// `payment_succeeded`, its events joining `notices`.
@@ -299,7 +299,7 @@ pub async fn payment_failed(
 ) -> ApiResult<()> {
     let mut notices = Notices::default();
     failed(tx, scope, &mut notices, id, code, at).await?;
-    notices.write(tx, state, scope, actor).await
+    notices.write(tx, &state.clock, scope, actor).await
 }
 
 /// `payment_failed`, its events joining `notices`.
@@ -380,7 +380,7 @@ pub async fn refunded(
     }
     invoice.amount_refunded = amount.min(invoice.amount_due);
     db::update_invoice(tx, scope, &invoice).await?;
-    notify(tx, state, scope, actor, "invoice.refunded", &invoice).await
+    notify(tx, &state.clock, scope, actor, "invoice.refunded", &invoice).await
 }
 
 /// Records that the customer disputed an invoice's payment with their bank.
@@ -394,5 +394,5 @@ pub async fn disputed(
     let invoice = db::get_invoice(tx, scope, id)
         .await?
         .ok_or(ApiError::NotFound("invoice"))?;
-    notify(tx, state, scope, actor, "invoice.disputed", &invoice).await
+    notify(tx, &state.clock, scope, actor, "invoice.disputed", &invoice).await
 }

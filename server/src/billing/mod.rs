@@ -6,16 +6,17 @@ pub mod collection;
 pub mod html;
 pub mod invoicing;
 pub mod payments;
+pub mod redemption;
 pub mod scheduler;
 pub mod stripe;
 pub mod subscriptions;
 
 pub use domain::billing::*;
 
-use crate::app::AppState;
 use crate::audit::{self, ActorRef};
 use crate::http::error::{ApiError, ApiResult};
 use crate::tenancy::Scope;
+use domain::clock::Clock;
 
 /// A billing object that events are about, and how the API shows it.
 pub trait Subject {
@@ -72,7 +73,7 @@ fn json(value: impl serde::Serialize) -> ApiResult<serde_json::Value> {
 /// log, and in the webhook outbox with the subject as the API shows it.
 pub async fn notify<S: Subject>(
     tx: &mut sqlx::AnyConnection,
-    state: &AppState,
+    clock: &Clock,
     scope: &Scope,
     actor: &ActorRef<'_>,
     event: &str,
@@ -80,7 +81,7 @@ pub async fn notify<S: Subject>(
 ) -> ApiResult<()> {
     let mut notices = Notices::default();
     notices.add(event, subject)?;
-    notices.write(tx, state, scope, actor).await
+    notices.write(tx, clock, scope, actor).await
 }
 
 /// Events of one transaction gathered to be written together (`write`): a batch's events
@@ -115,11 +116,11 @@ impl Notices {
     pub async fn write(
         self,
         tx: &mut sqlx::AnyConnection,
-        state: &AppState,
+        clock: &Clock,
         scope: &Scope,
         actor: &ActorRef<'_>,
     ) -> ApiResult<()> {
-        let now = state.clock.now_ms();
+        let now = clock.now_ms();
         let audited: Vec<(&str, (&str, &str))> = self
             .items
             .iter()

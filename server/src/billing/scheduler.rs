@@ -194,7 +194,7 @@ async fn claim(
             }
         }
     }
-    notices.write(&mut tx, state, scope, &SYSTEM).await?;
+    notices.write(&mut tx, &state.clock, scope, &SYSTEM).await?;
     tx.commit().await?;
     Ok((done, attempts))
 }
@@ -275,7 +275,7 @@ async fn settle(
     for (attempt, outcome) in outcomes {
         collection::settle(&mut tx, scope, &mut notices, attempt, outcome.clone(), at).await?;
     }
-    notices.write(&mut tx, state, scope, &SYSTEM).await?;
+    notices.write(&mut tx, &state.clock, scope, &SYSTEM).await?;
     tx.commit().await?;
     Ok(())
 }

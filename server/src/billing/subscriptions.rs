@@ -144,7 +144,7 @@ pub async fn start_next_period(
 ) -> ApiResult<InvoiceRow> {
     let mut invoice = next_period(sub, reason, at)?;
     invoicing::insert_drafts(tx, scope, std::slice::from_mut(&mut invoice)).await?;
-    notify(tx, state, scope, actor, "invoice.created", &invoice).await?;
+    notify(tx, &state.clock, scope, actor, "invoice.created", &invoice).await?;
     Ok(invoice)
 }
 
@@ -223,7 +223,7 @@ pub async fn renew_all(
         };
         notices.add(event, sub)?;
     }
-    notices.write(tx, state, scope, actor).await
+    notices.write(tx, &state.clock, scope, actor).await
 }
 
 /// What its period end does to a subscription (see `renew_all`), given the usage lines of

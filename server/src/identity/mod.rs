@@ -10,14 +10,13 @@ pub mod oidc;
 pub mod saml;
 pub mod scim;
 
-use crate::app::AppState;
 use crate::http::error::{ApiError, ApiResult};
 
 /// Refuses a password login (or sign-up) for an address whose verified domain requires
 /// single sign-on.
-pub async fn check_password_allowed(state: &AppState, email: &str) -> ApiResult<()> {
+pub async fn check_password_allowed(db: &store::Db, email: &str) -> ApiResult<()> {
     let domain = domain::identity::email_domain(email);
-    match store::identity::verified_domain(state.db.reader(), domain).await? {
+    match store::identity::verified_domain(db.reader(), domain).await? {
         Some(d) if d.sso_required != 0 => Err(ApiError::SsoRequired(d.domain)),
         _ => Ok(()),
     }

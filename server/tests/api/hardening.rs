@@ -435,11 +435,13 @@ async fn silent_dns_fails_cleanly(b: Backend) {
 }
 
 crate::on_both_backends!(
-    internal_addresses_are_refused_in_live,
-    names_resolving_inward_are_refused_at_connect_time,
     billing_time_is_bounded,
     idempotent_replays_keep_no_secret,
     usage_values_out_of_range_are_per_event_errors,
+);
+crate::on_sqlite_only!(
+    internal_addresses_are_refused_in_live,
+    names_resolving_inward_are_refused_at_connect_time,
     json_bodies_are_parsed_strictly,
     silent_dns_fails_cleanly,
 );

@@ -184,18 +184,23 @@ async fn spawn_with(backend: Backend, inject_faults: bool) -> TestApp {
     spawn_app_configured(backend, |args| args.inject_faults = inject_faults).await
 }
 
-/// A server whose arguments `configure` adjusts (payment provider flags…).
-pub async fn spawn_app_configured(
-    backend: Backend,
-    configure: impl FnOnce(&mut ServeArgs),
-) -> TestApp {
-    let (url, sqlite_file) = match backend {
+/// A fresh migrated database: its URL, and on SQLite the file to delete afterwards.
+pub async fn migrated_database(backend: Backend) -> (String, Option<String>) {
+    match backend {
         Backend::Sqlite => {
             let path = migrated_sqlite_file().await;
             (format!("sqlite:{path}"), Some(path))
         }
         Backend::Postgres => (migrated_postgres_database().await, None),
-    };
+    }
+}
+
+/// A server whose arguments `configure` adjusts (payment provider flags…).
+pub async fn spawn_app_configured(
+    backend: Backend,
+    configure: impl FnOnce(&mut ServeArgs),
+) -> TestApp {
+    let (url, sqlite_file) = migrated_database(backend).await;
     let mut args = serve_args(url);
     configure(&mut args);
     let server = app::start(&args).await.expect("server starts");
@@ -463,11 +468,25 @@ async fn sweep_old_databases(conn: &mut sqlx::AnyConnection) {
 #[macro_export]
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $name() { super::$name($crate::helpers::Backend::Sqlite).await })*
-        }
-        mod postgres {
-            $(#[tokio::test] async fn $name() { super::$name($crate::helpers::Backend::Postgres).await })*
+        $crate::on_backend!(sqlite, Sqlite, $($name),*);
+        $crate::on_backend!(postgres, Postgres, $($name),*);
+    };
+}
+
+/// Runs each listed test on SQLite only, in `mod sqlite_only`: for tests of a protocol or of
+/// validation, whose every store call the tests on both backends also make.
+#[macro_export]
+macro_rules! on_sqlite_only {
+    ($($name:ident),* $(,)?) => {
+        $crate::on_backend!(sqlite_only, Sqlite, $($name),*);
+    };
+}
+
+#[macro_export]
+macro_rules! on_backend {
+    ($module:ident, $backend:ident, $($name:ident),*) => {
+        mod $module {
+            $(#[tokio::test] async fn $name() { super::$name($crate::helpers::Backend::$backend).await })*
         }
     };
 }

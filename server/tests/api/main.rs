@@ -25,6 +25,7 @@ mod request_log;
 mod saml;
 mod scim;
 mod sso;
+mod store_scope;
 mod stripe;
 mod subscriptions;
 mod tools;

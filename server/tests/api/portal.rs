@@ -91,7 +91,5 @@ async fn live_keys_are_refused_from_the_portal(b: Backend) {
     app.stop().await;
 }
 
-crate::on_both_backends!(
-    portal_is_served_from_the_binary,
-    live_keys_are_refused_from_the_portal
-);
+crate::on_both_backends!(live_keys_are_refused_from_the_portal,);
+crate::on_sqlite_only!(portal_is_served_from_the_binary,);

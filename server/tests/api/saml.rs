@@ -891,5 +891,6 @@ mod login {
         s.app.stop().await;
     }
 
-    crate::on_both_backends!(saml_login_completes_once, bad_assertions_are_refused);
+    crate::on_both_backends!(saml_login_completes_once,);
+    crate::on_sqlite_only!(bad_assertions_are_refused,);
 }

@@ -1084,7 +1084,9 @@ crate::on_both_backends!(
     groups_and_members,
     deactivation_cuts_a_members_access,
     directory_events_are_emitted,
-    errors_are_scim_errors,
     organizations_are_isolated,
+);
+crate::on_sqlite_only!(
+    errors_are_scim_errors,
     passes_the_scim2_tester_compliance_checks,
 );

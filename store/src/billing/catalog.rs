@@ -130,13 +130,17 @@ pub async fn insert_price(c: &mut AnyConnection, scope: &Scope, p: &PriceRow) ->
 
 /// Prices change only in their nickname and archival: terms are history.
 pub async fn update_price(c: &mut AnyConnection, scope: &Scope, p: &PriceRow) -> sqlx::Result<()> {
-    scoped::query("UPDATE prices SET nickname = $4, archived_at = $5 WHERE tenant_id = $1 AND env = $2 AND id = $3", scope)
-        .bind(&p.id)
-        .bind(p.nickname.as_deref())
-        .bind(p.archived_at)
-        .execute(c)
-        .await
-        .map(|_| ())
+    scoped::query(
+        "UPDATE prices SET nickname = $4, archived_at = $5
+         WHERE tenant_id = $1 AND env = $2 AND id = $3",
+        scope,
+    )
+    .bind(&p.id)
+    .bind(p.nickname.as_deref())
+    .bind(p.archived_at)
+    .execute(c)
+    .await
+    .map(|_| ())
 }
 
 pub async fn get_price(

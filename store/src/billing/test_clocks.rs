@@ -17,14 +17,18 @@ pub async fn insert_test_clock(
     scope: &Scope,
     r: &TestClockRow,
 ) -> sqlx::Result<()> {
-    scoped::query("INSERT INTO test_clocks (tenant_id, env, id, name, frozen_time, created_at) VALUES ($1, $2, $3, $4, $5, $6)",scope,)
-        .bind(&r.id)
-        .bind(&r.name)
-        .bind(r.frozen_time)
-        .bind(r.created_at)
-        .execute(c)
-        .await
-        .map(|_| ())
+    scoped::query(
+        "INSERT INTO test_clocks (tenant_id, env, id, name, frozen_time, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        scope,
+    )
+    .bind(&r.id)
+    .bind(&r.name)
+    .bind(r.frozen_time)
+    .bind(r.created_at)
+    .execute(c)
+    .await
+    .map(|_| ())
 }
 
 pub async fn get_test_clock(
@@ -32,10 +36,14 @@ pub async fn get_test_clock(
     scope: &Scope,
     id: &str,
 ) -> sqlx::Result<Option<TestClockRow>> {
-    scoped::query_as("SELECT id, name, frozen_time, created_at FROM test_clocks WHERE tenant_id = $1 AND env = $2 AND id = $3", scope)
-        .bind(id)
-        .fetch_optional(c)
-        .await
+    scoped::query_as(
+        "SELECT id, name, frozen_time, created_at FROM test_clocks
+         WHERE tenant_id = $1 AND env = $2 AND id = $3",
+        scope,
+    )
+    .bind(id)
+    .fetch_optional(c)
+    .await
 }
 
 pub async fn list_test_clocks(

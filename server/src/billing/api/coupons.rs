@@ -1,8 +1,7 @@
 //! Coupons (`/v1/coupons`): a percentage or an amount off a subscription's invoices, once,
 //! for some months, or forever. Immutable except their name; archived coupons are
-//! redeemed no more but keep applying where they were. Redeeming (`redeem`) checks the
-//! coupon, or the promotion code and its coupon, and counts the redemption in the caller's
-//! transaction.
+//! redeemed no more but keep applying where they were. Redeeming is
+//! `billing::redemption::redeem`.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -11,17 +10,17 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
 use crate::audit;
-use crate::billing::check_currency;
-use crate::billing::discounts::{CouponDuration, CouponTerms, Discount, check_percentage};
+use crate::billing::discounts::{CouponDuration, Discount, check_percentage};
+use crate::billing::{check_currency, redemption};
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{self, Json, Path, Query};
 use crate::http::pagination::{Page, fetch_limit, page_type};
-use crate::tenancy::{Permission, Scope, check_name};
+use crate::tenancy::{Permission, check_name};
 use domain::clock::timestamp;
 use domain::ids::{CouponId, PromotionCodeId};
 use store::billing::{self as db, CouponRow};
-use store::columns::{enum_text, from_enum_text};
+use store::columns::enum_text;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Coupon {
@@ -56,7 +55,7 @@ pub struct Coupon {
 impl Coupon {
     fn from_row(r: CouponRow) -> ApiResult<Self> {
         Ok(Coupon {
-            duration: duration_of(&r)?,
+            duration: redemption::duration_of(&r)?,
             id: CouponId::from_db(r.id),
             name: r.name,
             percent_off: r.percent_off,
@@ -70,20 +69,6 @@ impl Coupon {
             created_at: r.created_at,
         })
     }
-}
-
-fn duration_of(r: &CouponRow) -> ApiResult<CouponDuration> {
-    Ok(from_enum_text("duration", &r.duration)?)
-}
-
-pub fn terms_of(r: &CouponRow) -> ApiResult<CouponTerms> {
-    Ok(CouponTerms {
-        percent_off: r.percent_off.clone(),
-        amount_off: r.amount_off,
-        currency: r.currency.clone(),
-        duration: duration_of(r)?,
-        duration_in_months: r.duration_in_months,
-    })
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -261,12 +246,6 @@ pub async fn list(
     Ok(axum::Json(page.into()))
 }
 
-async fn load(tx: &mut sqlx::AnyConnection, scope: &Scope, id: &str) -> ApiResult<CouponRow> {
-    db::get_coupon(tx, scope, id)
-        .await?
-        .ok_or(ApiError::NotFound("coupon"))
-}
-
 /// Get a coupon.
 #[utoipa::path(
     get, path = "/v1/coupons/{id}", tag = "coupons", operation_id = "coupons_get",
@@ -287,7 +266,7 @@ pub async fn get(
 ) -> ApiResult<axum::Json<Coupon>> {
     caller.require(Permission::BillingRead)?;
     let mut tx = state.db.read_scoped(&caller.scope).await?;
-    let row = load(&mut tx, &caller.scope, id.as_str()).await?;
+    let row = redemption::load_coupon(&mut tx, &caller.scope, id.as_str()).await?;
     tx.end();
     Ok(axum::Json(Coupon::from_row(row)?))
 }
@@ -327,7 +306,7 @@ pub async fn update(
 ) -> ApiResult<axum::Json<Coupon>> {
     caller.require(Permission::BillingWrite)?;
     let mut tx = state.db.write_scoped(&caller.scope).await?;
-    let mut row = load(&mut tx, &caller.scope, id.as_str()).await?;
+    let mut row = redemption::load_coupon(&mut tx, &caller.scope, id.as_str()).await?;
     if let Some(name) = &req.name {
         row.name = Some(check_name("name", name)?);
     }
@@ -355,7 +334,7 @@ pub async fn archive(
 ) -> ApiResult<axum::Json<Coupon>> {
     caller.require(Permission::BillingWrite)?;
     let mut tx = state.db.write_scoped(&caller.scope).await?;
-    let mut row = load(&mut tx, &caller.scope, id.as_str()).await?;
+    let mut row = redemption::load_coupon(&mut tx, &caller.scope, id.as_str()).await?;
     row.archived_at = row.archived_at.or(Some(state.clock.now_ms()));
     save(&state, &caller, tx, row, "coupon.archived").await
 }
@@ -382,100 +361,6 @@ async fn save(
 }
 
 page_type!(CouponPage, Coupon);
-
-/// Checks that `coupon` can be redeemed at `now` on a subscription billed in `currency`
-/// (the errors are 409s with stable codes).
-fn check_redeemable(coupon: &CouponRow, currency: &str, now: i64) -> ApiResult<()> {
-    if coupon.archived_at.is_some() {
-        return Err(ApiError::conflict(
-            "coupon_archived",
-            format!("{} is archived and redeems no more.", coupon.id),
-        ));
-    }
-    if coupon.redeem_by.is_some_and(|r| now >= r) {
-        return Err(ApiError::conflict(
-            "coupon_expired",
-            format!("{} could be redeemed until its redeem_by.", coupon.id),
-        ));
-    }
-    if let Some(c) = coupon.currency.as_deref().filter(|c| *c != currency) {
-        return Err(ApiError::conflict(
-            "coupon_currency_mismatch",
-            format!(
-                "{} takes an amount off in {c}; the subscription is billed in {currency}.",
-                coupon.id
-            ),
-        ));
-    }
-    Ok(())
-}
-
-fn max_reached(what: &str) -> ApiError {
-    let code = if what == "coupon" {
-        "coupon_max_redemptions"
-    } else {
-        "promotion_code_max_redemptions"
-    };
-    ApiError::conflict(code, format!("The {what} reached its max_redemptions."))
-}
-
-/// Redeems a coupon, or a promotion code by its customer-facing code (case-insensitive),
-/// for a subscription billed in `currency`, at `now` (the customer's time): checks them,
-/// counts the redemption (and the code's) in the caller's transaction, and returns the
-/// discount starting at `now`. Giving both is an error; giving neither returns None.
-pub async fn redeem(
-    tx: &mut sqlx::AnyConnection,
-    scope: &Scope,
-    coupon: Option<&CouponId>,
-    promotion_code: Option<&str>,
-    currency: &str,
-    now: i64,
-) -> ApiResult<Option<Discount>> {
-    let (coupon_id, promo) = match (coupon, promotion_code) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::validation(
-                "promotion_code",
-                "give a coupon or a promotion code, not both",
-            ));
-        }
-        (None, None) => return Ok(None),
-        (Some(c), None) => (c.as_str().to_owned(), None),
-        (None, Some(code)) => {
-            let p = db::find_promotion_code(tx, scope, &code.trim().to_uppercase())
-                .await?
-                .ok_or(ApiError::NotFound("promotion_code"))?;
-            if p.active == 0 {
-                return Err(ApiError::conflict(
-                    "promotion_code_inactive",
-                    "The promotion code is not active.",
-                ));
-            }
-            if p.expires_at.is_some_and(|e| now >= e) {
-                return Err(ApiError::conflict(
-                    "promotion_code_expired",
-                    "The promotion code has expired.",
-                ));
-            }
-            (p.coupon_id.clone(), Some(p))
-        }
-    };
-    let row = load(tx, scope, &coupon_id).await?;
-    check_redeemable(&row, currency, now)?;
-    if let Some(p) = &promo
-        && !db::redeem_promotion_code(tx, scope, &p.id).await?
-    {
-        return Err(max_reached("promotion code"));
-    }
-    if !db::redeem_coupon(tx, scope, &row.id).await? {
-        return Err(max_reached("coupon"));
-    }
-    Ok(Some(Discount::new(
-        row.id.clone(),
-        promo.map(|p| p.id),
-        terms_of(&row)?,
-        now,
-    )))
-}
 
 /// A subscription's discount, as the API shows it.
 #[derive(Debug, Serialize, ToSchema)]

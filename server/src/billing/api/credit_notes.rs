@@ -224,7 +224,15 @@ pub async fn create(
         created_at: state.clock.now_ms(),
     };
     db::insert_credit_note(&mut tx, scope, &row).await?;
-    notify(&mut tx, &state, scope, &actor, "credit_note.created", &row).await?;
+    notify(
+        &mut tx,
+        &state.clock,
+        scope,
+        &actor,
+        "credit_note.created",
+        &row,
+    )
+    .await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, axum::Json(CreditNote::from_row(row)?)))
 }

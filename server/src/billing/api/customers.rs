@@ -208,7 +208,7 @@ pub async fn create(
         .map_err(external_id_taken)?;
     notify(
         &mut tx,
-        &state,
+        &state.clock,
         &caller.scope,
         &(&caller).into(),
         "customer.created",
@@ -339,7 +339,7 @@ pub async fn update(
         .map_err(external_id_taken)?;
     notify(
         &mut tx,
-        &state,
+        &state.clock,
         &caller.scope,
         &(&caller).into(),
         "customer.updated",

@@ -333,7 +333,15 @@ async fn close(
     invoice.status = status.into();
     invoice.due_at = None;
     db::update_invoice(&mut tx, scope, &invoice).await?;
-    notify(&mut tx, state, scope, &caller.into(), event, &invoice).await?;
+    notify(
+        &mut tx,
+        &state.clock,
+        scope,
+        &caller.into(),
+        event,
+        &invoice,
+    )
+    .await?;
     tx.commit().await?;
     Ok(axum::Json(Invoice::from_row(invoice)?))
 }

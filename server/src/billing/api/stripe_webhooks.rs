@@ -331,5 +331,13 @@ async fn set_default_payment_method(
     customer.default_payment_method = Some(pm);
     customer.updated_at = now;
     billing_db::update_customer(tx, scope, &customer).await?;
-    notify(tx, state, scope, &STRIPE, "customer.updated", &customer).await
+    notify(
+        tx,
+        &state.clock,
+        scope,
+        &STRIPE,
+        "customer.updated",
+        &customer,
+    )
+    .await
 }

@@ -8,18 +8,17 @@ use domain::billing::status::SubscriptionStatus;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::coupons::{self, SubscriptionDiscount};
+use super::coupons::SubscriptionDiscount;
 use super::invoices::InvoiceLine;
-use super::tax_rates;
 use crate::app::AppState;
 use crate::audit::ActorRef;
-use crate::billing::collection;
 use crate::billing::invoicing::{self, Line};
 use crate::billing::subscriptions::{
     Item, defer, discount_of, draft_invoice, interval_of, items_of, now_for, proration_lines,
     start_next_period, tax_rates_of, usage_lines,
 };
 use crate::billing::{PriceTerms, notify};
+use crate::billing::{collection, redemption};
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
@@ -184,7 +183,7 @@ pub async fn create(
     }
     let now = now_for(&mut tx, &state, scope, &customer).await?;
     let trial_end = (trial_days > 0).then(|| now + trial_days * DAY_MS);
-    let discount = coupons::redeem(
+    let discount = redemption::redeem(
         &mut tx,
         scope,
         req.coupon.as_ref(),
@@ -193,7 +192,7 @@ pub async fn create(
         now,
     )
     .await?;
-    let taxes = tax_rates::resolve(
+    let taxes = redemption::tax_rates(
         &mut tx,
         scope,
         req.default_tax_rates.as_deref().unwrap_or(&[]),
@@ -240,7 +239,15 @@ pub async fn create(
             Some(invoice.id)
         }
     };
-    notify(&mut tx, &state, scope, &actor, "subscription.created", &sub).await?;
+    notify(
+        &mut tx,
+        &state.clock,
+        scope,
+        &actor,
+        "subscription.created",
+        &sub,
+    )
+    .await?;
     tx.commit().await?;
     if let Some(invoice) = first_invoice {
         collection::process(&state, scope, &actor, &invoice, now, true).await?;
@@ -610,7 +617,7 @@ pub async fn update(
     c.require_billing("change")?;
     let scope = caller.scope.clone();
     let currency = c.sub.currency.clone();
-    if let Some(d) = coupons::redeem(
+    if let Some(d) = redemption::redeem(
         &mut c.tx,
         &scope,
         req.coupon.as_ref(),
@@ -623,7 +630,7 @@ pub async fn update(
         c.sub.discount = Some(super::to_json(&d)?);
     }
     if let Some(ids) = &req.default_tax_rates {
-        let taxes = tax_rates::resolve(&mut c.tx, &scope, ids).await?;
+        let taxes = redemption::tax_rates(&mut c.tx, &scope, ids).await?;
         c.sub.tax_rates = super::to_json(&taxes)?;
     }
     let Some(requested) = &req.items else {
@@ -664,7 +671,15 @@ pub async fn update(
             )?;
             invoicing::insert_drafts(&mut c.tx, &scope, std::slice::from_mut(&mut draft)).await?;
             let actor: ActorRef = (&caller).into();
-            notify(&mut c.tx, &state, &scope, &actor, "invoice.created", &draft).await?;
+            notify(
+                &mut c.tx,
+                &state.clock,
+                &scope,
+                &actor,
+                "invoice.created",
+                &draft,
+            )
+            .await?;
             invoice = Some(draft.id);
         } else {
             defer(&mut c.sub, lines)?;
@@ -725,7 +740,7 @@ impl Change {
         let scope = &caller.scope;
         let actor: ActorRef = caller.into();
         db::update_subscription(&mut self.tx, scope, &self.sub).await?;
-        notify(&mut self.tx, state, scope, &actor, event, &self.sub).await?;
+        notify(&mut self.tx, &state.clock, scope, &actor, event, &self.sub).await?;
         self.tx.commit().await?;
         if let Some(invoice) = invoice {
             collection::process(state, scope, &actor, &invoice, self.now, true).await?;

@@ -10,12 +10,13 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
 use crate::audit;
-use crate::billing::discounts::{AppliedTaxRate, check_percentage};
+use crate::billing::discounts::check_percentage;
+use crate::billing::redemption;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{Page, fetch_limit, page_type};
-use crate::tenancy::{Permission, Scope, check_name};
+use crate::tenancy::{Permission, check_name};
 use domain::clock::timestamp;
 use domain::ids::TaxRateId;
 use store::billing::{self as db, TaxRateRow};
@@ -173,12 +174,6 @@ pub async fn list(
     Ok(axum::Json(page.into()))
 }
 
-async fn load(tx: &mut sqlx::AnyConnection, scope: &Scope, id: &str) -> ApiResult<TaxRateRow> {
-    db::get_tax_rate(tx, scope, id)
-        .await?
-        .ok_or(ApiError::NotFound("tax_rate"))
-}
-
 /// Get a tax rate.
 #[utoipa::path(
     get, path = "/v1/tax_rates/{id}", tag = "tax_rates", operation_id = "tax_rates_get",
@@ -199,7 +194,7 @@ pub async fn get(
 ) -> ApiResult<axum::Json<TaxRate>> {
     caller.require(Permission::BillingRead)?;
     let mut tx = state.db.read_scoped(&caller.scope).await?;
-    let row = load(&mut tx, &caller.scope, id.as_str()).await?;
+    let row = redemption::load_tax_rate(&mut tx, &caller.scope, id.as_str()).await?;
     tx.end();
     Ok(axum::Json(row.into()))
 }
@@ -240,7 +235,7 @@ pub async fn update(
 ) -> ApiResult<axum::Json<TaxRate>> {
     caller.require(Permission::BillingWrite)?;
     let mut tx = state.db.write_scoped(&caller.scope).await?;
-    let mut row = load(&mut tx, &caller.scope, id.as_str()).await?;
+    let mut row = redemption::load_tax_rate(&mut tx, &caller.scope, id.as_str()).await?;
     if let Some(name) = &req.display_name {
         row.display_name = check_name("display_name", name)?;
     }
@@ -262,43 +257,3 @@ pub async fn update(
 }
 
 page_type!(TaxRatePage, TaxRate);
-
-/// Checks a subscription's `default_tax_rates`: at most 5 distinct, active rates of this
-/// organization and environment, copied for its invoices.
-pub async fn resolve(
-    tx: &mut sqlx::AnyConnection,
-    scope: &Scope,
-    ids: &[TaxRateId],
-) -> ApiResult<Vec<AppliedTaxRate>> {
-    if ids.len() > 5 {
-        return Err(ApiError::validation(
-            "default_tax_rates",
-            "must have at most 5 tax rates",
-        ));
-    }
-    let mut rates = Vec::new();
-    for (i, id) in ids.iter().enumerate() {
-        if ids[..i].contains(id) {
-            return Err(ApiError::validation(
-                &format!("default_tax_rates[{i}]"),
-                "is listed twice",
-            ));
-        }
-        let row = load(tx, scope, id.as_str()).await?;
-        if row.active == 0 {
-            return Err(ApiError::conflict(
-                "tax_rate_inactive",
-                format!(
-                    "{} is inactive and applies to no new subscriptions.",
-                    row.id
-                ),
-            ));
-        }
-        rates.push(AppliedTaxRate {
-            id: row.id,
-            display_name: row.display_name,
-            percentage: row.percentage,
-        });
-    }
-    Ok(rates)
-}

@@ -17,7 +17,7 @@ use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{Page, fetch_limit, page_type};
 use crate::identity::api::saml::{self, SamlDetails, SamlRequest};
 use crate::identity::oidc;
-use crate::tenancy::api::roles::{check_grantable, permissions_of};
+use crate::tenancy::grants::{check_grantable, permissions_of};
 use crate::tenancy::{Permission, check_name};
 use domain::clock::timestamp;
 use domain::identity::{Kind, OidcSettings, RoleMapping};

@@ -7,13 +7,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::organizations::Organization;
-use super::roles::{check_grantable, permissions_of};
 use crate::app::AppState;
 use crate::audit::{self, ActorRef};
 use crate::http::auth::{Caller, SessionUser};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{ListParams, Page, page_type};
+use crate::tenancy::grants::{check_grantable, permissions_of};
 use crate::tenancy::{Email, Env, Permission, Scope};
 use domain::clock::timestamp;
 use domain::ids::{InvitationId, OrgId};

@@ -6,13 +6,13 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::roles::{check_grantable, permissions_of};
 use crate::app::AppState;
 use crate::audit;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{ListParams, Page, page_type};
+use crate::tenancy::grants::{check_grantable, permissions_of};
 use crate::tenancy::{Permission, Scope};
 use domain::clock::timestamp;
 use domain::ids::UserId;

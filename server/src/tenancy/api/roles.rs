@@ -10,14 +10,15 @@ use crate::audit;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path};
+use crate::tenancy::grants::check_grantable;
 use crate::tenancy::{
-    BUILTIN_ROLES, Permission, PermissionSet, Scope, builtin_permissions, check_name,
-    decode_permissions, encode_permissions,
+    BUILTIN_ROLES, Permission, PermissionSet, builtin_permissions, check_name, decode_permissions,
+    encode_permissions,
 };
 use domain::clock::timestamp;
 use domain::ids::RoleId;
+use store::is_unique_violation;
 use store::tenancy::{self as db, RoleRow};
-use store::{Tx, is_unique_violation};
 
 /// A role: built-in (`id` is its name) or custom (`id` is `role_…`).
 #[derive(Debug, Serialize, ToSchema)]
@@ -59,40 +60,6 @@ fn builtin_roles() -> impl Iterator<Item = Role> {
         builtin: true,
         created_at: None,
     })
-}
-
-/// The permissions of a role by id (built-in name or `role_…`), or a validation error on `field`.
-pub async fn permissions_of(
-    tx: &mut Tx,
-    scope: &Scope,
-    field: &str,
-    role: &str,
-) -> ApiResult<PermissionSet> {
-    if let Some(set) = builtin_permissions(role) {
-        return Ok(set);
-    }
-    match db::get_role(tx, scope, role).await? {
-        Some(r) => Ok(decode_permissions(&r.permissions)),
-        None => Err(ApiError::validation(
-            field,
-            "is not a role of this organization",
-        )),
-    }
-}
-
-/// Nobody hands out more than they hold, and only owners make owners.
-pub fn check_grantable(caller: &Caller, role: &str, permissions: &PermissionSet) -> ApiResult<()> {
-    if role == "owner" && !caller.is_owner() {
-        return Err(ApiError::forbidden(
-            "Only an owner can grant the owner role.",
-        ));
-    }
-    if !permissions.is_subset(&caller.permissions) {
-        return Err(ApiError::forbidden(
-            "You cannot grant permissions you do not have.",
-        ));
-    }
-    Ok(())
 }
 
 fn parse_permissions(raw: &[String]) -> ApiResult<PermissionSet> {

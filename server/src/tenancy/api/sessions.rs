@@ -63,7 +63,7 @@ pub async fn create(
     Json(req): Json<LoginRequest>,
 ) -> ApiResult<Response> {
     let email = Email::parse("email", &req.email)?;
-    crate::identity::check_password_allowed(&state, email.as_str()).await?;
+    crate::identity::check_password_allowed(&state.db, email.as_str()).await?;
     let user = db::find_user_by_email(state.db.reader(), email.as_str()).await?;
     let phc = user
         .as_ref()

@@ -82,7 +82,7 @@ pub async fn create(
     Json(req): Json<SignupRequest>,
 ) -> ApiResult<Response> {
     let email = Email::parse("email", &req.email)?;
-    crate::identity::check_password_allowed(&state, email.as_str()).await?;
+    crate::identity::check_password_allowed(&state.db, email.as_str()).await?;
     check_password(&req.password, &email)?;
     let org_name = match &req.organization_name {
         Some(name) => check_name("organization_name", name)?,
