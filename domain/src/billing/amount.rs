@@ -7,7 +7,10 @@
 //! - `graduated`: each tier prices the units that fall in it; a tier's `flat_amount` is added
 //!   once at least one unit reaches that tier.
 //! - `volume`: the tier that the whole quantity falls in prices every unit, plus its
-//!   `flat_amount` (nothing for a quantity of 0).
+//!   `flat_amount`.
+//!
+//! Like Stripe ("Stripe always bills the first flat rate tier when quantity=0"), a quantity
+//! of 0 falls in the first tier of either tiered model and bills its `flat_amount`.
 //! - `package`: `package.amount` per started `package.size` units.
 
 use std::str::FromStr;
@@ -64,8 +67,9 @@ pub fn amount_for(terms: &PriceTerms, quantity: impl Into<Decimal>) -> Result<i6
         PriceModel::Graduated => {
             let mut total = Decimal::ZERO;
             let mut below = Decimal::ZERO;
-            for t in terms.tiers.as_deref().ok_or(AmountError::Incomplete)? {
-                if q <= below {
+            let tiers = terms.tiers.as_deref().ok_or(AmountError::Incomplete)?;
+            for (i, t) in tiers.iter().enumerate() {
+                if q <= below && i > 0 {
                     break;
                 }
                 let top = t.up_to.map_or(q, |up| Decimal::from(up).min(q));
@@ -81,7 +85,6 @@ pub fn amount_for(terms: &PriceTerms, quantity: impl Into<Decimal>) -> Result<i6
                 .iter()
                 .find(|t| t.up_to.is_none_or(|up| q <= Decimal::from(up)))
             {
-                Some(_) if q.is_zero() => Decimal::ZERO,
                 Some(t) => add(
                     mul(tier_unit(t)?, q)?,
                     Decimal::from(t.flat_amount.unwrap_or(0)),
@@ -221,6 +224,21 @@ mod tests {
             Err(AmountError::Overflow)
         );
     }
+    /// Stripe bills the first tier's flat fee at a quantity of 0, in both tiered models, and
+    /// only the first tier's.
+    #[test]
+    fn a_first_flat_tier_bills_at_quantity_zero() {
+        let tiers = vec![tier(Some(10), "5", Some(2500)), tier(None, "4", Some(1000))];
+        for model in [PriceModel::Graduated, PriceModel::Volume] {
+            let t = PriceTerms {
+                tiers: Some(tiers.clone()),
+                ..terms(model)
+            };
+            assert_eq!(amount_for(&t, 0), Ok(2500), "{model:?}");
+            assert_eq!(amount_for(&t, 1), Ok(2505), "{model:?}");
+        }
+    }
+
     /// Stripe's "Set up tiered pricing" example (Typographic fonts): 1–5 at 7 USD, 6–10 at
     /// 6.50 USD, 11+ at 6 USD, priced both ways, to the cent.
     #[test]

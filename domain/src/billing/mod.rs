@@ -303,7 +303,8 @@ pub struct Tier {
     /// Per unit in this tier, in minor units (decimal string).
     #[cfg_attr(feature = "openapi", schema(example = "0.5"))]
     pub unit_amount_decimal: Option<String>,
-    /// A fixed amount for reaching this tier, in minor units.
+    /// A fixed amount for reaching this tier, in minor units. The first tier's is billed
+    /// even for a quantity of 0, as Stripe does.
     pub flat_amount: Option<i64>,
 }
 

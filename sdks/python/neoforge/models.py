@@ -1756,7 +1756,10 @@ class InvoiceLine(_response.Model):
     quantity: int
     usage: Optional[str] = None
     """A usage line's measured usage in the period (exact decimal); `quantity` is the part
-    billed (less the price's included quantity), rounded up to a whole unit.
+    billed (less the price's included quantity), rounded up to a whole unit. A usage line
+    for a period before the invoice's own is an adjustment for usage that arrived after
+    that period was billed: `usage` is the period's usage now, and `quantity` and
+    `amount` are what it adds to the period's earlier lines.
     """
 
     @classmethod
@@ -2967,7 +2970,9 @@ class Tier(_response.Model):
     """One tier of a graduated or volume price. The last tier has no `up_to`."""
 
     flat_amount: Optional[int] = None
-    """A fixed amount for reaching this tier, in minor units."""
+    """A fixed amount for reaching this tier, in minor units. The first tier's is billed
+    even for a quantity of 0, as Stripe does.
+    """
     unit_amount_decimal: Optional[str] = None
     """Per unit in this tier, in minor units (decimal string)."""
     up_to: Optional[int] = None

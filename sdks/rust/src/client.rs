@@ -2792,7 +2792,10 @@ pub mod types {
         pub proration: bool,
         pub quantity: i64,
         /**A usage line's measured usage in the period (exact decimal); `quantity` is the part
-        billed (less the price's included quantity), rounded up to a whole unit.*/
+        billed (less the price's included quantity), rounded up to a whole unit. A usage line
+        for a period before the invoice's own is an adjustment for usage that arrived after
+        that period was billed: `usage` is the period's usage now, and `quantity` and
+        `amount` are what it adds to the period's earlier lines.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub usage: ::std::option::Option<::std::string::String>,
     }
@@ -4729,7 +4732,8 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     #[serde(deny_unknown_fields)]
     pub struct Tier {
-        ///A fixed amount for reaching this tier, in minor units.
+        /**A fixed amount for reaching this tier, in minor units. The first tier's is billed
+        even for a quantity of 0, as Stripe does.*/
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub flat_amount: ::std::option::Option<i64>,
         ///Per unit in this tier, in minor units (decimal string).

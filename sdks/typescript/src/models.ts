@@ -736,7 +736,10 @@ export interface InvoiceLine {
   quantity: number;
   /**
    * A usage line's measured usage in the period (exact decimal); `quantity` is the part
-   * billed (less the price's included quantity), rounded up to a whole unit.
+   * billed (less the price's included quantity), rounded up to a whole unit. A usage line
+   * for a period before the invoice's own is an adjustment for usage that arrived after
+   * that period was billed: `usage` is the period's usage now, and `quantity` and
+   * `amount` are what it adds to the period's earlier lines.
    */
   usage?: string | null;
 }
@@ -1278,7 +1281,10 @@ export interface TestClockPage {
 
 /** One tier of a graduated or volume price. The last tier has no `up_to`. */
 export interface Tier {
-  /** A fixed amount for reaching this tier, in minor units. */
+  /**
+   * A fixed amount for reaching this tier, in minor units. The first tier's is billed
+   * even for a quantity of 0, as Stripe does.
+   */
   flat_amount?: number | null;
   /** Per unit in this tier, in minor units (decimal string). */
   unit_amount_decimal?: string | null;

@@ -30,7 +30,9 @@ pub struct Line {
     pub period_start: i64,
     pub period_end: i64,
     /// A usage line's measured usage in the period, an exact decimal; `quantity` is what
-    /// was billed of it (less the included quantity), rounded up to a whole unit.
+    /// was billed of it (less the included quantity), rounded up to a whole unit. On a late
+    /// usage adjustment (`subscriptions::late_usage_lines`), the period's usage when it was
+    /// made, with the quantity and amount it adds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<String>,
 }

@@ -16,11 +16,17 @@
 //! `amount::amount_for`, plus the prorations of changes made during the previous period.
 //! Drafts are finalized and collected an hour later (`collection`), so prorations made in
 //! that hour still join them. The first invoice of a subscription without a trial is
-//! collected at once. Periods count from the billing cycle anchor (`schedule`). Only
+//! collected at once. Metered items bill in arrears, on the next period's invoice; usage that
+//! arrives after its period was billed joins a later renewal (`late_usage_lines`). Periods
+//! count from the billing cycle anchor (`schedule`). Only
 //! `trialing`, `active` and `past_due` subscriptions renew. Time is the customer's test
 //! clock when it has one (sandbox), else the server clock.
 
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
 use domain::billing::status::SubscriptionStatus;
+use domain::metering::MAX_AGE_MS;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -200,12 +206,13 @@ pub async fn renew_all(
     let mut invoices = Vec::new();
     for (mut sub, customer) in due {
         // Usage in a trial is free.
-        let usage = if sub.status == SubscriptionStatus::Trialing {
+        let mut usage = if sub.status == SubscriptionStatus::Trialing {
             Vec::new()
         } else {
             let period = (sub.current_period_start, sub.current_period_end);
             usage_lines(tx, scope, &sub, period).await?
         };
+        usage.extend(late_usage_lines(tx, scope, &sub).await?);
         invoices.extend(renewal(&mut sub, &customer, usage)?);
         db::update_subscription(tx, scope, &sub).await?;
         subs.push(sub);
@@ -268,39 +275,110 @@ pub async fn usage_lines(
     tx: &mut sqlx::AnyConnection,
     scope: &Scope,
     sub: &SubscriptionRow,
-    (start, end): (i64, i64),
+    period: (i64, i64),
 ) -> ApiResult<Vec<Line>> {
     let mut lines = Vec::new();
     for item in items_of(sub)? {
-        let Some(m) = &item.terms.metered else {
+        if let Some(m) = &item.terms.metered {
+            let used = used(tx, scope, sub, &m.meter, period).await?;
+            lines.push(usage_line(&item, used, period)?);
+        }
+    }
+    Ok(lines)
+}
+
+/// Usage that arrived after its period was billed, as adjustment lines: for every earlier
+/// period of a metered item that an invoice of the subscription billed and that can still
+/// receive events (it ended less than `MAX_AGE_MS`, how late an event may be, before the
+/// period that now ends began), what its usage bills now less what its lines billed. So an
+/// accepted event is billed, at the latest by the renewal after it arrives; a line keeps
+/// the earlier period it is for.
+pub async fn late_usage_lines(
+    tx: &mut sqlx::AnyConnection,
+    scope: &Scope,
+    sub: &SubscriptionRow,
+) -> ApiResult<Vec<Line>> {
+    let metered: Vec<Item> = items_of(sub)?
+        .into_iter()
+        .filter(|i| i.terms.metered.is_some())
+        .collect();
+    if metered.is_empty() {
+        return Ok(Vec::new());
+    }
+    let since = sub.current_period_start - MAX_AGE_MS;
+    // Per (price, period): the usage its last line measured, and what its lines billed.
+    let mut billed: BTreeMap<(String, i64, i64), (String, i64, i64)> = BTreeMap::new();
+    for invoice in db::recent_subscription_invoices(tx, scope, &sub.id, since).await? {
+        for line in stored::<Vec<Line>>("lines", &invoice.lines)? {
+            let Some(usage) = line.usage.filter(|_| !line.proration) else {
+                continue;
+            };
+            if line.period_end <= since || line.period_end > sub.current_period_start {
+                continue;
+            }
+            let key = (line.price, line.period_start, line.period_end);
+            let entry = billed.entry(key).or_insert((String::new(), 0, 0));
+            *entry = (usage, entry.1 + line.quantity, entry.2 + line.amount);
+        }
+    }
+    let mut lines = Vec::new();
+    for ((price, start, end), (measured, quantity, amount)) in billed {
+        let Some((item, m)) = metered
+            .iter()
+            .find(|i| i.price == price)
+            .and_then(|i| Some((i, i.terms.metered.as_ref()?)))
+        else {
             continue;
         };
-        let row = meter_db::get_meter(tx, scope, &m.meter)
-            .await?
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("meter {} is gone", m.meter)))?;
-        let used = usage::total(
-            tx,
-            scope,
-            &Meter::from_row(row)?,
-            &sub.customer_id,
-            (start, end),
-        )
-        .await?;
-        let billed = (used - Decimal::from(m.included_quantity)).max(Decimal::ZERO);
-        let quantity = i64::try_from(billed.ceil())
-            .map_err(|_| ApiError::validation("usage", "the usage does not fit in 64 bits"))?;
+        let used = used(tx, scope, sub, &m.meter, (start, end)).await?;
+        if Decimal::from_str(&measured).is_ok_and(|m| m == used) {
+            continue;
+        }
+        let now = usage_line(item, used, (start, end))?;
         lines.push(Line {
-            price: item.price.clone(),
-            quantity,
-            amount: amount_for(&item.terms, billed)
-                .map_err(|e| ApiError::validation("usage", e.to_string()))?,
-            proration: false,
-            period_start: start,
-            period_end: end,
-            usage: Some(used.normalize().to_string()),
+            quantity: now.quantity - quantity,
+            amount: now.amount - amount,
+            ..now
         });
     }
     Ok(lines)
+}
+
+/// A meter's total for the subscription's customer over `[start, end)`.
+async fn used(
+    tx: &mut sqlx::AnyConnection,
+    scope: &Scope,
+    sub: &SubscriptionRow,
+    meter: &str,
+    period: (i64, i64),
+) -> ApiResult<Decimal> {
+    let row = meter_db::get_meter(tx, scope, meter)
+        .await?
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("meter {meter} is gone")))?;
+    usage::total(tx, scope, &Meter::from_row(row)?, &sub.customer_id, period).await
+}
+
+/// The line a metered item's usage `used` over `[start, end)` bills: less the included
+/// quantity, priced by the item's terms.
+fn usage_line(item: &Item, used: Decimal, (start, end): (i64, i64)) -> ApiResult<Line> {
+    let included = item
+        .terms
+        .metered
+        .as_ref()
+        .map_or(0, |m| m.included_quantity);
+    let billed = (used - Decimal::from(included)).max(Decimal::ZERO);
+    let quantity = i64::try_from(billed.ceil())
+        .map_err(|_| ApiError::validation("usage", "the usage does not fit in 64 bits"))?;
+    Ok(Line {
+        price: item.price.clone(),
+        quantity,
+        amount: amount_for(&item.terms, billed)
+            .map_err(|e| ApiError::validation("usage", e.to_string()))?,
+        proration: false,
+        period_start: start,
+        period_end: end,
+        usage: Some(used.normalize().to_string()),
+    })
 }
 
 /// The proration lines for replacing `old` items by `new` at `at` in the period

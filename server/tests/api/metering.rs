@@ -633,8 +633,130 @@ async fn a_period_edge_counts_late_events(b: Backend) {
     app.stop().await;
 }
 
+/// Every accepted event is billed: events sent on time, after their period's draft was made,
+/// after it was finalized, and two weeks late all end up on invoices, the late ones as
+/// adjustment lines for their period on the next renewal, and none twice.
+async fn late_usage_is_billed(b: Backend) {
+    let app = spawn_app(b).await;
+    let ada = app.signup("ada@example.com").await;
+    let s = &ada.session;
+    let (clock, cus) = clock_and_customer(&app, s, "2027-03-01T00:00:00Z", "acme").await;
+    let meter = app
+        .post(
+            "/v1/meters",
+            s,
+            json!({"name": "Calls", "event_type": "call", "aggregation": "count"}),
+        )
+        .await;
+    let meter = id(meter.expect(201));
+    let product = app.post("/v1/products", s, json!({"name": "API"})).await;
+    let price = app
+        .post("/v1/prices", s, json!({"product": id(product.expect(201)), "currency": "usd",
+            "model": "per_unit", "unit_amount": 1, "recurring": {"interval": "month"}, "meter": meter}))
+        .await;
+    let price = id(price.expect(201));
+    let sub = app
+        .post(
+            "/v1/subscriptions",
+            s,
+            json!({"customer": cus, "items": [{"price": price}]}),
+        )
+        .await;
+    let sub = id(sub.expect(201));
+    let advance = |to: &'static str| {
+        let (app, clock) = (&app, &clock);
+        async move {
+            let path = format!("/v1/test_clocks/{clock}/advance");
+            app.post(&path, s, json!({"frozen_time": to}))
+                .await
+                .expect(200);
+        }
+    };
+    let mut sent = 0;
+    let mut send = async |n: usize, at: &str| {
+        let events: Vec<Value> = (0..n)
+            .map(|i| {
+                sent += 1;
+                json!({"id": format!("e{sent}-{i}"), "type": "call", "customer": cus, "timestamp": at})
+            })
+            .collect();
+        let r = app
+            .post("/v1/events/batch", s, json!({"events": events}))
+            .await;
+        assert_eq!(r.expect(200)["accepted"], n, "all accepted");
+    };
+    let invoices = async || -> Vec<Value> {
+        let list = app
+            .get(&format!("/v1/invoices?subscription={sub}&limit=100"), s)
+            .await;
+        list.expect(200)["data"].as_array().expect("data").clone()
+    };
+    // (invoices, quantity billed for the period starting `start` over all of them)
+    let billed = async |start: &str| -> (usize, i64) {
+        let all = invoices().await;
+        let lines = all
+            .iter()
+            .flat_map(|i| i["lines"].as_array().expect("lines").clone());
+        let quantity = lines
+            .filter(|l| l["price"] == price.as_str() && l["period_start"] == start)
+            .map(|l| l["quantity"].as_i64().expect("quantity"))
+            .sum();
+        (all.len(), quantity)
+    };
+
+    advance("2027-03-15T00:00:00Z").await;
+    send(3, "2027-03-10T00:00:00Z").await;
+    // March ends: its usage joins April's draft, finalized an hour later.
+    advance("2027-04-01T00:30:00Z").await;
+    let draft = invoices().await[0].clone();
+    assert_eq!(draft["status"], "draft");
+    assert_eq!(billed("2027-03-01T00:00:00Z").await, (2, 3));
+    send(2, "2027-03-20T00:00:00Z").await; // after the draft
+    advance("2027-04-01T02:00:00Z").await;
+    assert_ne!(invoices().await[0]["status"], "draft");
+    send(4, "2027-03-25T00:00:00Z").await; // after finalization
+    advance("2027-04-15T00:00:00Z").await;
+    send(5, "2027-03-31T12:00:00Z").await; // two weeks late
+    send(6, "2027-04-14T00:00:00Z").await; // April's, on time
+    assert_eq!(billed("2027-03-01T00:00:00Z").await, (2, 3), "not yet");
+
+    advance("2027-05-01T02:00:00Z").await;
+    let may = invoices().await[0].clone();
+    let adjustment = may["lines"]
+        .as_array()
+        .expect("lines")
+        .iter()
+        .find(|l| l["period_start"] == "2027-03-01T00:00:00Z")
+        .expect("an adjustment for March")
+        .clone();
+    assert_eq!(
+        (
+            adjustment["usage"].as_str(),
+            adjustment["quantity"].as_i64(),
+            adjustment["amount"].as_i64(),
+            adjustment["period_end"].as_str()
+        ),
+        (Some("14"), Some(11), Some(11), Some("2027-04-01T00:00:00Z"))
+    );
+    assert_eq!(
+        billed("2027-03-01T00:00:00Z").await,
+        (3, 14),
+        "March: 3 + 2 + 4 + 5"
+    );
+    assert_eq!(billed("2027-04-01T00:00:00Z").await, (3, 6));
+    assert_eq!(may["total"], 17, "April's 6 and March's 11, at a cent each");
+
+    // Nothing arrived since: the next renewal bills no period twice.
+    advance("2027-06-01T02:00:00Z").await;
+    assert_eq!(billed("2027-03-01T00:00:00Z").await, (4, 14));
+    assert_eq!(billed("2027-04-01T00:00:00Z").await, (4, 6));
+    assert_eq!(invoices().await[0]["total"], 0, "May had no usage");
+    app.stop().await;
+}
+
 crate::on_both_backends!(
     events_aggregate_exactly,
+    late_usage_is_billed,
     a_period_edge_counts_late_events,
     rollups_merge_across_commits,
     quotas_alert_and_usage_is_invoiced,

@@ -202,6 +202,28 @@ pub async fn list_invoices(
     .await
 }
 
+/// The subscription's invoices created at or after `since` and not void, oldest first.
+pub async fn recent_subscription_invoices(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    subscription: &str,
+    since: i64,
+) -> sqlx::Result<Vec<InvoiceRow>> {
+    scoped::query_as(
+        concat!(
+            "SELECT ",
+            invoice_columns!(),
+            " FROM invoices WHERE tenant_id = $1 AND env = $2 AND subscription_id = $3
+         AND created_at >= $4 AND status <> 'void' ORDER BY created_at, id"
+        ),
+        scope,
+    )
+    .bind(subscription)
+    .bind(since)
+    .fetch_all(c)
+    .await
+}
+
 /// Takes the next `count` values of a per-tenant, per-environment counter (1, 2, 3…)
 /// atomically; returns the last of them.
 pub async fn next_counter(

@@ -42,7 +42,10 @@ pub struct InvoiceLine {
     #[schema(value_type = String, format = DateTime)]
     pub period_end: i64,
     /// A usage line's measured usage in the period (exact decimal); `quantity` is the part
-    /// billed (less the price's included quantity), rounded up to a whole unit.
+    /// billed (less the price's included quantity), rounded up to a whole unit. A usage line
+    /// for a period before the invoice's own is an adjustment for usage that arrived after
+    /// that period was billed: `usage` is the period's usage now, and `quantity` and
+    /// `amount` are what it adds to the period's earlier lines.
     #[schema(example = "12500.5")]
     pub usage: Option<String>,
 }
