@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 pub enum SubscriptionStatus {
     /// The first invoice is not paid yet.
     Incomplete,
+    /// The first invoice's payment failed and it was not paid within `INCOMPLETE_EXPIRY_MS`
+    /// of the subscription's start (as Stripe's 23 hours): the invoice is voided, and the
+    /// subscription ends without having started.
+    IncompleteExpired,
     Trialing,
     Active,
     /// A renewal's payment failed and is being retried; renewals go on.
@@ -21,6 +25,9 @@ pub enum SubscriptionStatus {
     Paused,
 }
 
+/// How long an `incomplete` subscription whose first payment failed waits to be paid.
+pub const INCOMPLETE_EXPIRY_MS: i64 = 23 * 3600 * 1000;
+
 impl SubscriptionStatus {
     /// A subscription that renews. (The SQL of `store::billing::due_on_real_time`,
     /// `next_due_on_clock` and the entitlement query lists the same statuses.)
@@ -28,6 +35,14 @@ impl SubscriptionStatus {
         matches!(
             self,
             SubscriptionStatus::Trialing | SubscriptionStatus::Active | SubscriptionStatus::PastDue
+        )
+    }
+
+    /// A subscription that has ended, to which no change applies any more.
+    pub fn ended(self) -> bool {
+        matches!(
+            self,
+            SubscriptionStatus::Canceled | SubscriptionStatus::IncompleteExpired
         )
     }
 }
@@ -70,8 +85,14 @@ mod tests {
     #[test]
     fn statuses_show_their_stored_names() {
         assert_eq!(SubscriptionStatus::PastDue.to_string(), "past_due");
+        assert_eq!(
+            SubscriptionStatus::IncompleteExpired.to_string(),
+            "incomplete_expired"
+        );
         assert_eq!(InvoiceStatus::Uncollectible.to_string(), "uncollectible");
         assert!(SubscriptionStatus::Trialing.bills());
         assert!(!SubscriptionStatus::Unpaid.bills());
+        assert!(SubscriptionStatus::IncompleteExpired.ended());
+        assert!(!SubscriptionStatus::Incomplete.ended());
     }
 }

@@ -2837,7 +2837,7 @@ class SubscriptionPage(_response.Model):
         )
 
 
-SubscriptionStatus = Literal["incomplete", "trialing", "active", "past_due", "unpaid", "canceled", "paused"]
+SubscriptionStatus = Literal["incomplete", "incomplete_expired", "trialing", "active", "past_due", "unpaid", "canceled", "paused"]
 
 
 @dataclass(frozen=True)

@@ -4477,6 +4477,8 @@ pub mod types {
     pub enum SubscriptionStatus {
         #[serde(rename = "incomplete")]
         Incomplete,
+        #[serde(rename = "incomplete_expired")]
+        IncompleteExpired,
         #[serde(rename = "trialing")]
         Trialing,
         #[serde(rename = "active")]
@@ -4494,6 +4496,7 @@ pub mod types {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
             match *self {
                 Self::Incomplete => f.write_str("incomplete"),
+                Self::IncompleteExpired => f.write_str("incomplete_expired"),
                 Self::Trialing => f.write_str("trialing"),
                 Self::Active => f.write_str("active"),
                 Self::PastDue => f.write_str("past_due"),
@@ -4508,6 +4511,7 @@ pub mod types {
         fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
             match value {
                 "incomplete" => Ok(Self::Incomplete),
+                "incomplete_expired" => Ok(Self::IncompleteExpired),
                 "trialing" => Ok(Self::Trialing),
                 "active" => Ok(Self::Active),
                 "past_due" => Ok(Self::PastDue),

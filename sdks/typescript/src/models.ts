@@ -1222,7 +1222,7 @@ export interface SubscriptionPage {
   next_cursor?: string | null;
 }
 
-export type SubscriptionStatus = "incomplete" | "trialing" | "active" | "past_due" | "unpaid" | "canceled" | "paused";
+export type SubscriptionStatus = "incomplete" | "incomplete_expired" | "trialing" | "active" | "past_due" | "unpaid" | "canceled" | "paused";
 
 /** A subscription's metered usage so far this period, as its next invoice would bill it. */
 export interface SubscriptionUsage {

@@ -13,12 +13,13 @@
 //! finalized (default 3, 7 and 14 days: four tries over two weeks) and its subscription is
 //! `past_due`; when the last try fails the subscription is canceled or marked `unpaid`
 //! (`final_action`). A subscription's first invoice is not retried: the subscription stays
-//! `incomplete` until that invoice is paid.
+//! `incomplete` until that invoice is paid, for `INCOMPLETE_EXPIRY_MS` (23 hours) from its
+//! start; then the invoice is voided and the subscription is `incomplete_expired`.
 
 use super::invoicing;
 use super::payments::charge;
 use super::stripe::StripeProvider;
-use domain::billing::status::{InvoiceStatus, SubscriptionStatus};
+use domain::billing::status::{INCOMPLETE_EXPIRY_MS, InvoiceStatus, SubscriptionStatus};
 
 use super::{Notices, notify};
 use crate::app::AppState;
@@ -108,6 +109,10 @@ pub async fn prepare(
                 invoice.status
             ),
         ));
+    }
+    if !manual && expired(&invoice, at) {
+        expire(tx, scope, notices, invoice).await?;
+        return Ok(Prepared::Settled);
     }
     let mut customer = db::get_customer(tx, scope, &invoice.customer_id)
         .await?
@@ -302,6 +307,41 @@ pub async fn payment_failed(
     notices.write(tx, &state.clock, scope, actor).await
 }
 
+/// A subscription's first invoice whose payment failed, unpaid `INCOMPLETE_EXPIRY_MS` after
+/// it was made (with the subscription). Only a failed one: a first attempt that crashed is
+/// retried when its lease ends, as any other.
+fn expired(invoice: &InvoiceRow, at: i64) -> bool {
+    invoice.billing_reason == "subscription_create"
+        && invoice.status == InvoiceStatus::Open
+        && invoice.payment_error.is_some()
+        && at >= invoice.created_at + INCOMPLETE_EXPIRY_MS
+}
+
+/// Voids an `expired` first invoice and ends its `incomplete` subscription.
+async fn expire(
+    tx: &mut sqlx::AnyConnection,
+    scope: &Scope,
+    notices: &mut Notices,
+    mut invoice: InvoiceRow,
+) -> ApiResult<()> {
+    invoice.status = InvoiceStatus::Void.into();
+    invoice.due_at = None;
+    db::update_invoice(tx, scope, &invoice).await?;
+    notices.add("invoice.voided", &invoice)?;
+    let Some(sub_id) = &invoice.subscription_id else {
+        return Ok(());
+    };
+    let mut sub = db::claim_subscription(tx, scope, sub_id, Claim::Wait)
+        .await?
+        .ok_or(ApiError::NotFound("subscription"))?;
+    if sub.status == SubscriptionStatus::Incomplete {
+        sub.status = SubscriptionStatus::IncompleteExpired.into();
+        db::update_subscription(tx, scope, &sub).await?;
+        notices.add("subscription.updated", &sub)?;
+    }
+    Ok(())
+}
+
 /// `payment_failed`, its events joining `notices`.
 async fn failed(
     tx: &mut sqlx::AnyConnection,
@@ -321,7 +361,7 @@ async fn failed(
     let first_invoice = invoice.billing_reason == "subscription_create";
     invoice.payment_error = Some(code.to_owned());
     invoice.due_at = if first_invoice {
-        None
+        Some(invoice.created_at + INCOMPLETE_EXPIRY_MS)
     } else {
         let finalized = invoice.finalized_at.unwrap_or(at);
         dunning.next_retry(finalized, invoice.attempt_count, at)

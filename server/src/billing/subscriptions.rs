@@ -10,6 +10,7 @@
 //!                                 └──last retry fails──▶ unpaid  │ cancel now, or at
 //!                                   (final_action)               │ period end (any state)
 //! active, past_due, trialing ──pause──▶ paused ──resume──▶ active (a new period from now)
+//! incomplete ──first payment failed, 23 hours unpaid──▶ incomplete_expired (invoice voided)
 //! ```
 //!
 //! A period is billed when it starts: a draft invoice with one line per item priced by

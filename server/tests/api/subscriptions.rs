@@ -1,5 +1,6 @@
 //! Subscriptions: the test clock drives the lifecycle, prices are validated, declined
-//! payments make a subscription past due, the scheduler renews exactly once.
+//! payments make a subscription past due (or, on the first invoice, expire it), the
+//! scheduler renews exactly once.
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -552,8 +553,86 @@ async fn renewals_in_one_batch_are_numbered_in_sequence(b: Backend) {
     app.stop().await;
 }
 
+/// A declined first invoice leaves the subscription `incomplete` for 23 hours, as Stripe
+/// does; then the invoice is voided and the subscription is `incomplete_expired`, which
+/// takes no more changes.
+async fn an_unpaid_first_invoice_expires_its_subscription(b: Backend) {
+    let app = spawn_app(b).await;
+    let ada = app.signup("ada@example.com").await;
+    let s = &ada.session;
+    let product = app.post("/v1/products", s, json!({"name": "Team"})).await;
+    let pid = product.expect(201)["id"].as_str().expect("id").to_owned();
+    let monthly = price(
+        &app,
+        s,
+        &pid,
+        json!({"model": "flat", "unit_amount": 2500, "recurring": {"interval": "month"}}),
+    )
+    .await;
+    let clock = app
+        .post(
+            "/v1/test_clocks",
+            s,
+            json!({"name": "expiry", "frozen_time": "2027-03-01T00:00:00Z"}),
+        )
+        .await;
+    let clock_id = clock.expect(201)["id"].as_str().expect("id").to_owned();
+    let customer = app
+        .post("/v1/customers", s, json!({"test_clock": clock_id, "default_payment_method": "pm_card_chargeDeclinedInsufficientFunds"}))
+        .await;
+    let cid = customer.expect(201)["id"].as_str().expect("id").to_owned();
+    let sub = app
+        .post(
+            "/v1/subscriptions",
+            s,
+            json!({"customer": cid, "items": [{"price": monthly}]}),
+        )
+        .await;
+    let sub_id = sub.expect(201)["id"].as_str().expect("id").to_owned();
+    let state = async |to: &str| {
+        app.post(
+            &format!("/v1/test_clocks/{clock_id}/advance"),
+            s,
+            json!({"frozen_time": to}),
+        )
+        .await
+        .expect(200);
+        let sub = app.get(&format!("/v1/subscriptions/{sub_id}"), s).await;
+        let sub = sub.expect(200)["status"].clone();
+        let invoices = app
+            .get(&format!("/v1/invoices?subscription={sub_id}"), s)
+            .await;
+        let invoices = invoices.expect(200)["data"]
+            .as_array()
+            .expect("data")
+            .clone();
+        let statuses: Vec<Value> = invoices.iter().map(|i| i["status"].clone()).collect();
+        (sub, statuses)
+    };
+    assert_eq!(
+        state("2027-03-01T22:59:00Z").await,
+        (json!("incomplete"), vec![json!("open")])
+    );
+    assert_eq!(
+        state("2027-03-01T23:00:00Z").await,
+        (json!("incomplete_expired"), vec![json!("void")])
+    );
+    app.post(&format!("/v1/subscriptions/{sub_id}/cancel"), s, json!({}))
+        .await
+        .expect_problem(409, "subscription_canceled");
+    // No renewal follows: the subscription never started.
+    assert_eq!(
+        state("2027-04-02T00:00:00Z").await,
+        (json!("incomplete_expired"), vec![json!("void")])
+    );
+    let events = app.get("/v1/webhook_events?type=invoice.voided", s).await;
+    assert_eq!(list_len(events.expect(200)), 1);
+    app.stop().await;
+}
+
 crate::on_both_backends!(
     renewals_in_one_batch_are_numbered_in_sequence,
+    an_unpaid_first_invoice_expires_its_subscription,
     the_scheduler_renews_on_real_time_exactly_once,
     test_clock_drives_the_subscription_lifecycle,
     subscriptions_validate_their_prices,

@@ -704,7 +704,7 @@ impl Change {
         let sub = db::claim_subscription(&mut tx, &caller.scope, id.as_str(), Claim::Wait)
             .await?
             .ok_or(ApiError::NotFound("subscription"))?;
-        if sub.status == SubscriptionStatus::Canceled {
+        if sub.status.ended() {
             return Err(ApiError::conflict(
                 "subscription_canceled",
                 "The subscription has ended.",
