@@ -327,17 +327,13 @@ async fn subscriptions_validate_their_prices(b: Backend) {
     app.stop().await;
 }
 
-/// A declined first invoice leaves the invoice open with the decline code and the
-/// subscription incomplete; paying it with a working card activates the subscription, and
-/// renewals go on.
-async fn declined_payments_make_a_subscription_past_due(b: Backend) {
-    let app = spawn_app(b).await;
-    let ada = app.signup("ada@example.com").await;
-    let s = &ada.session;
+/// A monthly 25.00 subscription, started on 2027-03-01 on a test clock, of a customer whose
+/// card declines: `(clock, customer, subscription)` ids.
+async fn declined_subscription(app: &TestApp, s: &str) -> (String, String, String) {
     let product = app.post("/v1/products", s, json!({"name": "Team"})).await;
     let pid = product.expect(201)["id"].as_str().expect("id").to_owned();
     let monthly = price(
-        &app,
+        app,
         s,
         &pid,
         json!({"model": "flat", "unit_amount": 2500, "recurring": {"interval": "month"}}),
@@ -364,6 +360,17 @@ async fn declined_payments_make_a_subscription_past_due(b: Backend) {
         .await;
     let sub_id = sub.expect(201)["id"].as_str().expect("id").to_owned();
     assert_eq!(sub.body["status"], "incomplete");
+    (clock_id, cid, sub_id)
+}
+
+/// A declined first invoice leaves the invoice open with the decline code and the
+/// subscription incomplete; paying it with a working card activates the subscription, and
+/// renewals go on.
+async fn declined_payments_make_a_subscription_past_due(b: Backend) {
+    let app = spawn_app(b).await;
+    let ada = app.signup("ada@example.com").await;
+    let s = &ada.session;
+    let (clock_id, cid, sub_id) = declined_subscription(&app, s).await;
     let invoice = app
         .get(&format!("/v1/invoices?subscription={sub_id}"), s)
         .await;
@@ -560,35 +567,7 @@ async fn an_unpaid_first_invoice_expires_its_subscription(b: Backend) {
     let app = spawn_app(b).await;
     let ada = app.signup("ada@example.com").await;
     let s = &ada.session;
-    let product = app.post("/v1/products", s, json!({"name": "Team"})).await;
-    let pid = product.expect(201)["id"].as_str().expect("id").to_owned();
-    let monthly = price(
-        &app,
-        s,
-        &pid,
-        json!({"model": "flat", "unit_amount": 2500, "recurring": {"interval": "month"}}),
-    )
-    .await;
-    let clock = app
-        .post(
-            "/v1/test_clocks",
-            s,
-            json!({"name": "expiry", "frozen_time": "2027-03-01T00:00:00Z"}),
-        )
-        .await;
-    let clock_id = clock.expect(201)["id"].as_str().expect("id").to_owned();
-    let customer = app
-        .post("/v1/customers", s, json!({"test_clock": clock_id, "default_payment_method": "pm_card_chargeDeclinedInsufficientFunds"}))
-        .await;
-    let cid = customer.expect(201)["id"].as_str().expect("id").to_owned();
-    let sub = app
-        .post(
-            "/v1/subscriptions",
-            s,
-            json!({"customer": cid, "items": [{"price": monthly}]}),
-        )
-        .await;
-    let sub_id = sub.expect(201)["id"].as_str().expect("id").to_owned();
+    let (clock_id, _, sub_id) = declined_subscription(&app, s).await;
     let state = async |to: &str| {
         app.post(
             &format!("/v1/test_clocks/{clock_id}/advance"),
