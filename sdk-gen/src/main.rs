@@ -70,49 +70,35 @@ enum FailOn {
     Warning,
 }
 
+/// Exit status 2 for any error (a document that cannot be read or written); 1 is kept for
+/// what a command found (stale files, changes past `--fail-on`).
 fn main() -> ExitCode {
     let Cli { command } = Cli::parse();
-    match command {
-        Command::Generate { spec, out, check } => match generate(&spec, &out, check) {
-            Ok(true) => ExitCode::SUCCESS,
-            Ok(false) => ExitCode::from(1),
-            Err(error) => {
-                eprintln!("sdk-gen: error: {error:#}");
-                ExitCode::from(2)
-            }
-        },
-        Command::Portal { root } => done(write_portal(&root)),
-        Command::Release { version, openapi } => done(freeze(&openapi, &version)),
+    let result = match command {
+        Command::Generate { spec, out, check } => {
+            generate(&spec, &out, check).map(|current| ExitCode::from(u8::from(!current)))
+        }
+        Command::Portal { root } => write_portal(&root).map(|()| ExitCode::SUCCESS),
+        Command::Release { version, openapi } => {
+            freeze(&openapi, &version).map(|()| ExitCode::SUCCESS)
+        }
         Command::Diff {
             base,
             head,
             format,
             fail_on,
-        } => match diff(&base, &head, format) {
-            Ok(worst) => {
-                let threshold = match fail_on {
-                    FailOn::Breaking => Severity::Breaking,
-                    FailOn::Warning => Severity::Warning,
-                };
-                ExitCode::from(u8::from(worst.is_some_and(|worst| worst >= threshold)))
-            }
-            Err(error) => {
-                eprintln!("sdk-gen: error: {error:#}");
-                ExitCode::from(2)
-            }
-        },
-    }
-}
-
-/// Success, or exit status 2 with the error.
-fn done(result: Result<()>) -> ExitCode {
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("sdk-gen: error: {error:#}");
-            ExitCode::from(2)
-        }
-    }
+        } => diff(&base, &head, format).map(|worst| {
+            let threshold = match fail_on {
+                FailOn::Breaking => Severity::Breaking,
+                FailOn::Warning => Severity::Warning,
+            };
+            ExitCode::from(u8::from(worst.is_some_and(|worst| worst >= threshold)))
+        }),
+    };
+    result.unwrap_or_else(|error| {
+        eprintln!("sdk-gen: error: {error:#}");
+        ExitCode::from(2)
+    })
 }
 
 fn write_portal(root: &Path) -> Result<()> {
@@ -132,14 +118,12 @@ fn write_portal(root: &Path) -> Result<()> {
 
 fn freeze(openapi: &Path, version: &str) -> Result<()> {
     let frozen = release::freeze(openapi, version)?;
-    std::fs::write(
-        openapi.join(release::CHANGELOG),
-        release::changelog(openapi)?,
-    )?;
+    let changelog = openapi.join(release::CHANGELOG);
+    std::fs::write(&changelog, release::changelog(openapi)?)?;
     eprintln!(
         "sdk-gen release: froze {} and updated {}",
         frozen.display(),
-        openapi.join(release::CHANGELOG).display()
+        changelog.display()
     );
     Ok(())
 }

@@ -110,7 +110,7 @@ pub async fn list(
     after: Option<&str>,
     limit: i64,
 ) -> sqlx::Result<Vec<AuditRow>> {
-    sqlx::query_as(
+    store::scoped::query_as(
         "SELECT id, actor_type, actor_id, action, target_type, target_id, request_id, ip, created_at
          FROM audit_events WHERE tenant_id = $1 AND env = $2
          AND ($3 IS NULL OR id < $3)
@@ -120,9 +120,8 @@ pub async fn list(
          AND ($7 IS NULL OR created_at >= $7)
          AND ($8 IS NULL OR created_at < $8)
          ORDER BY id DESC LIMIT $9",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .bind(after)
     .bind(filter.action)
     .bind(filter.actor_id)

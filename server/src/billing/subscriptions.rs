@@ -36,7 +36,7 @@ use super::discounts::{AppliedTaxRate, CouponDuration, Discount};
 use super::invoicing::{self, Draft, Line};
 use super::proration::remaining;
 use super::schedule::period_end;
-use super::{Interval, Notices, PriceTerms, notify};
+use super::{Interval, Metered, Notices, PriceTerms, notify};
 use crate::app::AppState;
 use crate::audit::ActorRef;
 use crate::http::error::{ApiError, ApiResult};
@@ -278,14 +278,20 @@ pub async fn usage_lines(
     sub: &SubscriptionRow,
     period: (i64, i64),
 ) -> ApiResult<Vec<Line>> {
+    let items = items_of(sub)?;
     let mut lines = Vec::new();
-    for item in items_of(sub)? {
-        if let Some(m) = &item.terms.metered {
-            let used = used(tx, scope, sub, &m.meter, period).await?;
-            lines.push(usage_line(&item, used, period)?);
-        }
+    for (item, metered) in metered(&items) {
+        let used = used(tx, scope, sub, &metered.meter, period).await?;
+        lines.push(usage_line(item, metered, used, period)?);
     }
     Ok(lines)
+}
+
+/// The metered items, with their metering terms.
+fn metered(items: &[Item]) -> impl Iterator<Item = (&Item, &Metered)> {
+    items
+        .iter()
+        .filter_map(|i| Some((i, i.terms.metered.as_ref()?)))
 }
 
 /// Usage that arrived after its period was billed, as adjustment lines: for every earlier
@@ -299,11 +305,8 @@ pub async fn late_usage_lines(
     scope: &Scope,
     sub: &SubscriptionRow,
 ) -> ApiResult<Vec<Line>> {
-    let metered: Vec<Item> = items_of(sub)?
-        .into_iter()
-        .filter(|i| i.terms.metered.is_some())
-        .collect();
-    if metered.is_empty() {
+    let items = items_of(sub)?;
+    if metered(&items).next().is_none() {
         return Ok(Vec::new());
     }
     let since = sub.current_period_start - MAX_AGE_MS;
@@ -324,18 +327,14 @@ pub async fn late_usage_lines(
     }
     let mut lines = Vec::new();
     for ((price, start, end), (measured, quantity, amount)) in billed {
-        let Some((item, m)) = metered
-            .iter()
-            .find(|i| i.price == price)
-            .and_then(|i| Some((i, i.terms.metered.as_ref()?)))
-        else {
+        let Some((item, metering)) = metered(&items).find(|(i, _)| i.price == price) else {
             continue;
         };
-        let used = used(tx, scope, sub, &m.meter, (start, end)).await?;
+        let used = used(tx, scope, sub, &metering.meter, (start, end)).await?;
         if Decimal::from_str(&measured).is_ok_and(|m| m == used) {
             continue;
         }
-        let now = usage_line(item, used, (start, end))?;
+        let now = usage_line(item, metering, used, (start, end))?;
         lines.push(Line {
             quantity: now.quantity - quantity,
             amount: now.amount - amount,
@@ -361,13 +360,13 @@ async fn used(
 
 /// The line a metered item's usage `used` over `[start, end)` bills: less the included
 /// quantity, priced by the item's terms.
-fn usage_line(item: &Item, used: Decimal, (start, end): (i64, i64)) -> ApiResult<Line> {
-    let included = item
-        .terms
-        .metered
-        .as_ref()
-        .map_or(0, |m| m.included_quantity);
-    let billed = (used - Decimal::from(included)).max(Decimal::ZERO);
+fn usage_line(
+    item: &Item,
+    metered: &Metered,
+    used: Decimal,
+    (start, end): (i64, i64),
+) -> ApiResult<Line> {
+    let billed = (used - Decimal::from(metered.included_quantity)).max(Decimal::ZERO);
     let quantity = i64::try_from(billed.ceil())
         .map_err(|_| ApiError::validation("usage", "the usage does not fit in 64 bits"))?;
     Ok(Line {

@@ -270,11 +270,10 @@ async fn any_feature_meters(
     touched: &Touched,
 ) -> ApiResult<bool> {
     let meters: HashSet<&str> = touched.values().flatten().map(String::as_str).collect();
-    let rows = sqlx::query(
+    let rows = store::scoped::query(
         "SELECT features FROM products WHERE tenant_id = $1 AND env = $2 AND features LIKE '%\"meter\"%'",
+        scope,
     )
-    .bind(scope.org_id.as_str())
-    .bind(scope.env.as_str())
     .fetch_all(&mut *c)
     .await?;
     for r in rows {
