@@ -12,11 +12,11 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use clap::Parser;
 use domain::billing::status::SubscriptionStatus;
+use domain::billing::subscriptions::Item;
 use domain::ids::{CustomerId, OrgId, SubscriptionId};
 use neoforge_server::app;
 use neoforge_server::billing::schedule::period_end;
-use neoforge_server::billing::subscriptions::Item;
-use neoforge_server::billing::{Interval, PriceTerms, scheduler};
+use neoforge_server::billing::{Interval, scheduler};
 use neoforge_server::config::{Cli, Command};
 use neoforge_server::tenancy::{Env, Scope};
 use serde_json::{Value, json};
@@ -68,12 +68,11 @@ async fn run(url: &str, label: &str) -> anyhow::Result<()> {
     let row = db::get_price(&mut tx, &scope, &price)
         .await?
         .context("price")?;
-    let terms: PriceTerms = serde_json::from_str(&row.terms)?;
-    let items = serde_json::to_string(&[Item {
+    let items = vec![Item {
         price,
         quantity: 1,
-        terms,
-    }])?;
+        terms: row.terms.0,
+    }];
     for _ in 0..SUBSCRIPTIONS {
         let customer = customer(now);
         db::insert_customer(&mut tx, &scope, &customer).await?;
@@ -206,8 +205,8 @@ fn customer(now: i64) -> CustomerRow {
         name: None,
         email: None,
         address: None,
-        tax_ids: "[]".into(),
-        metadata: "{}".into(),
+        tax_ids: Default::default(),
+        metadata: Default::default(),
         default_payment_method: Some("pm_card_visa".into()),
         currency: Some("usd".into()),
         balance: 0,
@@ -219,13 +218,13 @@ fn customer(now: i64) -> CustomerRow {
 }
 
 /// Active, its first month ended a minute ago: due now.
-fn subscription(customer: &str, items: &str, now: i64) -> SubscriptionRow {
+fn subscription(customer: &str, items: &[Item], now: i64) -> SubscriptionRow {
     let anchor = period_start_for(now - 60_000);
     SubscriptionRow {
         id: SubscriptionId::generate().to_string(),
         customer_id: customer.to_owned(),
         status: SubscriptionStatus::Active.into(),
-        items: items.to_owned(),
+        items: items.to_vec().into(),
         currency: "usd".into(),
         billing_cycle_anchor: anchor,
         periods: 1,
@@ -235,8 +234,8 @@ fn subscription(customer: &str, items: &str, now: i64) -> SubscriptionRow {
         cancel_at_period_end: 0,
         canceled_at: None,
         created_at: anchor,
-        pending_lines: "[]".into(),
+        pending_lines: Default::default(),
         discount: None,
-        tax_rates: "[]".into(),
+        tax_rates: Default::default(),
     }
 }

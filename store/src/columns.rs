@@ -1,33 +1,83 @@
-//! Columns the store keeps as text: JSON documents and unit-variant enums by their serde
-//! names (`Text`, typed in rows). Text because sqlx's `Any` driver decodes primitives only.
+//! Columns the store keeps as text, read and written typed: JSON documents (`Json`) and
+//! unit-variant enums by their serde names (`Text`). Text because sqlx's `Any` driver decodes
+//! primitives only (its own `Json` is per driver), so both wrappers are hand-written.
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::Database;
 use sqlx::any::{Any, AnyTypeInfo};
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
 
-use crate::{Error, Result};
-
-/// Reads a JSON column the server itself wrote.
-pub fn stored<T: DeserializeOwned>(column: &str, json: &str) -> Result<T> {
-    serde_json::from_str(json).map_err(|e| Error::corrupt(column, e))
-}
-
-pub fn to_json(value: &impl serde::Serialize) -> Result<String> {
-    serde_json::to_string(value).map_err(|e| domain::Error::Internal(e.into()).into())
-}
-
 /// A unit-variant enum as the text stored in its column: its serde name (`mark_unpaid`).
-pub fn enum_text(value: impl serde::Serialize) -> Result<String> {
-    domain::serde_name(value)
-        .ok_or_else(|| domain::Error::Internal(anyhow::anyhow!("not a unit-variant enum")).into())
+fn enum_text(value: impl Serialize) -> Result<String, BoxDynError> {
+    domain::serde_name(value).ok_or_else(|| "not a unit-variant enum".into())
 }
 
-/// Reads back a column written by `enum_text`.
-pub fn from_enum_text<T: DeserializeOwned>(column: &str, text: &str) -> Result<T> {
-    serde_json::from_value(serde_json::Value::String(text.to_owned()))
-        .map_err(|e| Error::corrupt(column, e))
+/// A JSON document in a text column: a row never holds one its type cannot read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Json<T>(pub T);
+
+impl<T> std::ops::Deref for Json<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> std::ops::DerefMut for Json<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
+
+impl<T> From<T> for Json<T> {
+    fn from(value: T) -> Self {
+        Json(value)
+    }
+}
+
+impl<T: Serialize> Json<T> {
+    /// The document as its column stores it, for the JSON rows of a bulk insert.
+    pub fn text(&self) -> sqlx::Result<String> {
+        serde_json::to_string(&self.0).map_err(|e| sqlx::Error::Encode(e.into()))
+    }
+}
+
+/// A document whose type depends on another column (a connection's settings on its kind).
+impl Json<serde_json::Value> {
+    pub fn of(value: impl Serialize) -> crate::Result<Self> {
+        serde_json::to_value(value)
+            .map(Json)
+            .map_err(|e| domain::Error::Internal(e.into()).into())
+    }
+
+    /// The document read as the type the row's other columns say it is.
+    pub fn read<T: DeserializeOwned>(&self, column: &str) -> crate::Result<T> {
+        T::deserialize(&self.0).map_err(|e| crate::Error::corrupt(column, e))
+    }
+}
+
+impl<T> sqlx::Type<Any> for Json<T> {
+    fn type_info() -> AnyTypeInfo {
+        <String as sqlx::Type<Any>>::type_info()
+    }
+}
+
+impl<'r, T: DeserializeOwned> sqlx::Decode<'r, Any> for Json<T> {
+    fn decode(value: <Any as Database>::ValueRef<'r>) -> Result<Self, BoxDynError> {
+        let text = <&str as sqlx::Decode<Any>>::decode(value)?;
+        Ok(Json(serde_json::from_str(text)?))
+    }
+}
+
+impl<T: Serialize> sqlx::Encode<'_, Any> for Json<T> {
+    fn encode_by_ref(
+        &self,
+        buf: &mut <Any as Database>::ArgumentBuffer,
+    ) -> Result<IsNull, BoxDynError> {
+        <String as sqlx::Encode<Any>>::encode(self.text()?, buf)
+    }
 }
 
 /// A unit-variant enum in a text column, by its serde name (`past_due`), read back typed: a

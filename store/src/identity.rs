@@ -2,9 +2,11 @@
 //! read them by id or domain before any tenant is known (the owner connection, like session
 //! lookups).
 
+use crate::columns::{Json, Text};
 use crate::scoped;
 use sqlx::{AnyConnection, AnyExecutor, AssertSqlSafe, FromRow};
 
+use domain::identity::{Kind, RoleMapping};
 use domain::tenancy::Scope;
 
 #[derive(Debug, Clone, FromRow)]
@@ -12,13 +14,14 @@ pub struct ConnectionRow {
     pub id: String,
     pub tenant_id: String,
     pub env: String,
-    pub kind: String,
+    pub kind: Text<Kind>,
     pub name: String,
     pub status: String,
-    pub settings: String,
+    /// The kind's settings: `OidcSettings` or the server's `SamlSettings`.
+    pub settings: Json<serde_json::Value>,
     pub secret_sealed: String,
     pub default_role: String,
-    pub role_mappings: String,
+    pub role_mappings: Json<Vec<RoleMapping>>,
     pub created_at: i64,
     pub updated_at: i64,
     pub last_login_at: Option<i64>,
@@ -37,7 +40,7 @@ pub async fn insert_connection(c: &mut AnyConnection, r: &ConnectionRow) -> sqlx
     .bind(&r.id)
     .bind(&r.tenant_id)
     .bind(&r.env)
-    .bind(&r.kind)
+    .bind(r.kind)
     .bind(&r.name)
     .bind(&r.status)
     .bind(&r.settings)

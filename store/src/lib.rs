@@ -4,8 +4,10 @@
 //! BIGINT unix-millisecond timestamps, TEXT ids), so each domain has one implementation that
 //! runs on both backends. Dialect differences live here and in the per-backend migrations.
 
+pub mod audit;
 pub mod billing;
 pub mod columns;
+pub mod idempotency;
 pub mod identity;
 pub mod metering;
 pub mod request_log;
@@ -361,16 +363,11 @@ pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
 
-/// A statement over the `Any` driver, before it runs.
-pub type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
-
 /// Whether the connection is to PostgreSQL, for the few statements that differ.
 pub fn is_postgres(c: &AnyConnection) -> bool {
     c.backend_name().eq_ignore_ascii_case("postgresql")
 }
 
-/// The most values one statement binds here: SQLite allows 32,766, PostgreSQL 65,535.
-const MAX_BINDS: usize = 30_000;
 /// The most keys in one `IN` list: SQLite finds a numbered placeholder (`$7`) by a linear
 /// scan of them all, so a long list costs the square of its length.
 const MAX_KEYS: usize = 1_000;
@@ -390,29 +387,58 @@ fn cacheable(n: usize) -> bool {
     n == 1
 }
 
-/// Inserts `rows` in as few statements as the bind limit allows. `head` is
-/// `INSERT INTO t (a, b, …) VALUES`; `bind` binds one row's `columns` values in order.
-pub async fn insert_all<T>(
-    c: &mut AnyConnection,
-    head: &str,
-    columns: usize,
-    rows: &[T],
-    bind: impl for<'q> Fn(AnyQuery<'q>, &T) -> AnyQuery<'q>,
-) -> sqlx::Result<()> {
-    // SQLite gets anonymous placeholders (`?`), bound in order: numbered ones would cost
-    // the square of their count (see `MAX_KEYS`).
-    let postgres = is_postgres(c);
-    let row = |r: usize| match postgres {
-        true => format!("({})", placeholders(r * columns + 1, columns)),
-        false => format!("({})", vec!["?"; columns].join(", ")),
-    };
-    for chunk in rows.chunks(MAX_BINDS / columns) {
-        let values = (0..chunk.len()).map(row).collect::<Vec<_>>().join(", ");
-        let query = sqlx::query(sqlx::AssertSqlSafe(format!("{head} {values}")))
-            .persistent(cacheable(chunk.len()));
-        chunk.iter().fold(query, &bind).execute(&mut *c).await?;
+/// A column of a bulk insert, as read from its JSON rows: text, or a 64-bit integer.
+#[derive(Debug, Clone, Copy)]
+pub enum Column {
+    Text(&'static str),
+    Int(&'static str),
+}
+
+impl Column {
+    fn name(self) -> &'static str {
+        match self {
+            Column::Text(n) | Column::Int(n) => n,
+        }
     }
-    Ok(())
+}
+
+/// The names of `columns`, comma-separated, for a select list.
+pub fn column_list(columns: &[Column]) -> String {
+    let names: Vec<&str> = columns.iter().map(|c| c.name()).collect();
+    names.join(", ")
+}
+
+/// Inserts `rows` (JSON objects keyed by column name; null for NULL) into `table` of the
+/// scope with one statement, whose text does not change with their number (`json_rows`):
+/// the tenant and environment come first, then `columns` in order.
+pub async fn insert_rows(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    table: &str,
+    columns: &[Column],
+    rows: Vec<serde_json::Value>,
+) -> sqlx::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let values: Vec<String> = columns
+        .iter()
+        .map(|column| match column {
+            Column::Text(n) => format!("e.value->>'{n}'"),
+            Column::Int(n) => format!("CAST(e.value->>'{n}' AS BIGINT)"),
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO {table} (tenant_id, env, {}) SELECT $1, $2, {} FROM {}",
+        column_list(columns),
+        values.join(", "),
+        json_rows(c, 3)
+    );
+    scoped::query(sqlx::AssertSqlSafe(sql), scope)
+        .bind(serde_json::Value::Array(rows).to_string())
+        .execute(c)
+        .await
+        .map(|_| ())
 }
 
 /// The rows a scoped query finds for a list of keys: `sql` filters on `$1` (tenant) and `$2`

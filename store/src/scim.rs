@@ -2,6 +2,7 @@
 //! directory belongs to the organization, not to one environment, like memberships; a token
 //! belongs to the environment it was made in, and only that environment's callers see it.
 
+use crate::columns::Json;
 use crate::scoped;
 use sqlx::{AnyConnection, AnyExecutor, FromRow};
 
@@ -136,7 +137,8 @@ pub async fn touch_token<'c>(db: impl AnyExecutor<'c>, id: &str, now: i64) -> sq
 #[derive(Debug, Clone, FromRow)]
 pub struct ResourceRow {
     pub id: String,
-    pub resource: String,
+    /// Its attributes as stored (without a group's members).
+    pub resource: Json<serde_json::Map<String, serde_json::Value>>,
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,

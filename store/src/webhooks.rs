@@ -2,24 +2,26 @@
 //! query filters on `tenant_id` and `env`, except `due_deliveries`, which finds work across
 //! tenants for the delivery worker (keys only; each is then handled in its own scope).
 
-use crate::scoped;
+use crate::columns::{Json, Text};
+use crate::{Column, insert_rows, scoped};
+use serde_json::json;
 use sqlx::{AnyConnection, FromRow};
 
 use domain::ids::WebhookDeliveryId;
 use domain::tenancy::Scope;
+use domain::webhooks::EndpointStatus;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct EndpointRow {
     pub id: String,
     pub url: String,
     pub description: Option<String>,
-    /// JSON array of event types and patterns.
-    pub enabled_events: String,
+    /// Event types and patterns.
+    pub enabled_events: Json<Vec<String>>,
     pub secret: String,
     pub previous_secret: Option<String>,
     pub previous_secret_expires_at: Option<i64>,
-    /// `enabled` or `disabled`.
-    pub status: String,
+    pub status: Text<EndpointStatus>,
     pub disabled_reason: Option<String>,
     pub failing_since: Option<i64>,
     pub created_at: i64,
@@ -52,7 +54,7 @@ pub async fn insert_endpoint(
     .bind(&e.secret)
     .bind(e.previous_secret.as_deref())
     .bind(e.previous_secret_expires_at)
-    .bind(&e.status)
+    .bind(e.status)
     .bind(e.disabled_reason.as_deref())
     .bind(e.failing_since)
     .bind(e.created_at)
@@ -82,7 +84,7 @@ pub async fn update_endpoint(
     .bind(&e.secret)
     .bind(e.previous_secret.as_deref())
     .bind(e.previous_secret_expires_at)
-    .bind(&e.status)
+    .bind(e.status)
     .bind(e.disabled_reason.as_deref())
     .bind(e.failing_since)
     .bind(e.updated_at)
@@ -156,7 +158,7 @@ pub async fn list_endpoints(
 pub async fn enabled_endpoints(
     c: &mut AnyConnection,
     scope: &Scope,
-) -> sqlx::Result<Vec<(String, String)>> {
+) -> sqlx::Result<Vec<(String, Json<Vec<String>>)>> {
     scoped::query_as(
         "SELECT id, enabled_events FROM webhook_endpoints
          WHERE tenant_id = $1 AND env = $2 AND status = 'enabled' ORDER BY id",
@@ -188,8 +190,8 @@ pub async fn delete_endpoint(c: &mut AnyConnection, scope: &Scope, id: &str) -> 
 pub struct EventRow {
     pub id: String,
     pub event_type: String,
-    /// JSON.
-    pub data: String,
+    /// The object the event is about, as the API showed it.
+    pub data: Json<serde_json::Value>,
     pub created_at: i64,
 }
 
@@ -198,21 +200,20 @@ pub async fn insert_events(
     scope: &Scope,
     events: &[EventRow],
 ) -> sqlx::Result<()> {
-    crate::insert_all(
-        c,
-        "INSERT INTO events (id, tenant_id, env, type, data, created_at) VALUES",
-        6,
-        events,
-        |q, e| {
-            q.bind(e.id.as_str())
-                .bind(scope.org_id.as_str())
-                .bind(scope.env.as_str())
-                .bind(e.event_type.as_str())
-                .bind(e.data.as_str())
-                .bind(e.created_at)
-        },
-    )
-    .await
+    let mut rows = Vec::with_capacity(events.len());
+    for e in events {
+        rows.push(
+            json!({"id": e.id, "type": e.event_type, "data": e.data.text()?,
+                         "created_at": e.created_at}),
+        );
+    }
+    let columns = [
+        Column::Text("id"),
+        Column::Text("type"),
+        Column::Text("data"),
+        Column::Int("created_at"),
+    ];
+    insert_rows(c, scope, "events", &columns, rows).await
 }
 
 pub async fn get_event(
@@ -262,24 +263,23 @@ pub async fn insert_deliveries(
     deliveries: &[NewDelivery],
     due: i64,
 ) -> sqlx::Result<()> {
-    crate::insert_all(
-        c,
-        "INSERT INTO webhook_deliveries (id, tenant_id, env, event_id, endpoint_id, status, attempts, next_attempt_at, created_at) VALUES",
-        9,
-        deliveries,
-        |q, (id, event, endpoint)| {
-            q.bind(id.as_str())
-                .bind(scope.org_id.as_str())
-                .bind(scope.env.as_str())
-                .bind(event.as_str())
-                .bind(endpoint.as_str())
-                .bind("pending")
-                .bind(0i64)
-                .bind(due)
-                .bind(due)
-        },
-    )
-    .await
+    let rows = deliveries
+        .iter()
+        .map(|(id, event, endpoint)| {
+            json!({"id": id.as_str(), "event_id": event, "endpoint_id": endpoint,
+                   "status": "pending", "attempts": 0, "next_attempt_at": due, "created_at": due})
+        })
+        .collect();
+    let columns = [
+        Column::Text("id"),
+        Column::Text("event_id"),
+        Column::Text("endpoint_id"),
+        Column::Text("status"),
+        Column::Int("attempts"),
+        Column::Int("next_attempt_at"),
+        Column::Int("created_at"),
+    ];
+    insert_rows(c, scope, "webhook_deliveries", &columns, rows).await
 }
 
 /// Deliveries of every tenant due by `now`: `(tenant_id, env, id, next_attempt_at)`, the
@@ -328,14 +328,14 @@ pub struct Target {
     pub attempts: i64,
     pub event_id: String,
     pub event_type: String,
-    pub data: String,
+    pub data: Json<serde_json::Value>,
     pub event_created_at: i64,
     pub endpoint_id: String,
     pub url: String,
     pub secret: String,
     pub previous_secret: Option<String>,
     pub previous_secret_expires_at: Option<i64>,
-    pub endpoint_status: String,
+    pub endpoint_status: Text<EndpointStatus>,
 }
 
 pub async fn delivery_target(

@@ -7,12 +7,14 @@
 pub mod amount;
 pub mod discounts;
 pub mod dunning;
+pub mod invoicing;
 pub mod money;
 pub mod payments;
 pub mod proration;
 pub mod schedule;
 pub mod status;
 pub mod stripe;
+pub mod subscriptions;
 
 use std::collections::BTreeMap;
 use std::str::FromStr;

@@ -8,6 +8,15 @@ use std::net::IpAddr;
 use crate::error::{Error, Result};
 use crate::tenancy::Env;
 
+/// Whether an endpoint receives events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum EndpointStatus {
+    Enabled,
+    Disabled,
+}
+
 /// Every event type NeoForge emits. `emit` refuses others, and endpoints subscribe to these
 /// (or to `*` or a `prefix.*` pattern).
 pub const EVENT_TYPES: &[&str] = &[

@@ -4,7 +4,6 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{AuditFilter, AuditRow};
 use crate::app::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::ApiResult;
@@ -12,6 +11,7 @@ use crate::http::extract::{self, Query};
 use crate::http::pagination::{Page, fetch_limit, page_type};
 use crate::tenancy::Permission;
 use domain::clock::timestamp;
+use store::audit::{AuditFilter, AuditRow};
 
 /// Something that changed, who changed it and when.
 #[derive(Debug, Serialize, ToSchema)]
@@ -97,7 +97,7 @@ pub async fn list(
         created_lt: extract::timestamp("created_lt", q.created_lt.as_deref())?,
     };
     let mut tx = state.db.read_scoped(&caller.scope).await?;
-    let rows = super::list(
+    let rows = store::audit::list(
         &mut tx,
         &caller.scope,
         &filter,

@@ -4,7 +4,6 @@
 pub mod api;
 
 use sqlx::AnyConnection;
-use sqlx::FromRow;
 
 use crate::http::auth::{Actor, Caller};
 use crate::http::request_id;
@@ -45,8 +44,8 @@ pub async fn record(
     record_all(c, scope, actor, &[(action, target)], now).await
 }
 
-/// Writes one audit event per `(action, (target_type, target_id))`, in order, with as few
-/// statements as possible.
+/// Writes one audit event per `(action, (target_type, target_id))`, in order, with one
+/// statement.
 pub async fn record_all(
     c: &mut AnyConnection,
     scope: &Scope,
@@ -55,80 +54,19 @@ pub async fn record_all(
     now: i64,
 ) -> sqlx::Result<()> {
     let request_id = request_id::current();
-    let rows: Vec<(AuditEventId, &str, (&str, &str))> = events
+    let rows: Vec<store::audit::NewEvent> = events
         .iter()
-        .map(|(action, target)| (AuditEventId::generate(), *action, *target))
+        .map(|(action, target)| store::audit::NewEvent {
+            id: AuditEventId::generate().to_string(),
+            actor_type: actor.kind,
+            actor_id: actor.id,
+            action,
+            target_type: target.0,
+            target_id: target.1,
+            request_id: &request_id,
+            ip: actor.ip,
+            created_at: now,
+        })
         .collect();
-    store::insert_all(
-        c,
-        "INSERT INTO audit_events (id, tenant_id, env, actor_type, actor_id, action, target_type, target_id, request_id, ip, created_at) VALUES",
-        11,
-        &rows,
-        |q, (id, action, target)| {
-            q.bind(id.as_str())
-                .bind(scope.org_id.as_str())
-                .bind(scope.env.as_str())
-                .bind(actor.kind)
-                .bind(actor.id)
-                .bind(*action)
-                .bind(target.0)
-                .bind(target.1)
-                .bind(request_id.as_str())
-                .bind(actor.ip)
-                .bind(now)
-        },
-    )
-    .await
-}
-
-#[derive(Debug, FromRow)]
-pub struct AuditRow {
-    pub id: String,
-    pub actor_type: String,
-    pub actor_id: String,
-    pub action: String,
-    pub target_type: String,
-    pub target_id: String,
-    pub request_id: String,
-    pub ip: Option<String>,
-    pub created_at: i64,
-}
-
-#[derive(Debug, Default)]
-pub struct AuditFilter<'a> {
-    pub action: Option<&'a str>,
-    pub actor_id: Option<&'a str>,
-    pub target_id: Option<&'a str>,
-    pub created_gte: Option<i64>,
-    pub created_lt: Option<i64>,
-}
-
-pub async fn list(
-    c: &mut AnyConnection,
-    scope: &Scope,
-    filter: &AuditFilter<'_>,
-    after: Option<&str>,
-    limit: i64,
-) -> sqlx::Result<Vec<AuditRow>> {
-    store::scoped::query_as(
-        "SELECT id, actor_type, actor_id, action, target_type, target_id, request_id, ip, created_at
-         FROM audit_events WHERE tenant_id = $1 AND env = $2
-         AND ($3 IS NULL OR id < $3)
-         AND ($4 IS NULL OR action = $4)
-         AND ($5 IS NULL OR actor_id = $5)
-         AND ($6 IS NULL OR target_id = $6)
-         AND ($7 IS NULL OR created_at >= $7)
-         AND ($8 IS NULL OR created_at < $8)
-         ORDER BY id DESC LIMIT $9",
-        scope,
-    )
-    .bind(after)
-    .bind(filter.action)
-    .bind(filter.actor_id)
-    .bind(filter.target_id)
-    .bind(filter.created_gte)
-    .bind(filter.created_lt)
-    .bind(limit)
-    .fetch_all(c)
-    .await
+    store::audit::insert_events(c, scope, &rows).await
 }

@@ -30,7 +30,6 @@ use domain::billing::dunning::{Dunning, FinalAction};
 use domain::billing::payments::Outcome;
 use store::Claim;
 use store::billing::{self as db, CustomerRow, InvoiceRow};
-use store::columns::{enum_text, from_enum_text, stored, to_json};
 
 /// How long an attempt holds its invoice before another may try again (after a crash).
 const LEASE_MS: i64 = 3600 * 1000;
@@ -38,8 +37,8 @@ const LEASE_MS: i64 = 3600 * 1000;
 pub async fn dunning(tx: &mut sqlx::AnyConnection, scope: &Scope) -> ApiResult<Dunning> {
     Ok(match db::get_settings(tx, scope).await? {
         Some(row) => Dunning {
-            retry_days: stored("retry_days", &row.retry_days)?,
-            final_action: from_enum_text("final_action", &row.final_action)?,
+            retry_days: row.retry_days.0,
+            final_action: *row.final_action,
         },
         None => Dunning::default(),
     })
@@ -52,8 +51,8 @@ pub async fn save_dunning(
     now: i64,
 ) -> ApiResult<()> {
     let row = db::SettingsRow {
-        retry_days: to_json(&d.retry_days)?,
-        final_action: enum_text(d.final_action)?,
+        retry_days: d.retry_days.clone().into(),
+        final_action: d.final_action.into(),
         updated_at: now,
     };
     db::put_settings(tx, scope, &row).await?;

@@ -7,12 +7,9 @@ use minijinja::{AutoEscape, Environment};
 use serde::Serialize;
 
 use super::Address;
-use super::TaxId;
-use super::invoicing::Line;
 use crate::http::error::{ApiError, ApiResult};
 use domain::clock::timestamp::to_rfc3339;
 use store::billing::{CustomerRow, InvoiceRow};
-use store::columns::stored;
 
 fn day(ms: i64) -> String {
     to_rfc3339(ms).chars().take(10).collect()
@@ -52,27 +49,22 @@ pub fn render(invoice: &InvoiceRow, customer: &CustomerRow) -> ApiResult<String>
     env.add_template("invoice.html", include_str!("../../templates/invoice.html"))
         .map_err(|e| ApiError::Internal(e.into()))?;
     let c = &invoice.currency;
-    let lines: Vec<Line> = stored("lines", &invoice.lines)?;
-    let lines: Vec<LineView> = lines
-        .into_iter()
+    let lines: Vec<LineView> = invoice
+        .lines
+        .iter()
         .map(|l| LineView {
-            price: l.price,
+            price: l.price.clone(),
             quantity: l.quantity,
             amount: money(l.amount, c),
             proration: l.proration,
             period: format!("{} – {}", day(l.period_start), day(l.period_end)),
         })
         .collect();
-    let address: Option<Address> = customer
-        .address
-        .as_deref()
-        .map(|a| stored("address", a))
-        .transpose()?;
-    let tax_ids: Vec<TaxId> = stored("tax_ids", &customer.tax_ids)?;
+    let tax_ids = &customer.tax_ids.0;
     let ctx = serde_json::json!({
         "invoice": {"number": invoice.number, "status": invoice.status.0},
         "customer": {"name": customer.name, "email": customer.email, "tax_ids": tax_ids},
-        "address": address.map(|a| address_lines(&a)).unwrap_or_default(),
+        "address": customer.address.as_ref().map(|a| address_lines(a)).unwrap_or_default(),
         "period": format!("{} – {}", day(invoice.period_start), day(invoice.period_end)),
         "created": day(invoice.created_at),
         "paid": invoice.paid_at.map(day),

@@ -7,62 +7,13 @@
 //! off the subtotal, exclusive taxes on the rest, each amount rounded once).
 
 use domain::billing::status::InvoiceStatus;
-use serde::{Deserialize, Serialize};
 
-use super::amount::amount_for;
 use super::discounts::{self, AppliedTaxRate, Discount, InvoiceDiscount, InvoiceTax};
-use super::subscriptions::Item;
 use crate::http::error::{ApiError, ApiResult};
 use crate::tenancy::Scope;
+use domain::billing::invoicing::{Line, sum};
 use domain::ids::InvoiceId;
 use store::billing::{self as db, CustomerRow, InvoiceRow};
-
-/// One line of an invoice, as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Line {
-    pub price: String,
-    pub quantity: i64,
-    /// Minor units; negative for credits.
-    pub amount: i64,
-    /// The unused (credit) or remaining (charge) part of a period after a change.
-    #[serde(default)]
-    pub proration: bool,
-    pub period_start: i64,
-    pub period_end: i64,
-    /// A usage line's measured usage in the period, an exact decimal; `quantity` is what
-    /// was billed of it (less the included quantity), rounded up to a whole unit. On a late
-    /// usage adjustment (`subscriptions::late_usage_lines`), the period's usage when it was
-    /// made, with the quantity and amount it adds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage: Option<String>,
-}
-
-/// One line per licensed item for a whole period (metered items bill in arrears).
-pub fn period_lines(items: &[Item], start: i64, end: i64) -> ApiResult<Vec<Line>> {
-    items
-        .iter()
-        .filter(|i| i.terms.metered.is_none())
-        .map(|i| {
-            Ok(Line {
-                price: i.price.clone(),
-                quantity: i.quantity,
-                amount: amount_for(&i.terms, i.quantity)
-                    .map_err(|e| ApiError::validation("items", e.to_string()))?,
-                proration: false,
-                period_start: start,
-                period_end: end,
-                usage: None,
-            })
-        })
-        .collect()
-}
-
-pub fn sum(lines: &[Line]) -> ApiResult<i64> {
-    lines
-        .iter()
-        .try_fold(0i64, |sum, l| sum.checked_add(l.amount))
-        .ok_or_else(|| ApiError::validation("items", "the invoice total does not fit in 64 bits"))
-}
 
 /// What a new invoice is for.
 pub struct Draft<'a> {
@@ -119,7 +70,7 @@ pub fn draft(d: Draft<'_>) -> ApiResult<InvoiceRow> {
         total: totals.total,
         starting_balance: 0,
         amount_due: 0,
-        lines: serde_json::to_string(&d.lines).map_err(|e| ApiError::Internal(e.into()))?,
+        lines: d.lines.into(),
         period_start: d.period.0,
         period_end: d.period.1,
         created_at: d.created_at,
@@ -132,8 +83,8 @@ pub fn draft(d: Draft<'_>) -> ApiResult<InvoiceRow> {
         due_at: Some(d.due_at),
         discount_amount: totals.discount,
         tax_amount: totals.tax,
-        discounts: store::columns::to_json(&applied)?,
-        taxes: store::columns::to_json(&taxes)?,
+        discounts: applied.into(),
+        taxes: taxes.into(),
     };
     Ok(invoice)
 }

@@ -96,7 +96,7 @@ struct Notice {
     kind: &'static str,
     id: String,
     /// The subject as the API shows it, when the event happened.
-    data: String,
+    data: serde_json::Value,
 }
 
 impl Notices {
@@ -106,7 +106,7 @@ impl Notices {
             event: event.to_owned(),
             kind: S::KIND,
             id: subject.id().to_owned(),
-            data: store::columns::to_json(&subject.api_json()?)?,
+            data: subject.api_json()?,
         });
         Ok(())
     }
@@ -127,7 +127,7 @@ impl Notices {
             .map(|n| (n.event.as_str(), (n.kind, n.id.as_str())))
             .collect();
         audit::record_all(tx, scope, *actor, &audited, now).await?;
-        let events: Vec<(&str, String)> = self
+        let events: Vec<(&str, serde_json::Value)> = self
             .items
             .iter()
             .map(|n| (n.event.as_str(), n.data.clone()))

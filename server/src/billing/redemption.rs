@@ -3,25 +3,20 @@
 //! (checked, and copied for its invoices). The coupon and tax rate handlers read their rows
 //! through here too.
 
-use crate::billing::discounts::{AppliedTaxRate, CouponDuration, CouponTerms, Discount};
+use crate::billing::discounts::{AppliedTaxRate, CouponTerms, Discount};
 use crate::http::error::{ApiError, ApiResult};
 use crate::tenancy::Scope;
 use domain::ids::{CouponId, TaxRateId};
 use store::billing::{self as db, CouponRow, TaxRateRow};
-use store::columns::from_enum_text;
 
-pub fn duration_of(r: &CouponRow) -> ApiResult<CouponDuration> {
-    Ok(from_enum_text("duration", &r.duration)?)
-}
-
-fn terms_of(r: &CouponRow) -> ApiResult<CouponTerms> {
-    Ok(CouponTerms {
+fn terms_of(r: &CouponRow) -> CouponTerms {
+    CouponTerms {
         percent_off: r.percent_off.clone(),
         amount_off: r.amount_off,
         currency: r.currency.clone(),
-        duration: duration_of(r)?,
+        duration: *r.duration,
         duration_in_months: r.duration_in_months,
-    })
+    }
 }
 
 pub async fn load_coupon(
@@ -123,7 +118,7 @@ pub async fn redeem(
     Ok(Some(Discount::new(
         row.id.clone(),
         promo.map(|p| p.id),
-        terms_of(&row)?,
+        terms_of(&row),
         now,
     )))
 }

@@ -29,31 +29,22 @@ use std::str::FromStr;
 use domain::billing::status::SubscriptionStatus;
 use domain::metering::MAX_AGE_MS;
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
 
 use super::amount::amount_for;
-use super::discounts::{AppliedTaxRate, CouponDuration, Discount};
-use super::invoicing::{self, Draft, Line};
-use super::proration::remaining;
+use super::discounts::CouponDuration;
+use super::invoicing::{self, Draft};
 use super::schedule::period_end;
-use super::{Interval, Metered, Notices, PriceTerms, notify};
+use super::{Metered, Notices, notify};
 use crate::app::AppState;
 use crate::audit::ActorRef;
 use crate::http::error::{ApiError, ApiResult};
 use crate::metering::usage::{self, Meter};
 use crate::tenancy::Scope;
+use domain::billing::invoicing::{Line, period_lines};
+use domain::billing::subscriptions::{Item, interval_of};
 use domain::clock::timestamp;
 use store::billing::{self as db, CustomerRow, InvoiceRow, SubscriptionRow};
-use store::columns::{stored, to_json};
 use store::metering as meter_db;
-
-/// A subscribed price, with its terms as they were when subscribed (prices never change).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Item {
-    pub price: String,
-    pub quantity: i64,
-    pub terms: PriceTerms,
-}
 
 /// How long a renewal's draft waits before it is finalized and collected.
 pub const DRAFT_GRACE_MS: i64 = 3600 * 1000;
@@ -74,32 +65,6 @@ pub async fn now_for(
     }
 }
 
-pub fn interval_of(items: &[Item]) -> ApiResult<(Interval, i64)> {
-    items
-        .first()
-        .and_then(|i| i.terms.recurring.as_ref())
-        .map(|r| (r.interval, r.interval_count))
-        .ok_or_else(|| {
-            ApiError::Internal(anyhow::anyhow!("a subscription without a recurring item"))
-        })
-}
-
-pub fn items_of(sub: &SubscriptionRow) -> ApiResult<Vec<Item>> {
-    Ok(stored("items", &sub.items)?)
-}
-
-pub fn discount_of(sub: &SubscriptionRow) -> ApiResult<Option<Discount>> {
-    Ok(sub
-        .discount
-        .as_deref()
-        .map(|d| stored("discount", d))
-        .transpose()?)
-}
-
-pub fn tax_rates_of(sub: &SubscriptionRow) -> ApiResult<Vec<AppliedTaxRate>> {
-    Ok(stored("tax_rates", &sub.tax_rates)?)
-}
-
 /// A draft invoice of the subscription with its discount and tax rates, not numbered yet
 /// (`invoicing::insert_drafts`); the discount is retired if it is spent: a `once` discount
 /// after the invoice it applied to, a `repeating` one once an invoice's period starts after
@@ -111,8 +76,7 @@ pub fn draft_invoice(
     period: (i64, i64),
     (at, due_at): (i64, i64),
 ) -> ApiResult<InvoiceRow> {
-    let discount = discount_of(sub)?;
-    let tax_rates = tax_rates_of(sub)?;
+    let discount = sub.discount.as_ref().map(|d| d.0.clone());
     let invoice = invoicing::draft(Draft {
         customer: &sub.customer_id,
         subscription: Some(&sub.id),
@@ -123,7 +87,7 @@ pub fn draft_invoice(
         created_at: at,
         due_at,
         discount: discount.as_ref(),
-        tax_rates: &tax_rates,
+        tax_rates: &sub.tax_rates,
     })?;
     if let Some(d) = &discount {
         let spent = match d.terms.duration {
@@ -164,8 +128,7 @@ fn next_period(sub: &mut SubscriptionRow, reason: &str, at: i64) -> ApiResult<In
     } else {
         at
     };
-    let items = items_of(sub)?;
-    let (interval, count) = interval_of(&items)?;
+    let (interval, count) = interval_of(&sub.items)?;
     sub.periods += 1;
     sub.current_period_start =
         period_end(sub.billing_cycle_anchor, interval, count, sub.periods - 1);
@@ -181,13 +144,12 @@ fn next_period(sub: &mut SubscriptionRow, reason: &str, at: i64) -> ApiResult<In
             ),
         });
     }
-    let mut lines: Vec<Line> = stored("pending_lines", &sub.pending_lines)?;
-    lines.extend(invoicing::period_lines(
-        &items,
+    let mut lines = std::mem::take(&mut sub.pending_lines.0);
+    lines.extend(period_lines(
+        &sub.items,
         sub.current_period_start,
         sub.current_period_end,
     )?);
-    sub.pending_lines = "[]".into();
     let period = (sub.current_period_start, sub.current_period_end);
     draft_invoice(sub, reason, lines, period, (at, due_at))
 }
@@ -262,7 +224,7 @@ fn renewal(
         sub.canceled_at = Some(at);
         return Ok(last);
     }
-    defer(sub, usage)?;
+    defer(sub, usage);
     let invoice = next_period(sub, "subscription_cycle", at)?;
     if sub.status == SubscriptionStatus::Trialing {
         sub.status = SubscriptionStatus::Active.into();
@@ -278,9 +240,8 @@ pub async fn usage_lines(
     sub: &SubscriptionRow,
     period: (i64, i64),
 ) -> ApiResult<Vec<Line>> {
-    let items = items_of(sub)?;
     let mut lines = Vec::new();
-    for (item, metered) in metered(&items) {
+    for (item, metered) in metered(&sub.items) {
         let used = used(tx, scope, sub, &metered.meter, period).await?;
         lines.push(usage_line(item, metered, used, period)?);
     }
@@ -305,15 +266,14 @@ pub async fn late_usage_lines(
     scope: &Scope,
     sub: &SubscriptionRow,
 ) -> ApiResult<Vec<Line>> {
-    let items = items_of(sub)?;
-    if metered(&items).next().is_none() {
+    if metered(&sub.items).next().is_none() {
         return Ok(Vec::new());
     }
     let since = sub.current_period_start - MAX_AGE_MS;
     // Per (price, period): the usage its last line measured, and what its lines billed.
     let mut billed: BTreeMap<(String, i64, i64), (String, i64, i64)> = BTreeMap::new();
     for invoice in db::recent_subscription_invoices(tx, scope, &sub.id, since).await? {
-        for line in stored::<Vec<Line>>("lines", &invoice.lines)? {
+        for line in invoice.lines.0 {
             let Some(usage) = line.usage.filter(|_| !line.proration) else {
                 continue;
             };
@@ -327,7 +287,7 @@ pub async fn late_usage_lines(
     }
     let mut lines = Vec::new();
     for ((price, start, end), (measured, quantity, amount)) in billed {
-        let Some((item, metering)) = metered(&items).find(|(i, _)| i.price == price) else {
+        let Some((item, metering)) = metered(&sub.items).find(|(i, _)| i.price == price) else {
             continue;
         };
         let used = used(tx, scope, sub, &metering.meter, (start, end)).await?;
@@ -355,7 +315,7 @@ async fn used(
     let row = meter_db::get_meter(tx, scope, meter)
         .await?
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("meter {meter} is gone")))?;
-    usage::total(tx, scope, &Meter::from_row(row)?, &sub.customer_id, period).await
+    usage::total(tx, scope, &Meter::from_row(row), &sub.customer_id, period).await
 }
 
 /// The line a metered item's usage `used` over `[start, end)` bills: less the included
@@ -381,48 +341,7 @@ fn usage_line(
     })
 }
 
-/// The proration lines for replacing `old` items by `new` at `at` in the period
-/// `[start, end)`: a credit for the unused time of every item that goes or changes, a
-/// charge for the remaining time of every item that comes or changes.
-pub fn proration_lines(
-    old: &[Item],
-    new: &[Item],
-    (start, end): (i64, i64),
-    at: i64,
-) -> ApiResult<Vec<Line>> {
-    let same = |a: &Item, b: &Item| a.price == b.price && a.quantity == b.quantity;
-    let line = |i: &Item, sign: i64| -> ApiResult<Line> {
-        let whole = amount_for(&i.terms, i.quantity)
-            .map_err(|e| ApiError::validation("items", e.to_string()))?;
-        Ok(Line {
-            price: i.price.clone(),
-            quantity: i.quantity,
-            amount: sign * remaining(whole, start, end, at),
-            proration: true,
-            period_start: at,
-            period_end: end,
-            usage: None,
-        })
-    };
-    // Metered items bill what was used, whenever it was used: nothing to prorate.
-    let licensed = |i: &&Item| i.terms.metered.is_none();
-    let credits = old
-        .iter()
-        .filter(licensed)
-        .filter(|o| !new.iter().any(|n| same(o, n)))
-        .map(|o| line(o, -1));
-    let charges = new
-        .iter()
-        .filter(licensed)
-        .filter(|n| !old.iter().any(|o| same(o, n)))
-        .map(|n| line(n, 1));
-    credits.chain(charges).collect()
-}
-
 /// Adds prorations to the ones waiting for the next invoice.
-pub fn defer(sub: &mut SubscriptionRow, lines: Vec<Line>) -> ApiResult<()> {
-    let mut pending: Vec<Line> = stored("pending_lines", &sub.pending_lines)?;
-    pending.extend(lines);
-    sub.pending_lines = to_json(&pending)?;
-    Ok(())
+pub fn defer(sub: &mut SubscriptionRow, lines: Vec<Line>) {
+    sub.pending_lines.extend(lines);
 }

@@ -15,26 +15,17 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use sqlx::FromRow;
 
 use super::auth::raw_credential;
 use super::error::ApiError;
 use crate::app::AppState;
 use domain::crypto::MasterKey;
 use domain::secret;
+use store::idempotency::{self as db, Record};
 
 pub const HEADER: &str = "idempotency-key";
 const TTL_MS: i64 = 24 * 3600 * 1000;
 const ABANDONED_MS: i64 = 5 * 60 * 1000;
-
-#[derive(FromRow)]
-struct Record {
-    fingerprint: String,
-    created_at: i64,
-    status: Option<i64>,
-    content_type: Option<String>,
-    body: Option<String>,
-}
 
 /// How a stored response is sealed and opened.
 struct Seal {
@@ -96,38 +87,15 @@ async fn claim(
     let now = state.clock.now_ms();
     // Two rounds: the second follows the removal of an expired or abandoned claim.
     for _ in 0..2 {
-        let inserted = sqlx::query(
-            "INSERT INTO idempotency_keys (scope, key, fingerprint, created_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (scope, key) DO NOTHING",
-        )
-        .bind(scope)
-        .bind(key)
-        .bind(fingerprint)
-        .bind(now)
-        .execute(state.db.writer())
-        .await?;
-        if inserted.rows_affected() == 1 {
+        if db::claim(state.db.writer(), scope, key, fingerprint, now).await? {
             return Ok(Claim::Fresh);
         }
-        let record: Option<Record> = sqlx::query_as(
-            "SELECT fingerprint, created_at, status, content_type, body FROM idempotency_keys
-             WHERE scope = $1 AND key = $2",
-        )
-        .bind(scope)
-        .bind(key)
-        .fetch_optional(state.db.writer())
-        .await?;
-        let Some(record) = record else { continue };
+        let Some(record) = db::get(state.db.writer(), scope, key).await? else {
+            continue;
+        };
         let age = now - record.created_at;
         if age > TTL_MS || (record.status.is_none() && age > ABANDONED_MS) {
-            sqlx::query(
-                "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND created_at = $3",
-            )
-            .bind(scope)
-            .bind(key)
-            .bind(record.created_at)
-            .execute(state.db.writer())
-            .await?;
+            db::release(state.db.writer(), scope, key, record.created_at).await?;
             continue;
         }
         return Ok(Claim::Replay(record));
@@ -193,27 +161,12 @@ async fn store(
                 .headers
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok());
-            sqlx::query(
-                "UPDATE idempotency_keys SET status = $3, content_type = $4, body = $5
-                 WHERE scope = $1 AND key = $2",
-            )
-            .bind(scope)
-            .bind(key)
-            .bind(i64::from(parts.status.as_u16()))
-            .bind(content_type)
-            .bind(sealed)
-            .execute(state.db.writer())
-            .await
+            let status = i64::from(parts.status.as_u16());
+            db::finish(state.db.writer(), scope, key, status, content_type, &sealed).await
         }
         // A 5xx may be retried; so may what could not be sealed (never seen: the cipher
         // only refuses messages of gigabytes).
-        _ => {
-            sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2")
-                .bind(scope)
-                .bind(key)
-                .execute(state.db.writer())
-                .await
-        }
+        _ => db::forget(state.db.writer(), scope, key).await,
     };
     if let Err(e) = outcome {
         // The change itself is committed; only replays of it are affected.

@@ -12,7 +12,7 @@ use crate::audit::{self, ActorRef};
 use crate::http::error::{ApiError, ApiResult};
 use crate::tenancy::session;
 use crate::tenancy::{Email, Env, Scope};
-use domain::identity::{Profile, RoleMapping, role_for};
+use domain::identity::{Profile, role_for};
 use domain::ids::OrgId;
 use store::identity::{self as db, ConnectionRow};
 use store::tenancy as tenancy_db;
@@ -111,7 +111,6 @@ async fn provision(
             format!("`{}` is not a usable email address", profile.email),
         )));
     };
-    let mappings: Vec<RoleMapping> = store::columns::stored("role_mappings", &conn.role_mappings)?;
     let now = state.clock.now_ms();
     let mut tx = state.db.write().await?;
     let user_id = match link::account_for(&mut tx, &scope.org_id, &email, now).await? {
@@ -124,7 +123,7 @@ async fn provision(
             return Ok(Err(Failure::new(code, refusal.explain(&email))));
         }
     };
-    let mapped = role_for(&mappings, &profile.groups, &conn.default_role);
+    let mapped = role_for(&conn.role_mappings, &profile.groups, &conn.default_role);
     let actor = ActorRef {
         kind: "user",
         id: user_id.as_str(),
@@ -152,7 +151,9 @@ async fn provision(
         }
         // The provider's groups keep the role in step, but never touch an owner.
         Some((role, None))
-            if role != mapped && role != "owner" && mappings.iter().any(|x| x.role == mapped) =>
+            if role != mapped
+                && role != "owner"
+                && conn.role_mappings.iter().any(|x| x.role == mapped) =>
         {
             tenancy_db::set_member_role(&mut tx, &scope, &user_id, mapped).await?;
             audit::record(

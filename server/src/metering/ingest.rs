@@ -141,7 +141,7 @@ pub async fn prepare(
         .await?
         .into_iter()
         .map(Meter::from_row)
-        .collect::<ApiResult<Vec<_>>>()?;
+        .collect::<Vec<_>>();
     conn.end();
     let mut ready = Vec::with_capacity(parsed.len());
     'events: for (index, e) in parsed {

@@ -10,8 +10,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use rust_decimal::Decimal;
 use serde::Serialize;
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, FromRow, Row};
+use sqlx::AnyConnection;
 
 use super::alerts::Touched;
 use super::usage::{self, Meter};
@@ -19,9 +18,8 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::tenancy::Scope;
 use crate::webhooks;
 use domain::billing::{DEFAULT_ALERT_THRESHOLDS, Enforcement, Feature};
-use store::columns::stored;
-use store::metering::{self as db, MeterRow};
-use store::{Db, fetch_in, json_elements};
+use store::Db;
+use store::metering as db;
 
 /// A feature as granted to a customer by one subscription, with its meter, if metered.
 #[derive(Debug, Clone)]
@@ -44,31 +42,6 @@ pub async fn grants(
         .unwrap_or_default())
 }
 
-/// A feature of an item of a subscription, with the feature's meter (its columns under
-/// their own names; the rest are aliased so as not to clash).
-struct GrantRow {
-    customer: String,
-    subscription: String,
-    period: (i64, i64),
-    price: String,
-    feature: String,
-    meter: Option<MeterRow>,
-}
-
-impl<'r> FromRow<'r, AnyRow> for GrantRow {
-    fn from_row(r: &'r AnyRow) -> sqlx::Result<GrantRow> {
-        let metered = r.try_get::<Option<String>, _>("id")?.is_some();
-        Ok(GrantRow {
-            customer: r.try_get("g_customer")?,
-            subscription: r.try_get("g_subscription")?,
-            period: (r.try_get("g_start")?, r.try_get("g_end")?),
-            price: r.try_get("g_price")?,
-            feature: r.try_get("g_feature")?,
-            meter: metered.then(|| MeterRow::from_row(r)).transpose()?,
-        })
-    }
-}
-
 /// `grants` for many customers at once, in one query: their subscriptions' items joined to
 /// the features of each item's product and to each feature's meter. Customers without any
 /// are left out.
@@ -77,34 +50,17 @@ async fn grants_of(
     scope: &Scope,
     customers: &[&str],
 ) -> ApiResult<BTreeMap<String, BTreeMap<String, Grant>>> {
-    // CROSS JOINs in this order, and no ORDER BY: SQLite, which has no statistics here,
-    // otherwise scanned the tenant's subscriptions in id order, or its prices.
-    let sql = format!(
-        "SELECT s.customer_id AS g_customer, s.id AS g_subscription,
-         s.current_period_start AS g_start, s.current_period_end AS g_end, pr.id AS g_price,
-         CAST(f.value AS TEXT) AS g_feature, {}
-         FROM subscriptions s CROSS JOIN {} CROSS JOIN prices pr CROSS JOIN products p
-         CROSS JOIN {} LEFT JOIN meters m ON m.tenant_id = $1 AND m.env = $2
-         AND m.id = f.value->>'meter'
-         WHERE s.tenant_id = $1 AND s.env = $2 AND s.customer_id IN ({{keys}})
-         AND s.status IN ('trialing', 'active', 'past_due')
-         AND pr.tenant_id = $1 AND pr.env = $2 AND pr.id = i.value->>'price'
-         AND p.id = pr.product_id",
-        db::meter_columns("m"),
-        json_elements(c, "s.items", "i"),
-        json_elements(c, "p.features", "f"),
-    );
-    let mut rows: Vec<GrantRow> = fetch_in(c, scope, &sql, customers).await?;
+    let mut rows = db::granted_features(c, scope, customers).await?;
     // Ties between equal limits go to the first subscription, then price, by id.
     rows.sort_unstable_by(|a, b| {
         (&a.customer, &a.subscription, &a.price).cmp(&(&b.customer, &b.subscription, &b.price))
     });
     let mut out: BTreeMap<String, BTreeMap<String, Grant>> = BTreeMap::new();
     for row in rows {
-        let feature: Feature = stored("features", &row.feature)?;
+        let feature = row.feature.0;
         let meter = match (&feature.meter, row.meter) {
             (None, _) => None,
-            (Some(_), Some(m)) => Some(Meter::from_row(m)?),
+            (Some(_), Some(m)) => Some(Meter::from_row(m)),
             (Some(m), None) => {
                 return Err(ApiError::Internal(anyhow::anyhow!(
                     "feature meter {m} is gone"
@@ -270,14 +226,7 @@ async fn any_feature_meters(
     touched: &Touched,
 ) -> ApiResult<bool> {
     let meters: HashSet<&str> = touched.values().flatten().map(String::as_str).collect();
-    let rows = store::scoped::query(
-        "SELECT features FROM products WHERE tenant_id = $1 AND env = $2 AND features LIKE '%\"meter\"%'",
-        scope,
-    )
-    .fetch_all(&mut *c)
-    .await?;
-    for r in rows {
-        let features: Vec<Feature> = stored("features", &r.try_get::<String, _>(0)?)?;
+    for features in db::metered_features(c, scope).await? {
         if features
             .iter()
             .any(|f| f.meter.as_deref().is_some_and(|m| meters.contains(m)))

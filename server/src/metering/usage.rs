@@ -16,7 +16,6 @@ use domain::metering::{
     Agg, Aggregation, HOUR, MAX_AGE_MS, MINUTE, Measure, MeterDef, Overflow, Piece, cover,
     cover_with, floor_to, project, result, weighted_average,
 };
-use store::columns::{from_enum_text, stored};
 use store::metering::{self as db, Found, MeterRow, Reading};
 
 /// A meter as stored, its definition read.
@@ -27,15 +26,15 @@ pub struct Meter {
 }
 
 impl Meter {
-    pub fn from_row(row: MeterRow) -> ApiResult<Meter> {
+    pub fn from_row(row: MeterRow) -> Meter {
         let def = MeterDef {
             event_type: row.event_type.clone(),
-            aggregation: from_enum_text("aggregation", &row.aggregation)?,
+            aggregation: *row.aggregation,
             value_property: row.value_property.clone(),
-            filters: stored("filters", &row.filters)?,
-            group_by: stored("group_by", &row.group_by)?,
+            filters: row.filters.0.clone(),
+            group_by: row.group_by.0.clone(),
         };
-        Ok(Meter { row, def })
+        Meter { row, def }
     }
 
     /// What a usage read of this meter reads. Events received while the meter was active
@@ -51,7 +50,8 @@ impl Meter {
 
     /// A stored event's measure (stored events passed this meter's checks when ingested).
     fn measure(&self, properties: &str) -> ApiResult<Option<Measure>> {
-        let props: Map<String, Value> = stored("properties", properties)?;
+        let props: Map<String, Value> =
+            serde_json::from_str(properties).map_err(|e| store::Error::corrupt("properties", e))?;
         Ok(self
             .def
             .measure(&self.def.event_type, &props)

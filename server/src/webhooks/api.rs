@@ -16,27 +16,10 @@ use crate::tenancy::{Env, Permission, Scope};
 use domain::clock::timestamp;
 use domain::ids::{EventId, WebhookAttemptId, WebhookDeliveryId, WebhookEndpointId};
 use domain::webhooks::{
-    PREVIOUS_SECRET_GRACE_MS, check_description, check_filters, check_url, generate_secret,
-    mask_secret, matches,
+    EndpointStatus, PREVIOUS_SECRET_GRACE_MS, check_description, check_filters, check_url,
+    generate_secret, mask_secret, matches,
 };
 use store::webhooks::{self as db, AttemptRow, EndpointRow, EventRow};
-
-/// Whether an endpoint receives events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum EndpointStatus {
-    Enabled,
-    Disabled,
-}
-
-impl EndpointStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            EndpointStatus::Enabled => "enabled",
-            EndpointStatus::Disabled => "disabled",
-        }
-    }
-}
 
 /// A URL of yours that receives events, signed the Standard Webhooks way.
 #[derive(Debug, Serialize, ToSchema)]
@@ -70,17 +53,9 @@ pub struct WebhookEndpoint {
 impl WebhookEndpoint {
     /// The API form of an endpoint of `scope`; `reveal` shows the secret in full.
     pub(crate) fn from_row(scope: &Scope, r: EndpointRow, reveal: bool) -> ApiResult<Self> {
-        let status = match r.status.as_str() {
-            "enabled" => EndpointStatus::Enabled,
-            "disabled" => EndpointStatus::Disabled,
-            other => {
-                return Err(ApiError::Internal(anyhow::anyhow!(
-                    "bad endpoint status {other:?}"
-                )));
-            }
-        };
         Ok(WebhookEndpoint {
-            enabled_events: filters(&r.enabled_events)?,
+            enabled_events: r.enabled_events.0,
+            status: *r.status,
             secret: if reveal {
                 r.secret
             } else {
@@ -90,21 +65,11 @@ impl WebhookEndpoint {
             id: WebhookEndpointId::from_db(r.id),
             url: r.url,
             description: r.description,
-            status,
             disabled_reason: r.disabled_reason,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
     }
-}
-
-fn filters(json: &str) -> ApiResult<Vec<String>> {
-    serde_json::from_str(json)
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("unreadable enabled_events column: {e}")))
-}
-
-fn to_json(value: &impl Serialize) -> ApiResult<String> {
-    serde_json::to_string(value).map_err(|e| ApiError::Internal(e.into()))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -147,11 +112,11 @@ pub async fn create(
             Some(d) => check_description(d)?,
             None => None,
         },
-        enabled_events: to_json(&check_filters(&req.enabled_events)?)?,
+        enabled_events: check_filters(&req.enabled_events)?.into(),
         secret: generate_secret(),
         previous_secret: None,
         previous_secret_expires_at: None,
-        status: EndpointStatus::Enabled.as_str().into(),
+        status: EndpointStatus::Enabled.into(),
         disabled_reason: None,
         failing_since: None,
         created_at: now,
@@ -298,16 +263,16 @@ pub async fn update(
         row.description = d; // "" clears it
     }
     if let Some(events) = events {
-        row.enabled_events = to_json(&events)?;
+        row.enabled_events = events.into();
     }
     match req.status {
-        Some(EndpointStatus::Enabled) if row.status != "enabled" => {
-            row.status = "enabled".into();
+        Some(EndpointStatus::Enabled) if row.status != EndpointStatus::Enabled => {
+            row.status = EndpointStatus::Enabled.into();
             row.disabled_reason = None;
             row.failing_since = None;
         }
-        Some(EndpointStatus::Disabled) if row.status != "disabled" => {
-            row.status = "disabled".into();
+        Some(EndpointStatus::Disabled) if row.status != EndpointStatus::Disabled => {
+            row.status = EndpointStatus::Disabled.into();
             row.disabled_reason = Some("Disabled by request.".into());
         }
         _ => {}
@@ -533,8 +498,7 @@ pub struct Event {
 
 fn event_from_row(scope: &Scope, r: EventRow) -> ApiResult<Event> {
     Ok(Event {
-        data: serde_json::from_str(&r.data)
-            .map_err(|e| ApiError::Internal(anyhow::anyhow!("unreadable event data: {e}")))?,
+        data: r.data.0,
         id: EventId::from_db(r.id),
         r#type: r.event_type,
         created_at: r.created_at,
@@ -672,7 +636,7 @@ pub async fn replay(
             let row = db::get_endpoint(&mut tx, scope, endpoint.as_str())
                 .await?
                 .ok_or(ApiError::NotFound("webhook_endpoint"))?;
-            if row.status != "enabled" {
+            if row.status != EndpointStatus::Enabled {
                 return Err(ApiError::conflict(
                     "endpoint_disabled",
                     "The endpoint is disabled: re-enable it first.",
@@ -682,8 +646,8 @@ pub async fn replay(
         }
         None => {
             let mut ids = Vec::new();
-            for (endpoint, json) in db::enabled_endpoints(&mut tx, scope).await? {
-                if matches(&filters(&json)?, &event.event_type) {
+            for (endpoint, filters) in db::enabled_endpoints(&mut tx, scope).await? {
+                if matches(&filters, &event.event_type) {
                     ids.push(endpoint);
                 }
             }

@@ -19,7 +19,7 @@ use crate::outbound;
 use crate::tenancy::{Env, Scope};
 use domain::ids::{OrgId, WebhookAttemptId};
 use domain::webhooks::sign;
-use domain::webhooks::{CLAIM_LEASE_MS, DISABLE_AFTER_FAILING_MS, retry_delay_ms};
+use domain::webhooks::{CLAIM_LEASE_MS, DISABLE_AFTER_FAILING_MS, EndpointStatus, retry_delay_ms};
 use store::webhooks::{self as db, AttemptRow, Outcome, Target};
 
 /// Deliveries read per tick.
@@ -101,7 +101,7 @@ async fn deliver(
     let Some(target) = db::delivery_target(&mut tx, &scope, id).await? else {
         return Ok(false);
     };
-    if target.endpoint_status != "enabled" {
+    if target.endpoint_status != EndpointStatus::Enabled {
         db::fail_pending(&mut tx, &scope, &target.endpoint_id, "endpoint disabled").await?;
         tx.commit().await?;
         return Ok(false);
@@ -140,8 +140,7 @@ fn payload(scope: &Scope, t: &Target) -> ApiResult<Vec<u8>> {
         r#type: t.event_type.clone(),
         created_at: t.event_created_at,
         livemode: scope.env == Env::Live,
-        data: serde_json::from_str(&t.data)
-            .map_err(|e| ApiError::Internal(anyhow::anyhow!("unreadable event data: {e}")))?,
+        data: t.data.0.clone(),
     };
     serde_json::to_vec(&event).map_err(|e| ApiError::Internal(e.into()))
 }
@@ -276,7 +275,8 @@ async fn record(
         } else {
             let first = endpoint.failing_since.is_none();
             let since = *endpoint.failing_since.get_or_insert(now);
-            if endpoint.status == "enabled" && now - since >= DISABLE_AFTER_FAILING_MS {
+            if endpoint.status == EndpointStatus::Enabled && now - since >= DISABLE_AFTER_FAILING_MS
+            {
                 disable(&mut tx, scope, endpoint, now).await?;
             } else if first {
                 db::update_endpoint(&mut tx, scope, &endpoint).await?;
@@ -296,7 +296,7 @@ async fn disable(
     now: i64,
 ) -> ApiResult<()> {
     let days = DISABLE_AFTER_FAILING_MS / 86_400_000;
-    endpoint.status = "disabled".into();
+    endpoint.status = EndpointStatus::Disabled.into();
     endpoint.disabled_reason = Some(format!(
         "Every delivery attempt failed for {days} days; fix the receiver, then re-enable the endpoint."
     ));

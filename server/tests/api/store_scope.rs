@@ -63,8 +63,8 @@ fn customer(id: &str, name: &str) -> CustomerRow {
         name: Some(name.to_owned()),
         email: None,
         address: None,
-        tax_ids: "[]".to_owned(),
-        metadata: "{}".to_owned(),
+        tax_ids: Default::default(),
+        metadata: Default::default(),
         default_payment_method: None,
         currency: None,
         balance: 0,
@@ -122,10 +122,10 @@ async fn meters_are_changed_in_their_scope_only(backend: Backend) {
         id: "mtr_1".to_owned(),
         name: "Tokens".to_owned(),
         event_type: "completion".to_owned(),
-        aggregation: "sum".to_owned(),
+        aggregation: domain::metering::Aggregation::Sum.into(),
         value_property: Some("tokens".to_owned()),
-        filters: "[]".to_owned(),
-        group_by: "[]".to_owned(),
+        filters: Default::default(),
+        group_by: Default::default(),
         created_at: 1,
         updated_at: 1,
         archived_at: None,
@@ -166,8 +166,8 @@ async fn inserts_put_the_scope_first(backend: Backend) {
         id: "prod_1".to_owned(),
         name: "Pro".to_owned(),
         description: Some("For teams".to_owned()),
-        features: "[]".to_owned(),
-        metadata: "{}".to_owned(),
+        features: Default::default(),
+        metadata: Default::default(),
         created_at: 1,
         updated_at: 2,
         archived_at: None,
@@ -177,7 +177,17 @@ async fn inserts_put_the_scope_first(backend: Backend) {
         product_id: "prod_1".to_owned(),
         currency: "usd".to_owned(),
         nickname: Some("Monthly".to_owned()),
-        terms: "{}".to_owned(),
+        terms: domain::billing::PriceTerms {
+            recurring: None,
+            model: domain::billing::PriceModel::PerUnit,
+            unit_amount: Some(500),
+            unit_amount_decimal: None,
+            tiers: None,
+            package: None,
+            trial_days: None,
+            metered: None,
+        }
+        .into(),
         created_at: 3,
         archived_at: None,
     };
@@ -244,13 +254,13 @@ async fn sso_connections_are_read_and_deleted_in_their_scope(backend: Backend) {
         id: "conn_1".to_owned(),
         tenant_id: s.a.org_id.as_str().to_owned(),
         env: s.a.env.as_str().to_owned(),
-        kind: "oidc".to_owned(),
+        kind: domain::identity::Kind::Oidc.into(),
         name: "Okta".to_owned(),
         status: "active".to_owned(),
-        settings: "{}".to_owned(),
+        settings: serde_json::json!({}).into(),
         secret_sealed: String::new(),
         default_role: "member".to_owned(),
-        role_mappings: "[]".to_owned(),
+        role_mappings: Vec::new().into(),
         created_at: 1,
         updated_at: 1,
         last_login_at: None,
@@ -278,13 +288,13 @@ async fn sso_connections_are_read_and_deleted_in_their_scope(backend: Backend) {
     s.end().await;
 }
 
-/// A multi-row insert binds the scope per row (`store::insert_all`).
+/// A bulk insert puts every row in its scope (`store::insert_rows`).
 async fn bulk_inserts_stay_in_their_scope(backend: Backend) {
     let mut s = scopes(backend).await;
     let event = |id: &str, at: i64| webhooks::EventRow {
         id: id.to_owned(),
         event_type: "customer.created".to_owned(),
-        data: "{}".to_owned(),
+        data: serde_json::json!({"n": at}).into(),
         created_at: at,
     };
     let events = [event("evt_1", 1), event("evt_2", 2)];
@@ -306,6 +316,9 @@ async fn bulk_inserts_stay_in_their_scope(backend: Backend) {
     );
     assert!(listed(&mut s.tx, &s.others[0]).await.is_empty());
     assert_eq!(listed(&mut s.tx, &s.others[1]).await, [pair("evt_3", 3)]);
+    let found = webhooks::get_event(&mut s.tx, &s.a, "evt_2").await;
+    let data = found.expect("get").expect("evt_2").data.0;
+    assert_eq!(data, serde_json::json!({"n": 2}));
     let found = webhooks::get_event(&mut s.tx, &s.others[0], "evt_1").await;
     assert!(found.expect("get").is_none());
     s.end().await;

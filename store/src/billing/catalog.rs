@@ -1,6 +1,10 @@
 //! Products and their prices.
 
+use std::collections::BTreeMap;
+
+use crate::columns::Json;
 use crate::scoped;
+use domain::billing::{Feature, PriceTerms};
 use domain::tenancy::Scope;
 use sqlx::{AnyConnection, FromRow};
 
@@ -9,10 +13,8 @@ pub struct ProductRow {
     pub id: String,
     pub name: String,
     pub description: Option<String>,
-    /// JSON array of features.
-    pub features: String,
-    /// JSON object of strings.
-    pub metadata: String,
+    pub features: Json<Vec<Feature>>,
+    pub metadata: Json<BTreeMap<String, String>>,
     pub created_at: i64,
     pub updated_at: i64,
     pub archived_at: Option<i64>,
@@ -105,8 +107,7 @@ pub struct PriceRow {
     pub product_id: String,
     pub currency: String,
     pub nickname: Option<String>,
-    /// JSON of `PriceTerms`.
-    pub terms: String,
+    pub terms: Json<PriceTerms>,
     pub created_at: i64,
     pub archived_at: Option<i64>,
 }

@@ -1,6 +1,8 @@
 //! Credit notes.
 
+use crate::columns::Text;
 use crate::scoped;
+use domain::billing::invoicing::CreditNoteReason;
 use domain::tenancy::Scope;
 use sqlx::{AnyConnection, FromRow};
 
@@ -14,7 +16,7 @@ pub struct CreditNoteRow {
     pub amount: i64,
     pub refund_amount: i64,
     pub credit_amount: i64,
-    pub reason: Option<String>,
+    pub reason: Option<Text<CreditNoteReason>>,
     pub memo: Option<String>,
     pub created_at: i64,
 }
@@ -46,7 +48,7 @@ pub async fn insert_credit_note(
     .bind(r.amount)
     .bind(r.refund_amount)
     .bind(r.credit_amount)
-    .bind(r.reason.as_deref())
+    .bind(r.reason)
     .bind(r.memo.as_deref())
     .bind(r.created_at)
     .execute(c)

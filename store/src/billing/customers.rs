@@ -1,6 +1,10 @@
 //! Customers.
 
+use std::collections::BTreeMap;
+
+use crate::columns::Json;
 use crate::scoped;
+use domain::billing::{Address, TaxId};
 use domain::tenancy::Scope;
 use sqlx::{AnyConnection, FromRow};
 
@@ -9,11 +13,9 @@ pub struct CustomerRow {
     pub id: String,
     pub name: Option<String>,
     pub email: Option<String>,
-    /// JSON of `Address`.
-    pub address: Option<String>,
-    /// JSON array of `TaxId`.
-    pub tax_ids: String,
-    pub metadata: String,
+    pub address: Option<Json<Address>>,
+    pub tax_ids: Json<Vec<TaxId>>,
+    pub metadata: Json<BTreeMap<String, String>>,
     pub default_payment_method: Option<String>,
     pub currency: Option<String>,
     pub balance: i64,
@@ -46,7 +48,7 @@ pub async fn insert_customer(
     .bind(&r.id)
     .bind(r.name.as_deref())
     .bind(r.email.as_deref())
-    .bind(r.address.as_deref())
+    .bind(&r.address)
     .bind(&r.tax_ids)
     .bind(&r.metadata)
     .bind(r.default_payment_method.as_deref())
@@ -75,7 +77,7 @@ pub async fn update_customer(
     .bind(&r.id)
     .bind(r.name.as_deref())
     .bind(r.email.as_deref())
-    .bind(r.address.as_deref())
+    .bind(&r.address)
     .bind(&r.tax_ids)
     .bind(&r.metadata)
     .bind(r.default_payment_method.as_deref())

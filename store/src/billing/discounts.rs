@@ -1,6 +1,8 @@
 //! Coupons, promotion codes and tax rates.
 
+use crate::columns::Text;
 use crate::scoped;
+use domain::billing::discounts::CouponDuration;
 use domain::tenancy::Scope;
 use sqlx::{AnyConnection, FromRow};
 
@@ -12,8 +14,7 @@ pub struct CouponRow {
     pub percent_off: Option<String>,
     pub amount_off: Option<i64>,
     pub currency: Option<String>,
-    /// `once`, `repeating` or `forever`.
-    pub duration: String,
+    pub duration: Text<CouponDuration>,
     pub duration_in_months: Option<i64>,
     pub max_redemptions: Option<i64>,
     pub redeem_by: Option<i64>,
@@ -46,7 +47,7 @@ pub async fn insert_coupon(
     .bind(r.percent_off.as_deref())
     .bind(r.amount_off)
     .bind(r.currency.as_deref())
-    .bind(&r.duration)
+    .bind(r.duration)
     .bind(r.duration_in_months)
     .bind(r.max_redemptions)
     .bind(r.redeem_by)

@@ -1,8 +1,15 @@
 //! Invoices and their per-tenant numbering.
 
+use std::sync::LazyLock;
+
+use serde_json::json;
+
 use crate::Claim;
-use crate::columns::Text;
+use crate::Column;
+use crate::columns::{Json, Text};
 use crate::scoped;
+use domain::billing::discounts::{InvoiceDiscount, InvoiceTax};
+use domain::billing::invoicing::Line;
 use domain::billing::status::InvoiceStatus;
 use domain::tenancy::Scope;
 use sqlx::{AnyConnection, FromRow};
@@ -24,8 +31,7 @@ pub struct InvoiceRow {
     pub starting_balance: i64,
     /// What is charged: the total with the balance applied, never below zero.
     pub amount_due: i64,
-    /// JSON array of `invoicing::Line`.
-    pub lines: String,
+    pub lines: Json<Vec<Line>>,
     pub period_start: i64,
     pub period_end: i64,
     pub created_at: i64,
@@ -45,64 +51,65 @@ pub struct InvoiceRow {
     pub discount_amount: i64,
     /// The sum of the taxes.
     pub tax_amount: i64,
-    /// JSON array of `discounts::InvoiceDiscount`.
-    pub discounts: String,
-    /// JSON array of `discounts::InvoiceTax`.
-    pub taxes: String,
+    pub discounts: Json<Vec<InvoiceDiscount>>,
+    pub taxes: Json<Vec<InvoiceTax>>,
 }
 
-macro_rules! invoice_columns {
-    () => {
-        "id, number, customer_id, subscription_id, status, billing_reason, currency, subtotal, total, starting_balance, amount_due, lines, period_start, period_end, created_at, finalized_at, paid_at, payment_error, payment_reference, amount_refunded, attempt_count, due_at, discount_amount, tax_amount, discounts, taxes"
-    };
-}
+/// Every column but the scope's, with its type for bulk inserts.
+const COLUMNS: [Column; 26] = [
+    Column::Text("id"),
+    Column::Text("number"),
+    Column::Text("customer_id"),
+    Column::Text("subscription_id"),
+    Column::Text("status"),
+    Column::Text("billing_reason"),
+    Column::Text("currency"),
+    Column::Int("subtotal"),
+    Column::Int("total"),
+    Column::Int("starting_balance"),
+    Column::Int("amount_due"),
+    Column::Text("lines"),
+    Column::Int("period_start"),
+    Column::Int("period_end"),
+    Column::Int("created_at"),
+    Column::Int("finalized_at"),
+    Column::Int("paid_at"),
+    Column::Text("payment_error"),
+    Column::Text("payment_reference"),
+    Column::Int("amount_refunded"),
+    Column::Int("attempt_count"),
+    Column::Int("due_at"),
+    Column::Int("discount_amount"),
+    Column::Int("tax_amount"),
+    Column::Text("discounts"),
+    Column::Text("taxes"),
+];
+
+/// `COLUMNS` as a select list.
+static SELECTED: LazyLock<String> = LazyLock::new(|| crate::column_list(&COLUMNS));
 
 pub async fn insert_invoices(
     c: &mut AnyConnection,
     scope: &Scope,
     invoices: &[InvoiceRow],
 ) -> sqlx::Result<()> {
-    crate::insert_all(
-        c,
-        concat!(
-            "INSERT INTO invoices (tenant_id, env, ",
-            invoice_columns!(),
-            ") VALUES"
-        ),
-        28,
-        invoices,
-        |q, r| {
-            q.bind(scope.org_id.as_str())
-                .bind(scope.env.as_str())
-                .bind(r.id.as_str())
-                .bind(r.number.as_str())
-                .bind(r.customer_id.as_str())
-                .bind(r.subscription_id.as_deref())
-                .bind(r.status)
-                .bind(r.billing_reason.as_str())
-                .bind(r.currency.as_str())
-                .bind(r.subtotal)
-                .bind(r.total)
-                .bind(r.starting_balance)
-                .bind(r.amount_due)
-                .bind(r.lines.as_str())
-                .bind(r.period_start)
-                .bind(r.period_end)
-                .bind(r.created_at)
-                .bind(r.finalized_at)
-                .bind(r.paid_at)
-                .bind(r.payment_error.as_deref())
-                .bind(r.payment_reference.as_deref())
-                .bind(r.amount_refunded)
-                .bind(r.attempt_count)
-                .bind(r.due_at)
-                .bind(r.discount_amount)
-                .bind(r.tax_amount)
-                .bind(r.discounts.as_str())
-                .bind(r.taxes.as_str())
-        },
-    )
-    .await
+    let mut rows = Vec::with_capacity(invoices.len());
+    for r in invoices {
+        rows.push(json!({
+            "id": r.id, "number": r.number, "customer_id": r.customer_id,
+            "subscription_id": r.subscription_id, "status": *r.status,
+            "billing_reason": r.billing_reason, "currency": r.currency, "subtotal": r.subtotal,
+            "total": r.total, "starting_balance": r.starting_balance, "amount_due": r.amount_due,
+            "lines": r.lines.text()?, "period_start": r.period_start, "period_end": r.period_end,
+            "created_at": r.created_at, "finalized_at": r.finalized_at, "paid_at": r.paid_at,
+            "payment_error": r.payment_error, "payment_reference": r.payment_reference,
+            "amount_refunded": r.amount_refunded, "attempt_count": r.attempt_count,
+            "due_at": r.due_at, "discount_amount": r.discount_amount,
+            "tax_amount": r.tax_amount, "discounts": r.discounts.text()?,
+            "taxes": r.taxes.text()?,
+        }));
+    }
+    crate::insert_rows(c, scope, "invoices", &COLUMNS, rows).await
 }
 
 /// Writes what changes over an invoice's life: status, amounts fixed at finalization, and
@@ -139,17 +146,14 @@ pub async fn get_invoice(
     scope: &Scope,
     id: &str,
 ) -> sqlx::Result<Option<InvoiceRow>> {
-    scoped::query_as(
-        concat!(
-            "SELECT ",
-            invoice_columns!(),
-            " FROM invoices WHERE tenant_id = $1 AND env = $2 AND id = $3"
-        ),
-        scope,
-    )
-    .bind(id)
-    .fetch_optional(c)
-    .await
+    let sql = format!(
+        "SELECT {} FROM invoices WHERE tenant_id = $1 AND env = $2 AND id = $3",
+        *SELECTED
+    );
+    scoped::query_as(sqlx::AssertSqlSafe(sql), scope)
+        .bind(id)
+        .fetch_optional(c)
+        .await
 }
 
 /// The invoice, locked until the transaction ends, so two replicas never collect the same
@@ -161,11 +165,8 @@ pub async fn claim_invoice(
     how: Claim,
 ) -> sqlx::Result<Option<InvoiceRow>> {
     let sql = format!(
-        concat!(
-            "SELECT ",
-            invoice_columns!(),
-            " FROM invoices WHERE tenant_id = $1 AND env = $2 AND id = $3{}"
-        ),
+        "SELECT {} FROM invoices WHERE tenant_id = $1 AND env = $2 AND id = $3{}",
+        *SELECTED,
         crate::lock_clause(c, how)
     );
     scoped::query_as(sqlx::AssertSqlSafe(sql), scope)
@@ -183,23 +184,20 @@ pub async fn list_invoices(
     after: Option<&str>,
     limit: i64,
 ) -> sqlx::Result<Vec<InvoiceRow>> {
-    scoped::query_as(
-        concat!(
-            "SELECT ",
-            invoice_columns!(),
-            " FROM invoices WHERE tenant_id = $1 AND env = $2
+    let sql = format!(
+        "SELECT {} FROM invoices WHERE tenant_id = $1 AND env = $2
          AND ($3 IS NULL OR subscription_id = $3) AND ($4 IS NULL OR customer_id = $4)
-         AND ($5 IS NULL OR status = $5) AND ($6 IS NULL OR id < $6) ORDER BY id DESC LIMIT $7"
-        ),
-        scope,
-    )
-    .bind(subscription)
-    .bind(customer)
-    .bind(status.map(Text))
-    .bind(after)
-    .bind(limit)
-    .fetch_all(c)
-    .await
+         AND ($5 IS NULL OR status = $5) AND ($6 IS NULL OR id < $6) ORDER BY id DESC LIMIT $7",
+        *SELECTED
+    );
+    scoped::query_as(sqlx::AssertSqlSafe(sql), scope)
+        .bind(subscription)
+        .bind(customer)
+        .bind(status.map(Text))
+        .bind(after)
+        .bind(limit)
+        .fetch_all(c)
+        .await
 }
 
 /// The subscription's invoices created at or after `since` and not void, oldest first.
@@ -209,19 +207,16 @@ pub async fn recent_subscription_invoices(
     subscription: &str,
     since: i64,
 ) -> sqlx::Result<Vec<InvoiceRow>> {
-    scoped::query_as(
-        concat!(
-            "SELECT ",
-            invoice_columns!(),
-            " FROM invoices WHERE tenant_id = $1 AND env = $2 AND subscription_id = $3
-         AND created_at >= $4 AND status <> 'void' ORDER BY created_at, id"
-        ),
-        scope,
-    )
-    .bind(subscription)
-    .bind(since)
-    .fetch_all(c)
-    .await
+    let sql = format!(
+        "SELECT {} FROM invoices WHERE tenant_id = $1 AND env = $2 AND subscription_id = $3
+         AND created_at >= $4 AND status <> 'void' ORDER BY created_at, id",
+        *SELECTED
+    );
+    scoped::query_as(sqlx::AssertSqlSafe(sql), scope)
+        .bind(subscription)
+        .bind(since)
+        .fetch_all(c)
+        .await
 }
 
 /// Takes the next `count` values of a per-tenant, per-environment counter (1, 2, 3…)

@@ -1,14 +1,16 @@
 //! A tenant and environment's billing settings (dunning).
 
+use crate::columns::{Json, Text};
 use crate::scoped;
+use domain::billing::dunning::FinalAction;
 use domain::tenancy::Scope;
 use sqlx::{AnyConnection, FromRow};
 
 #[derive(Debug, FromRow)]
 pub struct SettingsRow {
-    /// JSON array of days after finalization.
-    pub retry_days: String,
-    pub final_action: String,
+    /// Days after finalization.
+    pub retry_days: Json<Vec<i64>>,
+    pub final_action: Text<FinalAction>,
     pub updated_at: i64,
 }
 
@@ -35,7 +37,7 @@ pub async fn put_settings(
         scope,
     )
     .bind(&r.retry_days)
-    .bind(&r.final_action)
+    .bind(r.final_action)
     .bind(r.updated_at)
     .execute(c)
     .await

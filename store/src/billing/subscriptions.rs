@@ -1,9 +1,12 @@
 //! Subscriptions.
 
 use crate::Claim;
-use crate::columns::Text;
+use crate::columns::{Json, Text};
 use crate::scoped;
+use domain::billing::discounts::{AppliedTaxRate, Discount};
+use domain::billing::invoicing::Line;
 use domain::billing::status::SubscriptionStatus;
+use domain::billing::subscriptions::Item;
 use domain::tenancy::Scope;
 use sqlx::{AnyConnection, FromRow};
 
@@ -12,8 +15,7 @@ pub struct SubscriptionRow {
     pub id: String,
     pub customer_id: String,
     pub status: Text<SubscriptionStatus>,
-    /// JSON array of `subscriptions::Item`.
-    pub items: String,
+    pub items: Json<Vec<Item>>,
     pub currency: String,
     pub billing_cycle_anchor: i64,
     /// Paid periods so far; the next period ends at anchor + (periods + 1) intervals.
@@ -25,12 +27,10 @@ pub struct SubscriptionRow {
     pub cancel_at_period_end: i64,
     pub canceled_at: Option<i64>,
     pub created_at: i64,
-    /// JSON array of `invoicing::Line`: prorations waiting for the next invoice.
-    pub pending_lines: String,
-    /// JSON `discounts::Discount`, or None.
-    pub discount: Option<String>,
-    /// JSON array of `discounts::AppliedTaxRate`.
-    pub tax_rates: String,
+    /// Prorations waiting for the next invoice.
+    pub pending_lines: Json<Vec<Line>>,
+    pub discount: Option<Json<Discount>>,
+    pub tax_rates: Json<Vec<AppliedTaxRate>>,
 }
 
 macro_rules! subscription_columns {
@@ -65,7 +65,7 @@ pub async fn insert_subscription(
     .bind(r.canceled_at)
     .bind(r.created_at)
     .bind(&r.pending_lines)
-    .bind(r.discount.as_deref())
+    .bind(&r.discount)
     .bind(&r.tax_rates)
     .execute(c)
     .await
@@ -95,7 +95,7 @@ pub async fn update_subscription(
     .bind(&r.items)
     .bind(r.billing_cycle_anchor)
     .bind(&r.pending_lines)
-    .bind(r.discount.as_deref())
+    .bind(&r.discount)
     .bind(&r.tax_rates)
     .execute(c)
     .await

@@ -2,7 +2,9 @@
 
 use sqlx::{AnyConnection, AssertSqlSafe, FromRow};
 
+use crate::columns::{Json, Text};
 use crate::scoped;
+use domain::metering::{Aggregation, Condition};
 use domain::tenancy::Scope;
 
 #[derive(Debug, Clone, FromRow)]
@@ -10,10 +12,10 @@ pub struct MeterRow {
     pub id: String,
     pub name: String,
     pub event_type: String,
-    pub aggregation: String,
+    pub aggregation: Text<Aggregation>,
     pub value_property: Option<String>,
-    pub filters: String,
-    pub group_by: String,
+    pub filters: Json<Vec<Condition>>,
+    pub group_by: Json<Vec<String>>,
     pub created_at: i64,
     pub updated_at: i64,
     pub archived_at: Option<i64>,
@@ -41,7 +43,7 @@ pub async fn insert_meter(c: &mut AnyConnection, scope: &Scope, m: &MeterRow) ->
     .bind(&m.id)
     .bind(&m.name)
     .bind(&m.event_type)
-    .bind(&m.aggregation)
+    .bind(m.aggregation)
     .bind(&m.value_property)
     .bind(&m.filters)
     .bind(&m.group_by)

@@ -1,15 +1,18 @@
-//! Metering SQL: meters, raw events, rollups, distinct values and sent alerts, a file each.
+//! Metering SQL: meters, raw events, rollups, distinct values, sent alerts and the features
+//! subscriptions grant, a file each.
 //! Bulk writes bind their rows as one JSON array (`store::json_rows`).
 
 mod alerts;
 mod distinct;
 mod events;
+mod grants;
 mod meters;
 mod rollups;
 
 pub use alerts::*;
 pub use distinct::*;
 pub use events::*;
+pub use grants::*;
 pub use meters::*;
 pub use rollups::*;
 

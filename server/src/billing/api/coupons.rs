@@ -20,7 +20,6 @@ use crate::tenancy::{Permission, check_name};
 use domain::clock::timestamp;
 use domain::ids::{CouponId, PromotionCodeId};
 use store::billing::{self as db, CouponRow};
-use store::columns::enum_text;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Coupon {
@@ -55,7 +54,7 @@ pub struct Coupon {
 impl Coupon {
     fn from_row(r: CouponRow) -> ApiResult<Self> {
         Ok(Coupon {
-            duration: redemption::duration_of(&r)?,
+            duration: *r.duration,
             id: CouponId::from_db(r.id),
             name: r.name,
             percent_off: r.percent_off,
@@ -186,7 +185,7 @@ pub async fn create(
         percent_off,
         amount_off,
         currency,
-        duration: enum_text(req.duration)?,
+        duration: req.duration.into(),
         duration_in_months,
         max_redemptions: req.max_redemptions,
         redeem_by,

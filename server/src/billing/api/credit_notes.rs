@@ -17,21 +17,12 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{Page, fetch_limit, page_type};
 use crate::tenancy::{Permission, Scope};
+use domain::billing::invoicing::CreditNoteReason;
 use domain::clock::timestamp;
 use domain::ids::{CreditNoteId, CustomerId, InvoiceId};
 use store::Claim;
 use store::billing::{self as db, CreditNoteRow, InvoiceRow};
-use store::columns::{enum_text, from_enum_text};
-
-/// Why money was given back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum CreditNoteReason {
-    Duplicate,
-    Fraudulent,
-    OrderChange,
-    ProductUnsatisfactory,
-}
+use store::columns::Text;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CreditNote {
@@ -58,11 +49,6 @@ pub struct CreditNote {
 
 impl CreditNote {
     pub fn from_row(r: CreditNoteRow) -> ApiResult<Self> {
-        let reason = r
-            .reason
-            .as_deref()
-            .map(|s| from_enum_text("reason", s))
-            .transpose()?;
         Ok(CreditNote {
             id: CreditNoteId::from_db(r.id),
             number: r.number,
@@ -72,7 +58,7 @@ impl CreditNote {
             amount: r.amount,
             refund_amount: r.refund_amount,
             credit_amount: r.credit_amount,
-            reason,
+            reason: r.reason.map(|r| r.0),
             memo: r.memo,
             created_at: r.created_at,
         })
@@ -219,7 +205,7 @@ pub async fn create(
         amount,
         refund_amount: refund,
         credit_amount: credit,
-        reason: req.reason.map(enum_text).transpose()?,
+        reason: req.reason.map(Text),
         memo: req.memo,
         created_at: state.clock.now_ms(),
     };

@@ -18,7 +18,6 @@ use crate::tenancy::{Email, Permission, check_name};
 use domain::clock::timestamp;
 use domain::ids::{CustomerId, TestClockId};
 use store::billing::{self as db, CustomerRow};
-use store::columns::{stored, to_json};
 use store::is_unique_violation;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -54,13 +53,9 @@ pub struct Customer {
 impl Customer {
     pub fn from_row(r: CustomerRow) -> ApiResult<Self> {
         Ok(Customer {
-            address: r
-                .address
-                .as_deref()
-                .map(|a| stored("address", a))
-                .transpose()?,
-            tax_ids: stored("tax_ids", &r.tax_ids)?,
-            metadata: stored("metadata", &r.metadata)?,
+            address: r.address.map(|a| a.0),
+            tax_ids: r.tax_ids.0,
+            metadata: r.metadata.0,
             id: CustomerId::from_db(r.id),
             name: r.name,
             email: r.email,
@@ -114,15 +109,15 @@ impl CustomerFields {
             row.email = Some(Email::parse("email", email)?.as_str().to_owned());
         }
         if let Some(address) = self.address {
-            row.address = Some(to_json(&address.check()?)?);
+            row.address = Some(address.check()?.into());
         }
-        if let Some(tax_ids) = &self.tax_ids {
-            check_tax_ids(tax_ids)?;
-            row.tax_ids = to_json(tax_ids)?;
+        if let Some(tax_ids) = self.tax_ids {
+            check_tax_ids(&tax_ids)?;
+            row.tax_ids = tax_ids.into();
         }
-        if let Some(metadata) = &self.metadata {
-            check_metadata(metadata)?;
-            row.metadata = to_json(metadata)?;
+        if let Some(metadata) = self.metadata {
+            check_metadata(&metadata)?;
+            row.metadata = metadata.into();
         }
         if let Some(pm) = self.default_payment_method {
             if pm.is_empty() || pm.len() > 255 {
@@ -183,8 +178,8 @@ pub async fn create(
         name: None,
         email: None,
         address: None,
-        tax_ids: "[]".into(),
-        metadata: "{}".into(),
+        tax_ids: Default::default(),
+        metadata: Default::default(),
         default_payment_method: None,
         currency: None,
         balance: 0,

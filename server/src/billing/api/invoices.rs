@@ -10,7 +10,6 @@ use crate::app::AppState;
 use crate::audit::ActorRef;
 use crate::billing::collection;
 use crate::billing::discounts::{InvoiceDiscount, InvoiceTax};
-use crate::billing::invoicing::Line;
 use crate::billing::subscriptions::now_for;
 use crate::billing::{html, notify};
 use crate::http::auth::Caller;
@@ -18,13 +17,13 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Path, Query};
 use crate::http::pagination::{Page, fetch_limit, page_type};
 use crate::tenancy::Permission;
+use domain::billing::invoicing::Line;
 use domain::clock::timestamp;
 use domain::ids::{
     CouponId, CustomerId, InvoiceId, PriceId, PromotionCodeId, SubscriptionId, TaxRateId,
 };
 use store::Claim;
 use store::billing::{self as db, InvoiceRow};
-use store::columns::stored;
 
 /// One line of an invoice.
 #[derive(Debug, Serialize, ToSchema)]
@@ -177,24 +176,20 @@ pub struct Invoice {
 
 impl Invoice {
     pub fn from_row(r: InvoiceRow) -> ApiResult<Self> {
-        let lines: Vec<Line> = stored("lines", &r.lines)?;
-        let discounts: Vec<InvoiceDiscount> = stored("discounts", &r.discounts)?;
-        let taxes: Vec<InvoiceTax> = stored("taxes", &r.taxes)?;
-        let status = r.status.0;
         Ok(Invoice {
-            lines: lines.into_iter().map(InvoiceLine::from).collect(),
+            lines: r.lines.0.into_iter().map(InvoiceLine::from).collect(),
             id: InvoiceId::from_db(r.id),
             number: r.number,
             customer: CustomerId::from_db(r.customer_id),
             subscription: r.subscription_id.map(SubscriptionId::from_db),
-            status,
+            status: r.status.0,
             billing_reason: r.billing_reason,
             currency: r.currency,
             subtotal: r.subtotal,
             discount_amount: r.discount_amount,
             tax_amount: r.tax_amount,
-            discounts: discounts.into_iter().map(Into::into).collect(),
-            taxes: taxes.into_iter().map(Into::into).collect(),
+            discounts: r.discounts.0.into_iter().map(Into::into).collect(),
+            taxes: r.taxes.0.into_iter().map(Into::into).collect(),
             total: r.total,
             starting_balance: r.starting_balance,
             amount_due: r.amount_due,

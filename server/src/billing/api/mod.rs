@@ -13,5 +13,3 @@ pub mod stripe_webhooks;
 pub mod subscriptions;
 pub mod tax_rates;
 pub mod test_clocks;
-
-use store::columns::to_json;

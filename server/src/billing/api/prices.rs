@@ -18,7 +18,6 @@ use crate::tenancy::{Permission, check_name};
 use domain::clock::timestamp;
 use domain::ids::{MeterId, PriceId, ProductId};
 use store::billing::{self as db, PriceRow};
-use store::columns::{stored, to_json};
 use store::metering as meter_db;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -52,7 +51,7 @@ pub struct Price {
 
 impl Price {
     fn from_row(r: PriceRow) -> ApiResult<Self> {
-        let t: PriceTerms = stored("terms", &r.terms)?;
+        let t = r.terms.0;
         Ok(Price {
             id: PriceId::from_db(r.id),
             product: ProductId::from_db(r.product_id),
@@ -172,7 +171,7 @@ pub async fn create(
         product_id: product.id,
         currency,
         nickname,
-        terms: to_json(&terms)?,
+        terms: terms.into(),
         created_at: now,
         archived_at: None,
     };
@@ -399,8 +398,7 @@ pub async fn quote(
     let mut tx = state.db.read_scoped(&caller.scope).await?;
     let row = load(&mut tx, &caller, &id).await?;
     tx.end();
-    let terms: PriceTerms = stored("terms", &row.terms)?;
-    let amount = amount_for(&terms, quantity).map_err(|e| match e {
+    let amount = amount_for(&row.terms, quantity).map_err(|e| match e {
         AmountError::NegativeQuantity | AmountError::Overflow => {
             ApiError::validation("quantity", e.to_string())
         }

@@ -20,7 +20,6 @@ use crate::tenancy::{Permission, check_name};
 use domain::clock::timestamp;
 use domain::ids::ProductId;
 use store::billing::{self as db, ProductRow};
-use store::columns::{stored, to_json};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Product {
@@ -44,8 +43,8 @@ pub struct Product {
 impl Product {
     fn from_row(r: ProductRow) -> ApiResult<Self> {
         Ok(Product {
-            features: stored("features", &r.features)?,
-            metadata: stored("metadata", &r.metadata)?,
+            features: r.features.0,
+            metadata: r.metadata.0,
             id: ProductId::from_db(r.id),
             name: r.name,
             description: r.description,
@@ -108,14 +107,14 @@ pub async fn create(
         id: ProductId::generate().to_string(),
         name: check_name("name", &req.name)?,
         description: check_description(req.description)?,
-        features: to_json(&req.features)?,
-        metadata: to_json(&req.metadata)?,
+        features: req.features.into(),
+        metadata: req.metadata.into(),
         created_at: now,
         updated_at: now,
         archived_at: None,
     };
     let mut tx = state.db.write_scoped(&caller.scope).await?;
-    check_feature_meters(&mut tx, &caller.scope, &req.features).await?;
+    check_feature_meters(&mut tx, &caller.scope, &row.features).await?;
     db::insert_product(&mut tx, &caller.scope, &row).await?;
     audit::record(
         &mut tx,
@@ -252,14 +251,14 @@ pub async fn update(
     if req.description.is_some() {
         row.description = check_description(req.description)?;
     }
-    if let Some(features) = &req.features {
-        check_features(features)?;
-        check_feature_meters(&mut tx, &caller.scope, features).await?;
-        row.features = to_json(features)?;
+    if let Some(features) = req.features {
+        check_features(&features)?;
+        check_feature_meters(&mut tx, &caller.scope, &features).await?;
+        row.features = features.into();
     }
-    if let Some(metadata) = &req.metadata {
-        check_metadata(metadata)?;
-        row.metadata = to_json(metadata)?;
+    if let Some(metadata) = req.metadata {
+        check_metadata(&metadata)?;
+        row.metadata = metadata.into();
     }
     save(&state, &caller, tx, row, "product.updated").await
 }

@@ -12,12 +12,11 @@ use super::coupons::SubscriptionDiscount;
 use super::invoices::InvoiceLine;
 use crate::app::AppState;
 use crate::audit::ActorRef;
-use crate::billing::invoicing::{self, Line};
+use crate::billing::invoicing;
+use crate::billing::notify;
 use crate::billing::subscriptions::{
-    Item, defer, discount_of, draft_invoice, interval_of, items_of, now_for, proration_lines,
-    start_next_period, tax_rates_of, usage_lines,
+    defer, draft_invoice, now_for, start_next_period, usage_lines,
 };
-use crate::billing::{PriceTerms, notify};
 use crate::billing::{collection, redemption};
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
@@ -25,11 +24,12 @@ use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{Page, fetch_limit, page_type};
 use crate::tenancy::{Permission, Scope};
 use domain::billing::dunning::DAY_MS;
+use domain::billing::invoicing::proration_lines;
+use domain::billing::subscriptions::{Item, interval_of};
 use domain::clock::timestamp;
 use domain::ids::{CouponId, CustomerId, PriceId, SubscriptionId, TaxRateId};
 use store::Claim;
 use store::billing::{self as db, SubscriptionRow};
-use store::columns::stored;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -83,21 +83,20 @@ pub struct Subscription {
 
 impl Subscription {
     pub fn from_row(r: SubscriptionRow) -> ApiResult<Self> {
-        let items: Vec<Item> = stored("items", &r.items)?;
-        let pending: Vec<Line> = stored("pending_lines", &r.pending_lines)?;
-        let status = r.status.0;
-        let discount = discount_of(&r)?;
-        let taxes = tax_rates_of(&r)?;
         Ok(Subscription {
-            discount: discount.map(SubscriptionDiscount::from),
-            default_tax_rates: taxes
+            discount: r.discount.map(|d| SubscriptionDiscount::from(d.0)),
+            default_tax_rates: r
+                .tax_rates
+                .0
                 .into_iter()
                 .map(|t| TaxRateId::from_db(t.id))
                 .collect(),
             id: SubscriptionId::from_db(r.id),
             customer: CustomerId::from_db(r.customer_id),
-            status,
-            items: items
+            status: r.status.0,
+            items: r
+                .items
+                .0
                 .into_iter()
                 .map(|i| SubscriptionItem {
                     price: PriceId::from_db(i.price),
@@ -112,7 +111,12 @@ impl Subscription {
             cancel_at_period_end: r.cancel_at_period_end == 1,
             canceled_at: r.canceled_at,
             created_at: r.created_at,
-            pending_lines: pending.into_iter().map(InvoiceLine::from).collect(),
+            pending_lines: r
+                .pending_lines
+                .0
+                .into_iter()
+                .map(InvoiceLine::from)
+                .collect(),
         })
     }
 }
@@ -207,7 +211,7 @@ pub async fn create(
             SubscriptionStatus::Incomplete
         }
         .into(),
-        items: super::to_json(&items)?,
+        items: items.into(),
         currency,
         billing_cycle_anchor: trial_end.unwrap_or(now),
         periods: 0,
@@ -217,9 +221,9 @@ pub async fn create(
         cancel_at_period_end: 0,
         canceled_at: None,
         created_at: now,
-        pending_lines: "[]".into(),
-        discount: discount.as_ref().map(super::to_json).transpose()?,
-        tax_rates: super::to_json(&taxes)?,
+        pending_lines: Default::default(),
+        discount: discount.map(Into::into),
+        tax_rates: taxes.into(),
     };
     db::insert_subscription(&mut tx, scope, &sub).await?;
     let first_invoice = match trial_end {
@@ -294,7 +298,7 @@ async fn resolve_items(
         let price = db::get_price(tx, scope, item.price.as_str())
             .await?
             .ok_or(ApiError::NotFound("price"))?;
-        let terms: PriceTerms = stored("terms", &price.terms)?;
+        let terms = price.terms.0;
         let Some(recurring) = &terms.recurring else {
             return Err(ApiError::validation(
                 &field("price"),
@@ -627,18 +631,18 @@ pub async fn update(
     )
     .await?
     {
-        c.sub.discount = Some(super::to_json(&d)?);
+        c.sub.discount = Some(d.into());
     }
     if let Some(ids) = &req.default_tax_rates {
         let taxes = redemption::tax_rates(&mut c.tx, &scope, ids).await?;
-        c.sub.tax_rates = super::to_json(&taxes)?;
+        c.sub.tax_rates = taxes.into();
     }
     let Some(requested) = &req.items else {
         return c
             .commit(&state, &caller, "subscription.updated", None)
             .await;
     };
-    let old = items_of(&c.sub)?;
+    let old = c.sub.items.0.clone();
     let (new, currency) = resolve_items(&mut c.tx, &scope, requested, &old).await?;
     if currency != c.sub.currency {
         return Err(ApiError::validation(
@@ -657,7 +661,7 @@ pub async fn update(
         (ProrationBehavior::None, _) | (_, SubscriptionStatus::Trialing) => Vec::new(),
         _ => proration_lines(&old, &new, period, c.now)?,
     };
-    c.sub.items = super::to_json(&new)?;
+    c.sub.items = new.into();
     let mut invoice = None;
     if !lines.is_empty() {
         if req.proration_behavior == ProrationBehavior::AlwaysInvoice {
@@ -682,7 +686,7 @@ pub async fn update(
             .await?;
             invoice = Some(draft.id);
         } else {
-            defer(&mut c.sub, lines)?;
+            defer(&mut c.sub, lines);
         }
     }
     c.commit(&state, &caller, "subscription.updated", invoice)

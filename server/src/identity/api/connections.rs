@@ -80,10 +80,10 @@ pub struct OidcDetails {
 
 fn shown(state: &AppState, headers: &HeaderMap, row: ConnectionRow) -> ApiResult<Connection> {
     let base = crate::http::public_base(state, headers);
-    let kind: Kind = store::columns::from_enum_text("kind", &row.kind)?;
+    let kind = *row.kind;
     let (oidc, saml) = match kind {
         Kind::Oidc => {
-            let s: OidcSettings = store::columns::stored("settings", &row.settings)?;
+            let s: OidcSettings = row.settings.read("settings")?;
             let oidc = OidcDetails {
                 issuer: s.issuer,
                 client_id: s.client_id,
@@ -100,7 +100,7 @@ fn shown(state: &AppState, headers: &HeaderMap, row: ConnectionRow) -> ApiResult
         kind,
         status: row.status,
         default_role: row.default_role,
-        role_mappings: store::columns::stored("role_mappings", &row.role_mappings)?,
+        role_mappings: row.role_mappings.0,
         oidc,
         saml,
         last_login_at: row.last_login_at,
@@ -232,7 +232,7 @@ pub async fn create(
     let name = check_name("name", &req.name)?;
     let (settings, secret) = match (req.kind, &req.oidc) {
         (Kind::Oidc, Some(o)) => (
-            store::columns::to_json(&checked_oidc(&state, &caller, o).await?)?,
+            store::columns::Json::of(checked_oidc(&state, &caller, o).await?)?,
             o.client_secret.clone(),
         ),
         (Kind::Oidc, None) => {
@@ -244,7 +244,7 @@ pub async fn create(
                 .as_ref()
                 .ok_or_else(|| ApiError::validation("saml", "is required for kind saml"))?;
             let (settings, key) = saml::new_settings(&state, caller.scope.env, req, &name).await?;
-            (store::columns::to_json(&settings)?, key)
+            (store::columns::Json::of(settings)?, key)
         }
     };
     let default_role = req.default_role.unwrap_or_else(|| "viewer".to_owned());
@@ -254,13 +254,13 @@ pub async fn create(
         id: id.to_string(),
         tenant_id: caller.scope.org_id.to_string(),
         env: caller.scope.env.as_str().to_owned(),
-        kind: store::columns::enum_text(req.kind)?,
+        kind: req.kind.into(),
         name,
         status: "active".into(),
         settings,
         secret_sealed: key.seal(&seal_context(id.as_str()), &secret)?,
         default_role,
-        role_mappings: store::columns::to_json(&req.role_mappings)?,
+        role_mappings: req.role_mappings.into(),
         created_at: now,
         updated_at: now,
         last_login_at: None,
@@ -268,7 +268,7 @@ pub async fn create(
         last_error_at: None,
     };
     let mut tx = state.db.write_scoped(&caller.scope).await?;
-    check_roles(&mut tx, &caller, &row.default_role, &req.role_mappings).await?;
+    check_roles(&mut tx, &caller, &row.default_role, &row.role_mappings).await?;
     db::insert_connection(&mut tx, &row).await?;
     audit::record(
         &mut tx,
@@ -419,14 +419,12 @@ pub async fn update(
     if let Some(role) = req.default_role {
         row.default_role = role;
     }
-    let mappings = match req.role_mappings {
-        Some(m) => m,
-        None => store::columns::stored("role_mappings", &row.role_mappings)?,
-    };
-    check_roles(&mut tx, &caller, &row.default_role, &mappings).await?;
-    row.role_mappings = store::columns::to_json(&mappings)?;
+    if let Some(mappings) = req.role_mappings {
+        row.role_mappings = mappings.into();
+    }
+    check_roles(&mut tx, &caller, &row.default_role, &row.role_mappings).await?;
     if let Some(secret) = req.client_secret.filter(|s| !s.is_empty()) {
-        if row.kind != "oidc" {
+        if row.kind != Kind::Oidc {
             return Err(ApiError::validation(
                 "client_secret",
                 "only OpenID Connect connections have one",

@@ -247,7 +247,7 @@ fn service_provider(
 }
 
 fn settings_of(conn: &ConnectionRow) -> ApiResult<SamlSettings> {
-    Ok(store::columns::stored("settings", &conn.settings)?)
+    Ok(conn.settings.read("settings")?)
 }
 
 /// The AuthnRequest URL for a login in flight whose id is `request_id`.
@@ -270,7 +270,7 @@ pub fn start(
 async fn saml_connection(state: &AppState, id: &ConnectionId) -> ApiResult<ConnectionRow> {
     db::find_connection(state.db.reader(), id.as_str())
         .await?
-        .filter(|c| c.kind == "saml")
+        .filter(|c| c.kind == domain::identity::Kind::Saml)
         .ok_or(ApiError::NotFound("sso_connection"))
 }
 

@@ -109,9 +109,9 @@ pub async fn authorize(
         created_at: now,
         expires_at: now + LOGIN_TTL_MS,
     };
-    let url = match store::columns::from_enum_text::<Kind>("kind", &conn.kind)? {
+    let url = match *conn.kind {
         Kind::Oidc => {
-            let settings: OidcSettings = store::columns::stored("settings", &conn.settings)?;
+            let settings: OidcSettings = conn.settings.read("settings")?;
             let redirect_uri = oidc_redirect_uri(&crate::http::public_base(&state, &headers));
             let http = state.outbound.client(login::scope_of(&conn)?.env);
             let started = oidc::discover(http, &settings.issuer)
@@ -200,7 +200,7 @@ pub async fn oidc_callback(
         )
         .await);
     }
-    let settings: OidcSettings = store::columns::stored("settings", &conn.settings)?;
+    let settings: OidcSettings = conn.settings.read("settings")?;
     let secret = open_secret(&state, &conn)?;
     let redirect_uri = oidc_redirect_uri(&crate::http::public_base(&state, &headers));
     let finished = oidc::finish(

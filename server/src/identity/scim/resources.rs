@@ -67,10 +67,6 @@ fn keys(kind: Kind, stored: &Obj) -> Keys<'_> {
     }
 }
 
-fn parse_stored(row: &ResourceRow) -> ScimResult<Obj> {
-    serde_json::from_str(&row.resource).map_err(ScimError::internal)
-}
-
 /// A group's members as the resource shows them.
 async fn members_value(
     c: &mut AnyConnection,
@@ -107,7 +103,7 @@ async fn attributes(
     kind: Kind,
     row: &ResourceRow,
 ) -> ScimResult<Obj> {
-    let mut stored = parse_stored(row)?;
+    let mut stored = row.resource.0.clone();
     if kind == Kind::Group
         && let Some(members) = members_value(c, caller, &row.id).await?
     {
@@ -228,13 +224,10 @@ async fn sync_members(
     old: &[MemberRow],
     new: &[MemberRow],
     now: i64,
-) -> ScimResult<Vec<(&'static str, String)>> {
+) -> ScimResult<Vec<(&'static str, Value)>> {
     let org = &caller.scope.org_id;
     let mut events = Vec::new();
-    let data = |m: &MemberRow| {
-        json!({"group_id": group, "member": {"value": m.member_id, "type": m.member_type}})
-            .to_string()
-    };
+    let data = |m: &MemberRow| json!({"group_id": group, "member": {"value": m.member_id, "type": m.member_type}});
     for m in old
         .iter()
         .filter(|m| !new.iter().any(|n| n.member_id == m.member_id))
@@ -274,7 +267,7 @@ async fn notify(
     change: Change,
     id: &str,
     data: &Value,
-    mut events: Vec<(&'static str, String)>,
+    mut events: Vec<(&'static str, Value)>,
     now: i64,
 ) -> ScimResult<()> {
     let target = audit_target(kind);
@@ -285,7 +278,7 @@ async fn notify(
     };
     let action = format!("{target}.{what}");
     audit::record(c, &caller.scope, caller.actor(), &action, (target, id), now).await?;
-    events.insert(0, (event(kind, change), data.to_string()));
+    events.insert(0, (event(kind, change), data.clone()));
     webhooks::emit_all(c, &caller.scope, &events, now).await?;
     Ok(())
 }
@@ -323,7 +316,7 @@ pub async fn create(
     )?;
     let row = ResourceRow {
         id: id.clone(),
-        resource: Value::Object(stored.clone()).to_string(),
+        resource: stored.clone().into(),
         version: 1,
         created_at: now,
         updated_at: now,
@@ -515,7 +508,7 @@ pub async fn update(
             db::name_taken(&mut tx, org, kind, keys(kind, &new).name, id).await?,
             kind,
         )?;
-        row.resource = Value::Object(new.clone()).to_string();
+        row.resource = new.clone().into();
         row.version += 1;
         row.updated_at = now;
         db::update(&mut tx, org, kind, &row, &keys(kind, &new)).await?;
@@ -608,12 +601,12 @@ pub async fn delete(
     let full = render(&mut tx, caller, kind, &row, &stored).await?;
     let access_changed = kind == Kind::User && access::remove(&mut tx, caller, id, now).await?;
     // It leaves the groups it was in, and a group's own members go with it (cascade).
-    let events: Vec<(&'static str, String)> = db::touch_groups_of(&mut tx, org, id, now)
+    let events: Vec<(&'static str, Value)> = db::touch_groups_of(&mut tx, org, id, now)
         .await?
         .into_iter()
         .map(|group| {
             let data = json!({"group_id": group, "member": {"value": id, "type": kind.name()}});
-            ("directory.group_member_removed", data.to_string())
+            ("directory.group_member_removed", data)
         })
         .collect();
     db::delete(&mut tx, org, kind, id).await?;

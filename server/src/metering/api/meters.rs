@@ -22,7 +22,6 @@ use crate::tenancy::{Permission, Scope, check_name};
 use domain::clock::timestamp;
 use domain::ids::MeterId;
 use domain::metering::{Aggregation, Condition, DAY, HOUR, MINUTE, MeterDef, floor_to};
-use store::columns::{enum_text, to_json};
 use store::metering::{self as db, MeterRow, customers_named};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -70,8 +69,8 @@ impl Meter {
     }
 }
 
-fn shown(row: MeterRow) -> ApiResult<Meter> {
-    Ok(Meter::from_row(StoredMeter::from_row(row)?))
+fn shown(row: MeterRow) -> Meter {
+    Meter::from_row(StoredMeter::from_row(row))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -129,10 +128,10 @@ pub async fn create(
         id: MeterId::generate().to_string(),
         name: check_name("name", &req.name)?,
         event_type: def.event_type.clone(),
-        aggregation: enum_text(def.aggregation)?,
+        aggregation: def.aggregation.into(),
         value_property: def.value_property.clone(),
-        filters: to_json(&def.filters)?,
-        group_by: to_json(&def.group_by)?,
+        filters: def.filters.clone().into(),
+        group_by: def.group_by.clone().into(),
         created_at: now,
         updated_at: now,
         archived_at: None,
@@ -149,7 +148,7 @@ pub async fn create(
     )
     .await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, axum::Json(shown(row)?)))
+    Ok((StatusCode::CREATED, axum::Json(shown(row))))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -185,10 +184,7 @@ pub async fn list(
     let mut tx = state.db.read_scoped(&caller.scope).await?;
     let rows = db::list_meters(&mut tx, &caller.scope, q.starting_after.as_deref(), fetch).await?;
     tx.end();
-    let meters = rows
-        .into_iter()
-        .map(StoredMeter::from_row)
-        .collect::<ApiResult<Vec<_>>>()?;
+    let meters = rows.into_iter().map(StoredMeter::from_row).collect();
     let page = Page::new(meters, fetch, |m| m.row.id.clone(), Meter::from_row);
     Ok(axum::Json(page.into()))
 }
@@ -223,7 +219,7 @@ pub async fn get(
     let mut tx = state.db.read_scoped(&caller.scope).await?;
     let row = load(&mut tx, &caller.scope, id.as_str()).await?;
     tx.end();
-    Ok(axum::Json(shown(row)?))
+    Ok(axum::Json(shown(row)))
 }
 
 /// Only the name and the status change: what a meter counts is fixed.
@@ -294,7 +290,7 @@ pub async fn update(
     )
     .await?;
     tx.commit().await?;
-    Ok(axum::Json(shown(row)?))
+    Ok(axum::Json(shown(row)))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -455,7 +451,7 @@ pub async fn usage(
     }
     let (bounds, width) = windows(from, to, q.window)?;
     let mut c = state.db.read_scoped(&caller.scope).await?;
-    let meter = StoredMeter::from_row(load(&mut c, &caller.scope, id.as_str()).await?)?;
+    let meter = StoredMeter::from_row(load(&mut c, &caller.scope, id.as_str()).await?);
     let group_by: Vec<String> = match &q.group_by {
         None => Vec::new(),
         Some(g) => g.split(',').map(|d| d.trim().to_owned()).collect(),

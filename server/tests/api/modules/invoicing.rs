@@ -17,7 +17,7 @@ fn invoice(total: i64) -> InvoiceRow {
         total,
         starting_balance: 0,
         amount_due: 0,
-        lines: "[]".into(),
+        lines: Default::default(),
         period_start: 0,
         period_end: 0,
         created_at: 0,
@@ -30,8 +30,8 @@ fn invoice(total: i64) -> InvoiceRow {
         due_at: Some(0),
         discount_amount: 0,
         tax_amount: 0,
-        discounts: "[]".into(),
-        taxes: "[]".into(),
+        discounts: Default::default(),
+        taxes: Default::default(),
     }
 }
 
@@ -41,8 +41,8 @@ fn customer(balance: i64) -> CustomerRow {
         name: None,
         email: None,
         address: None,
-        tax_ids: "[]".into(),
-        metadata: "{}".into(),
+        tax_ids: Default::default(),
+        metadata: Default::default(),
         default_payment_method: None,
         currency: Some("usd".into()),
         balance,

@@ -7,7 +7,6 @@ mod key_cache;
 mod objects;
 mod outbound;
 mod pagination;
-mod proration_lines;
 mod scim_filter;
 mod scim_patch;
 mod scim_resource;
