@@ -1,14 +1,16 @@
 """An authoritative DNS server for the domain-verification tests, built on dnslib.
 
-It answers TXT queries from a JSON file (`{"name.": ["value", ...]}`) read on every query, so
-a test publishes a record by rewriting the file; a value that is an IP address is also the
-name's A or AAAA record (the outbound-address tests resolve names through it). Prints the UDP
-port it listens on.
+It answers TXT queries from the JSON files (`{"name.": ["value", ...]}`) of a directory, read
+on every query: one test run starts it once, and each test publishes its records by
+rewriting a file of its own. A value that is an IP address is also the name's A or AAAA
+record (the outbound-address tests resolve names through it). Prints the UDP port it listens
+on.
 """
 
 import ipaddress
 
 import json
+import pathlib
 import sys
 
 from dnslib import A, AAAA, QTYPE, RCODE, RR, TXT
@@ -16,18 +18,22 @@ from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
 
 class FileResolver(BaseResolver):
-    def __init__(self, path):
-        self.path = path
+    def __init__(self, directory):
+        self.directory = pathlib.Path(directory)
+
+    def values(self, name):
+        values = []
+        for zone in sorted(self.directory.glob("*.json")):
+            try:
+                values += json.loads(zone.read_text(encoding="utf-8")).get(name, [])
+            except FileNotFoundError:  # removed by its test meanwhile
+                pass
+        return values
 
     def resolve(self, request, handler):
         reply = request.reply()
         name = str(request.q.qname).lower()
-        try:
-            with open(self.path, encoding="utf-8") as f:
-                records = json.load(f)
-        except FileNotFoundError:
-            records = {}
-        values = records.get(name, [])
+        values = self.values(name)
         if request.q.qtype == QTYPE.TXT:
             for value in values:
                 reply.add_answer(RR(name, QTYPE.TXT, rdata=TXT(value), ttl=0))

@@ -1,31 +1,30 @@
-// A real OpenID provider (panva's oidc-provider, OpenID Certified) for the server's SSO tests.
-// Its development login form accepts any login, which becomes the account id; an account's
-// email is its login and its groups come from NEOFORGE_OIDC_GROUPS (JSON: login -> [group]).
+// Real OpenID providers (panva's oidc-provider, OpenID Certified) for the server's SSO tests:
+// one process serves a provider per test, each under its own issuer path, so a test run
+// starts node once. Each provider's development login form accepts any login, which becomes
+// the account id; an account's email is its login.
 //
-// The one addition: a test can make the token endpoint hand out a spoiled ID token
-// (POST /__spoil with a body of tamper|audience|nonce|expired|foreign_key|none), re-signed
-// with the provider's own key where the spoiling needs a valid signature.
+// POST /providers with {client_id, client_secret, redirect_uri, groups} (groups: JSON
+// login -> [group]) creates a provider with that one client and answers {"issuer": …}.
 //
-// Environment: CLIENT_ID, CLIENT_SECRET, REDIRECT_URI. Prints `{"issuer": …}` when ready.
+// The one addition to a provider: a test can make its token endpoint hand out a spoiled ID
+// token (POST <issuer>/__spoil with a body of tamper|audience|nonce|expired|foreign_key|none),
+// re-signed with the provider's own key where the spoiling needs a valid signature.
+//
+// Prints `{"base": …}` when ready.
 import http from 'node:http';
 import Provider from 'oidc-provider';
 import * as jose from 'jose';
 
-const { CLIENT_ID, CLIENT_SECRET, REDIRECT_URI } = process.env;
-const groups = JSON.parse(process.env.NEOFORGE_OIDC_GROUPS || '{}');
-
 const { privateKey } = await jose.generateKeyPair('RS256', { extractable: true });
 const signingJwk = { ...(await jose.exportJWK(privateKey)), kid: 'k1', use: 'sig', alg: 'RS256' };
+const signingKey = await jose.importJWK(signingJwk, 'RS256');
 const { privateKey: foreignKey } = await jose.generateKeyPair('RS256');
 
-let spoil = 'none';
-
-async function spoiled(idToken) {
+async function spoiled(idToken, spoil) {
   const claims = jose.decodeJwt(idToken);
   const resign = (key, changes) => new jose.SignJWT({ ...claims, ...changes })
     .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
     .sign(key);
-  const key = await jose.importJWK(signingJwk, 'RS256');
   switch (spoil) {
     case 'tamper': {
       // Change a claim and keep the original signature.
@@ -33,9 +32,9 @@ async function spoiled(idToken) {
       const body = Buffer.from(JSON.stringify({ ...claims, email: 'mallory@acme.test' })).toString('base64url');
       return `${h}.${body}.${s}`;
     }
-    case 'audience': return resign(key, { aud: 'someone-else' });
-    case 'nonce': return resign(key, { nonce: 'not-the-nonce' });
-    case 'expired': return resign(key, { iat: claims.iat - 7200, exp: claims.iat - 3600 });
+    case 'audience': return resign(signingKey, { aud: 'someone-else' });
+    case 'nonce': return resign(signingKey, { nonce: 'not-the-nonce' });
+    case 'expired': return resign(signingKey, { iat: claims.iat - 7200, exp: claims.iat - 3600 });
     case 'foreign_key': return resign(foreignKey, {});
     default: return idToken;
   }
@@ -43,49 +42,79 @@ async function spoiled(idToken) {
 
 const server = http.createServer();
 await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-const issuer = `http://127.0.0.1:${server.address().port}`;
+const base = `http://127.0.0.1:${server.address().port}`;
 
-const provider = new Provider(issuer, {
-  clients: [{
-    client_id: CLIENT_ID,
-    client_secret: CLIENT_SECRET,
-    redirect_uris: [REDIRECT_URI],
-    grant_types: ['authorization_code'],
-    response_types: ['code'],
-  }],
-  jwks: { keys: [signingJwk] },
-  claims: { openid: ['sub'], email: ['email', 'email_verified', 'groups'], profile: ['name'] },
-  conformIdTokenClaims: false,
-  pkce: { required: () => true },
-  async findAccount(ctx, id) {
-    return {
-      accountId: id,
-      async claims() {
-        return { sub: id, email: id, email_verified: true, name: id, groups: groups[id] || [] };
-      },
-    };
-  },
-});
+// Path prefix ("/3") -> { callback, state: { spoil } }.
+const providers = new Map();
 
-provider.use(async (ctx, next) => {
-  await next();
-  if (ctx.oidc?.route === 'token' && ctx.body?.id_token) {
-    ctx.body = { ...ctx.body, id_token: await spoiled(ctx.body.id_token) };
-  }
-});
+function create({ client_id, client_secret, redirect_uri, groups = {} }) {
+  const prefix = `/${providers.size + 1}`;
+  const state = { spoil: 'none' };
+  const provider = new Provider(`${base}${prefix}`, {
+    clients: [{
+      client_id,
+      client_secret,
+      redirect_uris: [redirect_uri],
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+    }],
+    jwks: { keys: [signingJwk] },
+    claims: { openid: ['sub'], email: ['email', 'email_verified', 'groups'], profile: ['name'] },
+    conformIdTokenClaims: false,
+    pkce: { required: () => true },
+    async findAccount(ctx, id) {
+      return {
+        accountId: id,
+        async claims() {
+          return { sub: id, email: id, email_verified: true, name: id, groups: groups[id] || [] };
+        },
+      };
+    },
+  });
+  provider.use(async (ctx, next) => {
+    await next();
+    if (ctx.oidc?.route === 'token' && ctx.body?.id_token) {
+      ctx.body = { ...ctx.body, id_token: await spoiled(ctx.body.id_token, state.spoil) };
+    }
+  });
+  providers.set(prefix, { callback: provider.callback(), state });
+  return `${base}${prefix}`;
+}
 
-const callback = provider.callback();
-server.on('request', (req, res) => {
-  if (req.method === 'POST' && req.url === '/__spoil') {
-    let body = '';
-    req.on('data', (c) => { body += c; });
-    req.on('end', () => {
-      spoil = body.trim();
-      res.writeHead(204).end();
-    });
+function body(req) {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    req.on('data', (c) => { text += c; });
+    req.on('end', () => resolve(text));
+    req.on('error', reject);
+  });
+}
+
+server.on('request', async (req, res) => {
+  if (req.method === 'POST' && req.url === '/providers') {
+    try {
+      const issuer = create(JSON.parse(await body(req)));
+      res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ issuer }));
+    } catch (e) {
+      res.writeHead(400).end(String(e));
+    }
     return;
   }
-  callback(req, res);
+  const prefix = req.url.match(/^\/\d+/)?.[0];
+  const found = prefix && providers.get(prefix);
+  if (!found) {
+    res.writeHead(404).end();
+    return;
+  }
+  if (req.method === 'POST' && req.url === `${prefix}/__spoil`) {
+    found.state.spoil = (await body(req)).trim();
+    res.writeHead(204).end();
+    return;
+  }
+  // Mounted under its prefix: the provider routes on the rest of the path.
+  req.originalUrl = req.url;
+  req.url = req.url.slice(prefix.length) || '/';
+  found.callback(req, res);
 });
 
-process.stdout.write(`${JSON.stringify({ issuer })}\n`);
+process.stdout.write(`${JSON.stringify({ base })}\n`);

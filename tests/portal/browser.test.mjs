@@ -195,9 +195,17 @@ test("sign up, first sandbox call, request log, keys, live key refused", async (
 async function startProvider() {
   const child = spawn("node", ["oidc_provider.mjs"], {
     cwd: join(repo, "tests", "identity"),
-    env: { ...process.env, CLIENT_ID: "portal-test", CLIENT_SECRET: "portal-secret", REDIRECT_URI: `${baseUrl}/v1/sso/oidc/callback` },
     stdio: ["ignore", "pipe", "inherit"],
   });
   const [line] = await once(createInterface({ input: child.stdout }), "line");
-  return { issuer: JSON.parse(line).issuer, stop: () => child.kill() };
+  const created = await fetch(`${JSON.parse(line).base}/providers`, {
+    method: "POST",
+    body: JSON.stringify({
+      client_id: "portal-test",
+      client_secret: "portal-secret",
+      redirect_uri: `${baseUrl}/v1/sso/oidc/callback`,
+    }),
+  });
+  assert.equal(created.status, 201);
+  return { issuer: (await created.json()).issuer, stop: () => child.kill() };
 }

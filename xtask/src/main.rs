@@ -2,6 +2,7 @@
 
 mod bench;
 mod fuzz;
+mod identity_tools;
 mod live_server;
 mod portal_suite;
 mod postgres;
@@ -160,13 +161,15 @@ fn test(filter: Option<&str>) -> anyhow::Result<()> {
     built?;
     let fuzz = full.then(|| fuzz::start(&root(), &python)).transpose()?;
 
+    let identity = identity_tools::IdentityTools::start(&root(), &python)?;
     let mut rust = nextest(filter);
     rust.env("NEOFORGE_TEST_PYTHON", &python);
+    rust.envs(identity.env.iter().map(|(k, v)| (k, v)));
     if let Some(cluster) = &cluster {
         rust.env("NEOFORGE_TEST_POSTGRES_URL", &cluster.url);
     }
     run(&mut rust)?;
-    drop(cluster);
+    drop((identity, cluster));
     let Some(fuzz) = fuzz else {
         eprintln!(
             "filtered run: the spec check and the SDK, portal and schemathesis suites did not run"

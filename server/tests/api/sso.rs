@@ -25,24 +25,46 @@ pub async fn spawn(b: Backend, dns: Option<&Dns>) -> TestApp {
 
 struct Provider {
     issuer: String,
-    _process: Running,
+    /// The provider process, when the run shares none (`NEOFORGE_TEST_OIDC`).
+    _own: Option<Running>,
 }
 
-/// An OpenID provider whose client redirects to `app`; `groups` maps logins to groups.
+/// An OpenID provider whose one client redirects to `app`; `groups` maps logins to groups.
+/// It lives in the run's shared provider process (`cargo xtask test` starts one), else in
+/// one this test starts.
 async fn provider(app: &TestApp, groups: Value) -> Provider {
-    let mut command = Command::new("node");
-    command
-        .arg("oidc_provider.mjs")
-        .current_dir(tools::node_modules().parent().expect("tests/identity"))
-        .env("CLIENT_ID", CLIENT_ID)
-        .env("CLIENT_SECRET", CLIENT_SECRET)
-        .env("REDIRECT_URI", app.url("/v1/sso/oidc/callback"))
-        .env("NEOFORGE_OIDC_GROUPS", groups.to_string());
-    let process = tools::start(command).await;
-    let ready: Value = serde_json::from_str(&process.ready).expect("provider's ready line");
+    let (base, own) = match std::env::var("NEOFORGE_TEST_OIDC") {
+        Ok(base) => (base, None),
+        Err(_) => {
+            let mut command = Command::new("node");
+            command
+                .arg("oidc_provider.mjs")
+                .current_dir(tools::node_modules().parent().expect("tests/identity"));
+            let process = tools::start(command).await;
+            let ready: Value = serde_json::from_str(&process.ready).expect("ready line");
+            let base = ready["base"].as_str().expect("base").to_owned();
+            (base, Some(process))
+        }
+    };
+    let created = reqwest::Client::new()
+        .post(format!("{base}/providers"))
+        .body(
+            json!({
+                "client_id": CLIENT_ID,
+                "client_secret": CLIENT_SECRET,
+                "redirect_uri": app.url("/v1/sso/oidc/callback"),
+                "groups": groups,
+            })
+            .to_string(),
+        )
+        .send()
+        .await
+        .expect("create a provider");
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let created: Value = created.json().await.expect("provider json");
     Provider {
-        issuer: ready["issuer"].as_str().expect("issuer").to_owned(),
-        _process: process,
+        issuer: created["issuer"].as_str().expect("issuer").to_owned(),
+        _own: own,
     }
 }
 
@@ -59,34 +81,45 @@ impl Provider {
     }
 }
 
-/// A DNS server answering TXT queries from a file the test rewrites.
+/// A DNS server answering TXT queries from a zone file of the test's own: the run's shared
+/// server (`NEOFORGE_TEST_DNS`, reading `NEOFORGE_TEST_DNS_ZONES`), else one this test starts.
 pub struct Dns {
     addr: std::net::SocketAddr,
     zone: std::path::PathBuf,
-    _process: Running,
+    own: Option<Running>,
 }
 
 pub async fn dns() -> Dns {
-    let zone = std::env::temp_dir().join(format!("nf_zone_{}.json", uuid::Uuid::now_v7()));
-    std::fs::write(&zone, "{}").expect("zone");
-    let mut command = Command::new(tools::python());
-    command
-        .arg(tools::workspace().join("tests/identity/dns_server.py"))
-        .arg(&zone);
-    let process = tools::start(command).await;
-    let port: u16 = process.ready.trim().parse().expect("port");
+    let shared = std::env::var("NEOFORGE_TEST_DNS").ok();
+    let zones = match std::env::var_os("NEOFORGE_TEST_DNS_ZONES") {
+        Some(dir) if shared.is_some() => std::path::PathBuf::from(dir),
+        _ => std::env::temp_dir().join(format!("nf_zones_{}", uuid::Uuid::now_v7())),
+    };
+    std::fs::create_dir_all(&zones).expect("zones");
+    let (port, own) = match shared {
+        Some(port) => (port, None),
+        None => {
+            let mut command = Command::new(tools::python());
+            command
+                .arg(tools::workspace().join("tests/identity/dns_server.py"))
+                .arg(&zones);
+            let process = tools::start(command).await;
+            (process.ready.trim().to_owned(), Some(process))
+        }
+    };
     Dns {
-        addr: ([127, 0, 0, 1], port).into(),
-        zone,
-        _process: process,
+        addr: ([127, 0, 0, 1], port.parse().expect("port")).into(),
+        zone: zones.join(format!("{}.json", uuid::Uuid::now_v7())),
+        own,
     }
 }
 
 impl Dns {
     pub fn publish(&self, name: &str, value: &str) {
-        let mut zone: BTreeMap<String, Vec<String>> =
-            serde_json::from_str(&std::fs::read_to_string(&self.zone).expect("zone"))
-                .expect("zone json");
+        let mut zone: BTreeMap<String, Vec<String>> = match std::fs::read_to_string(&self.zone) {
+            Ok(text) => serde_json::from_str(&text).expect("zone json"),
+            Err(_) => BTreeMap::new(),
+        };
         zone.entry(format!("{name}."))
             .or_default()
             .push(value.to_owned());
@@ -94,6 +127,15 @@ impl Dns {
         let next = self.zone.with_extension("next");
         std::fs::write(&next, serde_json::to_string(&zone).expect("json")).expect("zone");
         std::fs::rename(&next, &self.zone).expect("zone");
+    }
+}
+
+impl Drop for Dns {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.zone);
+        if self.own.is_some() {
+            let _ = std::fs::remove_dir(self.zone.parent().expect("the zones"));
+        }
     }
 }
 
@@ -107,7 +149,7 @@ async fn browser_login(app: &TestApp, provider: &Provider, start: &str, login: &
     let mut cookies: BTreeMap<String, String> = BTreeMap::new();
     let first = client.get(app.url(start)).send().await.expect("authorize");
     assert_eq!(first.status(), StatusCode::FOUND, "authorize redirects");
-    let mut url = location(&first, &provider.issuer);
+    let mut url = location(&first);
     assert!(url.starts_with(&provider.issuer), "to the provider: {url}");
     for _ in 0..20 {
         if url.starts_with(&app.base) {
@@ -122,7 +164,7 @@ async fn browser_login(app: &TestApp, provider: &Provider, start: &str, login: &
             .expect("provider page");
         keep_cookies(&resp, &mut cookies);
         if resp.status().is_redirection() {
-            url = location(&resp, &provider.issuer);
+            url = location(&resp);
             continue;
         }
         assert_eq!(resp.status(), StatusCode::OK, "a provider page at {url}");
@@ -147,7 +189,7 @@ async fn browser_login(app: &TestApp, provider: &Provider, start: &str, login: &
             "{} after a form",
             resp.status()
         );
-        url = location(&resp, &provider.issuer);
+        url = location(&resp);
     }
     panic!("the login did not come back to the app");
 }
@@ -177,18 +219,14 @@ fn form_body(fields: &[(&str, &str)]) -> String {
         .join("&")
 }
 
-fn location(resp: &reqwest::Response, origin: &str) -> String {
+/// Where a redirect goes, resolved against the URL that answered it.
+fn location(resp: &reqwest::Response) -> String {
     let loc = resp
         .headers()
         .get("location")
         .and_then(|v| v.to_str().ok())
-        .expect("a Location")
-        .to_owned();
-    if loc.starts_with('/') {
-        format!("{origin}{loc}")
-    } else {
-        loc
-    }
+        .expect("a Location");
+    resp.url().join(loc).expect("a URL").to_string()
 }
 
 fn keep_cookies(resp: &reqwest::Response, jar: &mut BTreeMap<String, String>) {
