@@ -464,6 +464,22 @@ pub fn project(
         .collect()
 }
 
+/// `usage.threshold_reached`: a metered feature's use crossed one of its alert thresholds.
+#[derive(Debug, Serialize)]
+pub struct ThresholdReached {
+    pub customer: String,
+    pub subscription: String,
+    pub feature: String,
+    pub meter: String,
+    pub threshold: i64,
+    pub limit: i64,
+    pub usage: String,
+    #[serde(serialize_with = "crate::clock::timestamp::serialize")]
+    pub period_start: i64,
+    #[serde(serialize_with = "crate::clock::timestamp::serialize")]
+    pub period_end: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

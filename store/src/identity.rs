@@ -6,7 +6,7 @@ use crate::columns::{Json, Text};
 use crate::scoped;
 use sqlx::{AnyConnection, AnyExecutor, AssertSqlSafe, FromRow};
 
-use domain::identity::{Kind, RoleMapping};
+use domain::identity::{ConnectionStatus, Kind, RoleMapping};
 use domain::tenancy::Scope;
 
 #[derive(Debug, Clone, FromRow)]
@@ -16,7 +16,7 @@ pub struct ConnectionRow {
     pub env: String,
     pub kind: Text<Kind>,
     pub name: String,
-    pub status: String,
+    pub status: Text<ConnectionStatus>,
     /// The kind's settings: `OidcSettings` or the server's `SamlSettings`.
     pub settings: Json<serde_json::Value>,
     pub secret_sealed: String,
@@ -42,7 +42,7 @@ pub async fn insert_connection(c: &mut AnyConnection, r: &ConnectionRow) -> sqlx
     .bind(&r.env)
     .bind(r.kind)
     .bind(&r.name)
-    .bind(&r.status)
+    .bind(r.status)
     .bind(&r.settings)
     .bind(&r.secret_sealed)
     .bind(&r.default_role)
@@ -67,7 +67,7 @@ pub async fn update_connection(c: &mut AnyConnection, r: &ConnectionRow) -> sqlx
     .bind(&r.id)
     .bind(&r.tenant_id)
     .bind(&r.name)
-    .bind(&r.status)
+    .bind(r.status)
     .bind(&r.settings)
     .bind(&r.secret_sealed)
     .bind(&r.default_role)

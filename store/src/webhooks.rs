@@ -8,8 +8,11 @@ use serde_json::json;
 use sqlx::{AnyConnection, FromRow};
 
 use domain::ids::WebhookDeliveryId;
+use domain::ids::{EventId, WebhookEndpointId};
+use domain::tenancy::Env;
 use domain::tenancy::Scope;
-use domain::webhooks::EndpointStatus;
+use domain::webhooks::views::{Event, WebhookEndpoint};
+use domain::webhooks::{DeliveryStatus, EndpointStatus, mask_secret};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct EndpointRow {
@@ -362,7 +365,7 @@ pub async fn delivery_target(
 /// The outcome of one attempt, as written to the delivery.
 pub struct Outcome<'a> {
     /// `pending` (a retry is scheduled at `next_attempt_at`), `succeeded` or `failed`.
-    pub status: &'static str,
+    pub status: Text<DeliveryStatus>,
     pub attempts: i64,
     pub next_attempt_at: Option<i64>,
     pub attempted_at: i64,
@@ -475,4 +478,39 @@ pub async fn list_attempts(
     .bind(limit)
     .fetch_all(c)
     .await
+}
+
+impl EndpointRow {
+    /// The API form of the endpoint, in `env`; `reveal` shows the secret in full.
+    pub fn shown(self, env: Env, reveal: bool) -> WebhookEndpoint {
+        WebhookEndpoint {
+            enabled_events: self.enabled_events.0,
+            status: *self.status,
+            secret: if reveal {
+                self.secret
+            } else {
+                mask_secret(&self.secret)
+            },
+            livemode: env == Env::Live,
+            id: WebhookEndpointId::from_db(self.id),
+            url: self.url,
+            description: self.description,
+            disabled_reason: self.disabled_reason,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+impl EventRow {
+    /// The API form of the event, in `env`.
+    pub fn shown(self, env: Env) -> Event {
+        Event {
+            data: self.data.0,
+            id: EventId::from_db(self.id),
+            r#type: self.event_type,
+            created_at: self.created_at,
+            livemode: env == Env::Live,
+        }
+    }
 }

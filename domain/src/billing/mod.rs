@@ -15,6 +15,7 @@ pub mod schedule;
 pub mod status;
 pub mod stripe;
 pub mod subscriptions;
+pub mod views;
 
 use std::collections::BTreeMap;
 use std::str::FromStr;

@@ -24,6 +24,25 @@ pub enum Kind {
     Saml,
 }
 
+/// Whether a connection takes logins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConnectionStatus {
+    Active,
+    /// Logins are refused.
+    Inactive,
+}
+
+impl ConnectionStatus {
+    pub fn parse(field: &str, raw: &str) -> Result<Self> {
+        match raw {
+            "active" => Ok(ConnectionStatus::Active),
+            "inactive" => Ok(ConnectionStatus::Inactive),
+            _ => Err(Error::validation(field, "must be active or inactive")),
+        }
+    }
+}
+
 /// The settings of an OpenID Connect connection that may be shown (the secret never is).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OidcSettings {

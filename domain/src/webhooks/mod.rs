@@ -2,6 +2,7 @@
 //! schedule.
 
 pub mod sign;
+pub mod views;
 
 use std::net::IpAddr;
 
@@ -15,6 +16,15 @@ use crate::tenancy::Env;
 pub enum EndpointStatus {
     Enabled,
     Disabled,
+}
+
+/// Where a delivery stands: retried while `pending`, until it succeeds or its retries run out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    Pending,
+    Succeeded,
+    Failed,
 }
 
 /// Every event type NeoForge emits. `emit` refuses others, and endpoints subscribe to these

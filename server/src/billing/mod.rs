@@ -31,7 +31,7 @@ impl Subject for store::billing::CustomerRow {
         &self.id
     }
     fn api_json(&self) -> ApiResult<serde_json::Value> {
-        json(api::customers::Customer::from_row(self.clone())?)
+        json(views::Customer::from(self.clone()))
     }
 }
 
@@ -41,7 +41,7 @@ impl Subject for store::billing::CreditNoteRow {
         &self.id
     }
     fn api_json(&self) -> ApiResult<serde_json::Value> {
-        json(api::credit_notes::CreditNote::from_row(self.clone())?)
+        json(views::CreditNote::from(self.clone()))
     }
 }
 
@@ -51,7 +51,7 @@ impl Subject for store::billing::InvoiceRow {
         &self.id
     }
     fn api_json(&self) -> ApiResult<serde_json::Value> {
-        json(api::invoices::Invoice::from_row(self.clone())?)
+        json(views::Invoice::from(self.clone()))
     }
 }
 
@@ -61,7 +61,7 @@ impl Subject for store::billing::SubscriptionRow {
         &self.id
     }
     fn api_json(&self) -> ApiResult<serde_json::Value> {
-        json(api::subscriptions::Subscription::from_row(self.clone())?)
+        json(views::Subscription::from(self.clone()))
     }
 }
 

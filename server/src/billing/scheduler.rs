@@ -227,7 +227,7 @@ async fn renew_due(
         })
         .collect::<ApiResult<Vec<_>>>()?;
     let renewed = due.len();
-    renew_all(tx, state, scope, &SYSTEM, due).await?;
+    renew_all(tx, &state.clock, scope, &SYSTEM, due).await?;
     Ok(renewed)
 }
 

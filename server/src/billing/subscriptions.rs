@@ -35,14 +35,13 @@ use super::discounts::CouponDuration;
 use super::invoicing::{self, Draft};
 use super::schedule::period_end;
 use super::{Metered, Notices, notify};
-use crate::app::AppState;
 use crate::audit::ActorRef;
 use crate::http::error::{ApiError, ApiResult};
 use crate::metering::usage::{self, Meter};
 use crate::tenancy::Scope;
 use domain::billing::invoicing::{Line, period_lines};
 use domain::billing::subscriptions::{Item, interval_of};
-use domain::clock::timestamp;
+use domain::clock::{Clock, timestamp};
 use store::billing::{self as db, CustomerRow, InvoiceRow, SubscriptionRow};
 use store::metering as meter_db;
 
@@ -52,7 +51,7 @@ pub const DRAFT_GRACE_MS: i64 = 3600 * 1000;
 /// "Now" for a customer: its test clock's time in the sandbox, else the server clock.
 pub async fn now_for(
     tx: &mut sqlx::AnyConnection,
-    state: &AppState,
+    clock: &Clock,
     scope: &Scope,
     customer: &CustomerRow,
 ) -> ApiResult<i64> {
@@ -61,7 +60,7 @@ pub async fn now_for(
             .await?
             .ok_or(ApiError::NotFound("test_clock"))?
             .frozen_time),
-        None => Ok(state.clock.now_ms()),
+        None => Ok(clock.now_ms()),
     }
 }
 
@@ -106,7 +105,7 @@ pub fn draft_invoice(
 /// period's lines and the prorations waiting for it.
 pub async fn start_next_period(
     tx: &mut sqlx::AnyConnection,
-    state: &AppState,
+    clock: &Clock,
     scope: &Scope,
     actor: &ActorRef<'_>,
     sub: &mut SubscriptionRow,
@@ -115,7 +114,7 @@ pub async fn start_next_period(
 ) -> ApiResult<InvoiceRow> {
     let mut invoice = next_period(sub, reason, at)?;
     invoicing::insert_drafts(tx, scope, std::slice::from_mut(&mut invoice)).await?;
-    notify(tx, &state.clock, scope, actor, "invoice.created", &invoice).await?;
+    notify(tx, clock, scope, actor, "invoice.created", &invoice).await?;
     Ok(invoice)
 }
 
@@ -160,7 +159,7 @@ fn next_period(sub: &mut SubscriptionRow, reason: &str, at: i64) -> ApiResult<In
 /// statements for the invoices and events of them all.
 pub async fn renew_all(
     tx: &mut sqlx::AnyConnection,
-    state: &AppState,
+    clock: &Clock,
     scope: &Scope,
     actor: &ActorRef<'_>,
     due: Vec<(SubscriptionRow, CustomerRow)>,
@@ -193,7 +192,7 @@ pub async fn renew_all(
         };
         notices.add(event, sub)?;
     }
-    notices.write(tx, &state.clock, scope, actor).await
+    notices.write(tx, clock, scope, actor).await
 }
 
 /// What its period end does to a subscription (see `renew_all`), given the usage lines of

@@ -9,7 +9,6 @@
 use std::collections::{BTreeMap, HashSet};
 
 use rust_decimal::Decimal;
-use serde::Serialize;
 use sqlx::AnyConnection;
 
 use super::alerts::Touched;
@@ -18,6 +17,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::tenancy::Scope;
 use crate::webhooks;
 use domain::billing::{DEFAULT_ALERT_THRESHOLDS, Enforcement, Feature};
+use domain::metering::ThresholdReached;
 use store::Db;
 use store::metering as db;
 
@@ -133,22 +133,6 @@ pub async fn standing(
         None => None,
     };
     Ok(Standing { grant, usage })
-}
-
-/// `usage.threshold_reached`: a metered feature's use crossed one of its alert thresholds.
-#[derive(Debug, Serialize)]
-struct ThresholdReached {
-    customer: String,
-    subscription: String,
-    feature: String,
-    meter: String,
-    threshold: i64,
-    limit: i64,
-    usage: String,
-    #[serde(serialize_with = "domain::clock::timestamp::serialize")]
-    period_start: i64,
-    #[serde(serialize_with = "domain::clock::timestamp::serialize")]
-    period_end: i64,
 }
 
 /// For each customer whose usage of some meters grew (`touched`), sends one alert per

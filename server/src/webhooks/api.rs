@@ -12,65 +12,15 @@ use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{ListParams, Page, fetch_limit, page_type};
-use crate::tenancy::{Env, Permission, Scope};
+use crate::tenancy::Permission;
 use domain::clock::timestamp;
 use domain::ids::{EventId, WebhookAttemptId, WebhookDeliveryId, WebhookEndpointId};
+use domain::webhooks::views::{Event, WebhookEndpoint};
 use domain::webhooks::{
     EndpointStatus, PREVIOUS_SECRET_GRACE_MS, check_description, check_filters, check_url,
-    generate_secret, mask_secret, matches,
+    generate_secret, matches,
 };
-use store::webhooks::{self as db, AttemptRow, EndpointRow, EventRow};
-
-/// A URL of yours that receives events, signed the Standard Webhooks way.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct WebhookEndpoint {
-    pub id: WebhookEndpointId,
-    #[schema(example = "https://example.com/webhooks/neoforge")]
-    pub url: String,
-    #[schema(example = "Invoices to the ledger service")]
-    pub description: Option<String>,
-    /// Event types sent to this endpoint: exact types, prefixes like `invoice.*`, or `*` for all.
-    #[schema(example = json!(["invoice.*", "customer.created"]), min_items = 1)]
-    pub enabled_events: Vec<String>,
-    /// `disabled` by request, or automatically after five days of failed attempts.
-    pub status: EndpointStatus,
-    /// Why the endpoint was disabled.
-    pub disabled_reason: Option<String>,
-    /// The signing secret (`whsec_` and base64). In full only in the responses that create the
-    /// endpoint or rotate its secret; masked (`whsec_…` and its last four characters) elsewhere.
-    #[schema(example = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")]
-    pub secret: String,
-    /// True for live-mode endpoints, false in the sandbox.
-    pub livemode: bool,
-    #[serde(serialize_with = "timestamp::serialize")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: i64,
-    #[serde(serialize_with = "timestamp::serialize")]
-    #[schema(value_type = String, format = DateTime)]
-    pub updated_at: i64,
-}
-
-impl WebhookEndpoint {
-    /// The API form of an endpoint of `scope`; `reveal` shows the secret in full.
-    pub(crate) fn from_row(scope: &Scope, r: EndpointRow, reveal: bool) -> ApiResult<Self> {
-        Ok(WebhookEndpoint {
-            enabled_events: r.enabled_events.0,
-            status: *r.status,
-            secret: if reveal {
-                r.secret
-            } else {
-                mask_secret(&r.secret)
-            },
-            livemode: scope.env == Env::Live,
-            id: WebhookEndpointId::from_db(r.id),
-            url: r.url,
-            description: r.description,
-            disabled_reason: r.disabled_reason,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        })
-    }
-}
+use store::webhooks::{self as db, AttemptRow, EndpointRow};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -136,7 +86,7 @@ pub async fn create(
     tx.commit().await?;
     Ok((
         StatusCode::CREATED,
-        axum::Json(WebhookEndpoint::from_row(&caller.scope, row, true)?),
+        axum::Json(row.shown(caller.scope.env, true)),
     ))
 }
 
@@ -163,8 +113,12 @@ pub async fn list(
     let rows =
         db::list_endpoints(&mut tx, &caller.scope, q.starting_after.as_deref(), fetch).await?;
     tx.end();
-    let page = Page::new(rows, fetch, |r| r.id.clone(), |r| r)
-        .try_map(|r| WebhookEndpoint::from_row(&caller.scope, r, false))?;
+    let page = Page::new(
+        rows,
+        fetch,
+        |r| r.id.clone(),
+        |r| r.shown(caller.scope.env, false),
+    );
     Ok(axum::Json(page.into()))
 }
 
@@ -192,11 +146,7 @@ pub async fn get(
         .await?
         .ok_or(ApiError::NotFound("webhook_endpoint"))?;
     tx.end();
-    Ok(axum::Json(WebhookEndpoint::from_row(
-        &caller.scope,
-        row,
-        false,
-    )?))
+    Ok(axum::Json(row.shown(caller.scope.env, false)))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -289,11 +239,7 @@ pub async fn update(
     )
     .await?;
     tx.commit().await?;
-    Ok(axum::Json(WebhookEndpoint::from_row(
-        &caller.scope,
-        row,
-        false,
-    )?))
+    Ok(axum::Json(row.shown(caller.scope.env, false)))
 }
 
 /// Delete a webhook endpoint, with its delivery history. Pending deliveries to it are dropped.
@@ -373,11 +319,7 @@ pub async fn rotate_secret(
     )
     .await?;
     tx.commit().await?;
-    Ok(axum::Json(WebhookEndpoint::from_row(
-        &caller.scope,
-        row,
-        true,
-    )?))
+    Ok(axum::Json(row.shown(caller.scope.env, true)))
 }
 
 /// One HTTP request of a delivery, and what came of it.
@@ -477,35 +419,6 @@ pub async fn list_attempts(
     ))
 }
 
-/// Something that happened in your account; what webhook endpoints receive, as is.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Event {
-    /// Also the `webhook-id` header of its deliveries: the same across retries and replays,
-    /// so receivers can drop duplicates.
-    pub id: EventId,
-    /// The event type (see `enabled_events`).
-    #[schema(example = "invoice.paid")]
-    pub r#type: String,
-    #[serde(serialize_with = "timestamp::serialize")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: i64,
-    /// True for live-mode events, false in the sandbox.
-    pub livemode: bool,
-    /// The object the event is about, as the API shows it (a customer, an invoice, …).
-    #[schema(value_type = Object, example = json!({"id": "cus_0192f1c4e6a87b3c9d0e1f2a3b4c5d6e", "name": "Globex GmbH"}))]
-    pub data: serde_json::Value,
-}
-
-fn event_from_row(scope: &Scope, r: EventRow) -> ApiResult<Event> {
-    Ok(Event {
-        data: r.data.0,
-        id: EventId::from_db(r.id),
-        r#type: r.event_type,
-        created_at: r.created_at,
-        livemode: scope.env == Env::Live,
-    })
-}
-
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -554,8 +467,7 @@ pub async fn list_events(
     )
     .await?;
     tx.end();
-    let page = Page::new(rows, fetch, |r| r.id.clone(), |r| r)
-        .try_map(|r| event_from_row(&caller.scope, r))?;
+    let page = Page::new(rows, fetch, |r| r.id.clone(), |r| r.shown(caller.scope.env));
     Ok(axum::Json(page.into()))
 }
 
@@ -583,7 +495,7 @@ pub async fn get_event(
         .await?
         .ok_or(ApiError::NotFound("event"))?;
     tx.end();
-    Ok(axum::Json(event_from_row(&caller.scope, row)?))
+    Ok(axum::Json(row.shown(caller.scope.env)))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]

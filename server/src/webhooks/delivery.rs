@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 
-use super::api::{Event, WebhookEndpoint};
 use super::emit;
 use crate::app::AppState;
 use crate::audit::{self, ActorRef};
@@ -19,7 +18,10 @@ use crate::outbound;
 use crate::tenancy::{Env, Scope};
 use domain::ids::{OrgId, WebhookAttemptId};
 use domain::webhooks::sign;
-use domain::webhooks::{CLAIM_LEASE_MS, DISABLE_AFTER_FAILING_MS, EndpointStatus, retry_delay_ms};
+use domain::webhooks::views::Event;
+use domain::webhooks::{
+    CLAIM_LEASE_MS, DISABLE_AFTER_FAILING_MS, DeliveryStatus, EndpointStatus, retry_delay_ms,
+};
 use store::webhooks::{self as db, AttemptRow, Outcome, Target};
 
 /// Deliveries read per tick.
@@ -231,17 +233,17 @@ async fn record(
     let ok = sent.succeeded();
     let attempts = t.attempts + 1;
     let (status, next_attempt_at) = if ok {
-        ("succeeded", None)
+        (DeliveryStatus::Succeeded, None)
     } else {
         match retry_delay_ms(attempts) {
-            Some(delay) => ("pending", Some(now + delay)),
-            None => ("failed", None),
+            Some(delay) => (DeliveryStatus::Pending, Some(now + delay)),
+            None => (DeliveryStatus::Failed, None),
         }
     };
     let status_code = sent.status_code.map(i64::from);
     let mut tx = state.db.write_scoped(scope).await?;
     let outcome = Outcome {
-        status,
+        status: status.into(),
         attempts,
         next_attempt_at,
         attempted_at: now,
@@ -313,7 +315,7 @@ async fn disable(
     )
     .await?;
     tracing::warn!(endpoint = %endpoint.id, "webhook endpoint disabled after failing for {days} days");
-    let shown = WebhookEndpoint::from_row(scope, endpoint, false)?;
+    let shown = endpoint.shown(scope.env, false);
     emit(tx, scope, "webhook_endpoint.disabled", &shown, now).await?;
     Ok(())
 }

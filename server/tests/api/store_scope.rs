@@ -256,7 +256,7 @@ async fn sso_connections_are_read_and_deleted_in_their_scope(backend: Backend) {
         env: s.a.env.as_str().to_owned(),
         kind: domain::identity::Kind::Oidc.into(),
         name: "Okta".to_owned(),
-        status: "active".to_owned(),
+        status: domain::identity::ConnectionStatus::Active.into(),
         settings: serde_json::json!({}).into(),
         secret_sealed: String::new(),
         default_role: "member".to_owned(),

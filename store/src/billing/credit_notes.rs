@@ -3,6 +3,8 @@
 use crate::columns::Text;
 use crate::scoped;
 use domain::billing::invoicing::CreditNoteReason;
+use domain::billing::views::CreditNote;
+use domain::ids::{CreditNoteId, CustomerId, InvoiceId};
 use domain::tenancy::Scope;
 use sqlx::{AnyConnection, FromRow};
 
@@ -111,4 +113,22 @@ pub async fn credited_to_balance(
     .bind(invoice)
     .fetch_one(c)
     .await
+}
+
+impl From<CreditNoteRow> for CreditNote {
+    fn from(r: CreditNoteRow) -> Self {
+        CreditNote {
+            id: CreditNoteId::from_db(r.id),
+            number: r.number,
+            invoice: InvoiceId::from_db(r.invoice_id),
+            customer: CustomerId::from_db(r.customer_id),
+            currency: r.currency,
+            amount: r.amount,
+            refund_amount: r.refund_amount,
+            credit_amount: r.credit_amount,
+            reason: r.reason.map(|r| r.0),
+            memo: r.memo,
+            created_at: r.created_at,
+        }
+    }
 }

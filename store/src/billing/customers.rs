@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 
 use crate::columns::Json;
 use crate::scoped;
+use domain::billing::views::Customer;
 use domain::billing::{Address, TaxId};
+use domain::ids::{CustomerId, TestClockId};
 use domain::tenancy::Scope;
 use sqlx::{AnyConnection, FromRow};
 
@@ -132,4 +134,24 @@ pub async fn list_customers(
     .bind(limit)
     .fetch_all(c)
     .await
+}
+
+impl From<CustomerRow> for Customer {
+    fn from(r: CustomerRow) -> Self {
+        Customer {
+            address: r.address.map(|a| a.0),
+            tax_ids: r.tax_ids.0,
+            metadata: r.metadata.0,
+            id: CustomerId::from_db(r.id),
+            name: r.name,
+            email: r.email,
+            default_payment_method: r.default_payment_method,
+            currency: r.currency,
+            balance: r.balance,
+            test_clock: r.test_clock.map(TestClockId::from_db),
+            external_id: r.external_id,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
 }

@@ -11,6 +11,8 @@ use crate::scoped;
 use domain::billing::discounts::{InvoiceDiscount, InvoiceTax};
 use domain::billing::invoicing::Line;
 use domain::billing::status::InvoiceStatus;
+use domain::billing::views::{Invoice, InvoiceLine};
+use domain::ids::{CustomerId, InvoiceId, SubscriptionId};
 use domain::tenancy::Scope;
 use sqlx::{AnyConnection, FromRow};
 
@@ -236,4 +238,37 @@ pub async fn next_counter(
     .bind(count)
     .fetch_one(c)
     .await
+}
+
+impl From<InvoiceRow> for Invoice {
+    fn from(r: InvoiceRow) -> Self {
+        Invoice {
+            lines: r.lines.0.into_iter().map(InvoiceLine::from).collect(),
+            id: InvoiceId::from_db(r.id),
+            number: r.number,
+            customer: CustomerId::from_db(r.customer_id),
+            subscription: r.subscription_id.map(SubscriptionId::from_db),
+            status: r.status.0,
+            billing_reason: r.billing_reason,
+            currency: r.currency,
+            subtotal: r.subtotal,
+            discount_amount: r.discount_amount,
+            tax_amount: r.tax_amount,
+            discounts: r.discounts.0.into_iter().map(Into::into).collect(),
+            taxes: r.taxes.0.into_iter().map(Into::into).collect(),
+            total: r.total,
+            starting_balance: r.starting_balance,
+            amount_due: r.amount_due,
+            period_start: r.period_start,
+            period_end: r.period_end,
+            created_at: r.created_at,
+            finalized_at: r.finalized_at,
+            paid_at: r.paid_at,
+            attempt_count: r.attempt_count,
+            next_action_at: r.due_at,
+            payment_error: r.payment_error,
+            payment_reference: r.payment_reference,
+            amount_refunded: r.amount_refunded,
+        }
+    }
 }

@@ -7,6 +7,8 @@ use domain::billing::discounts::{AppliedTaxRate, Discount};
 use domain::billing::invoicing::Line;
 use domain::billing::status::SubscriptionStatus;
 use domain::billing::subscriptions::Item;
+use domain::billing::views::{InvoiceLine, Subscription, SubscriptionDiscount, SubscriptionItem};
+use domain::ids::{CustomerId, PriceId, SubscriptionId, TaxRateId};
 use domain::tenancy::Scope;
 use sqlx::{AnyConnection, FromRow};
 
@@ -171,4 +173,44 @@ pub async fn claim_subscriptions(
         crate::lock_clause(c, how)
     );
     crate::fetch_in(c, scope, &sql, ids).await
+}
+
+impl From<SubscriptionRow> for Subscription {
+    fn from(r: SubscriptionRow) -> Self {
+        Subscription {
+            discount: r.discount.map(|d| SubscriptionDiscount::from(d.0)),
+            default_tax_rates: r
+                .tax_rates
+                .0
+                .into_iter()
+                .map(|t| TaxRateId::from_db(t.id))
+                .collect(),
+            id: SubscriptionId::from_db(r.id),
+            customer: CustomerId::from_db(r.customer_id),
+            status: r.status.0,
+            items: r
+                .items
+                .0
+                .into_iter()
+                .map(|i| SubscriptionItem {
+                    price: PriceId::from_db(i.price),
+                    quantity: i.quantity,
+                })
+                .collect(),
+            currency: r.currency,
+            billing_cycle_anchor: r.billing_cycle_anchor,
+            current_period_start: r.current_period_start,
+            current_period_end: r.current_period_end,
+            trial_end: r.trial_end,
+            cancel_at_period_end: r.cancel_at_period_end == 1,
+            canceled_at: r.canceled_at,
+            created_at: r.created_at,
+            pending_lines: r
+                .pending_lines
+                .0
+                .into_iter()
+                .map(InvoiceLine::from)
+                .collect(),
+        }
+    }
 }

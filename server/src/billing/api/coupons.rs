@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
 use crate::audit;
-use crate::billing::discounts::{CouponDuration, Discount, check_percentage};
+use crate::billing::discounts::{CouponDuration, check_percentage};
 use crate::billing::{check_currency, redemption};
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
@@ -18,7 +18,7 @@ use crate::http::extract::{self, Json, Path, Query};
 use crate::http::pagination::{Page, fetch_limit, page_type};
 use crate::tenancy::{Permission, check_name};
 use domain::clock::timestamp;
-use domain::ids::{CouponId, PromotionCodeId};
+use domain::ids::CouponId;
 use store::billing::{self as db, CouponRow};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -360,30 +360,3 @@ async fn save(
 }
 
 page_type!(CouponPage, Coupon);
-
-/// A subscription's discount, as the API shows it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SubscriptionDiscount {
-    pub coupon: CouponId,
-    /// The promotion code it was redeemed with, if any.
-    pub promotion_code: Option<PromotionCodeId>,
-    #[serde(serialize_with = "timestamp::serialize")]
-    #[schema(value_type = String, format = DateTime)]
-    pub start: i64,
-    /// When a `repeating` discount stops applying; null for `once` (removed after the
-    /// first invoice) and `forever`.
-    #[serde(serialize_with = "timestamp::option::serialize")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub end: Option<i64>,
-}
-
-impl From<Discount> for SubscriptionDiscount {
-    fn from(d: Discount) -> Self {
-        SubscriptionDiscount {
-            coupon: CouponId::from_db(d.coupon),
-            promotion_code: d.promotion_code.map(PromotionCodeId::from_db),
-            start: d.start,
-            end: d.end,
-        }
-    }
-}

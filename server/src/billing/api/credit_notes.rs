@@ -5,7 +5,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use domain::billing::status::InvoiceStatus;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
@@ -18,52 +18,11 @@ use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{Page, fetch_limit, page_type};
 use crate::tenancy::{Permission, Scope};
 use domain::billing::invoicing::CreditNoteReason;
-use domain::clock::timestamp;
-use domain::ids::{CreditNoteId, CustomerId, InvoiceId};
+use domain::billing::views::CreditNote;
+use domain::ids::{CreditNoteId, InvoiceId};
 use store::Claim;
 use store::billing::{self as db, CreditNoteRow, InvoiceRow};
 use store::columns::Text;
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CreditNote {
-    pub id: CreditNoteId,
-    /// Sequential per organization and environment.
-    #[schema(example = "CN-000007")]
-    pub number: String,
-    pub invoice: InvoiceId,
-    pub customer: CustomerId,
-    #[schema(example = "usd")]
-    pub currency: String,
-    /// Minor units: `refund_amount` + `credit_amount`.
-    pub amount: i64,
-    /// Refunded through the payment provider.
-    pub refund_amount: i64,
-    /// Credited to the customer's balance.
-    pub credit_amount: i64,
-    pub reason: Option<CreditNoteReason>,
-    pub memo: Option<String>,
-    #[serde(serialize_with = "timestamp::serialize")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: i64,
-}
-
-impl CreditNote {
-    pub fn from_row(r: CreditNoteRow) -> ApiResult<Self> {
-        Ok(CreditNote {
-            id: CreditNoteId::from_db(r.id),
-            number: r.number,
-            invoice: InvoiceId::from_db(r.invoice_id),
-            customer: CustomerId::from_db(r.customer_id),
-            currency: r.currency,
-            amount: r.amount,
-            refund_amount: r.refund_amount,
-            credit_amount: r.credit_amount,
-            reason: r.reason.map(|r| r.0),
-            memo: r.memo,
-            created_at: r.created_at,
-        })
-    }
-}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -220,7 +179,7 @@ pub async fn create(
     )
     .await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, axum::Json(CreditNote::from_row(row)?)))
+    Ok((StatusCode::CREATED, axum::Json(CreditNote::from(row))))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -265,7 +224,7 @@ pub async fn list(
     )
     .await?;
     conn.end();
-    let page = Page::new(rows, fetch, |r| r.id.clone(), |r| r).try_map(CreditNote::from_row)?;
+    let page = Page::new(rows, fetch, |r| r.id.clone(), CreditNote::from);
     Ok(axum::Json(page.into()))
 }
 
@@ -293,7 +252,7 @@ pub async fn get(
         .await?
         .ok_or(ApiError::NotFound("credit_note"))?;
     conn.end();
-    Ok(axum::Json(CreditNote::from_row(row)?))
+    Ok(axum::Json(CreditNote::from(row)))
 }
 
 page_type!(CreditNotePage, CreditNote);

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
@@ -15,60 +15,10 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{Page, fetch_limit, page_type};
 use crate::tenancy::{Email, Permission, check_name};
-use domain::clock::timestamp;
+use domain::billing::views::Customer;
 use domain::ids::{CustomerId, TestClockId};
 use store::billing::{self as db, CustomerRow};
 use store::is_unique_violation;
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Customer {
-    pub id: CustomerId,
-    #[schema(example = "Globex GmbH")]
-    pub name: Option<String>,
-    #[schema(example = "billing@globex.example", format = Email)]
-    pub email: Option<String>,
-    pub address: Option<Address>,
-    pub tax_ids: Vec<TaxId>,
-    pub metadata: BTreeMap<String, String>,
-    /// The payment method charged by default (a provider's id, e.g. `pm_card_visa`).
-    pub default_payment_method: Option<String>,
-    /// The currency the customer is billed in, fixed by the first subscription or set here.
-    pub currency: Option<String>,
-    /// Minor units in `currency`: negative is credit applied to the next invoices, positive
-    /// is owed and added to them.
-    pub balance: i64,
-    /// The test clock the customer's billing follows (sandbox).
-    pub test_clock: Option<TestClockId>,
-    /// Your own id for the customer, unique per environment; usage events may name it.
-    #[schema(example = "acme-corp")]
-    pub external_id: Option<String>,
-    #[serde(serialize_with = "timestamp::serialize")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: i64,
-    #[serde(serialize_with = "timestamp::serialize")]
-    #[schema(value_type = String, format = DateTime)]
-    pub updated_at: i64,
-}
-
-impl Customer {
-    pub fn from_row(r: CustomerRow) -> ApiResult<Self> {
-        Ok(Customer {
-            address: r.address.map(|a| a.0),
-            tax_ids: r.tax_ids.0,
-            metadata: r.metadata.0,
-            id: CustomerId::from_db(r.id),
-            name: r.name,
-            email: r.email,
-            default_payment_method: r.default_payment_method,
-            currency: r.currency,
-            balance: r.balance,
-            test_clock: r.test_clock.map(TestClockId::from_db),
-            external_id: r.external_id,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        })
-    }
-}
 
 /// The writable fields, shared by create (all optional) and update (present ones replace).
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -211,7 +161,7 @@ pub async fn create(
     )
     .await?;
     tx.commit().await?;
-    let customer = Customer::from_row(row)?;
+    let customer = Customer::from(row);
     Ok((StatusCode::CREATED, axum::Json(customer)))
 }
 
@@ -263,7 +213,7 @@ pub async fn list(
     )
     .await?;
     tx.end();
-    let page = Page::new(rows, fetch, |r| r.id.clone(), |r| r).try_map(Customer::from_row)?;
+    let page = Page::new(rows, fetch, |r| r.id.clone(), Customer::from);
     Ok(axum::Json(page.into()))
 }
 
@@ -291,7 +241,7 @@ pub async fn get(
         .await?
         .ok_or(ApiError::NotFound("customer"))?;
     tx.end();
-    Ok(axum::Json(Customer::from_row(row)?))
+    Ok(axum::Json(Customer::from(row)))
 }
 
 /// Update a customer: present fields replace the current ones.
@@ -342,7 +292,7 @@ pub async fn update(
     )
     .await?;
     tx.commit().await?;
-    let customer = Customer::from_row(row)?;
+    let customer = Customer::from(row);
     Ok(axum::Json(customer))
 }
 

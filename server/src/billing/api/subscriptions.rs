@@ -8,8 +8,6 @@ use domain::billing::status::SubscriptionStatus;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::coupons::SubscriptionDiscount;
-use super::invoices::InvoiceLine;
 use crate::app::AppState;
 use crate::audit::ActorRef;
 use crate::billing::invoicing;
@@ -26,100 +24,11 @@ use crate::tenancy::{Permission, Scope};
 use domain::billing::dunning::DAY_MS;
 use domain::billing::invoicing::proration_lines;
 use domain::billing::subscriptions::{Item, interval_of};
+use domain::billing::views::{InvoiceLine, Subscription, SubscriptionItem};
 use domain::clock::timestamp;
-use domain::ids::{CouponId, CustomerId, PriceId, SubscriptionId, TaxRateId};
+use domain::ids::{CouponId, CustomerId, SubscriptionId, TaxRateId};
 use store::Claim;
 use store::billing::{self as db, SubscriptionRow};
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SubscriptionItem {
-    pub price: PriceId,
-    /// Units (seats…), default 1.
-    #[serde(default = "one")]
-    #[schema(minimum = 1, example = 5)]
-    pub quantity: i64,
-}
-
-fn one() -> i64 {
-    1
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Subscription {
-    pub id: SubscriptionId,
-    pub customer: CustomerId,
-    pub status: SubscriptionStatus,
-    pub items: Vec<SubscriptionItem>,
-    #[schema(example = "usd")]
-    pub currency: String,
-    #[serde(serialize_with = "timestamp::serialize")]
-    #[schema(value_type = String, format = DateTime)]
-    pub billing_cycle_anchor: i64,
-    #[serde(serialize_with = "timestamp::serialize")]
-    #[schema(value_type = String, format = DateTime)]
-    pub current_period_start: i64,
-    #[serde(serialize_with = "timestamp::serialize")]
-    #[schema(value_type = String, format = DateTime)]
-    pub current_period_end: i64,
-    #[serde(serialize_with = "timestamp::option::serialize")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub trial_end: Option<i64>,
-    /// The subscription ends when the current period does.
-    pub cancel_at_period_end: bool,
-    #[serde(serialize_with = "timestamp::option::serialize")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub canceled_at: Option<i64>,
-    #[serde(serialize_with = "timestamp::serialize")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: i64,
-    /// Prorations from changes this period, added to the next invoice.
-    pub pending_lines: Vec<InvoiceLine>,
-    /// The coupon taken off its invoices, if any.
-    pub discount: Option<SubscriptionDiscount>,
-    /// Tax rates added to its invoices (exclusive), on the discounted subtotal.
-    pub default_tax_rates: Vec<TaxRateId>,
-}
-
-impl Subscription {
-    pub fn from_row(r: SubscriptionRow) -> ApiResult<Self> {
-        Ok(Subscription {
-            discount: r.discount.map(|d| SubscriptionDiscount::from(d.0)),
-            default_tax_rates: r
-                .tax_rates
-                .0
-                .into_iter()
-                .map(|t| TaxRateId::from_db(t.id))
-                .collect(),
-            id: SubscriptionId::from_db(r.id),
-            customer: CustomerId::from_db(r.customer_id),
-            status: r.status.0,
-            items: r
-                .items
-                .0
-                .into_iter()
-                .map(|i| SubscriptionItem {
-                    price: PriceId::from_db(i.price),
-                    quantity: i.quantity,
-                })
-                .collect(),
-            currency: r.currency,
-            billing_cycle_anchor: r.billing_cycle_anchor,
-            current_period_start: r.current_period_start,
-            current_period_end: r.current_period_end,
-            trial_end: r.trial_end,
-            cancel_at_period_end: r.cancel_at_period_end == 1,
-            canceled_at: r.canceled_at,
-            created_at: r.created_at,
-            pending_lines: r
-                .pending_lines
-                .0
-                .into_iter()
-                .map(InvoiceLine::from)
-                .collect(),
-        })
-    }
-}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -185,7 +94,7 @@ pub async fn create(
     if !(0..=730).contains(&trial_days) {
         return Err(ApiError::validation("trial_days", "must be 0 to 730"));
     }
-    let now = now_for(&mut tx, &state, scope, &customer).await?;
+    let now = now_for(&mut tx, &state.clock, scope, &customer).await?;
     let trial_end = (trial_days > 0).then(|| now + trial_days * DAY_MS);
     let discount = redemption::redeem(
         &mut tx,
@@ -231,7 +140,7 @@ pub async fn create(
         None => {
             let invoice = start_next_period(
                 &mut tx,
-                &state,
+                &state.clock,
                 scope,
                 &actor,
                 &mut sub,
@@ -268,7 +177,7 @@ async fn reread(state: &AppState, scope: &Scope, id: &str) -> ApiResult<Subscrip
         .await?
         .ok_or(ApiError::NotFound("subscription"))?;
     conn.end();
-    Subscription::from_row(row)
+    Ok(Subscription::from(row))
 }
 
 /// Checks requested items: 1 to 20 active recurring prices of one currency and one interval.
@@ -376,7 +285,7 @@ pub async fn list(
     )
     .await?;
     tx.end();
-    let page = Page::new(rows, fetch, |r| r.id.clone(), |r| r).try_map(Subscription::from_row)?;
+    let page = Page::new(rows, fetch, |r| r.id.clone(), Subscription::from);
     Ok(axum::Json(page.into()))
 }
 
@@ -404,7 +313,7 @@ pub async fn get(
         .await?
         .ok_or(ApiError::NotFound("subscription"))?;
     tx.end();
-    Ok(axum::Json(Subscription::from_row(row)?))
+    Ok(axum::Json(Subscription::from(row)))
 }
 
 /// A subscription's metered usage so far this period, as its next invoice would bill it.
@@ -527,7 +436,7 @@ pub async fn resume(
         let (now, scope) = (c.now, caller.scope.clone());
         let started = start_next_period(
             &mut c.tx,
-            &state,
+            &state.clock,
             &scope,
             &actor,
             &mut c.sub,
@@ -717,7 +626,7 @@ impl Change {
         let customer = db::get_customer(&mut tx, &caller.scope, &sub.customer_id)
             .await?
             .ok_or(ApiError::NotFound("customer"))?;
-        let now = now_for(&mut tx, state, &caller.scope, &customer).await?;
+        let now = now_for(&mut tx, &state.clock, &caller.scope, &customer).await?;
         Ok(Change { tx, sub, now })
     }
 

@@ -20,7 +20,7 @@ use crate::identity::oidc;
 use crate::tenancy::grants::{check_grantable, permissions_of};
 use crate::tenancy::{Permission, check_name};
 use domain::clock::timestamp;
-use domain::identity::{Kind, OidcSettings, RoleMapping};
+use domain::identity::{ConnectionStatus, Kind, OidcSettings, RoleMapping};
 use domain::ids::ConnectionId;
 use domain::webhooks::check_url;
 use store::Tx;
@@ -39,8 +39,8 @@ pub struct Connection {
     pub name: String,
     pub kind: Kind,
     /// `active`, or `inactive` (logins refused).
-    #[schema(example = "active")]
-    pub status: String,
+    #[schema(value_type = String, example = "active")]
+    pub status: ConnectionStatus,
     /// The role of members provisioned on their first login when no mapping applies.
     #[schema(example = "viewer")]
     pub default_role: String,
@@ -98,7 +98,7 @@ fn shown(state: &AppState, headers: &HeaderMap, row: ConnectionRow) -> ApiResult
         id: ConnectionId::from_db(row.id),
         name: row.name,
         kind,
-        status: row.status,
+        status: *row.status,
         default_role: row.default_role,
         role_mappings: row.role_mappings.0,
         oidc,
@@ -256,7 +256,7 @@ pub async fn create(
         env: caller.scope.env.as_str().to_owned(),
         kind: req.kind.into(),
         name,
-        status: "active".into(),
+        status: ConnectionStatus::Active.into(),
         settings,
         secret_sealed: key.seal(&seal_context(id.as_str()), &secret)?,
         default_role,
@@ -411,10 +411,7 @@ pub async fn update(
         row.name = check_name("name", name)?;
     }
     if let Some(status) = req.status {
-        if status != "active" && status != "inactive" {
-            return Err(ApiError::validation("status", "must be active or inactive"));
-        }
-        row.status = status;
+        row.status = ConnectionStatus::parse("status", &status)?.into();
     }
     if let Some(role) = req.default_role {
         row.default_role = role;

@@ -334,7 +334,7 @@ pub async fn acs(
     Form(form): Form<AcsForm>,
 ) -> ApiResult<Response> {
     let conn = saml_connection(&state, &id).await?;
-    if conn.status != "active" {
+    if conn.status != domain::identity::ConnectionStatus::Active {
         return Err(ApiError::conflict(
             "connection_inactive",
             "This single sign-on connection is inactive.",

@@ -16,7 +16,9 @@ use crate::http::extract::Query;
 use crate::identity::login::{self, Failure};
 use crate::identity::oidc;
 use crate::tenancy::Email;
-use domain::identity::{Kind, LOGIN_TTL_MS, OidcSettings, check_redirect, email_domain};
+use domain::identity::{
+    ConnectionStatus, Kind, LOGIN_TTL_MS, OidcSettings, check_redirect, email_domain,
+};
 use domain::secret;
 use store::identity::{self as db, ConnectionRow, LoginRequestRow};
 
@@ -59,7 +61,7 @@ async fn route(state: &AppState, q: &AuthorizeQuery) -> ApiResult<ConnectionRow>
         }
     };
     let conn = conn.ok_or_else(not_configured)?;
-    if conn.status != "active" {
+    if conn.status != ConnectionStatus::Active {
         return Err(ApiError::conflict(
             "connection_inactive",
             "This single sign-on connection is inactive.",
