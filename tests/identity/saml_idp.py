@@ -14,6 +14,10 @@ Assertions come from pysaml2 and the xmlsec1 binary, never from NeoForge's own c
       parses an AuthnRequest sent by HTTP-Redirect to URL, prints it as JSON
   saml_idp.py sp-metadata --key K --cert C --entity-id E --sso-url U --sp-metadata F
       prints what pysaml2 reads from SP metadata F, as JSON
+  saml_idp.py serve
+      serves the commands above over HTTP, so a test run starts Python once: POST / with
+      {"cwd": DIR, "args": [...]} runs one in DIR and answers its output (200) or its error
+      (500). Prints the port when ready; one command at a time.
 Modes: signed (assertion signed), signed-response (only the Response signed), unsigned,
 encrypted (assertion signed, then encrypted to --sp-cert or to the encryption key of
 --sp-metadata), encrypted-signed-response (assertion encrypted unsigned, the Response
@@ -25,10 +29,15 @@ see an expired or not yet valid assertion.
 
 import argparse
 import base64
+import contextlib
+import io
 import json
+import os
 import shutil
 import subprocess
 import sys
+import traceback
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -173,7 +182,7 @@ def cmd_response(args):
     print(base64.b64encode(str(response).encode()).decode())
 
 
-def main():
+def parser():
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -215,7 +224,39 @@ def main():
             command.add_argument("--sp-metadata")
             command.add_argument("--sha1", action="store_true")
 
-    args = parser.parse_args()
+    sub.add_parser("serve").set_defaults(run=cmd_serve)
+    return parser
+
+
+class Commands(BaseHTTPRequestHandler):
+    def do_POST(self):
+        request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        out = io.StringIO()
+        try:
+            os.chdir(request["cwd"])
+            with contextlib.redirect_stdout(out):
+                args = parser().parse_args(request["args"])
+                args.run(args)
+            status, body = 200, out.getvalue()
+        except (Exception, SystemExit):  # argparse exits on bad arguments
+            status, body = 500, out.getvalue() + traceback.format_exc()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *args):
+        pass
+
+
+def cmd_serve(_args):
+    server = HTTPServer(("127.0.0.1", 0), Commands)
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
+
+
+def main():
+    args = parser().parse_args()
     args.run(args)
 
 

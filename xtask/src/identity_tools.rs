@@ -1,6 +1,7 @@
 //! The identity tools the Rust tests share, started once per run: one OpenID provider
-//! process (each test creates a provider of its own in it) and one DNS server (each test
-//! writes a zone file of its own in its directory). Stopped when dropped.
+//! process (each test creates a provider of its own in it), one DNS server (each test
+//! writes a zone file of its own in its directory) and one pysaml2 IdP (each test's keys
+//! and metadata in a directory of its own). Stopped when dropped.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -39,6 +40,12 @@ impl IdentityTools {
             .push(("NEOFORGE_TEST_DNS", port.trim().to_owned()));
         let zones = tools.zones.display().to_string();
         tools.env.push(("NEOFORGE_TEST_DNS_ZONES", zones));
+        let mut saml = Command::new(python);
+        saml.arg(root.join("tests/identity/saml_idp.py"))
+            .arg("serve");
+        let port = tools.spawn(saml)?;
+        let url = format!("http://127.0.0.1:{}/", port.trim());
+        tools.env.push(("NEOFORGE_TEST_SAML_IDP", url));
         Ok(tools)
     }
 

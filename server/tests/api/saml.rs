@@ -87,24 +87,40 @@ fn make_fixture(dir: &Path) {
     }
 }
 
-/// Runs the harness in `dir`; its stdout.
+/// Runs a command of the harness (tests/identity/saml_idp.py) in `dir`; its output. In the
+/// run's shared IdP process (`NEOFORGE_TEST_SAML_IDP`, which `cargo xtask test` starts), else
+/// in a Python of its own.
 pub fn harness_in(dir: &Path, args: &[&str]) -> String {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/identity/saml_idp.py");
-    let out = Command::new(test_python())
-        .arg(script)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run tests/identity/saml_idp.py");
-    assert!(
-        out.status.success(),
-        "saml_idp.py {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .expect("utf-8")
-        .trim()
-        .to_owned()
+    let (ok, out) = match std::env::var("NEOFORGE_TEST_SAML_IDP") {
+        Ok(url) => {
+            let agent: ureq::Agent = ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .build()
+                .into();
+            let request = serde_json::json!({"cwd": dir, "args": args}).to_string();
+            let mut response = agent
+                .post(&url)
+                .send(&request)
+                .expect("the SAML IdP answers");
+            let out = response.body_mut().read_to_string().expect("its answer");
+            (response.status() == 200, out)
+        }
+        Err(_) => {
+            let script =
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/identity/saml_idp.py");
+            let out = Command::new(test_python())
+                .arg(script)
+                .args(args)
+                .current_dir(dir)
+                .output()
+                .expect("run tests/identity/saml_idp.py");
+            let ok = out.status.success();
+            let text = if ok { out.stdout } else { out.stderr };
+            (ok, String::from_utf8_lossy(&text).into_owned())
+        }
+    };
+    assert!(ok, "saml_idp.py {args:?} failed: {out}");
+    out.trim().to_owned()
 }
 
 fn harness(args: &[&str]) -> String {
