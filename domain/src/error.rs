@@ -3,15 +3,26 @@
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// `code` is the API's stable error code: `validation_error` unless a rule names its own.
     #[error("{field}: {message}")]
-    Invalid { field: String, message: String },
+    Invalid {
+        code: &'static str,
+        field: String,
+        message: String,
+    },
     #[error(transparent)]
     Internal(anyhow::Error),
 }
 
 impl Error {
     pub fn validation(field: &str, message: impl Into<String>) -> Self {
+        Error::refused("validation_error", field, message)
+    }
+
+    /// A refusal with its own error code (`invalid_currency`).
+    pub fn refused(code: &'static str, field: &str, message: impl Into<String>) -> Self {
         Error::Invalid {
+            code,
             field: field.to_owned(),
             message: message.into(),
         }

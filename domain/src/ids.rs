@@ -120,6 +120,9 @@ prefixed_id!(
     /// One HTTP request of a webhook delivery.
     WebhookAttemptId, "wa");
 prefixed_id!(
+    /// A transactional email to a customer, from the event it reports.
+    EmailId, "eml");
+prefixed_id!(
     /// A coupon: a percentage or amount off a subscription's invoices.
     CouponId, "coupon");
 prefixed_id!(

@@ -5,6 +5,7 @@
 pub mod billing;
 pub mod clock;
 pub mod crypto;
+pub mod email;
 pub mod error;
 pub mod identity;
 pub mod ids;

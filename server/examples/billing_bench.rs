@@ -237,5 +237,7 @@ fn subscription(customer: &str, items: &[Item], now: i64) -> SubscriptionRow {
         pending_lines: Default::default(),
         discount: None,
         tax_rates: Default::default(),
+        missing_payment_method: Default::default(),
+        trial_will_end_at: None,
     }
 }

@@ -24,6 +24,7 @@ use crate::billing::api::{
     promotion_codes, settings, stripe_webhooks, subscriptions, tax_rates, test_clocks,
 };
 use crate::config::{PaymentArgs, ServeArgs, redact_url};
+use crate::email::{self, Mailer};
 use crate::http::error::ApiError;
 use crate::http::faults::{self, Faults};
 use crate::http::{health, idempotency, request_id};
@@ -52,6 +53,8 @@ pub struct AppState {
     pub request_log: request_log::Recorder,
     /// Every call out to an address a tenant gave: webhooks, identity providers, DNS.
     pub outbound: Outbound,
+    /// The SMTP servers of customer emails.
+    pub mail: Arc<Mailer>,
 }
 
 /// Every route, and the OpenAPI document built from the same handlers.
@@ -121,6 +124,13 @@ pub fn router_and_spec() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(events::batch))
         .routes(routes!(entitlements::check))
         .routes(routes!(settings::get, settings::update))
+        .routes(routes!(email::api::list))
+        .routes(routes!(email::api::get))
+        .routes(routes!(
+            email::api::get_settings,
+            email::api::update_settings
+        ))
+        .routes(routes!(email::api::preview))
         .routes(routes!(webhooks::api::list, webhooks::api::create))
         .routes(routes!(
             webhooks::api::get,
@@ -233,8 +243,8 @@ pub struct Server {
     pub state: AppState,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
-    scheduler: Option<JoinHandle<()>>,
-    webhooks: Option<JoinHandle<()>>,
+    /// The background loops: billing, webhook delivery, email.
+    workers: Vec<JoinHandle<()>>,
     request_log_writer: JoinHandle<()>,
 }
 
@@ -257,6 +267,7 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
         db,
         request_log,
         outbound: Outbound::new(args.dns_server)?,
+        mail: Arc::new(Mailer::new(&args.email)?),
     };
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;
@@ -290,14 +301,21 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
         let every = Duration::from_millis(args.webhook_interval_ms);
         tokio::spawn(webhooks::delivery::run(state.clone(), every))
     });
+    // Email likewise; tests call `email::delivery::tick`.
+    let emails = (args.email.email_interval_ms > 0).then(|| {
+        let every = Duration::from_millis(args.email.email_interval_ms);
+        tokio::spawn(email::delivery::run(state.clone(), every))
+    });
     tracing::info!(%addr, "listening");
     Ok(Server {
         addr,
         state,
         shutdown,
         task,
-        scheduler,
-        webhooks,
+        workers: [scheduler, webhooks, emails]
+            .into_iter()
+            .flatten()
+            .collect(),
         request_log_writer,
     })
 }
@@ -306,11 +324,8 @@ impl Server {
     /// Stops accepting connections, lets in-flight requests finish, closes the database.
     pub async fn stop(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
-        if let Some(scheduler) = &self.scheduler {
-            scheduler.abort();
-        }
-        if let Some(webhooks) = &self.webhooks {
-            webhooks.abort();
+        for worker in &self.workers {
+            worker.abort();
         }
         self.task.await??;
         self.state.request_log.flush().await;

@@ -88,6 +88,45 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub payments: PaymentArgs,
+
+    #[command(flatten)]
+    pub email: EmailArgs,
+}
+
+/// Transactional email to tenants' customers.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EmailArgs {
+    /// The SMTP server live emails go through: `smtp://user:pass@host:587?tls=required`
+    /// (STARTTLS), `smtps://user:pass@host:465`, or `smtp://host:25` (plain). Without it live
+    /// emails are captured (listed, not sent).
+    #[arg(long, env = "NEOFORGE_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// The SMTP server sandbox emails go through, such as a mail catcher; without it they
+    /// are captured (listed with their content, never sent).
+    #[arg(long, env = "NEOFORGE_SANDBOX_SMTP_URL", hide_env_values = true)]
+    pub sandbox_smtp_url: Option<String>,
+
+    /// The address every email comes from; each tenant sets the name shown with it.
+    #[arg(long, env = "NEOFORGE_EMAIL_FROM", default_value = DEFAULT_EMAIL_FROM)]
+    pub email_from: String,
+
+    /// Milliseconds between runs of the email worker; 0 turns it off.
+    #[arg(long, env = "NEOFORGE_EMAIL_INTERVAL_MS", default_value_t = 1000)]
+    pub email_interval_ms: u64,
+}
+
+pub const DEFAULT_EMAIL_FROM: &str = "billing@neoforge.localhost";
+
+impl Default for EmailArgs {
+    fn default() -> Self {
+        EmailArgs {
+            smtp_url: None,
+            sandbox_smtp_url: None,
+            email_from: DEFAULT_EMAIL_FROM.to_owned(),
+            email_interval_ms: 1000,
+        }
+    }
 }
 
 /// Payment providers: the master key for tenants' provider secrets, and where Stripe is.

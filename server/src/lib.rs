@@ -5,6 +5,7 @@ pub mod app;
 pub mod audit;
 pub mod billing;
 pub mod config;
+pub mod email;
 pub mod http;
 pub mod identity;
 pub mod metering;

@@ -82,7 +82,7 @@ impl<T: Serialize> sqlx::Encode<'_, Any> for Json<T> {
 
 /// A unit-variant enum in a text column, by its serde name (`past_due`), read back typed: a
 /// row never holds a value its domain does not know.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Text<T>(pub T);
 
 impl<T> std::ops::Deref for Text<T> {

@@ -41,22 +41,37 @@ pub enum CreditNoteReason {
 
 /// One line per licensed item for a whole period (metered items bill in arrears).
 pub fn period_lines(items: &[Item], start: i64, end: i64) -> Result<Vec<Line>> {
-    items
-        .iter()
-        .filter(|i| i.terms.metered.is_none())
+    licensed(items)
         .map(|i| {
-            Ok(Line {
-                price: i.price.clone(),
-                quantity: i.quantity,
-                amount: amount_for(&i.terms, i.quantity)
-                    .map_err(|e| Error::validation("items", e.to_string()))?,
-                proration: false,
-                period_start: start,
-                period_end: end,
-                usage: None,
-            })
+            let amount = amount_for(&i.terms, i.quantity)
+                .map_err(|e| Error::validation("items", e.to_string()))?;
+            Ok(whole_period(i, amount, start, end))
         })
         .collect()
+}
+
+/// The lines of a trial's invoice: each licensed item for the trial, at 0 (Stripe's 0.00
+/// invoice, which records what the trial gave).
+pub fn trial_lines(items: &[Item], start: i64, end: i64) -> Vec<Line> {
+    licensed(items)
+        .map(|i| whole_period(i, 0, start, end))
+        .collect()
+}
+
+fn licensed(items: &[Item]) -> impl Iterator<Item = &Item> {
+    items.iter().filter(|i| i.terms.metered.is_none())
+}
+
+fn whole_period(i: &Item, amount: i64, start: i64, end: i64) -> Line {
+    Line {
+        price: i.price.clone(),
+        quantity: i.quantity,
+        amount,
+        proration: false,
+        period_start: start,
+        period_end: end,
+        usage: None,
+    }
 }
 
 /// The proration lines for replacing `old` items by `new` at `at` in the period

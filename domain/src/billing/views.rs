@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::discounts::{Discount, InvoiceDiscount, InvoiceTax};
 use super::invoicing::{CreditNoteReason, Line};
 use super::status::{InvoiceStatus, SubscriptionStatus};
+use super::subscriptions::TrialSettings;
 use super::{Address, TaxId};
 use crate::clock::timestamp;
 use crate::ids::{
@@ -266,6 +267,7 @@ pub struct Subscription {
     pub trial_end: Option<i64>,
     /// The subscription ends when the current period does.
     pub cancel_at_period_end: bool,
+    pub trial_settings: TrialSettings,
     #[serde(serialize_with = "timestamp::option::serialize")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub canceled_at: Option<i64>,

@@ -37,6 +37,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "subscription.canceled",
     "subscription.paused",
     "subscription.resumed",
+    "subscription.trial_will_end",
     "invoice.created",
     "invoice.finalized",
     "invoice.paid",

@@ -35,6 +35,8 @@ from .resources import (
     AsyncInvoicesResource,
     CreditNotesResource,
     AsyncCreditNotesResource,
+    EmailsResource,
+    AsyncEmailsResource,
     BillingSettingsResource,
     AsyncBillingSettingsResource,
     PaymentProviderResource,
@@ -89,6 +91,7 @@ class Client:
     subscriptions: SubscriptionsResource
     invoices: InvoicesResource
     credit_notes: CreditNotesResource
+    emails: EmailsResource
     billing_settings: BillingSettingsResource
     payment_provider: PaymentProviderResource
     test_clocks: TestClocksResource
@@ -128,6 +131,7 @@ class Client:
         self.subscriptions = SubscriptionsResource(self._transport)
         self.invoices = InvoicesResource(self._transport)
         self.credit_notes = CreditNotesResource(self._transport)
+        self.emails = EmailsResource(self._transport)
         self.billing_settings = BillingSettingsResource(self._transport)
         self.payment_provider = PaymentProviderResource(self._transport)
         self.test_clocks = TestClocksResource(self._transport)
@@ -176,6 +180,7 @@ class AsyncClient:
     subscriptions: AsyncSubscriptionsResource
     invoices: AsyncInvoicesResource
     credit_notes: AsyncCreditNotesResource
+    emails: AsyncEmailsResource
     billing_settings: AsyncBillingSettingsResource
     payment_provider: AsyncPaymentProviderResource
     test_clocks: AsyncTestClocksResource
@@ -215,6 +220,7 @@ class AsyncClient:
         self.subscriptions = AsyncSubscriptionsResource(self._transport)
         self.invoices = AsyncInvoicesResource(self._transport)
         self.credit_notes = AsyncCreditNotesResource(self._transport)
+        self.emails = AsyncEmailsResource(self._transport)
         self.billing_settings = AsyncBillingSettingsResource(self._transport)
         self.payment_provider = AsyncPaymentProviderResource(self._transport)
         self.test_clocks = AsyncTestClocksResource(self._transport)

@@ -285,6 +285,35 @@ class BillingSettings(_response.Model):
         return data
 
 
+@dataclass(frozen=True)
+class Brand(_response.Model):
+    """How emails look: the tenant's name, logo and colour."""
+
+    name: str
+    logo_url: Optional[str] = None
+    """An https URL of the logo image."""
+    primary_color: Optional[str] = None
+    """A `#rrggbb` colour for headings and buttons. Default `#4f46e5`."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Brand:
+        return cls(
+            name=data["name"],
+            logo_url=data.get("logo_url"),
+            primary_color=data.get("primary_color"),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+            "name": self.name,
+        }
+        if self.logo_url is not None:
+            data["logo_url"] = self.logo_url
+        if self.primary_color is not None:
+            data["primary_color"] = self.primary_color
+        return data
+
+
 BucketWidth = Literal["minute", "hour", "day"]
 """The width of an analytics bucket."""
 
@@ -918,6 +947,7 @@ class CreateSubscriptionRequest(_response.Model):
     """A customer-facing promotion code (any case) for a coupon."""
     trial_days: Optional[int] = None
     """Days of trial; default: the first price's `trial_days`. 0 for none."""
+    trial_settings: Optional[TrialSettings] = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CreateSubscriptionRequest:
@@ -928,6 +958,7 @@ class CreateSubscriptionRequest(_response.Model):
             default_tax_rates=data.get("default_tax_rates"),
             promotion_code=data.get("promotion_code"),
             trial_days=data.get("trial_days"),
+            trial_settings=None if data.get("trial_settings") is None else TrialSettings.from_dict(data["trial_settings"]),
         )
 
     def to_dict(self) -> Dict[str, Any]:
@@ -943,6 +974,8 @@ class CreateSubscriptionRequest(_response.Model):
             data["promotion_code"] = self.promotion_code
         if self.trial_days is not None:
             data["trial_days"] = self.trial_days
+        if self.trial_settings is not None:
+            data["trial_settings"] = self.trial_settings.to_dict()
         return data
 
 
@@ -1300,6 +1333,112 @@ class Dunning(_response.Model):
             "retry_days": self.retry_days,
         }
         return data
+
+
+@dataclass(frozen=True)
+class Email(_response.Model):
+    """An email to a customer, about an event."""
+
+    attempts: int
+    """Sending attempts so far."""
+    created_at: str
+    event: EventId
+    html: str
+    id: EmailId
+    kind: EmailKind
+    sender_name: str
+    """The `From` name (the address is the server's)."""
+    status: EmailStatus
+    subject: str
+    text: str
+    to: str
+    customer: Optional[CustomerId] = None
+    last_error: Optional[str] = None
+    """Why the last attempt failed."""
+    reply_to: Optional[str] = None
+    sent_at: Optional[str] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Email:
+        return cls(
+            attempts=data["attempts"],
+            created_at=data["created_at"],
+            event=data["event"],
+            html=data["html"],
+            id=data["id"],
+            kind=data["kind"],
+            sender_name=data["sender_name"],
+            status=data["status"],
+            subject=data["subject"],
+            text=data["text"],
+            to=data["to"],
+            customer=data.get("customer"),
+            last_error=data.get("last_error"),
+            reply_to=data.get("reply_to"),
+            sent_at=data.get("sent_at"),
+        )
+
+
+EmailId = str
+
+
+EmailKind = Literal["invoice_finalized", "invoice_paid", "payment_failed", "trial_will_end", "subscription_canceled", "usage_threshold_reached"]
+"""What an email is about, one per event type that sends one."""
+
+
+@dataclass(frozen=True)
+class EmailPage(_response.Model):
+    data: List[Email]
+    has_more: bool
+    """True when more items follow this page."""
+    next_cursor: Optional[str] = None
+    """Pass as `starting_after` to get the next page; null on the last page."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EmailPage:
+        return cls(
+            data=[Email.from_dict(v0) for v0 in data["data"]],
+            has_more=data["has_more"],
+            next_cursor=data.get("next_cursor"),
+        )
+
+
+@dataclass(frozen=True)
+class EmailSettings(_response.Model):
+    """A tenant's email settings in one environment."""
+
+    brand: Brand
+    enabled: Optional[List[EmailKind]] = None
+    """The kinds that are sent; every kind by default."""
+    reply_to: Optional[str] = None
+    """Where customers' replies go."""
+    sender_name: Optional[str] = None
+    """The `From` name; the address is the server's `--email-from`. Default: the brand name."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EmailSettings:
+        return cls(
+            brand=Brand.from_dict(data["brand"]),
+            enabled=data.get("enabled"),
+            reply_to=data.get("reply_to"),
+            sender_name=data.get("sender_name"),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+            "brand": self.brand.to_dict(),
+        }
+        if self.enabled is not None:
+            data["enabled"] = self.enabled
+        if self.reply_to is not None:
+            data["reply_to"] = self.reply_to
+        if self.sender_name is not None:
+            data["sender_name"] = self.sender_name
+        return data
+
+
+EmailStatus = Literal["pending", "sent", "captured", "failed"]
+"""An email's delivery state."""
 
 
 EndpointStatus = Literal["enabled", "disabled"]
@@ -1955,6 +2094,12 @@ class MeterPage(_response.Model):
         )
 
 
+MissingPaymentMethod = Literal["cancel", "pause", "create_invoice"]
+"""What a trial's end does when the customer has no payment method (Stripe's
+`trial_settings.end_behavior.missing_payment_method`).
+"""
+
+
 @dataclass(frozen=True)
 class OidcDetails(_response.Model):
     client_id: str
@@ -2115,6 +2260,23 @@ class PaymentProviderFields(_response.Model):
 
 Permission = Literal["organization:read", "organization:write", "members:read", "members:write", "roles:read", "roles:write", "api_keys:read", "api_keys:write", "audit:read", "billing:read", "billing:write", "usage:read", "usage:write", "webhooks:read", "webhooks:write", "identity:read", "identity:write"]
 """A permission an operation requires."""
+
+
+@dataclass(frozen=True)
+class PreviewRequest(_response.Model):
+    kind: EmailKind
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PreviewRequest:
+        return cls(
+            kind=data["kind"],
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+            "kind": self.kind,
+        }
+        return data
 
 
 @dataclass(frozen=True)
@@ -2355,6 +2517,23 @@ class Recurring(_response.Model):
         if self.interval_count is not None:
             data["interval_count"] = self.interval_count
         return data
+
+
+@dataclass(frozen=True)
+class Rendered(_response.Model):
+    """What an email says."""
+
+    html: str
+    subject: str
+    text: str
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Rendered:
+        return cls(
+            html=data["html"],
+            subject=data["subject"],
+            text=data["text"],
+        )
 
 
 @dataclass(frozen=True)
@@ -2748,6 +2927,7 @@ class Subscription(_response.Model):
     pending_lines: List[InvoiceLine]
     """Prorations from changes this period, added to the next invoice."""
     status: SubscriptionStatus
+    trial_settings: TrialSettings
     canceled_at: Optional[str] = None
     discount: Optional[SubscriptionDiscount] = None
     trial_end: Optional[str] = None
@@ -2767,6 +2947,7 @@ class Subscription(_response.Model):
             items=[SubscriptionItem.from_dict(v0) for v0 in data["items"]],
             pending_lines=[InvoiceLine.from_dict(v0) for v0 in data["pending_lines"]],
             status=data["status"],
+            trial_settings=TrialSettings.from_dict(data["trial_settings"]),
             canceled_at=data.get("canceled_at"),
             discount=None if data.get("discount") is None else SubscriptionDiscount.from_dict(data["discount"]),
             trial_end=data.get("trial_end"),
@@ -3011,6 +3192,43 @@ class TransferOwnershipRequest(_response.Model):
     def to_dict(self) -> Dict[str, Any]:
         data: Dict[str, Any] = {
             "user_id": self.user_id,
+        }
+        return data
+
+
+@dataclass(frozen=True)
+class TrialEndBehavior(_response.Model):
+    missing_payment_method: Optional[MissingPaymentMethod] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrialEndBehavior:
+        return cls(
+            missing_payment_method=data.get("missing_payment_method"),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+        }
+        if self.missing_payment_method is not None:
+            data["missing_payment_method"] = self.missing_payment_method
+        return data
+
+
+@dataclass(frozen=True)
+class TrialSettings(_response.Model):
+    """Settings of a subscription's trial."""
+
+    end_behavior: TrialEndBehavior
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrialSettings:
+        return cls(
+            end_behavior=TrialEndBehavior.from_dict(data["end_behavior"]),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+            "end_behavior": self.end_behavior.to_dict(),
         }
         return data
 

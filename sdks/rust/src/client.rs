@@ -327,6 +327,23 @@ pub mod types {
             Default::default()
         }
     }
+    ///How emails look: the tenant's name, logo and colour.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct Brand {
+        ///An https URL of the logo image.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub logo_url: ::std::option::Option<::std::string::String>,
+        pub name: ::std::string::String,
+        ///A `#rrggbb` colour for headings and buttons. Default `#4f46e5`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub primary_color: ::std::option::Option<::std::string::String>,
+    }
+    impl Brand {
+        pub fn builder() -> builder::Brand {
+            Default::default()
+        }
+    }
     ///The width of an analytics bucket.
     #[derive(
         ::serde::Deserialize,
@@ -1303,6 +1320,8 @@ pub mod types {
         ///Days of trial; default: the first price's `trial_days`. 0 for none.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub trial_days: ::std::option::Option<i64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub trial_settings: ::std::option::Option<TrialSettings>,
     }
     impl CreateSubscriptionRequest {
         pub fn builder() -> builder::CreateSubscriptionRequest {
@@ -1994,6 +2013,250 @@ pub mod types {
     impl Dunning {
         pub fn builder() -> builder::Dunning {
             Default::default()
+        }
+    }
+    ///An email to a customer, about an event.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct Email {
+        ///Sending attempts so far.
+        pub attempts: i64,
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub customer: ::std::option::Option<CustomerId>,
+        pub event: EventId,
+        pub html: ::std::string::String,
+        pub id: EmailId,
+        pub kind: EmailKind,
+        ///Why the last attempt failed.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub last_error: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub reply_to: ::std::option::Option<::std::string::String>,
+        ///The `From` name (the address is the server's).
+        pub sender_name: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub sent_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        pub status: EmailStatus,
+        pub subject: ::std::string::String,
+        pub text: ::std::string::String,
+        pub to: ::std::string::String,
+    }
+    impl Email {
+        pub fn builder() -> builder::Email {
+            Default::default()
+        }
+    }
+    ///`EmailId`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct EmailId(::std::string::String);
+    impl ::std::ops::Deref for EmailId {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<EmailId> for ::std::string::String {
+        fn from(value: EmailId) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for EmailId {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| ::regress::Regex::new("^eml_[0-9a-f]{32}$").unwrap());
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^eml_[0-9a-f]{32}$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for EmailId {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for EmailId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for EmailId {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///What an email is about, one per event type that sends one.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+    )]
+    pub enum EmailKind {
+        #[serde(rename = "invoice_finalized")]
+        InvoiceFinalized,
+        #[serde(rename = "invoice_paid")]
+        InvoicePaid,
+        #[serde(rename = "payment_failed")]
+        PaymentFailed,
+        #[serde(rename = "trial_will_end")]
+        TrialWillEnd,
+        #[serde(rename = "subscription_canceled")]
+        SubscriptionCanceled,
+        #[serde(rename = "usage_threshold_reached")]
+        UsageThresholdReached,
+    }
+    impl ::std::fmt::Display for EmailKind {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::InvoiceFinalized => f.write_str("invoice_finalized"),
+                Self::InvoicePaid => f.write_str("invoice_paid"),
+                Self::PaymentFailed => f.write_str("payment_failed"),
+                Self::TrialWillEnd => f.write_str("trial_will_end"),
+                Self::SubscriptionCanceled => f.write_str("subscription_canceled"),
+                Self::UsageThresholdReached => f.write_str("usage_threshold_reached"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for EmailKind {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "invoice_finalized" => Ok(Self::InvoiceFinalized),
+                "invoice_paid" => Ok(Self::InvoicePaid),
+                "payment_failed" => Ok(Self::PaymentFailed),
+                "trial_will_end" => Ok(Self::TrialWillEnd),
+                "subscription_canceled" => Ok(Self::SubscriptionCanceled),
+                "usage_threshold_reached" => Ok(Self::UsageThresholdReached),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for EmailKind {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for EmailKind {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///`EmailPage`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct EmailPage {
+        pub data: ::std::vec::Vec<Email>,
+        ///True when more items follow this page.
+        pub has_more: bool,
+        ///Pass as `starting_after` to get the next page; null on the last page.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor: ::std::option::Option<::std::string::String>,
+    }
+    impl EmailPage {
+        pub fn builder() -> builder::EmailPage {
+            Default::default()
+        }
+    }
+    ///A tenant's email settings in one environment.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct EmailSettings {
+        pub brand: Brand,
+        ///The kinds that are sent; every kind by default.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub enabled: ::std::vec::Vec<EmailKind>,
+        ///Where customers' replies go.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub reply_to: ::std::option::Option<::std::string::String>,
+        ///The `From` name; the address is the server's `--email-from`. Default: the brand name.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub sender_name: ::std::option::Option<::std::string::String>,
+    }
+    impl EmailSettings {
+        pub fn builder() -> builder::EmailSettings {
+            Default::default()
+        }
+    }
+    ///An email's delivery state.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+    )]
+    pub enum EmailStatus {
+        #[serde(rename = "pending")]
+        Pending,
+        #[serde(rename = "sent")]
+        Sent,
+        #[serde(rename = "captured")]
+        Captured,
+        #[serde(rename = "failed")]
+        Failed,
+    }
+    impl ::std::fmt::Display for EmailStatus {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Pending => f.write_str("pending"),
+                Self::Sent => f.write_str("sent"),
+                Self::Captured => f.write_str("captured"),
+                Self::Failed => f.write_str("failed"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for EmailStatus {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "pending" => Ok(Self::Pending),
+                "sent" => Ok(Self::Sent),
+                "captured" => Ok(Self::Captured),
+                "failed" => Ok(Self::Failed),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for EmailStatus {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for EmailStatus {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
         }
     }
     ///Whether an endpoint receives events.
@@ -3104,6 +3367,62 @@ pub mod types {
             Default::default()
         }
     }
+    /**What a trial's end does when the customer has no payment method (Stripe's
+    `trial_settings.end_behavior.missing_payment_method`).*/
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+    )]
+    pub enum MissingPaymentMethod {
+        #[serde(rename = "cancel")]
+        Cancel,
+        #[serde(rename = "pause")]
+        Pause,
+        #[serde(rename = "create_invoice")]
+        CreateInvoice,
+    }
+    impl ::std::fmt::Display for MissingPaymentMethod {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Cancel => f.write_str("cancel"),
+                Self::Pause => f.write_str("pause"),
+                Self::CreateInvoice => f.write_str("create_invoice"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for MissingPaymentMethod {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "cancel" => Ok(Self::Cancel),
+                "pause" => Ok(Self::Pause),
+                "create_invoice" => Ok(Self::CreateInvoice),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for MissingPaymentMethod {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for MissingPaymentMethod {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     ///`OidcDetails`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct OidcDetails {
@@ -3443,6 +3762,17 @@ pub mod types {
             value: ::std::string::String,
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
+        }
+    }
+    ///`PreviewRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct PreviewRequest {
+        pub kind: EmailKind,
+    }
+    impl PreviewRequest {
+        pub fn builder() -> builder::PreviewRequest {
+            Default::default()
         }
     }
     ///`Price`
@@ -3897,6 +4227,18 @@ pub mod types {
     }
     impl Recurring {
         pub fn builder() -> builder::Recurring {
+            Default::default()
+        }
+    }
+    ///What an email says.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct Rendered {
+        pub html: ::std::string::String,
+        pub subject: ::std::string::String,
+        pub text: ::std::string::String,
+    }
+    impl Rendered {
+        pub fn builder() -> builder::Rendered {
             Default::default()
         }
     }
@@ -4357,6 +4699,7 @@ pub mod types {
         pub status: SubscriptionStatus,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub trial_end: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        pub trial_settings: TrialSettings,
     }
     impl Subscription {
         pub fn builder() -> builder::Subscription {
@@ -4760,6 +5103,29 @@ pub mod types {
     }
     impl TransferOwnershipRequest {
         pub fn builder() -> builder::TransferOwnershipRequest {
+            Default::default()
+        }
+    }
+    ///`TrialEndBehavior`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct TrialEndBehavior {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub missing_payment_method: ::std::option::Option<MissingPaymentMethod>,
+    }
+    impl TrialEndBehavior {
+        pub fn builder() -> builder::TrialEndBehavior {
+            Default::default()
+        }
+    }
+    ///Settings of a subscription's trial.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct TrialSettings {
+        pub end_behavior: TrialEndBehavior,
+    }
+    impl TrialSettings {
+        pub fn builder() -> builder::TrialSettings {
             Default::default()
         }
     }
@@ -6816,6 +7182,80 @@ pub mod types {
             fn from(value: super::BillingSettings) -> Self {
                 Self {
                     dunning: Ok(value.dunning),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct Brand {
+            logo_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            primary_color: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for Brand {
+            fn default() -> Self {
+                Self {
+                    logo_url: Ok(Default::default()),
+                    name: Err("no value supplied for name".to_string()),
+                    primary_color: Ok(Default::default()),
+                }
+            }
+        }
+        impl Brand {
+            pub fn logo_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.logo_url = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for logo_url: {e}"));
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for name: {e}"));
+                self
+            }
+            pub fn primary_color<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.primary_color = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for primary_color: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Brand> for super::Brand {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Brand,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    logo_url: value.logo_url?,
+                    name: value.name?,
+                    primary_color: value.primary_color?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Brand> for Brand {
+            fn from(value: super::Brand) -> Self {
+                Self {
+                    logo_url: Ok(value.logo_url),
+                    name: Ok(value.name),
+                    primary_color: Ok(value.primary_color),
                 }
             }
         }
@@ -8880,6 +9320,10 @@ pub mod types {
                 ::std::string::String,
             >,
             trial_days: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            trial_settings: ::std::result::Result<
+                ::std::option::Option<super::TrialSettings>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for CreateSubscriptionRequest {
             fn default() -> Self {
@@ -8890,6 +9334,7 @@ pub mod types {
                     items: Err("no value supplied for items".to_string()),
                     promotion_code: Ok(Default::default()),
                     trial_days: Ok(Default::default()),
+                    trial_settings: Ok(Default::default()),
                 }
             }
         }
@@ -8956,6 +9401,16 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for trial_days: {e}"));
                 self
             }
+            pub fn trial_settings<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::TrialSettings>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.trial_settings = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for trial_settings: {e}")
+                });
+                self
+            }
         }
         impl ::std::convert::TryFrom<CreateSubscriptionRequest> for super::CreateSubscriptionRequest {
             type Error = super::error::ConversionError;
@@ -8969,6 +9424,7 @@ pub mod types {
                     items: value.items?,
                     promotion_code: value.promotion_code?,
                     trial_days: value.trial_days?,
+                    trial_settings: value.trial_settings?,
                 })
             }
         }
@@ -8981,6 +9437,7 @@ pub mod types {
                     items: Ok(value.items),
                     promotion_code: Ok(value.promotion_code),
                     trial_days: Ok(value.trial_days),
+                    trial_settings: Ok(value.trial_settings),
                 }
             }
         }
@@ -10388,6 +10845,419 @@ pub mod types {
                 Self {
                     final_action: Ok(value.final_action),
                     retry_days: Ok(value.retry_days),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct Email {
+            attempts: ::std::result::Result<i64, ::std::string::String>,
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            customer: ::std::result::Result<
+                ::std::option::Option<super::CustomerId>,
+                ::std::string::String,
+            >,
+            event: ::std::result::Result<super::EventId, ::std::string::String>,
+            html: ::std::result::Result<::std::string::String, ::std::string::String>,
+            id: ::std::result::Result<super::EmailId, ::std::string::String>,
+            kind: ::std::result::Result<super::EmailKind, ::std::string::String>,
+            last_error: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            reply_to: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            sender_name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            sent_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            status: ::std::result::Result<super::EmailStatus, ::std::string::String>,
+            subject: ::std::result::Result<::std::string::String, ::std::string::String>,
+            text: ::std::result::Result<::std::string::String, ::std::string::String>,
+            to: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for Email {
+            fn default() -> Self {
+                Self {
+                    attempts: Err("no value supplied for attempts".to_string()),
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    customer: Ok(Default::default()),
+                    event: Err("no value supplied for event".to_string()),
+                    html: Err("no value supplied for html".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    kind: Err("no value supplied for kind".to_string()),
+                    last_error: Ok(Default::default()),
+                    reply_to: Ok(Default::default()),
+                    sender_name: Err("no value supplied for sender_name".to_string()),
+                    sent_at: Ok(Default::default()),
+                    status: Err("no value supplied for status".to_string()),
+                    subject: Err("no value supplied for subject".to_string()),
+                    text: Err("no value supplied for text".to_string()),
+                    to: Err("no value supplied for to".to_string()),
+                }
+            }
+        }
+        impl Email {
+            pub fn attempts<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.attempts = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for attempts: {e}"));
+                self
+            }
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for created_at: {e}"));
+                self
+            }
+            pub fn customer<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::CustomerId>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.customer = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for customer: {e}"));
+                self
+            }
+            pub fn event<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EventId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for event: {e}"));
+                self
+            }
+            pub fn html<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.html = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for html: {e}"));
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EmailId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn kind<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EmailKind>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.kind = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for kind: {e}"));
+                self
+            }
+            pub fn last_error<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.last_error = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for last_error: {e}"));
+                self
+            }
+            pub fn reply_to<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.reply_to = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for reply_to: {e}"));
+                self
+            }
+            pub fn sender_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sender_name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for sender_name: {e}"));
+                self
+            }
+            pub fn sent_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sent_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for sent_at: {e}"));
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EmailStatus>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for status: {e}"));
+                self
+            }
+            pub fn subject<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.subject = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for subject: {e}"));
+                self
+            }
+            pub fn text<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.text = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for text: {e}"));
+                self
+            }
+            pub fn to<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.to = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for to: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Email> for super::Email {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Email,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    attempts: value.attempts?,
+                    created_at: value.created_at?,
+                    customer: value.customer?,
+                    event: value.event?,
+                    html: value.html?,
+                    id: value.id?,
+                    kind: value.kind?,
+                    last_error: value.last_error?,
+                    reply_to: value.reply_to?,
+                    sender_name: value.sender_name?,
+                    sent_at: value.sent_at?,
+                    status: value.status?,
+                    subject: value.subject?,
+                    text: value.text?,
+                    to: value.to?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Email> for Email {
+            fn from(value: super::Email) -> Self {
+                Self {
+                    attempts: Ok(value.attempts),
+                    created_at: Ok(value.created_at),
+                    customer: Ok(value.customer),
+                    event: Ok(value.event),
+                    html: Ok(value.html),
+                    id: Ok(value.id),
+                    kind: Ok(value.kind),
+                    last_error: Ok(value.last_error),
+                    reply_to: Ok(value.reply_to),
+                    sender_name: Ok(value.sender_name),
+                    sent_at: Ok(value.sent_at),
+                    status: Ok(value.status),
+                    subject: Ok(value.subject),
+                    text: Ok(value.text),
+                    to: Ok(value.to),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct EmailPage {
+            data: ::std::result::Result<::std::vec::Vec<super::Email>, ::std::string::String>,
+            has_more: ::std::result::Result<bool, ::std::string::String>,
+            next_cursor: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for EmailPage {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    has_more: Err("no value supplied for has_more".to_string()),
+                    next_cursor: Ok(Default::default()),
+                }
+            }
+        }
+        impl EmailPage {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::Email>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for data: {e}"));
+                self
+            }
+            pub fn has_more<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_more = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for has_more: {e}"));
+                self
+            }
+            pub fn next_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for next_cursor: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<EmailPage> for super::EmailPage {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: EmailPage,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    has_more: value.has_more?,
+                    next_cursor: value.next_cursor?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::EmailPage> for EmailPage {
+            fn from(value: super::EmailPage) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    has_more: Ok(value.has_more),
+                    next_cursor: Ok(value.next_cursor),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct EmailSettings {
+            brand: ::std::result::Result<super::Brand, ::std::string::String>,
+            enabled:
+                ::std::result::Result<::std::vec::Vec<super::EmailKind>, ::std::string::String>,
+            reply_to: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            sender_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for EmailSettings {
+            fn default() -> Self {
+                Self {
+                    brand: Err("no value supplied for brand".to_string()),
+                    enabled: Ok(Default::default()),
+                    reply_to: Ok(Default::default()),
+                    sender_name: Ok(Default::default()),
+                }
+            }
+        }
+        impl EmailSettings {
+            pub fn brand<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Brand>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.brand = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for brand: {e}"));
+                self
+            }
+            pub fn enabled<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::EmailKind>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.enabled = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for enabled: {e}"));
+                self
+            }
+            pub fn reply_to<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.reply_to = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for reply_to: {e}"));
+                self
+            }
+            pub fn sender_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sender_name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for sender_name: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<EmailSettings> for super::EmailSettings {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: EmailSettings,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    brand: value.brand?,
+                    enabled: value.enabled?,
+                    reply_to: value.reply_to?,
+                    sender_name: value.sender_name?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::EmailSettings> for EmailSettings {
+            fn from(value: super::EmailSettings) -> Self {
+                Self {
+                    brand: Ok(value.brand),
+                    enabled: Ok(value.enabled),
+                    reply_to: Ok(value.reply_to),
+                    sender_name: Ok(value.sender_name),
                 }
             }
         }
@@ -13366,6 +14236,44 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct PreviewRequest {
+            kind: ::std::result::Result<super::EmailKind, ::std::string::String>,
+        }
+        impl ::std::default::Default for PreviewRequest {
+            fn default() -> Self {
+                Self {
+                    kind: Err("no value supplied for kind".to_string()),
+                }
+            }
+        }
+        impl PreviewRequest {
+            pub fn kind<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::EmailKind>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.kind = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for kind: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PreviewRequest> for super::PreviewRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PreviewRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { kind: value.kind? })
+            }
+        }
+        impl ::std::convert::From<super::PreviewRequest> for PreviewRequest {
+            fn from(value: super::PreviewRequest) -> Self {
+                Self {
+                    kind: Ok(value.kind),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct Price {
             active: ::std::result::Result<bool, ::std::string::String>,
             created_at: ::std::result::Result<
@@ -14393,6 +15301,74 @@ pub mod types {
                 Self {
                     interval: Ok(value.interval),
                     interval_count: Ok(value.interval_count),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct Rendered {
+            html: ::std::result::Result<::std::string::String, ::std::string::String>,
+            subject: ::std::result::Result<::std::string::String, ::std::string::String>,
+            text: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for Rendered {
+            fn default() -> Self {
+                Self {
+                    html: Err("no value supplied for html".to_string()),
+                    subject: Err("no value supplied for subject".to_string()),
+                    text: Err("no value supplied for text".to_string()),
+                }
+            }
+        }
+        impl Rendered {
+            pub fn html<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.html = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for html: {e}"));
+                self
+            }
+            pub fn subject<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.subject = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for subject: {e}"));
+                self
+            }
+            pub fn text<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.text = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for text: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Rendered> for super::Rendered {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Rendered,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    html: value.html?,
+                    subject: value.subject?,
+                    text: value.text?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Rendered> for Rendered {
+            fn from(value: super::Rendered) -> Self {
+                Self {
+                    html: Ok(value.html),
+                    subject: Ok(value.subject),
+                    text: Ok(value.text),
                 }
             }
         }
@@ -15876,6 +16852,7 @@ pub mod types {
                 ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
                 ::std::string::String,
             >,
+            trial_settings: ::std::result::Result<super::TrialSettings, ::std::string::String>,
         }
         impl ::std::default::Default for Subscription {
             fn default() -> Self {
@@ -15901,6 +16878,7 @@ pub mod types {
                     pending_lines: Err("no value supplied for pending_lines".to_string()),
                     status: Err("no value supplied for status".to_string()),
                     trial_end: Ok(Default::default()),
+                    trial_settings: Err("no value supplied for trial_settings".to_string()),
                 }
             }
         }
@@ -16059,6 +17037,16 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for trial_end: {e}"));
                 self
             }
+            pub fn trial_settings<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::TrialSettings>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.trial_settings = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for trial_settings: {e}")
+                });
+                self
+            }
         }
         impl ::std::convert::TryFrom<Subscription> for super::Subscription {
             type Error = super::error::ConversionError;
@@ -16081,6 +17069,7 @@ pub mod types {
                     pending_lines: value.pending_lines?,
                     status: value.status?,
                     trial_end: value.trial_end?,
+                    trial_settings: value.trial_settings?,
                 })
             }
         }
@@ -16102,6 +17091,7 @@ pub mod types {
                     pending_lines: Ok(value.pending_lines),
                     status: Ok(value.status),
                     trial_end: Ok(value.trial_end),
+                    trial_settings: Ok(value.trial_settings),
                 }
             }
         }
@@ -16936,6 +17926,89 @@ pub mod types {
             fn from(value: super::TransferOwnershipRequest) -> Self {
                 Self {
                     user_id: Ok(value.user_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct TrialEndBehavior {
+            missing_payment_method: ::std::result::Result<
+                ::std::option::Option<super::MissingPaymentMethod>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for TrialEndBehavior {
+            fn default() -> Self {
+                Self {
+                    missing_payment_method: Ok(Default::default()),
+                }
+            }
+        }
+        impl TrialEndBehavior {
+            pub fn missing_payment_method<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::MissingPaymentMethod>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.missing_payment_method = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for missing_payment_method: {e}")
+                });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<TrialEndBehavior> for super::TrialEndBehavior {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: TrialEndBehavior,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    missing_payment_method: value.missing_payment_method?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::TrialEndBehavior> for TrialEndBehavior {
+            fn from(value: super::TrialEndBehavior) -> Self {
+                Self {
+                    missing_payment_method: Ok(value.missing_payment_method),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct TrialSettings {
+            end_behavior: ::std::result::Result<super::TrialEndBehavior, ::std::string::String>,
+        }
+        impl ::std::default::Default for TrialSettings {
+            fn default() -> Self {
+                Self {
+                    end_behavior: Err("no value supplied for end_behavior".to_string()),
+                }
+            }
+        }
+        impl TrialSettings {
+            pub fn end_behavior<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::TrialEndBehavior>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.end_behavior = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for end_behavior: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<TrialSettings> for super::TrialSettings {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: TrialSettings,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    end_behavior: value.end_behavior?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::TrialSettings> for TrialSettings {
+            fn from(value: super::TrialSettings) -> Self {
+                Self {
+                    end_behavior: Ok(value.end_behavior),
                 }
             }
         }
@@ -19117,6 +20190,80 @@ impl Client {
     pub fn customers_create_checkout_session(&self) -> builder::CustomersCreateCheckoutSession<'_> {
         builder::CustomersCreateCheckoutSession::new(self)
     }
+    /**Render an email of a kind with made-up data and the current settings, as a customer
+    would receive it. Nothing is sent or stored
+
+    Sends a `POST` request to `/v1/email_previews`
+
+    ```ignore
+    let response = client.email_previews_create()
+        .body(body)
+        .send()
+        .await;
+    ```*/
+    pub fn email_previews_create(&self) -> builder::EmailPreviewsCreate<'_> {
+        builder::EmailPreviewsCreate::new(self)
+    }
+    /**Get the email settings (the defaults if never set: every kind, branded with the
+    organization's name)
+
+    Sends a `GET` request to `/v1/email_settings`
+
+    ```ignore
+    let response = client.email_settings_get()
+        .send()
+        .await;
+    ```*/
+    pub fn email_settings_get(&self) -> builder::EmailSettingsGet<'_> {
+        builder::EmailSettingsGet::new(self)
+    }
+    /**Replace the email settings: sender name, reply-to, the kinds sent, branding. They apply
+    to emails of events from now on
+
+    Sends a `POST` request to `/v1/email_settings`
+
+    ```ignore
+    let response = client.email_settings_update()
+        .body(body)
+        .send()
+        .await;
+    ```*/
+    pub fn email_settings_update(&self) -> builder::EmailSettingsUpdate<'_> {
+        builder::EmailSettingsUpdate::new(self)
+    }
+    /**List emails to customers, newest first: sent, waiting, failed and, in an environment
+    without an SMTP server (the sandbox by default), captured
+
+    Sends a `GET` request to `/v1/emails`
+
+    Arguments:
+    - `customer`: Only emails to this customer.
+    - `limit`: Page size, 1 to 100 (default 10).
+    - `starting_after`: Return items after this id (the previous page's `next_cursor`).
+    ```ignore
+    let response = client.emails_list()
+        .customer(customer)
+        .limit(limit)
+        .starting_after(starting_after)
+        .send()
+        .await;
+    ```*/
+    pub fn emails_list(&self) -> builder::EmailsList<'_> {
+        builder::EmailsList::new(self)
+    }
+    /**Get an email
+
+    Sends a `GET` request to `/v1/emails/{id}`
+
+    ```ignore
+    let response = client.emails_get()
+        .id(id)
+        .send()
+        .await;
+    ```*/
+    pub fn emails_get(&self) -> builder::EmailsGet<'_> {
+        builder::EmailsGet::new(self)
+    }
     /**Check a customer's entitlement to a feature
 
     Sends a `GET` request to `/v1/entitlements/check`
@@ -20129,7 +21276,7 @@ impl Client {
     }
     /**Subscribe a customer to prices. Without a trial the first period is invoiced and
     collected at once: the subscription is `active` when that invoice is paid, else
-    `incomplete` until it is
+    `incomplete` until it is. A trial starts `trialing` with a paid 0.00 invoice
 
     Sends a `POST` request to `/v1/subscriptions`
 
@@ -22306,6 +23453,363 @@ pub mod builder {
                 413u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 415u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 502u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::email_previews_create`]
+
+    [`Client::email_previews_create`]: super::Client::email_previews_create*/
+    #[derive(Debug, Clone)]
+    pub struct EmailPreviewsCreate<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::PreviewRequest, String>,
+    }
+    impl<'a> EmailPreviewsCreate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::PreviewRequest>,
+            <V as std::convert::TryInto<types::PreviewRequest>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `PreviewRequest` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(types::builder::PreviewRequest) -> types::builder::PreviewRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/email_previews`
+        pub async fn send(self) -> Result<ResponseValue<types::Rendered>, Error<ByteStream>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| types::PreviewRequest::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/email_previews", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "email_previews_create",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                413u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                415u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::email_settings_get`]
+
+    [`Client::email_settings_get`]: super::Client::email_settings_get*/
+    #[derive(Debug, Clone)]
+    pub struct EmailSettingsGet<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> EmailSettingsGet<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/v1/email_settings`
+        pub async fn send(self) -> Result<ResponseValue<types::EmailSettings>, Error<ByteStream>> {
+            let Self { client } = self;
+            let url = format!("{}/v1/email_settings", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "email_settings_get",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::email_settings_update`]
+
+    [`Client::email_settings_update`]: super::Client::email_settings_update*/
+    #[derive(Debug, Clone)]
+    pub struct EmailSettingsUpdate<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::EmailSettings, String>,
+    }
+    impl<'a> EmailSettingsUpdate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::EmailSettings>,
+            <V as std::convert::TryInto<types::EmailSettings>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `EmailSettings` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(types::builder::EmailSettings) -> types::builder::EmailSettings,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/email_settings`
+        pub async fn send(self) -> Result<ResponseValue<types::EmailSettings>, Error<ByteStream>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| types::EmailSettings::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/email_settings", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "email_settings_update",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                413u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                415u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::emails_list`]
+
+    [`Client::emails_list`]: super::Client::emails_list*/
+    #[derive(Debug, Clone)]
+    pub struct EmailsList<'a> {
+        client: &'a super::Client,
+        customer: Result<Option<types::CustomerId>, String>,
+        limit: Result<Option<::std::num::NonZeroU64>, String>,
+        starting_after: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> EmailsList<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                customer: Ok(None),
+                limit: Ok(None),
+                starting_after: Ok(None),
+            }
+        }
+        pub fn customer<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CustomerId>,
+        {
+            self.customer = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `CustomerId` for customer failed".to_string());
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.limit = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: num :: NonZeroU64` for limit failed".to_string()
+            });
+            self
+        }
+        pub fn starting_after<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.starting_after = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for starting_after failed".to_string()
+            });
+            self
+        }
+        ///Sends a `GET` request to `/v1/emails`
+        pub async fn send(self) -> Result<ResponseValue<types::EmailPage>, Error<ByteStream>> {
+            let Self {
+                client,
+                customer,
+                limit,
+                starting_after,
+            } = self;
+            let customer = customer.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let starting_after = starting_after.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/emails", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("customer", &customer))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .query(&progenitor_client::QueryParam::new(
+                    "starting_after",
+                    &starting_after,
+                ))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "emails_list",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::emails_get`]
+
+    [`Client::emails_get`]: super::Client::emails_get*/
+    #[derive(Debug, Clone)]
+    pub struct EmailsGet<'a> {
+        client: &'a super::Client,
+        id: Result<types::EmailId, String>,
+    }
+    impl<'a> EmailsGet<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::EmailId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `EmailId` for id failed".to_string());
+            self
+        }
+        ///Sends a `GET` request to `/v1/emails/{id}`
+        pub async fn send(self) -> Result<ResponseValue<types::Email>, Error<ByteStream>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/emails/{}",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "emails_get",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }

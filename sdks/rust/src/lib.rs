@@ -139,6 +139,13 @@ impl NeoForge {
         }
     }
 
+    /// Emails to your customers (invoices, receipts, failed payments, trials ending, cancellations, usage alerts): your sender name, reply-to and branding, previews, and every email with its content and delivery. Captured, not sent, where no SMTP server is configured (the sandbox by default).
+    pub fn emails(&self) -> Emails<'_> {
+        Emails {
+            client: &self.inner,
+        }
+    }
+
     /// Dunning: how failed payments are retried, and what happens after the last retry.
     pub fn billing_settings(&self) -> BillingSettings<'_> {
         BillingSettings {

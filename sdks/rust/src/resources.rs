@@ -986,7 +986,7 @@ impl Subscriptions<'_> {
         })
         .try_flatten()
     }
-    /// Subscribe a customer to prices. Without a trial the first period is invoiced and collected at once: the subscription is `active` when that invoice is paid, else `incomplete` until it is.
+    /// Subscribe a customer to prices. Without a trial the first period is invoiced and collected at once: the subscription is `active` when that invoice is paid, else `incomplete` until it is. A trial starts `trialing` with a paid 0.00 invoice.
     ///
     /// `POST /v1/subscriptions`
     pub async fn create(
@@ -1265,6 +1265,116 @@ impl CreditNotes<'_> {
     /// `GET /v1/credit_notes/{id}`
     pub async fn get(&self, id: &str) -> Result<Response<types::CreditNote>, Error> {
         let request = self.client.credit_notes_get().id(id);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+}
+
+/// Emails to your customers (invoices, receipts, failed payments, trials ending, cancellations, usage alerts): your sender name, reply-to and branding, previews, and every email with its content and delivery. Captured, not sent, where no SMTP server is configured (the sandbox by default).
+pub struct Emails<'a> {
+    pub(crate) client: &'a Client,
+}
+
+/// Query parameters of [`Emails::list`].
+#[derive(Debug, Clone, Default)]
+pub struct EmailsListParams {
+    /// Page size, 1 to 100 (default 10).
+    pub limit: Option<u64>,
+    /// Return items after this id (the previous page's `next_cursor`).
+    pub starting_after: Option<String>,
+    /// Only emails to this customer.
+    pub customer: Option<types::CustomerId>,
+}
+
+impl Emails<'_> {
+    /// Render an email of a kind with made-up data and the current settings, as a customer would receive it. Nothing is sent or stored.
+    ///
+    /// `POST /v1/email_previews`
+    pub async fn email_previews_create(
+        &self,
+        body: types::PreviewRequest,
+    ) -> Result<Response<types::Rendered>, Error> {
+        let request = self.client.email_previews_create().body(body);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Get the email settings (the defaults if never set: every kind, branded with the organization's name).
+    ///
+    /// `GET /v1/email_settings`
+    pub async fn email_settings_get(&self) -> Result<Response<types::EmailSettings>, Error> {
+        let request = self.client.email_settings_get();
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Replace the email settings: sender name, reply-to, the kinds sent, branding. They apply to emails of events from now on.
+    ///
+    /// `POST /v1/email_settings`
+    pub async fn email_settings_update(
+        &self,
+        body: types::EmailSettings,
+    ) -> Result<Response<types::EmailSettings>, Error> {
+        let request = self.client.email_settings_update().body(body);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// List emails to customers, newest first: sent, waiting, failed and, in an environment without an SMTP server (the sandbox by default), captured.
+    ///
+    /// `GET /v1/emails`
+    pub async fn list(
+        &self,
+        params: EmailsListParams,
+    ) -> Result<Response<types::EmailPage>, Error> {
+        let request = self.client.emails_list();
+        let request = match params.limit {
+            Some(v) => request.limit(v),
+            None => request,
+        };
+        let request = match params.starting_after {
+            Some(v) => request.starting_after(v),
+            None => request,
+        };
+        let request = match params.customer {
+            Some(v) => request.customer(v),
+            None => request,
+        };
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+
+    /// Every item of [`Self::list`], page after page.
+    pub fn list_auto_paging(
+        &self,
+        params: EmailsListParams,
+    ) -> impl Stream<Item = Result<types::Email, Error>> + '_ {
+        futures::stream::try_unfold(Some(params), move |next| async move {
+            let Some(params) = next else { return Ok(None) };
+            let page = self.list(params.clone()).await?.body;
+            let next = page.next_cursor.map(|cursor| EmailsListParams {
+                starting_after: Some(cursor),
+                ..params
+            });
+            Ok(Some((
+                futures::stream::iter(page.data.into_iter().map(Ok)),
+                next,
+            )))
+        })
+        .try_flatten()
+    }
+    /// Get an email.
+    ///
+    /// `GET /v1/emails/{id}`
+    pub async fn get(&self, id: &str) -> Result<Response<types::Email>, Error> {
+        let request = self.client.emails_get().id(id);
         match request.send().await {
             Ok(value) => Ok(Response::from_progenitor(value)),
             Err(e) => Err(Error::from_progenitor(e).await),

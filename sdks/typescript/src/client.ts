@@ -14,6 +14,7 @@ import { CustomersResource } from "./resources/customers.js";
 import { SubscriptionsResource } from "./resources/subscriptions.js";
 import { InvoicesResource } from "./resources/invoices.js";
 import { CreditNotesResource } from "./resources/credit-notes.js";
+import { EmailsResource } from "./resources/emails.js";
 import { BillingSettingsResource } from "./resources/billing-settings.js";
 import { PaymentProviderResource } from "./resources/payment-provider.js";
 import { TestClocksResource } from "./resources/test-clocks.js";
@@ -66,6 +67,8 @@ export class NeoForge {
   readonly invoices: InvoicesResource;
   /** Money given back on a paid invoice: refunded, or credited to the customer's balance. */
   readonly creditNotes: CreditNotesResource;
+  /** Emails to your customers (invoices, receipts, failed payments, trials ending, cancellations, usage alerts): your sender name, reply-to and branding, previews, and every email with its content and delivery. Captured, not sent, where no SMTP server is configured (the sandbox by default). */
+  readonly emails: EmailsResource;
   /** Dunning: how failed payments are retried, and what happens after the last retry. */
   readonly billingSettings: BillingSettingsResource;
   /** Your Stripe account per environment, Checkout for payment methods, and Stripe's webhooks. */
@@ -113,6 +116,7 @@ export class NeoForge {
     this.subscriptions = new SubscriptionsResource(http);
     this.invoices = new InvoicesResource(http);
     this.creditNotes = new CreditNotesResource(http);
+    this.emails = new EmailsResource(http);
     this.billingSettings = new BillingSettingsResource(http);
     this.paymentProvider = new PaymentProviderResource(http);
     this.testClocks = new TestClocksResource(http);

@@ -115,6 +115,15 @@ export interface BillingSettings {
   dunning: Dunning;
 }
 
+/** How emails look: the tenant's name, logo and colour. */
+export interface Brand {
+  /** An https URL of the logo image. */
+  logo_url?: string | null;
+  name: string;
+  /** A `#rrggbb` colour for headings and buttons. Default `#4f46e5`. */
+  primary_color?: string;
+}
+
 /** The width of an analytics bucket. */
 export type BucketWidth = "minute" | "hour" | "day";
 
@@ -347,6 +356,7 @@ export interface CreateSubscriptionRequest {
   promotion_code?: string | null;
   /** Days of trial; default: the first price's `trial_days`. 0 for none. */
   trial_days?: number | null;
+  trial_settings?: TrialSettings | null;
 }
 
 export interface CreateTaxRateRequest {
@@ -496,6 +506,55 @@ export interface Dunning {
   /** Days after finalization on which a failed payment is retried, increasing; at most 8. */
   retry_days: number[];
 }
+
+/** An email to a customer, about an event. */
+export interface Email {
+  /** Sending attempts so far. */
+  attempts: number;
+  created_at: string;
+  customer?: CustomerId | null;
+  event: EventId;
+  html: string;
+  id: EmailId;
+  kind: EmailKind;
+  /** Why the last attempt failed. */
+  last_error?: string | null;
+  reply_to?: string | null;
+  /** The `From` name (the address is the server's). */
+  sender_name: string;
+  sent_at?: string | null;
+  status: EmailStatus;
+  subject: string;
+  text: string;
+  to: string;
+}
+
+export type EmailId = string;
+
+/** What an email is about, one per event type that sends one. */
+export type EmailKind = "invoice_finalized" | "invoice_paid" | "payment_failed" | "trial_will_end" | "subscription_canceled" | "usage_threshold_reached";
+
+export interface EmailPage {
+  data: Email[];
+  /** True when more items follow this page. */
+  has_more: boolean;
+  /** Pass as `starting_after` to get the next page; null on the last page. */
+  next_cursor?: string | null;
+}
+
+/** A tenant's email settings in one environment. */
+export interface EmailSettings {
+  brand: Brand;
+  /** The kinds that are sent; every kind by default. */
+  enabled?: EmailKind[];
+  /** Where customers' replies go. */
+  reply_to?: string | null;
+  /** The `From` name; the address is the server's `--email-from`. Default: the brand name. */
+  sender_name?: string | null;
+}
+
+/** An email's delivery state. */
+export type EmailStatus = "pending" | "sent" | "captured" | "failed";
 
 /** Whether an endpoint receives events. */
 export type EndpointStatus = "enabled" | "disabled";
@@ -826,6 +885,12 @@ export interface MeterPage {
   next_cursor?: string | null;
 }
 
+/**
+ * What a trial's end does when the customer has no payment method (Stripe's
+ * `trial_settings.end_behavior.missing_payment_method`).
+ */
+export type MissingPaymentMethod = "cancel" | "pause" | "create_invoice";
+
 export interface OidcDetails {
   client_id: string;
   issuer: string;
@@ -893,6 +958,10 @@ export interface PaymentProviderFields {
 
 /** A permission an operation requires. */
 export type Permission = "organization:read" | "organization:write" | "members:read" | "members:write" | "roles:read" | "roles:write" | "api_keys:read" | "api_keys:write" | "audit:read" | "billing:read" | "billing:write" | "usage:read" | "usage:write" | "webhooks:read" | "webhooks:write" | "identity:read" | "identity:write";
+
+export interface PreviewRequest {
+  kind: EmailKind;
+}
 
 export interface Price {
   /** False once archived: no new subscriptions, existing ones keep billing. */
@@ -1009,6 +1078,13 @@ export interface Recurring {
   interval: Interval;
   /** Default 1. */
   interval_count?: number;
+}
+
+/** What an email says. */
+export interface Rendered {
+  html: string;
+  subject: string;
+  text: string;
 }
 
 export interface ReplayEventRequest {
@@ -1192,6 +1268,7 @@ export interface Subscription {
   pending_lines: InvoiceLine[];
   status: SubscriptionStatus;
   trial_end?: string | null;
+  trial_settings: TrialSettings;
 }
 
 /** A subscription's discount, as the API shows it. */
@@ -1294,6 +1371,15 @@ export interface Tier {
 
 export interface TransferOwnershipRequest {
   user_id: UserId;
+}
+
+export interface TrialEndBehavior {
+  missing_payment_method?: MissingPaymentMethod;
+}
+
+/** Settings of a subscription's trial. */
+export interface TrialSettings {
+  end_behavior: TrialEndBehavior;
 }
 
 export interface TxtRecord {

@@ -124,6 +124,12 @@ pub async fn prepare(
         }
         notices.add("invoice.finalized", &invoice)?;
     }
+    // Nothing due is paid without a payment method (a trial's 0.00 invoice).
+    if invoice.amount_due == 0 {
+        db::update_invoice(tx, scope, &invoice).await?;
+        paid(tx, scope, notices, id, "", at).await?;
+        return Ok(Prepared::Settled);
+    }
     let Some(payment_method) = customer.default_payment_method.clone() else {
         invoice.attempt_count += 1;
         db::update_invoice(tx, scope, &invoice).await?;
@@ -131,11 +137,6 @@ pub async fn prepare(
         failed(tx, scope, notices, id, code, at).await?;
         return Ok(Prepared::Settled);
     };
-    if invoice.amount_due == 0 {
-        db::update_invoice(tx, scope, &invoice).await?;
-        paid(tx, scope, notices, id, "", at).await?;
-        return Ok(Prepared::Settled);
-    }
     invoice.attempt_count += 1;
     invoice.due_at = Some(at + LEASE_MS);
     db::update_invoice(tx, scope, &invoice).await?;

@@ -1,5 +1,5 @@
 //! Billing time: does the work that falls due — renewing subscriptions whose period ended,
-//! finalizing and collecting invoices — on real time (`tick`, every few seconds) and, in the
+//! telling that a trial ends soon, finalizing and collecting invoices — on real time (`tick`, every few seconds) and, in the
 //! sandbox, when a test clock moves (`run_clock`, which replays the due work in time order,
 //! as Stripe's test clocks do). Safe with several replicas: each piece of work is claimed
 //! (its row locked, or skipped while another replica holds it) and re-checked once claimed,
@@ -17,6 +17,7 @@ use crate::audit::ActorRef;
 use crate::http::error::{ApiError, ApiResult};
 use crate::tenancy::{Env, Scope};
 use domain::billing::payments::Outcome;
+use domain::billing::status::SubscriptionStatus;
 use domain::ids::OrgId;
 use store::Claim;
 use store::billing::{self as db, CustomerRow, Due, SubscriptionRow};
@@ -177,26 +178,57 @@ async fn claim(
         .iter()
         .filter_map(|due| match due {
             Due::Renewal(id) => Some(id.as_str()),
-            Due::Invoice(_) => None,
+            _ => None,
         })
         .collect();
     let mut done = renew_due(&mut tx, state, scope, &renewals, at).await?;
     let mut attempts = Vec::new();
     let mut notices = Notices::default();
     for due in work {
-        let Due::Invoice(id) = due else { continue };
-        match collection::prepare(&mut tx, scope, &mut notices, id, at, false).await? {
-            Prepared::NotDue => {}
-            Prepared::Settled => done += 1,
-            Prepared::Charge(attempt) => {
-                done += 1;
-                attempts.push(*attempt);
+        match due {
+            Due::Renewal(_) => {}
+            Due::TrialWillEnd(id) => {
+                done += usize::from(trial_will_end(&mut tx, scope, &mut notices, id, at).await?)
+            }
+            Due::Invoice(id) => {
+                match collection::prepare(&mut tx, scope, &mut notices, id, at, false).await? {
+                    Prepared::NotDue => {}
+                    Prepared::Settled => done += 1,
+                    Prepared::Charge(attempt) => {
+                        done += 1;
+                        attempts.push(*attempt);
+                    }
+                }
             }
         }
     }
     notices.write(&mut tx, &state.clock, scope, &SYSTEM).await?;
     tx.commit().await?;
     Ok((done, attempts))
+}
+
+/// Sends `subscription.trial_will_end` for a subscription whose reminder is due at `at`,
+/// if it is still trialing; false when it was no longer due (another replica sent it).
+async fn trial_will_end(
+    tx: &mut sqlx::AnyConnection,
+    scope: &Scope,
+    notices: &mut Notices,
+    id: &str,
+    at: i64,
+) -> ApiResult<bool> {
+    let mut claimed = db::claim_subscriptions(tx, scope, &[id], Claim::Skip).await?;
+    let Some(mut sub) = claimed
+        .pop()
+        .filter(|s| s.trial_will_end_at.is_some_and(|t| t <= at))
+    else {
+        return Ok(false);
+    };
+    sub.trial_will_end_at = None;
+    db::update_subscription(tx, scope, &sub).await?;
+    if sub.status == SubscriptionStatus::Trialing {
+        notices.add("subscription.trial_will_end", &sub)?;
+    }
+    Ok(true)
 }
 
 /// Renews the subscriptions among `ids` that are still due at `at` (another replica may

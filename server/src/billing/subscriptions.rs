@@ -13,6 +13,7 @@
 //! incomplete ──first payment failed, 23 hours unpaid──▶ incomplete_expired (invoice voided)
 //! ```
 //!
+//! A trial starts with a 0.00 invoice of its licensed items, paid at once, as Stripe's.
 //! A period is billed when it starts: a draft invoice with one line per item priced by
 //! `amount::amount_for`, plus the prorations of changes made during the previous period.
 //! Drafts are finalized and collected an hour later (`collection`), so prorations made in
@@ -39,8 +40,8 @@ use crate::audit::ActorRef;
 use crate::http::error::{ApiError, ApiResult};
 use crate::metering::usage::{self, Meter};
 use crate::tenancy::Scope;
-use domain::billing::invoicing::{Line, period_lines};
-use domain::billing::subscriptions::{Item, interval_of};
+use domain::billing::invoicing::{Line, period_lines, trial_lines};
+use domain::billing::subscriptions::{Item, MissingPaymentMethod, interval_of};
 use domain::clock::{Clock, timestamp};
 use store::billing::{self as db, CustomerRow, InvoiceRow, SubscriptionRow};
 use store::metering as meter_db;
@@ -118,6 +119,32 @@ pub async fn start_next_period(
     Ok(invoice)
 }
 
+/// Starts a trial at `at` until `end`: its 0.00 invoice, to collect (which pays it) at once.
+pub async fn start_trial(
+    tx: &mut sqlx::AnyConnection,
+    clock: &Clock,
+    scope: &Scope,
+    actor: &ActorRef<'_>,
+    sub: &SubscriptionRow,
+    (at, end): (i64, i64),
+) -> ApiResult<InvoiceRow> {
+    let mut invoice = invoicing::draft(Draft {
+        customer: &sub.customer_id,
+        subscription: Some(&sub.id),
+        currency: &sub.currency,
+        billing_reason: "subscription_create",
+        lines: trial_lines(&sub.items, at, end),
+        period: (at, end),
+        created_at: at,
+        due_at: at,
+        discount: None,
+        tax_rates: &[],
+    })?;
+    invoicing::insert_drafts(tx, scope, std::slice::from_mut(&mut invoice)).await?;
+    notify(tx, clock, scope, actor, "invoice.created", &invoice).await?;
+    Ok(invoice)
+}
+
 /// Moves `sub` to its next period, starting at `at`, and drafts the period's invoice (not
 /// numbered yet). A renewal's draft is collected `DRAFT_GRACE_MS` later; any other (the
 /// first period, a resume) at once.
@@ -185,10 +212,10 @@ pub async fn renew_all(
         notices.add("invoice.created", invoice)?;
     }
     for sub in &subs {
-        let event = if sub.status == SubscriptionStatus::Canceled {
-            "subscription.canceled"
-        } else {
-            "subscription.updated"
+        let event = match sub.status.0 {
+            SubscriptionStatus::Canceled => "subscription.canceled",
+            SubscriptionStatus::Paused => "subscription.paused",
+            _ => "subscription.updated",
         };
         notices.add(event, sub)?;
     }
@@ -197,16 +224,28 @@ pub async fn renew_all(
 
 /// What its period end does to a subscription (see `renew_all`), given the usage lines of
 /// the period that ends: the draft invoice it makes (not numbered yet), which is the next
-/// period's, or for a subscription that ends, the last period's usage if any.
+/// period's, or for a subscription that ends, the last period's usage if any. A trial that
+/// ends without a payment method does what the subscription's `missing_payment_method`
+/// says.
 fn renewal(
     sub: &mut SubscriptionRow,
     customer: &CustomerRow,
     usage: Vec<Line>,
 ) -> ApiResult<Option<InvoiceRow>> {
     let at = sub.current_period_end;
+    let unpayable_trial =
+        sub.status == SubscriptionStatus::Trialing && customer.default_payment_method.is_none();
+    let without_method = *sub.missing_payment_method;
+    if sub.cancel_at_period_end == 0
+        && unpayable_trial
+        && without_method == MissingPaymentMethod::Pause
+    {
+        sub.status = SubscriptionStatus::Paused.into();
+        defer(sub, usage);
+        return Ok(None);
+    }
     let ends = sub.cancel_at_period_end == 1
-        || (sub.status == SubscriptionStatus::Trialing
-            && customer.default_payment_method.is_none());
+        || (unpayable_trial && without_method == MissingPaymentMethod::Cancel);
     if ends {
         let period = (sub.current_period_start, sub.current_period_end);
         let last = match usage.is_empty() {

@@ -109,9 +109,14 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn validation(field: &str, message: impl Into<String>) -> Self {
+        ApiError::refused("validation_error", field, message)
+    }
+
+    /// A 400 with its own code, naming the field.
+    pub fn refused(code: &'static str, field: &str, message: impl Into<String>) -> Self {
         let message = message.into();
         ApiError::BadRequest {
-            code: "validation_error",
+            code,
             detail: format!("{field}: {message}"),
             errors: vec![FieldError {
                 field: field.to_owned(),
@@ -253,7 +258,11 @@ impl From<sqlx::Error> for ApiError {
 impl From<domain::Error> for ApiError {
     fn from(e: domain::Error) -> Self {
         match e {
-            domain::Error::Invalid { field, message } => ApiError::validation(&field, message),
+            domain::Error::Invalid {
+                code,
+                field,
+                message,
+            } => ApiError::refused(code, &field, message),
             domain::Error::Internal(e) => ApiError::Internal(e),
         }
     }

@@ -64,6 +64,8 @@ pub async fn emit_all(
         });
     }
     store::webhooks::insert_events(tx, scope, &rows).await?;
+    // The emails they send to customers, in the same transaction.
+    crate::email::enqueue(tx, scope, &rows, now).await?;
     let mut deliveries = Vec::new();
     for (endpoint, filters) in store::webhooks::enabled_endpoints(tx, scope).await? {
         for event in rows

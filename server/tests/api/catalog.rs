@@ -161,11 +161,14 @@ async fn bad_prices_are_refused_with_the_field(b: Backend) {
     let s = &ada.session;
     let product = app.post("/v1/products", s, json!({"name": "Basic"})).await;
     let pid = product.expect(201)["id"].as_str().expect("id").to_owned();
+    // ISO 4217 codes with minor units only: not a word, an unassigned code, gold.
+    for currency in ["dollars", "xyz", "xau"] {
+        let body = json!({"product": pid, "currency": currency, "model": "flat", "unit_amount": 1});
+        let r = app.post("/v1/prices", s, body).await;
+        r.expect_problem(400, "invalid_currency");
+        assert_eq!(r.body["errors"][0]["field"], "currency", "{currency}");
+    }
     let cases = [
-        (
-            json!({"currency": "dollars", "model": "flat", "unit_amount": 1}),
-            "currency",
-        ),
         (json!({"currency": "usd", "model": "flat"}), "unit_amount"),
         (
             json!({"currency": "usd", "model": "flat", "unit_amount": -5}),
@@ -231,6 +234,65 @@ async fn bad_prices_are_refused_with_the_field(b: Backend) {
     )
     .await
     .expect_problem(400, "validation_error");
+    app.stop().await;
+}
+
+/// Amounts show with their currency's ISO 4217 decimals: three for the dinars, none for
+/// the yen.
+async fn invoices_show_each_currencys_decimals(b: Backend) {
+    let app = spawn_app(b).await;
+    let s = &app.signup("ada@example.com").await.session;
+    let product = app.post("/v1/products", s, json!({"name": "Basic"})).await;
+    let pid = product.expect(201)["id"].as_str().expect("id").to_owned();
+    for (currency, amount, shown) in [
+        ("kwd", 5124, "5.124 KWD"),
+        ("bhd", 1005, "1.005 BHD"),
+        ("jpy", 500, "500 JPY"),
+        ("eur", 1999, "19.99 EUR"),
+    ] {
+        let price = app
+            .post(
+                "/v1/prices",
+                s,
+                json!({"product": pid, "currency": currency, "model": "flat", "unit_amount": amount, "recurring": {"interval": "month"}}),
+            )
+            .await;
+        let price = price.expect(201)["id"].as_str().expect("id").to_owned();
+        let customer = app
+            .post(
+                "/v1/customers",
+                s,
+                json!({"name": currency, "default_payment_method": "pm_card_visa"}),
+            )
+            .await;
+        let customer = customer.expect(201)["id"].as_str().expect("id").to_owned();
+        let sub = app
+            .post(
+                "/v1/subscriptions",
+                s,
+                json!({"customer": customer, "items": [{"price": price}]}),
+            )
+            .await;
+        let sub = sub.expect(201)["id"].as_str().expect("id").to_owned();
+        let invoices = app
+            .get(&format!("/v1/invoices?subscription={sub}"), s)
+            .await;
+        let invoice = invoices.expect(200)["data"][0]["id"]
+            .as_str()
+            .expect("invoice")
+            .to_owned();
+        let page = app
+            .client
+            .get(app.url(&format!("/v1/invoices/{invoice}/html")))
+            .bearer_auth(s)
+            .send()
+            .await
+            .expect("html")
+            .text()
+            .await
+            .expect("text");
+        assert!(page.contains(shown), "{currency}: {shown} in {page}");
+    }
     app.stop().await;
 }
 
@@ -301,5 +363,6 @@ async fn catalog_is_isolated_and_permissioned(b: Backend) {
 crate::on_both_backends!(
     products_and_prices_round_trip,
     bad_prices_are_refused_with_the_field,
+    invoices_show_each_currencys_decimals,
     catalog_is_isolated_and_permissioned
 );

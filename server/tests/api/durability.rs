@@ -2,72 +2,15 @@
 //! acknowledged event is counted exactly once, and retrying the unacknowledged batches (and
 //! some acknowledged ones) creates no duplicates.
 
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, PATIENCE, eventually, fresh_postgres_database};
+use crate::helpers::{Backend, Binary, eventually, post, scratch_database};
 
 const STREAMS: usize = 4;
 const BATCHES_PER_STREAM: usize = 60;
 const BATCH: usize = 100;
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    /// Starts the binary on a port of its own choosing and returns once it says, in its log,
-    /// that it is listening (after migrating): no port picked here that another test could
-    /// take first.
-    async fn start(url: &str) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_neoforge"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--database-url", url])
-            .env("NEOFORGE_LOG", "error,neoforge_server::app=info")
-            .env("NEOFORGE_LOG_FORMAT", "json")
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the server binary");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, listening) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            // Read to the end, so the server never blocks on a full pipe.
-            for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
-                let Ok(line) = line else { return };
-                let entry: Value = serde_json::from_str(&line).unwrap_or_default();
-                if entry["message"] == "listening" {
-                    let _ = tx.send(entry["addr"].as_str().unwrap_or_default().to_owned());
-                }
-            }
-        });
-        match listening.recv_timeout(PATIENCE) {
-            Ok(addr) => Server {
-                child,
-                base: format!("http://{addr}"),
-            },
-            Err(e) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("the server did not start listening within {PATIENCE:?}: {e}");
-            }
-        }
-    }
-
-    /// SIGKILL: no graceful shutdown, no flushing.
-    fn kill_9(mut self) {
-        self.child.kill().expect("kill -9");
-        self.child.wait().expect("reaped");
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn batch(stream: usize, n: usize) -> Value {
     let events: Vec<Value> = (0..BATCH)
@@ -76,37 +19,11 @@ fn batch(stream: usize, n: usize) -> Value {
     json!({"events": events})
 }
 
-async fn post(
-    client: &reqwest::Client,
-    base: &str,
-    key: &str,
-    path: &str,
-    body: &Value,
-) -> Option<Value> {
-    let r = client
-        .post(format!("{base}{path}"))
-        .bearer_auth(key)
-        .json(body)
-        .send()
-        .await
-        .ok()?;
-    if !r.status().is_success() {
-        return None;
-    }
-    r.json().await.ok()
-}
-
 async fn acknowledged_events_survive_kill_9(b: Backend) {
-    let (url, file) = match b {
-        Backend::Sqlite => {
-            let path =
-                std::env::temp_dir().join(format!("nf_kill_{}.db", uuid::Uuid::now_v7().simple()));
-            (format!("sqlite:{}", path.display()), Some(path))
-        }
-        Backend::Postgres => (fresh_postgres_database().await.0, None),
-    };
+    let db = scratch_database(b).await;
+    let url = db.url.clone();
     let client = reqwest::Client::new();
-    let server = Server::start(&url).await;
+    let server = Binary::start(&url, &[]).await;
     let base = server.base.clone();
     let signup = post(
         &client,
@@ -186,7 +103,7 @@ async fn acknowledged_events_survive_kill_9(b: Backend) {
 
     // Restart on the same database; the clients retry what was not acknowledged, and replay
     // a few acknowledged batches too.
-    let server = Server::start(&url).await;
+    let server = Binary::start(&url, &[]).await;
     let base = server.base.clone();
     let mut accepted = acked.len() * BATCH;
     for s in 0..STREAMS {
@@ -226,11 +143,7 @@ async fn acknowledged_events_survive_kill_9(b: Backend) {
     // new acceptances after the restart can fall short of the total, never exceed it.
     assert!(accepted <= total);
     drop(server);
-    if let Some(path) = file {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
-    }
+    drop(db);
 }
 
 crate::on_both_backends!(acknowledged_events_survive_kill_9);

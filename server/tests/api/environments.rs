@@ -179,6 +179,12 @@ async fn make(app: &TestApp, who: &Account, env: &'static str) -> Made {
         "sso/connections".into(),
         sso_connection(app, who, env).await,
     ));
+    let emails = call(app, who, env, Method::GET, "/v1/emails", None).await;
+    let email = emails.expect(200)["data"][0]["id"]
+        .as_str()
+        .expect("an email to the buyer")
+        .to_owned();
+    ids.push(("emails".into(), email));
     let events = call(app, who, env, Method::GET, "/v1/webhook_events", None).await;
     let event = events.expect(200)["data"][0]["id"]
         .as_str()

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use neoforge_server::app::{self, Server};
-use neoforge_server::config::{DbArgs, LogFormat, ServeArgs};
+use neoforge_server::config::{DbArgs, EmailArgs, LogFormat, ServeArgs};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -168,6 +168,10 @@ pub fn serve_args(database_url: String) -> ServeArgs {
         dns_server: None,
         shutdown_grace_secs: 10,
         payments: Default::default(),
+        email: EmailArgs {
+            email_interval_ms: 0,
+            ..Default::default()
+        },
     }
 }
 
@@ -218,9 +222,7 @@ pub async fn spawn_app_configured(
 impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(path) = &self.sqlite_file {
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{path}{suffix}"));
-            }
+            remove_sqlite_files(path);
         }
     }
 }
@@ -432,6 +434,126 @@ where
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// An empty database the server binary migrates itself; on SQLite its files are deleted
+/// when it is dropped.
+pub struct ScratchDb {
+    pub url: String,
+    file: Option<String>,
+}
+
+pub async fn scratch_database(backend: Backend) -> ScratchDb {
+    match backend {
+        Backend::Sqlite => {
+            let path = std::env::temp_dir()
+                .join(format!("nf_bin_{}.db", uuid::Uuid::now_v7().simple()))
+                .display()
+                .to_string();
+            ScratchDb {
+                url: format!("sqlite:{path}"),
+                file: Some(path),
+            }
+        }
+        Backend::Postgres => ScratchDb {
+            url: fresh_postgres_database().await.0,
+            file: None,
+        },
+    }
+}
+
+impl Drop for ScratchDb {
+    fn drop(&mut self) {
+        if let Some(path) = &self.file {
+            remove_sqlite_files(path);
+        }
+    }
+}
+
+/// A SQLite database's file with its `-wal` and `-shm`.
+fn remove_sqlite_files(path: &str) {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{path}{suffix}"));
+    }
+}
+
+/// The server binary in a process of its own, for tests that kill it.
+pub struct Binary {
+    child: std::process::Child,
+    pub base: String,
+}
+
+impl Binary {
+    /// Starts the binary on a port of its own choosing, with `extra` arguments, and returns
+    /// once it says, in its log, that it is listening (after migrating): no port picked here
+    /// that another test could take first.
+    pub async fn start(url: &str, extra: &[&str]) -> Binary {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_neoforge"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--database-url", url])
+            .args(extra)
+            .env("NEOFORGE_LOG", "error,neoforge_server::app=info")
+            .env("NEOFORGE_LOG_FORMAT", "json")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start the server binary");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, listening) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            // Read to the end, so the server never blocks on a full pipe.
+            for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+                let Ok(line) = line else { return };
+                let entry: Value = serde_json::from_str(&line).unwrap_or_default();
+                if entry["message"] == "listening" {
+                    let _ = tx.send(entry["addr"].as_str().unwrap_or_default().to_owned());
+                }
+            }
+        });
+        match listening.recv_timeout(PATIENCE) {
+            Ok(addr) => Binary {
+                child,
+                base: format!("http://{addr}"),
+            },
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the server did not start listening within {PATIENCE:?}: {e}");
+            }
+        }
+    }
+
+    /// SIGKILL: no graceful shutdown, no flushing.
+    pub fn kill_9(mut self) {
+        self.child.kill().expect("kill -9");
+        self.child.wait().expect("reaped");
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// POSTs `body` with `key` as the bearer token; the answer's JSON if it was a success.
+pub async fn post(
+    client: &reqwest::Client,
+    base: &str,
+    key: &str,
+    path: &str,
+    body: &Value,
+) -> Option<Value> {
+    let r = client
+        .post(format!("{base}{path}"))
+        .bearer_auth(key)
+        .json(body)
+        .send()
+        .await
+        .ok()?;
+    if !r.status().is_success() {
+        return None;
+    }
+    r.json().await.ok()
 }
 
 /// Drops test databases that earlier runs left behind (more than an hour old; the uuid v7

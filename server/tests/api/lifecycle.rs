@@ -237,6 +237,10 @@ async fn billing_walkthrough_works_verbatim() {
         "\"status\":\"past_due\"",
         "\"status\":\"canceled\"",
         "\"attempt_count\":4",
+        "\"kind\":\"invoice_paid\"",
+        "\"kind\":\"trial_will_end\"",
+        "\"kind\":\"payment_failed\"",
+        "\"kind\":\"subscription_canceled\"",
     ] {
         assert!(stdout.contains(expected), "{expected} in {stdout}");
     }

@@ -11,6 +11,7 @@ mod conventions;
 mod coupons;
 mod customers;
 mod durability;
+mod emails;
 mod environments;
 mod fake_stripe;
 mod hardening;

@@ -74,11 +74,19 @@ async fn test_clock_drives_the_subscription_lifecycle(b: Backend) {
         )
         .await;
     let other_id = other.expect(201)["id"].as_str().expect("id").to_owned();
-    assert_eq!(
-        list_len(app.get("/v1/invoices", s).await.expect(200)),
-        0,
-        "nothing is invoiced during a trial"
-    );
+    // A trial starts with a 0.00 invoice of its licensed items, paid without a card.
+    let trials = app.get("/v1/invoices", s).await;
+    assert_eq!(list_len(trials.expect(200)), 2, "one per trial");
+    for invoice in trials.body["data"].as_array().expect("list") {
+        assert_eq!(invoice["total"], 0);
+        assert_eq!(invoice["status"], "paid");
+        assert_eq!(invoice["billing_reason"], "subscription_create");
+        assert_eq!(invoice["period_end"], "2027-02-14T10:00:00Z");
+    }
+    let trial_lines = &trials.body["data"][1]["lines"];
+    assert_eq!(trial_lines.as_array().map(Vec::len), Some(2), "both items");
+    assert_eq!(trial_lines[1]["quantity"], 5);
+    assert_eq!(trial_lines[1]["amount"], 0);
 
     // The trial ends: the payer converts and is invoiced; the customer without a card is canceled.
     app.post(
@@ -101,7 +109,7 @@ async fn test_clock_drives_the_subscription_lifecycle(b: Backend) {
         .await;
     let first = invoices.expect(200)["data"][0].clone();
     assert_eq!(first["total"], 4900 + 5 * 1200);
-    assert_eq!(first["number"], "INV-000001");
+    assert_eq!(first["number"], "INV-000003", "after the trials' two");
     assert_eq!(first["status"], "paid", "charged to pm_card_visa");
     assert!(first["paid_at"].is_string());
     assert_eq!(first["lines"].as_array().map(Vec::len), Some(2));
@@ -122,7 +130,11 @@ async fn test_clock_drives_the_subscription_lifecycle(b: Backend) {
         .expect("data")
         .clone();
     let numbers: Vec<&str> = data.iter().filter_map(|i| i["number"].as_str()).collect();
-    assert_eq!(numbers, ["INV-000003", "INV-000002", "INV-000001"]);
+    assert_eq!(
+        numbers,
+        ["INV-000005", "INV-000004", "INV-000003", "INV-000001"],
+        "the renewals after its trial's (INV-000002 is the other trial's)"
+    );
     assert_eq!(data[0]["period_start"], "2027-04-14T10:00:00Z");
     assert_eq!(data[0]["period_end"], "2027-05-14T10:00:00Z");
     // A clock cannot go back.
@@ -175,7 +187,7 @@ async fn test_clock_drives_the_subscription_lifecycle(b: Backend) {
                 .await
                 .expect(200)
         ),
-        3,
+        4,
         "no invoice after the end"
     );
     app.post(&format!("/v1/subscriptions/{sub_id}/cancel"), s, json!({}))
@@ -609,7 +621,102 @@ async fn an_unpaid_first_invoice_expires_its_subscription(b: Backend) {
     app.stop().await;
 }
 
+/// A trial that ends without a payment method does what its subscription's
+/// `trial_settings.end_behavior.missing_payment_method` says: cancel (the default), pause,
+/// or renew with an invoice that then fails to collect.
+async fn trial_end_without_a_payment_method(b: Backend) {
+    let app = spawn_app(b).await;
+    let s = &app.signup("ada@example.com").await.session;
+    let product = app.post("/v1/products", s, json!({"name": "Team"})).await;
+    let pid = product.expect(201)["id"].as_str().expect("id").to_owned();
+    let base = price(&app, s, &pid, json!({"model": "flat", "unit_amount": 4900, "recurring": {"interval": "month"}, "trial_days": 7})).await;
+    let clock = app
+        .post(
+            "/v1/test_clocks",
+            s,
+            json!({"name": "trials", "frozen_time": "2027-05-01T00:00:00Z"}),
+        )
+        .await;
+    let clock = clock.expect(201)["id"].as_str().expect("id").to_owned();
+    let mut subs = Vec::new();
+    for behavior in [None, Some("cancel"), Some("pause"), Some("create_invoice")] {
+        let customer = app
+            .post("/v1/customers", s, json!({"test_clock": clock}))
+            .await;
+        let customer = customer.expect(201)["id"].as_str().expect("id").to_owned();
+        let mut body = json!({"customer": customer, "items": [{"price": base}]});
+        if let Some(b) = behavior {
+            body["trial_settings"] = json!({"end_behavior": {"missing_payment_method": b}});
+        }
+        let sub = app.post("/v1/subscriptions", s, body).await;
+        let sub = sub.expect(201).clone();
+        assert_eq!(sub["status"], "trialing");
+        assert_eq!(
+            sub["trial_settings"]["end_behavior"]["missing_payment_method"],
+            behavior.unwrap_or("cancel")
+        );
+        subs.push(sub["id"].as_str().expect("id").to_owned());
+    }
+    app.post(
+        "/v1/subscriptions",
+        s,
+        json!({"customer": "cus_x", "items": [{"price": base}], "trial_settings": {"end_behavior": {"missing_payment_method": "ignore"}}}),
+    )
+    .await
+    .expect_problem(400, "validation_error");
+
+    app.post(
+        &format!("/v1/test_clocks/{clock}/advance"),
+        s,
+        json!({"frozen_time": "2027-05-08T01:00:00Z"}),
+    )
+    .await
+    .expect(200);
+    let status = |id: String| {
+        let app = &app;
+        async move {
+            let r = app.get(&format!("/v1/subscriptions/{id}"), s).await;
+            r.expect(200)["status"].clone()
+        }
+    };
+    assert_eq!(status(subs[0].clone()).await, "canceled");
+    assert_eq!(status(subs[1].clone()).await, "canceled");
+    assert_eq!(status(subs[2].clone()).await, "paused");
+    assert_eq!(status(subs[3].clone()).await, "past_due");
+    let paused = app
+        .get("/v1/webhook_events?type=subscription.paused", s)
+        .await;
+    assert_eq!(
+        paused.expect(200)["data"][0]["data"]["id"],
+        subs[2].as_str()
+    );
+    let invoiced = app
+        .get(&format!("/v1/invoices?subscription={}", subs[3]), s)
+        .await;
+    let renewal = invoiced.expect(200)["data"][0].clone();
+    assert_eq!(renewal["billing_reason"], "subscription_cycle");
+    assert_eq!(renewal["status"], "open");
+    assert_eq!(renewal["payment_error"], "payment_method_missing");
+    for paused_or_canceled in &subs[..3] {
+        let r = app
+            .get(
+                &format!("/v1/invoices?subscription={paused_or_canceled}"),
+                s,
+            )
+            .await;
+        let only_trial: Vec<&Value> = r.expect(200)["data"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .collect();
+        assert_eq!(only_trial.len(), 1, "only the trial's 0.00 invoice");
+        assert_eq!(only_trial[0]["total"], 0);
+    }
+    app.stop().await;
+}
+
 crate::on_both_backends!(
+    trial_end_without_a_payment_method,
     renewals_in_one_batch_are_numbered_in_sequence,
     an_unpaid_first_invoice_expires_its_subscription,
     the_scheduler_renews_on_real_time_exactly_once,

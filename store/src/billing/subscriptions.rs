@@ -6,7 +6,7 @@ use crate::scoped;
 use domain::billing::discounts::{AppliedTaxRate, Discount};
 use domain::billing::invoicing::Line;
 use domain::billing::status::SubscriptionStatus;
-use domain::billing::subscriptions::Item;
+use domain::billing::subscriptions::{Item, MissingPaymentMethod, TrialEndBehavior, TrialSettings};
 use domain::billing::views::{InvoiceLine, Subscription, SubscriptionDiscount, SubscriptionItem};
 use domain::ids::{CustomerId, PriceId, SubscriptionId, TaxRateId};
 use domain::tenancy::Scope;
@@ -33,11 +33,14 @@ pub struct SubscriptionRow {
     pub pending_lines: Json<Vec<Line>>,
     pub discount: Option<Json<Discount>>,
     pub tax_rates: Json<Vec<AppliedTaxRate>>,
+    pub missing_payment_method: Text<MissingPaymentMethod>,
+    /// When `subscription.trial_will_end` is due; None once sent, or without a trial.
+    pub trial_will_end_at: Option<i64>,
 }
 
 macro_rules! subscription_columns {
     () => {
-        "id, customer_id, status, items, currency, billing_cycle_anchor, periods, current_period_start, current_period_end, trial_end, cancel_at_period_end, canceled_at, created_at, pending_lines, discount, tax_rates"
+        "id, customer_id, status, items, currency, billing_cycle_anchor, periods, current_period_start, current_period_end, trial_end, cancel_at_period_end, canceled_at, created_at, pending_lines, discount, tax_rates, missing_payment_method, trial_will_end_at"
     };
 }
 
@@ -49,7 +52,7 @@ pub async fn insert_subscription(
     scoped::query(concat!(
         "INSERT INTO subscriptions (tenant_id, env, ",
         subscription_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
     ),
         scope,
     )
@@ -69,6 +72,8 @@ pub async fn insert_subscription(
     .bind(&r.pending_lines)
     .bind(&r.discount)
     .bind(&r.tax_rates)
+    .bind(r.missing_payment_method)
+    .bind(r.trial_will_end_at)
     .execute(c)
     .await
     .map(|_| ())
@@ -83,7 +88,7 @@ pub async fn update_subscription(
     scoped::query(
         "UPDATE subscriptions SET status = $4, periods = $5, current_period_start = $6, current_period_end = $7,
          cancel_at_period_end = $8, canceled_at = $9, items = $10, billing_cycle_anchor = $11, pending_lines = $12,
-         discount = $13, tax_rates = $14
+         discount = $13, tax_rates = $14, trial_will_end_at = $15
          WHERE tenant_id = $1 AND env = $2 AND id = $3",
         scope,
     )
@@ -99,6 +104,7 @@ pub async fn update_subscription(
     .bind(&r.pending_lines)
     .bind(&r.discount)
     .bind(&r.tax_rates)
+    .bind(r.trial_will_end_at)
     .execute(c)
     .await
     .map(|_| ())
@@ -203,6 +209,11 @@ impl From<SubscriptionRow> for Subscription {
             current_period_end: r.current_period_end,
             trial_end: r.trial_end,
             cancel_at_period_end: r.cancel_at_period_end == 1,
+            trial_settings: TrialSettings {
+                end_behavior: TrialEndBehavior {
+                    missing_payment_method: r.missing_payment_method.0,
+                },
+            },
             canceled_at: r.canceled_at,
             created_at: r.created_at,
             pending_lines: r

@@ -45,6 +45,14 @@ pub async fn get_org(
     .await
 }
 
+/// The scope's organization's name.
+pub async fn org_name(c: &mut AnyConnection, scope: &Scope) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT name FROM organizations WHERE id = $1")
+        .bind(scope.org_id.as_str())
+        .fetch_optional(c)
+        .await
+}
+
 pub async fn rename_org(c: &mut AnyConnection, scope: &Scope, name: &str) -> sqlx::Result<()> {
     sqlx::query("UPDATE organizations SET name = $2 WHERE id = $1")
         .bind(scope.org_id.as_str())

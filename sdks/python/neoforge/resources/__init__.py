@@ -15,6 +15,7 @@ from .customers import CustomersResource, AsyncCustomersResource
 from .subscriptions import SubscriptionsResource, AsyncSubscriptionsResource
 from .invoices import InvoicesResource, AsyncInvoicesResource
 from .credit_notes import CreditNotesResource, AsyncCreditNotesResource
+from .emails import EmailsResource, AsyncEmailsResource
 from .billing_settings import BillingSettingsResource, AsyncBillingSettingsResource
 from .payment_provider import PaymentProviderResource, AsyncPaymentProviderResource
 from .test_clocks import TestClocksResource, AsyncTestClocksResource
@@ -60,6 +61,8 @@ __all__ = [
     "AsyncInvoicesResource",
     "CreditNotesResource",
     "AsyncCreditNotesResource",
+    "EmailsResource",
+    "AsyncEmailsResource",
     "BillingSettingsResource",
     "AsyncBillingSettingsResource",
     "PaymentProviderResource",

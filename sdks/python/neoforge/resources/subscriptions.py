@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import AsyncIterator, Iterator, List, Mapping, Optional
 
 from .. import _http, _pagination, _response
-from ..models import CancelSubscriptionRequest, CouponId, CreateSubscriptionRequest, CustomerId, ProrationBehavior, Subscription, SubscriptionId, SubscriptionItem, SubscriptionPage, SubscriptionUsage, TaxRateId, UpdateSubscriptionRequest
+from ..models import CancelSubscriptionRequest, CouponId, CreateSubscriptionRequest, CustomerId, ProrationBehavior, Subscription, SubscriptionId, SubscriptionItem, SubscriptionPage, SubscriptionUsage, TaxRateId, TrialSettings, UpdateSubscriptionRequest
 
 
 class SubscriptionsResource:
@@ -70,6 +70,7 @@ class SubscriptionsResource:
         default_tax_rates: Optional[List[TaxRateId]] = None,
         promotion_code: Optional[str] = None,
         trial_days: Optional[int] = None,
+        trial_settings: Optional[TrialSettings] = None,
         idempotency_key: Optional[str] = None,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
@@ -77,13 +78,13 @@ class SubscriptionsResource:
     ) -> Subscription:
         """Subscribe a customer to prices. Without a trial the first period is invoiced and
         collected at once: the subscription is `active` when that invoice is paid, else
-        `incomplete` until it is.
+        `incomplete` until it is. A trial starts `trialing` with a paid 0.00 invoice.
         """
         response = self._transport.request(
             _http.RequestOptions(
                 "POST",
                 "/v1/subscriptions",
-                json=CreateSubscriptionRequest(customer=customer, items=items, coupon=coupon, default_tax_rates=default_tax_rates, promotion_code=promotion_code, trial_days=trial_days).to_dict(),
+                json=CreateSubscriptionRequest(customer=customer, items=items, coupon=coupon, default_tax_rates=default_tax_rates, promotion_code=promotion_code, trial_days=trial_days, trial_settings=trial_settings).to_dict(),
                 idempotency_key=idempotency_key or _http.new_idempotency_key(),
                 timeout=timeout,
                 max_retries=max_retries,
@@ -292,6 +293,7 @@ class AsyncSubscriptionsResource:
         default_tax_rates: Optional[List[TaxRateId]] = None,
         promotion_code: Optional[str] = None,
         trial_days: Optional[int] = None,
+        trial_settings: Optional[TrialSettings] = None,
         idempotency_key: Optional[str] = None,
         timeout: Optional[float] = None,
         max_retries: Optional[int] = None,
@@ -299,13 +301,13 @@ class AsyncSubscriptionsResource:
     ) -> Subscription:
         """Subscribe a customer to prices. Without a trial the first period is invoiced and
         collected at once: the subscription is `active` when that invoice is paid, else
-        `incomplete` until it is.
+        `incomplete` until it is. A trial starts `trialing` with a paid 0.00 invoice.
         """
         response = await self._transport.request(
             _http.RequestOptions(
                 "POST",
                 "/v1/subscriptions",
-                json=CreateSubscriptionRequest(customer=customer, items=items, coupon=coupon, default_tax_rates=default_tax_rates, promotion_code=promotion_code, trial_days=trial_days).to_dict(),
+                json=CreateSubscriptionRequest(customer=customer, items=items, coupon=coupon, default_tax_rates=default_tax_rates, promotion_code=promotion_code, trial_days=trial_days, trial_settings=trial_settings).to_dict(),
                 idempotency_key=idempotency_key or _http.new_idempotency_key(),
                 timeout=timeout,
                 max_retries=max_retries,

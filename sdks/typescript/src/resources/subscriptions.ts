@@ -37,7 +37,7 @@ export class SubscriptionsResource {
   /**
    * Subscribe a customer to prices. Without a trial the first period is invoiced and
    * collected at once: the subscription is `active` when that invoice is paid, else
-   * `incomplete` until it is.
+   * `incomplete` until it is. A trial starts `trialing` with a paid 0.00 invoice.
    */
   create(body: CreateSubscriptionRequest, options?: RequestOptions): Promise<WithResponse<Subscription>> {
     return this.#http.call<Subscription>(

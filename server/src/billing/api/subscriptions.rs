@@ -13,7 +13,7 @@ use crate::audit::ActorRef;
 use crate::billing::invoicing;
 use crate::billing::notify;
 use crate::billing::subscriptions::{
-    defer, draft_invoice, now_for, start_next_period, usage_lines,
+    defer, draft_invoice, now_for, start_next_period, start_trial, usage_lines,
 };
 use crate::billing::{collection, redemption};
 use crate::http::auth::Caller;
@@ -23,7 +23,7 @@ use crate::http::pagination::{Page, fetch_limit, page_type};
 use crate::tenancy::{Permission, Scope};
 use domain::billing::dunning::DAY_MS;
 use domain::billing::invoicing::proration_lines;
-use domain::billing::subscriptions::{Item, interval_of};
+use domain::billing::subscriptions::{Item, TRIAL_WILL_END_MS, TrialSettings, interval_of};
 use domain::billing::views::{InvoiceLine, Subscription, SubscriptionItem};
 use domain::clock::timestamp;
 use domain::ids::{CouponId, CustomerId, SubscriptionId, TaxRateId};
@@ -39,6 +39,8 @@ pub struct CreateSubscriptionRequest {
     /// Days of trial; default: the first price's `trial_days`. 0 for none.
     #[schema(minimum = 0, maximum = 730)]
     pub trial_days: Option<i64>,
+    /// What the trial's end does if the customer has no payment method then.
+    pub trial_settings: Option<TrialSettings>,
     /// A coupon to take off its invoices (or give `promotion_code`, not both).
     pub coupon: Option<CouponId>,
     /// A customer-facing promotion code (any case) for a coupon.
@@ -50,7 +52,7 @@ pub struct CreateSubscriptionRequest {
 
 /// Subscribe a customer to prices. Without a trial the first period is invoiced and
 /// collected at once: the subscription is `active` when that invoice is paid, else
-/// `incomplete` until it is.
+/// `incomplete` until it is. A trial starts `trialing` with a paid 0.00 invoice.
 #[utoipa::path(
     post, path = "/v1/subscriptions", tag = "subscriptions", operation_id = "subscriptions_create",
     request_body = CreateSubscriptionRequest,
@@ -133,10 +135,17 @@ pub async fn create(
         pending_lines: Default::default(),
         discount: discount.map(Into::into),
         tax_rates: taxes.into(),
+        missing_payment_method: req
+            .trial_settings
+            .unwrap_or_default()
+            .end_behavior
+            .missing_payment_method
+            .into(),
+        trial_will_end_at: trial_end.map(|end| (end - TRIAL_WILL_END_MS).max(now)),
     };
     db::insert_subscription(&mut tx, scope, &sub).await?;
     let first_invoice = match trial_end {
-        Some(_) => None,
+        Some(end) => start_trial(&mut tx, &state.clock, scope, &actor, &sub, (now, end)).await?,
         None => {
             let invoice = start_next_period(
                 &mut tx,
@@ -149,7 +158,7 @@ pub async fn create(
             )
             .await?;
             db::update_subscription(&mut tx, scope, &sub).await?;
-            Some(invoice.id)
+            invoice
         }
     };
     notify(
@@ -162,9 +171,7 @@ pub async fn create(
     )
     .await?;
     tx.commit().await?;
-    if let Some(invoice) = first_invoice {
-        collection::process(&state, scope, &actor, &invoice, now, true).await?;
-    }
+    collection::process(&state, scope, &actor, &first_invoice.id, now, true).await?;
     Ok((
         StatusCode::CREATED,
         axum::Json(reread(&state, scope, &sub.id).await?),

@@ -9,7 +9,7 @@ use neoforge_sdk::{
     ApiKeysListParams, ClientOptions, ErrorKind, NeoForge, Webhook, WebhookError, types,
 };
 use neoforge_server::app::{self, Server};
-use neoforge_server::config::{DbArgs, LogFormat, ServeArgs};
+use neoforge_server::config::{DbArgs, EmailArgs, LogFormat, ServeArgs};
 
 struct Live {
     server: Server,
@@ -34,6 +34,10 @@ async fn live() -> Live {
         dns_server: None,
         shutdown_grace_secs: 5,
         payments: Default::default(),
+        email: EmailArgs {
+            email_interval_ms: 0,
+            ..Default::default()
+        },
     };
     let server = app::start(&args).await.expect("server starts");
     Live {

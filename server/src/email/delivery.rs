@@ -1,0 +1,171 @@
+//! The email worker: sends due emails through the environment's SMTP server, retries
+//! transient failures with backoff, and gives up on permanent ones. Claim, send, record, as
+//! webhook deliveries do: no transaction is held while the SMTP server answers.
+
+use std::time::Duration;
+
+use lettre::AsyncTransport;
+use lettre::message::{Mailbox, Message, MultiPart};
+use tokio::task::JoinSet;
+
+use super::Mailer;
+use crate::app::AppState;
+use crate::http::error::{ApiError, ApiResult};
+use crate::tenancy::{Env, Scope};
+use domain::email::{EmailStatus, MAX_ATTEMPTS, retry_delay_ms};
+use domain::ids::OrgId;
+use store::email::{self as db, EmailRow};
+
+/// Emails read per tick.
+const BATCH: i64 = 200;
+/// Emails being sent at once.
+const IN_FLIGHT: usize = 8;
+/// How long an SMTP exchange may take.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a claimed email is held before another worker may send it: past any exchange.
+const LEASE_MS: i64 = 30_000;
+
+/// Sends every email due now, `IN_FLIGHT` at a time; returns how many it settled or
+/// rescheduled. One failing to be recorded is logged and does not hold the others back.
+pub async fn tick(state: &AppState) -> ApiResult<usize> {
+    let now = state.clock.now_ms();
+    let due = db::due_emails(state.db.reader(), now, BATCH).await?;
+    let mut running: JoinSet<bool> = JoinSet::new();
+    let mut done = 0;
+    for (tenant, env, id, seen) in due {
+        while running.len() >= IN_FLIGHT {
+            done += usize::from(matches!(running.join_next().await, Some(Ok(true))));
+        }
+        let state = state.clone();
+        running.spawn(async move {
+            match send_one(&state, tenant, &env, &id, seen).await {
+                Ok(sent) => sent,
+                Err(e) => {
+                    tracing::error!(email = %id, error = %e, "email delivery failed");
+                    false
+                }
+            }
+        });
+    }
+    while let Some(r) = running.join_next().await {
+        done += usize::from(r.is_ok_and(|d| d));
+    }
+    Ok(done)
+}
+
+/// Runs `tick` every `every` until the process ends; failures are logged and retried.
+pub async fn run(state: AppState, every: Duration) {
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        match tick(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(emails = n, "email delivery"),
+            Err(e) => tracing::error!(error = %e, "email delivery failed; retrying next tick"),
+        }
+    }
+}
+
+/// Claims, sends and records one email; false when another worker had it first.
+async fn send_one(
+    state: &AppState,
+    tenant: String,
+    env: &str,
+    id: &str,
+    seen: i64,
+) -> ApiResult<bool> {
+    let env =
+        Env::parse(env).ok_or_else(|| ApiError::Internal(anyhow::anyhow!("bad env {env:?}")))?;
+    let scope = Scope {
+        org_id: OrgId::from_db(tenant),
+        env,
+    };
+    let now = state.clock.now_ms();
+    let mut tx = state.db.write_scoped(&scope).await?;
+    let Some(mut email) = db::claim_email(&mut tx, &scope, id, seen, now + LEASE_MS).await? else {
+        return Ok(false);
+    };
+    tx.commit().await?;
+
+    let outcome = send(&state.mail, env, &email).await;
+    let now = state.clock.now_ms();
+    match outcome {
+        Sent::Captured => email.status = EmailStatus::Captured.into(),
+        Sent::Accepted => {
+            email.status = EmailStatus::Sent.into();
+            email.sent_at = Some(now);
+        }
+        Sent::Refused(error) => {
+            email.status = EmailStatus::Failed.into();
+            email.last_error = Some(error);
+        }
+        Sent::Failed(error) if email.attempts >= MAX_ATTEMPTS => {
+            email.status = EmailStatus::Failed.into();
+            email.last_error = Some(error);
+        }
+        Sent::Failed(error) => {
+            email.last_error = Some(error);
+            email.next_attempt_at = Some(now + retry_delay_ms(email.attempts));
+        }
+    }
+    if email.status != EmailStatus::Pending {
+        email.next_attempt_at = None;
+    }
+    let mut tx = state.db.write_scoped(&scope).await?;
+    db::record_attempt(&mut tx, &scope, &email).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+enum Sent {
+    /// No SMTP server for the environment: kept, not sent.
+    Captured,
+    Accepted,
+    /// Refused for good: a bad address, a permanent (5xx) answer.
+    Refused(String),
+    /// Worth another try: unreachable, timed out, a transient (4xx) answer.
+    Failed(String),
+}
+
+async fn send(mail: &Mailer, env: Env, email: &EmailRow) -> Sent {
+    let Some(transport) = mail.transport(env) else {
+        return Sent::Captured;
+    };
+    let message = match message(mail, email) {
+        Ok(m) => m,
+        Err(e) => return Sent::Refused(e),
+    };
+    match transport.send(message).await {
+        Ok(_) => Sent::Accepted,
+        Err(e) if e.is_permanent() => Sent::Refused(e.to_string()),
+        Err(e) => Sent::Failed(e.to_string()),
+    }
+}
+
+/// The MIME message: text and HTML alternatives, its id the email's own (stable across
+/// retries, so receivers can tell a resend).
+fn message(mail: &Mailer, email: &EmailRow) -> Result<Message, String> {
+    let from = Mailbox::new(Some(email.sender_name.clone()), mail.from.email.clone());
+    let to: Mailbox = email
+        .recipient
+        .parse()
+        .map_err(|e| format!("recipient {:?}: {e}", email.recipient))?;
+    let mut builder = Message::builder()
+        .from(from)
+        .to(to)
+        .subject(email.subject.clone())
+        .message_id(Some(format!("<{}@{}>", email.id, mail.from.email.domain())));
+    if let Some(reply_to) = &email.reply_to {
+        let reply_to: Mailbox = reply_to
+            .parse()
+            .map_err(|e| format!("reply_to {reply_to:?}: {e}"))?;
+        builder = builder.reply_to(reply_to);
+    }
+    builder
+        .multipart(MultiPart::alternative_plain_html(
+            email.text.clone(),
+            email.html.clone(),
+        ))
+        .map_err(|e| e.to_string())
+}
