@@ -109,6 +109,7 @@ pub fn router_and_spec() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(subscriptions::pause))
         .routes(routes!(subscriptions::resume))
         .routes(routes!(subscriptions::usage))
+        .routes(routes!(subscriptions::preview))
         .routes(routes!(invoices::list))
         .routes(routes!(invoices::get))
         .routes(routes!(invoices::pay))

@@ -282,6 +282,36 @@ pub struct Subscription {
     pub default_tax_rates: Vec<TaxRateId>,
 }
 
+/// An invoice a change would make, or the next renewal's, worked out as billing will make
+/// it (the customer's balance applied as at finalization) but not made: no id, no number.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UpcomingInvoice {
+    #[cfg_attr(feature = "openapi", schema(example = "subscription_update"))]
+    pub billing_reason: String,
+    #[cfg_attr(feature = "openapi", schema(example = "usd"))]
+    pub currency: String,
+    pub subtotal: i64,
+    pub discount_amount: i64,
+    pub tax_amount: i64,
+    pub total: i64,
+    /// The customer's balance it would take (negative is credit).
+    pub starting_balance: i64,
+    /// What would be charged.
+    pub amount_due: i64,
+    pub lines: Vec<InvoiceLine>,
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub period_start: i64,
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub period_end: i64,
+    /// When it would be made (and, for a change, collected).
+    #[serde(serialize_with = "timestamp::serialize")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: i64,
+}
+
 #[derive(Debug, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreditNote {

@@ -3018,6 +3018,23 @@ class SubscriptionPage(_response.Model):
         )
 
 
+@dataclass(frozen=True)
+class SubscriptionPreview(_response.Model):
+    """What an update would do, made as the update makes it and then rolled back."""
+
+    subscription: Subscription
+    invoice_now: Optional[UpcomingInvoice] = None
+    next_invoice: Optional[UpcomingInvoice] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SubscriptionPreview:
+        return cls(
+            subscription=Subscription.from_dict(data["subscription"]),
+            invoice_now=None if data.get("invoice_now") is None else UpcomingInvoice.from_dict(data["invoice_now"]),
+            next_invoice=None if data.get("next_invoice") is None else UpcomingInvoice.from_dict(data["next_invoice"]),
+        )
+
+
 SubscriptionStatus = Literal["incomplete", "incomplete_expired", "trialing", "active", "past_due", "unpaid", "canceled", "paused"]
 
 
@@ -3245,6 +3262,46 @@ class TxtRecord(_response.Model):
             name=data["name"],
             type=data["type"],
             value=data["value"],
+        )
+
+
+@dataclass(frozen=True)
+class UpcomingInvoice(_response.Model):
+    """An invoice a change would make, or the next renewal's, worked out as billing will make
+    it (the customer's balance applied as at finalization) but not made: no id, no number.
+    """
+
+    amount_due: int
+    """What would be charged."""
+    billing_reason: str
+    created_at: str
+    """When it would be made (and, for a change, collected)."""
+    currency: str
+    discount_amount: int
+    lines: List[InvoiceLine]
+    period_end: str
+    period_start: str
+    starting_balance: int
+    """The customer's balance it would take (negative is credit)."""
+    subtotal: int
+    tax_amount: int
+    total: int
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> UpcomingInvoice:
+        return cls(
+            amount_due=data["amount_due"],
+            billing_reason=data["billing_reason"],
+            created_at=data["created_at"],
+            currency=data["currency"],
+            discount_amount=data["discount_amount"],
+            lines=[InvoiceLine.from_dict(v0) for v0 in data["lines"]],
+            period_end=data["period_end"],
+            period_start=data["period_start"],
+            starting_balance=data["starting_balance"],
+            subtotal=data["subtotal"],
+            tax_amount=data["tax_amount"],
+            total=data["total"],
         )
 
 

@@ -4804,6 +4804,20 @@ pub mod types {
             Default::default()
         }
     }
+    ///What an update would do, made as the update makes it and then rolled back.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct SubscriptionPreview {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub invoice_now: ::std::option::Option<UpcomingInvoice>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_invoice: ::std::option::Option<UpcomingInvoice>,
+        pub subscription: Subscription,
+    }
+    impl SubscriptionPreview {
+        pub fn builder() -> builder::SubscriptionPreview {
+            Default::default()
+        }
+    }
     ///`SubscriptionStatus`
     #[derive(
         ::serde::Deserialize,
@@ -5139,6 +5153,31 @@ pub mod types {
     }
     impl TxtRecord {
         pub fn builder() -> builder::TxtRecord {
+            Default::default()
+        }
+    }
+    /**An invoice a change would make, or the next renewal's, worked out as billing will make
+    it (the customer's balance applied as at finalization) but not made: no id, no number.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct UpcomingInvoice {
+        ///What would be charged.
+        pub amount_due: i64,
+        pub billing_reason: ::std::string::String,
+        ///When it would be made (and, for a change, collected).
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub currency: ::std::string::String,
+        pub discount_amount: i64,
+        pub lines: ::std::vec::Vec<InvoiceLine>,
+        pub period_end: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub period_start: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The customer's balance it would take (negative is credit).
+        pub starting_balance: i64,
+        pub subtotal: i64,
+        pub tax_amount: i64,
+        pub total: i64,
+    }
+    impl UpcomingInvoice {
+        pub fn builder() -> builder::UpcomingInvoice {
             Default::default()
         }
     }
@@ -17318,6 +17357,80 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct SubscriptionPreview {
+            invoice_now: ::std::result::Result<
+                ::std::option::Option<super::UpcomingInvoice>,
+                ::std::string::String,
+            >,
+            next_invoice: ::std::result::Result<
+                ::std::option::Option<super::UpcomingInvoice>,
+                ::std::string::String,
+            >,
+            subscription: ::std::result::Result<super::Subscription, ::std::string::String>,
+        }
+        impl ::std::default::Default for SubscriptionPreview {
+            fn default() -> Self {
+                Self {
+                    invoice_now: Ok(Default::default()),
+                    next_invoice: Ok(Default::default()),
+                    subscription: Err("no value supplied for subscription".to_string()),
+                }
+            }
+        }
+        impl SubscriptionPreview {
+            pub fn invoice_now<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::UpcomingInvoice>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.invoice_now = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for invoice_now: {e}"));
+                self
+            }
+            pub fn next_invoice<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::UpcomingInvoice>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_invoice = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for next_invoice: {e}"));
+                self
+            }
+            pub fn subscription<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Subscription>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.subscription = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for subscription: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SubscriptionPreview> for super::SubscriptionPreview {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SubscriptionPreview,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    invoice_now: value.invoice_now?,
+                    next_invoice: value.next_invoice?,
+                    subscription: value.subscription?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::SubscriptionPreview> for SubscriptionPreview {
+            fn from(value: super::SubscriptionPreview) -> Self {
+                Self {
+                    invoice_now: Ok(value.invoice_now),
+                    next_invoice: Ok(value.next_invoice),
+                    subscription: Ok(value.subscription),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct SubscriptionUsage {
             lines:
                 ::std::result::Result<::std::vec::Vec<super::InvoiceLine>, ::std::string::String>,
@@ -18077,6 +18190,210 @@ pub mod types {
                     name: Ok(value.name),
                     type_: Ok(value.type_),
                     value: Ok(value.value),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct UpcomingInvoice {
+            amount_due: ::std::result::Result<i64, ::std::string::String>,
+            billing_reason: ::std::result::Result<::std::string::String, ::std::string::String>,
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            currency: ::std::result::Result<::std::string::String, ::std::string::String>,
+            discount_amount: ::std::result::Result<i64, ::std::string::String>,
+            lines:
+                ::std::result::Result<::std::vec::Vec<super::InvoiceLine>, ::std::string::String>,
+            period_end: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            period_start: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            starting_balance: ::std::result::Result<i64, ::std::string::String>,
+            subtotal: ::std::result::Result<i64, ::std::string::String>,
+            tax_amount: ::std::result::Result<i64, ::std::string::String>,
+            total: ::std::result::Result<i64, ::std::string::String>,
+        }
+        impl ::std::default::Default for UpcomingInvoice {
+            fn default() -> Self {
+                Self {
+                    amount_due: Err("no value supplied for amount_due".to_string()),
+                    billing_reason: Err("no value supplied for billing_reason".to_string()),
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    currency: Err("no value supplied for currency".to_string()),
+                    discount_amount: Err("no value supplied for discount_amount".to_string()),
+                    lines: Err("no value supplied for lines".to_string()),
+                    period_end: Err("no value supplied for period_end".to_string()),
+                    period_start: Err("no value supplied for period_start".to_string()),
+                    starting_balance: Err("no value supplied for starting_balance".to_string()),
+                    subtotal: Err("no value supplied for subtotal".to_string()),
+                    tax_amount: Err("no value supplied for tax_amount".to_string()),
+                    total: Err("no value supplied for total".to_string()),
+                }
+            }
+        }
+        impl UpcomingInvoice {
+            pub fn amount_due<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.amount_due = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for amount_due: {e}"));
+                self
+            }
+            pub fn billing_reason<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.billing_reason = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for billing_reason: {e}")
+                });
+                self
+            }
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for created_at: {e}"));
+                self
+            }
+            pub fn currency<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.currency = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for currency: {e}"));
+                self
+            }
+            pub fn discount_amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.discount_amount = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for discount_amount: {e}")
+                });
+                self
+            }
+            pub fn lines<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::InvoiceLine>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.lines = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for lines: {e}"));
+                self
+            }
+            pub fn period_end<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.period_end = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for period_end: {e}"));
+                self
+            }
+            pub fn period_start<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.period_start = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for period_start: {e}"));
+                self
+            }
+            pub fn starting_balance<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.starting_balance = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for starting_balance: {e}")
+                });
+                self
+            }
+            pub fn subtotal<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.subtotal = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for subtotal: {e}"));
+                self
+            }
+            pub fn tax_amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.tax_amount = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for tax_amount: {e}"));
+                self
+            }
+            pub fn total<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.total = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for total: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<UpcomingInvoice> for super::UpcomingInvoice {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UpcomingInvoice,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    amount_due: value.amount_due?,
+                    billing_reason: value.billing_reason?,
+                    created_at: value.created_at?,
+                    currency: value.currency?,
+                    discount_amount: value.discount_amount?,
+                    lines: value.lines?,
+                    period_end: value.period_end?,
+                    period_start: value.period_start?,
+                    starting_balance: value.starting_balance?,
+                    subtotal: value.subtotal?,
+                    tax_amount: value.tax_amount?,
+                    total: value.total?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::UpcomingInvoice> for UpcomingInvoice {
+            fn from(value: super::UpcomingInvoice) -> Self {
+                Self {
+                    amount_due: Ok(value.amount_due),
+                    billing_reason: Ok(value.billing_reason),
+                    created_at: Ok(value.created_at),
+                    currency: Ok(value.currency),
+                    discount_amount: Ok(value.discount_amount),
+                    lines: Ok(value.lines),
+                    period_end: Ok(value.period_end),
+                    period_start: Ok(value.period_start),
+                    starting_balance: Ok(value.starting_balance),
+                    subtotal: Ok(value.subtotal),
+                    tax_amount: Ok(value.tax_amount),
+                    total: Ok(value.total),
                 }
             }
         }
@@ -21342,6 +21659,21 @@ impl Client {
     ```*/
     pub fn subscriptions_pause(&self) -> builder::SubscriptionsPause<'_> {
         builder::SubscriptionsPause::new(self)
+    }
+    /**Preview an update (the same body): the invoice it would make now and the next renewal's,
+    to the cent, without changing anything. Like Stripe's upcoming invoice
+
+    Sends a `POST` request to `/v1/subscriptions/{id}/preview`
+
+    ```ignore
+    let response = client.subscriptions_preview()
+        .id(id)
+        .body(body)
+        .send()
+        .await;
+    ```*/
+    pub fn subscriptions_preview(&self) -> builder::SubscriptionsPreview<'_> {
+        builder::SubscriptionsPreview::new(self)
     }
     /**Resume: a paused subscription starts a new period now, invoiced and collected at once;
     a subscription scheduled to cancel at period end goes on renewing
@@ -29604,6 +29936,107 @@ pub mod builder {
                 403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::subscriptions_preview`]
+
+    [`Client::subscriptions_preview`]: super::Client::subscriptions_preview*/
+    #[derive(Debug, Clone)]
+    pub struct SubscriptionsPreview<'a> {
+        client: &'a super::Client,
+        id: Result<types::SubscriptionId, String>,
+        body: Result<types::builder::UpdateSubscriptionRequest, String>,
+    }
+    impl<'a> SubscriptionsPreview<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::SubscriptionId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `SubscriptionId` for id failed".to_string());
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::UpdateSubscriptionRequest>,
+            <V as std::convert::TryInto<types::UpdateSubscriptionRequest>>::Error:
+                std::fmt::Display,
+        {
+            self.body = value.try_into().map(From::from).map_err(|s| {
+                format!(
+                    "conversion to `UpdateSubscriptionRequest` for body failed: {}",
+                    s
+                )
+            });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::UpdateSubscriptionRequest,
+                ) -> types::builder::UpdateSubscriptionRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/subscriptions/{id}/preview`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::SubscriptionPreview>, Error<ByteStream>> {
+            let Self { client, id, body } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::UpdateSubscriptionRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/subscriptions/{}/preview",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "subscriptions_preview",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                413u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                415u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }

@@ -1047,6 +1047,20 @@ impl Subscriptions<'_> {
             Err(e) => Err(Error::from_progenitor(e).await),
         }
     }
+    /// Preview an update (the same body): the invoice it would make now and the next renewal's, to the cent, without changing anything. Like Stripe's upcoming invoice.
+    ///
+    /// `POST /v1/subscriptions/{id}/preview`
+    pub async fn preview(
+        &self,
+        id: &str,
+        body: types::UpdateSubscriptionRequest,
+    ) -> Result<Response<types::SubscriptionPreview>, Error> {
+        let request = self.client.subscriptions_preview().id(id).body(body);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
     /// Resume: a paused subscription starts a new period now, invoiced and collected at once; a subscription scheduled to cancel at period end goes on renewing.
     ///
     /// `POST /v1/subscriptions/{id}/resume`

@@ -1299,6 +1299,13 @@ export interface SubscriptionPage {
   next_cursor?: string | null;
 }
 
+/** What an update would do, made as the update makes it and then rolled back. */
+export interface SubscriptionPreview {
+  invoice_now?: UpcomingInvoice | null;
+  next_invoice?: UpcomingInvoice | null;
+  subscription: Subscription;
+}
+
 export type SubscriptionStatus = "incomplete" | "incomplete_expired" | "trialing" | "active" | "past_due" | "unpaid" | "canceled" | "paused";
 
 /** A subscription's metered usage so far this period, as its next invoice would bill it. */
@@ -1386,6 +1393,28 @@ export interface TxtRecord {
   name: string;
   type: string;
   value: string;
+}
+
+/**
+ * An invoice a change would make, or the next renewal's, worked out as billing will make
+ * it (the customer's balance applied as at finalization) but not made: no id, no number.
+ */
+export interface UpcomingInvoice {
+  /** What would be charged. */
+  amount_due: number;
+  billing_reason: string;
+  /** When it would be made (and, for a change, collected). */
+  created_at: string;
+  currency: string;
+  discount_amount: number;
+  lines: InvoiceLine[];
+  period_end: string;
+  period_start: string;
+  /** The customer's balance it would take (negative is credit). */
+  starting_balance: number;
+  subtotal: number;
+  tax_amount: number;
+  total: number;
 }
 
 export interface UpdateConnectionRequest {

@@ -194,15 +194,7 @@ pub async fn renew_all(
     let mut subs = Vec::with_capacity(due.len());
     let mut invoices = Vec::new();
     for (mut sub, customer) in due {
-        // Usage in a trial is free.
-        let mut usage = if sub.status == SubscriptionStatus::Trialing {
-            Vec::new()
-        } else {
-            let period = (sub.current_period_start, sub.current_period_end);
-            usage_lines(tx, scope, &sub, period).await?
-        };
-        usage.extend(late_usage_lines(tx, scope, &sub).await?);
-        invoices.extend(renewal(&mut sub, &customer, usage)?);
+        invoices.extend(renew(tx, scope, &mut sub, &customer).await?);
         db::update_subscription(tx, scope, &sub).await?;
         subs.push(sub);
     }
@@ -220,6 +212,26 @@ pub async fn renew_all(
         notices.add(event, sub)?;
     }
     notices.write(tx, clock, scope, actor).await
+}
+
+/// Moves `sub` past its period end (`renewal`), with the usage it bills; returns the
+/// invoice that makes, not numbered yet. Nothing is written: `renew_all` writes, and a
+/// preview shows what the next renewal will do.
+pub async fn renew(
+    tx: &mut sqlx::AnyConnection,
+    scope: &Scope,
+    sub: &mut SubscriptionRow,
+    customer: &CustomerRow,
+) -> ApiResult<Option<InvoiceRow>> {
+    // Usage in a trial is free.
+    let mut usage = if sub.status == SubscriptionStatus::Trialing {
+        Vec::new()
+    } else {
+        let period = (sub.current_period_start, sub.current_period_end);
+        usage_lines(tx, scope, sub, period).await?
+    };
+    usage.extend(late_usage_lines(tx, scope, sub).await?);
+    renewal(sub, customer, usage)
 }
 
 /// What its period end does to a subscription (see `renew_all`), given the usage lines of

@@ -715,7 +715,186 @@ async fn trial_end_without_a_payment_method(b: Backend) {
     app.stop().await;
 }
 
+/// A preview shows what an update will charge, to the cent, and changes nothing: the
+/// invoice the upgrade makes now equals the preview's, and the next renewal equals the
+/// preview's next invoice.
+async fn previews_match_what_the_update_and_renewal_charge(b: Backend) {
+    let app = spawn_app(b).await;
+    let s = &app.signup("ada@example.com").await.session;
+    let product = app.post("/v1/products", s, json!({"name": "Team"})).await;
+    let pid = product.expect(201)["id"].as_str().expect("id").to_owned();
+    let monthly = |amount: i64| json!({"model": "flat", "unit_amount": amount, "recurring": {"interval": "month"}});
+    let basic = price(&app, s, &pid, monthly(2000)).await;
+    let pro = price(&app, s, &pid, monthly(5000)).await;
+    let seat = price(
+        &app,
+        s,
+        &pid,
+        json!({"model": "per_unit", "unit_amount": 700, "recurring": {"interval": "month"}}),
+    )
+    .await;
+    let coupon = app
+        .post(
+            "/v1/coupons",
+            s,
+            json!({"percent_off": "10", "duration": "forever"}),
+        )
+        .await;
+    let coupon = coupon.expect(201)["id"].as_str().expect("id").to_owned();
+    let vat = app
+        .post(
+            "/v1/tax_rates",
+            s,
+            json!({"display_name": "VAT", "percentage": "19", "inclusive": false}),
+        )
+        .await;
+    let vat = vat.expect(201)["id"].as_str().expect("id").to_owned();
+    let clock = app
+        .post(
+            "/v1/test_clocks",
+            s,
+            json!({"name": "preview", "frozen_time": "2027-01-01T00:00:00Z"}),
+        )
+        .await;
+    let clock = clock.expect(201)["id"].as_str().expect("id").to_owned();
+    let customer = app
+        .post(
+            "/v1/customers",
+            s,
+            json!({"test_clock": clock, "default_payment_method": "pm_card_visa"}),
+        )
+        .await;
+    let customer = customer.expect(201)["id"].as_str().expect("id").to_owned();
+    let sub = app
+        .post(
+            "/v1/subscriptions",
+            s,
+            json!({"customer": customer, "items": [{"price": basic}],
+            "coupon": coupon, "default_tax_rates": [vat]}),
+        )
+        .await;
+    let sub = sub.expect(201)["id"].as_str().expect("id").to_owned();
+    app.post(
+        &format!("/v1/test_clocks/{clock}/advance"),
+        s,
+        json!({"frozen_time": "2027-01-11T07:13:00Z"}),
+    )
+    .await
+    .expect(200);
+
+    let upgrade = json!({"items": [{"price": pro}, {"price": seat, "quantity": 3}], "proration_behavior": "always_invoice"});
+    let preview = app
+        .post(
+            &format!("/v1/subscriptions/{sub}/preview"),
+            s,
+            upgrade.clone(),
+        )
+        .await;
+    let preview = preview.expect(200).clone();
+    let now = preview["invoice_now"].clone();
+    assert_eq!(now["billing_reason"], "subscription_update");
+    assert_eq!(
+        now["lines"].as_array().map(Vec::len),
+        Some(3),
+        "a credit, two charges"
+    );
+    assert!(now["amount_due"].as_i64() > Some(0), "{now}");
+    assert_eq!(preview["subscription"]["items"][1]["quantity"], 3);
+    // Nothing changed.
+    let unchanged = app.get(&format!("/v1/subscriptions/{sub}"), s).await;
+    assert_eq!(
+        unchanged.expect(200)["items"],
+        json!([{"price": basic, "quantity": 1}])
+    );
+    let invoices = async || -> Vec<Value> {
+        let r = app
+            .get(&format!("/v1/invoices?subscription={sub}&limit=100"), s)
+            .await;
+        r.expect(200)["data"].as_array().expect("list").clone()
+    };
+    assert_eq!(invoices().await.len(), 1, "only the first invoice");
+
+    app.post(&format!("/v1/subscriptions/{sub}"), s, upgrade)
+        .await
+        .expect(200);
+    let made = invoices().await[0].clone();
+    assert_eq!(made["billing_reason"], "subscription_update");
+    assert_eq!(made["status"], "paid");
+    for field in [
+        "subtotal",
+        "discount_amount",
+        "tax_amount",
+        "total",
+        "starting_balance",
+        "amount_due",
+        "period_start",
+        "period_end",
+        "created_at",
+    ] {
+        assert_eq!(made[field], now[field], "{field}");
+    }
+    assert_eq!(made["lines"], now["lines"]);
+
+    let next = app
+        .post(&format!("/v1/subscriptions/{sub}/preview"), s, json!({}))
+        .await;
+    let next = next.expect(200)["next_invoice"].clone();
+    assert_eq!(next["period_start"], "2027-02-01T00:00:00Z");
+    app.post(
+        &format!("/v1/test_clocks/{clock}/advance"),
+        s,
+        json!({"frozen_time": "2027-02-01T02:00:00Z"}),
+    )
+    .await
+    .expect(200);
+    let renewal = invoices().await[0].clone();
+    assert_eq!(renewal["billing_reason"], "subscription_cycle");
+    for field in [
+        "subtotal",
+        "discount_amount",
+        "tax_amount",
+        "total",
+        "amount_due",
+        "period_start",
+        "period_end",
+        "created_at",
+    ] {
+        assert_eq!(renewal[field], next[field], "{field}");
+    }
+    assert_eq!(renewal["lines"], next["lines"]);
+    assert_eq!(
+        renewal["total"],
+        (5000 + 3 * 700) * 9 / 10 * 119 / 100,
+        "discounted, then taxed"
+    );
+
+    // A read-only key may preview; another tenant cannot.
+    let (_, reader) = app
+        .create_key(s, json!({"name": "r", "scopes": ["billing:read"]}), false)
+        .await;
+    app.post(
+        &format!("/v1/subscriptions/{sub}/preview"),
+        &reader,
+        json!({}),
+    )
+    .await
+    .expect(200);
+    app.post(&format!("/v1/subscriptions/{sub}"), &reader, json!({}))
+        .await
+        .expect_problem(403, "forbidden");
+    let eve = app.signup("eve@example.com").await;
+    app.post(
+        &format!("/v1/subscriptions/{sub}/preview"),
+        &eve.session,
+        json!({}),
+    )
+    .await
+    .expect_problem(404, "resource_not_found");
+    app.stop().await;
+}
+
 crate::on_both_backends!(
+    previews_match_what_the_update_and_renewal_charge,
     trial_end_without_a_payment_method,
     renewals_in_one_batch_are_numbered_in_sequence,
     an_unpaid_first_invoice_expires_its_subscription,

@@ -11,7 +11,7 @@ use crate::scoped;
 use domain::billing::discounts::{InvoiceDiscount, InvoiceTax};
 use domain::billing::invoicing::Line;
 use domain::billing::status::InvoiceStatus;
-use domain::billing::views::{Invoice, InvoiceLine};
+use domain::billing::views::{Invoice, InvoiceLine, UpcomingInvoice};
 use domain::ids::{CustomerId, InvoiceId, SubscriptionId};
 use domain::tenancy::Scope;
 use sqlx::{AnyConnection, FromRow};
@@ -238,6 +238,25 @@ pub async fn next_counter(
     .bind(count)
     .fetch_one(c)
     .await
+}
+
+impl From<InvoiceRow> for UpcomingInvoice {
+    fn from(r: InvoiceRow) -> Self {
+        UpcomingInvoice {
+            lines: r.lines.0.into_iter().map(InvoiceLine::from).collect(),
+            billing_reason: r.billing_reason,
+            currency: r.currency,
+            subtotal: r.subtotal,
+            discount_amount: r.discount_amount,
+            tax_amount: r.tax_amount,
+            total: r.total,
+            starting_balance: r.starting_balance,
+            amount_due: r.amount_due,
+            period_start: r.period_start,
+            period_end: r.period_end,
+            created_at: r.created_at,
+        }
+    }
 }
 
 impl From<InvoiceRow> for Invoice {

@@ -21,7 +21,11 @@ def test_trial_renewal_upgrade_and_dunning(client: neoforge.Client) -> None:
 
     client.test_clocks.advance(clock.id, frozen_time="2027-01-16T00:00:00Z")
     first = client.invoices.list(subscription=sub.id).data
-    assert [(i.status, i.amount_due) for i in first] == [("paid", 1000)]
+    # The first period's invoice, after the trial's paid 0.00 one.
+    assert [(i.billing_reason, i.status, i.amount_due) for i in first] == [
+        ("subscription_cycle", "paid", 1000),
+        ("subscription_create", "paid", 0),
+    ]
 
     # A day into a 31-day period: 30/31 of each price, rounded per line.
     client.subscriptions.update(sub.id, items=[SubscriptionItem(price=pro.id)], proration_behavior="always_invoice")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import AsyncIterator, Iterator, List, Mapping, Optional
 
 from .. import _http, _pagination, _response
-from ..models import CancelSubscriptionRequest, CouponId, CreateSubscriptionRequest, CustomerId, ProrationBehavior, Subscription, SubscriptionId, SubscriptionItem, SubscriptionPage, SubscriptionUsage, TaxRateId, TrialSettings, UpdateSubscriptionRequest
+from ..models import CancelSubscriptionRequest, CouponId, CreateSubscriptionRequest, CustomerId, ProrationBehavior, Subscription, SubscriptionId, SubscriptionItem, SubscriptionPage, SubscriptionPreview, SubscriptionUsage, TaxRateId, TrialSettings, UpdateSubscriptionRequest
 
 
 class SubscriptionsResource:
@@ -186,6 +186,36 @@ class SubscriptionsResource:
             )
         )
         return _response.parse(response, lambda data: Subscription.from_dict(data))
+
+    def preview(
+        self,
+        id: SubscriptionId,
+        *,
+        coupon: Optional[CouponId] = None,
+        default_tax_rates: Optional[List[TaxRateId]] = None,
+        items: Optional[List[SubscriptionItem]] = None,
+        promotion_code: Optional[str] = None,
+        proration_behavior: Optional[ProrationBehavior] = None,
+        idempotency_key: Optional[str] = None,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> SubscriptionPreview:
+        """Preview an update (the same body): the invoice it would make now and the next renewal's,
+        to the cent, without changing anything. Like Stripe's upcoming invoice.
+        """
+        response = self._transport.request(
+            _http.RequestOptions(
+                "POST",
+                f"/v1/subscriptions/{_http.segment(id)}/preview",
+                json=UpdateSubscriptionRequest(coupon=coupon, default_tax_rates=default_tax_rates, items=items, promotion_code=promotion_code, proration_behavior=proration_behavior).to_dict(),
+                idempotency_key=idempotency_key or _http.new_idempotency_key(),
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            )
+        )
+        return _response.parse(response, lambda data: SubscriptionPreview.from_dict(data))
 
     def resume(
         self,
@@ -409,6 +439,36 @@ class AsyncSubscriptionsResource:
             )
         )
         return _response.parse(response, lambda data: Subscription.from_dict(data))
+
+    async def preview(
+        self,
+        id: SubscriptionId,
+        *,
+        coupon: Optional[CouponId] = None,
+        default_tax_rates: Optional[List[TaxRateId]] = None,
+        items: Optional[List[SubscriptionItem]] = None,
+        promotion_code: Optional[str] = None,
+        proration_behavior: Optional[ProrationBehavior] = None,
+        idempotency_key: Optional[str] = None,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> SubscriptionPreview:
+        """Preview an update (the same body): the invoice it would make now and the next renewal's,
+        to the cent, without changing anything. Like Stripe's upcoming invoice.
+        """
+        response = await self._transport.request(
+            _http.RequestOptions(
+                "POST",
+                f"/v1/subscriptions/{_http.segment(id)}/preview",
+                json=UpdateSubscriptionRequest(coupon=coupon, default_tax_rates=default_tax_rates, items=items, promotion_code=promotion_code, proration_behavior=proration_behavior).to_dict(),
+                idempotency_key=idempotency_key or _http.new_idempotency_key(),
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            )
+        )
+        return _response.parse(response, lambda data: SubscriptionPreview.from_dict(data))
 
     async def resume(
         self,

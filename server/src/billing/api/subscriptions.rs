@@ -13,7 +13,7 @@ use crate::audit::ActorRef;
 use crate::billing::invoicing;
 use crate::billing::notify;
 use crate::billing::subscriptions::{
-    defer, draft_invoice, now_for, start_next_period, start_trial, usage_lines,
+    defer, draft_invoice, now_for, renew, start_next_period, start_trial, usage_lines,
 };
 use crate::billing::{collection, redemption};
 use crate::http::auth::Caller;
@@ -24,11 +24,11 @@ use crate::tenancy::{Permission, Scope};
 use domain::billing::dunning::DAY_MS;
 use domain::billing::invoicing::proration_lines;
 use domain::billing::subscriptions::{Item, TRIAL_WILL_END_MS, TrialSettings, interval_of};
-use domain::billing::views::{InvoiceLine, Subscription, SubscriptionItem};
+use domain::billing::views::{InvoiceLine, Subscription, SubscriptionItem, UpcomingInvoice};
 use domain::clock::timestamp;
 use domain::ids::{CouponId, CustomerId, SubscriptionId, TaxRateId};
 use store::Claim;
-use store::billing::{self as db, SubscriptionRow};
+use store::billing::{self as db, CustomerRow, InvoiceRow, SubscriptionRow};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -400,6 +400,7 @@ pub async fn cancel(
     Path(id): Path<SubscriptionId>,
     Json(req): Json<CancelSubscriptionRequest>,
 ) -> ApiResult<axum::Json<Subscription>> {
+    caller.require(Permission::BillingWrite)?;
     let mut c = Change::begin(&state, &caller, &id).await?;
     let event = if req.at_period_end {
         c.sub.cancel_at_period_end = 1;
@@ -432,6 +433,7 @@ pub async fn resume(
     caller: Caller,
     Path(id): Path<SubscriptionId>,
 ) -> ApiResult<axum::Json<Subscription>> {
+    caller.require(Permission::BillingWrite)?;
     let mut c = Change::begin(&state, &caller, &id).await?;
     c.sub.cancel_at_period_end = 0;
     let mut invoice = None;
@@ -476,6 +478,7 @@ pub async fn pause(
     caller: Caller,
     Path(id): Path<SubscriptionId>,
 ) -> ApiResult<axum::Json<Subscription>> {
+    caller.require(Permission::BillingWrite)?;
     let mut c = Change::begin(&state, &caller, &id).await?;
     c.require_billing("pause")?;
     c.sub.status = SubscriptionStatus::Paused.into();
@@ -533,80 +536,67 @@ pub async fn update(
     Path(id): Path<SubscriptionId>,
     Json(req): Json<UpdateSubscriptionRequest>,
 ) -> ApiResult<axum::Json<Subscription>> {
+    caller.require(Permission::BillingWrite)?;
     let mut c = Change::begin(&state, &caller, &id).await?;
-    c.require_billing("change")?;
     let scope = caller.scope.clone();
-    let currency = c.sub.currency.clone();
-    if let Some(d) = redemption::redeem(
-        &mut c.tx,
-        &scope,
-        req.coupon.as_ref(),
-        req.promotion_code.as_deref(),
-        &currency,
-        c.now,
-    )
-    .await?
-    {
-        c.sub.discount = Some(d.into());
-    }
-    if let Some(ids) = &req.default_tax_rates {
-        let taxes = redemption::tax_rates(&mut c.tx, &scope, ids).await?;
-        c.sub.tax_rates = taxes.into();
-    }
-    let Some(requested) = &req.items else {
-        return c
-            .commit(&state, &caller, "subscription.updated", None)
-            .await;
-    };
-    let old = c.sub.items.0.clone();
-    let (new, currency) = resolve_items(&mut c.tx, &scope, requested, &old).await?;
-    if currency != c.sub.currency {
-        return Err(ApiError::validation(
-            "items",
-            format!("must be in the subscription's currency, {}", c.sub.currency),
-        ));
-    }
-    if interval_of(&new)? != interval_of(&old)? {
-        return Err(ApiError::validation(
-            "items",
-            "must bill on the subscription's interval",
-        ));
-    }
-    let period = (c.sub.current_period_start, c.sub.current_period_end);
-    let lines = match (req.proration_behavior, c.sub.status.0) {
-        (ProrationBehavior::None, _) | (_, SubscriptionStatus::Trialing) => Vec::new(),
-        _ => proration_lines(&old, &new, period, c.now)?,
-    };
-    c.sub.items = new.into();
     let mut invoice = None;
-    if !lines.is_empty() {
-        if req.proration_behavior == ProrationBehavior::AlwaysInvoice {
-            let period = (c.now, c.sub.current_period_end);
-            let mut draft = draft_invoice(
-                &mut c.sub,
-                "subscription_update",
-                lines,
-                period,
-                (c.now, c.now),
-            )?;
-            invoicing::insert_drafts(&mut c.tx, &scope, std::slice::from_mut(&mut draft)).await?;
-            let actor: ActorRef = (&caller).into();
-            notify(
-                &mut c.tx,
-                &state.clock,
-                &scope,
-                &actor,
-                "invoice.created",
-                &draft,
-            )
-            .await?;
-            invoice = Some(draft.id);
-        } else {
-            defer(&mut c.sub, lines);
-        }
+    if let Some(mut draft) = c.update(&scope, &req).await? {
+        invoicing::insert_drafts(&mut c.tx, &scope, std::slice::from_mut(&mut draft)).await?;
+        let actor: ActorRef = (&caller).into();
+        notify(
+            &mut c.tx,
+            &state.clock,
+            &scope,
+            &actor,
+            "invoice.created",
+            &draft,
+        )
+        .await?;
+        invoice = Some(draft.id);
     }
     c.commit(&state, &caller, "subscription.updated", invoice)
         .await
+}
+
+/// What an update would do, made as the update makes it and then rolled back.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubscriptionPreview {
+    /// The subscription after the change.
+    pub subscription: Subscription,
+    /// The invoice the change makes and collects at once (`always_invoice` with
+    /// prorations), with the customer's balance applied: what the update will charge.
+    pub invoice_now: Option<UpcomingInvoice>,
+    /// The next renewal's invoice after the change: the next period's licensed lines, the
+    /// prorations waiting for it and the usage so far. None when the period end cancels the
+    /// subscription and bills nothing.
+    pub next_invoice: Option<UpcomingInvoice>,
+}
+
+/// Preview an update (the same body): the invoice it would make now and the next renewal's,
+/// to the cent, without changing anything. Like Stripe's upcoming invoice.
+#[utoipa::path(
+    post, path = "/v1/subscriptions/{id}/preview", tag = "subscriptions", operation_id = "subscriptions_preview",
+    params(("id" = SubscriptionId, Path)),
+    request_body = UpdateSubscriptionRequest,
+    responses(
+        (status = 200, description = "What the update would do", body = SubscriptionPreview),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+    ),
+    security(("api_key" = ["billing:read"]), ("session" = ["billing:read"]))
+)]
+pub async fn preview(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<SubscriptionId>,
+    Json(req): Json<UpdateSubscriptionRequest>,
+) -> ApiResult<axum::Json<SubscriptionPreview>> {
+    caller.require(Permission::BillingRead)?;
+    let c = Change::begin(&state, &caller, &id).await?;
+    Ok(axum::Json(c.preview(&caller.scope, &req).await?))
 }
 
 /// A change to a subscription that has not ended: read in, edited, committed with its event,
@@ -614,12 +604,13 @@ pub async fn update(
 struct Change {
     tx: store::Tx,
     sub: SubscriptionRow,
+    customer: CustomerRow,
     now: i64,
 }
 
 impl Change {
+    /// Reads the subscription in, locked; the caller checked its permission.
     async fn begin(state: &AppState, caller: &Caller, id: &SubscriptionId) -> ApiResult<Self> {
-        caller.require(Permission::BillingWrite)?;
         let mut tx = state.db.write_scoped(&caller.scope).await?;
         let sub = db::claim_subscription(&mut tx, &caller.scope, id.as_str(), Claim::Wait)
             .await?
@@ -634,7 +625,114 @@ impl Change {
             .await?
             .ok_or(ApiError::NotFound("customer"))?;
         let now = now_for(&mut tx, &state.clock, &caller.scope, &customer).await?;
-        Ok(Change { tx, sub, now })
+        Ok(Change {
+            tx,
+            sub,
+            customer,
+            now,
+        })
+    }
+
+    /// Applies an update to the subscription: its discount, tax rates and items, with
+    /// prorations. Returns the invoice the prorations make now (`always_invoice`), not
+    /// numbered yet.
+    async fn update(
+        &mut self,
+        scope: &Scope,
+        req: &UpdateSubscriptionRequest,
+    ) -> ApiResult<Option<InvoiceRow>> {
+        self.require_billing("change")?;
+        let currency = self.sub.currency.clone();
+        if let Some(d) = redemption::redeem(
+            &mut self.tx,
+            scope,
+            req.coupon.as_ref(),
+            req.promotion_code.as_deref(),
+            &currency,
+            self.now,
+        )
+        .await?
+        {
+            self.sub.discount = Some(d.into());
+        }
+        if let Some(ids) = &req.default_tax_rates {
+            let taxes = redemption::tax_rates(&mut self.tx, scope, ids).await?;
+            self.sub.tax_rates = taxes.into();
+        }
+        let Some(requested) = &req.items else {
+            return Ok(None);
+        };
+        let old = self.sub.items.0.clone();
+        let (new, currency) = resolve_items(&mut self.tx, scope, requested, &old).await?;
+        if currency != self.sub.currency {
+            return Err(ApiError::validation(
+                "items",
+                format!(
+                    "must be in the subscription's currency, {}",
+                    self.sub.currency
+                ),
+            ));
+        }
+        if interval_of(&new)? != interval_of(&old)? {
+            return Err(ApiError::validation(
+                "items",
+                "must bill on the subscription's interval",
+            ));
+        }
+        let period = (self.sub.current_period_start, self.sub.current_period_end);
+        let lines = match (req.proration_behavior, self.sub.status.0) {
+            (ProrationBehavior::None, _) | (_, SubscriptionStatus::Trialing) => Vec::new(),
+            _ => proration_lines(&old, &new, period, self.now)?,
+        };
+        self.sub.items = new.into();
+        if lines.is_empty() {
+            return Ok(None);
+        }
+        if req.proration_behavior != ProrationBehavior::AlwaysInvoice {
+            defer(&mut self.sub, lines);
+            return Ok(None);
+        }
+        let period = (self.now, self.sub.current_period_end);
+        let now = (self.now, self.now);
+        Ok(Some(draft_invoice(
+            &mut self.sub,
+            "subscription_update",
+            lines,
+            period,
+            now,
+        )?))
+    }
+
+    /// What `update` would do, worked out in this transaction, which is then dropped (rolled
+    /// back): the invoice now, finalized against the customer's balance as collection does,
+    /// then the next renewal's, against what balance is left.
+    async fn preview(
+        mut self,
+        scope: &Scope,
+        req: &UpdateSubscriptionRequest,
+    ) -> ApiResult<SubscriptionPreview> {
+        let mut customer = self.customer.clone();
+        let invoice_now = match self.update(scope, req).await? {
+            Some(mut invoice) => {
+                invoicing::finalize(&mut invoice, &mut customer, self.now)?;
+                Some(invoice.into())
+            }
+            None => None,
+        };
+        let mut after = self.sub.clone();
+        let next_invoice = match renew(&mut self.tx, scope, &mut after, &customer).await? {
+            Some(mut invoice) => {
+                let at = invoice.created_at;
+                invoicing::finalize(&mut invoice, &mut customer, at)?;
+                Some(invoice.into())
+            }
+            None => None,
+        };
+        Ok(SubscriptionPreview {
+            subscription: self.sub.into(),
+            invoice_now,
+            next_invoice,
+        })
     }
 
     fn require_billing(&self, what: &str) -> ApiResult<()> {
