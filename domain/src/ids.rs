@@ -123,6 +123,9 @@ prefixed_id!(
     /// A transactional email to a customer, from the event it reports.
     EmailId, "eml");
 prefixed_id!(
+    /// A customer portal session: a link that opens once into one customer's portal.
+    PortalSessionId, "bps");
+prefixed_id!(
     /// A coupon: a percentage or amount off a subscription's invoices.
     CouponId, "coupon");
 prefixed_id!(

@@ -239,5 +239,6 @@ fn subscription(customer: &str, items: &[Item], now: i64) -> SubscriptionRow {
         tax_rates: Default::default(),
         missing_payment_method: Default::default(),
         trial_will_end_at: None,
+        cancellation_reason: None,
     }
 }

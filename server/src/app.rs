@@ -23,6 +23,7 @@ use crate::billing::api::{
     coupons, credit_notes, customers, invoices, payment_provider, prices, products,
     promotion_codes, settings, stripe_webhooks, subscriptions, tax_rates, test_clocks,
 };
+use crate::billing::portal::api as portal_api;
 use crate::config::{PaymentArgs, ServeArgs, redact_url};
 use crate::email::{self, Mailer};
 use crate::http::error::ApiError;
@@ -55,6 +56,9 @@ pub struct AppState {
     pub outbound: Outbound,
     /// The SMTP servers of customer emails.
     pub mail: Arc<Mailer>,
+    /// This server's base URL for links that leave it without a request to go by (emails,
+    /// customer portal links): `--public-url`, else the address it listens on.
+    pub public_base: String,
 }
 
 /// Every route, and the OpenAPI document built from the same handlers.
@@ -110,6 +114,11 @@ pub fn router_and_spec() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(subscriptions::resume))
         .routes(routes!(subscriptions::usage))
         .routes(routes!(subscriptions::preview))
+        .routes(routes!(portal_api::create_session))
+        .routes(routes!(
+            portal_api::get_settings,
+            portal_api::update_settings
+        ))
         .routes(routes!(invoices::list))
         .routes(routes!(invoices::get))
         .routes(routes!(invoices::pay))
@@ -208,6 +217,7 @@ pub fn app(state: AppState, inject_faults: bool) -> Router {
             axum::routing::get(move || async move { axum::Json(spec.as_ref().clone()) }),
         )
         .merge(portal::routes())
+        .merge(crate::billing::portal::pages::routes())
         .fallback(|uri: Uri| async move {
             scim::unrouted(&uri, StatusCode::NOT_FOUND, ApiError::RouteNotFound)
         })
@@ -258,6 +268,12 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
     let ingest = Ingestor::start(db.clone(), clock.clone())?;
     tokio::spawn(db.clone().keep_wal_short());
     let (request_log, request_log_writer) = request_log::Recorder::start(db.clone());
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    let addr = listener.local_addr()?;
+    let public_base = match &args.payments.public_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => format!("http://{addr}"),
+    };
     let state = AppState {
         clock: clock.clone(),
         session_ttl_ms: i64::from(args.session_ttl_hours) * 3600 * 1000,
@@ -269,9 +285,8 @@ pub async fn start(args: &ServeArgs) -> anyhow::Result<Server> {
         request_log,
         outbound: Outbound::new(args.dns_server)?,
         mail: Arc::new(Mailer::new(&args.email)?),
+        public_base,
     };
-    let listener = tokio::net::TcpListener::bind(args.listen).await?;
-    let addr = listener.local_addr()?;
     let (shutdown, mut stopping) = watch::channel(false);
     let service =
         app(state.clone(), args.inject_faults).into_make_service_with_connect_info::<SocketAddr>();

@@ -101,6 +101,7 @@ impl Modify for SecuritySchemes {
         (name = "subscriptions", description = "Customers subscribed to prices: trials, renewals, cancellation."),
         (name = "invoices", description = "What a customer owes for a period."),
         (name = "credit_notes", description = "Money given back on a paid invoice: refunded, or credited to the customer's balance."),
+        (name = "billing_portal", description = "The customer portal: a single-use link per customer where they see their plan, usage and invoices, switch plan with a preview of the charge, replace their card and cancel (with a reason, and a retention offer if you set one), as your settings allow. Every action is audited with the customer as the actor and sends the usual webhook events."),
         (name = "emails", description = "Emails to your customers (invoices, receipts, failed payments, trials ending, cancellations, usage alerts): your sender name, reply-to and branding, previews, and every email with its content and delivery. Captured, not sent, where no SMTP server is configured (the sandbox by default)."),
         (name = "billing_settings", description = "Dunning: how failed payments are retried, and what happens after the last retry."),
         (name = "payment_provider", description = "Your Stripe account per environment, Checkout for payment methods, and Stripe's webhooks."),

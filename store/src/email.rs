@@ -38,7 +38,17 @@ pub async fn put_settings(
     .map(|_| ())
 }
 
-#[derive(Debug, Clone, FromRow)]
+/// An email as rendered: who it is from and what it says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Content {
+    pub sender_name: String,
+    pub reply_to: Option<String>,
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone)]
 pub struct EmailRow {
     pub id: String,
     pub kind: Text<EmailKind>,
@@ -46,11 +56,8 @@ pub struct EmailRow {
     pub event_id: String,
     pub customer_id: Option<String>,
     pub recipient: String,
-    pub sender_name: String,
-    pub reply_to: Option<String>,
-    pub subject: String,
-    pub html: String,
-    pub text: String,
+    /// What it says: None until the worker renders it, when it first takes it.
+    pub content: Option<Content>,
     pub status: Text<EmailStatus>,
     pub attempts: i64,
     /// When the worker next tries to send it; None once it is settled.
@@ -60,17 +67,13 @@ pub struct EmailRow {
     pub sent_at: Option<i64>,
 }
 
-const COLUMNS: [Column; 16] = [
+/// The columns a new email has; the worker fills in the rest (`set_content`).
+const NEW: [Column; 11] = [
     Column::Text("id"),
     Column::Text("kind"),
     Column::Text("event_id"),
     Column::Text("customer_id"),
     Column::Text("recipient"),
-    Column::Text("sender_name"),
-    Column::Text("reply_to"),
-    Column::Text("subject"),
-    Column::Text("html"),
-    Column::Text("text"),
     Column::Text("status"),
     Column::Int("attempts"),
     Column::Int("next_attempt_at"),
@@ -79,10 +82,52 @@ const COLUMNS: [Column; 16] = [
     Column::Int("sent_at"),
 ];
 
-static SELECT: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| format!("SELECT {} FROM emails", crate::column_list(&COLUMNS)));
+impl<'r> FromRow<'r, sqlx::any::AnyRow> for EmailRow {
+    fn from_row(row: &'r sqlx::any::AnyRow) -> sqlx::Result<Self> {
+        use sqlx::Row;
+        let subject: Option<String> = row.try_get("subject")?;
+        let content = match subject {
+            Some(subject) => Some(Content {
+                sender_name: row
+                    .try_get::<Option<String>, _>("sender_name")?
+                    .unwrap_or_default(),
+                reply_to: row.try_get("reply_to")?,
+                subject,
+                html: row
+                    .try_get::<Option<String>, _>("html")?
+                    .unwrap_or_default(),
+                text: row
+                    .try_get::<Option<String>, _>("text")?
+                    .unwrap_or_default(),
+            }),
+            None => None,
+        };
+        Ok(EmailRow {
+            id: row.try_get("id")?,
+            kind: row.try_get("kind")?,
+            event_id: row.try_get("event_id")?,
+            customer_id: row.try_get("customer_id")?,
+            recipient: row.try_get("recipient")?,
+            content,
+            status: row.try_get("status")?,
+            attempts: row.try_get("attempts")?,
+            next_attempt_at: row.try_get("next_attempt_at")?,
+            last_error: row.try_get("last_error")?,
+            created_at: row.try_get("created_at")?,
+            sent_at: row.try_get("sent_at")?,
+        })
+    }
+}
 
-/// Writes new emails into the outbox, in the caller's transaction.
+static SELECT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT {}, sender_name, reply_to, subject, html, text FROM emails",
+        crate::column_list(&NEW)
+    )
+});
+
+/// Writes new emails into the outbox, in the caller's transaction; their content is not
+/// written (the worker renders it).
 pub async fn insert_emails(
     c: &mut AnyConnection,
     scope: &Scope,
@@ -94,14 +139,13 @@ pub async fn insert_emails(
             json!({
                 "id": e.id, "kind": domain::serde_name(*e.kind), "event_id": e.event_id,
                 "customer_id": e.customer_id, "recipient": e.recipient,
-                "sender_name": e.sender_name, "reply_to": e.reply_to, "subject": e.subject,
-                "html": e.html, "text": e.text, "status": domain::serde_name(*e.status),
-                "attempts": e.attempts, "next_attempt_at": e.next_attempt_at,
-                "last_error": e.last_error, "created_at": e.created_at, "sent_at": e.sent_at,
+                "status": domain::serde_name(*e.status), "attempts": e.attempts,
+                "next_attempt_at": e.next_attempt_at, "last_error": e.last_error,
+                "created_at": e.created_at, "sent_at": e.sent_at,
             })
         })
         .collect();
-    insert_rows(c, scope, "emails", &COLUMNS, rows).await
+    insert_rows(c, scope, "emails", &NEW, rows).await
 }
 
 pub async fn get_email(
@@ -184,6 +228,29 @@ pub async fn claim_email(
         1 => get_email(c, scope, id).await,
         _ => Ok(None),
     }
+}
+
+/// Stores what a claimed email says, rendered by the worker.
+pub async fn set_content(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    id: &str,
+    content: &Content,
+) -> sqlx::Result<()> {
+    scoped::query(
+        "UPDATE emails SET sender_name = $4, reply_to = $5, subject = $6, html = $7, text = $8
+         WHERE tenant_id = $1 AND env = $2 AND id = $3",
+        scope,
+    )
+    .bind(id)
+    .bind(&content.sender_name)
+    .bind(&content.reply_to)
+    .bind(&content.subject)
+    .bind(&content.html)
+    .bind(&content.text)
+    .execute(c)
+    .await
+    .map(|_| ())
 }
 
 /// Records what an attempt did: settled (`next_attempt_at` None) or to be retried.

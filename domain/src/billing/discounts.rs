@@ -40,6 +40,24 @@ pub struct CouponTerms {
     pub duration_in_months: Option<i64>,
 }
 
+impl CouponTerms {
+    /// As a customer reads it: `10% off forever`, `5.00 USD off once`, `25% off for 3 months`.
+    pub fn describe(&self) -> String {
+        let off = match (&self.percent_off, self.amount_off, &self.currency) {
+            (Some(p), _, _) => format!("{p}%"),
+            (None, Some(a), Some(c)) => super::money::money(a, c),
+            _ => String::new(),
+        };
+        let how_long = match (self.duration, self.duration_in_months) {
+            (CouponDuration::Once, _) => "once".to_owned(),
+            (CouponDuration::Forever, _) => "forever".to_owned(),
+            (CouponDuration::Repeating, Some(1)) => "for 1 month".to_owned(),
+            (CouponDuration::Repeating, m) => format!("for {} months", m.unwrap_or(0)),
+        };
+        format!("{off} off {how_long}")
+    }
+}
+
 /// A coupon applied to a subscription, with a copy of its terms (coupons never change).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Discount {

@@ -10,6 +10,7 @@ pub mod dunning;
 pub mod invoicing;
 pub mod money;
 pub mod payments;
+pub mod portal;
 pub mod proration;
 pub mod schedule;
 pub mod status;

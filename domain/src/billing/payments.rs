@@ -12,6 +12,20 @@ pub enum Outcome {
     Pending { reference: String },
 }
 
+/// The sandbox's test cards (Stripe's payment method names), and what each does.
+pub const TEST_CARDS: [(&str, &str); 4] = [
+    ("pm_card_visa", "Visa: payments succeed"),
+    ("pm_card_chargeDeclined", "Visa: payments are declined"),
+    (
+        "pm_card_chargeDeclinedInsufficientFunds",
+        "Visa: declined for insufficient funds",
+    ),
+    (
+        "pm_card_authenticationRequired",
+        "Visa: payments need authentication",
+    ),
+];
+
 /// The sandbox's provider: Stripe's test cards by name, declining as Stripe does.
 pub fn simulated(payment_method: &str, amount: i64, key: &str) -> Outcome {
     let declined = match payment_method {

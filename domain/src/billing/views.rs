@@ -271,6 +271,9 @@ pub struct Subscription {
     #[serde(serialize_with = "timestamp::option::serialize")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub canceled_at: Option<i64>,
+    /// Why it was canceled, as given with the cancellation (`too_expensive`…).
+    #[cfg_attr(feature = "openapi", schema(example = "too_expensive"))]
+    pub cancellation_reason: Option<String>,
     #[serde(serialize_with = "timestamp::serialize")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: i64,

@@ -47,6 +47,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "invoice.refunded",
     "invoice.disputed",
     "credit_note.created",
+    "billing_portal.session.created",
     "usage.threshold_reached",
     "webhook_endpoint.disabled",
     "directory.user_created",

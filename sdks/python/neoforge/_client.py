@@ -35,6 +35,8 @@ from .resources import (
     AsyncInvoicesResource,
     CreditNotesResource,
     AsyncCreditNotesResource,
+    BillingPortalResource,
+    AsyncBillingPortalResource,
     EmailsResource,
     AsyncEmailsResource,
     BillingSettingsResource,
@@ -91,6 +93,7 @@ class Client:
     subscriptions: SubscriptionsResource
     invoices: InvoicesResource
     credit_notes: CreditNotesResource
+    billing_portal: BillingPortalResource
     emails: EmailsResource
     billing_settings: BillingSettingsResource
     payment_provider: PaymentProviderResource
@@ -131,6 +134,7 @@ class Client:
         self.subscriptions = SubscriptionsResource(self._transport)
         self.invoices = InvoicesResource(self._transport)
         self.credit_notes = CreditNotesResource(self._transport)
+        self.billing_portal = BillingPortalResource(self._transport)
         self.emails = EmailsResource(self._transport)
         self.billing_settings = BillingSettingsResource(self._transport)
         self.payment_provider = PaymentProviderResource(self._transport)
@@ -180,6 +184,7 @@ class AsyncClient:
     subscriptions: AsyncSubscriptionsResource
     invoices: AsyncInvoicesResource
     credit_notes: AsyncCreditNotesResource
+    billing_portal: AsyncBillingPortalResource
     emails: AsyncEmailsResource
     billing_settings: AsyncBillingSettingsResource
     payment_provider: AsyncPaymentProviderResource
@@ -220,6 +225,7 @@ class AsyncClient:
         self.subscriptions = AsyncSubscriptionsResource(self._transport)
         self.invoices = AsyncInvoicesResource(self._transport)
         self.credit_notes = AsyncCreditNotesResource(self._transport)
+        self.billing_portal = AsyncBillingPortalResource(self._transport)
         self.emails = AsyncEmailsResource(self._transport)
         self.billing_settings = AsyncBillingSettingsResource(self._transport)
         self.payment_provider = AsyncPaymentProviderResource(self._transport)

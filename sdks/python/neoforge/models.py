@@ -338,6 +338,44 @@ class CancelSubscriptionRequest(_response.Model):
 
 
 @dataclass(frozen=True)
+class Cancellation(_response.Model):
+    """How a customer cancels."""
+
+    enabled: Optional[bool] = None
+    """Default true."""
+    mode: Optional[CancellationMode] = None
+    reasons: Optional[List[str]] = None
+    """The reasons offered, one of which the customer picks."""
+    retention_coupon: Optional[str] = None
+    """A coupon (`coupon_…`) offered to stay, once, before the cancellation goes through."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Cancellation:
+        return cls(
+            enabled=data.get("enabled"),
+            mode=data.get("mode"),
+            reasons=data.get("reasons"),
+            retention_coupon=data.get("retention_coupon"),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+        }
+        if self.enabled is not None:
+            data["enabled"] = self.enabled
+        if self.mode is not None:
+            data["mode"] = self.mode
+        if self.reasons is not None:
+            data["reasons"] = self.reasons
+        if self.retention_coupon is not None:
+            data["retention_coupon"] = self.retention_coupon
+        return data
+
+
+CancellationMode = Literal["at_period_end", "immediately"]
+
+
+@dataclass(frozen=True)
 class CheckoutSession(_response.Model):
     """A Stripe Checkout Session in setup mode."""
 
@@ -766,6 +804,28 @@ class CreateMeterRequest(_response.Model):
             data["group_by"] = self.group_by
         if self.value_property is not None:
             data["value_property"] = self.value_property
+        return data
+
+
+@dataclass(frozen=True)
+class CreatePortalSessionRequest(_response.Model):
+    customer: CustomerId
+    return_url: Optional[str] = None
+    """Where the portal's "back" link goes: your app."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CreatePortalSessionRequest:
+        return cls(
+            customer=data["customer"],
+            return_url=data.get("return_url"),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+            "customer": self.customer,
+        }
+        if self.return_url is not None:
+            data["return_url"] = self.return_url
         return data
 
 
@@ -1343,19 +1403,14 @@ class Email(_response.Model):
     """Sending attempts so far."""
     created_at: str
     event: EventId
-    html: str
     id: EmailId
     kind: EmailKind
-    sender_name: str
-    """The `From` name (the address is the server's)."""
     status: EmailStatus
-    subject: str
-    text: str
     to: str
+    content: Optional[EmailContent] = None
     customer: Optional[CustomerId] = None
     last_error: Optional[str] = None
     """Why the last attempt failed."""
-    reply_to: Optional[str] = None
     sent_at: Optional[str] = None
 
     @classmethod
@@ -1364,18 +1419,36 @@ class Email(_response.Model):
             attempts=data["attempts"],
             created_at=data["created_at"],
             event=data["event"],
-            html=data["html"],
             id=data["id"],
             kind=data["kind"],
-            sender_name=data["sender_name"],
             status=data["status"],
-            subject=data["subject"],
-            text=data["text"],
             to=data["to"],
+            content=None if data.get("content") is None else EmailContent.from_dict(data["content"]),
             customer=data.get("customer"),
             last_error=data.get("last_error"),
-            reply_to=data.get("reply_to"),
             sent_at=data.get("sent_at"),
+        )
+
+
+@dataclass(frozen=True)
+class EmailContent(_response.Model):
+    """An email's sender, subject and bodies."""
+
+    html: str
+    sender_name: str
+    """The `From` name (the address is the server's)."""
+    subject: str
+    text: str
+    reply_to: Optional[str] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EmailContent:
+        return cls(
+            html=data["html"],
+            sender_name=data["sender_name"],
+            subject=data["subject"],
+            text=data["text"],
+            reply_to=data.get("reply_to"),
         )
 
 
@@ -2263,6 +2336,93 @@ Permission = Literal["organization:read", "organization:write", "members:read", 
 
 
 @dataclass(frozen=True)
+class PlanChange(_response.Model):
+    """Switching plan or quantity, with a preview of the charge before confirming."""
+
+    enabled: Optional[bool] = None
+    """Default true."""
+    prices: Optional[List[str]] = None
+    """The prices customers may switch to (`price_…`); absent: every active recurring price
+    in the subscription's currency and interval.
+    """
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PlanChange:
+        return cls(
+            enabled=data.get("enabled"),
+            prices=data.get("prices"),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+        }
+        if self.enabled is not None:
+            data["enabled"] = self.enabled
+        if self.prices is not None:
+            data["prices"] = self.prices
+        return data
+
+
+@dataclass(frozen=True)
+class PortalSession(_response.Model):
+    """A link into the customer portal for one customer. It opens once, within five minutes:
+    create one each time you send the customer there.
+    """
+
+    created_at: str
+    customer: CustomerId
+    expires_at: str
+    """When the link stops opening."""
+    id: PortalSessionId
+    url: str
+    """Send the customer here."""
+    return_url: Optional[str] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PortalSession:
+        return cls(
+            created_at=data["created_at"],
+            customer=data["customer"],
+            expires_at=data["expires_at"],
+            id=data["id"],
+            url=data["url"],
+            return_url=data.get("return_url"),
+        )
+
+
+PortalSessionId = str
+
+
+@dataclass(frozen=True)
+class PortalSettings(_response.Model):
+    """What the customer portal lets customers do."""
+
+    cancellation: Optional[Cancellation] = None
+    payment_method_update: Optional[bool] = None
+    """Replace the default payment method. Default true."""
+    plan_change: Optional[PlanChange] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PortalSettings:
+        return cls(
+            cancellation=None if data.get("cancellation") is None else Cancellation.from_dict(data["cancellation"]),
+            payment_method_update=data.get("payment_method_update"),
+            plan_change=None if data.get("plan_change") is None else PlanChange.from_dict(data["plan_change"]),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+        }
+        if self.cancellation is not None:
+            data["cancellation"] = self.cancellation.to_dict()
+        if self.payment_method_update is not None:
+            data["payment_method_update"] = self.payment_method_update
+        if self.plan_change is not None:
+            data["plan_change"] = self.plan_change.to_dict()
+        return data
+
+
+@dataclass(frozen=True)
 class PreviewRequest(_response.Model):
     kind: EmailKind
 
@@ -2929,6 +3089,8 @@ class Subscription(_response.Model):
     status: SubscriptionStatus
     trial_settings: TrialSettings
     canceled_at: Optional[str] = None
+    cancellation_reason: Optional[str] = None
+    """Why it was canceled, as given with the cancellation (`too_expensive`…)."""
     discount: Optional[SubscriptionDiscount] = None
     trial_end: Optional[str] = None
 
@@ -2949,6 +3111,7 @@ class Subscription(_response.Model):
             status=data["status"],
             trial_settings=TrialSettings.from_dict(data["trial_settings"]),
             canceled_at=data.get("canceled_at"),
+            cancellation_reason=data.get("cancellation_reason"),
             discount=None if data.get("discount") is None else SubscriptionDiscount.from_dict(data["discount"]),
             trial_end=data.get("trial_end"),
         )

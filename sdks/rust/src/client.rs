@@ -412,6 +412,78 @@ pub mod types {
             Default::default()
         }
     }
+    ///How a customer cancels.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct Cancellation {
+        ///Default true.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub enabled: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub mode: ::std::option::Option<CancellationMode>,
+        ///The reasons offered, one of which the customer picks.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub reasons: ::std::vec::Vec<::std::string::String>,
+        ///A coupon (`coupon_…`) offered to stay, once, before the cancellation goes through.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub retention_coupon: ::std::option::Option<::std::string::String>,
+    }
+    impl Cancellation {
+        pub fn builder() -> builder::Cancellation {
+            Default::default()
+        }
+    }
+    ///`CancellationMode`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+    )]
+    pub enum CancellationMode {
+        #[serde(rename = "at_period_end")]
+        AtPeriodEnd,
+        #[serde(rename = "immediately")]
+        Immediately,
+    }
+    impl ::std::fmt::Display for CancellationMode {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::AtPeriodEnd => f.write_str("at_period_end"),
+                Self::Immediately => f.write_str("immediately"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for CancellationMode {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "at_period_end" => Ok(Self::AtPeriodEnd),
+                "immediately" => Ok(Self::Immediately),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CancellationMode {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for CancellationMode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     ///A Stripe Checkout Session in setup mode.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct CheckoutSession {
@@ -1027,6 +1099,20 @@ pub mod types {
                 .map_err(|e: self::error::ConversionError| {
                     <D::Error as ::serde::de::Error>::custom(e.to_string())
                 })
+        }
+    }
+    ///`CreatePortalSessionRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct CreatePortalSessionRequest {
+        pub customer: CustomerId,
+        ///Where the portal's "back" link goes: your app.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub return_url: ::std::option::Option<::std::string::String>,
+    }
+    impl CreatePortalSessionRequest {
+        pub fn builder() -> builder::CreatePortalSessionRequest {
+            Default::default()
         }
     }
     ///`CreatePriceRequest`
@@ -2020,29 +2106,40 @@ pub mod types {
     pub struct Email {
         ///Sending attempts so far.
         pub attempts: i64,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub content: ::std::option::Option<EmailContent>,
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub customer: ::std::option::Option<CustomerId>,
         pub event: EventId,
-        pub html: ::std::string::String,
         pub id: EmailId,
         pub kind: EmailKind,
         ///Why the last attempt failed.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub last_error: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub reply_to: ::std::option::Option<::std::string::String>,
-        ///The `From` name (the address is the server's).
-        pub sender_name: ::std::string::String,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub sent_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
         pub status: EmailStatus,
-        pub subject: ::std::string::String,
-        pub text: ::std::string::String,
         pub to: ::std::string::String,
     }
     impl Email {
         pub fn builder() -> builder::Email {
+            Default::default()
+        }
+    }
+    ///An email's sender, subject and bodies.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct EmailContent {
+        pub html: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub reply_to: ::std::option::Option<::std::string::String>,
+        ///The `From` name (the address is the server's).
+        pub sender_name: ::std::string::String,
+        pub subject: ::std::string::String,
+        pub text: ::std::string::String,
+    }
+    impl EmailContent {
+        pub fn builder() -> builder::EmailContent {
             Default::default()
         }
     }
@@ -3764,6 +3861,111 @@ pub mod types {
             value.parse()
         }
     }
+    ///Switching plan or quantity, with a preview of the charge before confirming.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct PlanChange {
+        ///Default true.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub enabled: ::std::option::Option<bool>,
+        /**The prices customers may switch to (`price_…`); absent: every active recurring price
+        in the subscription's currency and interval.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub prices: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    }
+    impl PlanChange {
+        pub fn builder() -> builder::PlanChange {
+            Default::default()
+        }
+    }
+    /**A link into the customer portal for one customer. It opens once, within five minutes:
+    create one each time you send the customer there.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct PortalSession {
+        pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub customer: CustomerId,
+        ///When the link stops opening.
+        pub expires_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub id: PortalSessionId,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub return_url: ::std::option::Option<::std::string::String>,
+        ///Send the customer here.
+        pub url: ::std::string::String,
+    }
+    impl PortalSession {
+        pub fn builder() -> builder::PortalSession {
+            Default::default()
+        }
+    }
+    ///`PortalSessionId`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct PortalSessionId(::std::string::String);
+    impl ::std::ops::Deref for PortalSessionId {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<PortalSessionId> for ::std::string::String {
+        fn from(value: PortalSessionId) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for PortalSessionId {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| ::regress::Regex::new("^bps_[0-9a-f]{32}$").unwrap());
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^bps_[0-9a-f]{32}$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for PortalSessionId {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for PortalSessionId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for PortalSessionId {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///What the customer portal lets customers do.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct PortalSettings {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub cancellation: ::std::option::Option<Cancellation>,
+        ///Replace the default payment method. Default true.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub payment_method_update: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub plan_change: ::std::option::Option<PlanChange>,
+    }
+    impl PortalSettings {
+        pub fn builder() -> builder::PortalSettings {
+            Default::default()
+        }
+    }
     ///`PreviewRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(deny_unknown_fields)]
@@ -4683,6 +4885,9 @@ pub mod types {
         pub cancel_at_period_end: bool,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub canceled_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        ///Why it was canceled, as given with the cancellation (`too_expensive`…).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub cancellation_reason: ::std::option::Option<::std::string::String>,
         pub created_at: ::chrono::DateTime<::chrono::offset::Utc>,
         pub currency: ::std::string::String,
         pub current_period_end: ::chrono::DateTime<::chrono::offset::Utc>,
@@ -7340,6 +7545,97 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct Cancellation {
+            enabled: ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
+            mode: ::std::result::Result<
+                ::std::option::Option<super::CancellationMode>,
+                ::std::string::String,
+            >,
+            reasons: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            retention_coupon: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for Cancellation {
+            fn default() -> Self {
+                Self {
+                    enabled: Ok(Default::default()),
+                    mode: Ok(Default::default()),
+                    reasons: Ok(Default::default()),
+                    retention_coupon: Ok(Default::default()),
+                }
+            }
+        }
+        impl Cancellation {
+            pub fn enabled<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.enabled = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for enabled: {e}"));
+                self
+            }
+            pub fn mode<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::CancellationMode>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.mode = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for mode: {e}"));
+                self
+            }
+            pub fn reasons<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.reasons = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for reasons: {e}"));
+                self
+            }
+            pub fn retention_coupon<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.retention_coupon = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for retention_coupon: {e}")
+                });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Cancellation> for super::Cancellation {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Cancellation,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    enabled: value.enabled?,
+                    mode: value.mode?,
+                    reasons: value.reasons?,
+                    retention_coupon: value.retention_coupon?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Cancellation> for Cancellation {
+            fn from(value: super::Cancellation) -> Self {
+                Self {
+                    enabled: Ok(value.enabled),
+                    mode: Ok(value.mode),
+                    reasons: Ok(value.reasons),
+                    retention_coupon: Ok(value.retention_coupon),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct CheckoutSession {
             customer: ::std::result::Result<super::CustomerId, ::std::string::String>,
             id: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -8819,6 +9115,63 @@ pub mod types {
                     group_by: Ok(value.group_by),
                     name: Ok(value.name),
                     value_property: Ok(value.value_property),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CreatePortalSessionRequest {
+            customer: ::std::result::Result<super::CustomerId, ::std::string::String>,
+            return_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for CreatePortalSessionRequest {
+            fn default() -> Self {
+                Self {
+                    customer: Err("no value supplied for customer".to_string()),
+                    return_url: Ok(Default::default()),
+                }
+            }
+        }
+        impl CreatePortalSessionRequest {
+            pub fn customer<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::CustomerId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.customer = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for customer: {e}"));
+                self
+            }
+            pub fn return_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.return_url = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for return_url: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CreatePortalSessionRequest> for super::CreatePortalSessionRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CreatePortalSessionRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    customer: value.customer?,
+                    return_url: value.return_url?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CreatePortalSessionRequest> for CreatePortalSessionRequest {
+            fn from(value: super::CreatePortalSessionRequest) -> Self {
+                Self {
+                    customer: Ok(value.customer),
+                    return_url: Ok(value.return_url),
                 }
             }
         }
@@ -10890,6 +11243,10 @@ pub mod types {
         #[derive(Clone, Debug)]
         pub struct Email {
             attempts: ::std::result::Result<i64, ::std::string::String>,
+            content: ::std::result::Result<
+                ::std::option::Option<super::EmailContent>,
+                ::std::string::String,
+            >,
             created_at: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
                 ::std::string::String,
@@ -10899,44 +11256,32 @@ pub mod types {
                 ::std::string::String,
             >,
             event: ::std::result::Result<super::EventId, ::std::string::String>,
-            html: ::std::result::Result<::std::string::String, ::std::string::String>,
             id: ::std::result::Result<super::EmailId, ::std::string::String>,
             kind: ::std::result::Result<super::EmailKind, ::std::string::String>,
             last_error: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            reply_to: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            sender_name: ::std::result::Result<::std::string::String, ::std::string::String>,
             sent_at: ::std::result::Result<
                 ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
                 ::std::string::String,
             >,
             status: ::std::result::Result<super::EmailStatus, ::std::string::String>,
-            subject: ::std::result::Result<::std::string::String, ::std::string::String>,
-            text: ::std::result::Result<::std::string::String, ::std::string::String>,
             to: ::std::result::Result<::std::string::String, ::std::string::String>,
         }
         impl ::std::default::Default for Email {
             fn default() -> Self {
                 Self {
                     attempts: Err("no value supplied for attempts".to_string()),
+                    content: Ok(Default::default()),
                     created_at: Err("no value supplied for created_at".to_string()),
                     customer: Ok(Default::default()),
                     event: Err("no value supplied for event".to_string()),
-                    html: Err("no value supplied for html".to_string()),
                     id: Err("no value supplied for id".to_string()),
                     kind: Err("no value supplied for kind".to_string()),
                     last_error: Ok(Default::default()),
-                    reply_to: Ok(Default::default()),
-                    sender_name: Err("no value supplied for sender_name".to_string()),
                     sent_at: Ok(Default::default()),
                     status: Err("no value supplied for status".to_string()),
-                    subject: Err("no value supplied for subject".to_string()),
-                    text: Err("no value supplied for text".to_string()),
                     to: Err("no value supplied for to".to_string()),
                 }
             }
@@ -10950,6 +11295,16 @@ pub mod types {
                 self.attempts = value
                     .try_into()
                     .map_err(|e| format!("error converting supplied value for attempts: {e}"));
+                self
+            }
+            pub fn content<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::EmailContent>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.content = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for content: {e}"));
                 self
             }
             pub fn created_at<T>(mut self, value: T) -> Self
@@ -10982,16 +11337,6 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for event: {e}"));
                 self
             }
-            pub fn html<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.html = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for html: {e}"));
-                self
-            }
             pub fn id<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<super::EmailId>,
@@ -11022,26 +11367,6 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for last_error: {e}"));
                 self
             }
-            pub fn reply_to<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.reply_to = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for reply_to: {e}"));
-                self
-            }
-            pub fn sender_name<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.sender_name = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for sender_name: {e}"));
-                self
-            }
             pub fn sent_at<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
@@ -11064,6 +11389,107 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for status: {e}"));
                 self
             }
+            pub fn to<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.to = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for to: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Email> for super::Email {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Email,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    attempts: value.attempts?,
+                    content: value.content?,
+                    created_at: value.created_at?,
+                    customer: value.customer?,
+                    event: value.event?,
+                    id: value.id?,
+                    kind: value.kind?,
+                    last_error: value.last_error?,
+                    sent_at: value.sent_at?,
+                    status: value.status?,
+                    to: value.to?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Email> for Email {
+            fn from(value: super::Email) -> Self {
+                Self {
+                    attempts: Ok(value.attempts),
+                    content: Ok(value.content),
+                    created_at: Ok(value.created_at),
+                    customer: Ok(value.customer),
+                    event: Ok(value.event),
+                    id: Ok(value.id),
+                    kind: Ok(value.kind),
+                    last_error: Ok(value.last_error),
+                    sent_at: Ok(value.sent_at),
+                    status: Ok(value.status),
+                    to: Ok(value.to),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct EmailContent {
+            html: ::std::result::Result<::std::string::String, ::std::string::String>,
+            reply_to: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            sender_name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            subject: ::std::result::Result<::std::string::String, ::std::string::String>,
+            text: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for EmailContent {
+            fn default() -> Self {
+                Self {
+                    html: Err("no value supplied for html".to_string()),
+                    reply_to: Ok(Default::default()),
+                    sender_name: Err("no value supplied for sender_name".to_string()),
+                    subject: Err("no value supplied for subject".to_string()),
+                    text: Err("no value supplied for text".to_string()),
+                }
+            }
+        }
+        impl EmailContent {
+            pub fn html<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.html = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for html: {e}"));
+                self
+            }
+            pub fn reply_to<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.reply_to = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for reply_to: {e}"));
+                self
+            }
+            pub fn sender_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sender_name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for sender_name: {e}"));
+                self
+            }
             pub fn subject<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::string::String>,
@@ -11084,59 +11510,29 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for text: {e}"));
                 self
             }
-            pub fn to<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.to = value
-                    .try_into()
-                    .map_err(|e| format!("error converting supplied value for to: {e}"));
-                self
-            }
         }
-        impl ::std::convert::TryFrom<Email> for super::Email {
+        impl ::std::convert::TryFrom<EmailContent> for super::EmailContent {
             type Error = super::error::ConversionError;
             fn try_from(
-                value: Email,
+                value: EmailContent,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
-                    attempts: value.attempts?,
-                    created_at: value.created_at?,
-                    customer: value.customer?,
-                    event: value.event?,
                     html: value.html?,
-                    id: value.id?,
-                    kind: value.kind?,
-                    last_error: value.last_error?,
                     reply_to: value.reply_to?,
                     sender_name: value.sender_name?,
-                    sent_at: value.sent_at?,
-                    status: value.status?,
                     subject: value.subject?,
                     text: value.text?,
-                    to: value.to?,
                 })
             }
         }
-        impl ::std::convert::From<super::Email> for Email {
-            fn from(value: super::Email) -> Self {
+        impl ::std::convert::From<super::EmailContent> for EmailContent {
+            fn from(value: super::EmailContent) -> Self {
                 Self {
-                    attempts: Ok(value.attempts),
-                    created_at: Ok(value.created_at),
-                    customer: Ok(value.customer),
-                    event: Ok(value.event),
                     html: Ok(value.html),
-                    id: Ok(value.id),
-                    kind: Ok(value.kind),
-                    last_error: Ok(value.last_error),
                     reply_to: Ok(value.reply_to),
                     sender_name: Ok(value.sender_name),
-                    sent_at: Ok(value.sent_at),
-                    status: Ok(value.status),
                     subject: Ok(value.subject),
                     text: Ok(value.text),
-                    to: Ok(value.to),
                 }
             }
         }
@@ -14275,6 +14671,259 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct PlanChange {
+            enabled: ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
+            prices: ::std::result::Result<
+                ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for PlanChange {
+            fn default() -> Self {
+                Self {
+                    enabled: Ok(Default::default()),
+                    prices: Ok(Default::default()),
+                }
+            }
+        }
+        impl PlanChange {
+            pub fn enabled<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.enabled = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for enabled: {e}"));
+                self
+            }
+            pub fn prices<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.prices = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for prices: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PlanChange> for super::PlanChange {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PlanChange,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    enabled: value.enabled?,
+                    prices: value.prices?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::PlanChange> for PlanChange {
+            fn from(value: super::PlanChange) -> Self {
+                Self {
+                    enabled: Ok(value.enabled),
+                    prices: Ok(value.prices),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct PortalSession {
+            created_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            customer: ::std::result::Result<super::CustomerId, ::std::string::String>,
+            expires_at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<super::PortalSessionId, ::std::string::String>,
+            return_url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            url: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for PortalSession {
+            fn default() -> Self {
+                Self {
+                    created_at: Err("no value supplied for created_at".to_string()),
+                    customer: Err("no value supplied for customer".to_string()),
+                    expires_at: Err("no value supplied for expires_at".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    return_url: Ok(Default::default()),
+                    url: Err("no value supplied for url".to_string()),
+                }
+            }
+        }
+        impl PortalSession {
+            pub fn created_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.created_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for created_at: {e}"));
+                self
+            }
+            pub fn customer<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::CustomerId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.customer = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for customer: {e}"));
+                self
+            }
+            pub fn expires_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.expires_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for expires_at: {e}"));
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::PortalSessionId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn return_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.return_url = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for return_url: {e}"));
+                self
+            }
+            pub fn url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.url = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for url: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PortalSession> for super::PortalSession {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PortalSession,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    created_at: value.created_at?,
+                    customer: value.customer?,
+                    expires_at: value.expires_at?,
+                    id: value.id?,
+                    return_url: value.return_url?,
+                    url: value.url?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::PortalSession> for PortalSession {
+            fn from(value: super::PortalSession) -> Self {
+                Self {
+                    created_at: Ok(value.created_at),
+                    customer: Ok(value.customer),
+                    expires_at: Ok(value.expires_at),
+                    id: Ok(value.id),
+                    return_url: Ok(value.return_url),
+                    url: Ok(value.url),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct PortalSettings {
+            cancellation: ::std::result::Result<
+                ::std::option::Option<super::Cancellation>,
+                ::std::string::String,
+            >,
+            payment_method_update:
+                ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
+            plan_change: ::std::result::Result<
+                ::std::option::Option<super::PlanChange>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for PortalSettings {
+            fn default() -> Self {
+                Self {
+                    cancellation: Ok(Default::default()),
+                    payment_method_update: Ok(Default::default()),
+                    plan_change: Ok(Default::default()),
+                }
+            }
+        }
+        impl PortalSettings {
+            pub fn cancellation<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::Cancellation>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.cancellation = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for cancellation: {e}"));
+                self
+            }
+            pub fn payment_method_update<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.payment_method_update = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for payment_method_update: {e}")
+                });
+                self
+            }
+            pub fn plan_change<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::PlanChange>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.plan_change = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for plan_change: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PortalSettings> for super::PortalSettings {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PortalSettings,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    cancellation: value.cancellation?,
+                    payment_method_update: value.payment_method_update?,
+                    plan_change: value.plan_change?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::PortalSettings> for PortalSettings {
+            fn from(value: super::PortalSettings) -> Self {
+                Self {
+                    cancellation: Ok(value.cancellation),
+                    payment_method_update: Ok(value.payment_method_update),
+                    plan_change: Ok(value.plan_change),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct PreviewRequest {
             kind: ::std::result::Result<super::EmailKind, ::std::string::String>,
         }
@@ -16859,6 +17508,10 @@ pub mod types {
                 ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
                 ::std::string::String,
             >,
+            cancellation_reason: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
             created_at: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
                 ::std::string::String,
@@ -16903,6 +17556,7 @@ pub mod types {
                         "no value supplied for cancel_at_period_end".to_string()
                     ),
                     canceled_at: Ok(Default::default()),
+                    cancellation_reason: Ok(Default::default()),
                     created_at: Err("no value supplied for created_at".to_string()),
                     currency: Err("no value supplied for currency".to_string()),
                     current_period_end: Err("no value supplied for current_period_end".to_string()),
@@ -16952,6 +17606,16 @@ pub mod types {
                 self.canceled_at = value
                     .try_into()
                     .map_err(|e| format!("error converting supplied value for canceled_at: {e}"));
+                self
+            }
+            pub fn cancellation_reason<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.cancellation_reason = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for cancellation_reason: {e}")
+                });
                 self
             }
             pub fn created_at<T>(mut self, value: T) -> Self
@@ -17096,6 +17760,7 @@ pub mod types {
                     billing_cycle_anchor: value.billing_cycle_anchor?,
                     cancel_at_period_end: value.cancel_at_period_end?,
                     canceled_at: value.canceled_at?,
+                    cancellation_reason: value.cancellation_reason?,
                     created_at: value.created_at?,
                     currency: value.currency?,
                     current_period_end: value.current_period_end?,
@@ -17118,6 +17783,7 @@ pub mod types {
                     billing_cycle_anchor: Ok(value.billing_cycle_anchor),
                     cancel_at_period_end: Ok(value.cancel_at_period_end),
                     canceled_at: Ok(value.canceled_at),
+                    cancellation_reason: Ok(value.cancellation_reason),
                     created_at: Ok(value.created_at),
                     currency: Ok(value.currency),
                     current_period_end: Ok(value.current_period_end),
@@ -20291,6 +20957,48 @@ impl Client {
     pub fn audit_events_list(&self) -> builder::AuditEventsList<'_> {
         builder::AuditEventsList::new(self)
     }
+    /**Create a customer portal session: a single-use, short-lived link where the customer sees
+    their plan, usage and invoices, switches plan with a preview, replaces their card and
+    cancels, as the portal settings allow. Sends `billing_portal.session.created`
+
+    Sends a `POST` request to `/v1/billing_portal/sessions`
+
+    ```ignore
+    let response = client.billing_portal_sessions_create()
+        .body(body)
+        .send()
+        .await;
+    ```*/
+    pub fn billing_portal_sessions_create(&self) -> builder::BillingPortalSessionsCreate<'_> {
+        builder::BillingPortalSessionsCreate::new(self)
+    }
+    /**Get the customer portal settings (the defaults if never set: everything allowed)
+
+    Sends a `GET` request to `/v1/billing_portal/settings`
+
+    ```ignore
+    let response = client.billing_portal_settings_get()
+        .send()
+        .await;
+    ```*/
+    pub fn billing_portal_settings_get(&self) -> builder::BillingPortalSettingsGet<'_> {
+        builder::BillingPortalSettingsGet::new(self)
+    }
+    /**Replace the customer portal settings: plan changes (and to which prices), payment method
+    updates, cancellation (when, the reasons offered, a retention coupon). The portal's look
+    is the brand of `/v1/email_settings`
+
+    Sends a `POST` request to `/v1/billing_portal/settings`
+
+    ```ignore
+    let response = client.billing_portal_settings_update()
+        .body(body)
+        .send()
+        .await;
+    ```*/
+    pub fn billing_portal_settings_update(&self) -> builder::BillingPortalSettingsUpdate<'_> {
+        builder::BillingPortalSettingsUpdate::new(self)
+    }
     /**Get the billing settings
 
     Sends a `GET` request to `/v1/billing_settings`
@@ -22609,6 +23317,209 @@ pub mod builder {
                 400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::billing_portal_sessions_create`]
+
+    [`Client::billing_portal_sessions_create`]: super::Client::billing_portal_sessions_create*/
+    #[derive(Debug, Clone)]
+    pub struct BillingPortalSessionsCreate<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::CreatePortalSessionRequest, String>,
+    }
+    impl<'a> BillingPortalSessionsCreate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreatePortalSessionRequest>,
+            <V as std::convert::TryInto<types::CreatePortalSessionRequest>>::Error:
+                std::fmt::Display,
+        {
+            self.body = value.try_into().map(From::from).map_err(|s| {
+                format!(
+                    "conversion to `CreatePortalSessionRequest` for body failed: {}",
+                    s
+                )
+            });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::CreatePortalSessionRequest,
+                ) -> types::builder::CreatePortalSessionRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/billing_portal/sessions`
+        pub async fn send(self) -> Result<ResponseValue<types::PortalSession>, Error<ByteStream>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::CreatePortalSessionRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/billing_portal/sessions", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "billing_portal_sessions_create",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                413u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                415u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::billing_portal_settings_get`]
+
+    [`Client::billing_portal_settings_get`]: super::Client::billing_portal_settings_get*/
+    #[derive(Debug, Clone)]
+    pub struct BillingPortalSettingsGet<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> BillingPortalSettingsGet<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/v1/billing_portal/settings`
+        pub async fn send(self) -> Result<ResponseValue<types::PortalSettings>, Error<ByteStream>> {
+            let Self { client } = self;
+            let url = format!("{}/v1/billing_portal/settings", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "billing_portal_settings_get",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::billing_portal_settings_update`]
+
+    [`Client::billing_portal_settings_update`]: super::Client::billing_portal_settings_update*/
+    #[derive(Debug, Clone)]
+    pub struct BillingPortalSettingsUpdate<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::PortalSettings, String>,
+    }
+    impl<'a> BillingPortalSettingsUpdate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::PortalSettings>,
+            <V as std::convert::TryInto<types::PortalSettings>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `PortalSettings` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(types::builder::PortalSettings) -> types::builder::PortalSettings,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/billing_portal/settings`
+        pub async fn send(self) -> Result<ResponseValue<types::PortalSettings>, Error<ByteStream>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| types::PortalSettings::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/billing_portal/settings", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "billing_portal_settings_update",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                413u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                415u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }

@@ -139,6 +139,13 @@ impl NeoForge {
         }
     }
 
+    /// The customer portal: a single-use link per customer where they see their plan, usage and invoices, switch plan with a preview of the charge, replace their card and cancel (with a reason, and a retention offer if you set one), as your settings allow. Every action is audited with the customer as the actor and sends the usual webhook events.
+    pub fn billing_portal(&self) -> BillingPortal<'_> {
+        BillingPortal {
+            client: &self.inner,
+        }
+    }
+
     /// Emails to your customers (invoices, receipts, failed payments, trials ending, cancellations, usage alerts): your sender name, reply-to and branding, previews, and every email with its content and delivery. Captured, not sent, where no SMTP server is configured (the sandbox by default).
     pub fn emails(&self) -> Emails<'_> {
         Emails {

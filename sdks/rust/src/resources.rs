@@ -1286,6 +1286,50 @@ impl CreditNotes<'_> {
     }
 }
 
+/// The customer portal: a single-use link per customer where they see their plan, usage and invoices, switch plan with a preview of the charge, replace their card and cancel (with a reason, and a retention offer if you set one), as your settings allow. Every action is audited with the customer as the actor and sends the usual webhook events.
+pub struct BillingPortal<'a> {
+    pub(crate) client: &'a Client,
+}
+
+impl BillingPortal<'_> {
+    /// Create a customer portal session: a single-use, short-lived link where the customer sees their plan, usage and invoices, switches plan with a preview, replaces their card and cancels, as the portal settings allow. Sends `billing_portal.session.created`.
+    ///
+    /// `POST /v1/billing_portal/sessions`
+    pub async fn sessions_create(
+        &self,
+        body: types::CreatePortalSessionRequest,
+    ) -> Result<Response<types::PortalSession>, Error> {
+        let request = self.client.billing_portal_sessions_create().body(body);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Get the customer portal settings (the defaults if never set: everything allowed).
+    ///
+    /// `GET /v1/billing_portal/settings`
+    pub async fn settings_get(&self) -> Result<Response<types::PortalSettings>, Error> {
+        let request = self.client.billing_portal_settings_get();
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Replace the customer portal settings: plan changes (and to which prices), payment method updates, cancellation (when, the reasons offered, a retention coupon). The portal's look is the brand of `/v1/email_settings`.
+    ///
+    /// `POST /v1/billing_portal/settings`
+    pub async fn settings_update(
+        &self,
+        body: types::PortalSettings,
+    ) -> Result<Response<types::PortalSettings>, Error> {
+        let request = self.client.billing_portal_settings_update().body(body);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+}
+
 /// Emails to your customers (invoices, receipts, failed payments, trials ending, cancellations, usage alerts): your sender name, reply-to and branding, previews, and every email with its content and delivery. Captured, not sent, where no SMTP server is configured (the sandbox by default).
 pub struct Emails<'a> {
     pub(crate) client: &'a Client,

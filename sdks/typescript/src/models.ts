@@ -132,6 +132,19 @@ export interface CancelSubscriptionRequest {
   at_period_end?: boolean;
 }
 
+/** How a customer cancels. */
+export interface Cancellation {
+  /** Default true. */
+  enabled?: boolean;
+  mode?: CancellationMode;
+  /** The reasons offered, one of which the customer picks. */
+  reasons?: string[];
+  /** A coupon (`coupon_…`) offered to stay, once, before the cancellation goes through. */
+  retention_coupon?: string | null;
+}
+
+export type CancellationMode = "at_period_end" | "immediately";
+
 /** A Stripe Checkout Session in setup mode. */
 export interface CheckoutSession {
   customer: CustomerId;
@@ -298,6 +311,12 @@ export interface CreateMeterRequest {
    * is a number or decimal string (any scalar for unique_count).
    */
   value_property?: string | null;
+}
+
+export interface CreatePortalSessionRequest {
+  customer: CustomerId;
+  /** Where the portal's "back" link goes: your app. */
+  return_url?: string | null;
 }
 
 export interface CreatePriceRequest {
@@ -511,22 +530,27 @@ export interface Dunning {
 export interface Email {
   /** Sending attempts so far. */
   attempts: number;
+  content?: EmailContent | null;
   created_at: string;
   customer?: CustomerId | null;
   event: EventId;
-  html: string;
   id: EmailId;
   kind: EmailKind;
   /** Why the last attempt failed. */
   last_error?: string | null;
+  sent_at?: string | null;
+  status: EmailStatus;
+  to: string;
+}
+
+/** An email's sender, subject and bodies. */
+export interface EmailContent {
+  html: string;
   reply_to?: string | null;
   /** The `From` name (the address is the server's). */
   sender_name: string;
-  sent_at?: string | null;
-  status: EmailStatus;
   subject: string;
   text: string;
-  to: string;
 }
 
 export type EmailId = string;
@@ -959,6 +983,42 @@ export interface PaymentProviderFields {
 /** A permission an operation requires. */
 export type Permission = "organization:read" | "organization:write" | "members:read" | "members:write" | "roles:read" | "roles:write" | "api_keys:read" | "api_keys:write" | "audit:read" | "billing:read" | "billing:write" | "usage:read" | "usage:write" | "webhooks:read" | "webhooks:write" | "identity:read" | "identity:write";
 
+/** Switching plan or quantity, with a preview of the charge before confirming. */
+export interface PlanChange {
+  /** Default true. */
+  enabled?: boolean;
+  /**
+   * The prices customers may switch to (`price_…`); absent: every active recurring price
+   * in the subscription's currency and interval.
+   */
+  prices?: string[] | null;
+}
+
+/**
+ * A link into the customer portal for one customer. It opens once, within five minutes:
+ * create one each time you send the customer there.
+ */
+export interface PortalSession {
+  created_at: string;
+  customer: CustomerId;
+  /** When the link stops opening. */
+  expires_at: string;
+  id: PortalSessionId;
+  return_url?: string | null;
+  /** Send the customer here. */
+  url: string;
+}
+
+export type PortalSessionId = string;
+
+/** What the customer portal lets customers do. */
+export interface PortalSettings {
+  cancellation?: Cancellation;
+  /** Replace the default payment method. Default true. */
+  payment_method_update?: boolean;
+  plan_change?: PlanChange;
+}
+
 export interface PreviewRequest {
   kind: EmailKind;
 }
@@ -1254,6 +1314,8 @@ export interface Subscription {
   /** The subscription ends when the current period does. */
   cancel_at_period_end: boolean;
   canceled_at?: string | null;
+  /** Why it was canceled, as given with the cancellation (`too_expensive`…). */
+  cancellation_reason?: string | null;
   created_at: string;
   currency: string;
   current_period_end: string;

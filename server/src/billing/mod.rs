@@ -2,10 +2,12 @@
 //! collection, on the server clock or a sandbox test clock.
 
 pub mod api;
+pub mod changes;
 pub mod collection;
 pub mod html;
 pub mod invoicing;
 pub mod payments;
+pub mod portal;
 pub mod redemption;
 pub mod scheduler;
 pub mod stripe;

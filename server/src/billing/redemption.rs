@@ -9,7 +9,8 @@ use crate::tenancy::Scope;
 use domain::ids::{CouponId, TaxRateId};
 use store::billing::{self as db, CouponRow, TaxRateRow};
 
-fn terms_of(r: &CouponRow) -> CouponTerms {
+/// A coupon's terms, as a discount copies them.
+pub fn terms_of(r: &CouponRow) -> CouponTerms {
     CouponTerms {
         percent_off: r.percent_off.clone(),
         amount_off: r.amount_off,

@@ -29,12 +29,8 @@ pub struct Email {
     pub customer: Option<CustomerId>,
     #[schema(example = "ada@example.com")]
     pub to: String,
-    /// The `From` name (the address is the server's).
-    pub sender_name: String,
-    pub reply_to: Option<String>,
-    pub subject: String,
-    pub html: String,
-    pub text: String,
+    /// What it says, rendered when the worker first takes it (null until then).
+    pub content: Option<EmailContent>,
     pub status: EmailStatus,
     /// Sending attempts so far.
     pub attempts: i64,
@@ -48,6 +44,17 @@ pub struct Email {
     pub sent_at: Option<i64>,
 }
 
+/// An email's sender, subject and bodies.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EmailContent {
+    /// The `From` name (the address is the server's).
+    pub sender_name: String,
+    pub reply_to: Option<String>,
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+}
+
 impl From<EmailRow> for Email {
     fn from(r: EmailRow) -> Self {
         Email {
@@ -56,11 +63,13 @@ impl From<EmailRow> for Email {
             event: EventId::from_db(r.event_id),
             customer: r.customer_id.map(CustomerId::from_db),
             to: r.recipient,
-            sender_name: r.sender_name,
-            reply_to: r.reply_to,
-            subject: r.subject,
-            html: r.html,
-            text: r.text,
+            content: r.content.map(|c| EmailContent {
+                sender_name: c.sender_name,
+                reply_to: c.reply_to,
+                subject: c.subject,
+                html: c.html,
+                text: c.text,
+            }),
             status: r.status.0,
             attempts: r.attempts,
             last_error: r.last_error,
@@ -235,6 +244,13 @@ pub async fn preview(
         name: Some("Ada Lovelace"),
         email: "ada@example.com",
     };
-    let rendered = render::render(req.kind, &settings, &to, &render::sample(req.kind))?;
+    let portal = format!("{}/billing/…", state.public_base);
+    let rendered = render::render(
+        req.kind,
+        &settings,
+        &to,
+        &render::sample(req.kind),
+        Some(portal),
+    )?;
     Ok(axum::Json(rendered))
 }

@@ -86,6 +86,7 @@ async fn send_one(
     let Some(mut email) = db::claim_email(&mut tx, &scope, id, seen, now + LEASE_MS).await? else {
         return Ok(false);
     };
+    super::render_claimed(&mut tx, state, &scope, &mut email).await?;
     tx.commit().await?;
 
     let outcome = send(&state.mail, env, &email).await;
@@ -146,7 +147,8 @@ async fn send(mail: &Mailer, env: Env, email: &EmailRow) -> Sent {
 /// The MIME message: text and HTML alternatives, its id the email's own (stable across
 /// retries, so receivers can tell a resend).
 fn message(mail: &Mailer, email: &EmailRow) -> Result<Message, String> {
-    let from = Mailbox::new(Some(email.sender_name.clone()), mail.from.email.clone());
+    let content = email.content.as_ref().ok_or("not rendered")?;
+    let from = Mailbox::new(Some(content.sender_name.clone()), mail.from.email.clone());
     let to: Mailbox = email
         .recipient
         .parse()
@@ -154,9 +156,9 @@ fn message(mail: &Mailer, email: &EmailRow) -> Result<Message, String> {
     let mut builder = Message::builder()
         .from(from)
         .to(to)
-        .subject(email.subject.clone())
+        .subject(content.subject.clone())
         .message_id(Some(format!("<{}@{}>", email.id, mail.from.email.domain())));
-    if let Some(reply_to) = &email.reply_to {
+    if let Some(reply_to) = &content.reply_to {
         let reply_to: Mailbox = reply_to
             .parse()
             .map_err(|e| format!("reply_to {reply_to:?}: {e}"))?;
@@ -164,8 +166,8 @@ fn message(mail: &Mailer, email: &EmailRow) -> Result<Message, String> {
     }
     builder
         .multipart(MultiPart::alternative_plain_html(
-            email.text.clone(),
-            email.html.clone(),
+            content.text.clone(),
+            content.html.clone(),
         ))
         .map_err(|e| e.to_string())
 }

@@ -2,8 +2,9 @@
 //!
 //! Invariants:
 //! - An email exists exactly when the event it reports does: `enqueue` writes it into the
-//!   outbox in the transaction that writes the event (`webhooks::emit_all`), rendered then,
-//!   so what was sent is what is listed. One per event and kind (a unique key).
+//!   outbox in the transaction that writes the event (`webhooks::emit_all`), one per event
+//!   and kind (a unique key). The worker renders it when it first takes it, in the claim's
+//!   transaction, and keeps what it rendered: what is listed is what was sent.
 //! - No transaction is open while an email is sent: the worker (`delivery`) claims it under
 //!   a lease (a short transaction), sends it, and records the outcome in another.
 //! - Sent at least once, and once in practice: an email claimed by a worker that died
@@ -23,13 +24,15 @@ use std::collections::HashMap;
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, Tokio1Executor};
 
+use crate::app::AppState;
+use crate::billing::portal;
 use crate::config::EmailArgs;
-use crate::http::error::ApiResult;
+use crate::http::error::{ApiError, ApiResult};
 use crate::tenancy::{Env, Scope};
 use domain::email::{EmailKind, EmailSettings, EmailStatus};
 use domain::ids::EmailId;
 use store::billing as billing_db;
-use store::email::{self as db, EmailRow};
+use store::email::{self as db, Content, EmailRow};
 use store::webhooks::EventRow;
 
 /// The scope's settings, or the defaults branded with the organization's name.
@@ -44,7 +47,8 @@ pub async fn settings(tx: &mut sqlx::AnyConnection, scope: &Scope) -> ApiResult<
 }
 
 /// Writes the emails that `events` send to their customers, in the caller's transaction:
-/// one per event of a kind the scope has enabled, about a customer with an email address.
+/// one per event of a kind the scope has enabled, about a customer with an address. The
+/// worker renders each when it first takes it (`render_claimed`).
 pub async fn enqueue(
     tx: &mut sqlx::AnyConnection,
     scope: &Scope,
@@ -63,48 +67,75 @@ pub async fn enqueue(
     }
     let settings = settings(tx, scope).await?;
     let ids: Vec<&str> = wanted.iter().map(|(_, _, c)| *c).collect();
-    let customers: HashMap<String, billing_db::CustomerRow> =
-        billing_db::get_customers(tx, scope, &ids)
-            .await?
-            .into_iter()
-            .map(|c| (c.id.clone(), c))
-            .collect();
-    let mut emails = Vec::new();
-    for (kind, event, customer) in wanted {
-        let Some(customer) = customers.get(customer) else {
-            continue;
-        };
-        let Some(address) = customer.email.as_deref() else {
-            continue;
-        };
-        if !settings.sends(kind) {
-            continue;
-        }
-        let to = render::Recipient {
-            name: customer.name.as_deref(),
-            email: address,
-        };
-        let content = render::render(kind, &settings, &to, &event.data.0)?;
-        emails.push(EmailRow {
-            id: EmailId::generate().to_string(),
-            kind: kind.into(),
-            event_id: event.id.clone(),
-            customer_id: Some(customer.id.clone()),
-            recipient: address.to_owned(),
-            sender_name: settings.sender_name().to_owned(),
-            reply_to: settings.reply_to.clone(),
-            subject: content.subject,
-            html: content.html,
-            text: content.text,
-            status: EmailStatus::Pending.into(),
-            attempts: 0,
-            next_attempt_at: Some(now),
-            last_error: None,
-            created_at: now,
-            sent_at: None,
-        });
-    }
+    let addresses: HashMap<String, String> = billing_db::get_customers(tx, scope, &ids)
+        .await?
+        .into_iter()
+        .filter_map(|c| Some((c.id, c.email?)))
+        .collect();
+    let emails: Vec<EmailRow> = wanted
+        .into_iter()
+        .filter(|(kind, _, _)| settings.sends(*kind))
+        .filter_map(|(kind, event, customer)| {
+            Some(EmailRow {
+                id: EmailId::generate().to_string(),
+                kind: kind.into(),
+                event_id: event.id.clone(),
+                customer_id: Some(customer.to_owned()),
+                recipient: addresses.get(customer)?.clone(),
+                content: None,
+                status: EmailStatus::Pending.into(),
+                attempts: 0,
+                next_attempt_at: Some(now),
+                last_error: None,
+                created_at: now,
+                sent_at: None,
+            })
+        })
+        .collect();
     db::insert_emails(tx, scope, &emails).await?;
+    Ok(())
+}
+
+/// Renders a claimed email that has no content yet, in the claim's transaction: the
+/// tenant's settings and the customer as they are now, the event's object as it was, and
+/// for a failed payment a link into the customer portal to fix the card.
+pub async fn render_claimed(
+    tx: &mut sqlx::AnyConnection,
+    state: &AppState,
+    scope: &Scope,
+    email: &mut EmailRow,
+) -> ApiResult<()> {
+    if email.content.is_some() {
+        return Ok(());
+    }
+    let settings = settings(tx, scope).await?;
+    let event = store::webhooks::get_event(tx, scope, &email.event_id)
+        .await?
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("{} has no event", email.id)))?;
+    let customer = match &email.customer_id {
+        Some(id) => billing_db::get_customer(tx, scope, id).await?,
+        None => None,
+    };
+    let portal_url = match (*email.kind, &customer) {
+        (EmailKind::PaymentFailed, Some(c)) => {
+            Some(portal::email_link(tx, state, scope, &c.id).await?)
+        }
+        _ => None,
+    };
+    let to = render::Recipient {
+        name: customer.as_ref().and_then(|c| c.name.as_deref()),
+        email: &email.recipient,
+    };
+    let rendered = render::render(*email.kind, &settings, &to, &event.data.0, portal_url)?;
+    let content = Content {
+        sender_name: settings.sender_name().to_owned(),
+        reply_to: settings.reply_to.clone(),
+        subject: rendered.subject,
+        html: rendered.html,
+        text: rendered.text,
+    };
+    db::set_content(tx, scope, &email.id, &content).await?;
+    email.content = Some(content);
     Ok(())
 }
 

@@ -99,14 +99,16 @@ fn object_name(kind: EmailKind) -> &'static str {
     }
 }
 
+/// `portal_url`: a link into the customer portal, for emails that ask the customer to act.
 pub fn render(
     kind: EmailKind,
     settings: &EmailSettings,
     to: &Recipient<'_>,
     data: &Value,
+    portal_url: Option<String>,
 ) -> ApiResult<Rendered> {
     let fault = |e: minijinja::Error| ApiError::Internal(anyhow::anyhow!("email {kind:?}: {e:#}"));
-    let mut ctx = json!({"brand": settings.brand, "customer": to});
+    let mut ctx = json!({"brand": settings.brand, "customer": to, "portal_url": portal_url});
     ctx[object_name(kind)] = data.clone();
     let subject = TEMPLATES
         .render_str(subject_template(kind), Serde(&ctx))

@@ -5,6 +5,7 @@ mod helpers;
 
 mod accounts;
 mod api_keys;
+mod billing_portal;
 mod catalog;
 mod changes;
 mod conventions;

@@ -1,6 +1,7 @@
 -- Transactional email: each tenant environment's settings, and the outbox. An email is
--- written in the transaction of the event it is about (one per event and kind) and sent
--- by the worker; `next_attempt_at` is set while it waits to be sent.
+-- written in the transaction of the event it is about (one per event and kind), rendered
+-- (sender, subject, bodies) by the worker when it first takes it, and sent;
+-- `next_attempt_at` is set while it waits to be sent.
 
 CREATE TABLE email_settings (
     tenant_id  TEXT NOT NULL REFERENCES organizations(id),
@@ -18,11 +19,11 @@ CREATE TABLE emails (
     event_id        TEXT NOT NULL,
     customer_id     TEXT,
     recipient       TEXT NOT NULL,
-    sender_name     TEXT NOT NULL,
+    sender_name     TEXT,
     reply_to        TEXT,
-    subject         TEXT NOT NULL,
-    html            TEXT NOT NULL,
-    text            TEXT NOT NULL,
+    subject         TEXT,
+    html            TEXT,
+    text            TEXT,
     status          TEXT NOT NULL,
     attempts        BIGINT NOT NULL,
     next_attempt_at BIGINT,

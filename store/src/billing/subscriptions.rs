@@ -36,11 +36,13 @@ pub struct SubscriptionRow {
     pub missing_payment_method: Text<MissingPaymentMethod>,
     /// When `subscription.trial_will_end` is due; None once sent, or without a trial.
     pub trial_will_end_at: Option<i64>,
+    /// Why its customer canceled it, when they said (the customer portal asks).
+    pub cancellation_reason: Option<String>,
 }
 
 macro_rules! subscription_columns {
     () => {
-        "id, customer_id, status, items, currency, billing_cycle_anchor, periods, current_period_start, current_period_end, trial_end, cancel_at_period_end, canceled_at, created_at, pending_lines, discount, tax_rates, missing_payment_method, trial_will_end_at"
+        "id, customer_id, status, items, currency, billing_cycle_anchor, periods, current_period_start, current_period_end, trial_end, cancel_at_period_end, canceled_at, created_at, pending_lines, discount, tax_rates, missing_payment_method, trial_will_end_at, cancellation_reason"
     };
 }
 
@@ -52,7 +54,7 @@ pub async fn insert_subscription(
     scoped::query(concat!(
         "INSERT INTO subscriptions (tenant_id, env, ",
         subscription_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
     ),
         scope,
     )
@@ -74,6 +76,7 @@ pub async fn insert_subscription(
     .bind(&r.tax_rates)
     .bind(r.missing_payment_method)
     .bind(r.trial_will_end_at)
+    .bind(&r.cancellation_reason)
     .execute(c)
     .await
     .map(|_| ())
@@ -88,7 +91,7 @@ pub async fn update_subscription(
     scoped::query(
         "UPDATE subscriptions SET status = $4, periods = $5, current_period_start = $6, current_period_end = $7,
          cancel_at_period_end = $8, canceled_at = $9, items = $10, billing_cycle_anchor = $11, pending_lines = $12,
-         discount = $13, tax_rates = $14, trial_will_end_at = $15
+         discount = $13, tax_rates = $14, trial_will_end_at = $15, cancellation_reason = $16
          WHERE tenant_id = $1 AND env = $2 AND id = $3",
         scope,
     )
@@ -105,6 +108,7 @@ pub async fn update_subscription(
     .bind(&r.discount)
     .bind(&r.tax_rates)
     .bind(r.trial_will_end_at)
+    .bind(&r.cancellation_reason)
     .execute(c)
     .await
     .map(|_| ())
@@ -209,6 +213,7 @@ impl From<SubscriptionRow> for Subscription {
             current_period_end: r.current_period_end,
             trial_end: r.trial_end,
             cancel_at_period_end: r.cancel_at_period_end == 1,
+            cancellation_reason: r.cancellation_reason,
             trial_settings: TrialSettings {
                 end_behavior: TrialEndBehavior {
                     missing_payment_method: r.missing_payment_method.0,

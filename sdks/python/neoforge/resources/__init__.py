@@ -15,6 +15,7 @@ from .customers import CustomersResource, AsyncCustomersResource
 from .subscriptions import SubscriptionsResource, AsyncSubscriptionsResource
 from .invoices import InvoicesResource, AsyncInvoicesResource
 from .credit_notes import CreditNotesResource, AsyncCreditNotesResource
+from .billing_portal import BillingPortalResource, AsyncBillingPortalResource
 from .emails import EmailsResource, AsyncEmailsResource
 from .billing_settings import BillingSettingsResource, AsyncBillingSettingsResource
 from .payment_provider import PaymentProviderResource, AsyncPaymentProviderResource
@@ -61,6 +62,8 @@ __all__ = [
     "AsyncInvoicesResource",
     "CreditNotesResource",
     "AsyncCreditNotesResource",
+    "BillingPortalResource",
+    "AsyncBillingPortalResource",
     "EmailsResource",
     "AsyncEmailsResource",
     "BillingSettingsResource",

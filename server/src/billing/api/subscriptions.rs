@@ -10,25 +10,22 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
 use crate::audit::ActorRef;
-use crate::billing::invoicing;
-use crate::billing::notify;
-use crate::billing::subscriptions::{
-    defer, draft_invoice, now_for, renew, start_next_period, start_trial, usage_lines,
+use crate::billing::changes::{
+    Change, SubscriptionPreview, UpdateSubscriptionRequest, resolve_items,
 };
-use crate::billing::{collection, redemption};
+use crate::billing::subscriptions::{now_for, start_next_period, start_trial, usage_lines};
+use crate::billing::{collection, notify, redemption};
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{Page, fetch_limit, page_type};
 use crate::tenancy::{Permission, Scope};
 use domain::billing::dunning::DAY_MS;
-use domain::billing::invoicing::proration_lines;
-use domain::billing::subscriptions::{Item, TRIAL_WILL_END_MS, TrialSettings, interval_of};
-use domain::billing::views::{InvoiceLine, Subscription, SubscriptionItem, UpcomingInvoice};
+use domain::billing::subscriptions::{TRIAL_WILL_END_MS, TrialSettings};
+use domain::billing::views::{InvoiceLine, Subscription, SubscriptionItem};
 use domain::clock::timestamp;
 use domain::ids::{CouponId, CustomerId, SubscriptionId, TaxRateId};
-use store::Claim;
-use store::billing::{self as db, CustomerRow, InvoiceRow, SubscriptionRow};
+use store::billing::{self as db, SubscriptionRow};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -142,6 +139,7 @@ pub async fn create(
             .missing_payment_method
             .into(),
         trial_will_end_at: trial_end.map(|end| (end - TRIAL_WILL_END_MS).max(now)),
+        cancellation_reason: None,
     };
     db::insert_subscription(&mut tx, scope, &sub).await?;
     let first_invoice = match trial_end {
@@ -185,69 +183,6 @@ async fn reread(state: &AppState, scope: &Scope, id: &str) -> ApiResult<Subscrip
         .ok_or(ApiError::NotFound("subscription"))?;
     conn.end();
     Ok(Subscription::from(row))
-}
-
-/// Checks requested items: 1 to 20 active recurring prices of one currency and one interval.
-/// Archived prices are refused unless already subscribed (`current`).
-async fn resolve_items(
-    tx: &mut sqlx::AnyConnection,
-    scope: &Scope,
-    requested: &[SubscriptionItem],
-    current: &[Item],
-) -> ApiResult<(Vec<Item>, String)> {
-    if requested.is_empty() || requested.len() > 20 {
-        return Err(ApiError::validation("items", "must have 1 to 20 items"));
-    }
-    let mut items: Vec<Item> = Vec::new();
-    let mut currency: Option<String> = None;
-    for (i, item) in requested.iter().enumerate() {
-        let field = |f: &str| format!("items[{i}].{f}");
-        if !(1..=1_000_000_000).contains(&item.quantity) {
-            return Err(ApiError::validation(
-                &field("quantity"),
-                "must be 1 to 1000000000",
-            ));
-        }
-        if requested[..i].iter().any(|p| p.price == item.price) {
-            return Err(ApiError::validation(&field("price"), "is listed twice"));
-        }
-        let price = db::get_price(tx, scope, item.price.as_str())
-            .await?
-            .ok_or(ApiError::NotFound("price"))?;
-        let terms = price.terms.0;
-        let Some(recurring) = &terms.recurring else {
-            return Err(ApiError::validation(
-                &field("price"),
-                "must be a recurring price",
-            ));
-        };
-        let first = items.first().and_then(|f| f.terms.recurring.as_ref());
-        if first.is_some_and(|first| first != recurring) {
-            return Err(ApiError::validation(
-                &field("price"),
-                "must bill on the same interval as the other items",
-            ));
-        }
-        if currency.as_ref().is_some_and(|c| *c != price.currency) {
-            return Err(ApiError::validation(
-                &field("price"),
-                "must be in the same currency as the other items",
-            ));
-        }
-        if price.archived_at.is_some() && !current.iter().any(|c| c.price == price.id) {
-            return Err(ApiError::conflict(
-                "price_archived",
-                format!("{} is archived and starts no new subscriptions.", price.id),
-            ));
-        }
-        currency = Some(price.currency.clone());
-        items.push(Item {
-            price: price.id,
-            quantity: item.quantity,
-            terms,
-        });
-    }
-    Ok((items, currency.unwrap_or_default()))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -401,16 +336,12 @@ pub async fn cancel(
     Json(req): Json<CancelSubscriptionRequest>,
 ) -> ApiResult<axum::Json<Subscription>> {
     caller.require(Permission::BillingWrite)?;
-    let mut c = Change::begin(&state, &caller, &id).await?;
-    let event = if req.at_period_end {
-        c.sub.cancel_at_period_end = 1;
-        "subscription.updated"
-    } else {
-        c.sub.status = SubscriptionStatus::Canceled.into();
-        c.sub.canceled_at = Some(c.now);
-        "subscription.canceled"
-    };
-    c.commit(&state, &caller, event, None).await
+    let mut c = Change::begin(&state, &caller.scope, id.as_str()).await?;
+    let event = c.cancel(req.at_period_end, None);
+    answer(
+        c.commit(&state, &caller.scope, &(&caller).into(), event, None)
+            .await,
+    )
 }
 
 /// Resume: a paused subscription starts a new period now, invoiced and collected at once;
@@ -434,29 +365,19 @@ pub async fn resume(
     Path(id): Path<SubscriptionId>,
 ) -> ApiResult<axum::Json<Subscription>> {
     caller.require(Permission::BillingWrite)?;
-    let mut c = Change::begin(&state, &caller, &id).await?;
-    c.sub.cancel_at_period_end = 0;
-    let mut invoice = None;
-    if c.sub.status == SubscriptionStatus::Paused {
-        c.sub.status = SubscriptionStatus::Active.into();
-        c.sub.billing_cycle_anchor = c.now;
-        c.sub.periods = 0;
-        let actor: ActorRef = (&caller).into();
-        let (now, scope) = (c.now, caller.scope.clone());
-        let started = start_next_period(
-            &mut c.tx,
-            &state.clock,
-            &scope,
+    let actor: ActorRef = (&caller).into();
+    let mut c = Change::begin(&state, &caller.scope, id.as_str()).await?;
+    let invoice = c.resume(&state, &caller.scope, &actor).await?;
+    answer(
+        c.commit(
+            &state,
+            &caller.scope,
             &actor,
-            &mut c.sub,
-            "subscription_resume",
-            now,
+            "subscription.resumed",
+            invoice,
         )
-        .await?;
-        invoice = Some(started.id);
-    }
-    c.commit(&state, &caller, "subscription.resumed", invoice)
-        .await
+        .await,
+    )
 }
 
 /// Pause collection: no renewals and no invoices until resumed.
@@ -479,40 +400,19 @@ pub async fn pause(
     Path(id): Path<SubscriptionId>,
 ) -> ApiResult<axum::Json<Subscription>> {
     caller.require(Permission::BillingWrite)?;
-    let mut c = Change::begin(&state, &caller, &id).await?;
+    let mut c = Change::begin(&state, &caller.scope, id.as_str()).await?;
     c.require_billing("pause")?;
     c.sub.status = SubscriptionStatus::Paused.into();
-    c.commit(&state, &caller, "subscription.paused", None).await
+    let event = "subscription.paused";
+    answer(
+        c.commit(&state, &caller.scope, &(&caller).into(), event, None)
+            .await,
+    )
 }
 
-/// How a change mid-period is charged.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ProrationBehavior {
-    /// Credit the unused time and charge the remaining time on the next invoice (default).
-    #[default]
-    CreateProrations,
-    /// No prorations: the new items bill from the next period.
-    None,
-    /// Invoice the prorations now and collect them at once.
-    AlwaysInvoice,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateSubscriptionRequest {
-    /// The new items, replacing the current ones: change a price (upgrade, downgrade) or a
-    /// quantity. Same currency and billing interval as the subscription. Absent: unchanged.
-    pub items: Option<Vec<SubscriptionItem>>,
-    #[serde(default)]
-    pub proration_behavior: ProrationBehavior,
-    /// A coupon replacing the current discount from now (or give `promotion_code`).
-    pub coupon: Option<CouponId>,
-    /// A customer-facing promotion code (any case) for a coupon.
-    #[schema(example = "LAUNCH25")]
-    pub promotion_code: Option<String>,
-    /// Replaces the tax rates for the next invoices; `[]` removes them.
-    pub default_tax_rates: Option<Vec<TaxRateId>>,
+/// A changed subscription as the API shows it.
+fn answer(row: ApiResult<SubscriptionRow>) -> ApiResult<axum::Json<Subscription>> {
+    Ok(axum::Json(Subscription::from(row?)))
 }
 
 /// Change a subscription's items or quantities mid-period, with prorations.
@@ -537,39 +437,11 @@ pub async fn update(
     Json(req): Json<UpdateSubscriptionRequest>,
 ) -> ApiResult<axum::Json<Subscription>> {
     caller.require(Permission::BillingWrite)?;
-    let mut c = Change::begin(&state, &caller, &id).await?;
-    let scope = caller.scope.clone();
-    let mut invoice = None;
-    if let Some(mut draft) = c.update(&scope, &req).await? {
-        invoicing::insert_drafts(&mut c.tx, &scope, std::slice::from_mut(&mut draft)).await?;
-        let actor: ActorRef = (&caller).into();
-        notify(
-            &mut c.tx,
-            &state.clock,
-            &scope,
-            &actor,
-            "invoice.created",
-            &draft,
-        )
-        .await?;
-        invoice = Some(draft.id);
-    }
-    c.commit(&state, &caller, "subscription.updated", invoice)
-        .await
-}
-
-/// What an update would do, made as the update makes it and then rolled back.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SubscriptionPreview {
-    /// The subscription after the change.
-    pub subscription: Subscription,
-    /// The invoice the change makes and collects at once (`always_invoice` with
-    /// prorations), with the customer's balance applied: what the update will charge.
-    pub invoice_now: Option<UpcomingInvoice>,
-    /// The next renewal's invoice after the change: the next period's licensed lines, the
-    /// prorations waiting for it and the usage so far. None when the period end cancels the
-    /// subscription and bills nothing.
-    pub next_invoice: Option<UpcomingInvoice>,
+    let c = Change::begin(&state, &caller.scope, id.as_str()).await?;
+    answer(
+        c.apply(&state, &caller.scope, &(&caller).into(), &req)
+            .await,
+    )
 }
 
 /// Preview an update (the same body): the invoice it would make now and the next renewal's,
@@ -595,176 +467,8 @@ pub async fn preview(
     Json(req): Json<UpdateSubscriptionRequest>,
 ) -> ApiResult<axum::Json<SubscriptionPreview>> {
     caller.require(Permission::BillingRead)?;
-    let c = Change::begin(&state, &caller, &id).await?;
+    let c = Change::begin(&state, &caller.scope, id.as_str()).await?;
     Ok(axum::Json(c.preview(&caller.scope, &req).await?))
-}
-
-/// A change to a subscription that has not ended: read in, edited, committed with its event,
-/// then any invoice it created collected.
-struct Change {
-    tx: store::Tx,
-    sub: SubscriptionRow,
-    customer: CustomerRow,
-    now: i64,
-}
-
-impl Change {
-    /// Reads the subscription in, locked; the caller checked its permission.
-    async fn begin(state: &AppState, caller: &Caller, id: &SubscriptionId) -> ApiResult<Self> {
-        let mut tx = state.db.write_scoped(&caller.scope).await?;
-        let sub = db::claim_subscription(&mut tx, &caller.scope, id.as_str(), Claim::Wait)
-            .await?
-            .ok_or(ApiError::NotFound("subscription"))?;
-        if sub.status.ended() {
-            return Err(ApiError::conflict(
-                "subscription_canceled",
-                "The subscription has ended.",
-            ));
-        }
-        let customer = db::get_customer(&mut tx, &caller.scope, &sub.customer_id)
-            .await?
-            .ok_or(ApiError::NotFound("customer"))?;
-        let now = now_for(&mut tx, &state.clock, &caller.scope, &customer).await?;
-        Ok(Change {
-            tx,
-            sub,
-            customer,
-            now,
-        })
-    }
-
-    /// Applies an update to the subscription: its discount, tax rates and items, with
-    /// prorations. Returns the invoice the prorations make now (`always_invoice`), not
-    /// numbered yet.
-    async fn update(
-        &mut self,
-        scope: &Scope,
-        req: &UpdateSubscriptionRequest,
-    ) -> ApiResult<Option<InvoiceRow>> {
-        self.require_billing("change")?;
-        let currency = self.sub.currency.clone();
-        if let Some(d) = redemption::redeem(
-            &mut self.tx,
-            scope,
-            req.coupon.as_ref(),
-            req.promotion_code.as_deref(),
-            &currency,
-            self.now,
-        )
-        .await?
-        {
-            self.sub.discount = Some(d.into());
-        }
-        if let Some(ids) = &req.default_tax_rates {
-            let taxes = redemption::tax_rates(&mut self.tx, scope, ids).await?;
-            self.sub.tax_rates = taxes.into();
-        }
-        let Some(requested) = &req.items else {
-            return Ok(None);
-        };
-        let old = self.sub.items.0.clone();
-        let (new, currency) = resolve_items(&mut self.tx, scope, requested, &old).await?;
-        if currency != self.sub.currency {
-            return Err(ApiError::validation(
-                "items",
-                format!(
-                    "must be in the subscription's currency, {}",
-                    self.sub.currency
-                ),
-            ));
-        }
-        if interval_of(&new)? != interval_of(&old)? {
-            return Err(ApiError::validation(
-                "items",
-                "must bill on the subscription's interval",
-            ));
-        }
-        let period = (self.sub.current_period_start, self.sub.current_period_end);
-        let lines = match (req.proration_behavior, self.sub.status.0) {
-            (ProrationBehavior::None, _) | (_, SubscriptionStatus::Trialing) => Vec::new(),
-            _ => proration_lines(&old, &new, period, self.now)?,
-        };
-        self.sub.items = new.into();
-        if lines.is_empty() {
-            return Ok(None);
-        }
-        if req.proration_behavior != ProrationBehavior::AlwaysInvoice {
-            defer(&mut self.sub, lines);
-            return Ok(None);
-        }
-        let period = (self.now, self.sub.current_period_end);
-        let now = (self.now, self.now);
-        Ok(Some(draft_invoice(
-            &mut self.sub,
-            "subscription_update",
-            lines,
-            period,
-            now,
-        )?))
-    }
-
-    /// What `update` would do, worked out in this transaction, which is then dropped (rolled
-    /// back): the invoice now, finalized against the customer's balance as collection does,
-    /// then the next renewal's, against what balance is left.
-    async fn preview(
-        mut self,
-        scope: &Scope,
-        req: &UpdateSubscriptionRequest,
-    ) -> ApiResult<SubscriptionPreview> {
-        let mut customer = self.customer.clone();
-        let invoice_now = match self.update(scope, req).await? {
-            Some(mut invoice) => {
-                invoicing::finalize(&mut invoice, &mut customer, self.now)?;
-                Some(invoice.into())
-            }
-            None => None,
-        };
-        let mut after = self.sub.clone();
-        let next_invoice = match renew(&mut self.tx, scope, &mut after, &customer).await? {
-            Some(mut invoice) => {
-                let at = invoice.created_at;
-                invoicing::finalize(&mut invoice, &mut customer, at)?;
-                Some(invoice.into())
-            }
-            None => None,
-        };
-        Ok(SubscriptionPreview {
-            subscription: self.sub.into(),
-            invoice_now,
-            next_invoice,
-        })
-    }
-
-    fn require_billing(&self, what: &str) -> ApiResult<()> {
-        if self.sub.status.bills() {
-            return Ok(());
-        }
-        Err(ApiError::conflict(
-            "subscription_not_billing",
-            format!(
-                "A {} subscription cannot {what}; only trialing, active and past_due ones can.",
-                self.sub.status
-            ),
-        ))
-    }
-
-    async fn commit(
-        mut self,
-        state: &AppState,
-        caller: &Caller,
-        event: &str,
-        invoice: Option<String>,
-    ) -> ApiResult<axum::Json<Subscription>> {
-        let scope = &caller.scope;
-        let actor: ActorRef = caller.into();
-        db::update_subscription(&mut self.tx, scope, &self.sub).await?;
-        notify(&mut self.tx, &state.clock, scope, &actor, event, &self.sub).await?;
-        self.tx.commit().await?;
-        if let Some(invoice) = invoice {
-            collection::process(state, scope, &actor, &invoice, self.now, true).await?;
-        }
-        Ok(axum::Json(reread(state, scope, &self.sub.id).await?))
-    }
 }
 
 page_type!(SubscriptionPage, Subscription);
