@@ -126,6 +126,12 @@ prefixed_id!(
     /// A customer portal session: a link that opens once into one customer's portal.
     PortalSessionId, "bps");
 prefixed_id!(
+    /// A hosted checkout session: a page that takes one payment, once.
+    CheckoutSessionId, "cs");
+prefixed_id!(
+    /// A pricing table: published plans whose buttons start checkout.
+    PricingTableId, "prctbl");
+prefixed_id!(
     /// A coupon: a percentage or amount off a subscription's invoices.
     CouponId, "coupon");
 prefixed_id!(

@@ -23,6 +23,7 @@ use crate::billing::api::{
     coupons, credit_notes, customers, invoices, payment_provider, prices, products,
     promotion_codes, settings, stripe_webhooks, subscriptions, tax_rates, test_clocks,
 };
+use crate::billing::checkout::api as checkout_api;
 use crate::billing::portal::api as portal_api;
 use crate::config::{PaymentArgs, ServeArgs, redact_url};
 use crate::email::{self, Mailer};
@@ -115,6 +116,11 @@ pub fn router_and_spec() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(subscriptions::usage))
         .routes(routes!(subscriptions::preview))
         .routes(routes!(portal_api::create_session))
+        .routes(routes!(checkout_api::create))
+        .routes(routes!(checkout_api::get))
+        .routes(routes!(checkout_api::expire))
+        .routes(routes!(checkout_api::create_pricing_table))
+        .routes(routes!(checkout_api::get_pricing_table))
         .routes(routes!(
             portal_api::get_settings,
             portal_api::update_settings
@@ -218,6 +224,7 @@ pub fn app(state: AppState, inject_faults: bool) -> Router {
         )
         .merge(portal::routes())
         .merge(crate::billing::portal::pages::routes())
+        .merge(crate::billing::checkout::pages::routes())
         .fallback(|uri: Uri| async move {
             scim::unrouted(&uri, StatusCode::NOT_FOUND, ApiError::RouteNotFound)
         })

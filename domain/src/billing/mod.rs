@@ -5,6 +5,7 @@
 //! (`unit_amount_decimal`, up to 12 decimal places), never floats.
 
 pub mod amount;
+pub mod checkout;
 pub mod discounts;
 pub mod dunning;
 pub mod invoicing;

@@ -48,6 +48,8 @@ pub const EVENT_TYPES: &[&str] = &[
     "invoice.disputed",
     "credit_note.created",
     "billing_portal.session.created",
+    "checkout.session.completed",
+    "checkout.session.expired",
     "usage.threshold_reached",
     "webhook_endpoint.disabled",
     "directory.user_created",

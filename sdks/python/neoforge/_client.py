@@ -35,6 +35,8 @@ from .resources import (
     AsyncInvoicesResource,
     CreditNotesResource,
     AsyncCreditNotesResource,
+    CheckoutResource,
+    AsyncCheckoutResource,
     BillingPortalResource,
     AsyncBillingPortalResource,
     EmailsResource,
@@ -93,6 +95,7 @@ class Client:
     subscriptions: SubscriptionsResource
     invoices: InvoicesResource
     credit_notes: CreditNotesResource
+    checkout: CheckoutResource
     billing_portal: BillingPortalResource
     emails: EmailsResource
     billing_settings: BillingSettingsResource
@@ -134,6 +137,7 @@ class Client:
         self.subscriptions = SubscriptionsResource(self._transport)
         self.invoices = InvoicesResource(self._transport)
         self.credit_notes = CreditNotesResource(self._transport)
+        self.checkout = CheckoutResource(self._transport)
         self.billing_portal = BillingPortalResource(self._transport)
         self.emails = EmailsResource(self._transport)
         self.billing_settings = BillingSettingsResource(self._transport)
@@ -184,6 +188,7 @@ class AsyncClient:
     subscriptions: AsyncSubscriptionsResource
     invoices: AsyncInvoicesResource
     credit_notes: AsyncCreditNotesResource
+    checkout: AsyncCheckoutResource
     billing_portal: AsyncBillingPortalResource
     emails: AsyncEmailsResource
     billing_settings: AsyncBillingSettingsResource
@@ -225,6 +230,7 @@ class AsyncClient:
         self.subscriptions = AsyncSubscriptionsResource(self._transport)
         self.invoices = AsyncInvoicesResource(self._transport)
         self.credit_notes = AsyncCreditNotesResource(self._transport)
+        self.checkout = AsyncCheckoutResource(self._transport)
         self.billing_portal = AsyncBillingPortalResource(self._transport)
         self.emails = AsyncEmailsResource(self._transport)
         self.billing_settings = AsyncBillingSettingsResource(self._transport)

@@ -375,6 +375,9 @@ class Cancellation(_response.Model):
 CancellationMode = Literal["at_period_end", "immediately"]
 
 
+CheckoutMode = Literal["subscription", "payment", "setup"]
+
+
 @dataclass(frozen=True)
 class CheckoutSession(_response.Model):
     """A Stripe Checkout Session in setup mode."""
@@ -419,6 +422,12 @@ class CheckoutSessionFields(_response.Model):
         if self.currency is not None:
             data["currency"] = self.currency
         return data
+
+
+CheckoutSessionId = str
+
+
+CheckoutStatus = Literal["open", "complete", "expired"]
 
 
 @dataclass(frozen=True)
@@ -595,6 +604,68 @@ class CreateApiKeyRequest(_response.Model):
             data["expires_at"] = self.expires_at
         if self.scopes is not None:
             data["scopes"] = self.scopes
+        return data
+
+
+@dataclass(frozen=True)
+class CreateCheckoutRequest(_response.Model):
+    cancel_url: str
+    """Where the page's "back" link goes."""
+    mode: CheckoutMode
+    success_url: str
+    """Where the customer goes after paying; `{CHECKOUT_SESSION_ID}` is replaced."""
+    allow_promotion_codes: Optional[bool] = None
+    """Show a promotion code field. Default false."""
+    customer: Optional[CustomerId] = None
+    customer_email: Optional[str] = None
+    """The email the page starts with, for a new customer."""
+    expires_at: Optional[str] = None
+    """When the session stops taking payment: 30 minutes to 24 hours from now (default 24
+    hours).
+    """
+    line_items: Optional[List[SubscriptionItem]] = None
+    """What is sold: recurring prices of one interval (subscription), one-time prices
+    (payment), none (setup). 1 to 20.
+    """
+    test_clock: Optional[TestClockId] = None
+    trial_days: Optional[int] = None
+    """Days of trial (subscription mode); default: the first price's."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CreateCheckoutRequest:
+        return cls(
+            cancel_url=data["cancel_url"],
+            mode=data["mode"],
+            success_url=data["success_url"],
+            allow_promotion_codes=data.get("allow_promotion_codes"),
+            customer=data.get("customer"),
+            customer_email=data.get("customer_email"),
+            expires_at=data.get("expires_at"),
+            line_items=None if data.get("line_items") is None else [SubscriptionItem.from_dict(v0) for v0 in data["line_items"]],
+            test_clock=data.get("test_clock"),
+            trial_days=data.get("trial_days"),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+            "cancel_url": self.cancel_url,
+            "mode": self.mode,
+            "success_url": self.success_url,
+        }
+        if self.allow_promotion_codes is not None:
+            data["allow_promotion_codes"] = self.allow_promotion_codes
+        if self.customer is not None:
+            data["customer"] = self.customer
+        if self.customer_email is not None:
+            data["customer_email"] = self.customer_email
+        if self.expires_at is not None:
+            data["expires_at"] = self.expires_at
+        if self.line_items is not None:
+            data["line_items"] = [v0.to_dict() for v0 in self.line_items]
+        if self.test_clock is not None:
+            data["test_clock"] = self.test_clock
+        if self.trial_days is not None:
+            data["trial_days"] = self.trial_days
         return data
 
 
@@ -2504,6 +2575,134 @@ class PricePage(_response.Model):
             has_more=data["has_more"],
             next_cursor=data.get("next_cursor"),
         )
+
+
+@dataclass(frozen=True)
+class PricingPlan(_response.Model):
+    product: str
+    """The product (`prod_…`): its name, description and features are shown."""
+    call_to_action: Optional[str] = None
+    """The button's label. Default "Subscribe" (or "Start trial" with a trial)."""
+    highlight: Optional[bool] = None
+    """Shown as the recommended plan. Default false."""
+    monthly_price: Optional[str] = None
+    """Its monthly price (`price_…`)."""
+    yearly_price: Optional[str] = None
+    """Its yearly price."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PricingPlan:
+        return cls(
+            product=data["product"],
+            call_to_action=data.get("call_to_action"),
+            highlight=data.get("highlight"),
+            monthly_price=data.get("monthly_price"),
+            yearly_price=data.get("yearly_price"),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+            "product": self.product,
+        }
+        if self.call_to_action is not None:
+            data["call_to_action"] = self.call_to_action
+        if self.highlight is not None:
+            data["highlight"] = self.highlight
+        if self.monthly_price is not None:
+            data["monthly_price"] = self.monthly_price
+        if self.yearly_price is not None:
+            data["yearly_price"] = self.yearly_price
+        return data
+
+
+@dataclass(frozen=True)
+class PricingTable(_response.Model):
+    """A pricing table: its public page, and the snippet that embeds it."""
+
+    cancel_url: str
+    name: str
+    plans: List[PricingPlan]
+    """1 to 4 plans, in the order shown."""
+    success_url: str
+    """Where checkout sends the customer after paying; `{CHECKOUT_SESSION_ID}` is replaced."""
+    created_at: str
+    embed: str
+    """HTML to paste into a page of yours: a script from this server that shows the table."""
+    id: PricingTableId
+    url: str
+    """The public page."""
+    allow_promotion_codes: Optional[bool] = None
+    """Let customers enter a promotion code at checkout. Default false."""
+    test_clock: Optional[str] = None
+    """Sandbox only: customers who subscribe here follow this test clock."""
+    trial_days: Optional[int] = None
+    """Days of trial for subscriptions started here."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PricingTable:
+        return cls(
+            cancel_url=data["cancel_url"],
+            name=data["name"],
+            plans=[PricingPlan.from_dict(v0) for v0 in data["plans"]],
+            success_url=data["success_url"],
+            created_at=data["created_at"],
+            embed=data["embed"],
+            id=data["id"],
+            url=data["url"],
+            allow_promotion_codes=data.get("allow_promotion_codes"),
+            test_clock=data.get("test_clock"),
+            trial_days=data.get("trial_days"),
+        )
+
+
+@dataclass(frozen=True)
+class PricingTableConfig(_response.Model):
+    """A published set of plans: each product with its monthly and yearly prices, one of them
+    highlighted; its buttons start checkout sessions.
+    """
+
+    cancel_url: str
+    name: str
+    plans: List[PricingPlan]
+    """1 to 4 plans, in the order shown."""
+    success_url: str
+    """Where checkout sends the customer after paying; `{CHECKOUT_SESSION_ID}` is replaced."""
+    allow_promotion_codes: Optional[bool] = None
+    """Let customers enter a promotion code at checkout. Default false."""
+    test_clock: Optional[str] = None
+    """Sandbox only: customers who subscribe here follow this test clock."""
+    trial_days: Optional[int] = None
+    """Days of trial for subscriptions started here."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PricingTableConfig:
+        return cls(
+            cancel_url=data["cancel_url"],
+            name=data["name"],
+            plans=[PricingPlan.from_dict(v0) for v0 in data["plans"]],
+            success_url=data["success_url"],
+            allow_promotion_codes=data.get("allow_promotion_codes"),
+            test_clock=data.get("test_clock"),
+            trial_days=data.get("trial_days"),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+            "cancel_url": self.cancel_url,
+            "name": self.name,
+            "plans": [v0.to_dict() for v0 in self.plans],
+            "success_url": self.success_url,
+        }
+        if self.allow_promotion_codes is not None:
+            data["allow_promotion_codes"] = self.allow_promotion_codes
+        if self.test_clock is not None:
+            data["test_clock"] = self.test_clock
+        if self.trial_days is not None:
+            data["trial_days"] = self.trial_days
+        return data
+
+
+PricingTableId = str
 
 
 @dataclass(frozen=True)

@@ -484,6 +484,61 @@ pub mod types {
             value.parse()
         }
     }
+    ///`CheckoutMode`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+    )]
+    pub enum CheckoutMode {
+        #[serde(rename = "subscription")]
+        Subscription,
+        #[serde(rename = "payment")]
+        Payment,
+        #[serde(rename = "setup")]
+        Setup,
+    }
+    impl ::std::fmt::Display for CheckoutMode {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Subscription => f.write_str("subscription"),
+                Self::Payment => f.write_str("payment"),
+                Self::Setup => f.write_str("setup"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for CheckoutMode {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "subscription" => Ok(Self::Subscription),
+                "payment" => Ok(Self::Payment),
+                "setup" => Ok(Self::Setup),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CheckoutMode {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for CheckoutMode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     ///A Stripe Checkout Session in setup mode.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct CheckoutSession {
@@ -511,6 +566,113 @@ pub mod types {
     impl CheckoutSessionFields {
         pub fn builder() -> builder::CheckoutSessionFields {
             Default::default()
+        }
+    }
+    ///`CheckoutSessionId`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct CheckoutSessionId(::std::string::String);
+    impl ::std::ops::Deref for CheckoutSessionId {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<CheckoutSessionId> for ::std::string::String {
+        fn from(value: CheckoutSessionId) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for CheckoutSessionId {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| ::regress::Regex::new("^cs_[0-9a-f]{32}$").unwrap());
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^cs_[0-9a-f]{32}$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CheckoutSessionId {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for CheckoutSessionId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CheckoutSessionId {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`CheckoutStatus`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+    )]
+    pub enum CheckoutStatus {
+        #[serde(rename = "open")]
+        Open,
+        #[serde(rename = "complete")]
+        Complete,
+        #[serde(rename = "expired")]
+        Expired,
+    }
+    impl ::std::fmt::Display for CheckoutStatus {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Open => f.write_str("open"),
+                Self::Complete => f.write_str("complete"),
+                Self::Expired => f.write_str("expired"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for CheckoutStatus {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "open" => Ok(Self::Open),
+                "complete" => Ok(Self::Complete),
+                "expired" => Ok(Self::Expired),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CheckoutStatus {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for CheckoutStatus {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
         }
     }
     ///A condition on an event property. Numbers compare as exact decimals.
@@ -800,6 +962,42 @@ pub mod types {
     }
     impl CreateApiKeyRequest {
         pub fn builder() -> builder::CreateApiKeyRequest {
+            Default::default()
+        }
+    }
+    ///`CreateCheckoutRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct CreateCheckoutRequest {
+        ///Show a promotion code field. Default false.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub allow_promotion_codes: ::std::option::Option<bool>,
+        ///Where the page's "back" link goes.
+        pub cancel_url: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub customer: ::std::option::Option<CustomerId>,
+        ///The email the page starts with, for a new customer.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub customer_email: ::std::option::Option<::std::string::String>,
+        /**When the session stops taking payment: 30 minutes to 24 hours from now (default 24
+        hours).*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub expires_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        /**What is sold: recurring prices of one interval (subscription), one-time prices
+        (payment), none (setup). 1 to 20.*/
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub line_items: ::std::vec::Vec<SubscriptionItem>,
+        pub mode: CheckoutMode,
+        ///Where the customer goes after paying; `{CHECKOUT_SESSION_ID}` is replaced.
+        pub success_url: ::std::string::String,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub test_clock: ::std::option::Option<TestClockId>,
+        ///Days of trial (subscription mode); default: the first price's.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub trial_days: ::std::option::Option<i64>,
+    }
+    impl CreateCheckoutRequest {
+        pub fn builder() -> builder::CreateCheckoutRequest {
             Default::default()
         }
     }
@@ -4144,6 +4342,125 @@ pub mod types {
     impl PricePage {
         pub fn builder() -> builder::PricePage {
             Default::default()
+        }
+    }
+    ///`PricingPlan`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct PricingPlan {
+        ///The button's label. Default "Subscribe" (or "Start trial" with a trial).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub call_to_action: ::std::option::Option<::std::string::String>,
+        ///Shown as the recommended plan. Default false.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub highlight: ::std::option::Option<bool>,
+        ///Its monthly price (`price_…`).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub monthly_price: ::std::option::Option<::std::string::String>,
+        ///The product (`prod_…`): its name, description and features are shown.
+        pub product: ::std::string::String,
+        ///Its yearly price.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub yearly_price: ::std::option::Option<::std::string::String>,
+    }
+    impl PricingPlan {
+        pub fn builder() -> builder::PricingPlan {
+            Default::default()
+        }
+    }
+    ///`PricingTable`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+    )]
+    #[serde(deny_unknown_fields)]
+    pub enum PricingTable {}
+    /**A published set of plans: each product with its monthly and yearly prices, one of them
+    highlighted; its buttons start checkout sessions.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct PricingTableConfig {
+        ///Let customers enter a promotion code at checkout. Default false.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub allow_promotion_codes: ::std::option::Option<bool>,
+        pub cancel_url: ::std::string::String,
+        pub name: ::std::string::String,
+        ///1 to 4 plans, in the order shown.
+        pub plans: ::std::vec::Vec<PricingPlan>,
+        ///Where checkout sends the customer after paying; `{CHECKOUT_SESSION_ID}` is replaced.
+        pub success_url: ::std::string::String,
+        ///Sandbox only: customers who subscribe here follow this test clock.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub test_clock: ::std::option::Option<::std::string::String>,
+        ///Days of trial for subscriptions started here.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub trial_days: ::std::option::Option<i64>,
+    }
+    impl PricingTableConfig {
+        pub fn builder() -> builder::PricingTableConfig {
+            Default::default()
+        }
+    }
+    ///`PricingTableId`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct PricingTableId(::std::string::String);
+    impl ::std::ops::Deref for PricingTableId {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<PricingTableId> for ::std::string::String {
+        fn from(value: PricingTableId) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for PricingTableId {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| {
+                    ::regress::Regex::new("^prctbl_[0-9a-f]{32}$").unwrap()
+                });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^prctbl_[0-9a-f]{32}$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for PricingTableId {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for PricingTableId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for PricingTableId {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
         }
     }
     ///An RFC 9457 problem document.
@@ -8504,6 +8821,190 @@ pub mod types {
                     expires_at: Ok(value.expires_at),
                     name: Ok(value.name),
                     scopes: Ok(value.scopes),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CreateCheckoutRequest {
+            allow_promotion_codes:
+                ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
+            cancel_url: ::std::result::Result<::std::string::String, ::std::string::String>,
+            customer: ::std::result::Result<
+                ::std::option::Option<super::CustomerId>,
+                ::std::string::String,
+            >,
+            customer_email: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            expires_at: ::std::result::Result<
+                ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                ::std::string::String,
+            >,
+            line_items: ::std::result::Result<
+                ::std::vec::Vec<super::SubscriptionItem>,
+                ::std::string::String,
+            >,
+            mode: ::std::result::Result<super::CheckoutMode, ::std::string::String>,
+            success_url: ::std::result::Result<::std::string::String, ::std::string::String>,
+            test_clock: ::std::result::Result<
+                ::std::option::Option<super::TestClockId>,
+                ::std::string::String,
+            >,
+            trial_days: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+        }
+        impl ::std::default::Default for CreateCheckoutRequest {
+            fn default() -> Self {
+                Self {
+                    allow_promotion_codes: Ok(Default::default()),
+                    cancel_url: Err("no value supplied for cancel_url".to_string()),
+                    customer: Ok(Default::default()),
+                    customer_email: Ok(Default::default()),
+                    expires_at: Ok(Default::default()),
+                    line_items: Ok(Default::default()),
+                    mode: Err("no value supplied for mode".to_string()),
+                    success_url: Err("no value supplied for success_url".to_string()),
+                    test_clock: Ok(Default::default()),
+                    trial_days: Ok(Default::default()),
+                }
+            }
+        }
+        impl CreateCheckoutRequest {
+            pub fn allow_promotion_codes<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.allow_promotion_codes = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for allow_promotion_codes: {e}")
+                });
+                self
+            }
+            pub fn cancel_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.cancel_url = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for cancel_url: {e}"));
+                self
+            }
+            pub fn customer<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::CustomerId>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.customer = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for customer: {e}"));
+                self
+            }
+            pub fn customer_email<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.customer_email = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for customer_email: {e}")
+                });
+                self
+            }
+            pub fn expires_at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                    >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.expires_at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for expires_at: {e}"));
+                self
+            }
+            pub fn line_items<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::SubscriptionItem>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.line_items = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for line_items: {e}"));
+                self
+            }
+            pub fn mode<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::CheckoutMode>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.mode = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for mode: {e}"));
+                self
+            }
+            pub fn success_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.success_url = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for success_url: {e}"));
+                self
+            }
+            pub fn test_clock<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::TestClockId>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.test_clock = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for test_clock: {e}"));
+                self
+            }
+            pub fn trial_days<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.trial_days = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for trial_days: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CreateCheckoutRequest> for super::CreateCheckoutRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CreateCheckoutRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    allow_promotion_codes: value.allow_promotion_codes?,
+                    cancel_url: value.cancel_url?,
+                    customer: value.customer?,
+                    customer_email: value.customer_email?,
+                    expires_at: value.expires_at?,
+                    line_items: value.line_items?,
+                    mode: value.mode?,
+                    success_url: value.success_url?,
+                    test_clock: value.test_clock?,
+                    trial_days: value.trial_days?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CreateCheckoutRequest> for CreateCheckoutRequest {
+            fn from(value: super::CreateCheckoutRequest) -> Self {
+                Self {
+                    allow_promotion_codes: Ok(value.allow_promotion_codes),
+                    cancel_url: Ok(value.cancel_url),
+                    customer: Ok(value.customer),
+                    customer_email: Ok(value.customer_email),
+                    expires_at: Ok(value.expires_at),
+                    line_items: Ok(value.line_items),
+                    mode: Ok(value.mode),
+                    success_url: Ok(value.success_url),
+                    test_clock: Ok(value.test_clock),
+                    trial_days: Ok(value.trial_days),
                 }
             }
         }
@@ -15287,6 +15788,240 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct PricingPlan {
+            call_to_action: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            highlight: ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
+            monthly_price: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            product: ::std::result::Result<::std::string::String, ::std::string::String>,
+            yearly_price: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for PricingPlan {
+            fn default() -> Self {
+                Self {
+                    call_to_action: Ok(Default::default()),
+                    highlight: Ok(Default::default()),
+                    monthly_price: Ok(Default::default()),
+                    product: Err("no value supplied for product".to_string()),
+                    yearly_price: Ok(Default::default()),
+                }
+            }
+        }
+        impl PricingPlan {
+            pub fn call_to_action<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.call_to_action = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for call_to_action: {e}")
+                });
+                self
+            }
+            pub fn highlight<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.highlight = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for highlight: {e}"));
+                self
+            }
+            pub fn monthly_price<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.monthly_price = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for monthly_price: {e}"));
+                self
+            }
+            pub fn product<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.product = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for product: {e}"));
+                self
+            }
+            pub fn yearly_price<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.yearly_price = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for yearly_price: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PricingPlan> for super::PricingPlan {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PricingPlan,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    call_to_action: value.call_to_action?,
+                    highlight: value.highlight?,
+                    monthly_price: value.monthly_price?,
+                    product: value.product?,
+                    yearly_price: value.yearly_price?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::PricingPlan> for PricingPlan {
+            fn from(value: super::PricingPlan) -> Self {
+                Self {
+                    call_to_action: Ok(value.call_to_action),
+                    highlight: Ok(value.highlight),
+                    monthly_price: Ok(value.monthly_price),
+                    product: Ok(value.product),
+                    yearly_price: Ok(value.yearly_price),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct PricingTableConfig {
+            allow_promotion_codes:
+                ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
+            cancel_url: ::std::result::Result<::std::string::String, ::std::string::String>,
+            name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            plans:
+                ::std::result::Result<::std::vec::Vec<super::PricingPlan>, ::std::string::String>,
+            success_url: ::std::result::Result<::std::string::String, ::std::string::String>,
+            test_clock: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            trial_days: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+        }
+        impl ::std::default::Default for PricingTableConfig {
+            fn default() -> Self {
+                Self {
+                    allow_promotion_codes: Ok(Default::default()),
+                    cancel_url: Err("no value supplied for cancel_url".to_string()),
+                    name: Err("no value supplied for name".to_string()),
+                    plans: Err("no value supplied for plans".to_string()),
+                    success_url: Err("no value supplied for success_url".to_string()),
+                    test_clock: Ok(Default::default()),
+                    trial_days: Ok(Default::default()),
+                }
+            }
+        }
+        impl PricingTableConfig {
+            pub fn allow_promotion_codes<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.allow_promotion_codes = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for allow_promotion_codes: {e}")
+                });
+                self
+            }
+            pub fn cancel_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.cancel_url = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for cancel_url: {e}"));
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for name: {e}"));
+                self
+            }
+            pub fn plans<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::PricingPlan>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.plans = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for plans: {e}"));
+                self
+            }
+            pub fn success_url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.success_url = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for success_url: {e}"));
+                self
+            }
+            pub fn test_clock<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.test_clock = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for test_clock: {e}"));
+                self
+            }
+            pub fn trial_days<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.trial_days = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for trial_days: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<PricingTableConfig> for super::PricingTableConfig {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: PricingTableConfig,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    allow_promotion_codes: value.allow_promotion_codes?,
+                    cancel_url: value.cancel_url?,
+                    name: value.name?,
+                    plans: value.plans?,
+                    success_url: value.success_url?,
+                    test_clock: value.test_clock?,
+                    trial_days: value.trial_days?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::PricingTableConfig> for PricingTableConfig {
+            fn from(value: super::PricingTableConfig) -> Self {
+                Self {
+                    allow_promotion_codes: Ok(value.allow_promotion_codes),
+                    cancel_url: Ok(value.cancel_url),
+                    name: Ok(value.name),
+                    plans: Ok(value.plans),
+                    success_url: Ok(value.success_url),
+                    test_clock: Ok(value.test_clock),
+                    trial_days: Ok(value.trial_days),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct Problem {
             code: ::std::result::Result<::std::string::String, ::std::string::String>,
             detail: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -21024,6 +21759,49 @@ impl Client {
     pub fn billing_settings_update(&self) -> builder::BillingSettingsUpdate<'_> {
         builder::BillingSettingsUpdate::new(self)
     }
+    /**Create a checkout session: a page on this server, at `url`, that shows the order (items,
+    trial, discount, totals today and per period) and takes payment once, before it
+    expires. In the sandbox it takes the simulated provider's test cards by name. Completing
+    it sends `checkout.session.completed`
+
+    Sends a `POST` request to `/v1/checkout/sessions`
+
+    ```ignore
+    let response = client.checkout_sessions_create()
+        .body(body)
+        .send()
+        .await;
+    ```*/
+    pub fn checkout_sessions_create(&self) -> builder::CheckoutSessionsCreate<'_> {
+        builder::CheckoutSessionsCreate::new(self)
+    }
+    /**Get a checkout session
+
+    Sends a `GET` request to `/v1/checkout/sessions/{id}`
+
+    ```ignore
+    let response = client.checkout_sessions_get()
+        .id(id)
+        .send()
+        .await;
+    ```*/
+    pub fn checkout_sessions_get(&self) -> builder::CheckoutSessionsGet<'_> {
+        builder::CheckoutSessionsGet::new(self)
+    }
+    /**Expire an open checkout session now: its page takes no payment any more. Sends
+    `checkout.session.expired`
+
+    Sends a `POST` request to `/v1/checkout/sessions/{id}/expire`
+
+    ```ignore
+    let response = client.checkout_sessions_expire()
+        .id(id)
+        .send()
+        .await;
+    ```*/
+    pub fn checkout_sessions_expire(&self) -> builder::CheckoutSessionsExpire<'_> {
+        builder::CheckoutSessionsExpire::new(self)
+    }
     /**List coupons, newest first
 
     Sends a `GET` request to `/v1/coupons`
@@ -21798,6 +22576,33 @@ impl Client {
     ```*/
     pub fn prices_quote(&self) -> builder::PricesQuote<'_> {
         builder::PricesQuote::new(self)
+    }
+    /**Create a pricing table: 1 to 4 plans with their monthly and yearly prices, served as a
+    public page and an embeddable snippet; each plan's button starts a checkout session
+
+    Sends a `POST` request to `/v1/pricing_tables`
+
+    ```ignore
+    let response = client.pricing_tables_create()
+        .body(body)
+        .send()
+        .await;
+    ```*/
+    pub fn pricing_tables_create(&self) -> builder::PricingTablesCreate<'_> {
+        builder::PricingTablesCreate::new(self)
+    }
+    /**Get a pricing table
+
+    Sends a `GET` request to `/v1/pricing_tables/{id}`
+
+    ```ignore
+    let response = client.pricing_tables_get()
+        .id(id)
+        .send()
+        .await;
+    ```*/
+    pub fn pricing_tables_get(&self) -> builder::PricingTablesGet<'_> {
+        builder::PricingTablesGet::new(self)
     }
     /**List products, newest first
 
@@ -23645,6 +24450,223 @@ pub mod builder {
                 404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 413u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 415u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::checkout_sessions_create`]
+
+    [`Client::checkout_sessions_create`]: super::Client::checkout_sessions_create*/
+    #[derive(Debug, Clone)]
+    pub struct CheckoutSessionsCreate<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::CreateCheckoutRequest, String>,
+    }
+    impl<'a> CheckoutSessionsCreate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreateCheckoutRequest>,
+            <V as std::convert::TryInto<types::CreateCheckoutRequest>>::Error: std::fmt::Display,
+        {
+            self.body = value.try_into().map(From::from).map_err(|s| {
+                format!(
+                    "conversion to `CreateCheckoutRequest` for body failed: {}",
+                    s
+                )
+            });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::CreateCheckoutRequest,
+                ) -> types::builder::CreateCheckoutRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/checkout/sessions`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::CheckoutSession>, Error<ByteStream>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| types::CreateCheckoutRequest::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/checkout/sessions", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "checkout_sessions_create",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                413u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                415u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::checkout_sessions_get`]
+
+    [`Client::checkout_sessions_get`]: super::Client::checkout_sessions_get*/
+    #[derive(Debug, Clone)]
+    pub struct CheckoutSessionsGet<'a> {
+        client: &'a super::Client,
+        id: Result<types::CheckoutSessionId, String>,
+    }
+    impl<'a> CheckoutSessionsGet<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CheckoutSessionId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `CheckoutSessionId` for id failed".to_string());
+            self
+        }
+        ///Sends a `GET` request to `/v1/checkout/sessions/{id}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::CheckoutSession>, Error<ByteStream>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/checkout/sessions/{}",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "checkout_sessions_get",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::checkout_sessions_expire`]
+
+    [`Client::checkout_sessions_expire`]: super::Client::checkout_sessions_expire*/
+    #[derive(Debug, Clone)]
+    pub struct CheckoutSessionsExpire<'a> {
+        client: &'a super::Client,
+        id: Result<types::CheckoutSessionId, String>,
+    }
+    impl<'a> CheckoutSessionsExpire<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CheckoutSessionId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `CheckoutSessionId` for id failed".to_string());
+            self
+        }
+        ///Sends a `POST` request to `/v1/checkout/sessions/{id}/expire`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::CheckoutSession>, Error<ByteStream>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/checkout/sessions/{}/expire",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "checkout_sessions_expire",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                409u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -27760,6 +28782,148 @@ pub mod builder {
                 .build()?;
             let info = OperationInfo {
                 operation_id: "prices_quote",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::pricing_tables_create`]
+
+    [`Client::pricing_tables_create`]: super::Client::pricing_tables_create*/
+    #[derive(Debug, Clone)]
+    pub struct PricingTablesCreate<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::PricingTableConfig, String>,
+    }
+    impl<'a> PricingTablesCreate<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::PricingTableConfig>,
+            <V as std::convert::TryInto<types::PricingTableConfig>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| format!("conversion to `PricingTableConfig` for body failed: {}", s));
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                    types::builder::PricingTableConfig,
+                ) -> types::builder::PricingTableConfig,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v1/pricing_tables`
+        pub async fn send(self) -> Result<ResponseValue<types::PricingTable>, Error<ByteStream>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| types::PricingTableConfig::try_from(v).map_err(|e| e.to_string()))
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/pricing_tables", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "pricing_tables_create",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                413u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                415u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::pricing_tables_get`]
+
+    [`Client::pricing_tables_get`]: super::Client::pricing_tables_get*/
+    #[derive(Debug, Clone)]
+    pub struct PricingTablesGet<'a> {
+        client: &'a super::Client,
+        id: Result<types::PricingTableId, String>,
+    }
+    impl<'a> PricingTablesGet<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                id: Err("id was not initialized".to_string()),
+            }
+        }
+        pub fn id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::PricingTableId>,
+        {
+            self.id = value
+                .try_into()
+                .map_err(|_| "conversion to `PricingTableId` for id failed".to_string());
+            self
+        }
+        ///Sends a `GET` request to `/v1/pricing_tables/{id}`
+        pub async fn send(self) -> Result<ResponseValue<types::PricingTable>, Error<ByteStream>> {
+            let Self { client, id } = self;
+            let id = id.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v1/pricing_tables/{}",
+                client.baseurl,
+                encode_path(&id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "pricing_tables_get",
             };
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;

@@ -139,6 +139,13 @@ impl NeoForge {
         }
     }
 
+    /// Hosted checkout on this server: sessions that show the order (items, trial, discount, totals today and per period) and take payment once before they expire, and pricing tables (a public page and an embeddable snippet) whose buttons start them. The sandbox takes the simulated provider's test cards by name.
+    pub fn checkout(&self) -> Checkout<'_> {
+        Checkout {
+            client: &self.inner,
+        }
+    }
+
     /// The customer portal: a single-use link per customer where they see their plan, usage and invoices, switch plan with a preview of the charge, replace their card and cancel (with a reason, and a retention offer if you set one), as your settings allow. Every action is audited with the customer as the actor and sends the usual webhook events.
     pub fn billing_portal(&self) -> BillingPortal<'_> {
         BillingPortal {

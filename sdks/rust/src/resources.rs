@@ -1286,6 +1286,76 @@ impl CreditNotes<'_> {
     }
 }
 
+/// Hosted checkout on this server: sessions that show the order (items, trial, discount, totals today and per period) and take payment once before they expire, and pricing tables (a public page and an embeddable snippet) whose buttons start them. The sandbox takes the simulated provider's test cards by name.
+pub struct Checkout<'a> {
+    pub(crate) client: &'a Client,
+}
+
+impl Checkout<'_> {
+    /// Create a checkout session: a page on this server, at `url`, that shows the order (items, trial, discount, totals today and per period) and takes payment once, before it expires. In the sandbox it takes the simulated provider's test cards by name. Completing it sends `checkout.session.completed`.
+    ///
+    /// `POST /v1/checkout/sessions`
+    pub async fn sessions_create(
+        &self,
+        body: types::CreateCheckoutRequest,
+    ) -> Result<Response<types::CheckoutSession>, Error> {
+        let request = self.client.checkout_sessions_create().body(body);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Get a checkout session.
+    ///
+    /// `GET /v1/checkout/sessions/{id}`
+    pub async fn sessions_get(&self, id: &str) -> Result<Response<types::CheckoutSession>, Error> {
+        let request = self.client.checkout_sessions_get().id(id);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Expire an open checkout session now: its page takes no payment any more. Sends `checkout.session.expired`.
+    ///
+    /// `POST /v1/checkout/sessions/{id}/expire`
+    pub async fn sessions_expire(
+        &self,
+        id: &str,
+    ) -> Result<Response<types::CheckoutSession>, Error> {
+        let request = self.client.checkout_sessions_expire().id(id);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Create a pricing table: 1 to 4 plans with their monthly and yearly prices, served as a public page and an embeddable snippet; each plan's button starts a checkout session.
+    ///
+    /// `POST /v1/pricing_tables`
+    pub async fn pricing_tables_create(
+        &self,
+        body: types::PricingTableConfig,
+    ) -> Result<Response<types::PricingTable>, Error> {
+        let request = self.client.pricing_tables_create().body(body);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Get a pricing table.
+    ///
+    /// `GET /v1/pricing_tables/{id}`
+    pub async fn pricing_tables_get(
+        &self,
+        id: &str,
+    ) -> Result<Response<types::PricingTable>, Error> {
+        let request = self.client.pricing_tables_get().id(id);
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+}
+
 /// The customer portal: a single-use link per customer where they see their plan, usage and invoices, switch plan with a preview of the charge, replace their card and cancel (with a reason, and a retention offer if you set one), as your settings allow. Every action is audited with the customer as the actor and sends the usual webhook events.
 pub struct BillingPortal<'a> {
     pub(crate) client: &'a Client,

@@ -14,6 +14,7 @@ import { CustomersResource } from "./resources/customers.js";
 import { SubscriptionsResource } from "./resources/subscriptions.js";
 import { InvoicesResource } from "./resources/invoices.js";
 import { CreditNotesResource } from "./resources/credit-notes.js";
+import { CheckoutResource } from "./resources/checkout.js";
 import { BillingPortalResource } from "./resources/billing-portal.js";
 import { EmailsResource } from "./resources/emails.js";
 import { BillingSettingsResource } from "./resources/billing-settings.js";
@@ -68,6 +69,8 @@ export class NeoForge {
   readonly invoices: InvoicesResource;
   /** Money given back on a paid invoice: refunded, or credited to the customer's balance. */
   readonly creditNotes: CreditNotesResource;
+  /** Hosted checkout on this server: sessions that show the order (items, trial, discount, totals today and per period) and take payment once before they expire, and pricing tables (a public page and an embeddable snippet) whose buttons start them. The sandbox takes the simulated provider's test cards by name. */
+  readonly checkout: CheckoutResource;
   /** The customer portal: a single-use link per customer where they see their plan, usage and invoices, switch plan with a preview of the charge, replace their card and cancel (with a reason, and a retention offer if you set one), as your settings allow. Every action is audited with the customer as the actor and sends the usual webhook events. */
   readonly billingPortal: BillingPortalResource;
   /** Emails to your customers (invoices, receipts, failed payments, trials ending, cancellations, usage alerts): your sender name, reply-to and branding, previews, and every email with its content and delivery. Captured, not sent, where no SMTP server is configured (the sandbox by default). */
@@ -119,6 +122,7 @@ export class NeoForge {
     this.subscriptions = new SubscriptionsResource(http);
     this.invoices = new InvoicesResource(http);
     this.creditNotes = new CreditNotesResource(http);
+    this.checkout = new CheckoutResource(http);
     this.billingPortal = new BillingPortalResource(http);
     this.emails = new EmailsResource(http);
     this.billingSettings = new BillingSettingsResource(http);

@@ -35,6 +35,7 @@ export type { CustomersResource, CustomersListParams } from "./resources/custome
 export type { SubscriptionsResource, SubscriptionsListParams } from "./resources/subscriptions.js";
 export type { InvoicesResource, InvoicesListParams } from "./resources/invoices.js";
 export type { CreditNotesResource, CreditNotesListParams } from "./resources/credit-notes.js";
+export type { CheckoutResource } from "./resources/checkout.js";
 export type { BillingPortalResource } from "./resources/billing-portal.js";
 export type { EmailsResource, EmailsListParams } from "./resources/emails.js";
 export type { BillingSettingsResource } from "./resources/billing-settings.js";

@@ -145,6 +145,8 @@ export interface Cancellation {
 
 export type CancellationMode = "at_period_end" | "immediately";
 
+export type CheckoutMode = "subscription" | "payment" | "setup";
+
 /** A Stripe Checkout Session in setup mode. */
 export interface CheckoutSession {
   customer: CustomerId;
@@ -161,6 +163,10 @@ export interface CheckoutSessionFields {
   currency?: string | null;
   success_url: string;
 }
+
+export type CheckoutSessionId = string;
+
+export type CheckoutStatus = "open" | "complete" | "expired";
 
 /** A condition on an event property. Numbers compare as exact decimals. */
 export interface Condition {
@@ -242,6 +248,32 @@ export interface CreateApiKeyRequest {
    * creator holds.
    */
   scopes?: string[] | null;
+}
+
+export interface CreateCheckoutRequest {
+  /** Show a promotion code field. Default false. */
+  allow_promotion_codes?: boolean;
+  /** Where the page's "back" link goes. */
+  cancel_url: string;
+  customer?: CustomerId | null;
+  /** The email the page starts with, for a new customer. */
+  customer_email?: string | null;
+  /**
+   * When the session stops taking payment: 30 minutes to 24 hours from now (default 24
+   * hours).
+   */
+  expires_at?: string | null;
+  /**
+   * What is sold: recurring prices of one interval (subscription), one-time prices
+   * (payment), none (setup). 1 to 20.
+   */
+  line_items?: SubscriptionItem[];
+  mode: CheckoutMode;
+  /** Where the customer goes after paying; `{CHECKOUT_SESSION_ID}` is replaced. */
+  success_url: string;
+  test_clock?: TestClockId | null;
+  /** Days of trial (subscription mode); default: the first price's. */
+  trial_days?: number | null;
 }
 
 export interface CreateConnectionRequest {
@@ -1057,6 +1089,62 @@ export interface PricePage {
   /** Pass as `starting_after` to get the next page; null on the last page. */
   next_cursor?: string | null;
 }
+
+export interface PricingPlan {
+  /** The button's label. Default "Subscribe" (or "Start trial" with a trial). */
+  call_to_action?: string | null;
+  /** Shown as the recommended plan. Default false. */
+  highlight?: boolean;
+  /** Its monthly price (`price_…`). */
+  monthly_price?: string | null;
+  /** The product (`prod_…`): its name, description and features are shown. */
+  product: string;
+  /** Its yearly price. */
+  yearly_price?: string | null;
+}
+
+/** A pricing table: its public page, and the snippet that embeds it. */
+export interface PricingTable {
+  /** Let customers enter a promotion code at checkout. Default false. */
+  allow_promotion_codes?: boolean;
+  cancel_url: string;
+  name: string;
+  /** 1 to 4 plans, in the order shown. */
+  plans: PricingPlan[];
+  /** Where checkout sends the customer after paying; `{CHECKOUT_SESSION_ID}` is replaced. */
+  success_url: string;
+  /** Sandbox only: customers who subscribe here follow this test clock. */
+  test_clock?: string | null;
+  /** Days of trial for subscriptions started here. */
+  trial_days?: number | null;
+  created_at: string;
+  /** HTML to paste into a page of yours: a script from this server that shows the table. */
+  embed: string;
+  id: PricingTableId;
+  /** The public page. */
+  url: string;
+}
+
+/**
+ * A published set of plans: each product with its monthly and yearly prices, one of them
+ * highlighted; its buttons start checkout sessions.
+ */
+export interface PricingTableConfig {
+  /** Let customers enter a promotion code at checkout. Default false. */
+  allow_promotion_codes?: boolean;
+  cancel_url: string;
+  name: string;
+  /** 1 to 4 plans, in the order shown. */
+  plans: PricingPlan[];
+  /** Where checkout sends the customer after paying; `{CHECKOUT_SESSION_ID}` is replaced. */
+  success_url: string;
+  /** Sandbox only: customers who subscribe here follow this test clock. */
+  test_clock?: string | null;
+  /** Days of trial for subscriptions started here. */
+  trial_days?: number | null;
+}
+
+export type PricingTableId = string;
 
 /** An RFC 9457 problem document. */
 export interface Problem {

@@ -1,23 +1,26 @@
-//! Changes to a subscription that has not ended, in one place for the API and the customer
-//! portal: its items and quantities with prorations (and their preview), discount and tax
-//! rates, cancellation, pause and resume. See `subscriptions` for the state machine.
+//! A subscription's start and the changes to it until it ends, in one place for the API,
+//! checkout and the customer portal: subscribing, its items and quantities with prorations
+//! (and their preview), discount and tax rates, cancellation, pause and resume. See
+//! `subscriptions` for the state machine.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::invoicing;
 use super::notify;
-use super::subscriptions::{defer, draft_invoice, now_for, renew, start_next_period};
+use super::subscriptions::{defer, draft_invoice, now_for, renew, start_next_period, start_trial};
 use super::{collection, redemption};
 use crate::app::AppState;
 use crate::audit::ActorRef;
 use crate::http::error::{ApiError, ApiResult};
 use crate::tenancy::Scope;
+use domain::billing::dunning::DAY_MS;
 use domain::billing::invoicing::proration_lines;
 use domain::billing::status::SubscriptionStatus;
-use domain::billing::subscriptions::{Item, interval_of};
+use domain::billing::subscriptions::{Item, TRIAL_WILL_END_MS, TrialSettings, interval_of};
 use domain::billing::views::{Subscription, SubscriptionItem, UpcomingInvoice};
-use domain::ids::{CouponId, TaxRateId};
+use domain::clock::Clock;
+use domain::ids::{CouponId, CustomerId, SubscriptionId, TaxRateId};
 use store::Claim;
 use store::billing::{self as db, CustomerRow, InvoiceRow, SubscriptionRow};
 
@@ -126,6 +129,123 @@ pub async fn resolve_items(
         });
     }
     Ok((items, currency.unwrap_or_default()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSubscriptionRequest {
+    pub customer: CustomerId,
+    /// 1 to 20 recurring prices of one currency and one billing interval.
+    pub items: Vec<SubscriptionItem>,
+    /// Days of trial; default: the first price's `trial_days`. 0 for none.
+    #[schema(minimum = 0, maximum = 730)]
+    pub trial_days: Option<i64>,
+    /// What the trial's end does if the customer has no payment method then.
+    pub trial_settings: Option<TrialSettings>,
+    /// A coupon to take off its invoices (or give `promotion_code`, not both).
+    pub coupon: Option<CouponId>,
+    /// A customer-facing promotion code (any case) for a coupon.
+    #[schema(example = "LAUNCH25")]
+    pub promotion_code: Option<String>,
+    /// Up to 5 active tax rates added to its invoices.
+    pub default_tax_rates: Option<Vec<TaxRateId>>,
+}
+
+/// Subscribes a customer, in the caller's transaction: the subscription (trialing, or
+/// incomplete until its first invoice is paid) and its first invoice, a draft the caller
+/// collects (`collection::process`) once it has committed.
+pub async fn subscribe(
+    tx: &mut sqlx::AnyConnection,
+    clock: &Clock,
+    scope: &Scope,
+    actor: &ActorRef<'_>,
+    req: &CreateSubscriptionRequest,
+) -> ApiResult<(SubscriptionRow, InvoiceRow)> {
+    let mut customer = db::get_customer(tx, scope, req.customer.as_str())
+        .await?
+        .ok_or(ApiError::NotFound("customer"))?;
+    let (items, currency) = resolve_items(tx, scope, &req.items, &[]).await?;
+    match &customer.currency {
+        Some(c) if *c != currency => {
+            return Err(ApiError::conflict(
+                "currency_mismatch",
+                format!("The customer is billed in {c}, the prices are in {currency}."),
+            ));
+        }
+        Some(_) => {}
+        None => {
+            customer.currency = Some(currency.clone());
+            db::update_customer(tx, scope, &customer).await?;
+        }
+    }
+    let trial_days = req.trial_days.or(items[0].terms.trial_days).unwrap_or(0);
+    if !(0..=730).contains(&trial_days) {
+        return Err(ApiError::validation("trial_days", "must be 0 to 730"));
+    }
+    let now = now_for(tx, clock, scope, &customer).await?;
+    let trial_end = (trial_days > 0).then(|| now + trial_days * DAY_MS);
+    let discount = redemption::redeem(
+        tx,
+        scope,
+        req.coupon.as_ref(),
+        req.promotion_code.as_deref(),
+        &currency,
+        now,
+    )
+    .await?;
+    let taxes =
+        redemption::tax_rates(tx, scope, req.default_tax_rates.as_deref().unwrap_or(&[])).await?;
+    let mut sub = SubscriptionRow {
+        id: SubscriptionId::generate().to_string(),
+        customer_id: customer.id.clone(),
+        status: if trial_end.is_some() {
+            SubscriptionStatus::Trialing
+        } else {
+            SubscriptionStatus::Incomplete
+        }
+        .into(),
+        items: items.into(),
+        currency,
+        billing_cycle_anchor: trial_end.unwrap_or(now),
+        periods: 0,
+        current_period_start: now,
+        current_period_end: trial_end.unwrap_or(now),
+        trial_end,
+        cancel_at_period_end: 0,
+        canceled_at: None,
+        created_at: now,
+        pending_lines: Default::default(),
+        discount: discount.map(Into::into),
+        tax_rates: taxes.into(),
+        missing_payment_method: req
+            .trial_settings
+            .unwrap_or_default()
+            .end_behavior
+            .missing_payment_method
+            .into(),
+        trial_will_end_at: trial_end.map(|end| (end - TRIAL_WILL_END_MS).max(now)),
+        cancellation_reason: None,
+    };
+    db::insert_subscription(tx, scope, &sub).await?;
+    let first_invoice = match trial_end {
+        Some(end) => start_trial(tx, clock, scope, actor, &sub, (now, end)).await?,
+        None => {
+            let invoice = start_next_period(
+                tx,
+                clock,
+                scope,
+                actor,
+                &mut sub,
+                "subscription_create",
+                now,
+            )
+            .await?;
+            db::update_subscription(tx, scope, &sub).await?;
+            invoice
+        }
+    };
+    notify(tx, clock, scope, actor, "subscription.created", &sub).await?;
+    Ok((sub, first_invoice))
 }
 
 /// A change to a subscription that has not ended: read in (locked), edited, committed with

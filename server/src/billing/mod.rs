@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod changes;
+pub mod checkout;
 pub mod collection;
 pub mod html;
 pub mod invoicing;

@@ -14,16 +14,16 @@ fn id(v: &Value) -> String {
 }
 
 /// A browser: one cookie, no redirects followed (each is checked).
-struct Browser {
+pub(crate) struct Browser {
     client: reqwest::Client,
     cookie: Option<String>,
 }
 
 /// A page: its status, where it redirects, its HTML.
-struct Page {
-    status: u16,
-    location: Option<String>,
-    html: String,
+pub(crate) struct Page {
+    pub status: u16,
+    pub location: Option<String>,
+    pub html: String,
 }
 
 impl Page {
@@ -33,7 +33,7 @@ impl Page {
     }
 
     /// The text of the element with `id`.
-    fn text_of(&self, id: &str) -> String {
+    pub fn text_of(&self, id: &str) -> String {
         let at = self
             .html
             .find(&format!("id=\"{id}\""))
@@ -54,7 +54,7 @@ fn value_after(html: &str, marker: &str) -> String {
 }
 
 impl Browser {
-    fn new() -> Browser {
+    pub fn new() -> Browser {
         Browser {
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -90,12 +90,12 @@ impl Browser {
         }
     }
 
-    async fn get(&mut self, url: &str) -> Page {
+    pub async fn get(&mut self, url: &str) -> Page {
         let r = self.client.get(url);
         self.read(r).await
     }
 
-    async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> Page {
+    pub async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> Page {
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form)
             .finish();

@@ -179,6 +179,20 @@ async fn make(app: &TestApp, who: &Account, env: &'static str) -> Made {
         "sso/connections".into(),
         sso_connection(app, who, env).await,
     ));
+    post(
+        &mut ids,
+        "checkout/sessions",
+        json!({"mode": "subscription", "line_items": [{"price": price["id"]}],
+               "success_url": "https://example.com/ok", "cancel_url": "https://example.com/no"}),
+    )
+    .await;
+    post(
+        &mut ids,
+        "pricing_tables",
+        json!({"name": "Plans", "plans": [{"product": product["id"], "monthly_price": price["id"]}],
+               "success_url": "https://example.com/ok", "cancel_url": "https://example.com/no"}),
+    )
+    .await;
     let emails = call(app, who, env, Method::GET, "/v1/emails", None).await;
     let email = emails.expect(200)["data"][0]["id"]
         .as_str()

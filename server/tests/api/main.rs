@@ -8,6 +8,7 @@ mod api_keys;
 mod billing_portal;
 mod catalog;
 mod changes;
+mod checkout;
 mod conventions;
 mod coupons;
 mod customers;

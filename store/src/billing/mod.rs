@@ -3,6 +3,7 @@
 //! every query filters on `tenant_id` and `env`.
 
 mod catalog;
+mod checkout;
 mod credit_notes;
 mod customers;
 mod discounts;
@@ -14,6 +15,7 @@ mod subscriptions;
 mod test_clocks;
 
 pub use catalog::*;
+pub use checkout::*;
 pub use credit_notes::*;
 pub use customers::*;
 pub use discounts::*;

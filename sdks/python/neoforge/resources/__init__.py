@@ -15,6 +15,7 @@ from .customers import CustomersResource, AsyncCustomersResource
 from .subscriptions import SubscriptionsResource, AsyncSubscriptionsResource
 from .invoices import InvoicesResource, AsyncInvoicesResource
 from .credit_notes import CreditNotesResource, AsyncCreditNotesResource
+from .checkout import CheckoutResource, AsyncCheckoutResource
 from .billing_portal import BillingPortalResource, AsyncBillingPortalResource
 from .emails import EmailsResource, AsyncEmailsResource
 from .billing_settings import BillingSettingsResource, AsyncBillingSettingsResource
@@ -62,6 +63,8 @@ __all__ = [
     "AsyncInvoicesResource",
     "CreditNotesResource",
     "AsyncCreditNotesResource",
+    "CheckoutResource",
+    "AsyncCheckoutResource",
     "BillingPortalResource",
     "AsyncBillingPortalResource",
     "EmailsResource",

@@ -11,41 +11,19 @@ use utoipa::{IntoParams, ToSchema};
 use crate::app::AppState;
 use crate::audit::ActorRef;
 use crate::billing::changes::{
-    Change, SubscriptionPreview, UpdateSubscriptionRequest, resolve_items,
+    Change, CreateSubscriptionRequest, SubscriptionPreview, UpdateSubscriptionRequest, subscribe,
 };
-use crate::billing::subscriptions::{now_for, start_next_period, start_trial, usage_lines};
-use crate::billing::{collection, notify, redemption};
+use crate::billing::collection;
+use crate::billing::subscriptions::usage_lines;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
 use crate::http::pagination::{Page, fetch_limit, page_type};
 use crate::tenancy::{Permission, Scope};
-use domain::billing::dunning::DAY_MS;
-use domain::billing::subscriptions::{TRIAL_WILL_END_MS, TrialSettings};
-use domain::billing::views::{InvoiceLine, Subscription, SubscriptionItem};
+use domain::billing::views::{InvoiceLine, Subscription};
 use domain::clock::timestamp;
-use domain::ids::{CouponId, CustomerId, SubscriptionId, TaxRateId};
+use domain::ids::SubscriptionId;
 use store::billing::{self as db, SubscriptionRow};
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateSubscriptionRequest {
-    pub customer: CustomerId,
-    /// 1 to 20 recurring prices of one currency and one billing interval.
-    pub items: Vec<SubscriptionItem>,
-    /// Days of trial; default: the first price's `trial_days`. 0 for none.
-    #[schema(minimum = 0, maximum = 730)]
-    pub trial_days: Option<i64>,
-    /// What the trial's end does if the customer has no payment method then.
-    pub trial_settings: Option<TrialSettings>,
-    /// A coupon to take off its invoices (or give `promotion_code`, not both).
-    pub coupon: Option<CouponId>,
-    /// A customer-facing promotion code (any case) for a coupon.
-    #[schema(example = "LAUNCH25")]
-    pub promotion_code: Option<String>,
-    /// Up to 5 active tax rates added to its invoices.
-    pub default_tax_rates: Option<Vec<TaxRateId>>,
-}
 
 /// Subscribe a customer to prices. Without a trial the first period is invoiced and
 /// collected at once: the subscription is `active` when that invoice is paid, else
@@ -72,104 +50,9 @@ pub async fn create(
     let scope = &caller.scope;
     let actor: ActorRef = (&caller).into();
     let mut tx = state.db.write_scoped(scope).await?;
-    let mut customer = db::get_customer(&mut tx, scope, req.customer.as_str())
-        .await?
-        .ok_or(ApiError::NotFound("customer"))?;
-    let (items, currency) = resolve_items(&mut tx, scope, &req.items, &[]).await?;
-    match &customer.currency {
-        Some(c) if *c != currency => {
-            return Err(ApiError::conflict(
-                "currency_mismatch",
-                format!("The customer is billed in {c}, the prices are in {currency}."),
-            ));
-        }
-        Some(_) => {}
-        None => {
-            customer.currency = Some(currency.clone());
-            db::update_customer(&mut tx, scope, &customer).await?;
-        }
-    }
-    let trial_days = req.trial_days.or(items[0].terms.trial_days).unwrap_or(0);
-    if !(0..=730).contains(&trial_days) {
-        return Err(ApiError::validation("trial_days", "must be 0 to 730"));
-    }
-    let now = now_for(&mut tx, &state.clock, scope, &customer).await?;
-    let trial_end = (trial_days > 0).then(|| now + trial_days * DAY_MS);
-    let discount = redemption::redeem(
-        &mut tx,
-        scope,
-        req.coupon.as_ref(),
-        req.promotion_code.as_deref(),
-        &currency,
-        now,
-    )
-    .await?;
-    let taxes = redemption::tax_rates(
-        &mut tx,
-        scope,
-        req.default_tax_rates.as_deref().unwrap_or(&[]),
-    )
-    .await?;
-    let mut sub = SubscriptionRow {
-        id: SubscriptionId::generate().to_string(),
-        customer_id: customer.id.clone(),
-        status: if trial_end.is_some() {
-            SubscriptionStatus::Trialing
-        } else {
-            SubscriptionStatus::Incomplete
-        }
-        .into(),
-        items: items.into(),
-        currency,
-        billing_cycle_anchor: trial_end.unwrap_or(now),
-        periods: 0,
-        current_period_start: now,
-        current_period_end: trial_end.unwrap_or(now),
-        trial_end,
-        cancel_at_period_end: 0,
-        canceled_at: None,
-        created_at: now,
-        pending_lines: Default::default(),
-        discount: discount.map(Into::into),
-        tax_rates: taxes.into(),
-        missing_payment_method: req
-            .trial_settings
-            .unwrap_or_default()
-            .end_behavior
-            .missing_payment_method
-            .into(),
-        trial_will_end_at: trial_end.map(|end| (end - TRIAL_WILL_END_MS).max(now)),
-        cancellation_reason: None,
-    };
-    db::insert_subscription(&mut tx, scope, &sub).await?;
-    let first_invoice = match trial_end {
-        Some(end) => start_trial(&mut tx, &state.clock, scope, &actor, &sub, (now, end)).await?,
-        None => {
-            let invoice = start_next_period(
-                &mut tx,
-                &state.clock,
-                scope,
-                &actor,
-                &mut sub,
-                "subscription_create",
-                now,
-            )
-            .await?;
-            db::update_subscription(&mut tx, scope, &sub).await?;
-            invoice
-        }
-    };
-    notify(
-        &mut tx,
-        &state.clock,
-        scope,
-        &actor,
-        "subscription.created",
-        &sub,
-    )
-    .await?;
+    let (sub, first) = subscribe(&mut tx, &state.clock, scope, &actor, &req).await?;
     tx.commit().await?;
-    collection::process(&state, scope, &actor, &first_invoice.id, now, true).await?;
+    collection::process(&state, scope, &actor, &first.id, first.created_at, true).await?;
     Ok((
         StatusCode::CREATED,
         axum::Json(reread(&state, scope, &sub.id).await?),
