@@ -1,6 +1,8 @@
-//! The developer portal's suites (tests/portal), against the live server the SDK suites use:
-//! the browser flow in Debian's headless Chromium, and the portal's code samples compiled and
-//! run. The test command checks for Chromium before it builds (`preflight`).
+//! The browser suites (tests/portal), against the live server the SDK suites use: the
+//! developer portal's flow in Debian's headless Chromium and its code samples compiled and
+//! run; and the billing flow (pricing table, checkout, customer portal, email), which starts
+//! a server and an SMTP server of its own. The test command checks for Chromium before it
+//! builds (`preflight`).
 
 use std::path::Path;
 use std::process::Command;

@@ -4,6 +4,7 @@
 //! (`changes::Change`, collection), audited with the customer as the actor, and sends the
 //! same webhook events.
 
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use axum::Router;
@@ -228,9 +229,12 @@ async fn home_context(state: &AppState, visit: &Visit, notice: Option<&str>) -> 
     let mut shown = Vec::new();
     for sub in subs.into_iter().filter(|s| !s.status.ended()) {
         let mut items = Vec::new();
+        let mut names = HashMap::new();
         for item in &sub.items.0 {
+            let product = product_name(&mut c, scope, &item.price).await?;
+            names.insert(item.price.clone(), product.clone());
             items.push(json!({
-                "product": product_name(&mut c, scope, &item.price).await?,
+                "product": product,
                 "price": price_label(&item.terms, &sub.currency),
                 "quantity": item.quantity,
                 "metered": item.terms.metered.is_some(),
@@ -259,7 +263,7 @@ async fn home_context(state: &AppState, visit: &Visit, notice: Option<&str>) -> 
             "period_end": day(sub.current_period_end),
             "trial_end": sub.trial_end.map(day),
             "cancel_at_period_end": sub.cancel_at_period_end == 1,
-            "usage_lines": lines.iter().map(|l| line_view(l, &sub.currency)).collect::<Vec<_>>(),
+            "usage_lines": lines.iter().map(|l| line_view(l, &sub.currency, &names)).collect::<Vec<_>>(),
             "meters": meters,
             "plans": plans,
             "quantity": sub.items.0.first().map_or(1, |i| i.quantity),
@@ -285,7 +289,7 @@ async fn home_context(state: &AppState, visit: &Visit, notice: Option<&str>) -> 
             .preview(scope, &UpdateSubscriptionRequest::default())
             .await?
             .next_invoice;
-        sub["upcoming"] = json!(upcoming.as_ref().map(upcoming_view));
+        sub["upcoming"] = json!(upcoming.as_ref().map(|u| upcoming_view(u, &HashMap::new())));
     }
     Ok(json!({
         "brand": brand,
@@ -409,13 +413,16 @@ fn usage_view(
     })
 }
 
-fn line_view(l: &Line, currency: &str) -> Value {
-    json!({"price": l.price, "quantity": l.quantity, "usage": l.usage,
+fn line_view(l: &Line, currency: &str, names: &HashMap<String, String>) -> Value {
+    let product = names.get(&l.price).unwrap_or(&l.price);
+    json!({"product": product, "quantity": l.quantity, "usage": l.usage,
            "amount": money(l.amount, currency), "proration": l.proration,
            "period": format!("{} – {}", day(l.period_start), day(l.period_end))})
 }
 
-fn upcoming_view(i: &UpcomingInvoice) -> Value {
+/// An upcoming invoice as the pages show it; its lines name their products (`names`, by
+/// price), else their price.
+fn upcoming_view(i: &UpcomingInvoice, names: &HashMap<String, String>) -> Value {
     json!({
         "date": day(i.created_at),
         "subtotal": money(i.subtotal, &i.currency),
@@ -425,7 +432,8 @@ fn upcoming_view(i: &UpcomingInvoice) -> Value {
         "balance": (i.starting_balance != 0).then(|| money(i.starting_balance, &i.currency)),
         "amount_due": money(i.amount_due, &i.currency),
         "lines": i.lines.iter().map(|l| json!({
-            "price": l.price, "quantity": l.quantity, "proration": l.proration,
+            "product": names.get(l.price.as_str()).map_or(l.price.as_str(), String::as_str),
+            "quantity": l.quantity, "proration": l.proration, "credit": l.amount < 0,
             "amount": money(l.amount, &i.currency),
         })).collect::<Vec<_>>(),
     })
@@ -534,6 +542,14 @@ async fn preview(
     let mut c = state.db.read_scoped(&visit.scope).await?;
     let brand = crate::email::settings(&mut c, &visit.scope).await?.brand;
     let product = product_name(&mut c, &visit.scope, &form.price).await?;
+    let mut names = HashMap::new();
+    let invoices = [&preview.invoice_now, &preview.next_invoice];
+    for line in invoices.into_iter().flatten().flat_map(|i| &i.lines) {
+        if !names.contains_key(line.price.as_str()) {
+            let name = product_name(&mut c, &visit.scope, line.price.as_str()).await?;
+            names.insert(line.price.to_string(), name);
+        }
+    }
     c.end();
     let ctx = json!({
         "brand": brand,
@@ -542,8 +558,8 @@ async fn preview(
         "price": form.price,
         "product": product,
         "quantity": form.quantity.unwrap_or(1),
-        "now": preview.invoice_now.as_ref().map(upcoming_view),
-        "next": preview.next_invoice.as_ref().map(upcoming_view),
+        "now": preview.invoice_now.as_ref().map(|i| upcoming_view(i, &names)),
+        "next": preview.next_invoice.as_ref().map(|i| upcoming_view(i, &names)),
         "nothing_now": money(0, &currency),
     });
     Ok(html_page(StatusCode::OK, "preview.html", ctx))
