@@ -11,6 +11,7 @@ pub mod identity;
 pub mod metering;
 pub mod openapi;
 pub mod outbound;
+pub mod outbox;
 pub mod portal;
 pub mod request_log;
 pub mod tenancy;

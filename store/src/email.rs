@@ -12,12 +12,7 @@ pub async fn get_settings(
     c: &mut AnyConnection,
     scope: &Scope,
 ) -> sqlx::Result<Option<Json<EmailSettings>>> {
-    scoped::query_scalar(
-        "SELECT settings FROM email_settings WHERE tenant_id = $1 AND env = $2",
-        scope,
-    )
-    .fetch_optional(c)
-    .await
+    crate::documents::get(c, scope, "email_settings").await
 }
 
 pub async fn put_settings(
@@ -26,16 +21,7 @@ pub async fn put_settings(
     settings: &EmailSettings,
     now: i64,
 ) -> sqlx::Result<()> {
-    scoped::query(
-        "INSERT INTO email_settings (tenant_id, env, settings, updated_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (tenant_id, env) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at",
-        scope,
-    )
-    .bind(Json(settings.clone()))
-    .bind(now)
-    .execute(c)
-    .await
-    .map(|_| ())
+    crate::documents::put(c, scope, "email_settings", settings, now).await
 }
 
 /// An email as rendered: who it is from and what it says.

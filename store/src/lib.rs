@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod billing;
 pub mod columns;
+pub mod documents;
 pub mod email;
 pub mod idempotency;
 pub mod identity;

@@ -7,6 +7,7 @@ pub mod checkout;
 pub mod collection;
 pub mod html;
 pub mod invoicing;
+pub mod pages;
 pub mod payments;
 pub mod portal;
 pub mod redemption;

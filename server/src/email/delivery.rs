@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use lettre::AsyncTransport;
 use lettre::message::{Mailbox, Message, MultiPart};
-use tokio::task::JoinSet;
 
 use super::Mailer;
 use crate::app::AppState;
 use crate::http::error::{ApiError, ApiResult};
+use crate::outbox;
 use crate::tenancy::{Env, Scope};
 use domain::email::{EmailStatus, MAX_ATTEMPTS, retry_delay_ms};
 use domain::ids::OrgId;
@@ -30,41 +30,19 @@ const LEASE_MS: i64 = 30_000;
 pub async fn tick(state: &AppState) -> ApiResult<usize> {
     let now = state.clock.now_ms();
     let due = db::due_emails(state.db.reader(), now, BATCH).await?;
-    let mut running: JoinSet<bool> = JoinSet::new();
-    let mut done = 0;
-    for (tenant, env, id, seen) in due {
-        while running.len() >= IN_FLIGHT {
-            done += usize::from(matches!(running.join_next().await, Some(Ok(true))));
-        }
-        let state = state.clone();
-        running.spawn(async move {
-            match send_one(&state, tenant, &env, &id, seen).await {
-                Ok(sent) => sent,
-                Err(e) => {
-                    tracing::error!(email = %id, error = %e, "email delivery failed");
-                    false
-                }
-            }
-        });
-    }
-    while let Some(r) = running.join_next().await {
-        done += usize::from(r.is_ok_and(|d| d));
-    }
-    Ok(done)
+    let sent = outbox::send_all(state, due, IN_FLIGHT, "email delivery", |state, due| {
+        let (tenant, env, id, seen) = due;
+        async move { send_one(&state, tenant, &env, &id, seen).await }
+    });
+    Ok(sent.await)
 }
 
-/// Runs `tick` every `every` until the process ends; failures are logged and retried.
+/// Runs `tick` every `every` until the process ends.
 pub async fn run(state: AppState, every: Duration) {
-    let mut interval = tokio::time::interval(every);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        interval.tick().await;
-        match tick(&state).await {
-            Ok(0) => {}
-            Ok(n) => tracing::debug!(emails = n, "email delivery"),
-            Err(e) => tracing::error!(error = %e, "email delivery failed; retrying next tick"),
-        }
-    }
+    outbox::run(state, every, "email delivery", |state| async move {
+        tick(&state).await
+    })
+    .await
 }
 
 /// Claims, sends and records one email; false when another worker had it first.

@@ -8,14 +8,12 @@
 
 use std::time::{Duration, Instant};
 
-use tokio::task::JoinSet;
-
 use super::emit;
 use crate::app::AppState;
 use crate::audit::{self, ActorRef};
 use crate::http::error::{ApiError, ApiResult};
-use crate::outbound;
 use crate::tenancy::{Env, Scope};
+use crate::{outbound, outbox};
 use domain::ids::{OrgId, WebhookAttemptId};
 use domain::webhooks::sign;
 use domain::webhooks::views::Event;
@@ -41,44 +39,19 @@ const SYSTEM: ActorRef<'static> = ActorRef {
 pub async fn tick(state: &AppState) -> ApiResult<usize> {
     let now = state.clock.now_ms();
     let due = db::due_deliveries(state.db.reader(), now, BATCH).await?;
-    if due.is_empty() {
-        return Ok(0);
-    }
-    let mut running: JoinSet<bool> = JoinSet::new();
-    let mut attempted = 0;
-    for (tenant, env, id, seen) in due {
-        while running.len() >= IN_FLIGHT {
-            attempted += usize::from(matches!(running.join_next().await, Some(Ok(true))));
-        }
-        let state = state.clone();
-        running.spawn(async move {
-            match deliver(&state, tenant, &env, &id, seen).await {
-                Ok(sent) => sent,
-                Err(e) => {
-                    tracing::error!(delivery = %id, error = %e, "webhook delivery failed");
-                    false
-                }
-            }
-        });
-    }
-    while let Some(r) = running.join_next().await {
-        attempted += usize::from(r.is_ok_and(|sent| sent));
-    }
-    Ok(attempted)
+    let sent = outbox::send_all(state, due, IN_FLIGHT, "webhook delivery", |state, due| {
+        let (tenant, env, id, seen) = due;
+        async move { deliver(&state, tenant, &env, &id, seen).await }
+    });
+    Ok(sent.await)
 }
 
-/// Runs `tick` every `every` until the process ends; failures are logged and retried.
+/// Runs `tick` every `every` until the process ends.
 pub async fn run(state: AppState, every: Duration) {
-    let mut interval = tokio::time::interval(every);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        interval.tick().await;
-        match tick(&state).await {
-            Ok(0) => {}
-            Ok(n) => tracing::debug!(attempts = n, "webhook delivery"),
-            Err(e) => tracing::error!(error = %e, "webhook delivery failed; retrying next tick"),
-        }
-    }
+    outbox::run(state, every, "webhook delivery", |state| async move {
+        tick(&state).await
+    })
+    .await
 }
 
 /// Claims, sends and records one delivery; false when another worker had it first.

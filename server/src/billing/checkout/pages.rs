@@ -2,20 +2,17 @@
 //! (`/pricing/{id}`, its embed script and its buttons). Server-rendered, working without
 //! scripts; the pricing page alone may be framed (its embed).
 
-use std::sync::LazyLock;
-
 use axum::Router;
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use minijinja::value::Serde;
-use minijinja::{AutoEscape, Environment};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{NewCheckout, Paid};
 use crate::app::AppState;
+use crate::billing::pages::{Framing, Page, html};
 use crate::http::error::{ApiError, ApiResult};
 use crate::tenancy::Scope;
 use domain::billing::checkout::{CheckoutMode, CheckoutStatus, MAX_CHECKOUT_TTL_MS};
@@ -25,8 +22,6 @@ use domain::billing::views::SubscriptionItem;
 use domain::ids::PriceId;
 use store::billing::{self as db, CheckoutRow};
 
-const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; form-action 'self'; base-uri 'none'";
-
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/checkout/{token}", get(checkout))
@@ -35,92 +30,6 @@ pub fn routes() -> Router<AppState> {
         .route("/pricing/{id}", get(pricing))
         .route("/pricing/{id}/embed.js", get(embed))
         .route("/pricing/{id}/checkout", post(start))
-}
-
-static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
-    let mut env = Environment::new();
-    env.set_auto_escape_callback(|_| AutoEscape::Html);
-    for (name, source) in [
-        (
-            "layout.html",
-            include_str!("../../../templates/billing/layout.html"),
-        ),
-        (
-            "message.html",
-            include_str!("../../../templates/billing/message.html"),
-        ),
-        (
-            "checkout.html",
-            include_str!("../../../templates/billing/checkout.html"),
-        ),
-        (
-            "pricing.html",
-            include_str!("../../../templates/billing/pricing.html"),
-        ),
-    ] {
-        env.add_template(name, source)
-            .unwrap_or_else(|e| panic!("template {name}: {e}"));
-    }
-    env
-});
-
-/// A page, or what went wrong as a page.
-struct Page(Response);
-
-impl IntoResponse for Page {
-    fn into_response(self) -> Response {
-        self.0
-    }
-}
-
-impl<E> From<E> for Page
-where
-    ApiError: From<E>,
-{
-    fn from(e: E) -> Self {
-        let e = ApiError::from(e);
-        let status = e.status();
-        if status.is_server_error() {
-            tracing::error!(error = %e, "checkout page");
-        }
-        let detail = match status.is_server_error() {
-            true => "Something went wrong on our side. Please try again in a moment.".to_owned(),
-            false => e.to_string(),
-        };
-        let ctx = json!({"title": "Something went wrong", "detail": detail});
-        Page(html(status, "message.html", &ctx, false))
-    }
-}
-
-fn html(status: StatusCode, template: &str, ctx: &Value, frameable: bool) -> Response {
-    let body = TEMPLATES
-        .get_template(template)
-        .and_then(|t| t.render(Serde(ctx)));
-    let mut response = match body {
-        Ok(body) => (status, body).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, template, "checkout template");
-            (StatusCode::INTERNAL_SERVER_ERROR, "error").into_response()
-        }
-    };
-    let csp = match frameable {
-        true => format!("{CSP}; frame-ancestors *"),
-        false => format!("{CSP}; frame-ancestors 'none'"),
-    };
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    if let Ok(csp) = HeaderValue::from_str(&csp) {
-        h.insert(header::CONTENT_SECURITY_POLICY, csp);
-    }
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    response
 }
 
 /// An open session by its page's token; an unknown, used or expired one is a page saying so.
@@ -177,7 +86,7 @@ async fn checkout_page(
         true => StatusCode::OK,
         false => StatusCode::PAYMENT_REQUIRED,
     };
-    Ok(html(status, "checkout.html", &ctx, false))
+    Ok(html(status, "checkout.html", &ctx, Framing::Nobody))
 }
 
 async fn checkout(
@@ -303,7 +212,7 @@ async fn pricing(State(state): State<AppState>, Path(id): Path<String>) -> Resul
         "brand": brand, "id": id, "name": config.name, "plans": plans,
         "toggle": yearly && monthly, "default_interval": if monthly { "month" } else { "year" },
     });
-    Ok(html(StatusCode::OK, "pricing.html", &ctx, true))
+    Ok(html(StatusCode::OK, "pricing.html", &ctx, Framing::Anyone))
 }
 
 /// The embed: a script that puts the table's page in a frame where the script tag is.

@@ -5,15 +5,12 @@
 //! same webhook events.
 
 use std::collections::HashMap;
-use std::sync::LazyLock;
 
 use axum::Router;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use minijinja::value::Serde;
-use minijinja::{AutoEscape, Environment};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -21,8 +18,9 @@ use serde_json::{Value, json};
 use super::{Visit, settings};
 use crate::app::AppState;
 use crate::billing::changes::{Change, ProrationBehavior, UpdateSubscriptionRequest};
+use crate::billing::pages::{Framing, Page, html};
 use crate::billing::subscriptions::{now_for, usage_lines};
-use crate::billing::{collection, html, notify, redemption};
+use crate::billing::{collection, html as invoice_html, notify, redemption};
 use crate::http::error::{ApiError, ApiResult};
 use crate::metering::{quotas, usage};
 use domain::billing::invoicing::Line;
@@ -37,8 +35,6 @@ use store::billing::{self as db, CustomerRow, SubscriptionRow};
 
 /// The browser session's cookie.
 const COOKIE: &str = "nf_billing";
-/// Pages load nothing from elsewhere; styles are inline, logos are https images.
-const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -51,93 +47,6 @@ pub fn routes() -> Router<AppState> {
         .route("/billing/subscriptions/{id}/retain", post(retain))
         .route("/billing/subscriptions/{id}/resume", post(resume))
         .route("/billing/invoices/{id}", get(invoice))
-}
-
-static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
-    let mut env = Environment::new();
-    env.set_auto_escape_callback(|_| AutoEscape::Html);
-    for (name, source) in [
-        (
-            "layout.html",
-            include_str!("../../../templates/billing/layout.html"),
-        ),
-        (
-            "home.html",
-            include_str!("../../../templates/billing/home.html"),
-        ),
-        (
-            "preview.html",
-            include_str!("../../../templates/billing/preview.html"),
-        ),
-        (
-            "offer.html",
-            include_str!("../../../templates/billing/offer.html"),
-        ),
-        (
-            "message.html",
-            include_str!("../../../templates/billing/message.html"),
-        ),
-    ] {
-        env.add_template(name, source)
-            .unwrap_or_else(|e| panic!("template {name}: {e}"));
-    }
-    env
-});
-
-/// A page, or what went wrong as a page: the portal answers people, not programs.
-struct Page(Response);
-
-impl IntoResponse for Page {
-    fn into_response(self) -> Response {
-        self.0
-    }
-}
-
-impl<E> From<E> for Page
-where
-    ApiError: From<E>,
-{
-    fn from(e: E) -> Self {
-        let e = ApiError::from(e);
-        let status = e.status();
-        if status.is_server_error() {
-            tracing::error!(error = %e, "customer portal");
-        }
-        let detail = match status.is_server_error() {
-            true => "Something went wrong on our side. Please try again in a moment.".to_owned(),
-            false => e.to_string(),
-        };
-        let ctx = json!({"title": "Something went wrong", "detail": detail});
-        Page(html_page(status, "message.html", ctx))
-    }
-}
-
-fn html_page(status: StatusCode, template: &str, ctx: Value) -> Response {
-    let body = TEMPLATES
-        .get_template(template)
-        .and_then(|t| t.render(Serde(&ctx)));
-    let mut response = match body {
-        Ok(body) => (status, body).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, template, "customer portal template");
-            (StatusCode::INTERNAL_SERVER_ERROR, "error").into_response()
-        }
-    };
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    response
 }
 
 fn expired() -> ApiError {
@@ -211,7 +120,7 @@ async fn home(
 ) -> Result<Response, Page> {
     let visit = visit(&state, &headers).await?;
     let ctx = home_context(&state, &visit, notice(q.done.as_deref())).await?;
-    Ok(html_page(StatusCode::OK, "home.html", ctx))
+    Ok(html(StatusCode::OK, "home.html", &ctx, Framing::Nobody))
 }
 
 /// Everything the home page shows, read in one transaction.
@@ -562,7 +471,7 @@ async fn preview(
         "next": preview.next_invoice.as_ref().map(|i| upcoming_view(i, &names)),
         "nothing_now": money(0, &currency),
     });
-    Ok(html_page(StatusCode::OK, "preview.html", ctx))
+    Ok(html(StatusCode::OK, "preview.html", &ctx, Framing::Nobody))
 }
 
 async fn update(
@@ -694,7 +603,7 @@ async fn cancel(
             "brand": brand, "csrf": visit.csrf, "subscription": id, "reason": form.reason,
             "offer": redemption::terms_of(&coupon).describe(),
         });
-        return Ok(html_page(StatusCode::OK, "offer.html", ctx));
+        return Ok(html(StatusCode::OK, "offer.html", &ctx, Framing::Nobody));
     }
     let at_period_end = portal.cancellation.mode == CancellationMode::AtPeriodEnd;
     let event = change.cancel(at_period_end, Some(form.reason));
@@ -776,7 +685,7 @@ async fn invoice(
         .await?
         .ok_or(ApiError::NotFound("customer"))?;
     c.end();
-    let page = html::render(&invoice, &customer)?;
+    let page = invoice_html::render(&invoice, &customer)?;
     let mut response = (StatusCode::OK, page).into_response();
     let h = response.headers_mut();
     h.insert(
