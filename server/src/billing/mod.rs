@@ -9,6 +9,7 @@ pub mod html;
 pub mod invoicing;
 pub mod pages;
 pub mod payments;
+pub mod pdf;
 pub mod portal;
 pub mod redemption;
 pub mod scheduler;

@@ -95,6 +95,31 @@ impl Browser {
         self.read(r).await
     }
 
+    /// A download: its content type, disposition and bytes.
+    async fn download(&mut self, url: &str) -> (String, String, Vec<u8>) {
+        let mut r = self.client.get(url);
+        if let Some(c) = &self.cookie {
+            r = r.header(COOKIE, c);
+        }
+        let resp = r.send().await.expect("request");
+        assert_eq!(resp.status(), 200, "{url}");
+        let header = |name| {
+            resp.headers()
+                .get(name)
+                .map(|v| v.to_str().expect("header").to_owned())
+                .unwrap_or_default()
+        };
+        let (kind, disposition) = (
+            header(reqwest::header::CONTENT_TYPE),
+            header(reqwest::header::CONTENT_DISPOSITION),
+        );
+        (
+            kind,
+            disposition,
+            resp.bytes().await.expect("body").to_vec(),
+        )
+    }
+
     pub async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> Page {
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form)
@@ -369,10 +394,32 @@ async fn a_customer_manages_their_billing(b: Backend) {
         )))
         .await;
     assert_eq!(invoice_page.status, 200);
-    assert!(
-        invoice_page
-            .html
-            .contains(invoice["number"].as_str().expect("number"))
+    let number = invoice["number"].as_str().expect("number");
+    assert!(invoice_page.html.contains(number));
+    // The PDF, as a PDF reader (pypdf) reads it.
+    let pdf_url = app.url(&format!(
+        "/billing/invoices/{}/pdf",
+        invoice["id"].as_str().expect("id")
+    ));
+    let (kind, disposition, pdf) = browser.download(&pdf_url).await;
+    assert_eq!(kind, "application/pdf");
+    assert_eq!(
+        disposition,
+        format!("attachment; filename=\"{number}.pdf\"")
+    );
+    let text = pdf_text(&pdf).await;
+    for expected in [
+        format!("Invoice {number}"),
+        "Amount due".into(),
+        charged.clone(),
+        "Status: paid".into(),
+    ] {
+        assert!(text.contains(&expected), "{expected} in {text}");
+    }
+    assert_eq!(
+        Browser::new().get(&pdf_url).await.status,
+        403,
+        "only with the session"
     );
     app.stop().await;
 }
@@ -478,6 +525,28 @@ async fn a_portal_session_sees_one_customer_only(b: Backend) {
     app.clock().advance(std::time::Duration::from_secs(3600));
     assert_eq!(browser.get(&app.url("/billing/")).await.status, 403);
     app.stop().await;
+}
+
+/// The text a PDF reader (pypdf, from the test virtualenv) finds in `pdf`.
+async fn pdf_text(pdf: &[u8]) -> String {
+    let path = std::env::temp_dir().join(format!("nf_{}.pdf", uuid::Uuid::now_v7().simple()));
+    std::fs::write(&path, pdf).expect("write the PDF");
+    let out = tokio::process::Command::new(crate::tools::python())
+        .args([
+            "-c",
+            "import sys, pypdf; print(''.join(p.extract_text() for p in pypdf.PdfReader(sys.argv[1]).pages))",
+        ])
+        .arg(&path)
+        .output()
+        .await
+        .expect("python runs");
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        out.status.success(),
+        "pypdf: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 crate::on_both_backends!(

@@ -47,6 +47,7 @@ pub fn routes() -> Router<AppState> {
         .route("/billing/subscriptions/{id}/retain", post(retain))
         .route("/billing/subscriptions/{id}/resume", post(resume))
         .route("/billing/invoices/{id}", get(invoice))
+        .route("/billing/invoices/{id}/pdf", get(invoice_pdf))
 }
 
 fn expired() -> ApiError {
@@ -669,29 +670,65 @@ async fn resume(
     Ok(Redirect::to("/billing/?done=resumed").into_response())
 }
 
-/// One of the customer's invoices as a page (others' are a 404).
-async fn invoice(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Response, Page> {
-    let visit = visit(&state, &headers).await?;
+/// One of the customer's finalized invoices (others' are a 404), with the customer and the
+/// brand's name.
+async fn own_invoice(
+    state: &AppState,
+    visit: &Visit,
+    id: &str,
+) -> ApiResult<(store::billing::InvoiceRow, CustomerRow, String)> {
     let mut c = state.db.read_scoped(&visit.scope).await?;
-    let invoice = db::get_invoice(&mut c, &visit.scope, &id)
+    let invoice = db::get_invoice(&mut c, &visit.scope, id)
         .await?
         .filter(|i| i.customer_id == visit.customer() && i.status != InvoiceStatus::Draft)
         .ok_or(ApiError::NotFound("invoice"))?;
     let customer = db::get_customer(&mut c, &visit.scope, visit.customer())
         .await?
         .ok_or(ApiError::NotFound("customer"))?;
+    let brand = crate::email::settings(&mut c, &visit.scope)
+        .await?
+        .brand
+        .name;
     c.end();
+    Ok((invoice, customer, brand))
+}
+
+/// One of the customer's invoices as a page.
+async fn invoice(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, Page> {
+    let visit = visit(&state, &headers).await?;
+    let (invoice, customer, _) = own_invoice(&state, &visit, &id).await?;
     let page = invoice_html::render(&invoice, &customer)?;
-    let mut response = (StatusCode::OK, page).into_response();
+    Ok(download(
+        page.into_bytes(),
+        "text/html; charset=utf-8",
+        None,
+    ))
+}
+
+/// One of the customer's invoices as a PDF, to download.
+async fn invoice_pdf(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, Page> {
+    let visit = visit(&state, &headers).await?;
+    let (invoice, customer, brand) = own_invoice(&state, &visit, &id).await?;
+    let pdf = crate::billing::pdf::render(&invoice, &customer, &brand);
+    let name = format!("attachment; filename=\"{}.pdf\"", invoice.number);
+    Ok(download(pdf, "application/pdf", Some(name)))
+}
+
+fn download(body: Vec<u8>, content_type: &'static str, disposition: Option<String>) -> Response {
+    let mut response = (StatusCode::OK, body).into_response();
     let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    if let Some(value) = disposition.and_then(|d| HeaderValue::from_str(&d).ok()) {
+        h.insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
 }
