@@ -30,7 +30,7 @@ use domain::billing::checkout::{
     redirect_url,
 };
 use domain::billing::discounts::{CouponDuration, Discount};
-use domain::billing::invoicing::{Line, period_lines};
+use domain::billing::invoicing::period_lines;
 use domain::billing::money::money;
 use domain::billing::payments::{Outcome, simulated};
 use domain::billing::schedule::period_end;
@@ -267,24 +267,8 @@ pub async fn order(state: &AppState, scope: &Scope, row: &CheckoutRow) -> ApiRes
         Some(r) => period_end(now, r.interval, r.interval_count, 1),
         None => now,
     };
-    let lines: Vec<Line> = match row.mode.0 {
-        CheckoutMode::Payment => items
-            .iter()
-            .map(|i| {
-                Ok(Line {
-                    price: i.price.clone(),
-                    quantity: i.quantity,
-                    amount: domain::billing::amount::amount_for(&i.terms, i.quantity)
-                        .map_err(|e| ApiError::validation("line_items", e.to_string()))?,
-                    proration: false,
-                    period_start: now,
-                    period_end: now,
-                    usage: None,
-                })
-            })
-            .collect::<ApiResult<_>>()?,
-        _ => period_lines(&items, now, end)?,
-    };
+    // One-time prices (payment mode) have no period: theirs ends when it starts.
+    let lines = period_lines(&items, now, end)?;
     let totals = |with: Option<&Discount>| {
         invoicing::draft(Draft {
             customer: "",
@@ -346,7 +330,7 @@ pub enum Paid {
     Declined(String),
 }
 
-/// Pays an open session with a sandbox test card, as `completes` (above) describes.
+/// Pays an open session with a sandbox test card, as the module's doc describes.
 pub async fn pay(
     state: &AppState,
     scope: &Scope,
@@ -427,21 +411,7 @@ pub async fn pay(
         }
         CheckoutMode::Payment => {
             let (items, currency) = one_time(&mut tx, scope, &row.line_items.0).await?;
-            let lines = items
-                .iter()
-                .map(|i| {
-                    Ok(Line {
-                        price: i.price.clone(),
-                        quantity: i.quantity,
-                        amount: domain::billing::amount::amount_for(&i.terms, i.quantity)
-                            .map_err(|e| ApiError::validation("line_items", e.to_string()))?,
-                        proration: false,
-                        period_start: now,
-                        period_end: now,
-                        usage: None,
-                    })
-                })
-                .collect::<ApiResult<Vec<_>>>()?;
+            let lines = period_lines(&items, now, now)?;
             let mut invoice = invoicing::draft(Draft {
                 customer: &customer.id,
                 subscription: None,

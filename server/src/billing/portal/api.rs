@@ -68,7 +68,7 @@ pub async fn create_session(
 ) -> ApiResult<(StatusCode, axum::Json<PortalSession>)> {
     caller.require(Permission::BillingWrite)?;
     if let Some(url) = &req.return_url {
-        check_return_url(url)?;
+        crate::billing::checkout::check_url("return_url", url)?;
     }
     let scope = &caller.scope;
     let mut tx = state.db.write_scoped(scope).await?;
@@ -116,17 +116,6 @@ pub async fn create_session(
     .await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, axum::Json(session)))
-}
-
-fn check_return_url(url: &str) -> ApiResult<()> {
-    let ok = url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "https" | "http"));
-    if !ok || url.len() > 2048 {
-        return Err(ApiError::validation(
-            "return_url",
-            "must be an http(s) URL of at most 2048 characters",
-        ));
-    }
-    Ok(())
 }
 
 /// Get the customer portal settings (the defaults if never set: everything allowed).
