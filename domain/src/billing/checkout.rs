@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use super::views::SubscriptionItem;
 use crate::error::{Error, Result};
-use crate::ids::{CheckoutSessionId, CustomerId, InvoiceId, PricingTableId, SubscriptionId};
+use crate::ids::{
+    CheckoutSessionId, CustomerId, InvoiceId, PricingTableId, SubscriptionId, TaxRateId,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -176,6 +178,8 @@ pub struct CheckoutSession {
     /// What completing it made.
     pub subscription: Option<SubscriptionId>,
     pub invoice: Option<InvoiceId>,
+    /// The tax rates its subscription or invoice is taxed with.
+    pub tax_rates: Vec<TaxRateId>,
     #[serde(serialize_with = "crate::clock::timestamp::serialize")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub expires_at: i64,

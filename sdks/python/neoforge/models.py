@@ -627,6 +627,10 @@ class CreateCheckoutRequest(_response.Model):
     """What is sold: recurring prices of one interval (subscription), one-time prices
     (payment), none (setup). 1 to 20.
     """
+    tax_rates: Optional[List[TaxRateId]] = None
+    """Up to 5 active exclusive tax rates on the subscription's or the payment's invoices,
+    shown on the page (subscription and payment modes).
+    """
     test_clock: Optional[TestClockId] = None
     trial_days: Optional[int] = None
     """Days of trial (subscription mode); default: the first price's."""
@@ -642,6 +646,7 @@ class CreateCheckoutRequest(_response.Model):
             customer_email=data.get("customer_email"),
             expires_at=data.get("expires_at"),
             line_items=None if data.get("line_items") is None else [SubscriptionItem.from_dict(v0) for v0 in data["line_items"]],
+            tax_rates=data.get("tax_rates"),
             test_clock=data.get("test_clock"),
             trial_days=data.get("trial_days"),
         )
@@ -662,6 +667,8 @@ class CreateCheckoutRequest(_response.Model):
             data["expires_at"] = self.expires_at
         if self.line_items is not None:
             data["line_items"] = [v0.to_dict() for v0 in self.line_items]
+        if self.tax_rates is not None:
+            data["tax_rates"] = self.tax_rates
         if self.test_clock is not None:
             data["test_clock"] = self.test_clock
         if self.trial_days is not None:

@@ -990,6 +990,10 @@ pub mod types {
         pub mode: CheckoutMode,
         ///Where the customer goes after paying; `{CHECKOUT_SESSION_ID}` is replaced.
         pub success_url: ::std::string::String,
+        /**Up to 5 active exclusive tax rates on the subscription's or the payment's invoices,
+        shown on the page (subscription and payment modes).*/
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub tax_rates: ::std::vec::Vec<TaxRateId>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub test_clock: ::std::option::Option<TestClockId>,
         ///Days of trial (subscription mode); default: the first price's.
@@ -8847,6 +8851,8 @@ pub mod types {
             >,
             mode: ::std::result::Result<super::CheckoutMode, ::std::string::String>,
             success_url: ::std::result::Result<::std::string::String, ::std::string::String>,
+            tax_rates:
+                ::std::result::Result<::std::vec::Vec<super::TaxRateId>, ::std::string::String>,
             test_clock: ::std::result::Result<
                 ::std::option::Option<super::TestClockId>,
                 ::std::string::String,
@@ -8864,6 +8870,7 @@ pub mod types {
                     line_items: Ok(Default::default()),
                     mode: Err("no value supplied for mode".to_string()),
                     success_url: Err("no value supplied for success_url".to_string()),
+                    tax_rates: Ok(Default::default()),
                     test_clock: Ok(Default::default()),
                     trial_days: Ok(Default::default()),
                 }
@@ -8952,6 +8959,16 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for success_url: {e}"));
                 self
             }
+            pub fn tax_rates<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::TaxRateId>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.tax_rates = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for tax_rates: {e}"));
+                self
+            }
             pub fn test_clock<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<super::TestClockId>>,
@@ -8987,6 +9004,7 @@ pub mod types {
                     line_items: value.line_items?,
                     mode: value.mode?,
                     success_url: value.success_url?,
+                    tax_rates: value.tax_rates?,
                     test_clock: value.test_clock?,
                     trial_days: value.trial_days?,
                 })
@@ -9003,6 +9021,7 @@ pub mod types {
                     line_items: Ok(value.line_items),
                     mode: Ok(value.mode),
                     success_url: Ok(value.success_url),
+                    tax_rates: Ok(value.tax_rates),
                     test_clock: Ok(value.test_clock),
                     trial_days: Ok(value.trial_days),
                 }
@@ -21760,9 +21779,11 @@ impl Client {
         builder::BillingSettingsUpdate::new(self)
     }
     /**Create a checkout session: a page on this server, at `url`, that shows the order (items,
-    trial, discount, totals today and per period) and takes payment once, before it
-    expires. In the sandbox it takes the simulated provider's test cards by name. Completing
-    it sends `checkout.session.completed`
+    trial, discount, taxes, totals today and per period) and takes payment once, before it
+    expires. With Stripe configured for the environment the page sends the customer on to a
+    Stripe Checkout Session of the same order (subscription, payment or setup mode), whose
+    completion Stripe's webhook reports; otherwise, in the sandbox, it takes the simulated
+    provider's test cards by name. Completing it sends `checkout.session.completed`
 
     Sends a `POST` request to `/v1/checkout/sessions`
 

@@ -271,6 +271,11 @@ export interface CreateCheckoutRequest {
   mode: CheckoutMode;
   /** Where the customer goes after paying; `{CHECKOUT_SESSION_ID}` is replaced. */
   success_url: string;
+  /**
+   * Up to 5 active exclusive tax rates on the subscription's or the payment's invoices,
+   * shown on the page (subscription and payment modes).
+   */
+  tax_rates?: TaxRateId[];
   test_clock?: TestClockId | null;
   /** Days of trial (subscription mode); default: the first price's. */
   trial_days?: number | null;

@@ -66,6 +66,13 @@ pub struct Attempt {
     payment_method: String,
 }
 
+impl Attempt {
+    /// The invoice to charge, finalized.
+    pub fn invoice(&self) -> &InvoiceRow {
+        &self.invoice
+    }
+}
+
 /// What `prepare` did with an invoice.
 pub enum Prepared {
     /// Scheduled work that was no longer due (another replica got there first).

@@ -32,6 +32,12 @@ struct Inner {
     requests: Vec<Recorded>,
     replies: HashMap<(String, String), (u16, Value)>,
     setup_intents: HashMap<String, Value>,
+    /// Checkout Sessions, and the form each was made from.
+    sessions: HashMap<String, (Value, BTreeMap<String, String>)>,
+    subscriptions: HashMap<String, Value>,
+    payment_intents: HashMap<String, Value>,
+    /// Coupons' `amount_off`.
+    coupons: HashMap<String, i64>,
     next: u64,
 }
 
@@ -57,6 +63,13 @@ impl FakeStripe {
         let app = Router::new()
             .route("/v1/customers", axum::routing::post(handle))
             .route("/v1/checkout/sessions", axum::routing::post(handle))
+            .route("/v1/checkout/sessions/{id}", axum::routing::get(handle))
+            .route(
+                "/v1/checkout/sessions/{id}/expire",
+                axum::routing::post(handle),
+            )
+            .route("/v1/subscriptions/{id}", axum::routing::post(handle))
+            .route("/v1/coupons", axum::routing::post(handle))
             .route("/v1/payment_intents", axum::routing::post(handle))
             .route("/v1/refunds", axum::routing::post(handle))
             .route(
@@ -100,6 +113,97 @@ impl FakeStripe {
                 .unwrap_or(0)
         });
         ids
+    }
+
+    /// The customer pays a Checkout Session on Stripe's page with `pm`: what it made
+    /// (customer, subscription and invoice, PaymentIntent or SetupIntent) exists, and the
+    /// session is returned as `checkout.session.completed` carries it. None if the session
+    /// is not open.
+    pub fn pay_checkout(&self, session: &str, pm: &str, email: &str) -> Option<Value> {
+        let mut inner = self.shared.0.lock().expect("lock");
+        inner.next += 1;
+        let n = inner.next;
+        let (mut object, form) = inner.sessions.get(session).cloned()?;
+        if object["status"] != "open" {
+            return None;
+        }
+        let mut total: i64 = (0..)
+            .map_while(|i| {
+                let amount = form.get(&format!("line_items[{i}][price_data][unit_amount]"))?;
+                let quantity = form
+                    .get(&format!("line_items[{i}][quantity]"))
+                    .map_or(1, |q| q.parse().expect("quantity"));
+                Some(amount.parse::<i64>().expect("unit_amount") * quantity)
+            })
+            .sum();
+        let trial = form.contains_key("subscription_data[trial_period_days]");
+        if let Some(coupon) = form.get("discounts[0][coupon]") {
+            total -= inner.coupons[coupon];
+        }
+        if trial {
+            total = 0;
+        }
+        let customer = object["customer"]
+            .as_str()
+            .map_or_else(|| format!("cus_fake{n}"), str::to_owned);
+        object["customer"] = json!(customer);
+        object["customer_details"] = json!({"email": email});
+        object["status"] = json!("complete");
+        object["amount_total"] = json!(total);
+        object["payment_status"] = json!(if total == 0 {
+            "no_payment_required"
+        } else {
+            "paid"
+        });
+        match object["mode"].as_str() {
+            Some("subscription") => {
+                let id = format!("sub_fake{n}");
+                inner.subscriptions.insert(
+                    id.clone(),
+                    json!({"id": id, "object": "subscription", "customer": customer,
+                           "default_payment_method": pm, "cancel_at_period_end": false,
+                           "status": if trial { "trialing" } else { "active" },
+                           "metadata": sub_map(&form, "subscription_data[metadata]")}),
+                );
+                object["subscription"] = json!(id);
+                object["invoice"] = json!(format!("in_fake{n}"));
+            }
+            Some("payment") => {
+                let id = format!("pi_fake{n}");
+                inner.payment_intents.insert(
+                    id.clone(),
+                    json!({"id": id, "object": "payment_intent", "amount": total,
+                           "customer": customer, "payment_method": pm, "status": "succeeded",
+                           "metadata": sub_map(&form, "payment_intent_data[metadata]")}),
+                );
+                object["payment_intent"] = json!(id);
+            }
+            _ => {
+                let si = object["setup_intent"]
+                    .as_str()
+                    .expect("setup intent")
+                    .to_owned();
+                if let Some(intent) = inner.setup_intents.get_mut(&si) {
+                    intent["status"] = json!("succeeded");
+                    intent["payment_method"] = json!(pm);
+                }
+            }
+        }
+        inner
+            .sessions
+            .insert(session.to_owned(), (object.clone(), form));
+        Some(object)
+    }
+
+    /// A subscription as the fake holds it.
+    pub fn subscription(&self, id: &str) -> Option<Value> {
+        self.shared
+            .0
+            .lock()
+            .expect("lock")
+            .subscriptions
+            .get(id)
+            .cloned()
     }
 
     /// The customer finishes Checkout: the session's SetupIntent succeeds with `pm`.
@@ -210,7 +314,10 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = parse_form(&String::from_utf8_lossy(&body));
+    let form = match method {
+        Method::GET => parse_form(uri.query().unwrap_or("")),
+        _ => parse_form(&String::from_utf8_lossy(&body)),
+    };
     let idem = headers
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
@@ -245,8 +352,45 @@ async fn handle(
     let n = inner.next;
     let created = 1_700_000_000 + n as i64;
     let metadata = sub_map(&form, "metadata");
-    let answer = match path.as_str() {
-        "/v1/customers" => (
+    let segments: Vec<&str> = path.trim_start_matches("/v1/").split('/').collect();
+    let answer = match segments.as_slice() {
+        ["checkout", "sessions", id] => match inner.sessions.get(*id) {
+            Some((session, _)) => (200, expanded(&inner, session.clone(), &form)),
+            None => error(404, "invalid_request_error", "No such checkout.session"),
+        },
+        ["checkout", "sessions", id, "expire"] => match inner.sessions.get_mut(*id) {
+            Some((session, _)) if session["status"] == "open" => {
+                session["status"] = json!("expired");
+                (200, session.clone())
+            }
+            Some(_) => error(
+                400,
+                "invalid_request_error",
+                "Only Checkout Sessions with a status in [\"open\"] can be expired.",
+            ),
+            None => error(404, "invalid_request_error", "No such checkout.session"),
+        },
+        ["subscriptions", id] => match inner.subscriptions.get_mut(*id) {
+            Some(sub) => {
+                if let Some(end) = form.get("cancel_at_period_end") {
+                    sub["cancel_at_period_end"] = json!(end == "true");
+                }
+                (200, sub.clone())
+            }
+            None => error(404, "invalid_request_error", "No such subscription"),
+        },
+        ["coupons"] => {
+            let id = format!("coupon_fake{n}");
+            let amount: i64 = form["amount_off"].parse().expect("amount_off");
+            inner.coupons.insert(id.clone(), amount);
+            (
+                200,
+                json!({"id": id, "object": "coupon", "amount_off": amount,
+                       "currency": form.get("currency"), "duration": form.get("duration"),
+                       "max_redemptions": 1, "valid": true}),
+            )
+        }
+        ["customers"] => (
             200,
             json!({
                 "id": format!("cus_fake{n}"), "object": "customer", "created": created,
@@ -254,37 +398,45 @@ async fn handle(
                 "name": form.get("name"), "email": form.get("email"),
             }),
         ),
-        "/v1/checkout/sessions" => {
+        ["checkout", "sessions"] => {
+            let setup = form.get("mode").map(String::as_str) == Some("setup");
             let si = format!("seti_fake{n}");
-            let si_metadata = sub_map(&form, "setup_intent_data[metadata]");
-            inner.setup_intents.insert(
-                si.clone(),
-                json!({
-                    "id": si, "object": "setup_intent", "created": created, "livemode": livemode,
-                    "payment_method_types": ["card"], "status": "requires_payment_method",
-                    "usage": "off_session", "customer": form.get("customer"),
-                    "metadata": si_metadata, "payment_method": null,
-                }),
-            );
+            if setup {
+                let si_metadata = sub_map(&form, "setup_intent_data[metadata]");
+                inner.setup_intents.insert(
+                    si.clone(),
+                    json!({
+                        "id": si, "object": "setup_intent", "created": created,
+                        "livemode": livemode, "payment_method_types": ["card"],
+                        "status": "requires_payment_method", "usage": "off_session",
+                        "customer": form.get("customer"), "metadata": si_metadata,
+                        "payment_method": null,
+                    }),
+                );
+            }
             let id = format!("cs_test_fake{n}");
-            (
-                200,
-                json!({
-                    "id": id, "object": "checkout.session", "created": created,
-                    "expires_at": created + 86_400, "livemode": livemode,
-                    "mode": form.get("mode"), "currency": form.get("currency"),
-                    "customer": form.get("customer"), "client_reference_id": form.get("client_reference_id"),
-                    "success_url": form.get("success_url"), "cancel_url": form.get("cancel_url"),
-                    "metadata": metadata, "setup_intent": si, "status": "open",
-                    "payment_status": "no_payment_required", "payment_method_types": ["card"],
-                    "automatic_tax": {"enabled": false}, "custom_fields": [], "custom_text": {},
-                    "shipping_options": [],
-                    "url": format!("https://checkout.stripe.com/c/pay/{id}"),
-                }),
-            )
+            let expires_at = form
+                .get("expires_at")
+                .map_or(created + 86_400, |e| e.parse().expect("expires_at"));
+            let session = json!({
+                "id": id, "object": "checkout.session", "created": created,
+                "expires_at": expires_at, "livemode": livemode,
+                "mode": form.get("mode"), "currency": form.get("currency"),
+                "customer": form.get("customer"), "customer_email": form.get("customer_email"),
+                "client_reference_id": form.get("client_reference_id"),
+                "success_url": form.get("success_url"), "cancel_url": form.get("cancel_url"),
+                "metadata": metadata, "setup_intent": if setup { json!(si) } else { json!(null) },
+                "subscription": null, "payment_intent": null, "invoice": null,
+                "status": "open", "payment_status": "unpaid", "payment_method_types": ["card"],
+                "automatic_tax": {"enabled": false}, "custom_fields": [], "custom_text": {},
+                "shipping_options": [],
+                "url": format!("https://checkout.stripe.com/c/pay/{id}"),
+            });
+            inner.sessions.insert(id, (session.clone(), form.clone()));
+            (200, session)
         }
-        "/v1/payment_intents" => payment_intent(&form, n, created, livemode, metadata),
-        "/v1/refunds" => (
+        ["payment_intents"] => payment_intent(&form, n, created, livemode, metadata),
+        ["refunds"] => (
             200,
             json!({
                 "id": format!("re_fake{n}"), "object": "refund", "created": created,
@@ -299,6 +451,29 @@ async fn handle(
         inner.replies.insert((auth, key), answer.clone());
     }
     reply(answer)
+}
+
+/// A session with the objects `expand[…]` names in place of their ids.
+fn expanded(inner: &Inner, mut session: Value, form: &BTreeMap<String, String>) -> Value {
+    for field in form
+        .iter()
+        .filter(|(k, _)| k.starts_with("expand["))
+        .map(|(_, v)| v)
+    {
+        let Some(id) = session[field.as_str()].as_str() else {
+            continue;
+        };
+        let object = match field.as_str() {
+            "subscription" => inner.subscriptions.get(id),
+            "payment_intent" => inner.payment_intents.get(id),
+            "setup_intent" => inner.setup_intents.get(id),
+            _ => None,
+        };
+        if let Some(object) = object {
+            session[field.as_str()] = object.clone();
+        }
+    }
+    session
 }
 
 fn payment_intent(

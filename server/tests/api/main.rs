@@ -9,6 +9,7 @@ mod billing_portal;
 mod catalog;
 mod changes;
 mod checkout;
+mod checkout_stripe;
 mod conventions;
 mod coupons;
 mod customers;

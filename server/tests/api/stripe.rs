@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use crate::fake_stripe::{self, FakeStripe};
 use crate::helpers::{Account, Backend, Reply, TestApp, spawn_app_configured};
 
-const SK: &str = "sk_test_51FakeKeyForNeoForge4242";
-const WHSEC: &str = "whsec_fake_signing_secret_a";
+pub(crate) const SK: &str = "sk_test_51FakeKeyForNeoForge4242";
+pub(crate) const WHSEC: &str = "whsec_fake_signing_secret_a";
 
 fn master_key() -> String {
     base64::engine::general_purpose::STANDARD.encode([42u8; 32])
@@ -22,7 +22,7 @@ fn master_key() -> String {
 
 /// The server's clock is stopped: webhooks are signed relative to it (`now_secs`), so a
 /// signature's age is what the test says it is, however slowly the test runs.
-async fn spawn(b: Backend, fake: &FakeStripe, with_key: bool) -> TestApp {
+pub(crate) async fn spawn(b: Backend, fake: &FakeStripe, with_key: bool) -> TestApp {
     let base = fake.base.clone();
     let app = spawn_app_configured(b, move |args| {
         args.payments.stripe_api_base = base;
@@ -36,7 +36,7 @@ async fn spawn(b: Backend, fake: &FakeStripe, with_key: bool) -> TestApp {
     app
 }
 
-async fn configure(app: &TestApp, session: &str, sk: &str, whsec: &str) -> Reply {
+pub(crate) async fn configure(app: &TestApp, session: &str, sk: &str, whsec: &str) -> Reply {
     app.call(
         Method::PUT,
         "/v1/payment_provider",
@@ -428,7 +428,7 @@ async fn open_invoice(app: &TestApp, s: &str) -> Billing {
 }
 
 impl TestApp {
-    async fn deliver(
+    pub(crate) async fn deliver(
         &self,
         account: &Account,
         env: &str,
@@ -450,7 +450,7 @@ impl TestApp {
         crate::helpers::read(resp).await
     }
 
-    fn now_secs(&self) -> i64 {
+    pub(crate) fn now_secs(&self) -> i64 {
         self.clock().now_ms() / 1000
     }
 }

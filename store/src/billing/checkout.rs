@@ -8,7 +8,9 @@ use domain::billing::checkout::{
     CheckoutMode, CheckoutSession, CheckoutStatus, PricingTableConfig,
 };
 use domain::billing::views::SubscriptionItem;
-use domain::ids::{CheckoutSessionId, CustomerId, InvoiceId, PricingTableId, SubscriptionId};
+use domain::ids::{
+    CheckoutSessionId, CustomerId, InvoiceId, PricingTableId, SubscriptionId, TaxRateId,
+};
 use domain::tenancy::Scope;
 
 #[derive(Debug, Clone, FromRow)]
@@ -35,6 +37,10 @@ pub struct CheckoutRow {
     pub pricing_table_id: Option<String>,
     pub subscription_id: Option<String>,
     pub invoice_id: Option<String>,
+    /// The Stripe Checkout Session the customer was last sent to, when Stripe collects.
+    pub stripe_session_id: Option<String>,
+    /// The tax rates its subscription or invoice is taxed with.
+    pub tax_rates: Json<Vec<TaxRateId>>,
     pub expires_at: i64,
     pub completed_at: Option<i64>,
     pub created_at: i64,
@@ -68,6 +74,7 @@ impl CheckoutRow {
             pricing_table: self.pricing_table_id.clone().map(PricingTableId::from_db),
             subscription: self.subscription_id.clone().map(SubscriptionId::from_db),
             invoice: self.invoice_id.clone().map(InvoiceId::from_db),
+            tax_rates: self.tax_rates.0.clone(),
             expires_at: self.expires_at,
             completed_at: self.completed_at,
             created_at: self.created_at,
@@ -75,7 +82,7 @@ impl CheckoutRow {
     }
 }
 
-const COLUMNS: &str = "id, tenant_id, env, token_hash, mode, status, customer_id, customer_email, line_items, currency, trial_days, allow_promotion_codes, promotion_code, success_url, cancel_url, test_clock, pricing_table_id, subscription_id, invoice_id, expires_at, completed_at, created_at";
+const COLUMNS: &str = "id, tenant_id, env, token_hash, mode, status, customer_id, customer_email, line_items, currency, trial_days, allow_promotion_codes, promotion_code, success_url, cancel_url, test_clock, pricing_table_id, subscription_id, invoice_id, stripe_session_id, tax_rates, expires_at, completed_at, created_at";
 
 pub async fn insert_checkout(
     c: &mut AnyConnection,
@@ -85,8 +92,9 @@ pub async fn insert_checkout(
     scoped::query(
         "INSERT INTO checkout_sessions (tenant_id, env, id, token_hash, mode, status, customer_id,
          customer_email, line_items, currency, trial_days, allow_promotion_codes, success_url,
-         cancel_url, test_clock, pricing_table_id, expires_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+         cancel_url, test_clock, pricing_table_id, tax_rates, expires_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+                 $19)",
         scope,
     )
     .bind(&r.id)
@@ -103,6 +111,7 @@ pub async fn insert_checkout(
     .bind(&r.cancel_url)
     .bind(&r.test_clock)
     .bind(&r.pricing_table_id)
+    .bind(&r.tax_rates)
     .bind(r.expires_at)
     .bind(r.created_at)
     .execute(c)
@@ -153,6 +162,25 @@ pub async fn set_checkout_promotion_code(
     )
     .bind(id)
     .bind(code)
+    .execute(c)
+    .await
+    .map(|_| ())
+}
+
+/// Remembers the Stripe Checkout Session an open session sent its customer to.
+pub async fn set_checkout_stripe_session(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    id: &str,
+    stripe_session: &str,
+) -> sqlx::Result<()> {
+    scoped::query(
+        "UPDATE checkout_sessions SET stripe_session_id = $4
+         WHERE tenant_id = $1 AND env = $2 AND id = $3 AND status = 'open'",
+        scope,
+    )
+    .bind(id)
+    .bind(stripe_session)
     .execute(c)
     .await
     .map(|_| ())

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import List, Mapping, Optional
 
 from .. import _http, _response
-from ..models import CheckoutMode, CheckoutSession, CheckoutSessionId, CreateCheckoutRequest, CustomerId, PricingPlan, PricingTable, PricingTableConfig, PricingTableId, SubscriptionItem, TestClockId
+from ..models import CheckoutMode, CheckoutSession, CheckoutSessionId, CreateCheckoutRequest, CustomerId, PricingPlan, PricingTable, PricingTableConfig, PricingTableId, SubscriptionItem, TaxRateId, TestClockId
 
 
 class CheckoutResource:
@@ -26,6 +26,7 @@ class CheckoutResource:
         customer_email: Optional[str] = None,
         expires_at: Optional[str] = None,
         line_items: Optional[List[SubscriptionItem]] = None,
+        tax_rates: Optional[List[TaxRateId]] = None,
         test_clock: Optional[TestClockId] = None,
         trial_days: Optional[int] = None,
         idempotency_key: Optional[str] = None,
@@ -34,15 +35,17 @@ class CheckoutResource:
         extra_headers: Optional[Mapping[str, str]] = None,
     ) -> CheckoutSession:
         """Create a checkout session: a page on this server, at `url`, that shows the order (items,
-        trial, discount, totals today and per period) and takes payment once, before it
-        expires. In the sandbox it takes the simulated provider's test cards by name. Completing
-        it sends `checkout.session.completed`.
+        trial, discount, taxes, totals today and per period) and takes payment once, before it
+        expires. With Stripe configured for the environment the page sends the customer on to a
+        Stripe Checkout Session of the same order (subscription, payment or setup mode), whose
+        completion Stripe's webhook reports; otherwise, in the sandbox, it takes the simulated
+        provider's test cards by name. Completing it sends `checkout.session.completed`.
         """
         response = self._transport.request(
             _http.RequestOptions(
                 "POST",
                 "/v1/checkout/sessions",
-                json=CreateCheckoutRequest(cancel_url=cancel_url, mode=mode, success_url=success_url, allow_promotion_codes=allow_promotion_codes, customer=customer, customer_email=customer_email, expires_at=expires_at, line_items=line_items, test_clock=test_clock, trial_days=trial_days).to_dict(),
+                json=CreateCheckoutRequest(cancel_url=cancel_url, mode=mode, success_url=success_url, allow_promotion_codes=allow_promotion_codes, customer=customer, customer_email=customer_email, expires_at=expires_at, line_items=line_items, tax_rates=tax_rates, test_clock=test_clock, trial_days=trial_days).to_dict(),
                 idempotency_key=idempotency_key or _http.new_idempotency_key(),
                 timeout=timeout,
                 max_retries=max_retries,
@@ -164,6 +167,7 @@ class AsyncCheckoutResource:
         customer_email: Optional[str] = None,
         expires_at: Optional[str] = None,
         line_items: Optional[List[SubscriptionItem]] = None,
+        tax_rates: Optional[List[TaxRateId]] = None,
         test_clock: Optional[TestClockId] = None,
         trial_days: Optional[int] = None,
         idempotency_key: Optional[str] = None,
@@ -172,15 +176,17 @@ class AsyncCheckoutResource:
         extra_headers: Optional[Mapping[str, str]] = None,
     ) -> CheckoutSession:
         """Create a checkout session: a page on this server, at `url`, that shows the order (items,
-        trial, discount, totals today and per period) and takes payment once, before it
-        expires. In the sandbox it takes the simulated provider's test cards by name. Completing
-        it sends `checkout.session.completed`.
+        trial, discount, taxes, totals today and per period) and takes payment once, before it
+        expires. With Stripe configured for the environment the page sends the customer on to a
+        Stripe Checkout Session of the same order (subscription, payment or setup mode), whose
+        completion Stripe's webhook reports; otherwise, in the sandbox, it takes the simulated
+        provider's test cards by name. Completing it sends `checkout.session.completed`.
         """
         response = await self._transport.request(
             _http.RequestOptions(
                 "POST",
                 "/v1/checkout/sessions",
-                json=CreateCheckoutRequest(cancel_url=cancel_url, mode=mode, success_url=success_url, allow_promotion_codes=allow_promotion_codes, customer=customer, customer_email=customer_email, expires_at=expires_at, line_items=line_items, test_clock=test_clock, trial_days=trial_days).to_dict(),
+                json=CreateCheckoutRequest(cancel_url=cancel_url, mode=mode, success_url=success_url, allow_promotion_codes=allow_promotion_codes, customer=customer, customer_email=customer_email, expires_at=expires_at, line_items=line_items, tax_rates=tax_rates, test_clock=test_clock, trial_days=trial_days).to_dict(),
                 idempotency_key=idempotency_key or _http.new_idempotency_key(),
                 timeout=timeout,
                 max_retries=max_retries,

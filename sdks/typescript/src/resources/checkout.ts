@@ -13,9 +13,11 @@ export class CheckoutResource {
 
   /**
    * Create a checkout session: a page on this server, at `url`, that shows the order (items,
-   * trial, discount, totals today and per period) and takes payment once, before it
-   * expires. In the sandbox it takes the simulated provider's test cards by name. Completing
-   * it sends `checkout.session.completed`.
+   * trial, discount, taxes, totals today and per period) and takes payment once, before it
+   * expires. With Stripe configured for the environment the page sends the customer on to a
+   * Stripe Checkout Session of the same order (subscription, payment or setup mode), whose
+   * completion Stripe's webhook reports; otherwise, in the sandbox, it takes the simulated
+   * provider's test cards by name. Completing it sends `checkout.session.completed`.
    */
   sessionsCreate(body: CreateCheckoutRequest, options?: RequestOptions): Promise<WithResponse<CheckoutSession>> {
     return this.#http.call<CheckoutSession>(

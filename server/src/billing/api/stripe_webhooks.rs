@@ -14,7 +14,9 @@
 //! | `payment_intent.succeeded`     | `collection::payment_succeeded(invoice, pi_…)`      |
 //! | `payment_intent.payment_failed`| `collection::payment_failed(invoice, decline code)` |
 //! | `setup_intent.succeeded`       | the customer's `default_payment_method` = its `pm_…`      |
-//! | `checkout.session.completed`   | same, from the session's SetupIntent (setup mode)         |
+//! | `checkout.session.completed`   | a hosted checkout's (`neoforge_checkout`): completes it   |
+//! |                                | (`checkout::stripe::completed`); else, in setup mode, the |
+//! |                                | customer's default payment method from its SetupIntent    |
 //! | `charge.refunded`              | `collection::refunded(invoice, amount_refunded)`    |
 //! | `charge.dispute.created`       | `collection::disputed(invoice)`                     |
 //!
@@ -31,8 +33,10 @@ use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::audit::ActorRef;
+use crate::billing::checkout;
 use crate::billing::collection;
 use crate::billing::notify;
+use crate::billing::stripe::checkout::Completion;
 use crate::billing::stripe::{StripeProvider, open_secrets};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Path, RawBody};
@@ -146,16 +150,7 @@ pub async fn receive(
         ));
     }
 
-    // Network first (no transaction is held across it): a completed Checkout Session names
-    // its SetupIntent, whose payment method Stripe has to tell.
-    let mut fetched_pm = None;
-    if event.kind == "checkout.session.completed"
-        && let Some(si) = event.data.object["setup_intent"].as_str()
-        && ours(&event.data.object, &scope)
-        && let Some(provider) = StripeProvider::load(&state, &scope).await?
-    {
-        fetched_pm = provider.setup_intent_payment_method(si).await?;
-    }
+    let fetched = fetch(&state, &scope, &event).await?;
 
     let mut tx = state.db.write_scoped(&scope).await?;
     if !db::claim_event(&mut tx, &scope, &event.id, &event.kind, now).await? {
@@ -165,13 +160,51 @@ pub async fn receive(
             duplicate: true,
         }));
     }
-    apply(&mut tx, &state, &scope, &event, fetched_pm, now).await?;
+    apply(&mut tx, &state, &scope, &event, fetched, now).await?;
     db::mark_event_processed(&mut tx, &scope, &event.id).await?;
     tx.commit().await?;
     Ok(axum::Json(WebhookReceipt {
         received: true,
         duplicate: false,
     }))
+}
+
+/// What an event's effects need from Stripe, read before its transaction.
+enum Fetched {
+    Nothing,
+    /// A setup-mode session's SetupIntent's payment method.
+    PaymentMethod(Option<String>),
+    /// A hosted checkout's session (its NeoForge id) and what Stripe took.
+    Checkout(String, Completion),
+}
+
+/// Network first, no transaction held across it: a completed Checkout Session is read back
+/// for its payment method; a hosted checkout's Stripe subscription is set to end with its
+/// first period (NeoForge renews it), idempotently, so a redelivery does it again harmlessly.
+async fn fetch(state: &AppState, scope: &Scope, event: &StripeEvent) -> ApiResult<Fetched> {
+    let object = &event.data.object;
+    if event.kind != "checkout.session.completed" || !ours(object, scope) {
+        return Ok(Fetched::Nothing);
+    }
+    let Some(provider) = StripeProvider::load(state, scope).await? else {
+        return Ok(Fetched::Nothing);
+    };
+    if let (Some(checkout), Some(id)) = (
+        object["metadata"]["neoforge_checkout"].as_str(),
+        object["id"].as_str(),
+    ) {
+        let completion = provider.checkout_completion(id).await?;
+        if let Some(sub) = &completion.subscription {
+            provider.end_with_first_period(sub).await?;
+        }
+        return Ok(Fetched::Checkout(checkout.to_owned(), completion));
+    }
+    match object["setup_intent"].as_str() {
+        Some(si) => Ok(Fetched::PaymentMethod(
+            provider.setup_intent_payment_method(si).await?,
+        )),
+        None => Ok(Fetched::Nothing),
+    }
 }
 
 /// A string field, or the `id` of an expanded object.
@@ -222,7 +255,7 @@ async fn apply(
     state: &AppState,
     scope: &Scope,
     event: &StripeEvent,
-    fetched_pm: Option<String>,
+    fetched: Fetched,
     now: i64,
 ) -> ApiResult<()> {
     let object = &event.data.object;
@@ -260,16 +293,22 @@ async fn apply(
             let pm = id_of(&object["payment_method"]).map(str::to_owned);
             set_default_payment_method(tx, state, scope, object, pm, now).await
         }
-        "checkout.session.completed" => {
-            if object["mode"].as_str() != Some("setup") {
-                return Ok(());
+        "checkout.session.completed" => match fetched {
+            Fetched::Checkout(checkout, completion) => {
+                checkout::stripe::completed(tx, state, scope, &checkout, &completion).await
             }
-            let pm = match &object["setup_intent"] {
-                Value::Object(si) => si.get("payment_method").and_then(id_of).map(str::to_owned),
-                _ => fetched_pm,
-            };
-            set_default_payment_method(tx, state, scope, object, pm, now).await
-        }
+            _ if object["mode"].as_str() != Some("setup") => Ok(()),
+            fetched => {
+                let pm = match (&object["setup_intent"], fetched) {
+                    (Value::Object(si), _) => {
+                        si.get("payment_method").and_then(id_of).map(str::to_owned)
+                    }
+                    (_, Fetched::PaymentMethod(pm)) => pm,
+                    _ => None,
+                };
+                set_default_payment_method(tx, state, scope, object, pm, now).await
+            }
+        },
         "charge.refunded" => {
             let pi = id_of(&object["payment_intent"]);
             let Some(invoice) = invoice_of(tx, scope, object, pi).await? else {

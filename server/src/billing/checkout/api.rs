@@ -19,7 +19,7 @@ use domain::billing::checkout::{
 };
 use domain::billing::views::SubscriptionItem;
 use domain::clock::timestamp;
-use domain::ids::{CheckoutSessionId, CustomerId, PricingTableId, TestClockId};
+use domain::ids::{CheckoutSessionId, CustomerId, PricingTableId, TaxRateId, TestClockId};
 use store::billing::{self as db, PricingTableRow};
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -51,12 +51,18 @@ pub struct CreateCheckoutRequest {
     pub expires_at: Option<String>,
     /// Sandbox only: a customer made at checkout follows this test clock.
     pub test_clock: Option<TestClockId>,
+    /// Up to 5 active exclusive tax rates on the subscription's or the payment's invoices,
+    /// shown on the page (subscription and payment modes).
+    #[serde(default)]
+    pub tax_rates: Vec<TaxRateId>,
 }
 
 /// Create a checkout session: a page on this server, at `url`, that shows the order (items,
-/// trial, discount, totals today and per period) and takes payment once, before it
-/// expires. In the sandbox it takes the simulated provider's test cards by name. Completing
-/// it sends `checkout.session.completed`.
+/// trial, discount, taxes, totals today and per period) and takes payment once, before it
+/// expires. With Stripe configured for the environment the page sends the customer on to a
+/// Stripe Checkout Session of the same order (subscription, payment or setup mode), whose
+/// completion Stripe's webhook reports; otherwise, in the sandbox, it takes the simulated
+/// provider's test cards by name. Completing it sends `checkout.session.completed`.
 #[utoipa::path(
     post, path = "/v1/checkout/sessions", tag = "checkout", operation_id = "checkout_sessions_create",
     request_body = CreateCheckoutRequest,
@@ -99,6 +105,7 @@ pub async fn create(
         ttl_ms,
         test_clock: req.test_clock.map(|c| c.to_string()),
         pricing_table: None,
+        tax_rates: req.tax_rates,
     };
     let (row, url) = super::create(&mut tx, &state, scope, new).await?;
     audit::record(

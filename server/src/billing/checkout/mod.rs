@@ -6,12 +6,16 @@
 //! so a page submitted twice completes once), the customer is made from the email entered if
 //! there is none, the payment method saved, the subscription or invoice made (through the
 //! same services as the API), and `checkout.session.completed` sent; the first invoice is
-//! collected after the commit. In the sandbox the card is one of the simulated provider's
-//! test cards, checked before anything is made, so a declined card leaves the session open
-//! for another try. Live checkout through Stripe Checkout is not built yet (409).
+//! collected after the commit. In the sandbox without Stripe the card is one of the
+//! simulated provider's test cards, checked before anything is made, so a declined card
+//! leaves the session open for another try. With Stripe configured the page sends the
+//! customer on to a Stripe Checkout Session (`stripe.rs`), and Stripe's
+//! `checkout.session.completed` completes the session, its first invoice paid by what
+//! Stripe took.
 
 pub mod api;
 pub mod pages;
+pub mod stripe;
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -22,9 +26,12 @@ use super::subscriptions::now_for;
 use super::{collection, notify, redemption};
 use crate::app::AppState;
 use crate::audit::ActorRef;
+use crate::billing::stripe::StripeProvider;
+use crate::billing::stripe::checkout::Charge;
 use crate::http::error::{ApiError, ApiResult};
 use crate::tenancy::{Env, Scope};
 use crate::webhooks;
+use domain::billing::Interval;
 use domain::billing::checkout::{
     CheckoutMode, CheckoutStatus, MAX_CHECKOUT_TTL_MS, MIN_CHECKOUT_TTL_MS, check_line_items,
     redirect_url,
@@ -36,10 +43,10 @@ use domain::billing::payments::{Outcome, simulated};
 use domain::billing::schedule::period_end;
 use domain::billing::subscriptions::Item;
 use domain::billing::views::SubscriptionItem;
-use domain::ids::{CheckoutSessionId, CustomerId, OrgId};
+use domain::ids::{CheckoutSessionId, CustomerId, OrgId, TaxRateId};
 use domain::secret::{generate_token, hash_token};
 use domain::tenancy::Email;
-use store::billing::{self as db, CheckoutRow, CustomerRow};
+use store::billing::{self as db, CheckoutRow, CustomerRow, InvoiceRow};
 
 /// What a new session is for (the API's request, or a pricing table's button).
 pub struct NewCheckout {
@@ -54,6 +61,7 @@ pub struct NewCheckout {
     pub ttl_ms: i64,
     pub test_clock: Option<String>,
     pub pricing_table: Option<String>,
+    pub tax_rates: Vec<TaxRateId>,
 }
 
 pub fn check_url(field: &str, url: &str) -> ApiResult<()> {
@@ -116,6 +124,13 @@ pub async fn create(
             .await?
             .ok_or(ApiError::NotFound("test_clock"))?;
     }
+    if !new.tax_rates.is_empty() && new.mode == CheckoutMode::Setup {
+        return Err(ApiError::validation(
+            "tax_rates",
+            "apply to subscription and payment modes only",
+        ));
+    }
+    redemption::tax_rates(tx, scope, &new.tax_rates).await?;
     let currency = items_currency(tx, scope, new.mode, &new.line_items).await?;
     if let (Some(c), Some(have)) = (
         &currency,
@@ -149,6 +164,8 @@ pub async fn create(
         pricing_table_id: new.pricing_table,
         subscription_id: None,
         invoice_id: None,
+        stripe_session_id: None,
+        tax_rates: new.tax_rates.into(),
         expires_at: now + new.ttl_ms,
         completed_at: None,
         created_at: now,
@@ -225,8 +242,8 @@ pub async fn find(state: &AppState, token: &str) -> ApiResult<Option<(Scope, Che
     }
 }
 
-/// What the page shows: each line, the trial, the discount and the totals, today and per
-/// period, worked out as the invoices will be.
+/// What the page shows: each line, the trial, the discount, the taxes and the totals,
+/// today and per period, worked out as the invoices will be.
 #[derive(Debug, Serialize)]
 pub struct Order {
     pub lines: Vec<Value>,
@@ -234,12 +251,22 @@ pub struct Order {
     pub discount: Option<String>,
     pub subtotal: String,
     pub discount_amount: Option<String>,
+    /// Each tax rate's name and amount on the first invoice.
+    pub taxes: Vec<Value>,
     pub today: String,
     /// The amount charged today, in minor units (checked against the card).
     pub today_minor: i64,
     /// What each later period costs, and its interval.
     pub per_period: Option<String>,
     pub interval: Option<String>,
+    /// What Stripe charges for it, in minor units: the first invoice's lines, then its tax.
+    #[serde(skip)]
+    pub charges: Vec<Charge>,
+    /// The first invoice's discount, minor units.
+    #[serde(skip)]
+    pub discount_minor: i64,
+    #[serde(skip)]
+    pub recurring: Option<(Interval, i64)>,
 }
 
 /// The order of an open session. The promotion code, if any, is checked by redeeming it in
@@ -261,6 +288,13 @@ pub async fn order(state: &AppState, scope: &Scope, row: &CheckoutRow) -> ApiRes
         Some(code) => redemption::redeem(&mut tx, scope, None, Some(code), &currency, now).await?,
         None => None,
     };
+    let taxes = redemption::tax_rates(&mut tx, scope, &row.tax_rates.0).await?;
+    let balance = match &row.customer_id {
+        Some(id) => db::get_customer(&mut tx, scope, id)
+            .await?
+            .map_or(0, |c| c.balance),
+        None => 0,
+    };
     drop(tx);
     let recurring = items.first().and_then(|i| i.terms.recurring.clone());
     let end = match &recurring {
@@ -280,7 +314,7 @@ pub async fn order(state: &AppState, scope: &Scope, row: &CheckoutRow) -> ApiRes
             created_at: now,
             due_at: now,
             discount: with,
-            tax_rates: &[],
+            tax_rates: &taxes,
         })
     };
     let first = totals(discount.as_ref())?;
@@ -289,6 +323,7 @@ pub async fn order(state: &AppState, scope: &Scope, row: &CheckoutRow) -> ApiRes
         .filter(|d| d.terms.duration != CouponDuration::Once);
     let period = totals(later)?;
     let mut shown = Vec::new();
+    let mut charges = Vec::new();
     let mut c = state.db.read_scoped(scope).await?;
     for line in &lines {
         let product = match db::get_price(&mut c, scope, &line.price).await? {
@@ -299,15 +334,52 @@ pub async fn order(state: &AppState, scope: &Scope, row: &CheckoutRow) -> ApiRes
         };
         shown.push(json!({"product": product, "quantity": line.quantity,
                           "amount": money(line.amount, &currency)}));
+        charges.push(Charge {
+            name: product,
+            quantity: line.quantity,
+            amount: line.amount,
+        });
     }
     c.end();
+    if first.tax_amount != 0 {
+        charges.push(Charge {
+            name: "Tax".to_owned(),
+            quantity: 1,
+            amount: first.tax_amount,
+        });
+    }
+    let tax_shown = first
+        .taxes
+        .0
+        .iter()
+        .map(|t| {
+            json!({"name": t.display_name, "percentage": t.percentage,
+                        "amount": money(t.amount, &currency)})
+        })
+        .collect();
     let trial = row
         .trial_days
         .or(items.first().and_then(|i| i.terms.trial_days));
-    let today = match (row.mode.0, trial) {
-        (CheckoutMode::Subscription, Some(_)) | (CheckoutMode::Setup, _) => 0,
-        _ => first.total,
+    // An existing customer's balance changes what is due today: a debit is charged as a
+    // line of its own, a credit taken off.
+    let (today, applied) = match (row.mode.0, trial) {
+        (CheckoutMode::Subscription, Some(_)) | (CheckoutMode::Setup, _) => (0, 0),
+        _ => {
+            let due = first
+                .total
+                .checked_add(balance)
+                .ok_or_else(|| ApiError::validation("balance", "does not fit in 64 bits"))?
+                .max(0);
+            (due, due - first.total)
+        }
     };
+    if applied > 0 {
+        charges.push(Charge {
+            name: "Account balance".to_owned(),
+            quantity: 1,
+            amount: applied,
+        });
+    }
     Ok(Order {
         lines: shown,
         trial_days: trial.filter(|_| row.mode.0 == CheckoutMode::Subscription),
@@ -315,10 +387,16 @@ pub async fn order(state: &AppState, scope: &Scope, row: &CheckoutRow) -> ApiRes
         subtotal: money(first.subtotal, &currency),
         discount_amount: (first.discount_amount != 0)
             .then(|| money(-first.discount_amount, &currency)),
+        taxes: tax_shown,
         today: money(today, &currency),
         today_minor: today,
         per_period: recurring.as_ref().map(|_| money(period.total, &currency)),
-        interval: recurring.map(|r| domain::serde_name(r.interval).unwrap_or_default()),
+        interval: recurring
+            .as_ref()
+            .map(|r| domain::serde_name(r.interval).unwrap_or_default()),
+        charges,
+        discount_minor: first.discount_amount - applied.min(0),
+        recurring: recurring.map(|r| (r.interval, r.interval_count)),
     })
 }
 
@@ -330,6 +408,15 @@ pub enum Paid {
     Declined(String),
 }
 
+/// Who completes a session, in the audit log.
+fn actor(id: &str) -> ActorRef<'_> {
+    ActorRef {
+        kind: "checkout_session",
+        id,
+        ip: None,
+    }
+}
+
 /// Pays an open session with a sandbox test card, as the module's doc describes.
 pub async fn pay(
     state: &AppState,
@@ -338,10 +425,16 @@ pub async fn pay(
     email: Option<&str>,
     payment_method: &str,
 ) -> ApiResult<Paid> {
+    if StripeProvider::load(state, scope).await?.is_some() {
+        return Err(ApiError::conflict(
+            "checkout_through_stripe",
+            "This environment collects through Stripe: pay on Stripe's page.",
+        ));
+    }
     if scope.env != Env::Test {
         return Err(ApiError::conflict(
-            "checkout_live_unavailable",
-            "Live checkout goes through Stripe Checkout, which this server does not offer yet.",
+            "payment_provider_not_configured",
+            "Live checkout goes through Stripe Checkout: configure Stripe for this environment.",
         ));
     }
     if !domain::billing::payments::TEST_CARDS
@@ -355,13 +448,32 @@ pub async fn pay(
         return Ok(Paid::Declined(code));
     }
     let mut tx = state.db.write_scoped(scope).await?;
-    let actor = ActorRef {
-        kind: "checkout_session",
-        id: &row.id,
-        ip: None,
-    };
+    let first_invoice = complete(&mut tx, state, scope, &mut row, email, payment_method).await?;
+    tx.commit().await?;
+    if let Some(invoice) = first_invoice {
+        // At the customer's time (its test clock's, if any), as the invoice was made.
+        let at = invoice.created_at;
+        collection::process(state, scope, &actor(&row.id), &invoice.id, at, true).await?;
+    }
+    Ok(Paid::Complete(redirect_url(&row.success_url, &row.id)))
+}
+
+/// Completes an open session in the caller's transaction, as the module's doc describes:
+/// the customer (made from `email` when the session has none) with `payment_method` as its
+/// default, the subscription or invoice, and `checkout.session.completed`. Returns the first
+/// invoice, for the caller to collect or settle.
+pub async fn complete(
+    tx: &mut sqlx::AnyConnection,
+    state: &AppState,
+    scope: &Scope,
+    row: &mut CheckoutRow,
+    email: Option<&str>,
+    payment_method: &str,
+) -> ApiResult<Option<InvoiceRow>> {
+    let id = row.id.clone();
+    let actor = actor(&id);
     let mut customer = match &row.customer_id {
-        Some(id) => db::get_customer(&mut tx, scope, id)
+        Some(id) => db::get_customer(tx, scope, id)
             .await?
             .ok_or(ApiError::NotFound("customer"))?,
         None => {
@@ -370,7 +482,7 @@ pub async fn pay(
                 .ok_or_else(|| ApiError::validation("email", "is required"))?;
             let address = Email::parse("email", address)?;
             new_customer(
-                &mut tx,
+                tx,
                 state,
                 scope,
                 &actor,
@@ -382,9 +494,9 @@ pub async fn pay(
     };
     customer.default_payment_method = Some(payment_method.to_owned());
     customer.updated_at = state.clock.now_ms();
-    db::update_customer(&mut tx, scope, &customer).await?;
+    db::update_customer(tx, scope, &customer).await?;
     notify(
-        &mut tx,
+        tx,
         &state.clock,
         scope,
         &actor,
@@ -392,7 +504,7 @@ pub async fn pay(
         &customer,
     )
     .await?;
-    let now = now_for(&mut tx, &state.clock, scope, &customer).await?;
+    let now = now_for(tx, &state.clock, scope, &customer).await?;
     let first_invoice = match row.mode.0 {
         CheckoutMode::Setup => None,
         CheckoutMode::Subscription => {
@@ -403,14 +515,15 @@ pub async fn pay(
                 trial_settings: None,
                 coupon: None,
                 promotion_code: row.promotion_code.clone(),
-                default_tax_rates: None,
+                default_tax_rates: Some(row.tax_rates.0.clone()),
             };
-            let (sub, invoice) = subscribe(&mut tx, &state.clock, scope, &actor, &req).await?;
+            let (sub, invoice) = subscribe(tx, &state.clock, scope, &actor, &req).await?;
             row.subscription_id = Some(sub.id);
             Some(invoice)
         }
         CheckoutMode::Payment => {
-            let (items, currency) = one_time(&mut tx, scope, &row.line_items.0).await?;
+            let (items, currency) = one_time(tx, scope, &row.line_items.0).await?;
+            let taxes = redemption::tax_rates(tx, scope, &row.tax_rates.0).await?;
             let lines = period_lines(&items, now, now)?;
             let mut invoice = invoicing::draft(Draft {
                 customer: &customer.id,
@@ -422,18 +535,10 @@ pub async fn pay(
                 created_at: now,
                 due_at: now,
                 discount: None,
-                tax_rates: &[],
+                tax_rates: &taxes,
             })?;
-            invoicing::insert_drafts(&mut tx, scope, std::slice::from_mut(&mut invoice)).await?;
-            notify(
-                &mut tx,
-                &state.clock,
-                scope,
-                &actor,
-                "invoice.created",
-                &invoice,
-            )
-            .await?;
+            invoicing::insert_drafts(tx, scope, std::slice::from_mut(&mut invoice)).await?;
+            notify(tx, &state.clock, scope, &actor, "invoice.created", &invoice).await?;
             row.invoice_id = Some(invoice.id.clone());
             Some(invoice)
         }
@@ -444,7 +549,7 @@ pub async fn pay(
     row.customer_id = Some(customer.id.clone());
     row.status = CheckoutStatus::Complete.into();
     row.completed_at = Some(state.clock.now_ms());
-    if !db::settle_checkout(&mut tx, scope, &row).await? {
+    if !db::settle_checkout(tx, scope, row).await? {
         return Err(ApiError::conflict(
             "checkout_session_used",
             "This checkout was already completed.",
@@ -452,12 +557,8 @@ pub async fn pay(
     }
     let at = row.completed_at.unwrap_or(now);
     let shown = row.shown(at, None);
-    webhooks::emit(&mut tx, scope, "checkout.session.completed", &shown, at).await?;
-    tx.commit().await?;
-    if let Some(invoice) = first_invoice {
-        collection::process(state, scope, &actor, &invoice.id, now, true).await?;
-    }
-    Ok(Paid::Complete(redirect_url(&row.success_url, &row.id)))
+    webhooks::emit(tx, scope, "checkout.session.completed", &shown, at).await?;
+    Ok(first_invoice)
 }
 
 /// A customer made at checkout, from the email entered.

@@ -13,8 +13,9 @@ use serde_json::json;
 use super::{NewCheckout, Paid};
 use crate::app::AppState;
 use crate::billing::pages::{Framing, Page, html};
+use crate::billing::stripe::StripeProvider;
 use crate::http::error::{ApiError, ApiResult};
-use crate::tenancy::Scope;
+use crate::tenancy::{Env, Scope};
 use domain::billing::checkout::{CheckoutMode, CheckoutStatus, MAX_CHECKOUT_TTL_MS};
 use domain::billing::money::money;
 use domain::billing::payments::TEST_CARDS;
@@ -27,6 +28,7 @@ pub fn routes() -> Router<AppState> {
         .route("/checkout/{token}", get(checkout))
         .route("/checkout/{token}/promotion", post(promotion))
         .route("/checkout/{token}/pay", post(pay))
+        .route("/checkout/{token}/stripe", post(to_stripe))
         .route("/pricing/{id}", get(pricing))
         .route("/pricing/{id}/embed.js", get(embed))
         .route("/pricing/{id}/checkout", post(start))
@@ -60,6 +62,7 @@ async fn checkout_page(
     error: Option<String>,
 ) -> ApiResult<Response> {
     let order = super::order(state, scope, row).await?;
+    let stripe = StripeProvider::load(state, scope).await?.is_some();
     let mut c = state.db.read_scoped(scope).await?;
     let brand = crate::email::settings(&mut c, scope).await?.brand;
     let email = match &row.customer_id {
@@ -79,6 +82,8 @@ async fn checkout_page(
         "allow_promotion_codes": row.allow_promotion_codes == 1,
         "promotion_code": row.promotion_code,
         "cancel_url": row.cancel_url,
+        "stripe": stripe,
+        "sandbox": scope.env == Env::Test,
         "cards": TEST_CARDS.iter().map(|(id, label)| json!({"id": id, "label": label})).collect::<Vec<_>>(),
         "error": error,
     });
@@ -149,6 +154,22 @@ async fn pay(
             Ok(checkout_page(&state, &token, &scope, &row, Some(error)).await?)
         }
     }
+}
+
+/// With Stripe configured: on to a Stripe Checkout Session of the order.
+async fn to_stripe(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Response, Page> {
+    let (scope, row) = open_session(&state, &token).await?;
+    let provider = StripeProvider::load(&state, &scope).await?.ok_or_else(|| {
+        ApiError::conflict(
+            "payment_provider_not_configured",
+            "This environment has no Stripe account.",
+        )
+    })?;
+    let url = super::stripe::send(&state, &scope, &provider, &row, &token).await?;
+    Ok(Redirect::to(&url).into_response())
 }
 
 /// A published table, by its public id.
@@ -275,6 +296,7 @@ async fn start(
         ttl_ms: MAX_CHECKOUT_TTL_MS,
         test_clock: config.test_clock,
         pricing_table: Some(row.id),
+        tax_rates: Vec::new(),
     };
     let (_, url) = super::create(&mut tx, &state, &scope, new).await?;
     tx.commit().await?;

@@ -14,6 +14,8 @@
 //! Webhooks (`billing::api::stripe_webhooks`) then drive the invoice through
 //! `billing::collection_hooks`, whatever the synchronous outcome said.
 
+pub mod checkout;
+
 use std::collections::HashMap;
 
 use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
