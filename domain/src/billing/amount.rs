@@ -12,12 +12,19 @@
 //! Like Stripe ("Stripe always bills the first flat rate tier when quantity=0"), a quantity
 //! of 0 falls in the first tier of either tiered model and bills its `flat_amount`.
 //! - `package`: `package.amount` per started `package.size` units.
+//! - `percentage` (Lago's model, see `Percentage`): per event, in time order, the rate on
+//!   its part of the amount past the free units, plus the fixed fee unless it is one of the
+//!   free events, held between the per-transaction bounds; `amount_for` prices one event of
+//!   `quantity`, `percentage_amount` a period's events. With both kinds of free units, the
+//!   free events are those at the start that stay within both limits, and the free amount
+//!   is the smaller of `free_units_per_total_aggregation` and what the first
+//!   `free_units_per_events` events add up to. An event's amount below zero counts as zero.
 
 use std::str::FromStr;
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
-use super::{PriceModel, PriceTerms, Tier};
+use super::{Percentage, PriceModel, PriceTerms, Tier};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AmountError {
@@ -100,9 +107,79 @@ pub fn amount_for(terms: &PriceTerms, quantity: impl Into<Decimal>) -> Result<i6
                 .ceil();
             mul(Decimal::from(p.amount), packages)?
         }
+        PriceModel::Percentage => {
+            let p = terms.percentage.as_ref().ok_or(AmountError::Incomplete)?;
+            percentage_exact(p, &[q])?
+        }
     };
+    round(exact)
+}
+
+fn round(exact: Decimal) -> Result<i64, AmountError> {
     let rounded = exact.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
     i64::try_from(rounded).map_err(|_| AmountError::Overflow)
+}
+
+/// What a percentage price charges for a period's events (each one's amount, in time
+/// order), in minor units, rounded once.
+pub fn percentage_amount(p: &Percentage, amounts: &[Decimal]) -> Result<i64, AmountError> {
+    round(percentage_exact(p, amounts)?)
+}
+
+fn percentage_exact(p: &Percentage, amounts: &[Decimal]) -> Result<Decimal, AmountError> {
+    let rate = decimal(&p.rate)? / Decimal::ONE_HUNDRED;
+    let amounts: Vec<Decimal> = amounts.iter().map(|a| (*a).max(Decimal::ZERO)).collect();
+    let free_total = p
+        .free_units_per_total_aggregation
+        .as_deref()
+        .map(decimal)
+        .transpose()?;
+    let free_events = p
+        .free_units_per_events
+        .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+    // Running totals after each event.
+    let mut running = Vec::with_capacity(amounts.len());
+    let mut sum = Decimal::ZERO;
+    for a in &amounts {
+        sum = add(sum, *a)?;
+        running.push(sum);
+    }
+    let (free_amount, free_count) = match (free_events, free_total) {
+        (None, None) => (Decimal::ZERO, 0),
+        (None, Some(x)) => (x, 0),
+        (Some(n), x) => {
+            let first_n = n
+                .min(running.len())
+                .checked_sub(1)
+                .map_or(Decimal::ZERO, |i| running[i]);
+            let limit = x.unwrap_or(first_n);
+            let within = running.iter().take(n).take_while(|r| **r <= limit).count();
+            (first_n.min(limit), within)
+        }
+    };
+    let fixed = Decimal::from(p.fixed_amount.unwrap_or(0));
+    let mut total = Decimal::ZERO;
+    let mut before = Decimal::ZERO;
+    for (i, after) in running.iter().enumerate() {
+        let paying =
+            (*after - free_amount).max(Decimal::ZERO) - (before - free_amount).max(Decimal::ZERO);
+        before = *after;
+        if i < free_count && paying.is_zero() {
+            continue;
+        }
+        let mut fee = mul(rate, paying)?;
+        if i >= free_count {
+            fee = add(fee, fixed)?;
+        }
+        if let Some(min) = p.per_transaction_min_amount {
+            fee = fee.max(Decimal::from(min));
+        }
+        if let Some(max) = p.per_transaction_max_amount {
+            fee = fee.min(Decimal::from(max));
+        }
+        total = add(total, fee)?;
+    }
+    Ok(total)
 }
 
 #[cfg(test)]
@@ -120,7 +197,124 @@ mod tests {
             package: None,
             trial_days: None,
             metered: None,
+            percentage: None,
         }
+    }
+
+    fn percentage(rate: &str) -> Percentage {
+        Percentage {
+            rate: rate.into(),
+            fixed_amount: None,
+            free_units_per_events: None,
+            free_units_per_total_aggregation: None,
+            per_transaction_min_amount: None,
+            per_transaction_max_amount: None,
+        }
+    }
+
+    fn cents(amounts: &[i64]) -> Vec<Decimal> {
+        amounts.iter().copied().map(Decimal::from).collect()
+    }
+
+    /// Lago's documented examples (amounts in cents), then the edges of free units and
+    /// per-transaction bounds.
+    #[test]
+    fn percentage_follows_lagos_examples() {
+        let lago_doc = Percentage {
+            fixed_amount: Some(10),
+            free_units_per_events: Some(3),
+            free_units_per_total_aggregation: Some("50000".into()),
+            ..percentage("1.2")
+        };
+        let card = Percentage {
+            fixed_amount: Some(30),
+            ..percentage("2.9")
+        };
+        let cases: Vec<(&str, Percentage, Vec<i64>, i64)> = vec![
+            // "the first 3 events or $500 are free": the fourth, $50, pays $0.10 + 1.2%.
+            (
+                "lago: free events then charge",
+                lago_doc.clone(),
+                vec![20000, 10000, 10000, 5000],
+                70,
+            ),
+            (
+                "lago: all within the free units",
+                lago_doc.clone(),
+                vec![20000, 10000, 10000],
+                0,
+            ),
+            // "1,000 USD of transactions at 2% … 20 USD".
+            (
+                "lago v2: 2% of 1,000 USD",
+                percentage("2"),
+                vec![100000],
+                2000,
+            ),
+            // Lago's Stripe template: 2.9% + $0.30 per card payment.
+            ("card: one payment", card.clone(), vec![10000], 320),
+            ("card: two payments", card.clone(), vec![10000, 5000], 495),
+            ("card: no events", card, vec![], 0),
+            (
+                "the free amount is passed before the free events",
+                Percentage {
+                    free_units_per_total_aggregation: Some("25000".into()),
+                    ..lago_doc.clone()
+                },
+                vec![20000, 10000, 10000],
+                200,
+            ),
+            (
+                "free amount only: every event pays the fixed fee",
+                Percentage {
+                    fixed_amount: Some(5),
+                    free_units_per_total_aggregation: Some("1000".into()),
+                    ..percentage("1")
+                },
+                vec![600, 600],
+                12,
+            ),
+            (
+                "free events only: their amounts pay no rate",
+                Percentage {
+                    free_units_per_events: Some(1),
+                    ..percentage("10")
+                },
+                vec![1000, 500],
+                50,
+            ),
+            (
+                "per-transaction bounds",
+                Percentage {
+                    fixed_amount: Some(30),
+                    per_transaction_min_amount: Some(50),
+                    per_transaction_max_amount: Some(500),
+                    ..percentage("1")
+                },
+                vec![1000, 100000, 2000000],
+                50 + 500 + 500,
+            ),
+            (
+                "rounded once, not per event",
+                percentage("2.9"),
+                vec![20, 20, 20],
+                2,
+            ),
+            (
+                "negative amounts count as zero",
+                percentage("10"),
+                vec![-500, 1000],
+                100,
+            ),
+        ];
+        for (name, p, amounts, want) in cases {
+            assert_eq!(percentage_amount(&p, &cents(&amounts)), Ok(want), "{name}");
+        }
+        let one = PriceTerms {
+            percentage: Some(percentage("2.9")),
+            ..terms(PriceModel::Percentage)
+        };
+        assert_eq!(amount_for(&one, 10000), Ok(290), "a quote prices one event");
     }
 
     fn tier(up_to: Option<i64>, unit: &str, flat: Option<i64>) -> Tier {

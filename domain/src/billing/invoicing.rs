@@ -144,6 +144,7 @@ mod tests {
                 package: None,
                 trial_days: None,
                 metered: None,
+                percentage: None,
             },
         }
     }

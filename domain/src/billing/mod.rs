@@ -285,6 +285,10 @@ pub enum PriceModel {
     Volume,
     /// `package.amount` per started `package.size` units.
     Package,
+    /// A `percentage.rate` of each period's measured amount (a `sum` meter of transaction
+    /// amounts), with an optional fixed fee per event, free units and per-transaction bounds:
+    /// Lago's percentage model. Metered prices only.
+    Percentage,
 }
 
 /// One tier of a graduated or volume price. The last tier has no `up_to`.
@@ -314,6 +318,75 @@ pub struct Package {
     pub amount: i64,
 }
 
+/// A percentage price's terms, Lago's: a rate on the transactions' summed amount (the
+/// meter's units, read as minor units of the price's currency), a fixed fee per event, and
+/// free units: the first `free_units_per_events` events pay no fixed fee and no rate, the
+/// first `free_units_per_total_aggregation` units pay no rate, and with both the free units
+/// end at whichever is passed first. Each paying event's fee (rate on its paying part plus
+/// the fixed fee) is held between the per-transaction bounds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Percentage {
+    /// Percent of the amount, a decimal string from 0 to 100: "1.2" is 1.2%.
+    #[cfg_attr(feature = "openapi", schema(example = "2.9"))]
+    pub rate: String,
+    /// Minor units charged per event past the free ones.
+    #[cfg_attr(feature = "openapi", schema(example = 30))]
+    pub fixed_amount: Option<i64>,
+    /// Events at the start of each period that pay nothing.
+    pub free_units_per_events: Option<i64>,
+    /// Units of amount at the start of each period that pay no rate (decimal string).
+    pub free_units_per_total_aggregation: Option<String>,
+    /// Minor units: the least a paying event is charged.
+    pub per_transaction_min_amount: Option<i64>,
+    /// Minor units: the most a paying event is charged.
+    pub per_transaction_max_amount: Option<i64>,
+}
+
+impl Percentage {
+    fn check(mut self) -> Result<Percentage> {
+        self.rate = check_decimal("percentage.rate", &self.rate)?;
+        if Decimal::from_str(&self.rate).is_ok_and(|r| r > Decimal::ONE_HUNDRED) {
+            return Err(Error::validation("percentage.rate", "must be 0 to 100"));
+        }
+        for (field, amount) in [
+            ("percentage.fixed_amount", self.fixed_amount),
+            (
+                "percentage.free_units_per_events",
+                self.free_units_per_events,
+            ),
+            (
+                "percentage.per_transaction_min_amount",
+                self.per_transaction_min_amount,
+            ),
+            (
+                "percentage.per_transaction_max_amount",
+                self.per_transaction_max_amount,
+            ),
+        ] {
+            amount.map_or(Ok(()), |a| check_amount(field, a))?;
+        }
+        if let Some(free) = &self.free_units_per_total_aggregation {
+            self.free_units_per_total_aggregation = Some(check_decimal(
+                "percentage.free_units_per_total_aggregation",
+                free,
+            )?);
+        }
+        if let (Some(min), Some(max)) = (
+            self.per_transaction_min_amount,
+            self.per_transaction_max_amount,
+        ) && min > max
+        {
+            return Err(Error::validation(
+                "percentage.per_transaction_max_amount",
+                "must not be below per_transaction_min_amount",
+            ));
+        }
+        Ok(self)
+    }
+}
+
 /// What a price charges, validated. Stored as JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PriceTerms {
@@ -327,6 +400,8 @@ pub struct PriceTerms {
     /// A metered price bills, at each period's end, the usage its meter measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metered: Option<Metered>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percentage: Option<Percentage>,
 }
 
 /// What a metered price bills: a meter's total over the period, less what is included.
@@ -396,6 +471,25 @@ impl PriceTerms {
             matches!(m, PriceModel::Graduated | PriceModel::Volume),
         )?;
         needs("package", self.package.is_some(), m == PriceModel::Package)?;
+        needs(
+            "percentage",
+            self.percentage.is_some(),
+            m == PriceModel::Percentage,
+        )?;
+        if let Some(p) = self.percentage.take() {
+            if self
+                .metered
+                .as_ref()
+                .is_none_or(|m| m.included_quantity != 0)
+            {
+                return Err(Error::validation(
+                    "meter",
+                    "is required for percentage prices, without included_quantity (use \
+                     percentage.free_units_per_total_aggregation)",
+                ));
+            }
+            self.percentage = Some(p.check()?);
+        }
         if let Some(a) = self.unit_amount {
             check_amount("unit_amount", a)?;
         }
@@ -415,7 +509,7 @@ impl PriceTerms {
             if self.recurring.is_none() || self.model == PriceModel::Flat {
                 return Err(Error::validation(
                     "meter",
-                    "applies to recurring per_unit, graduated, volume or package prices",
+                    "applies to recurring per_unit, graduated, volume, package or percentage prices",
                 ));
             }
             if self.trial_days.is_some() {
@@ -490,6 +584,7 @@ mod tests {
             package: None,
             trial_days: None,
             metered: None,
+            percentage: None,
         }
     }
 

@@ -917,6 +917,7 @@ class CreatePriceRequest(_response.Model):
     meter: Optional[MeterId] = None
     nickname: Optional[str] = None
     package: Optional[Package] = None
+    percentage: Optional[Percentage] = None
     recurring: Optional[Recurring] = None
     tiers: Optional[List[Tier]] = None
     trial_days: Optional[int] = None
@@ -934,6 +935,7 @@ class CreatePriceRequest(_response.Model):
             meter=data.get("meter"),
             nickname=data.get("nickname"),
             package=None if data.get("package") is None else Package.from_dict(data["package"]),
+            percentage=None if data.get("percentage") is None else Percentage.from_dict(data["percentage"]),
             recurring=None if data.get("recurring") is None else Recurring.from_dict(data["recurring"]),
             tiers=None if data.get("tiers") is None else [Tier.from_dict(v0) for v0 in data["tiers"]],
             trial_days=data.get("trial_days"),
@@ -955,6 +957,8 @@ class CreatePriceRequest(_response.Model):
             data["nickname"] = self.nickname
         if self.package is not None:
             data["package"] = self.package.to_dict()
+        if self.percentage is not None:
+            data["percentage"] = self.percentage.to_dict()
         if self.recurring is not None:
             data["recurring"] = self.recurring.to_dict()
         if self.tiers is not None:
@@ -2409,6 +2413,57 @@ class PaymentProviderFields(_response.Model):
         return data
 
 
+@dataclass(frozen=True)
+class Percentage(_response.Model):
+    """A percentage price's terms, Lago's: a rate on the transactions' summed amount (the
+    meter's units, read as minor units of the price's currency), a fixed fee per event, and
+    free units: the first `free_units_per_events` events pay no fixed fee and no rate, the
+    first `free_units_per_total_aggregation` units pay no rate, and with both the free units
+    end at whichever is passed first. Each paying event's fee (rate on its paying part plus
+    the fixed fee) is held between the per-transaction bounds.
+    """
+
+    rate: str
+    """Percent of the amount, a decimal string from 0 to 100: "1.2" is 1.2%."""
+    fixed_amount: Optional[int] = None
+    """Minor units charged per event past the free ones."""
+    free_units_per_events: Optional[int] = None
+    """Events at the start of each period that pay nothing."""
+    free_units_per_total_aggregation: Optional[str] = None
+    """Units of amount at the start of each period that pay no rate (decimal string)."""
+    per_transaction_max_amount: Optional[int] = None
+    """Minor units: the most a paying event is charged."""
+    per_transaction_min_amount: Optional[int] = None
+    """Minor units: the least a paying event is charged."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Percentage:
+        return cls(
+            rate=data["rate"],
+            fixed_amount=data.get("fixed_amount"),
+            free_units_per_events=data.get("free_units_per_events"),
+            free_units_per_total_aggregation=data.get("free_units_per_total_aggregation"),
+            per_transaction_max_amount=data.get("per_transaction_max_amount"),
+            per_transaction_min_amount=data.get("per_transaction_min_amount"),
+        )
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+            "rate": self.rate,
+        }
+        if self.fixed_amount is not None:
+            data["fixed_amount"] = self.fixed_amount
+        if self.free_units_per_events is not None:
+            data["free_units_per_events"] = self.free_units_per_events
+        if self.free_units_per_total_aggregation is not None:
+            data["free_units_per_total_aggregation"] = self.free_units_per_total_aggregation
+        if self.per_transaction_max_amount is not None:
+            data["per_transaction_max_amount"] = self.per_transaction_max_amount
+        if self.per_transaction_min_amount is not None:
+            data["per_transaction_min_amount"] = self.per_transaction_min_amount
+        return data
+
+
 Permission = Literal["organization:read", "organization:write", "members:read", "members:write", "roles:read", "roles:write", "api_keys:read", "api_keys:write", "audit:read", "billing:read", "billing:write", "usage:read", "usage:write", "webhooks:read", "webhooks:write", "identity:read", "identity:write"]
 """A permission an operation requires."""
 
@@ -2531,6 +2586,7 @@ class Price(_response.Model):
     meter: Optional[MeterId] = None
     nickname: Optional[str] = None
     package: Optional[Package] = None
+    percentage: Optional[Percentage] = None
     recurring: Optional[Recurring] = None
     tiers: Optional[List[Tier]] = None
     trial_days: Optional[int] = None
@@ -2552,6 +2608,7 @@ class Price(_response.Model):
             meter=data.get("meter"),
             nickname=data.get("nickname"),
             package=None if data.get("package") is None else Package.from_dict(data["package"]),
+            percentage=None if data.get("percentage") is None else Percentage.from_dict(data["percentage"]),
             recurring=None if data.get("recurring") is None else Recurring.from_dict(data["recurring"]),
             tiers=None if data.get("tiers") is None else [Tier.from_dict(v0) for v0 in data["tiers"]],
             trial_days=data.get("trial_days"),
@@ -2563,7 +2620,7 @@ class Price(_response.Model):
 PriceId = str
 
 
-PriceModel = Literal["flat", "per_unit", "graduated", "volume", "package"]
+PriceModel = Literal["flat", "per_unit", "graduated", "volume", "package", "percentage"]
 """How a price turns a quantity into an amount."""
 
 

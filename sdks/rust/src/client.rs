@@ -1332,6 +1332,8 @@ pub mod types {
         pub nickname: ::std::option::Option<CreatePriceRequestNickname>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub package: ::std::option::Option<Package>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub percentage: ::std::option::Option<Percentage>,
         pub product: ProductId,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub recurring: ::std::option::Option<Recurring>,
@@ -3952,6 +3954,38 @@ pub mod types {
             Default::default()
         }
     }
+    /**A percentage price's terms, Lago's: a rate on the transactions' summed amount (the
+    meter's units, read as minor units of the price's currency), a fixed fee per event, and
+    free units: the first `free_units_per_events` events pay no fixed fee and no rate, the
+    first `free_units_per_total_aggregation` units pay no rate, and with both the free units
+    end at whichever is passed first. Each paying event's fee (rate on its paying part plus
+    the fixed fee) is held between the per-transaction bounds.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct Percentage {
+        ///Minor units charged per event past the free ones.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub fixed_amount: ::std::option::Option<i64>,
+        ///Events at the start of each period that pay nothing.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub free_units_per_events: ::std::option::Option<i64>,
+        ///Units of amount at the start of each period that pay no rate (decimal string).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub free_units_per_total_aggregation: ::std::option::Option<::std::string::String>,
+        ///Minor units: the most a paying event is charged.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub per_transaction_max_amount: ::std::option::Option<i64>,
+        ///Minor units: the least a paying event is charged.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub per_transaction_min_amount: ::std::option::Option<i64>,
+        ///Percent of the amount, a decimal string from 0 to 100: "1.2" is 1.2%.
+        pub rate: ::std::string::String,
+    }
+    impl Percentage {
+        pub fn builder() -> builder::Percentage {
+            Default::default()
+        }
+    }
     ///A permission an operation requires.
     #[derive(
         ::serde::Deserialize,
@@ -4197,6 +4231,8 @@ pub mod types {
         pub nickname: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub package: ::std::option::Option<Package>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub percentage: ::std::option::Option<Percentage>,
         pub product: ProductId,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub recurring: ::std::option::Option<Recurring>,
@@ -4294,6 +4330,8 @@ pub mod types {
         Volume,
         #[serde(rename = "package")]
         Package,
+        #[serde(rename = "percentage")]
+        Percentage,
     }
     impl ::std::fmt::Display for PriceModel {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -4303,6 +4341,7 @@ pub mod types {
                 Self::Graduated => f.write_str("graduated"),
                 Self::Volume => f.write_str("volume"),
                 Self::Package => f.write_str("package"),
+                Self::Percentage => f.write_str("percentage"),
             }
         }
     }
@@ -4315,6 +4354,7 @@ pub mod types {
                 "graduated" => Ok(Self::Graduated),
                 "volume" => Ok(Self::Volume),
                 "package" => Ok(Self::Package),
+                "percentage" => Ok(Self::Percentage),
                 _ => Err("invalid value".into()),
             }
         }
@@ -9709,6 +9749,10 @@ pub mod types {
             >,
             package:
                 ::std::result::Result<::std::option::Option<super::Package>, ::std::string::String>,
+            percentage: ::std::result::Result<
+                ::std::option::Option<super::Percentage>,
+                ::std::string::String,
+            >,
             product: ::std::result::Result<super::ProductId, ::std::string::String>,
             recurring: ::std::result::Result<
                 ::std::option::Option<super::Recurring>,
@@ -9734,6 +9778,7 @@ pub mod types {
                     model: Err("no value supplied for model".to_string()),
                     nickname: Ok(Default::default()),
                     package: Ok(Default::default()),
+                    percentage: Ok(Default::default()),
                     product: Err("no value supplied for product".to_string()),
                     recurring: Ok(Default::default()),
                     tiers: Ok(Default::default()),
@@ -9804,6 +9849,16 @@ pub mod types {
                 self.package = value
                     .try_into()
                     .map_err(|e| format!("error converting supplied value for package: {e}"));
+                self
+            }
+            pub fn percentage<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::Percentage>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.percentage = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for percentage: {e}"));
                 self
             }
             pub fn product<T>(mut self, value: T) -> Self
@@ -9879,6 +9934,7 @@ pub mod types {
                     model: value.model?,
                     nickname: value.nickname?,
                     package: value.package?,
+                    percentage: value.percentage?,
                     product: value.product?,
                     recurring: value.recurring?,
                     tiers: value.tiers?,
@@ -9897,6 +9953,7 @@ pub mod types {
                     model: Ok(value.model),
                     nickname: Ok(value.nickname),
                     package: Ok(value.package),
+                    percentage: Ok(value.percentage),
                     product: Ok(value.product),
                     recurring: Ok(value.recurring),
                     tiers: Ok(value.tiers),
@@ -15191,6 +15248,124 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct Percentage {
+            fixed_amount: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            free_units_per_events:
+                ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            free_units_per_total_aggregation: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            per_transaction_max_amount:
+                ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            per_transaction_min_amount:
+                ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+            rate: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for Percentage {
+            fn default() -> Self {
+                Self {
+                    fixed_amount: Ok(Default::default()),
+                    free_units_per_events: Ok(Default::default()),
+                    free_units_per_total_aggregation: Ok(Default::default()),
+                    per_transaction_max_amount: Ok(Default::default()),
+                    per_transaction_min_amount: Ok(Default::default()),
+                    rate: Err("no value supplied for rate".to_string()),
+                }
+            }
+        }
+        impl Percentage {
+            pub fn fixed_amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.fixed_amount = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for fixed_amount: {e}"));
+                self
+            }
+            pub fn free_units_per_events<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.free_units_per_events = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for free_units_per_events: {e}")
+                });
+                self
+            }
+            pub fn free_units_per_total_aggregation<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.free_units_per_total_aggregation = value.try_into().map_err(|e| {
+                    format!(
+                        "error converting supplied value for free_units_per_total_aggregation: {e}"
+                    )
+                });
+                self
+            }
+            pub fn per_transaction_max_amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.per_transaction_max_amount = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for per_transaction_max_amount: {e}")
+                });
+                self
+            }
+            pub fn per_transaction_min_amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.per_transaction_min_amount = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for per_transaction_min_amount: {e}")
+                });
+                self
+            }
+            pub fn rate<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.rate = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for rate: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Percentage> for super::Percentage {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Percentage,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    fixed_amount: value.fixed_amount?,
+                    free_units_per_events: value.free_units_per_events?,
+                    free_units_per_total_aggregation: value.free_units_per_total_aggregation?,
+                    per_transaction_max_amount: value.per_transaction_max_amount?,
+                    per_transaction_min_amount: value.per_transaction_min_amount?,
+                    rate: value.rate?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Percentage> for Percentage {
+            fn from(value: super::Percentage) -> Self {
+                Self {
+                    fixed_amount: Ok(value.fixed_amount),
+                    free_units_per_events: Ok(value.free_units_per_events),
+                    free_units_per_total_aggregation: Ok(value.free_units_per_total_aggregation),
+                    per_transaction_max_amount: Ok(value.per_transaction_max_amount),
+                    per_transaction_min_amount: Ok(value.per_transaction_min_amount),
+                    rate: Ok(value.rate),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct PlanChange {
             enabled: ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
             prices: ::std::result::Result<
@@ -15501,6 +15676,10 @@ pub mod types {
             >,
             package:
                 ::std::result::Result<::std::option::Option<super::Package>, ::std::string::String>,
+            percentage: ::std::result::Result<
+                ::std::option::Option<super::Percentage>,
+                ::std::string::String,
+            >,
             product: ::std::result::Result<super::ProductId, ::std::string::String>,
             recurring: ::std::result::Result<
                 ::std::option::Option<super::Recurring>,
@@ -15529,6 +15708,7 @@ pub mod types {
                     model: Err("no value supplied for model".to_string()),
                     nickname: Ok(Default::default()),
                     package: Ok(Default::default()),
+                    percentage: Ok(Default::default()),
                     product: Err("no value supplied for product".to_string()),
                     recurring: Ok(Default::default()),
                     tiers: Ok(Default::default()),
@@ -15629,6 +15809,16 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for package: {e}"));
                 self
             }
+            pub fn percentage<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::Percentage>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.percentage = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for percentage: {e}"));
+                self
+            }
             pub fn product<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<super::ProductId>,
@@ -15705,6 +15895,7 @@ pub mod types {
                     model: value.model?,
                     nickname: value.nickname?,
                     package: value.package?,
+                    percentage: value.percentage?,
                     product: value.product?,
                     recurring: value.recurring?,
                     tiers: value.tiers?,
@@ -15726,6 +15917,7 @@ pub mod types {
                     model: Ok(value.model),
                     nickname: Ok(value.nickname),
                     package: Ok(value.package),
+                    percentage: Ok(value.percentage),
                     product: Ok(value.product),
                     recurring: Ok(value.recurring),
                     tiers: Ok(value.tiers),
@@ -22580,7 +22772,8 @@ impl Client {
     pub fn prices_archive(&self) -> builder::PricesArchive<'_> {
         builder::PricesArchive::new(self)
     }
-    /**Price a quantity with this price's model (flat, per unit, graduated, volume, package)
+    /**Price a quantity with this price's model (flat, per unit, graduated, volume, package; a
+    percentage price prices one event of that amount)
 
     Sends a `GET` request to `/v1/prices/{id}/quote`
 

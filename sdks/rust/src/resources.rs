@@ -1817,7 +1817,7 @@ impl Prices<'_> {
             Err(e) => Err(Error::from_progenitor(e).await),
         }
     }
-    /// Price a quantity with this price's model (flat, per unit, graduated, volume, package).
+    /// Price a quantity with this price's model (flat, per unit, graduated, volume, package; a percentage price prices one event of that amount).
     ///
     /// `GET /v1/prices/{id}/quote`
     pub async fn quote(

@@ -364,6 +364,7 @@ export interface CreatePriceRequest {
   model: PriceModel;
   nickname?: string | null;
   package?: Package | null;
+  percentage?: Percentage | null;
   product: ProductId;
   recurring?: Recurring | null;
   tiers?: Tier[] | null;
@@ -1017,6 +1018,29 @@ export interface PaymentProviderFields {
   webhook_secret: string;
 }
 
+/**
+ * A percentage price's terms, Lago's: a rate on the transactions' summed amount (the
+ * meter's units, read as minor units of the price's currency), a fixed fee per event, and
+ * free units: the first `free_units_per_events` events pay no fixed fee and no rate, the
+ * first `free_units_per_total_aggregation` units pay no rate, and with both the free units
+ * end at whichever is passed first. Each paying event's fee (rate on its paying part plus
+ * the fixed fee) is held between the per-transaction bounds.
+ */
+export interface Percentage {
+  /** Minor units charged per event past the free ones. */
+  fixed_amount?: number | null;
+  /** Events at the start of each period that pay nothing. */
+  free_units_per_events?: number | null;
+  /** Units of amount at the start of each period that pay no rate (decimal string). */
+  free_units_per_total_aggregation?: string | null;
+  /** Minor units: the most a paying event is charged. */
+  per_transaction_max_amount?: number | null;
+  /** Minor units: the least a paying event is charged. */
+  per_transaction_min_amount?: number | null;
+  /** Percent of the amount, a decimal string from 0 to 100: "1.2" is 1.2%. */
+  rate: string;
+}
+
 /** A permission an operation requires. */
 export type Permission = "organization:read" | "organization:write" | "members:read" | "members:write" | "roles:read" | "roles:write" | "api_keys:read" | "api_keys:write" | "audit:read" | "billing:read" | "billing:write" | "usage:read" | "usage:write" | "webhooks:read" | "webhooks:write" | "identity:read" | "identity:write";
 
@@ -1072,6 +1096,7 @@ export interface Price {
   model: PriceModel;
   nickname?: string | null;
   package?: Package | null;
+  percentage?: Percentage | null;
   product: ProductId;
   recurring?: Recurring | null;
   tiers?: Tier[] | null;
@@ -1085,7 +1110,7 @@ export interface Price {
 export type PriceId = string;
 
 /** How a price turns a quantity into an amount. */
-export type PriceModel = "flat" | "per_unit" | "graduated" | "volume" | "package";
+export type PriceModel = "flat" | "per_unit" | "graduated" | "volume" | "package" | "percentage";
 
 export interface PricePage {
   data: Price[];

@@ -31,7 +31,7 @@ use domain::billing::status::SubscriptionStatus;
 use domain::metering::MAX_AGE_MS;
 use rust_decimal::Decimal;
 
-use super::amount::amount_for;
+use super::amount::{AmountError, amount_for, percentage_amount};
 use super::discounts::CouponDuration;
 use super::invoicing::{self, Draft};
 use super::schedule::period_end;
@@ -282,8 +282,7 @@ fn renewal(
     Ok(Some(invoice))
 }
 
-/// A line per metered item for the usage of `[start, end)`: its meter's total for the
-/// customer, less the included quantity, priced by the item's terms.
+/// A line per metered item for the usage of `[start, end)` (`usage_line`).
 pub async fn usage_lines(
     tx: &mut sqlx::AnyConnection,
     scope: &Scope,
@@ -292,8 +291,7 @@ pub async fn usage_lines(
 ) -> ApiResult<Vec<Line>> {
     let mut lines = Vec::new();
     for (item, metered) in metered(&sub.items) {
-        let used = used(tx, scope, sub, &metered.meter, period).await?;
-        lines.push(usage_line(item, metered, used, period)?);
+        lines.push(usage_line(tx, scope, sub, item, metered, period).await?);
     }
     Ok(lines)
 }
@@ -340,11 +338,14 @@ pub async fn late_usage_lines(
         let Some((item, metering)) = metered(&sub.items).find(|(i, _)| i.price == price) else {
             continue;
         };
-        let used = used(tx, scope, sub, &metering.meter, (start, end)).await?;
-        if Decimal::from_str(&measured).is_ok_and(|m| m == used) {
+        let now = usage_line(tx, scope, sub, item, metering, (start, end)).await?;
+        // A percentage price's fixed fee counts events: one of amount 0 changes the amount.
+        let usage = now.usage.as_deref().map(Decimal::from_str);
+        if usage.is_some_and(|u| u.ok() == Decimal::from_str(&measured).ok())
+            && now.amount == amount
+        {
             continue;
         }
-        let now = usage_line(item, metering, used, (start, end))?;
         lines.push(Line {
             quantity: now.quantity - quantity,
             amount: now.amount - amount,
@@ -354,36 +355,45 @@ pub async fn late_usage_lines(
     Ok(lines)
 }
 
-/// A meter's total for the subscription's customer over `[start, end)`.
-async fn used(
+/// The line a metered item's usage over `[start, end)` bills: its meter's total for the
+/// customer less the included quantity, priced by the item's terms; a percentage price
+/// prices each of the period's events.
+async fn usage_line(
     tx: &mut sqlx::AnyConnection,
     scope: &Scope,
     sub: &SubscriptionRow,
-    meter: &str,
-    period: (i64, i64),
-) -> ApiResult<Decimal> {
-    let row = meter_db::get_meter(tx, scope, meter)
-        .await?
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("meter {meter} is gone")))?;
-    usage::total(tx, scope, &Meter::from_row(row), &sub.customer_id, period).await
-}
-
-/// The line a metered item's usage `used` over `[start, end)` bills: less the included
-/// quantity, priced by the item's terms.
-fn usage_line(
     item: &Item,
     metered: &Metered,
-    used: Decimal,
     (start, end): (i64, i64),
 ) -> ApiResult<Line> {
+    let row = meter_db::get_meter(tx, scope, &metered.meter)
+        .await?
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("meter {} is gone", metered.meter)))?;
+    let meter = Meter::from_row(row);
+    let customer = &sub.customer_id;
+    let invalid = |e: AmountError| ApiError::validation("usage", e.to_string());
+    let (used, amount) = match &item.terms.percentage {
+        Some(p) => {
+            let amounts = usage::values(tx, scope, &meter, customer, (start, end)).await?;
+            let used = amounts
+                .iter()
+                .try_fold(Decimal::ZERO, |sum, a| sum.checked_add(*a))
+                .ok_or_else(|| invalid(AmountError::Overflow))?;
+            (used, percentage_amount(p, &amounts).map_err(invalid)?)
+        }
+        None => {
+            let used = usage::total(tx, scope, &meter, customer, (start, end)).await?;
+            let billed = (used - Decimal::from(metered.included_quantity)).max(Decimal::ZERO);
+            (used, amount_for(&item.terms, billed).map_err(invalid)?)
+        }
+    };
     let billed = (used - Decimal::from(metered.included_quantity)).max(Decimal::ZERO);
     let quantity = i64::try_from(billed.ceil())
         .map_err(|_| ApiError::validation("usage", "the usage does not fit in 64 bits"))?;
     Ok(Line {
         price: item.price.clone(),
         quantity,
-        amount: amount_for(&item.terms, billed)
-            .map_err(|e| ApiError::validation("usage", e.to_string()))?,
+        amount,
         proration: false,
         period_start: start,
         period_end: end,

@@ -412,6 +412,33 @@ struct Acc {
     values: HashSet<String>,
 }
 
+/// A customer's events' values over `[from, to)`, in time order: what a percentage price
+/// charges per transaction. Read from the raw events (not the rollups), all groups together.
+pub async fn values(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    meter: &Meter,
+    customer: &str,
+    (from, to): (i64, i64),
+) -> ApiResult<Vec<Decimal>> {
+    let piece = Piece {
+        width: None,
+        from,
+        to,
+    };
+    let found = db::usage_rows(c, scope, &meter.reading(Some(customer)), &[piece], &[]).await?;
+    let mut events = Vec::new();
+    for f in found {
+        if let Found::Event(ts, properties) = f
+            && let Some(m) = meter.measure(&properties)?
+        {
+            events.push((ts, m.value.unwrap_or_default()));
+        }
+    }
+    events.sort_by_key(|(ts, _)| *ts);
+    Ok(events.into_iter().map(|(_, v)| v).collect())
+}
+
 /// A customer's usage of a meter over `[from, to)`, exactly, all groups together (a meter
 /// whose value is undefined there, such as the max of no events, counts 0).
 pub async fn total(

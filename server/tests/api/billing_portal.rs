@@ -28,7 +28,7 @@ pub(crate) struct Page {
 
 impl Page {
     /// The CSRF token its forms carry.
-    fn csrf(&self) -> String {
+    pub fn csrf(&self) -> String {
         value_after(&self.html, "name=\"csrf\" value=\"")
     }
 

@@ -4,25 +4,22 @@
 //! the signed `checkout.session.completed` completes the checkout once: the customer linked
 //! to Stripe's with the card it saved, the subscription active, its first invoice paid by
 //! what Stripe took, Stripe's own subscription ending with its first period, and the renewal
-//! charged by NeoForge through Stripe.
+//! charged by NeoForge through Stripe. The customer portal changes cards through Stripe too.
 
 use serde_json::{Value, json};
 
 use crate::billing_portal::Browser;
-use crate::fake_stripe::{self, FakeStripe};
+use crate::fake_stripe;
 use crate::helpers::Backend;
-use crate::stripe::{SK, WHSEC, configure, spawn};
+use crate::stripe::{WHSEC, connected};
 
 fn id(v: &Value) -> String {
     v["id"].as_str().expect("id").to_owned()
 }
 
 async fn stripe_checkout_completes_once_through_the_webhook(b: Backend) {
-    let fake = FakeStripe::start().await;
-    let app = spawn(b, &fake, true).await;
-    let ada = app.signup("ada@example.com").await;
+    let (fake, app, ada) = connected(b).await;
     let s = &ada.session;
-    configure(&app, s, SK, WHSEC).await.expect(200);
     let product = app.post("/v1/products", s, json!({"name": "Team"})).await;
     let product = id(product.expect(201));
     let price = app
@@ -273,4 +270,77 @@ async fn stripe_checkout_completes_once_through_the_webhook(b: Backend) {
     app.stop().await;
 }
 
-crate::on_both_backends!(stripe_checkout_completes_once_through_the_webhook);
+/// With Stripe connected, the customer portal changes the card through a Stripe Checkout
+/// Session in setup mode, and Stripe's webhook makes the saved card the default.
+async fn the_portal_changes_cards_through_stripe(b: Backend) {
+    let (fake, app, ada) = connected(b).await;
+    let s = &ada.session;
+    let customer = app
+        .post(
+            "/v1/customers",
+            s,
+            json!({"email": "grace@example.com", "currency": "usd", "default_payment_method": "pm_card_visa"}),
+        )
+        .await;
+    let customer = id(customer.expect(201));
+    let link = app
+        .post(
+            "/v1/billing_portal/sessions",
+            s,
+            json!({"customer": customer, "return_url": "https://app.example.com/account"}),
+        )
+        .await;
+    let link = link.expect(201)["url"].as_str().expect("url").to_owned();
+    let mut browser = Browser::new();
+    assert_eq!(
+        browser.get(&link).await.status,
+        303,
+        "into the portal's session"
+    );
+    let home = browser.get(&app.url("/billing/")).await;
+    assert_eq!(home.status, 200, "{}", home.html);
+    assert!(home.html.contains("/billing/payment_method/stripe"));
+    assert!(
+        !home.html.contains("Test card"),
+        "no test cards with Stripe"
+    );
+    let csrf = home.csrf();
+    let portal = format!("{}/billing/payment_method/stripe", app.base);
+    let forged = browser.post(&portal, &[("csrf", "forged")]).await;
+    assert_eq!(forged.status, 403);
+    let to_stripe = browser.post(&portal, &[("csrf", &csrf)]).await;
+    let location = to_stripe.location.clone().expect("to Stripe");
+    let cs = location
+        .strip_prefix("https://checkout.stripe.com/c/pay/")
+        .expect("Stripe's page")
+        .to_owned();
+    let made = fake.requests_to("/v1/checkout/sessions");
+    let form = &made.last().expect("a session").form;
+    assert_eq!(form.get("mode").map(String::as_str), Some("setup"));
+    assert_eq!(
+        form.get("success_url").cloned(),
+        Some(format!("{}/billing/?done=payment_method", app.base))
+    );
+    assert_eq!(
+        form.get("metadata[neoforge_customer]").map(String::as_str),
+        Some(customer.as_str())
+    );
+    let saved = fake
+        .pay_checkout(&cs, "pm_card_mastercard", "grace@example.com")
+        .expect("open");
+    let event = fake_stripe::event("evt_card_saved", "checkout.session.completed", saved);
+    app.deliver(&ada, "test", &event, WHSEC, app.now_secs())
+        .await
+        .expect(200);
+    let got = app.get(&format!("/v1/customers/{customer}"), s).await;
+    assert_eq!(
+        got.expect(200)["default_payment_method"],
+        "pm_card_mastercard"
+    );
+    app.stop().await;
+}
+
+crate::on_both_backends!(
+    stripe_checkout_completes_once_through_the_webhook,
+    the_portal_changes_cards_through_stripe,
+);

@@ -354,6 +354,14 @@ impl TestApp {
         self.call(Method::GET, path, Some(token), None).await
     }
 
+    /// Moves a sandbox test clock to `to` (RFC 3339), running what falls due.
+    pub async fn advance_clock(&self, token: &str, clock: &str, to: &str) {
+        let path = format!("/v1/test_clocks/{clock}/advance");
+        self.post(&path, token, serde_json::json!({"frozen_time": to}))
+            .await
+            .expect(200);
+    }
+
     pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
         self.call(Method::POST, path, Some(token), Some(body)).await
     }

@@ -663,15 +663,7 @@ async fn late_usage_is_billed(b: Backend) {
         )
         .await;
     let sub = id(sub.expect(201));
-    let advance = |to: &'static str| {
-        let (app, clock) = (&app, &clock);
-        async move {
-            let path = format!("/v1/test_clocks/{clock}/advance");
-            app.post(&path, s, json!({"frozen_time": to}))
-                .await
-                .expect(200);
-        }
-    };
+    let advance = async |to: &str| app.advance_clock(s, &clock, to).await;
     let mut sent = 0;
     let mut send = async |n: usize, at: &str| {
         let events: Vec<Value> = (0..n)
@@ -754,8 +746,149 @@ async fn late_usage_is_billed(b: Backend) {
     app.stop().await;
 }
 
+/// A percentage price (Lago's model: 1.2% of the payments plus 10 cents per payment, the
+/// first 3 payments or 500.00 free) bills each period's payments, late ones included, and
+/// its terms are checked.
+async fn percentage_prices_bill_each_transaction(b: Backend) {
+    let app = spawn_app(b).await;
+    let ada = app.signup("ada@example.com").await;
+    let s = &ada.session;
+    let (clock, cus) = clock_and_customer(&app, s, "2027-03-01T00:00:00Z", "acme").await;
+    let meter = |aggregation: &str| {
+        json!({"name": "Payments", "event_type": "payment", "aggregation": aggregation,
+               "value_property": "amount"})
+    };
+    let sum = id(app.post("/v1/meters", s, meter("sum")).await.expect(201));
+    let max = id(app.post("/v1/meters", s, meter("max")).await.expect(201));
+    let product = app
+        .post("/v1/products", s, json!({"name": "Payments"}))
+        .await;
+    let product = id(product.expect(201));
+    let price = |meter: &str, percentage: Value| {
+        json!({"product": product, "currency": "usd", "model": "percentage",
+               "recurring": {"interval": "month"}, "meter": meter, "percentage": percentage})
+    };
+    let lago = json!({"rate": "1.2", "fixed_amount": 10, "free_units_per_events": 3,
+                      "free_units_per_total_aggregation": "50000"});
+    for (body, field) in [
+        (price(&max, lago.clone()), "meter"),
+        (price(&sum, json!({"rate": "101"})), "percentage.rate"),
+        (
+            price(
+                &sum,
+                json!({"rate": "1", "per_transaction_min_amount": 9, "per_transaction_max_amount": 5}),
+            ),
+            "percentage.per_transaction_max_amount",
+        ),
+        (
+            json!({"product": product, "currency": "usd", "model": "percentage",
+                   "recurring": {"interval": "month"}, "percentage": lago}),
+            "meter",
+        ),
+    ] {
+        let r = app.post("/v1/prices", s, body).await;
+        r.expect_problem(400, "validation_error");
+        assert_eq!(r.body["errors"][0]["field"], field, "{}", r.body);
+    }
+    let price_of = |percentage: Value| price(&sum, percentage);
+    let created = app.post("/v1/prices", s, price_of(lago.clone())).await;
+    let price = id(created.expect(201));
+    assert_eq!(created.body["percentage"]["rate"], "1.2");
+    let quote = async |price: &str| {
+        let q = app
+            .get(&format!("/v1/prices/{price}/quote?quantity=10000"), s)
+            .await;
+        q.expect(200)["amount"].clone()
+    };
+    assert_eq!(
+        quote(&price).await,
+        0,
+        "one payment is within the free units"
+    );
+    let card = app
+        .post(
+            "/v1/prices",
+            s,
+            price_of(json!({"rate": "2.9", "fixed_amount": 30})),
+        )
+        .await;
+    assert_eq!(
+        quote(&id(card.expect(201))).await,
+        320,
+        "100.00 at 2.9% + 0.30"
+    );
+    let sub = app
+        .post(
+            "/v1/subscriptions",
+            s,
+            json!({"customer": cus, "items": [{"price": price}]}),
+        )
+        .await;
+    let sub = id(sub.expect(201));
+    let mut n = 0;
+    let mut pay = async |amounts: &[i64], at: &str| {
+        let events: Vec<Value> = amounts
+            .iter()
+            .map(|amount| {
+                n += 1;
+                json!({"id": format!("pay{n}"), "type": "payment", "customer": cus,
+                       "timestamp": at, "properties": {"amount": amount}})
+            })
+            .collect();
+        let r = app
+            .post("/v1/events/batch", s, json!({"events": events}))
+            .await;
+        assert_eq!(r.expect(200)["accepted"], amounts.len());
+    };
+    let advance = async |to: &str| app.advance_clock(s, &clock, to).await;
+    let usage_lines = async |start: &str| -> Vec<(i64, i64)> {
+        let list = app
+            .get(&format!("/v1/invoices?subscription={sub}&limit=100"), s)
+            .await;
+        let mut all = list.expect(200)["data"].as_array().expect("data").clone();
+        all.reverse();
+        all.iter()
+            .flat_map(|i| i["lines"].as_array().expect("lines").clone())
+            .filter(|l| l["price"] == price.as_str() && l["period_start"] == start)
+            .map(|l| {
+                (
+                    l["quantity"].as_i64().expect("q"),
+                    l["amount"].as_i64().expect("a"),
+                )
+            })
+            .collect()
+    };
+    let march = "2027-03-01T00:00:00Z";
+    advance("2027-03-25T00:00:00Z").await;
+    pay(&[20000, 10000], "2027-03-05T00:00:00Z").await;
+    pay(&[10000, 5000], "2027-03-20T00:00:00Z").await;
+    advance("2027-04-01T02:00:00Z").await;
+    assert_eq!(
+        usage_lines(march).await,
+        [(45000, 70)],
+        "Lago's example: only the fourth payment pays, 0.60 + 0.10"
+    );
+    // After March was invoiced: a payment of 100.00 and one of 0 (it pays the fixed fee).
+    advance("2027-04-15T00:00:00Z").await;
+    pay(&[10000, 0], "2027-03-30T00:00:00Z").await;
+    pay(&[30000], "2027-04-10T00:00:00Z").await;
+    advance("2027-05-01T02:00:00Z").await;
+    assert_eq!(
+        usage_lines(march).await,
+        [(45000, 70), (10000, 140)],
+        "March's adjustment: 1.20 + 0.10, and 0.10"
+    );
+    assert_eq!(
+        usage_lines("2027-04-01T00:00:00Z").await,
+        [(30000, 0)],
+        "April's one payment is within its free units"
+    );
+    app.stop().await;
+}
+
 crate::on_both_backends!(
     events_aggregate_exactly,
+    percentage_prices_bill_each_transaction,
     late_usage_is_billed,
     a_period_edge_counts_late_events,
     rollups_merge_across_commits,

@@ -186,6 +186,7 @@ async fn inserts_put_the_scope_first(backend: Backend) {
             package: None,
             trial_days: None,
             metered: None,
+            percentage: None,
         }
         .into(),
         created_at: 3,

@@ -36,6 +36,15 @@ pub(crate) async fn spawn(b: Backend, fake: &FakeStripe, with_key: bool) -> Test
     app
 }
 
+/// A tenant with Stripe connected to its sandbox, against a fresh fake Stripe.
+pub(crate) async fn connected(b: Backend) -> (FakeStripe, TestApp, Account) {
+    let fake = FakeStripe::start().await;
+    let app = spawn(b, &fake, true).await;
+    let ada = app.signup("ada@example.com").await;
+    configure(&app, &ada.session, SK, WHSEC).await.expect(200);
+    (fake, app, ada)
+}
+
 pub(crate) async fn configure(app: &TestApp, session: &str, sk: &str, whsec: &str) -> Reply {
     app.call(
         Method::PUT,
@@ -177,11 +186,8 @@ async fn stripe_needs_the_encryption_key(b: Backend) {
 
 /// Checkout in setup mode: the Stripe customer is made once, with NeoForge's ids in metadata.
 async fn checkout_sessions_create_the_stripe_customer_once(b: Backend) {
-    let fake = FakeStripe::start().await;
-    let app = spawn(b, &fake, true).await;
-    let ada = app.signup("ada@example.com").await;
+    let (fake, app, ada) = connected(b).await;
     let s = &ada.session;
-    configure(&app, s, SK, WHSEC).await.expect(200);
     let customer = app
         .post(
             "/v1/customers",
@@ -479,11 +485,8 @@ async fn default_pm(app: &TestApp, s: &str, id: &str) -> Value {
 /// Signed events drive NeoForge: payment methods from setup, invoices paid; redeliveries do
 /// nothing; a late failure never un-pays; bad or stale signatures change nothing.
 async fn webhooks_drive_payment_methods_and_invoices(b: Backend) {
-    let fake = FakeStripe::start().await;
-    let app = spawn(b, &fake, true).await;
-    let ada = app.signup("ada@example.com").await;
+    let (_fake, app, ada) = connected(b).await;
     let s = &ada.session;
-    configure(&app, s, SK, WHSEC).await.expect(200);
     let billing = open_invoice(&app, s).await;
     let now = app.now_secs();
 
@@ -685,11 +688,8 @@ async fn webhooks_drive_payment_methods_and_invoices(b: Backend) {
 /// `checkout.session.completed` (setup mode): the payment method comes from the session's
 /// SetupIntent, fetched from Stripe.
 async fn completed_checkout_sets_the_default_payment_method(b: Backend) {
-    let fake = FakeStripe::start().await;
-    let app = spawn(b, &fake, true).await;
-    let ada = app.signup("ada@example.com").await;
+    let (fake, app, ada) = connected(b).await;
     let s = &ada.session;
-    configure(&app, s, SK, WHSEC).await.expect(200);
     let customer = app
         .post("/v1/customers", s, json!({"currency": "usd"}))
         .await;
@@ -835,11 +835,8 @@ async fn stripe_is_isolated_between_tenants_and_environments(b: Backend) {
 /// With Stripe configured, invoices are charged off-session through PaymentIntents, once per
 /// attempt (an idempotency key per attempt), and refunded through Stripe.
 async fn invoices_are_collected_and_refunded_through_stripe(b: Backend) {
-    let fake = FakeStripe::start().await;
-    let app = spawn(b, &fake, true).await;
-    let ada = app.signup("ada@example.com").await;
+    let (fake, app, ada) = connected(b).await;
     let s = &ada.session;
-    configure(&app, s, SK, WHSEC).await.expect(200);
     let product = app.post("/v1/products", s, json!({"name": "Team"})).await;
     let price = app
         .post(

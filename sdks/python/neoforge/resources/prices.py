@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import AsyncIterator, Iterator, List, Mapping, Optional
 
 from .. import _http, _pagination, _response
-from ..models import CreatePriceRequest, MeterId, Package, Price, PriceId, PriceModel, PricePage, ProductId, Quote, Recurring, Tier, UpdatePriceRequest
+from ..models import CreatePriceRequest, MeterId, Package, Percentage, Price, PriceId, PriceModel, PricePage, ProductId, Quote, Recurring, Tier, UpdatePriceRequest
 
 
 class PricesResource:
@@ -74,6 +74,7 @@ class PricesResource:
         meter: Optional[MeterId] = None,
         nickname: Optional[str] = None,
         package: Optional[Package] = None,
+        percentage: Optional[Percentage] = None,
         recurring: Optional[Recurring] = None,
         tiers: Optional[List[Tier]] = None,
         trial_days: Optional[int] = None,
@@ -89,7 +90,7 @@ class PricesResource:
             _http.RequestOptions(
                 "POST",
                 "/v1/prices",
-                json=CreatePriceRequest(currency=currency, model=model, product=product, included_quantity=included_quantity, meter=meter, nickname=nickname, package=package, recurring=recurring, tiers=tiers, trial_days=trial_days, unit_amount=unit_amount, unit_amount_decimal=unit_amount_decimal).to_dict(),
+                json=CreatePriceRequest(currency=currency, model=model, product=product, included_quantity=included_quantity, meter=meter, nickname=nickname, package=package, percentage=percentage, recurring=recurring, tiers=tiers, trial_days=trial_days, unit_amount=unit_amount, unit_amount_decimal=unit_amount_decimal).to_dict(),
                 idempotency_key=idempotency_key or _http.new_idempotency_key(),
                 timeout=timeout,
                 max_retries=max_retries,
@@ -173,7 +174,9 @@ class PricesResource:
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
     ) -> Quote:
-        """Price a quantity with this price's model (flat, per unit, graduated, volume, package)."""
+        """Price a quantity with this price's model (flat, per unit, graduated, volume, package; a
+        percentage price prices one event of that amount).
+        """
         response = self._transport.request(
             _http.RequestOptions(
                 "GET",
@@ -252,6 +255,7 @@ class AsyncPricesResource:
         meter: Optional[MeterId] = None,
         nickname: Optional[str] = None,
         package: Optional[Package] = None,
+        percentage: Optional[Percentage] = None,
         recurring: Optional[Recurring] = None,
         tiers: Optional[List[Tier]] = None,
         trial_days: Optional[int] = None,
@@ -267,7 +271,7 @@ class AsyncPricesResource:
             _http.RequestOptions(
                 "POST",
                 "/v1/prices",
-                json=CreatePriceRequest(currency=currency, model=model, product=product, included_quantity=included_quantity, meter=meter, nickname=nickname, package=package, recurring=recurring, tiers=tiers, trial_days=trial_days, unit_amount=unit_amount, unit_amount_decimal=unit_amount_decimal).to_dict(),
+                json=CreatePriceRequest(currency=currency, model=model, product=product, included_quantity=included_quantity, meter=meter, nickname=nickname, package=package, percentage=percentage, recurring=recurring, tiers=tiers, trial_days=trial_days, unit_amount=unit_amount, unit_amount_decimal=unit_amount_decimal).to_dict(),
                 idempotency_key=idempotency_key or _http.new_idempotency_key(),
                 timeout=timeout,
                 max_retries=max_retries,
@@ -351,7 +355,9 @@ class AsyncPricesResource:
         max_retries: Optional[int] = None,
         extra_headers: Optional[Mapping[str, str]] = None,
     ) -> Quote:
-        """Price a quantity with this price's model (flat, per unit, graduated, volume, package)."""
+        """Price a quantity with this price's model (flat, per unit, graduated, volume, package; a
+        percentage price prices one event of that amount).
+        """
         response = await self._transport.request(
             _http.RequestOptions(
                 "GET",

@@ -76,7 +76,10 @@ export class PricesResource {
     );
   }
 
-  /** Price a quantity with this price's model (flat, per unit, graduated, volume, package). */
+  /**
+   * Price a quantity with this price's model (flat, per unit, graduated, volume, package; a
+   * percentage price prices one event of that amount).
+   */
   quote(id: PriceId, params: PricesQuoteParams = {}, options?: RequestOptions): Promise<WithResponse<Quote>> {
     return this.#http.call<Quote>(
       { method: "GET", path: `/v1/prices/${encodeURIComponent(id)}/quote`, query: params, idempotent: false },

@@ -9,7 +9,9 @@ use utoipa::{IntoParams, ToSchema};
 use crate::app::AppState;
 use crate::audit;
 use crate::billing::amount::{AmountError, amount_for};
-use crate::billing::{Metered, Package, PriceModel, PriceTerms, Recurring, Tier, check_currency};
+use crate::billing::{
+    Metered, Package, Percentage, PriceModel, PriceTerms, Recurring, Tier, check_currency,
+};
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
@@ -17,6 +19,7 @@ use crate::http::pagination::{Page, fetch_limit, page_type};
 use crate::tenancy::{Permission, check_name};
 use domain::clock::timestamp;
 use domain::ids::{MeterId, PriceId, ProductId};
+use domain::metering::Aggregation;
 use store::billing::{self as db, PriceRow};
 use store::metering as meter_db;
 
@@ -39,6 +42,7 @@ pub struct Price {
     pub unit_amount_decimal: Option<String>,
     pub tiers: Option<Vec<Tier>>,
     pub package: Option<Package>,
+    pub percentage: Option<Percentage>,
     pub trial_days: Option<i64>,
     /// A metered price's meter: each period's usage is billed at the period's end.
     pub meter: Option<MeterId>,
@@ -64,6 +68,7 @@ impl Price {
             unit_amount_decimal: t.unit_amount_decimal,
             tiers: t.tiers,
             package: t.package,
+            percentage: t.percentage,
             trial_days: t.trial_days,
             meter: t
                 .metered
@@ -92,6 +97,9 @@ pub struct CreatePriceRequest {
     pub unit_amount_decimal: Option<String>,
     pub tiers: Option<Vec<Tier>>,
     pub package: Option<Package>,
+    /// A percentage price's rate, fixed fee, free units and per-transaction bounds (Lago's
+    /// model): metered by a `sum` meter of transaction amounts in minor units.
+    pub percentage: Option<Percentage>,
     /// Days of free trial for new subscriptions (recurring prices), 1 to 730.
     pub trial_days: Option<i64>,
     /// Makes the price metered: each period's usage measured by this meter is billed at the
@@ -134,6 +142,7 @@ pub async fn create(
         unit_amount_decimal: req.unit_amount_decimal,
         tiers: req.tiers,
         package: req.package,
+        percentage: req.percentage,
         trial_days: req.trial_days,
         metered: match (&req.meter, req.included_quantity) {
             (Some(m), included) => Some(Metered {
@@ -162,9 +171,15 @@ pub async fn create(
         ));
     }
     if let Some(m) = &req.meter {
-        meter_db::get_meter(&mut tx, &caller.scope, m.as_str())
+        let meter = meter_db::get_meter(&mut tx, &caller.scope, m.as_str())
             .await?
             .ok_or(ApiError::NotFound("meter"))?;
+        if terms.model == PriceModel::Percentage && *meter.aggregation != Aggregation::Sum {
+            return Err(ApiError::validation(
+                "meter",
+                "must be a sum meter (of transaction amounts) for a percentage price",
+            ));
+        }
     }
     let row = PriceRow {
         id: PriceId::generate().to_string(),
@@ -374,7 +389,8 @@ pub struct Quote {
     pub currency: String,
 }
 
-/// Price a quantity with this price's model (flat, per unit, graduated, volume, package).
+/// Price a quantity with this price's model (flat, per unit, graduated, volume, package; a
+/// percentage price prices one event of that amount).
 #[utoipa::path(
     get, path = "/v1/prices/{id}/quote", tag = "prices", operation_id = "prices_quote",
     params(("id" = PriceId, Path), QuoteQuery),

@@ -19,6 +19,7 @@ use super::{Visit, settings};
 use crate::app::AppState;
 use crate::billing::changes::{Change, ProrationBehavior, UpdateSubscriptionRequest};
 use crate::billing::pages::{Framing, Page, html};
+use crate::billing::stripe::StripeProvider;
 use crate::billing::subscriptions::{now_for, usage_lines};
 use crate::billing::{collection, html as invoice_html, notify, redemption};
 use crate::http::error::{ApiError, ApiResult};
@@ -41,6 +42,10 @@ pub fn routes() -> Router<AppState> {
         .route("/billing/", get(home))
         .route("/billing/{token}", get(open))
         .route("/billing/payment_method", post(payment_method))
+        .route(
+            "/billing/payment_method/stripe",
+            post(payment_method_stripe),
+        )
         .route("/billing/subscriptions/{id}/preview", post(preview))
         .route("/billing/subscriptions/{id}/update", post(update))
         .route("/billing/subscriptions/{id}/cancel", post(cancel))
@@ -213,6 +218,7 @@ async fn home_context(state: &AppState, visit: &Visit, notice: Option<&str>) -> 
         "invoices": invoices,
         "cards": TEST_CARDS.iter().map(|(id, label)| json!({"id": id, "label": label})).collect::<Vec<_>>(),
         "sandbox": visit.scope.env == crate::tenancy::Env::Test,
+        "stripe": StripeProvider::load(state, scope).await?.is_some(),
     }))
 }
 
@@ -495,6 +501,57 @@ struct CsrfForm {
     csrf: String,
 }
 
+/// The visiting customer, when the portal lets customers change their card.
+async fn card_changer(c: &mut sqlx::AnyConnection, visit: &Visit) -> ApiResult<CustomerRow> {
+    if !settings(c, &visit.scope).await?.payment_method_update {
+        return Err(ApiError::forbidden(
+            "Payment methods cannot be changed here.",
+        ));
+    }
+    db::get_customer(c, &visit.scope, visit.customer())
+        .await?
+        .ok_or(ApiError::NotFound("customer"))
+}
+
+/// With Stripe connected: a Stripe Checkout Session in setup mode saves the new card, which
+/// Stripe's webhook makes the customer's default; the customer comes back to the portal.
+async fn payment_method_stripe(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, Page> {
+    let visit = visit(&state, &headers).await?;
+    visit.check_csrf(&form.csrf)?;
+    let scope = &visit.scope;
+    let mut c = state.db.read_scoped(scope).await?;
+    let customer = card_changer(&mut c, &visit).await?;
+    c.end();
+    let provider = StripeProvider::load(&state, scope).await?.ok_or_else(|| {
+        ApiError::conflict(
+            "payment_provider_not_configured",
+            "This environment has no Stripe account.",
+        )
+    })?;
+    let currency = customer.currency.clone().ok_or_else(|| {
+        ApiError::conflict(
+            "currency_required",
+            "Stripe saves a card for a currency: this customer has none yet.",
+        )
+    })?;
+    let stripe_customer = provider.ensure_customer(&state, &customer).await?;
+    let back = format!("{}/billing/", state.public_base);
+    let session = provider
+        .checkout_setup_session(
+            &stripe_customer,
+            &customer.id,
+            &currency,
+            &format!("{back}?done=payment_method"),
+            &back,
+        )
+        .await?;
+    Ok(Redirect::to(&session.url).into_response())
+}
+
 #[derive(Debug, Deserialize)]
 struct CardForm {
     csrf: String,
@@ -512,9 +569,7 @@ async fn payment_method(
     visit.check_csrf(&form.csrf)?;
     let scope = &visit.scope;
     let mut tx = state.db.write_scoped(scope).await?;
-    if !settings(&mut tx, scope).await?.payment_method_update {
-        return Err(ApiError::forbidden("Payment methods cannot be changed here.").into());
-    }
+    let mut customer = card_changer(&mut tx, &visit).await?;
     if scope.env != crate::tenancy::Env::Test {
         return Err(ApiError::conflict(
             "payment_method_update_unavailable",
@@ -525,9 +580,6 @@ async fn payment_method(
     if !TEST_CARDS.iter().any(|(id, _)| *id == form.payment_method) {
         return Err(ApiError::validation("payment_method", "is not a test card").into());
     }
-    let mut customer: CustomerRow = db::get_customer(&mut tx, scope, visit.customer())
-        .await?
-        .ok_or(ApiError::NotFound("customer"))?;
     let now = now_for(&mut tx, &state.clock, scope, &customer).await?;
     customer.default_payment_method = Some(form.payment_method.clone());
     customer.updated_at = state.clock.now_ms();
