@@ -185,3 +185,6 @@ prefixed_id!(
 prefixed_id!(
     /// An email domain an organization claims for single sign-on.
     DomainId, "dom");
+prefixed_id!(
+    /// A recorded change of a customer's MRR.
+    MovementId, "mrrmv");

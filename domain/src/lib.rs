@@ -2,6 +2,7 @@
 //! state machines. No IO, no HTTP, no SQL: the store and the API build on this crate, never
 //! the other way round.
 
+pub mod analytics;
 pub mod billing;
 pub mod clock;
 pub mod crypto;

@@ -18,6 +18,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::analytics;
 use crate::audit;
 use crate::billing::api::{
     coupons, credit_notes, customers, invoices, payment_provider, prices, products,
@@ -88,6 +89,8 @@ pub fn router_and_spec() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(api_keys::roll))
         .routes(routes!(request_log::api::list))
         .routes(routes!(request_log::api::analytics))
+        .routes(routes!(analytics::api::mrr))
+        .routes(routes!(analytics::api::movements))
         .routes(routes!(audit::api::list))
         .routes(routes!(products::list, products::create))
         .routes(routes!(products::get, products::update))

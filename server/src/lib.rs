@@ -1,6 +1,7 @@
 //! NeoForge server: the HTTP API over tenancy (and, as it grows, billing and metering).
 //! See ARCHITECTURE.md at the repository root for the map.
 
+pub mod analytics;
 pub mod app;
 pub mod audit;
 pub mod billing;

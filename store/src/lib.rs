@@ -4,6 +4,7 @@
 //! BIGINT unix-millisecond timestamps, TEXT ids), so each domain has one implementation that
 //! runs on both backends. Dialect differences live here and in the per-backend migrations.
 
+pub mod analytics;
 pub mod audit;
 pub mod billing;
 pub mod columns;

@@ -33,6 +33,8 @@ from .resources import (
     AsyncSubscriptionsResource,
     InvoicesResource,
     AsyncInvoicesResource,
+    AnalyticsResource,
+    AsyncAnalyticsResource,
     CreditNotesResource,
     AsyncCreditNotesResource,
     CheckoutResource,
@@ -94,6 +96,7 @@ class Client:
     customers: CustomersResource
     subscriptions: SubscriptionsResource
     invoices: InvoicesResource
+    analytics: AnalyticsResource
     credit_notes: CreditNotesResource
     checkout: CheckoutResource
     billing_portal: BillingPortalResource
@@ -136,6 +139,7 @@ class Client:
         self.customers = CustomersResource(self._transport)
         self.subscriptions = SubscriptionsResource(self._transport)
         self.invoices = InvoicesResource(self._transport)
+        self.analytics = AnalyticsResource(self._transport)
         self.credit_notes = CreditNotesResource(self._transport)
         self.checkout = CheckoutResource(self._transport)
         self.billing_portal = BillingPortalResource(self._transport)
@@ -187,6 +191,7 @@ class AsyncClient:
     customers: AsyncCustomersResource
     subscriptions: AsyncSubscriptionsResource
     invoices: AsyncInvoicesResource
+    analytics: AsyncAnalyticsResource
     credit_notes: AsyncCreditNotesResource
     checkout: AsyncCheckoutResource
     billing_portal: AsyncBillingPortalResource
@@ -229,6 +234,7 @@ class AsyncClient:
         self.customers = AsyncCustomersResource(self._transport)
         self.subscriptions = AsyncSubscriptionsResource(self._transport)
         self.invoices = AsyncInvoicesResource(self._transport)
+        self.analytics = AsyncAnalyticsResource(self._transport)
         self.credit_notes = AsyncCreditNotesResource(self._transport)
         self.checkout = AsyncCheckoutResource(self._transport)
         self.billing_portal = AsyncBillingPortalResource(self._transport)

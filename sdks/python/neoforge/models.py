@@ -2256,6 +2256,119 @@ MissingPaymentMethod = Literal["cancel", "pause", "create_invoice"]
 
 
 @dataclass(frozen=True)
+class Movement(_response.Model):
+    """A change of one customer's MRR, and the subscription event that caused it."""
+
+    at: str
+    cause: str
+    """The event that changed it (`subscription.updated`)."""
+    currency: str
+    customer: CustomerId
+    delta: str
+    id: MovementId
+    kind: MovementKind
+    mrr_after: str
+    mrr_before: str
+    subscription: SubscriptionId
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Movement:
+        return cls(
+            at=data["at"],
+            cause=data["cause"],
+            currency=data["currency"],
+            customer=data["customer"],
+            delta=data["delta"],
+            id=data["id"],
+            kind=data["kind"],
+            mrr_after=data["mrr_after"],
+            mrr_before=data["mrr_before"],
+            subscription=data["subscription"],
+        )
+
+
+MovementId = str
+
+
+MovementKind = Literal["new", "expansion", "contraction", "churn", "reactivation"]
+"""A change of a customer's MRR, by its kind."""
+
+
+@dataclass(frozen=True)
+class MovementList(_response.Model):
+    data: List[Movement]
+    """Oldest first, at most 1,000: narrow the range for more."""
+    has_more: bool
+    """True when the range held more than were returned."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MovementList:
+        return cls(
+            data=[Movement.from_dict(v0) for v0 in data["data"]],
+            has_more=data["has_more"],
+        )
+
+
+@dataclass(frozen=True)
+class MrrReport(_response.Model):
+    currency: str
+    data: List[MrrWindow]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MrrReport:
+        return cls(
+            currency=data["currency"],
+            data=[MrrWindow.from_dict(v0) for v0 in data["data"]],
+        )
+
+
+@dataclass(frozen=True)
+class MrrWindow(_response.Model):
+    """One window: MRR at its end and what moved it."""
+
+    arr: str
+    """12 × `mrr`."""
+    churn: str
+    churned_customers: int
+    contraction: str
+    customers: int
+    """Customers with MRR at the window's end."""
+    end: str
+    expansion: str
+    mrr: str
+    """MRR at its end."""
+    mrr_start: str
+    """MRR at the window's start, minor units (exact decimal)."""
+    net: str
+    """The sum of the movements: `mrr` − `mrr_start`."""
+    new: str
+    new_customers: int
+    reactivated_customers: int
+    reactivation: str
+    start: str
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MrrWindow:
+        return cls(
+            arr=data["arr"],
+            churn=data["churn"],
+            churned_customers=data["churned_customers"],
+            contraction=data["contraction"],
+            customers=data["customers"],
+            end=data["end"],
+            expansion=data["expansion"],
+            mrr=data["mrr"],
+            mrr_start=data["mrr_start"],
+            net=data["net"],
+            new=data["new"],
+            new_customers=data["new_customers"],
+            reactivated_customers=data["reactivated_customers"],
+            reactivation=data["reactivation"],
+            start=data["start"],
+        )
+
+
+@dataclass(frozen=True)
 class OidcDetails(_response.Model):
     client_id: str
     issuer: str

@@ -161,6 +161,57 @@ pub mod types {
             Default::default()
         }
     }
+    ///`AnalyticsMrrInterval`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+    )]
+    pub enum AnalyticsMrrInterval {
+        #[serde(rename = "day")]
+        Day,
+        #[serde(rename = "month")]
+        Month,
+    }
+    impl ::std::fmt::Display for AnalyticsMrrInterval {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Day => f.write_str("day"),
+                Self::Month => f.write_str("month"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for AnalyticsMrrInterval {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "day" => Ok(Self::Day),
+                "month" => Ok(Self::Month),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for AnalyticsMrrInterval {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for AnalyticsMrrInterval {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     ///`ApiKey`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct ApiKey {
@@ -3722,6 +3773,196 @@ pub mod types {
             value: ::std::string::String,
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
+        }
+    }
+    ///A change of one customer's MRR, and the subscription event that caused it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct Movement {
+        pub at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The event that changed it (`subscription.updated`).
+        pub cause: ::std::string::String,
+        pub currency: ::std::string::String,
+        pub customer: CustomerId,
+        pub delta: ::std::string::String,
+        pub id: MovementId,
+        pub kind: MovementKind,
+        pub mrr_after: ::std::string::String,
+        pub mrr_before: ::std::string::String,
+        pub subscription: SubscriptionId,
+    }
+    impl Movement {
+        pub fn builder() -> builder::Movement {
+            Default::default()
+        }
+    }
+    ///`MovementId`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct MovementId(::std::string::String);
+    impl ::std::ops::Deref for MovementId {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<MovementId> for ::std::string::String {
+        fn from(value: MovementId) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for MovementId {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| {
+                    ::regress::Regex::new("^mrrmv_[0-9a-f]{32}$").unwrap()
+                });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^mrrmv_[0-9a-f]{32}$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for MovementId {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for MovementId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for MovementId {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///A change of a customer's MRR, by its kind.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+    )]
+    pub enum MovementKind {
+        #[serde(rename = "new")]
+        New,
+        #[serde(rename = "expansion")]
+        Expansion,
+        #[serde(rename = "contraction")]
+        Contraction,
+        #[serde(rename = "churn")]
+        Churn,
+        #[serde(rename = "reactivation")]
+        Reactivation,
+    }
+    impl ::std::fmt::Display for MovementKind {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::New => f.write_str("new"),
+                Self::Expansion => f.write_str("expansion"),
+                Self::Contraction => f.write_str("contraction"),
+                Self::Churn => f.write_str("churn"),
+                Self::Reactivation => f.write_str("reactivation"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for MovementKind {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "new" => Ok(Self::New),
+                "expansion" => Ok(Self::Expansion),
+                "contraction" => Ok(Self::Contraction),
+                "churn" => Ok(Self::Churn),
+                "reactivation" => Ok(Self::Reactivation),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for MovementKind {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for MovementKind {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///`MovementList`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct MovementList {
+        ///Oldest first, at most 1,000: narrow the range for more.
+        pub data: ::std::vec::Vec<Movement>,
+        ///True when the range held more than were returned.
+        pub has_more: bool,
+    }
+    impl MovementList {
+        pub fn builder() -> builder::MovementList {
+            Default::default()
+        }
+    }
+    ///`MrrReport`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct MrrReport {
+        pub currency: ::std::string::String,
+        pub data: ::std::vec::Vec<MrrWindow>,
+    }
+    impl MrrReport {
+        pub fn builder() -> builder::MrrReport {
+            Default::default()
+        }
+    }
+    ///One window: MRR at its end and what moved it.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct MrrWindow {
+        ///12 × `mrr`.
+        pub arr: ::std::string::String,
+        pub churn: ::std::string::String,
+        pub churned_customers: i64,
+        pub contraction: ::std::string::String,
+        ///Customers with MRR at the window's end.
+        pub customers: i64,
+        pub end: ::chrono::DateTime<::chrono::offset::Utc>,
+        pub expansion: ::std::string::String,
+        ///MRR at its end.
+        pub mrr: ::std::string::String,
+        ///MRR at the window's start, minor units (exact decimal).
+        pub mrr_start: ::std::string::String,
+        ///The sum of the movements: `mrr` − `mrr_start`.
+        pub net: ::std::string::String,
+        pub new: ::std::string::String,
+        pub new_customers: i64,
+        pub reactivated_customers: i64,
+        pub reactivation: ::std::string::String,
+        pub start: ::chrono::DateTime<::chrono::offset::Utc>,
+    }
+    impl MrrWindow {
+        pub fn builder() -> builder::MrrWindow {
+            Default::default()
         }
     }
     ///`OidcDetails`
@@ -14774,6 +15015,527 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct Movement {
+            at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            cause: ::std::result::Result<::std::string::String, ::std::string::String>,
+            currency: ::std::result::Result<::std::string::String, ::std::string::String>,
+            customer: ::std::result::Result<super::CustomerId, ::std::string::String>,
+            delta: ::std::result::Result<::std::string::String, ::std::string::String>,
+            id: ::std::result::Result<super::MovementId, ::std::string::String>,
+            kind: ::std::result::Result<super::MovementKind, ::std::string::String>,
+            mrr_after: ::std::result::Result<::std::string::String, ::std::string::String>,
+            mrr_before: ::std::result::Result<::std::string::String, ::std::string::String>,
+            subscription: ::std::result::Result<super::SubscriptionId, ::std::string::String>,
+        }
+        impl ::std::default::Default for Movement {
+            fn default() -> Self {
+                Self {
+                    at: Err("no value supplied for at".to_string()),
+                    cause: Err("no value supplied for cause".to_string()),
+                    currency: Err("no value supplied for currency".to_string()),
+                    customer: Err("no value supplied for customer".to_string()),
+                    delta: Err("no value supplied for delta".to_string()),
+                    id: Err("no value supplied for id".to_string()),
+                    kind: Err("no value supplied for kind".to_string()),
+                    mrr_after: Err("no value supplied for mrr_after".to_string()),
+                    mrr_before: Err("no value supplied for mrr_before".to_string()),
+                    subscription: Err("no value supplied for subscription".to_string()),
+                }
+            }
+        }
+        impl Movement {
+            pub fn at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for at: {e}"));
+                self
+            }
+            pub fn cause<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.cause = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for cause: {e}"));
+                self
+            }
+            pub fn currency<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.currency = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for currency: {e}"));
+                self
+            }
+            pub fn customer<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::CustomerId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.customer = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for customer: {e}"));
+                self
+            }
+            pub fn delta<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.delta = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for delta: {e}"));
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::MovementId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn kind<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::MovementKind>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.kind = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for kind: {e}"));
+                self
+            }
+            pub fn mrr_after<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.mrr_after = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for mrr_after: {e}"));
+                self
+            }
+            pub fn mrr_before<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.mrr_before = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for mrr_before: {e}"));
+                self
+            }
+            pub fn subscription<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::SubscriptionId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.subscription = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for subscription: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Movement> for super::Movement {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Movement,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    at: value.at?,
+                    cause: value.cause?,
+                    currency: value.currency?,
+                    customer: value.customer?,
+                    delta: value.delta?,
+                    id: value.id?,
+                    kind: value.kind?,
+                    mrr_after: value.mrr_after?,
+                    mrr_before: value.mrr_before?,
+                    subscription: value.subscription?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Movement> for Movement {
+            fn from(value: super::Movement) -> Self {
+                Self {
+                    at: Ok(value.at),
+                    cause: Ok(value.cause),
+                    currency: Ok(value.currency),
+                    customer: Ok(value.customer),
+                    delta: Ok(value.delta),
+                    id: Ok(value.id),
+                    kind: Ok(value.kind),
+                    mrr_after: Ok(value.mrr_after),
+                    mrr_before: Ok(value.mrr_before),
+                    subscription: Ok(value.subscription),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MovementList {
+            data: ::std::result::Result<::std::vec::Vec<super::Movement>, ::std::string::String>,
+            has_more: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for MovementList {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                    has_more: Err("no value supplied for has_more".to_string()),
+                }
+            }
+        }
+        impl MovementList {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::Movement>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for data: {e}"));
+                self
+            }
+            pub fn has_more<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_more = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for has_more: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MovementList> for super::MovementList {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MovementList,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    data: value.data?,
+                    has_more: value.has_more?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MovementList> for MovementList {
+            fn from(value: super::MovementList) -> Self {
+                Self {
+                    data: Ok(value.data),
+                    has_more: Ok(value.has_more),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MrrReport {
+            currency: ::std::result::Result<::std::string::String, ::std::string::String>,
+            data: ::std::result::Result<::std::vec::Vec<super::MrrWindow>, ::std::string::String>,
+        }
+        impl ::std::default::Default for MrrReport {
+            fn default() -> Self {
+                Self {
+                    currency: Err("no value supplied for currency".to_string()),
+                    data: Err("no value supplied for data".to_string()),
+                }
+            }
+        }
+        impl MrrReport {
+            pub fn currency<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.currency = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for currency: {e}"));
+                self
+            }
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::MrrWindow>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for data: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MrrReport> for super::MrrReport {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MrrReport,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    currency: value.currency?,
+                    data: value.data?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MrrReport> for MrrReport {
+            fn from(value: super::MrrReport) -> Self {
+                Self {
+                    currency: Ok(value.currency),
+                    data: Ok(value.data),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MrrWindow {
+            arr: ::std::result::Result<::std::string::String, ::std::string::String>,
+            churn: ::std::result::Result<::std::string::String, ::std::string::String>,
+            churned_customers: ::std::result::Result<i64, ::std::string::String>,
+            contraction: ::std::result::Result<::std::string::String, ::std::string::String>,
+            customers: ::std::result::Result<i64, ::std::string::String>,
+            end: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            expansion: ::std::result::Result<::std::string::String, ::std::string::String>,
+            mrr: ::std::result::Result<::std::string::String, ::std::string::String>,
+            mrr_start: ::std::result::Result<::std::string::String, ::std::string::String>,
+            net: ::std::result::Result<::std::string::String, ::std::string::String>,
+            new: ::std::result::Result<::std::string::String, ::std::string::String>,
+            new_customers: ::std::result::Result<i64, ::std::string::String>,
+            reactivated_customers: ::std::result::Result<i64, ::std::string::String>,
+            reactivation: ::std::result::Result<::std::string::String, ::std::string::String>,
+            start: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MrrWindow {
+            fn default() -> Self {
+                Self {
+                    arr: Err("no value supplied for arr".to_string()),
+                    churn: Err("no value supplied for churn".to_string()),
+                    churned_customers: Err("no value supplied for churned_customers".to_string()),
+                    contraction: Err("no value supplied for contraction".to_string()),
+                    customers: Err("no value supplied for customers".to_string()),
+                    end: Err("no value supplied for end".to_string()),
+                    expansion: Err("no value supplied for expansion".to_string()),
+                    mrr: Err("no value supplied for mrr".to_string()),
+                    mrr_start: Err("no value supplied for mrr_start".to_string()),
+                    net: Err("no value supplied for net".to_string()),
+                    new: Err("no value supplied for new".to_string()),
+                    new_customers: Err("no value supplied for new_customers".to_string()),
+                    reactivated_customers: Err(
+                        "no value supplied for reactivated_customers".to_string()
+                    ),
+                    reactivation: Err("no value supplied for reactivation".to_string()),
+                    start: Err("no value supplied for start".to_string()),
+                }
+            }
+        }
+        impl MrrWindow {
+            pub fn arr<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.arr = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for arr: {e}"));
+                self
+            }
+            pub fn churn<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.churn = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for churn: {e}"));
+                self
+            }
+            pub fn churned_customers<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.churned_customers = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for churned_customers: {e}")
+                });
+                self
+            }
+            pub fn contraction<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.contraction = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for contraction: {e}"));
+                self
+            }
+            pub fn customers<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.customers = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for customers: {e}"));
+                self
+            }
+            pub fn end<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.end = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for end: {e}"));
+                self
+            }
+            pub fn expansion<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.expansion = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for expansion: {e}"));
+                self
+            }
+            pub fn mrr<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.mrr = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for mrr: {e}"));
+                self
+            }
+            pub fn mrr_start<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.mrr_start = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for mrr_start: {e}"));
+                self
+            }
+            pub fn net<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.net = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for net: {e}"));
+                self
+            }
+            pub fn new<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.new = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for new: {e}"));
+                self
+            }
+            pub fn new_customers<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.new_customers = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for new_customers: {e}"));
+                self
+            }
+            pub fn reactivated_customers<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.reactivated_customers = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for reactivated_customers: {e}")
+                });
+                self
+            }
+            pub fn reactivation<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.reactivation = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for reactivation: {e}"));
+                self
+            }
+            pub fn start<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.start = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for start: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MrrWindow> for super::MrrWindow {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MrrWindow,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    arr: value.arr?,
+                    churn: value.churn?,
+                    churned_customers: value.churned_customers?,
+                    contraction: value.contraction?,
+                    customers: value.customers?,
+                    end: value.end?,
+                    expansion: value.expansion?,
+                    mrr: value.mrr?,
+                    mrr_start: value.mrr_start?,
+                    net: value.net?,
+                    new: value.new?,
+                    new_customers: value.new_customers?,
+                    reactivated_customers: value.reactivated_customers?,
+                    reactivation: value.reactivation?,
+                    start: value.start?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MrrWindow> for MrrWindow {
+            fn from(value: super::MrrWindow) -> Self {
+                Self {
+                    arr: Ok(value.arr),
+                    churn: Ok(value.churn),
+                    churned_customers: Ok(value.churned_customers),
+                    contraction: Ok(value.contraction),
+                    customers: Ok(value.customers),
+                    end: Ok(value.end),
+                    expansion: Ok(value.expansion),
+                    mrr: Ok(value.mrr),
+                    mrr_start: Ok(value.mrr_start),
+                    net: Ok(value.net),
+                    new: Ok(value.new),
+                    new_customers: Ok(value.new_customers),
+                    reactivated_customers: Ok(value.reactivated_customers),
+                    reactivation: Ok(value.reactivation),
+                    start: Ok(value.start),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct OidcDetails {
             client_id: ::std::result::Result<::std::string::String, ::std::string::String>,
             issuer: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -21807,6 +22569,51 @@ impl Client {
     pub fn health_ready(&self) -> builder::HealthReady<'_> {
         builder::HealthReady::new(self)
     }
+    /**The movements of MRR in a range, oldest first, each with its customer, subscription and
+    cause
+
+    Sends a `GET` request to `/v1/analytics/movements`
+
+    Arguments:
+    - `currency`: The currency of the movements (ISO 4217, lower case).
+    - `customer`: Only this customer's.
+    - `from`: Movements at or after (RFC 3339).
+    - `to`: Movements before (RFC 3339); default now.
+    ```ignore
+    let response = client.analytics_movements()
+        .currency(currency)
+        .customer(customer)
+        .from(from)
+        .to(to)
+        .send()
+        .await;
+    ```*/
+    pub fn analytics_movements(&self) -> builder::AnalyticsMovements<'_> {
+        builder::AnalyticsMovements::new(self)
+    }
+    /**MRR per window with its movements (new, expansion, contraction, churn, reactivation),
+    ARR and customers, from the recorded history of subscription changes: a past window
+    reads the same every time. As JSON, or as CSV when the request accepts `text/csv`
+
+    Sends a `GET` request to `/v1/analytics/mrr`
+
+    Arguments:
+    - `currency`: The currency reported, in minor units (ISO 4217, lower case).
+    - `from`: The first window's start (RFC 3339).
+    - `interval`: Each window's length: `month` (default) or `day`, from `from`.
+    - `to`: Where the windows end (RFC 3339, exclusive); default now.
+    ```ignore
+    let response = client.analytics_mrr()
+        .currency(currency)
+        .from(from)
+        .interval(interval)
+        .to(to)
+        .send()
+        .await;
+    ```*/
+    pub fn analytics_mrr(&self) -> builder::AnalyticsMrr<'_> {
+        builder::AnalyticsMrr::new(self)
+    }
     /**List the keys of the caller's environment, newest first
 
     Sends a `GET` request to `/v1/api_keys`
@@ -23821,6 +24628,219 @@ pub mod builder {
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
                 503u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::analytics_movements`]
+
+    [`Client::analytics_movements`]: super::Client::analytics_movements*/
+    #[derive(Debug, Clone)]
+    pub struct AnalyticsMovements<'a> {
+        client: &'a super::Client,
+        currency: Result<::std::string::String, String>,
+        customer: Result<Option<types::CustomerId>, String>,
+        from: Result<::std::string::String, String>,
+        to: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> AnalyticsMovements<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                currency: Err("currency was not initialized".to_string()),
+                customer: Ok(None),
+                from: Err("from was not initialized".to_string()),
+                to: Ok(None),
+            }
+        }
+        pub fn currency<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.currency = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for currency failed".to_string()
+            });
+            self
+        }
+        pub fn customer<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CustomerId>,
+        {
+            self.customer = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `CustomerId` for customer failed".to_string());
+            self
+        }
+        pub fn from<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.from = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for from failed".to_string()
+            });
+            self
+        }
+        pub fn to<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.to = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for to failed".to_string()
+            });
+            self
+        }
+        ///Sends a `GET` request to `/v1/analytics/movements`
+        pub async fn send(self) -> Result<ResponseValue<types::MovementList>, Error<ByteStream>> {
+            let Self {
+                client,
+                currency,
+                customer,
+                from,
+                to,
+            } = self;
+            let currency = currency.map_err(Error::InvalidRequest)?;
+            let customer = customer.map_err(Error::InvalidRequest)?;
+            let from = from.map_err(Error::InvalidRequest)?;
+            let to = to.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/analytics/movements", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("currency", &currency))
+                .query(&progenitor_client::QueryParam::new("customer", &customer))
+                .query(&progenitor_client::QueryParam::new("from", &from))
+                .query(&progenitor_client::QueryParam::new("to", &to))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "analytics_movements",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::analytics_mrr`]
+
+    [`Client::analytics_mrr`]: super::Client::analytics_mrr*/
+    #[derive(Debug, Clone)]
+    pub struct AnalyticsMrr<'a> {
+        client: &'a super::Client,
+        currency: Result<::std::string::String, String>,
+        from: Result<::std::string::String, String>,
+        interval: Result<Option<types::AnalyticsMrrInterval>, String>,
+        to: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> AnalyticsMrr<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                currency: Err("currency was not initialized".to_string()),
+                from: Err("from was not initialized".to_string()),
+                interval: Ok(None),
+                to: Ok(None),
+            }
+        }
+        pub fn currency<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.currency = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for currency failed".to_string()
+            });
+            self
+        }
+        pub fn from<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.from = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for from failed".to_string()
+            });
+            self
+        }
+        pub fn interval<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::AnalyticsMrrInterval>,
+        {
+            self.interval = value.try_into().map(Some).map_err(|_| {
+                "conversion to `AnalyticsMrrInterval` for interval failed".to_string()
+            });
+            self
+        }
+        pub fn to<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.to = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for to failed".to_string()
+            });
+            self
+        }
+        ///Sends a `GET` request to `/v1/analytics/mrr`
+        pub async fn send(self) -> Result<ResponseValue<types::MrrReport>, Error<ByteStream>> {
+            let Self {
+                client,
+                currency,
+                from,
+                interval,
+                to,
+            } = self;
+            let currency = currency.map_err(Error::InvalidRequest)?;
+            let from = from.map_err(Error::InvalidRequest)?;
+            let interval = interval.map_err(Error::InvalidRequest)?;
+            let to = to.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/analytics/mrr", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("currency", &currency))
+                .query(&progenitor_client::QueryParam::new("from", &from))
+                .query(&progenitor_client::QueryParam::new("interval", &interval))
+                .query(&progenitor_client::QueryParam::new("to", &to))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "analytics_mrr",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }

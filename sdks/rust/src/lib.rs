@@ -132,6 +132,13 @@ impl NeoForge {
         }
     }
 
+    /// Revenue analytics from the recorded history of subscription changes: MRR, ARR and customers per window, with the movements that moved them (new, expansion, contraction, churn, reactivation), each attributed to its customer and the subscription event that caused it. Exact decimals in minor units of one currency at a time.
+    pub fn analytics(&self) -> Analytics<'_> {
+        Analytics {
+            client: &self.inner,
+        }
+    }
+
     /// Money given back on a paid invoice: refunded, or credited to the customer's balance.
     pub fn credit_notes(&self) -> CreditNotes<'_> {
         CreditNotes {
@@ -139,7 +146,7 @@ impl NeoForge {
         }
     }
 
-    /// Hosted checkout on this server: sessions that show the order (items, trial, discount, totals today and per period) and take payment once before they expire, and pricing tables (a public page and an embeddable snippet) whose buttons start them. The sandbox takes the simulated provider's test cards by name.
+    /// Hosted checkout on this server: sessions that show the order (items, trial, discount, taxes, totals today and per period) and take payment once before they expire, and pricing tables (a public page and an embeddable snippet) whose buttons start them. The sandbox takes the simulated provider's test cards by name; with Stripe connected, the page sends the customer on to Stripe Checkout.
     pub fn checkout(&self) -> Checkout<'_> {
         Checkout {
             client: &self.inner,

@@ -1199,6 +1199,98 @@ impl Invoices<'_> {
     }
 }
 
+/// Revenue analytics from the recorded history of subscription changes: MRR, ARR and customers per window, with the movements that moved them (new, expansion, contraction, churn, reactivation), each attributed to its customer and the subscription event that caused it. Exact decimals in minor units of one currency at a time.
+pub struct Analytics<'a> {
+    pub(crate) client: &'a Client,
+}
+
+/// Query parameters of [`Analytics::movements`].
+#[derive(Debug, Clone, Default)]
+pub struct AnalyticsMovementsParams {
+    /// The currency of the movements (ISO 4217, lower case).
+    pub currency: Option<String>,
+    /// Movements at or after (RFC 3339).
+    pub from: Option<String>,
+    /// Movements before (RFC 3339); default now.
+    pub to: Option<String>,
+    /// Only this customer's.
+    pub customer: Option<types::CustomerId>,
+}
+
+/// Query parameters of [`Analytics::mrr`].
+#[derive(Debug, Clone, Default)]
+pub struct AnalyticsMrrParams {
+    /// The currency reported, in minor units (ISO 4217, lower case).
+    pub currency: Option<String>,
+    /// The first window's start (RFC 3339).
+    pub from: Option<String>,
+    /// Where the windows end (RFC 3339, exclusive); default now.
+    pub to: Option<String>,
+    /// Each window's length: `month` (default) or `day`, from `from`.
+    pub interval: Option<String>,
+}
+
+impl Analytics<'_> {
+    /// The movements of MRR in a range, oldest first, each with its customer, subscription and cause.
+    ///
+    /// `GET /v1/analytics/movements`
+    pub async fn movements(
+        &self,
+        params: AnalyticsMovementsParams,
+    ) -> Result<Response<types::MovementList>, Error> {
+        let request = self.client.analytics_movements();
+        let request = match params.currency {
+            Some(v) => request.currency(v),
+            None => request,
+        };
+        let request = match params.from {
+            Some(v) => request.from(v),
+            None => request,
+        };
+        let request = match params.to {
+            Some(v) => request.to(v),
+            None => request,
+        };
+        let request = match params.customer {
+            Some(v) => request.customer(v),
+            None => request,
+        };
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// MRR per window with its movements (new, expansion, contraction, churn, reactivation), ARR and customers, from the recorded history of subscription changes: a past window reads the same every time. As JSON, or as CSV when the request accepts `text/csv`.
+    ///
+    /// `GET /v1/analytics/mrr`
+    pub async fn mrr(
+        &self,
+        params: AnalyticsMrrParams,
+    ) -> Result<Response<types::MrrReport>, Error> {
+        let request = self.client.analytics_mrr();
+        let request = match params.currency {
+            Some(v) => request.currency(v),
+            None => request,
+        };
+        let request = match params.from {
+            Some(v) => request.from(v),
+            None => request,
+        };
+        let request = match params.to {
+            Some(v) => request.to(v),
+            None => request,
+        };
+        let request = match params.interval {
+            Some(v) => request.interval(v),
+            None => request,
+        };
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+}
+
 /// Money given back on a paid invoice: refunded, or credited to the customer's balance.
 pub struct CreditNotes<'a> {
     pub(crate) client: &'a Client,
@@ -1286,7 +1378,7 @@ impl CreditNotes<'_> {
     }
 }
 
-/// Hosted checkout on this server: sessions that show the order (items, trial, discount, totals today and per period) and take payment once before they expire, and pricing tables (a public page and an embeddable snippet) whose buttons start them. The sandbox takes the simulated provider's test cards by name.
+/// Hosted checkout on this server: sessions that show the order (items, trial, discount, taxes, totals today and per period) and take payment once before they expire, and pricing tables (a public page and an embeddable snippet) whose buttons start them. The sandbox takes the simulated provider's test cards by name; with Stripe connected, the page sends the customer on to Stripe Checkout.
 pub struct Checkout<'a> {
     pub(crate) client: &'a Client,
 }

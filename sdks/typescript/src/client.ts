@@ -13,6 +13,7 @@ import { ProductsResource } from "./resources/products.js";
 import { CustomersResource } from "./resources/customers.js";
 import { SubscriptionsResource } from "./resources/subscriptions.js";
 import { InvoicesResource } from "./resources/invoices.js";
+import { AnalyticsResource } from "./resources/analytics.js";
 import { CreditNotesResource } from "./resources/credit-notes.js";
 import { CheckoutResource } from "./resources/checkout.js";
 import { BillingPortalResource } from "./resources/billing-portal.js";
@@ -67,9 +68,11 @@ export class NeoForge {
   readonly subscriptions: SubscriptionsResource;
   /** What a customer owes for a period. */
   readonly invoices: InvoicesResource;
+  /** Revenue analytics from the recorded history of subscription changes: MRR, ARR and customers per window, with the movements that moved them (new, expansion, contraction, churn, reactivation), each attributed to its customer and the subscription event that caused it. Exact decimals in minor units of one currency at a time. */
+  readonly analytics: AnalyticsResource;
   /** Money given back on a paid invoice: refunded, or credited to the customer's balance. */
   readonly creditNotes: CreditNotesResource;
-  /** Hosted checkout on this server: sessions that show the order (items, trial, discount, totals today and per period) and take payment once before they expire, and pricing tables (a public page and an embeddable snippet) whose buttons start them. The sandbox takes the simulated provider's test cards by name. */
+  /** Hosted checkout on this server: sessions that show the order (items, trial, discount, taxes, totals today and per period) and take payment once before they expire, and pricing tables (a public page and an embeddable snippet) whose buttons start them. The sandbox takes the simulated provider's test cards by name; with Stripe connected, the page sends the customer on to Stripe Checkout. */
   readonly checkout: CheckoutResource;
   /** The customer portal: a single-use link per customer where they see their plan, usage and invoices, switch plan with a preview of the charge, replace their card and cancel (with a reason, and a retention offer if you set one), as your settings allow. Every action is audited with the customer as the actor and sends the usual webhook events. */
   readonly billingPortal: BillingPortalResource;
@@ -121,6 +124,7 @@ export class NeoForge {
     this.customers = new CustomersResource(http);
     this.subscriptions = new SubscriptionsResource(http);
     this.invoices = new InvoicesResource(http);
+    this.analytics = new AnalyticsResource(http);
     this.creditNotes = new CreditNotesResource(http);
     this.checkout = new CheckoutResource(http);
     this.billingPortal = new BillingPortalResource(http);

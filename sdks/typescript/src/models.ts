@@ -953,6 +953,62 @@ export interface MeterPage {
  */
 export type MissingPaymentMethod = "cancel" | "pause" | "create_invoice";
 
+/** A change of one customer's MRR, and the subscription event that caused it. */
+export interface Movement {
+  at: string;
+  /** The event that changed it (`subscription.updated`). */
+  cause: string;
+  currency: string;
+  customer: CustomerId;
+  delta: string;
+  id: MovementId;
+  kind: MovementKind;
+  mrr_after: string;
+  mrr_before: string;
+  subscription: SubscriptionId;
+}
+
+export type MovementId = string;
+
+/** A change of a customer's MRR, by its kind. */
+export type MovementKind = "new" | "expansion" | "contraction" | "churn" | "reactivation";
+
+export interface MovementList {
+  /** Oldest first, at most 1,000: narrow the range for more. */
+  data: Movement[];
+  /** True when the range held more than were returned. */
+  has_more: boolean;
+}
+
+export interface MrrReport {
+  currency: string;
+  data: MrrWindow[];
+}
+
+/** One window: MRR at its end and what moved it. */
+export interface MrrWindow {
+  /** 12 × `mrr`. */
+  arr: string;
+  churn: string;
+  churned_customers: number;
+  contraction: string;
+  /** Customers with MRR at the window's end. */
+  customers: number;
+  end: string;
+  expansion: string;
+  /** MRR at its end. */
+  mrr: string;
+  /** MRR at the window's start, minor units (exact decimal). */
+  mrr_start: string;
+  /** The sum of the movements: `mrr` − `mrr_start`. */
+  net: string;
+  new: string;
+  new_customers: number;
+  reactivated_customers: number;
+  reactivation: string;
+  start: string;
+}
+
 export interface OidcDetails {
   client_id: string;
   issuer: string;

@@ -18,6 +18,7 @@ pub mod subscriptions;
 
 pub use domain::billing::*;
 
+use crate::analytics::Changed;
 use crate::audit::{self, ActorRef};
 use crate::http::error::{ApiError, ApiResult};
 use crate::tenancy::Scope;
@@ -90,7 +91,8 @@ pub async fn notify<S: Subject>(
 }
 
 /// Events of one transaction gathered to be written together (`write`): a batch's events
-/// then cost a few multi-row statements, not three each.
+/// then cost a few multi-row statements, not three each. Subscription events also record
+/// their customers' MRR (`analytics::record`).
 #[derive(Default)]
 pub struct Notices {
     items: Vec<Notice>,
@@ -138,6 +140,18 @@ impl Notices {
             .map(|n| (n.event.as_str(), n.data.clone()))
             .collect();
         crate::webhooks::emit_all(tx, scope, &events, now).await?;
-        Ok(())
+        let changed: Vec<Changed<'_>> = self
+            .items
+            .iter()
+            .filter(|n| n.kind == "subscription")
+            .filter_map(|n| {
+                Some(Changed {
+                    customer: n.data["customer"].as_str()?,
+                    subscription: &n.id,
+                    cause: &n.event,
+                })
+            })
+            .collect();
+        crate::analytics::record(tx, clock, scope, &changed).await
     }
 }

@@ -111,11 +111,19 @@ pub async fn run_clock(
             next
         };
         let Some((at, due)) = next else {
+            let mut tx = state.db.write_scoped(scope).await?;
+            db::set_frozen_time(&mut tx, scope, clock, until).await?;
+            tx.commit().await?;
             return Ok(steps);
         };
         if steps == MAX_CLOCK_STEPS {
             break;
         }
+        // The clock reads each step's time while it is done, so what reads the customer's
+        // time (`now_for`) sees when the work fell due.
+        let mut tx = state.db.write_scoped(scope).await?;
+        db::set_frozen_time(&mut tx, scope, clock, at).await?;
+        tx.commit().await?;
         if perform(state, scope, vec![due.clone()], at).await? == 0 {
             return Err(ApiError::Internal(anyhow::anyhow!(
                 "{due:?} was due at {at} and did not move"

@@ -14,6 +14,7 @@ from .products import ProductsResource, AsyncProductsResource
 from .customers import CustomersResource, AsyncCustomersResource
 from .subscriptions import SubscriptionsResource, AsyncSubscriptionsResource
 from .invoices import InvoicesResource, AsyncInvoicesResource
+from .analytics import AnalyticsResource, AsyncAnalyticsResource
 from .credit_notes import CreditNotesResource, AsyncCreditNotesResource
 from .checkout import CheckoutResource, AsyncCheckoutResource
 from .billing_portal import BillingPortalResource, AsyncBillingPortalResource
@@ -61,6 +62,8 @@ __all__ = [
     "AsyncSubscriptionsResource",
     "InvoicesResource",
     "AsyncInvoicesResource",
+    "AnalyticsResource",
+    "AsyncAnalyticsResource",
     "CreditNotesResource",
     "AsyncCreditNotesResource",
     "CheckoutResource",

@@ -3,7 +3,7 @@ import type { HttpClient, RequestOptions } from "../http.js";
 import type { CheckoutSession, CheckoutSessionId, CreateCheckoutRequest, PricingTable, PricingTableConfig, PricingTableId } from "../models.js";
 import type { WithResponse } from "../response.js";
 
-/** Hosted checkout on this server: sessions that show the order (items, trial, discount, totals today and per period) and take payment once before they expire, and pricing tables (a public page and an embeddable snippet) whose buttons start them. The sandbox takes the simulated provider's test cards by name. */
+/** Hosted checkout on this server: sessions that show the order (items, trial, discount, taxes, totals today and per period) and take payment once before they expire, and pricing tables (a public page and an embeddable snippet) whose buttons start them. The sandbox takes the simulated provider's test cards by name; with Stripe connected, the page sends the customer on to Stripe Checkout. */
 export class CheckoutResource {
   readonly #http: HttpClient;
 
