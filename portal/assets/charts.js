@@ -1,5 +1,6 @@
-// Small inline SVG charts for the request log's analytics: bars for counts, lines for rates
-// and latencies. Each chart has a text summary for screen readers.
+// Small inline SVG charts for the dashboards: bars for counts, lines for rates, latencies
+// and MRR, stacked bars for MRR movements (gains above the axis, losses below). Each chart
+// has a text summary for screen readers.
 
 const NS = "http://www.w3.org/2000/svg";
 const W = 320;
@@ -61,5 +62,35 @@ export function lines(series, summary, unit = "") {
     });
     if (d) root.append(svg("path", { class: s === 0 ? "line" : "line2", d }));
   });
+  return root;
+}
+
+/** Stacked bars, one per bucket: each of `series` ({ values, cls }) adds its positive values
+ *  above the middle axis and its negative ones below. */
+export function stacked(series, summary, unit = "") {
+  const n = Math.max(0, ...series.map((s) => s.values.length));
+  const up = Array.from({ length: n }, (_, i) => series.reduce((t, s) => t + Math.max(0, s.values[i] ?? 0), 0));
+  const down = Array.from({ length: n }, (_, i) => series.reduce((t, s) => t - Math.min(0, s.values[i] ?? 0), 0));
+  const max = Math.max(1, ...up, ...down);
+  const root = frame(summary, max, unit);
+  // The bottom of the frame is the largest loss, not zero.
+  root.querySelectorAll("text")[1].textContent = `−${format(max)}${unit}`;
+  const mid = (PAD.top + H - PAD.bottom) / 2;
+  const scale = (H - PAD.top - PAD.bottom) / 2 / max;
+  root.append(svg("line", { class: "axis", x1: PAD.left, y1: mid, x2: W - PAD.right, y2: mid }));
+  const width = Math.max(1, (W - PAD.left - PAD.right) / Math.max(n, 1) - 2);
+  for (let i = 0; i < n; i++) {
+    let above = mid;
+    let below = mid;
+    for (const s of series) {
+      const v = s.values[i] ?? 0;
+      if (v === 0) continue;
+      const h = Math.abs(v) * scale;
+      const top = v > 0 ? above - h : below;
+      root.append(svg("rect", { class: `bar ${s.cls}`, x: x(i, n) - width / 2, y: top, width, height: h }));
+      if (v > 0) above -= h;
+      else below += h;
+    }
+  }
   return root;
 }

@@ -1,9 +1,11 @@
 // The dashboard pages of a signed-in developer, in the sandbox or live (the switch sends
 // `NeoForge-Environment`): API keys, the request log with per-key analytics, webhook
-// endpoints and deliveries with replay, invoices, single sign-on connections and domains. Everything goes through the session cookie.
+// endpoints and deliveries with replay, invoices, revenue (MRR, its movements, the key
+// metrics and cohorts), single sign-on connections and domains. Everything goes through
+// the session cookie.
 
 import { apiBase, call, currentUser, describe, el, formatTime, storage } from "./api.js";
-import { bars, lines } from "./charts.js";
+import { bars, lines, stacked } from "./charts.js";
 
 const board = document.getElementById("board");
 const errorBox = document.getElementById("dash-error");
@@ -207,11 +209,99 @@ async function webhooks() {
 
 async function invoices() {
   const { data } = await api("GET", "/v1/invoices?limit=100");
-  const money = (amount, currency) => new Intl.NumberFormat(undefined, { style: "currency", currency: currency.toUpperCase() }).format(amount / 100);
   const rows = data.map((i) =>
     el("tr", {}, el("th", { scope: "row" }, i.number ?? "draft"), el("td", {}, el("code", {}, i.customer)), el("td", {}, i.status), el("td", {}, money(i.total, i.currency)), el("td", {}, formatTime(i.created_at)), el("td", {}, el("a", { href: `${apiBase()}/v1/invoices/${i.id}/html` }, "View"))),
   );
   return [table("Invoices, newest first", ["Number", "Customer", "Status", "Total", "Created", ""], rows)];
+}
+
+// ---- Revenue ---------------------------------------------------------------------------
+
+let revenueCurrency = "usd";
+
+/** Minor units (a decimal string) in `currency`, with its own number of decimals. */
+function money(minor, currency) {
+  const format = new Intl.NumberFormat(undefined, { style: "currency", currency: currency.toUpperCase() });
+  return format.format(Number(minor) / 10 ** format.resolvedOptions().maximumFractionDigits);
+}
+
+const percent = (rate) => (rate == null ? "–" : `${(Number(rate) * 100).toFixed(1)}%`);
+
+/** The first instant of the UTC month `offset` months from this one. */
+function monthStart(offset) {
+  const now = new Date();
+  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + offset, 1)).toISOString().replace(".000", "");
+}
+
+const KINDS = ["new", "expansion", "reactivation", "contraction", "churn"];
+
+async function revenue() {
+  const currency = revenueCurrency;
+  const range = `currency=${encodeURIComponent(currency)}&from=${monthStart(-11)}&to=${monthStart(1)}`;
+  const [mrr, cohorts, moves] = await Promise.all([
+    api("GET", `/v1/analytics/mrr?${range}&interval=month`),
+    api("GET", `/v1/analytics/cohorts?${range}`),
+    api("GET", `/v1/analytics/movements?currency=${encodeURIComponent(currency)}&from=${monthStart(-2)}&to=${monthStart(1)}`),
+  ]);
+  const input = el("input", { value: currency, size: 4, maxlength: 3, autocomplete: "off" });
+  const pick = el("form", { class: "card", "aria-label": "Currency" }, field("rev-currency", "Currency", input), el("button", { type: "submit" }, "Show"));
+  pick.addEventListener("submit", (e) => {
+    e.preventDefault();
+    revenueCurrency = input.value.trim().toLowerCase();
+    guard(render);
+  });
+  const windows = mrr.data;
+  const last = windows[windows.length - 1];
+  const before = windows[windows.length - 2];
+  const month = (w) => w.start.slice(0, 7);
+  const card = (id, label, value, previous) =>
+    el("div", {}, el("dt", {}, label), el("dd", {}, el("span", { id }, value), previous == null ? "" : el("small", {}, `last month ${previous}`)));
+  const metrics = el(
+    "dl",
+    { class: "metrics", "aria-label": "Key metrics this month" },
+    card("mrr-now", "MRR", money(last.mrr, currency), before && money(before.mrr, currency)),
+    card("arr-now", "ARR", money(last.arr, currency), before && money(before.arr, currency)),
+    card("customers-now", "Customers", String(last.customers), before && String(before.customers)),
+    card("arpa-now", "ARPA", last.arpa == null ? "–" : money(last.arpa, currency), before?.arpa == null ? null : money(before.arpa, currency)),
+    card("nrr-now", "Net revenue retention", percent(last.net_revenue_retention), before && percent(before.net_revenue_retention)),
+    card("churn-now", "Customer churn", percent(last.customer_churn_rate), before && percent(before.customer_churn_rate)),
+    card("quick-now", "Quick ratio", last.quick_ratio ?? "–", before && (before.quick_ratio ?? "–")),
+  );
+  const major = (minor) => Number(minor) / 100;
+  const charts = el(
+    "div",
+    { id: "revenue-charts", class: "charts" },
+    el("figure", { class: "chart" }, lines([windows.map((w) => major(w.mrr))], `MRR by month, ${month(windows[0])} to ${month(last)}: now ${money(last.mrr, currency)}`), el("figcaption", {}, "MRR")),
+    el(
+      "figure",
+      { class: "chart" },
+      stacked(
+        KINDS.map((k) => ({ cls: k, values: windows.map((w) => major(w[k])) })),
+        `MRR movements by month; this month ${KINDS.map((k) => `${k} ${money(last[k], currency)}`).join(", ")}`,
+      ),
+      el("figcaption", {}, "Movements ", el("span", { class: "legend" }, KINDS.map((k) => el("span", {}, el("i", { class: `swatch ${k}` }), k)))),
+    ),
+  );
+  // Shaded in five steps by revenue retention (classes: the page allows no inline styles).
+  const heat = (rate) => (rate == null ? "" : `heat${Math.round(Math.min(1, Math.max(0, Number(rate))) * 5)}`);
+  const width = Math.max(0, ...cohorts.data.map((c) => c.windows.length));
+  const cohortRows = cohorts.data.map((c) =>
+    el(
+      "tr",
+      {},
+      el("th", { scope: "row" }, month(c), " (", String(c.customers), ")"),
+      c.windows.map((w) => el("td", { class: heat(w.revenue_retention), title: `${w.customers} customers, ${money(w.mrr, currency)}` }, percent(w.revenue_retention))),
+    ),
+  );
+  const months = Array.from({ length: width }, (_, i) => `Month ${i}`);
+  const moveRows = [...moves.data].reverse().map((m) =>
+    el("tr", {}, el("td", {}, formatTime(m.at)), el("td", {}, el("code", {}, m.customer)), el("td", {}, m.kind), el("td", {}, money(m.delta, currency)), el("td", {}, money(m.mrr_after, currency)), el("td", {}, m.cause)),
+  );
+  const cohortTable = table("Revenue retention by first paid month (customers in brackets)", ["Cohort", ...months], cohortRows);
+  cohortTable.id = "cohorts";
+  const moveTable = table("Movements of the last three months, newest first", ["When", "Customer", "Kind", "Change", "MRR after", "Cause"], moveRows);
+  moveTable.id = "movements";
+  return [pick, metrics, charts, cohortTable, moveTable];
 }
 
 // ---- Single sign-on -------------------------------------------------------------------
@@ -318,7 +408,7 @@ async function sso() {
   return [table(`${env === "test" ? "Sandbox" : "Live"} connections`, ["Name", "Kind", "Redirect URI / ACS URL", "", "Status", ""], connectionRows), create, samlCreate, table("Email domains (both environments)", ["Domain", "Status", "DNS record", ""], domainRows), claim];
 }
 
-const BOARDS = { keys, requests, webhooks, invoices, sso };
+const BOARDS = { keys, requests, webhooks, invoices, revenue, sso };
 
 async function render() {
   const parts = await BOARDS[board.dataset.board]();

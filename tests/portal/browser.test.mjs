@@ -1,6 +1,6 @@
 // The portal in Debian's headless Chromium, as a new developer uses it: sign up, see the
 // sandbox key, open an operation, Send, find the request in the request log, create and
-// revoke a key; a live key is refused; single sign-on is set up and used against a real
+// revoke a key, see two subscriptions on the revenue dashboard; a live key is refused; single sign-on is set up and used against a real
 // OpenID provider (tests/identity); no console errors. Screenshots go to
 // target/portal-screenshots/.
 
@@ -50,6 +50,7 @@ const shot = (name) => page.screenshot({ path: join(screenshots, `${name}.png`),
 test("sign up, first sandbox call, request log, keys, live key refused", async (t) => {
   const started = Date.now();
 
+  let sandboxKey;
   await t.test("the root opens the portal and sign-up hands out a sandbox key", async () => {
     await page.goto(`${baseUrl}/`);
     assert.equal(new URL(page.url()).pathname, "/portal/");
@@ -60,6 +61,7 @@ test("sign up, first sandbox call, request log, keys, live key refused", async (
     await page.locator("#ready").waitFor({ state: "visible" });
     const key = await page.locator("#ready-key").textContent();
     assert.match(key, /^nf_test_/);
+    sandboxKey = key;
     await shot("02-sandbox-ready");
   });
 
@@ -106,6 +108,35 @@ test("sign up, first sandbox call, request log, keys, live key refused", async (
     await row.getByRole("button", { name: "Revoke" }).click();
     await page.locator("tr", { hasText: "browser-made" }).filter({ hasText: "revoked" }).waitFor();
     await shot("05-keys");
+  });
+
+  await t.test("the revenue dashboard shows MRR, its movements and cohorts", async () => {
+    const post = async (path, body) => {
+      const r = await fetch(`${baseUrl}${path}`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Authorization: `Bearer ${sandboxKey}` },
+        body: JSON.stringify(body),
+      });
+      const text = await r.text();
+      assert.equal(r.status, 201, `${path}: ${text}`);
+      return JSON.parse(text);
+    };
+    const product = await post("/v1/products", { name: "Team" });
+    const price = await post("/v1/prices", { product: product.id, currency: "usd", model: "per_unit", unit_amount: 2500, recurring: { interval: "month" } });
+    for (const quantity of [2, 4]) {
+      const customer = await post("/v1/customers", { name: `Team of ${quantity}`, default_payment_method: "pm_card_visa" });
+      await post("/v1/subscriptions", { customer: customer.id, items: [{ price: price.id, quantity }] });
+    }
+    await page.goto(`${baseUrl}/portal/dashboard/revenue.html`);
+    const mrr = page.locator("#mrr-now");
+    await mrr.waitFor();
+    // Two new customers this month: 2 × 25.00 and 4 × 25.00.
+    assert.match(await mrr.textContent(), /150\.00/);
+    assert.equal(await page.locator("#customers-now").textContent(), "2");
+    assert.equal(await page.locator("#movements tbody tr", { hasText: "new" }).count(), 2);
+    assert.match(await page.locator("#cohorts tbody tr").first().textContent(), /\(2\)\s*100\.0%/);
+    assert.equal(await page.locator("#revenue-charts svg").count(), 2);
+    await shot("06-revenue");
   });
 
   await t.test("a live key is refused before anything is sent", async () => {

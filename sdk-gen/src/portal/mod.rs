@@ -80,6 +80,10 @@ const GUIDES: &[(&str, &str)] = &[
     ),
     ("sandbox", include_str!("../../../portal/guides/sandbox.md")),
     (
+        "analytics",
+        include_str!("../../../portal/guides/analytics.md"),
+    ),
+    (
         "versioning",
         include_str!("../../../portal/guides/versioning.md"),
     ),
@@ -91,6 +95,7 @@ const DASHBOARD: &[(&str, &str)] = &[
     ("requests", "Request log"),
     ("webhooks", "Webhooks"),
     ("invoices", "Invoices"),
+    ("revenue", "Revenue"),
     ("sso", "Single sign-on"),
 ];
 

@@ -431,6 +431,68 @@ CheckoutStatus = Literal["open", "complete", "expired"]
 
 
 @dataclass(frozen=True)
+class Cohort(_response.Model):
+    """Customers who first paid in one window, and how many of them, and how much of their
+    MRR, remain at the end of each window since.
+    """
+
+    customers: int
+    """The customers who first paid in it."""
+    mrr: str
+    """Their MRR at the end of that first window."""
+    start: str
+    """The window they first paid in."""
+    windows: List[CohortWindow]
+    """At the end of that window and each one after it."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Cohort:
+        return cls(
+            customers=data["customers"],
+            mrr=data["mrr"],
+            start=data["start"],
+            windows=[CohortWindow.from_dict(v0) for v0 in data["windows"]],
+        )
+
+
+@dataclass(frozen=True)
+class CohortReport(_response.Model):
+    currency: str
+    data: List[Cohort]
+    """A cohort per month that customers first paid in, oldest first."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CohortReport:
+        return cls(
+            currency=data["currency"],
+            data=[Cohort.from_dict(v0) for v0 in data["data"]],
+        )
+
+
+@dataclass(frozen=True)
+class CohortWindow(_response.Model):
+    customers: int
+    """The cohort's customers with MRR."""
+    end: str
+    mrr: str
+    """Their MRR."""
+    customer_retention: Optional[str] = None
+    """`customers` / the cohort's."""
+    revenue_retention: Optional[str] = None
+    """`mrr` / the cohort's: above 1 when they expanded."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CohortWindow:
+        return cls(
+            customers=data["customers"],
+            end=data["end"],
+            mrr=data["mrr"],
+            customer_retention=data.get("customer_retention"),
+            revenue_retention=data.get("revenue_retention"),
+        )
+
+
+@dataclass(frozen=True)
 class Condition(_response.Model):
     """A condition on an event property. Numbers compare as exact decimals."""
 
@@ -2324,7 +2386,7 @@ class MrrReport(_response.Model):
 
 @dataclass(frozen=True)
 class MrrWindow(_response.Model):
-    """One window: MRR at its end and what moved it."""
+    """One window: MRR at its end, what moved it, and the rates of the window."""
 
     arr: str
     """12 × `mrr`."""
@@ -2333,12 +2395,13 @@ class MrrWindow(_response.Model):
     contraction: str
     customers: int
     """Customers with MRR at the window's end."""
+    customers_start: int
     end: str
     expansion: str
     mrr: str
     """MRR at its end."""
     mrr_start: str
-    """MRR at the window's start, minor units (exact decimal)."""
+    """MRR at the window's start."""
     net: str
     """The sum of the movements: `mrr` − `mrr_start`."""
     new: str
@@ -2346,6 +2409,24 @@ class MrrWindow(_response.Model):
     reactivated_customers: int
     reactivation: str
     start: str
+    arpa: Optional[str] = None
+    """Average revenue per account: `mrr` / `customers`."""
+    customer_churn_rate: Optional[str] = None
+    """Customer churn rate: `churned_customers` / `customers_start`."""
+    gross_mrr_churn_rate: Optional[str] = None
+    """Gross MRR churn rate: (churn + contraction) / `mrr_start`, as a positive share."""
+    gross_revenue_retention: Optional[str] = None
+    """Gross revenue retention: (`mrr_start` + contraction + churn) / `mrr_start`."""
+    ltv: Optional[str] = None
+    """Lifetime value: `arpa` / `customer_churn_rate`."""
+    net_mrr_churn_rate: Optional[str] = None
+    """Net MRR churn rate: (churn + contraction + expansion + reactivation) / `mrr_start`,
+    negated: below zero when expansion outgrows what was lost.
+    """
+    net_revenue_retention: Optional[str] = None
+    """Net revenue retention: (`mrr_start` + expansion + contraction + churn) / `mrr_start`."""
+    quick_ratio: Optional[str] = None
+    """Quick ratio: (new + expansion + reactivation) / −(churn + contraction)."""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MrrWindow:
@@ -2355,6 +2436,7 @@ class MrrWindow(_response.Model):
             churned_customers=data["churned_customers"],
             contraction=data["contraction"],
             customers=data["customers"],
+            customers_start=data["customers_start"],
             end=data["end"],
             expansion=data["expansion"],
             mrr=data["mrr"],
@@ -2365,6 +2447,14 @@ class MrrWindow(_response.Model):
             reactivated_customers=data["reactivated_customers"],
             reactivation=data["reactivation"],
             start=data["start"],
+            arpa=data.get("arpa"),
+            customer_churn_rate=data.get("customer_churn_rate"),
+            gross_mrr_churn_rate=data.get("gross_mrr_churn_rate"),
+            gross_revenue_retention=data.get("gross_revenue_retention"),
+            ltv=data.get("ltv"),
+            net_mrr_churn_rate=data.get("net_mrr_churn_rate"),
+            net_revenue_retention=data.get("net_revenue_retention"),
+            quick_ratio=data.get("quick_ratio"),
         )
 
 

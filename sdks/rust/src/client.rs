@@ -726,6 +726,56 @@ pub mod types {
             value.parse()
         }
     }
+    /**Customers who first paid in one window, and how many of them, and how much of their
+    MRR, remain at the end of each window since.*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct Cohort {
+        ///The customers who first paid in it.
+        pub customers: i64,
+        ///Their MRR at the end of that first window.
+        pub mrr: ::std::string::String,
+        ///The window they first paid in.
+        pub start: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///At the end of that window and each one after it.
+        pub windows: ::std::vec::Vec<CohortWindow>,
+    }
+    impl Cohort {
+        pub fn builder() -> builder::Cohort {
+            Default::default()
+        }
+    }
+    ///`CohortReport`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct CohortReport {
+        pub currency: ::std::string::String,
+        ///A cohort per month that customers first paid in, oldest first.
+        pub data: ::std::vec::Vec<Cohort>,
+    }
+    impl CohortReport {
+        pub fn builder() -> builder::CohortReport {
+            Default::default()
+        }
+    }
+    ///`CohortWindow`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct CohortWindow {
+        ///`customers` / the cohort's.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub customer_retention: ::std::option::Option<::std::string::String>,
+        ///The cohort's customers with MRR.
+        pub customers: i64,
+        pub end: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///Their MRR.
+        pub mrr: ::std::string::String,
+        ///`mrr` / the cohort's: above 1 when they expanded.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub revenue_retention: ::std::option::Option<::std::string::String>,
+    }
+    impl CohortWindow {
+        pub fn builder() -> builder::CohortWindow {
+            Default::default()
+        }
+    }
     ///A condition on an event property. Numbers compare as exact decimals.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(deny_unknown_fields)]
@@ -3936,26 +3986,52 @@ pub mod types {
             Default::default()
         }
     }
-    ///One window: MRR at its end and what moved it.
+    ///One window: MRR at its end, what moved it, and the rates of the window.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct MrrWindow {
+        ///Average revenue per account: `mrr` / `customers`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub arpa: ::std::option::Option<::std::string::String>,
         ///12 × `mrr`.
         pub arr: ::std::string::String,
         pub churn: ::std::string::String,
         pub churned_customers: i64,
         pub contraction: ::std::string::String,
+        ///Customer churn rate: `churned_customers` / `customers_start`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub customer_churn_rate: ::std::option::Option<::std::string::String>,
         ///Customers with MRR at the window's end.
         pub customers: i64,
+        pub customers_start: i64,
         pub end: ::chrono::DateTime<::chrono::offset::Utc>,
         pub expansion: ::std::string::String,
+        ///Gross MRR churn rate: (churn + contraction) / `mrr_start`, as a positive share.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub gross_mrr_churn_rate: ::std::option::Option<::std::string::String>,
+        ///Gross revenue retention: (`mrr_start` + contraction + churn) / `mrr_start`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub gross_revenue_retention: ::std::option::Option<::std::string::String>,
+        ///Lifetime value: `arpa` / `customer_churn_rate`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub ltv: ::std::option::Option<::std::string::String>,
         ///MRR at its end.
         pub mrr: ::std::string::String,
-        ///MRR at the window's start, minor units (exact decimal).
+        ///MRR at the window's start.
         pub mrr_start: ::std::string::String,
         ///The sum of the movements: `mrr` − `mrr_start`.
         pub net: ::std::string::String,
+        /**Net MRR churn rate: (churn + contraction + expansion + reactivation) / `mrr_start`,
+        negated: below zero when expansion outgrows what was lost.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub net_mrr_churn_rate: ::std::option::Option<::std::string::String>,
+        ///Net revenue retention: (`mrr_start` + expansion + contraction + churn) / `mrr_start`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub net_revenue_retention: ::std::option::Option<::std::string::String>,
         pub new: ::std::string::String,
         pub new_customers: i64,
+        ///Quick ratio: (new + expansion + reactivation) / −(churn + contraction).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub quick_ratio: ::std::option::Option<::std::string::String>,
         pub reactivated_customers: i64,
         pub reactivation: ::std::string::String,
         pub start: ::chrono::DateTime<::chrono::offset::Utc>,
@@ -8373,6 +8449,251 @@ pub mod types {
                     cancel_url: Ok(value.cancel_url),
                     currency: Ok(value.currency),
                     success_url: Ok(value.success_url),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct Cohort {
+            customers: ::std::result::Result<i64, ::std::string::String>,
+            mrr: ::std::result::Result<::std::string::String, ::std::string::String>,
+            start: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            windows:
+                ::std::result::Result<::std::vec::Vec<super::CohortWindow>, ::std::string::String>,
+        }
+        impl ::std::default::Default for Cohort {
+            fn default() -> Self {
+                Self {
+                    customers: Err("no value supplied for customers".to_string()),
+                    mrr: Err("no value supplied for mrr".to_string()),
+                    start: Err("no value supplied for start".to_string()),
+                    windows: Err("no value supplied for windows".to_string()),
+                }
+            }
+        }
+        impl Cohort {
+            pub fn customers<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.customers = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for customers: {e}"));
+                self
+            }
+            pub fn mrr<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.mrr = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for mrr: {e}"));
+                self
+            }
+            pub fn start<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.start = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for start: {e}"));
+                self
+            }
+            pub fn windows<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::CohortWindow>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.windows = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for windows: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Cohort> for super::Cohort {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Cohort,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    customers: value.customers?,
+                    mrr: value.mrr?,
+                    start: value.start?,
+                    windows: value.windows?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Cohort> for Cohort {
+            fn from(value: super::Cohort) -> Self {
+                Self {
+                    customers: Ok(value.customers),
+                    mrr: Ok(value.mrr),
+                    start: Ok(value.start),
+                    windows: Ok(value.windows),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CohortReport {
+            currency: ::std::result::Result<::std::string::String, ::std::string::String>,
+            data: ::std::result::Result<::std::vec::Vec<super::Cohort>, ::std::string::String>,
+        }
+        impl ::std::default::Default for CohortReport {
+            fn default() -> Self {
+                Self {
+                    currency: Err("no value supplied for currency".to_string()),
+                    data: Err("no value supplied for data".to_string()),
+                }
+            }
+        }
+        impl CohortReport {
+            pub fn currency<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.currency = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for currency: {e}"));
+                self
+            }
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::Cohort>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for data: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CohortReport> for super::CohortReport {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CohortReport,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    currency: value.currency?,
+                    data: value.data?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CohortReport> for CohortReport {
+            fn from(value: super::CohortReport) -> Self {
+                Self {
+                    currency: Ok(value.currency),
+                    data: Ok(value.data),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CohortWindow {
+            customer_retention: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            customers: ::std::result::Result<i64, ::std::string::String>,
+            end: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            mrr: ::std::result::Result<::std::string::String, ::std::string::String>,
+            revenue_retention: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for CohortWindow {
+            fn default() -> Self {
+                Self {
+                    customer_retention: Ok(Default::default()),
+                    customers: Err("no value supplied for customers".to_string()),
+                    end: Err("no value supplied for end".to_string()),
+                    mrr: Err("no value supplied for mrr".to_string()),
+                    revenue_retention: Ok(Default::default()),
+                }
+            }
+        }
+        impl CohortWindow {
+            pub fn customer_retention<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.customer_retention = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for customer_retention: {e}")
+                });
+                self
+            }
+            pub fn customers<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.customers = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for customers: {e}"));
+                self
+            }
+            pub fn end<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.end = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for end: {e}"));
+                self
+            }
+            pub fn mrr<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.mrr = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for mrr: {e}"));
+                self
+            }
+            pub fn revenue_retention<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.revenue_retention = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for revenue_retention: {e}")
+                });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CohortWindow> for super::CohortWindow {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CohortWindow,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    customer_retention: value.customer_retention?,
+                    customers: value.customers?,
+                    end: value.end?,
+                    mrr: value.mrr?,
+                    revenue_retention: value.revenue_retention?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CohortWindow> for CohortWindow {
+            fn from(value: super::CohortWindow) -> Self {
+                Self {
+                    customer_retention: Ok(value.customer_retention),
+                    customers: Ok(value.customers),
+                    end: Ok(value.end),
+                    mrr: Ok(value.mrr),
+                    revenue_retention: Ok(value.revenue_retention),
                 }
             }
         }
@@ -15293,21 +15614,54 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct MrrWindow {
+            arpa: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
             arr: ::std::result::Result<::std::string::String, ::std::string::String>,
             churn: ::std::result::Result<::std::string::String, ::std::string::String>,
             churned_customers: ::std::result::Result<i64, ::std::string::String>,
             contraction: ::std::result::Result<::std::string::String, ::std::string::String>,
+            customer_churn_rate: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
             customers: ::std::result::Result<i64, ::std::string::String>,
+            customers_start: ::std::result::Result<i64, ::std::string::String>,
             end: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
                 ::std::string::String,
             >,
             expansion: ::std::result::Result<::std::string::String, ::std::string::String>,
+            gross_mrr_churn_rate: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            gross_revenue_retention: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            ltv: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
             mrr: ::std::result::Result<::std::string::String, ::std::string::String>,
             mrr_start: ::std::result::Result<::std::string::String, ::std::string::String>,
             net: ::std::result::Result<::std::string::String, ::std::string::String>,
+            net_mrr_churn_rate: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            net_revenue_retention: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
             new: ::std::result::Result<::std::string::String, ::std::string::String>,
             new_customers: ::std::result::Result<i64, ::std::string::String>,
+            quick_ratio: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
             reactivated_customers: ::std::result::Result<i64, ::std::string::String>,
             reactivation: ::std::result::Result<::std::string::String, ::std::string::String>,
             start: ::std::result::Result<
@@ -15318,18 +15672,27 @@ pub mod types {
         impl ::std::default::Default for MrrWindow {
             fn default() -> Self {
                 Self {
+                    arpa: Ok(Default::default()),
                     arr: Err("no value supplied for arr".to_string()),
                     churn: Err("no value supplied for churn".to_string()),
                     churned_customers: Err("no value supplied for churned_customers".to_string()),
                     contraction: Err("no value supplied for contraction".to_string()),
+                    customer_churn_rate: Ok(Default::default()),
                     customers: Err("no value supplied for customers".to_string()),
+                    customers_start: Err("no value supplied for customers_start".to_string()),
                     end: Err("no value supplied for end".to_string()),
                     expansion: Err("no value supplied for expansion".to_string()),
+                    gross_mrr_churn_rate: Ok(Default::default()),
+                    gross_revenue_retention: Ok(Default::default()),
+                    ltv: Ok(Default::default()),
                     mrr: Err("no value supplied for mrr".to_string()),
                     mrr_start: Err("no value supplied for mrr_start".to_string()),
                     net: Err("no value supplied for net".to_string()),
+                    net_mrr_churn_rate: Ok(Default::default()),
+                    net_revenue_retention: Ok(Default::default()),
                     new: Err("no value supplied for new".to_string()),
                     new_customers: Err("no value supplied for new_customers".to_string()),
+                    quick_ratio: Ok(Default::default()),
                     reactivated_customers: Err(
                         "no value supplied for reactivated_customers".to_string()
                     ),
@@ -15339,6 +15702,16 @@ pub mod types {
             }
         }
         impl MrrWindow {
+            pub fn arpa<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.arpa = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for arpa: {e}"));
+                self
+            }
             pub fn arr<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::string::String>,
@@ -15379,6 +15752,16 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for contraction: {e}"));
                 self
             }
+            pub fn customer_churn_rate<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.customer_churn_rate = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for customer_churn_rate: {e}")
+                });
+                self
+            }
             pub fn customers<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<i64>,
@@ -15387,6 +15770,16 @@ pub mod types {
                 self.customers = value
                     .try_into()
                     .map_err(|e| format!("error converting supplied value for customers: {e}"));
+                self
+            }
+            pub fn customers_start<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.customers_start = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for customers_start: {e}")
+                });
                 self
             }
             pub fn end<T>(mut self, value: T) -> Self
@@ -15407,6 +15800,36 @@ pub mod types {
                 self.expansion = value
                     .try_into()
                     .map_err(|e| format!("error converting supplied value for expansion: {e}"));
+                self
+            }
+            pub fn gross_mrr_churn_rate<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.gross_mrr_churn_rate = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for gross_mrr_churn_rate: {e}")
+                });
+                self
+            }
+            pub fn gross_revenue_retention<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.gross_revenue_retention = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for gross_revenue_retention: {e}")
+                });
+                self
+            }
+            pub fn ltv<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.ltv = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for ltv: {e}"));
                 self
             }
             pub fn mrr<T>(mut self, value: T) -> Self
@@ -15439,6 +15862,26 @@ pub mod types {
                     .map_err(|e| format!("error converting supplied value for net: {e}"));
                 self
             }
+            pub fn net_mrr_churn_rate<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.net_mrr_churn_rate = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for net_mrr_churn_rate: {e}")
+                });
+                self
+            }
+            pub fn net_revenue_retention<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.net_revenue_retention = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for net_revenue_retention: {e}")
+                });
+                self
+            }
             pub fn new<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::string::String>,
@@ -15457,6 +15900,16 @@ pub mod types {
                 self.new_customers = value
                     .try_into()
                     .map_err(|e| format!("error converting supplied value for new_customers: {e}"));
+                self
+            }
+            pub fn quick_ratio<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.quick_ratio = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for quick_ratio: {e}"));
                 self
             }
             pub fn reactivated_customers<T>(mut self, value: T) -> Self
@@ -15496,18 +15949,27 @@ pub mod types {
                 value: MrrWindow,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
+                    arpa: value.arpa?,
                     arr: value.arr?,
                     churn: value.churn?,
                     churned_customers: value.churned_customers?,
                     contraction: value.contraction?,
+                    customer_churn_rate: value.customer_churn_rate?,
                     customers: value.customers?,
+                    customers_start: value.customers_start?,
                     end: value.end?,
                     expansion: value.expansion?,
+                    gross_mrr_churn_rate: value.gross_mrr_churn_rate?,
+                    gross_revenue_retention: value.gross_revenue_retention?,
+                    ltv: value.ltv?,
                     mrr: value.mrr?,
                     mrr_start: value.mrr_start?,
                     net: value.net?,
+                    net_mrr_churn_rate: value.net_mrr_churn_rate?,
+                    net_revenue_retention: value.net_revenue_retention?,
                     new: value.new?,
                     new_customers: value.new_customers?,
+                    quick_ratio: value.quick_ratio?,
                     reactivated_customers: value.reactivated_customers?,
                     reactivation: value.reactivation?,
                     start: value.start?,
@@ -15517,18 +15979,27 @@ pub mod types {
         impl ::std::convert::From<super::MrrWindow> for MrrWindow {
             fn from(value: super::MrrWindow) -> Self {
                 Self {
+                    arpa: Ok(value.arpa),
                     arr: Ok(value.arr),
                     churn: Ok(value.churn),
                     churned_customers: Ok(value.churned_customers),
                     contraction: Ok(value.contraction),
+                    customer_churn_rate: Ok(value.customer_churn_rate),
                     customers: Ok(value.customers),
+                    customers_start: Ok(value.customers_start),
                     end: Ok(value.end),
                     expansion: Ok(value.expansion),
+                    gross_mrr_churn_rate: Ok(value.gross_mrr_churn_rate),
+                    gross_revenue_retention: Ok(value.gross_revenue_retention),
+                    ltv: Ok(value.ltv),
                     mrr: Ok(value.mrr),
                     mrr_start: Ok(value.mrr_start),
                     net: Ok(value.net),
+                    net_mrr_churn_rate: Ok(value.net_mrr_churn_rate),
+                    net_revenue_retention: Ok(value.net_revenue_retention),
                     new: Ok(value.new),
                     new_customers: Ok(value.new_customers),
+                    quick_ratio: Ok(value.quick_ratio),
                     reactivated_customers: Ok(value.reactivated_customers),
                     reactivation: Ok(value.reactivation),
                     start: Ok(value.start),
@@ -22569,6 +23040,26 @@ impl Client {
     pub fn health_ready(&self) -> builder::HealthReady<'_> {
         builder::HealthReady::new(self)
     }
+    /**Cohorts by the month customers first paid in: for each, how many of them and how much of
+    their MRR remain at the end of every month since (customer and revenue retention)
+
+    Sends a `GET` request to `/v1/analytics/cohorts`
+
+    Arguments:
+    - `currency`: The currency reported (ISO 4217, lower case).
+    - `from`: The first cohort's month starts here (RFC 3339).
+    - `to`: Where the last month ends (RFC 3339, exclusive); default now.
+    ```ignore
+    let response = client.analytics_cohorts()
+        .currency(currency)
+        .from(from)
+        .to(to)
+        .send()
+        .await;
+    ```*/
+    pub fn analytics_cohorts(&self) -> builder::AnalyticsCohorts<'_> {
+        builder::AnalyticsCohorts::new(self)
+    }
     /**The movements of MRR in a range, oldest first, each with its customer, subscription and
     cause
 
@@ -24628,6 +25119,98 @@ pub mod builder {
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
                 503u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::analytics_cohorts`]
+
+    [`Client::analytics_cohorts`]: super::Client::analytics_cohorts*/
+    #[derive(Debug, Clone)]
+    pub struct AnalyticsCohorts<'a> {
+        client: &'a super::Client,
+        currency: Result<::std::string::String, String>,
+        from: Result<::std::string::String, String>,
+        to: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> AnalyticsCohorts<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                currency: Err("currency was not initialized".to_string()),
+                from: Err("from was not initialized".to_string()),
+                to: Ok(None),
+            }
+        }
+        pub fn currency<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.currency = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for currency failed".to_string()
+            });
+            self
+        }
+        pub fn from<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.from = value.try_into().map_err(|_| {
+                "conversion to `:: std :: string :: String` for from failed".to_string()
+            });
+            self
+        }
+        pub fn to<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.to = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for to failed".to_string()
+            });
+            self
+        }
+        ///Sends a `GET` request to `/v1/analytics/cohorts`
+        pub async fn send(self) -> Result<ResponseValue<types::CohortReport>, Error<ByteStream>> {
+            let Self {
+                client,
+                currency,
+                from,
+                to,
+            } = self;
+            let currency = currency.map_err(Error::InvalidRequest)?;
+            let from = from.map_err(Error::InvalidRequest)?;
+            let to = to.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/analytics/cohorts", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("currency", &currency))
+                .query(&progenitor_client::QueryParam::new("from", &from))
+                .query(&progenitor_client::QueryParam::new("to", &to))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "analytics_cohorts",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }

@@ -1204,6 +1204,17 @@ pub struct Analytics<'a> {
     pub(crate) client: &'a Client,
 }
 
+/// Query parameters of [`Analytics::cohorts`].
+#[derive(Debug, Clone, Default)]
+pub struct AnalyticsCohortsParams {
+    /// The currency reported (ISO 4217, lower case).
+    pub currency: Option<String>,
+    /// The first cohort's month starts here (RFC 3339).
+    pub from: Option<String>,
+    /// Where the last month ends (RFC 3339, exclusive); default now.
+    pub to: Option<String>,
+}
+
 /// Query parameters of [`Analytics::movements`].
 #[derive(Debug, Clone, Default)]
 pub struct AnalyticsMovementsParams {
@@ -1231,6 +1242,31 @@ pub struct AnalyticsMrrParams {
 }
 
 impl Analytics<'_> {
+    /// Cohorts by the month customers first paid in: for each, how many of them and how much of their MRR remain at the end of every month since (customer and revenue retention).
+    ///
+    /// `GET /v1/analytics/cohorts`
+    pub async fn cohorts(
+        &self,
+        params: AnalyticsCohortsParams,
+    ) -> Result<Response<types::CohortReport>, Error> {
+        let request = self.client.analytics_cohorts();
+        let request = match params.currency {
+            Some(v) => request.currency(v),
+            None => request,
+        };
+        let request = match params.from {
+            Some(v) => request.from(v),
+            None => request,
+        };
+        let request = match params.to {
+            Some(v) => request.to(v),
+            None => request,
+        };
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
     /// The movements of MRR in a range, oldest first, each with its customer, subscription and cause.
     ///
     /// `GET /v1/analytics/movements`

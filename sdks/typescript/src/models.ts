@@ -168,6 +168,39 @@ export type CheckoutSessionId = string;
 
 export type CheckoutStatus = "open" | "complete" | "expired";
 
+/**
+ * Customers who first paid in one window, and how many of them, and how much of their
+ * MRR, remain at the end of each window since.
+ */
+export interface Cohort {
+  /** The customers who first paid in it. */
+  customers: number;
+  /** Their MRR at the end of that first window. */
+  mrr: string;
+  /** The window they first paid in. */
+  start: string;
+  /** At the end of that window and each one after it. */
+  windows: CohortWindow[];
+}
+
+export interface CohortReport {
+  currency: string;
+  /** A cohort per month that customers first paid in, oldest first. */
+  data: Cohort[];
+}
+
+export interface CohortWindow {
+  /** `customers` / the cohort's. */
+  customer_retention?: string | null;
+  /** The cohort's customers with MRR. */
+  customers: number;
+  end: string;
+  /** Their MRR. */
+  mrr: string;
+  /** `mrr` / the cohort's: above 1 when they expanded. */
+  revenue_retention?: string | null;
+}
+
 /** A condition on an event property. Numbers compare as exact decimals. */
 export interface Condition {
   operator: Operator;
@@ -985,25 +1018,45 @@ export interface MrrReport {
   data: MrrWindow[];
 }
 
-/** One window: MRR at its end and what moved it. */
+/** One window: MRR at its end, what moved it, and the rates of the window. */
 export interface MrrWindow {
+  /** Average revenue per account: `mrr` / `customers`. */
+  arpa?: string | null;
   /** 12 × `mrr`. */
   arr: string;
   churn: string;
   churned_customers: number;
   contraction: string;
+  /** Customer churn rate: `churned_customers` / `customers_start`. */
+  customer_churn_rate?: string | null;
   /** Customers with MRR at the window's end. */
   customers: number;
+  customers_start: number;
   end: string;
   expansion: string;
+  /** Gross MRR churn rate: (churn + contraction) / `mrr_start`, as a positive share. */
+  gross_mrr_churn_rate?: string | null;
+  /** Gross revenue retention: (`mrr_start` + contraction + churn) / `mrr_start`. */
+  gross_revenue_retention?: string | null;
+  /** Lifetime value: `arpa` / `customer_churn_rate`. */
+  ltv?: string | null;
   /** MRR at its end. */
   mrr: string;
-  /** MRR at the window's start, minor units (exact decimal). */
+  /** MRR at the window's start. */
   mrr_start: string;
   /** The sum of the movements: `mrr` − `mrr_start`. */
   net: string;
+  /**
+   * Net MRR churn rate: (churn + contraction + expansion + reactivation) / `mrr_start`,
+   * negated: below zero when expansion outgrows what was lost.
+   */
+  net_mrr_churn_rate?: string | null;
+  /** Net revenue retention: (`mrr_start` + expansion + contraction + churn) / `mrr_start`. */
+  net_revenue_retention?: string | null;
   new: string;
   new_customers: number;
+  /** Quick ratio: (new + expansion + reactivation) / −(churn + contraction). */
+  quick_ratio?: string | null;
   reactivated_customers: number;
   reactivation: string;
   start: string;

@@ -3,15 +3,13 @@
 //! (`/v1/analytics/movements`). Amounts are exact decimal strings in minor units of the one
 //! currency asked for: currencies are never mixed.
 
-use std::collections::HashMap;
-
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::report::{Cohort, MrrWindow, cohorts, mrr_windows, text, windows};
 use crate::app::AppState;
 use crate::billing::check_currency;
 use crate::http::auth::Caller;
@@ -20,13 +18,10 @@ use crate::http::extract::{self, Query};
 use crate::tenancy::Permission;
 use domain::analytics::MovementKind;
 use domain::billing::Interval;
-use domain::billing::schedule::period_end;
 use domain::clock::timestamp;
 use domain::ids::{CustomerId, MovementId, SubscriptionId};
-use store::analytics::{self as db, MovementRow};
+use store::analytics as db;
 
-/// Windows a report may have.
-const MAX_WINDOWS: usize = 400;
 /// Movements a list returns at most.
 const MAX_MOVEMENTS: i64 = 1000;
 
@@ -55,143 +50,50 @@ pub struct MrrQuery {
     pub interval: Option<Window>,
 }
 
-/// One window: MRR at its end and what moved it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct MrrWindow {
-    #[schema(value_type = String, format = DateTime)]
-    #[serde(serialize_with = "timestamp::serialize")]
-    pub start: i64,
-    #[schema(value_type = String, format = DateTime)]
-    #[serde(serialize_with = "timestamp::serialize")]
-    pub end: i64,
-    /// MRR at the window's start, minor units (exact decimal).
-    #[schema(example = "120000")]
-    pub mrr_start: String,
-    /// MRR at its end.
-    #[schema(example = "125000")]
-    pub mrr: String,
-    /// 12 × `mrr`.
-    pub arr: String,
-    /// Customers with MRR at the window's end.
-    pub customers: i64,
-    pub new: String,
-    pub expansion: String,
-    pub contraction: String,
-    pub churn: String,
-    pub reactivation: String,
-    /// The sum of the movements: `mrr` − `mrr_start`.
-    pub net: String,
-    pub new_customers: i64,
-    pub churned_customers: i64,
-    pub reactivated_customers: i64,
-}
-
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct MrrReport {
     pub currency: String,
     pub data: Vec<MrrWindow>,
 }
 
-fn text(d: Decimal) -> String {
-    d.normalize().to_string()
-}
-
-/// The windows' bounds from `from` to `to`.
-fn windows(from: i64, to: i64, w: Window) -> ApiResult<Vec<(i64, i64)>> {
-    let interval = match w {
-        Window::Day => Interval::Day,
-        Window::Month => Interval::Month,
-    };
-    let mut out = Vec::new();
-    let mut start = from;
-    while start < to {
-        if out.len() == MAX_WINDOWS {
-            return Err(ApiError::validation(
-                "interval",
-                "too many windows for the range (at most 400)",
-            ));
-        }
-        let end = period_end(from, interval, 1, out.len() as i64 + 1).min(to);
-        out.push((start, end));
-        start = end;
-    }
-    Ok(out)
-}
-
-/// The report of `movements` (every one before the last window's end, oldest first).
-fn report(movements: &[MovementRow], bounds: &[(i64, i64)]) -> Vec<MrrWindow> {
-    let mut mrr = Decimal::ZERO;
-    let mut customers = 0i64;
-    let mut rows = movements.iter().peekable();
-    let apply = |m: &MovementRow, mrr: &mut Decimal, customers: &mut i64| {
-        *mrr += m.delta.0;
-        match m.kind.0 {
-            MovementKind::New | MovementKind::Reactivation => *customers += 1,
-            MovementKind::Churn => *customers -= 1,
-            MovementKind::Expansion | MovementKind::Contraction => {}
-        }
-    };
-    let first = bounds.first().map_or(0, |b| b.0);
-    while let Some(m) = rows.next_if(|m| m.at < first) {
-        apply(m, &mut mrr, &mut customers);
-    }
-    bounds
-        .iter()
-        .map(|&(start, end)| {
-            let mrr_start = mrr;
-            let mut sums: HashMap<MovementKind, (Decimal, i64)> = HashMap::new();
-            while let Some(m) = rows.next_if(|m| m.at < end) {
-                apply(m, &mut mrr, &mut customers);
-                let s = sums.entry(m.kind.0).or_default();
-                *s = (s.0 + m.delta.0, s.1 + 1);
-            }
-            let sum = |k| sums.get(&k).copied().unwrap_or_default();
-            MrrWindow {
-                start,
-                end,
-                mrr_start: text(mrr_start),
-                mrr: text(mrr),
-                arr: text(mrr * Decimal::from(12)),
-                customers,
-                new: text(sum(MovementKind::New).0),
-                expansion: text(sum(MovementKind::Expansion).0),
-                contraction: text(sum(MovementKind::Contraction).0),
-                churn: text(sum(MovementKind::Churn).0),
-                reactivation: text(sum(MovementKind::Reactivation).0),
-                net: text(mrr - mrr_start),
-                new_customers: sum(MovementKind::New).1,
-                churned_customers: sum(MovementKind::Churn).1,
-                reactivated_customers: sum(MovementKind::Reactivation).1,
-            }
-        })
-        .collect()
-}
-
 fn csv(r: &MrrReport) -> String {
     let mut out = String::from(
-        "start,end,currency,mrr_start,mrr,arr,customers,new,expansion,contraction,churn,\
-         reactivation,net,new_customers,churned_customers,reactivated_customers\n",
+        "start,end,currency,mrr_start,mrr,arr,customers_start,customers,new,expansion,\
+         contraction,churn,reactivation,net,new_customers,churned_customers,\
+         reactivated_customers,arpa,customer_churn_rate,gross_mrr_churn_rate,\
+         net_mrr_churn_rate,net_revenue_retention,gross_revenue_retention,quick_ratio,ltv\n",
     );
+    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
     for w in &r.data {
-        out.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+        let cells = [
             timestamp::to_rfc3339(w.start),
             timestamp::to_rfc3339(w.end),
-            r.currency,
-            w.mrr_start,
-            w.mrr,
-            w.arr,
-            w.customers,
-            w.new,
-            w.expansion,
-            w.contraction,
-            w.churn,
-            w.reactivation,
-            w.net,
-            w.new_customers,
-            w.churned_customers,
-            w.reactivated_customers,
-        ));
+            r.currency.clone(),
+            w.mrr_start.clone(),
+            w.mrr.clone(),
+            w.arr.clone(),
+            w.customers_start.to_string(),
+            w.customers.to_string(),
+            w.new.clone(),
+            w.expansion.clone(),
+            w.contraction.clone(),
+            w.churn.clone(),
+            w.reactivation.clone(),
+            w.net.clone(),
+            w.new_customers.to_string(),
+            w.churned_customers.to_string(),
+            w.reactivated_customers.to_string(),
+            opt(&w.arpa),
+            opt(&w.customer_churn_rate),
+            opt(&w.gross_mrr_churn_rate),
+            opt(&w.net_mrr_churn_rate),
+            opt(&w.net_revenue_retention),
+            opt(&w.gross_revenue_retention),
+            opt(&w.quick_ratio),
+            opt(&w.ltv),
+        ];
+        out.push_str(&cells.join(","));
+        out.push('\n');
     }
     out
 }
@@ -233,12 +135,16 @@ pub async fn mrr(
     caller.require(Permission::BillingRead)?;
     let currency = check_currency(&q.currency)?;
     let (from, to) = range(&state, &q.from, q.to.as_deref())?;
-    let bounds = windows(from, to, q.interval.unwrap_or_default())?;
+    let interval = match q.interval.unwrap_or_default() {
+        Window::Day => Interval::Day,
+        Window::Month => Interval::Month,
+    };
+    let bounds = windows(from, to, interval)?;
     let mut c = state.db.read_scoped(&caller.scope).await?;
     let movements = db::movements(&mut c, &caller.scope, &currency, (i64::MIN, to)).await?;
     c.end();
     let report = MrrReport {
-        data: report(&movements, &bounds),
+        data: mrr_windows(&movements, &bounds),
         currency,
     };
     let wants_csv = headers
@@ -343,4 +249,56 @@ pub async fn movements(
     let has_more = data.len() as i64 > MAX_MOVEMENTS;
     data.truncate(MAX_MOVEMENTS as usize);
     Ok(axum::Json(MovementList { data, has_more }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CohortQuery {
+    /// The currency reported (ISO 4217, lower case).
+    #[param(example = "usd")]
+    pub currency: String,
+    /// The first cohort's month starts here (RFC 3339).
+    #[param(example = "2027-01-01T00:00:00Z")]
+    pub from: String,
+    /// Where the last month ends (RFC 3339, exclusive); default now.
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CohortReport {
+    pub currency: String,
+    /// A cohort per month that customers first paid in, oldest first.
+    pub data: Vec<Cohort>,
+}
+
+/// Cohorts by the month customers first paid in: for each, how many of them and how much of
+/// their MRR remain at the end of every month since (customer and revenue retention).
+#[utoipa::path(
+    get, path = "/v1/analytics/cohorts", tag = "analytics", operation_id = "analytics_cohorts",
+    params(CohortQuery),
+    responses(
+        (status = 200, description = "The cohorts", body = CohortReport),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+    ),
+    security(("api_key" = ["billing:read"]), ("session" = ["billing:read"]))
+)]
+pub async fn cohort_table(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<CohortQuery>,
+) -> ApiResult<axum::Json<CohortReport>> {
+    caller.require(Permission::BillingRead)?;
+    let currency = check_currency(&q.currency)?;
+    let (from, to) = range(&state, &q.from, q.to.as_deref())?;
+    let bounds = windows(from, to, Interval::Month)?;
+    let mut c = state.db.read_scoped(&caller.scope).await?;
+    let movements = db::movements(&mut c, &caller.scope, &currency, (i64::MIN, to)).await?;
+    c.end();
+    Ok(axum::Json(CohortReport {
+        data: cohorts(&movements, &bounds),
+        currency,
+    }))
 }

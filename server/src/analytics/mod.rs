@@ -1,10 +1,11 @@
 //! Revenue analytics, computed from a recorded history: every subscription event makes
 //! `record` recompute its customer's MRR (`domain::analytics`) and, when it changed, write a
-//! movement with its time, kind and delta, in the event's transaction. Reports (`api.rs`)
-//! are folds over the movements up to a time, so a past month reads the same every time it
+//! movement with its time, kind and delta, in the event's transaction. Reports
+//! (`report.rs`, served by `api.rs`) are folds over the movements up to a time, so a past month reads the same every time it
 //! is asked, and the movements of a window add up to its change of MRR exactly.
 
 pub mod api;
+pub mod report;
 
 use rust_decimal::Decimal;
 

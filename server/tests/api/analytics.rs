@@ -1,8 +1,8 @@
 //! Revenue analytics on a sandbox test clock: customers subscribe (monthly, yearly, a trial,
 //! a coupon, a declined first payment), expand, contract, churn and come back; every month's
-//! MRR and movements match a table worked out by hand, each month's movements add up to its
-//! change of MRR, a past month reads the same later, CSV says the same, and nothing crosses
-//! tenants or environments.
+//! MRR, movements, rates and cohorts match tables worked out by hand, each month's movements
+//! add up to its change of MRR, a past month reads the same later, CSV says the same, and
+//! nothing crosses tenants or environments.
 
 use serde_json::{Value, json};
 
@@ -63,6 +63,9 @@ type Month = (
     &'static str,
     i64,
 );
+
+/// A cohort's month: (customers, MRR, customer retention, revenue retention).
+type Cell = (i64, String, String, String);
 
 fn row(w: &Value) -> (String, String, String, String, String, String, String, i64) {
     let s = |k: &str| w[k].as_str().expect(k).to_owned();
@@ -202,6 +205,114 @@ async fn movements_follow_the_subscriptions(b: Backend) {
         assert_eq!(n("arr"), 12 * n("mrr"));
     }
 
+    // The rates, by hand: February lost nothing and grew by 10000 of 24000; March lost
+    // 9000 of 34000 and one customer of four, and won 10000.
+    let rates = |w: &Value| {
+        [
+            "arpa",
+            "customer_churn_rate",
+            "gross_mrr_churn_rate",
+            "net_mrr_churn_rate",
+            "net_revenue_retention",
+            "gross_revenue_retention",
+            "quick_ratio",
+            "ltv",
+        ]
+        .map(|k| w[k].as_str().map(str::to_owned))
+    };
+    let some = |v: &str| Some(v.to_owned());
+    assert_eq!(
+        rates(&report["data"][0]),
+        [some("6000"), None, None, None, None, None, None, None],
+        "January starts from nothing"
+    );
+    assert_eq!(
+        rates(&report["data"][1]),
+        [
+            some("8500"),
+            some("0"),
+            some("0"),
+            some("-0.4167"),
+            some("1.4167"),
+            some("1"),
+            None,
+            None
+        ]
+    );
+    assert_eq!(
+        rates(&report["data"][2]),
+        [
+            some("8750"),
+            some("0.25"),
+            some("0.2647"),
+            some("0.2647"),
+            some("0.7353"),
+            some("0.7353"),
+            some("1.1111"),
+            some("35000")
+        ]
+    );
+
+    // Cohorts by first paid month: January's four (C from its trial's end), March's F; E
+    // never paid. (customers, MRR, customer retention, revenue retention) at each month's end.
+    let cohorts = app
+        .get(
+            "/v1/analytics/cohorts?currency=usd&from=2027-01-01T00:00:00Z&to=2027-05-01T00:00:00Z",
+            &s,
+        )
+        .await;
+    let cohorts = cohorts.expect(200)["data"]
+        .as_array()
+        .expect("data")
+        .clone();
+    let table: Vec<(String, i64, Vec<Cell>)> = cohorts
+        .iter()
+        .map(|c| {
+            let cells = c["windows"]
+                .as_array()
+                .expect("windows")
+                .iter()
+                .map(|w| {
+                    let t = |k: &str| w[k].as_str().expect(k).to_owned();
+                    (
+                        w["customers"].as_i64().expect("customers"),
+                        t("mrr"),
+                        t("customer_retention"),
+                        t("revenue_retention"),
+                    )
+                })
+                .collect();
+            (
+                c["start"].as_str().expect("start")[..7].to_owned(),
+                c["customers"].as_i64().expect("n"),
+                cells,
+            )
+        })
+        .collect();
+    let cell = |n: i64, mrr: &str, logo: &str, revenue: &str| {
+        (n, mrr.to_owned(), logo.to_owned(), revenue.to_owned())
+    };
+    assert_eq!(
+        table,
+        [
+            (
+                "2027-01".to_owned(),
+                4,
+                vec![
+                    cell(4, "24000", "1", "1"),
+                    cell(4, "34000", "1", "1.4167"),
+                    cell(3, "25000", "0.75", "1.0417"),
+                    cell(4, "30000", "1", "1.25"),
+                ]
+            ),
+            (
+                "2027-03".to_owned(),
+                1,
+                vec![cell(1, "10000", "1", "1"), cell(1, "10000", "1", "1")]
+            ),
+        ]
+    );
+
     // Each movement names its customer and cause.
     let list = app
         .get(
@@ -257,7 +368,8 @@ async fn movements_follow_the_subscriptions(b: Backend) {
     assert!(lines[0].starts_with("start,end,currency,mrr_start,mrr,"));
     assert_eq!(
         lines[1],
-        "2027-03-01T00:00:00Z,2027-04-01T00:00:00Z,usd,34000,35000,420000,4,10000,0,-5000,-4000,0,1000,1,1,0"
+        "2027-03-01T00:00:00Z,2027-04-01T00:00:00Z,usd,34000,35000,420000,4,4,10000,0,-5000,\
+         -4000,0,1000,1,1,0,8750,0.25,0.2647,0.2647,0.7353,0.7353,1.1111,35000"
     );
 
     // Bad ranges are refused; another tenant and the live environment see none of it.
@@ -295,6 +407,13 @@ async fn movements_follow_the_subscriptions(b: Backend) {
             )
             .await;
         assert_eq!(moves.expect(200)["data"], json!([]));
+        let cohorts = app
+            .get(
+                "/v1/analytics/cohorts?currency=usd&from=2027-01-01T00:00:00Z&to=2027-06-01T00:00:00Z",
+                token,
+            )
+            .await;
+        assert_eq!(cohorts.expect(200)["data"], json!([]));
     }
     app.stop().await;
 }

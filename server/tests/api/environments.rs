@@ -250,7 +250,8 @@ fn required_query(op: &Value, theirs: &Made) -> (String, bool) {
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|p| p["in"] == "query" && p["required"] == true)
+        // Required ones, and `to` beside a `from` (it defaults to now).
+        .filter(|p| p["in"] == "query" && (p["required"] == true || p["name"] == "to"))
         .map(|p| {
             let name = p["name"].as_str().expect("name");
             let value = match name {
@@ -260,6 +261,7 @@ fn required_query(op: &Value, theirs: &Made) -> (String, bool) {
                 }
                 "from" => "2027-01-01T00:00:00Z",
                 "to" => "2027-01-02T00:00:00Z",
+                "currency" => "usd",
                 _ => "x",
             };
             format!("{name}={value}")

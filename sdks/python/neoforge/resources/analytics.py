@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Literal, Mapping, Optional
 
 from .. import _http, _response
-from ..models import CustomerId, MovementList, MrrReport
+from ..models import CohortReport, CustomerId, MovementList, MrrReport
 
 
 class AnalyticsResource:
@@ -14,6 +14,31 @@ class AnalyticsResource:
 
     def __init__(self, transport: _http.SyncTransport) -> None:
         self._transport = transport
+
+    def cohorts(
+        self,
+        *,
+        currency: str,
+        from_: str,
+        to: Optional[str] = None,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> CohortReport:
+        """Cohorts by the month customers first paid in: for each, how many of them and how much of
+        their MRR remain at the end of every month since (customer and revenue retention).
+        """
+        response = self._transport.request(
+            _http.RequestOptions(
+                "GET",
+                "/v1/analytics/cohorts",
+                params={"currency": currency, "from": from_, "to": to},
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            )
+        )
+        return _response.parse(response, lambda data: CohortReport.from_dict(data))
 
     def movements(
         self,
@@ -74,6 +99,31 @@ class AsyncAnalyticsResource:
 
     def __init__(self, transport: _http.AsyncTransport) -> None:
         self._transport = transport
+
+    async def cohorts(
+        self,
+        *,
+        currency: str,
+        from_: str,
+        to: Optional[str] = None,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> CohortReport:
+        """Cohorts by the month customers first paid in: for each, how many of them and how much of
+        their MRR remain at the end of every month since (customer and revenue retention).
+        """
+        response = await self._transport.request(
+            _http.RequestOptions(
+                "GET",
+                "/v1/analytics/cohorts",
+                params={"currency": currency, "from": from_, "to": to},
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            )
+        )
+        return _response.parse(response, lambda data: CohortReport.from_dict(data))
 
     async def movements(
         self,
