@@ -15,6 +15,7 @@
 //!   exact and equal the change of MRR.
 //! - **Movements**, per customer: 0 → more is `new` the first time and `reactivation` after
 //!   a churn; more → 0 is `churn`; up is `expansion`, down `contraction`.
+//! - **Health**: a score from documented rules over billing and usage signals (`health`).
 
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
@@ -117,6 +118,97 @@ pub fn subscription_mrr(
 pub fn kept(mrr: Decimal) -> Decimal {
     mrr.round_dp_with_strategy(MRR_SCALE, RoundingStrategy::MidpointAwayFromZero)
         .normalize()
+}
+
+/// What a customer's health score is made from, over the 90 days (usage: two 30-day
+/// windows) before the time it is scored at.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Signals {
+    /// A subscription is set to cancel at its period's end.
+    pub cancellation_scheduled: bool,
+    /// A subscription is `past_due` (retries under way).
+    pub past_due: bool,
+    /// A subscription is `unpaid` (every retry failed).
+    pub unpaid: bool,
+    /// Invoices paid only after a failed attempt.
+    pub recovered_payments: u32,
+    /// Contraction movements of the customer's MRR.
+    pub contractions: u32,
+    /// Usage events in the last 30 days, and in the 30 before.
+    pub usage_recent: i64,
+    pub usage_before: i64,
+    /// A trial ends within 7 days and the customer has no payment method.
+    pub trial_without_payment_method: bool,
+}
+
+/// How healthy a customer is: 70 and up healthy, 40 to 69 at risk, below 40 critical.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Band {
+    Critical,
+    AtRisk,
+    Healthy,
+}
+
+/// One rule that took points off, and how many.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Deduction {
+    /// `cancellation_scheduled`, `unpaid`, `past_due`, `payment_recovered`, `contraction`,
+    /// `usage_down`, `usage_down_by_half` or `trial_without_payment_method`.
+    pub signal: &'static str,
+    pub points: i32,
+}
+
+/// A customer's health score, 0 to 100, by documented rules: from 100, a scheduled
+/// cancellation takes 40; an unpaid subscription 50, or a past-due one 30; each payment
+/// recovered after a failure 10 (at most 20); each contraction 15 (at most 30); usage down
+/// by half against the 30 days before 20, or by a quarter 10; a trial ending within a week
+/// without a payment method 20.
+pub fn health(s: &Signals) -> (u8, Band, Vec<Deduction>) {
+    let mut off = Vec::new();
+    let mut take = |signal: &'static str, points: i32| {
+        if points > 0 {
+            off.push(Deduction { signal, points });
+        }
+    };
+    take(
+        "cancellation_scheduled",
+        if s.cancellation_scheduled { 40 } else { 0 },
+    );
+    match (s.unpaid, s.past_due) {
+        (true, _) => take("unpaid", 50),
+        (false, true) => take("past_due", 30),
+        _ => {}
+    }
+    take(
+        "payment_recovered",
+        (10 * s.recovered_payments as i32).min(20),
+    );
+    take("contraction", (15 * s.contractions as i32).min(30));
+    if s.usage_before > 0 {
+        if s.usage_recent * 2 <= s.usage_before {
+            take("usage_down_by_half", 20);
+        } else if s.usage_recent * 4 <= s.usage_before * 3 {
+            take("usage_down", 10);
+        }
+    }
+    take(
+        "trial_without_payment_method",
+        if s.trial_without_payment_method {
+            20
+        } else {
+            0
+        },
+    );
+    let score = (100 - off.iter().map(|d| d.points).sum::<i32>()).clamp(0, 100) as u8;
+    let band = match score {
+        70.. => Band::Healthy,
+        40..=69 => Band::AtRisk,
+        _ => Band::Critical,
+    };
+    (score, band, off)
 }
 
 #[cfg(test)]
@@ -262,5 +354,54 @@ mod tests {
         );
         assert_eq!(MovementKind::of(d(5), d(5), true), None);
         assert_eq!(MovementKind::of(d(0), d(0), false), None);
+    }
+
+    #[test]
+    fn health_follows_its_rules() {
+        let (score, band, off) = health(&Signals::default());
+        assert_eq!((score, band, off.len()), (100, Band::Healthy, 0));
+        let worn = Signals {
+            past_due: true,
+            contractions: 3,
+            usage_recent: 40,
+            usage_before: 100,
+            ..Signals::default()
+        };
+        let (score, band, off) = health(&worn);
+        assert_eq!((score, band), (20, Band::Critical));
+        let signals: Vec<_> = off.iter().map(|d| (d.signal, d.points)).collect();
+        assert_eq!(
+            signals,
+            [
+                ("past_due", 30),
+                ("contraction", 30),
+                ("usage_down_by_half", 20)
+            ]
+        );
+        let slipping = Signals {
+            usage_recent: 70,
+            usage_before: 100,
+            recovered_payments: 1,
+            ..Signals::default()
+        };
+        assert_eq!(health(&slipping).0, 80);
+        let leaving = Signals {
+            cancellation_scheduled: true,
+            unpaid: true,
+            past_due: true,
+            ..Signals::default()
+        };
+        assert_eq!(health(&leaving).0, 10, "unpaid, not also past due");
+        let new_trial = Signals {
+            trial_without_payment_method: true,
+            usage_recent: 5,
+            usage_before: 0,
+            ..Signals::default()
+        };
+        assert_eq!(
+            health(&new_trial).1,
+            Band::Healthy,
+            "80: no usage before is no decline"
+        );
     }
 }

@@ -92,6 +92,7 @@ pub fn router_and_spec() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(analytics::api::mrr))
         .routes(routes!(analytics::api::movements))
         .routes(routes!(analytics::api::cohort_table))
+        .routes(routes!(analytics::health::list))
         .routes(routes!(audit::api::list))
         .routes(routes!(products::list, products::create))
         .routes(routes!(products::get, products::update))

@@ -47,6 +47,20 @@ pub async fn customer_mrr(
     .await
 }
 
+/// Every customer's MRR as last recorded.
+pub async fn all_customer_mrr(
+    c: &mut AnyConnection,
+    scope: &Scope,
+) -> sqlx::Result<Vec<CustomerMrrRow>> {
+    scoped::query_as(
+        "SELECT customer_id, currency, mrr, first_paid_at, updated_at FROM customer_mrr
+         WHERE tenant_id = $1 AND env = $2",
+        scope,
+    )
+    .fetch_all(c)
+    .await
+}
+
 pub async fn upsert_customer_mrr(
     c: &mut AnyConnection,
     scope: &Scope,
@@ -95,19 +109,19 @@ pub async fn insert_movement(
     .map(|_| ())
 }
 
-/// The movements in `currency` at `[from, to)`, oldest first (ties in the order recorded):
-/// every figure up to `to` is a fold over those from the start.
+/// The movements in `currency` (all currencies: None) at `[from, to)`, oldest first (ties
+/// in the order recorded): every figure up to `to` is a fold over those from the start.
 pub async fn movements(
     c: &mut AnyConnection,
     scope: &Scope,
-    currency: &str,
+    currency: Option<&str>,
     (from, to): (i64, i64),
 ) -> sqlx::Result<Vec<MovementRow>> {
     scoped::query_as(
         "SELECT id, customer_id, subscription_id, cause, kind, currency, mrr_before, mrr_after,
          delta, at FROM mrr_movements
-         WHERE tenant_id = $1 AND env = $2 AND currency = $3 AND at >= $4 AND at < $5
-         ORDER BY at, id",
+         WHERE tenant_id = $1 AND env = $2 AND ($3 IS NULL OR currency = $3) AND at >= $4
+         AND at < $5 ORDER BY at, id",
         scope,
     )
     .bind(currency)

@@ -268,6 +268,10 @@ class AuditEventPage(_response.Model):
         )
 
 
+Band = Literal["critical", "at_risk", "healthy"]
+"""How healthy a customer is: 70 and up healthy, 40 to 69 at risk, below 40 critical."""
+
+
 @dataclass(frozen=True)
 class BillingSettings(_response.Model):
     dunning: Dunning
@@ -1451,6 +1455,30 @@ class CustomerFields(_response.Model):
         return data
 
 
+@dataclass(frozen=True)
+class CustomerHealth(_response.Model):
+    band: Band
+    customer: CustomerId
+    deductions: List[Deduction]
+    """The rules that took points off."""
+    mrr: str
+    """Its MRR as last recorded, minor units of `currency`."""
+    score: int
+    """0 to 100."""
+    currency: Optional[str] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CustomerHealth:
+        return cls(
+            band=data["band"],
+            customer=data["customer"],
+            deductions=[Deduction.from_dict(v0) for v0 in data["deductions"]],
+            mrr=data["mrr"],
+            score=data["score"],
+            currency=data.get("currency"),
+        )
+
+
 CustomerId = str
 
 
@@ -1468,6 +1496,24 @@ class CustomerPage(_response.Model):
             data=[Customer.from_dict(v0) for v0 in data["data"]],
             has_more=data["has_more"],
             next_cursor=data.get("next_cursor"),
+        )
+
+
+@dataclass(frozen=True)
+class Deduction(_response.Model):
+    """One rule that took points off, and how many."""
+
+    points: int
+    signal: str
+    """`cancellation_scheduled`, `unpaid`, `past_due`, `payment_recovered`, `contraction`,
+    `usage_down`, `usage_down_by_half` or `trial_without_payment_method`.
+    """
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Deduction:
+        return cls(
+            points=data["points"],
+            signal=data["signal"],
         )
 
 
@@ -1943,6 +1989,20 @@ class Health(_response.Model):
     def from_dict(cls, data: Mapping[str, Any]) -> Health:
         return cls(
             status=data["status"],
+        )
+
+
+@dataclass(frozen=True)
+class HealthList(_response.Model):
+    at: str
+    data: List[CustomerHealth]
+    """Worst first."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> HealthList:
+        return cls(
+            at=data["at"],
+            data=[CustomerHealth.from_dict(v0) for v0 in data["data"]],
         )
 
 

@@ -161,6 +161,61 @@ pub mod types {
             Default::default()
         }
     }
+    ///How healthy a customer is: 70 and up healthy, 40 to 69 at risk, below 40 critical.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+    )]
+    pub enum AnalyticsHealthBand {
+        #[serde(rename = "critical")]
+        Critical,
+        #[serde(rename = "at_risk")]
+        AtRisk,
+        #[serde(rename = "healthy")]
+        Healthy,
+    }
+    impl ::std::fmt::Display for AnalyticsHealthBand {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Critical => f.write_str("critical"),
+                Self::AtRisk => f.write_str("at_risk"),
+                Self::Healthy => f.write_str("healthy"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for AnalyticsHealthBand {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "critical" => Ok(Self::Critical),
+                "at_risk" => Ok(Self::AtRisk),
+                "healthy" => Ok(Self::Healthy),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for AnalyticsHealthBand {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for AnalyticsHealthBand {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     ///`AnalyticsMrrInterval`
     #[derive(
         ::serde::Deserialize,
@@ -365,6 +420,61 @@ pub mod types {
     impl AuditEventPage {
         pub fn builder() -> builder::AuditEventPage {
             Default::default()
+        }
+    }
+    ///How healthy a customer is: 70 and up healthy, 40 to 69 at risk, below 40 critical.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+    )]
+    pub enum Band {
+        #[serde(rename = "critical")]
+        Critical,
+        #[serde(rename = "at_risk")]
+        AtRisk,
+        #[serde(rename = "healthy")]
+        Healthy,
+    }
+    impl ::std::fmt::Display for Band {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Critical => f.write_str("critical"),
+                Self::AtRisk => f.write_str("at_risk"),
+                Self::Healthy => f.write_str("healthy"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for Band {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "critical" => Ok(Self::Critical),
+                "at_risk" => Ok(Self::AtRisk),
+                "healthy" => Ok(Self::Healthy),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for Band {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for Band {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
         }
     }
     ///`BillingSettings`
@@ -2240,6 +2350,25 @@ pub mod types {
                 })
         }
     }
+    ///`CustomerHealth`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct CustomerHealth {
+        pub band: Band,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub currency: ::std::option::Option<::std::string::String>,
+        pub customer: CustomerId,
+        ///The rules that took points off.
+        pub deductions: ::std::vec::Vec<Deduction>,
+        ///Its MRR as last recorded, minor units of `currency`.
+        pub mrr: ::std::string::String,
+        ///0 to 100.
+        pub score: i32,
+    }
+    impl CustomerHealth {
+        pub fn builder() -> builder::CustomerHealth {
+            Default::default()
+        }
+    }
     ///`CustomerId`
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
@@ -2304,6 +2433,19 @@ pub mod types {
     }
     impl CustomerPage {
         pub fn builder() -> builder::CustomerPage {
+            Default::default()
+        }
+    }
+    ///One rule that took points off, and how many.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct Deduction {
+        pub points: i32,
+        /**`cancellation_scheduled`, `unpaid`, `past_due`, `payment_recovered`, `contraction`,
+        `usage_down`, `usage_down_by_half` or `trial_without_payment_method`.*/
+        pub signal: ::std::string::String,
+    }
+    impl Deduction {
+        pub fn builder() -> builder::Deduction {
             Default::default()
         }
     }
@@ -3114,6 +3256,18 @@ pub mod types {
     }
     impl Health {
         pub fn builder() -> builder::Health {
+            Default::default()
+        }
+    }
+    ///`HealthList`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct HealthList {
+        pub at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///Worst first.
+        pub data: ::std::vec::Vec<CustomerHealth>,
+    }
+    impl HealthList {
+        pub fn builder() -> builder::HealthList {
             Default::default()
         }
     }
@@ -12052,6 +12206,120 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct CustomerHealth {
+            band: ::std::result::Result<super::Band, ::std::string::String>,
+            currency: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            customer: ::std::result::Result<super::CustomerId, ::std::string::String>,
+            deductions:
+                ::std::result::Result<::std::vec::Vec<super::Deduction>, ::std::string::String>,
+            mrr: ::std::result::Result<::std::string::String, ::std::string::String>,
+            score: ::std::result::Result<i32, ::std::string::String>,
+        }
+        impl ::std::default::Default for CustomerHealth {
+            fn default() -> Self {
+                Self {
+                    band: Err("no value supplied for band".to_string()),
+                    currency: Ok(Default::default()),
+                    customer: Err("no value supplied for customer".to_string()),
+                    deductions: Err("no value supplied for deductions".to_string()),
+                    mrr: Err("no value supplied for mrr".to_string()),
+                    score: Err("no value supplied for score".to_string()),
+                }
+            }
+        }
+        impl CustomerHealth {
+            pub fn band<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Band>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.band = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for band: {e}"));
+                self
+            }
+            pub fn currency<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.currency = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for currency: {e}"));
+                self
+            }
+            pub fn customer<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::CustomerId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.customer = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for customer: {e}"));
+                self
+            }
+            pub fn deductions<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::Deduction>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.deductions = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for deductions: {e}"));
+                self
+            }
+            pub fn mrr<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.mrr = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for mrr: {e}"));
+                self
+            }
+            pub fn score<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i32>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.score = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for score: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CustomerHealth> for super::CustomerHealth {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CustomerHealth,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    band: value.band?,
+                    currency: value.currency?,
+                    customer: value.customer?,
+                    deductions: value.deductions?,
+                    mrr: value.mrr?,
+                    score: value.score?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::CustomerHealth> for CustomerHealth {
+            fn from(value: super::CustomerHealth) -> Self {
+                Self {
+                    band: Ok(value.band),
+                    currency: Ok(value.currency),
+                    customer: Ok(value.customer),
+                    deductions: Ok(value.deductions),
+                    mrr: Ok(value.mrr),
+                    score: Ok(value.score),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct CustomerPage {
             data: ::std::result::Result<::std::vec::Vec<super::Customer>, ::std::string::String>,
             has_more: ::std::result::Result<bool, ::std::string::String>,
@@ -12119,6 +12387,60 @@ pub mod types {
                     data: Ok(value.data),
                     has_more: Ok(value.has_more),
                     next_cursor: Ok(value.next_cursor),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct Deduction {
+            points: ::std::result::Result<i32, ::std::string::String>,
+            signal: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for Deduction {
+            fn default() -> Self {
+                Self {
+                    points: Err("no value supplied for points".to_string()),
+                    signal: Err("no value supplied for signal".to_string()),
+                }
+            }
+        }
+        impl Deduction {
+            pub fn points<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i32>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.points = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for points: {e}"));
+                self
+            }
+            pub fn signal<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.signal = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for signal: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Deduction> for super::Deduction {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Deduction,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    points: value.points?,
+                    signal: value.signal?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Deduction> for Deduction {
+            fn from(value: super::Deduction) -> Self {
+                Self {
+                    points: Ok(value.points),
+                    signal: Ok(value.signal),
                 }
             }
         }
@@ -13780,6 +14102,66 @@ pub mod types {
             fn from(value: super::Health) -> Self {
                 Self {
                     status: Ok(value.status),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct HealthList {
+            at: ::std::result::Result<
+                ::chrono::DateTime<::chrono::offset::Utc>,
+                ::std::string::String,
+            >,
+            data: ::std::result::Result<
+                ::std::vec::Vec<super::CustomerHealth>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for HealthList {
+            fn default() -> Self {
+                Self {
+                    at: Err("no value supplied for at".to_string()),
+                    data: Err("no value supplied for data".to_string()),
+                }
+            }
+        }
+        impl HealthList {
+            pub fn at<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::chrono::DateTime<::chrono::offset::Utc>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.at = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for at: {e}"));
+                self
+            }
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::CustomerHealth>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for data: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<HealthList> for super::HealthList {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: HealthList,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    at: value.at?,
+                    data: value.data?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::HealthList> for HealthList {
+            fn from(value: super::HealthList) -> Self {
+                Self {
+                    at: Ok(value.at),
+                    data: Ok(value.data),
                 }
             }
         }
@@ -23060,6 +23442,28 @@ impl Client {
     pub fn analytics_cohorts(&self) -> builder::AnalyticsCohorts<'_> {
         builder::AnalyticsCohorts::new(self)
     }
+    /**Each subscribed customer's health score (0 to 100) with the signals that lowered it,
+    worst first: who is at risk of churning and why
+
+    Sends a `GET` request to `/v1/analytics/health`
+
+    Arguments:
+    - `at`: When to score (RFC 3339); default now. In the sandbox, a test clock's time.
+    - `band`: Only customers in this band.
+    - `customer`: Only this customer.
+    - `limit`: At most this many, worst first: 1 to 1,000 (default 100).
+    ```ignore
+    let response = client.analytics_health()
+        .at(at)
+        .band(band)
+        .customer(customer)
+        .limit(limit)
+        .send()
+        .await;
+    ```*/
+    pub fn analytics_health(&self) -> builder::AnalyticsHealth<'_> {
+        builder::AnalyticsHealth::new(self)
+    }
     /**The movements of MRR in a range, oldest first, each with its customer, subscription and
     cause
 
@@ -25201,6 +25605,114 @@ pub mod builder {
                 .build()?;
             let info = OperationInfo {
                 operation_id: "analytics_cohorts",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::analytics_health`]
+
+    [`Client::analytics_health`]: super::Client::analytics_health*/
+    #[derive(Debug, Clone)]
+    pub struct AnalyticsHealth<'a> {
+        client: &'a super::Client,
+        at: Result<Option<::std::string::String>, String>,
+        band: Result<Option<types::AnalyticsHealthBand>, String>,
+        customer: Result<Option<types::CustomerId>, String>,
+        limit: Result<Option<::std::num::NonZeroU64>, String>,
+    }
+    impl<'a> AnalyticsHealth<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                at: Ok(None),
+                band: Ok(None),
+                customer: Ok(None),
+                limit: Ok(None),
+            }
+        }
+        pub fn at<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.at = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: string :: String` for at failed".to_string()
+            });
+            self
+        }
+        pub fn band<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::AnalyticsHealthBand>,
+        {
+            self.band = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `AnalyticsHealthBand` for band failed".to_string());
+            self
+        }
+        pub fn customer<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CustomerId>,
+        {
+            self.customer = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `CustomerId` for customer failed".to_string());
+            self
+        }
+        pub fn limit<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::num::NonZeroU64>,
+        {
+            self.limit = value.try_into().map(Some).map_err(|_| {
+                "conversion to `:: std :: num :: NonZeroU64` for limit failed".to_string()
+            });
+            self
+        }
+        ///Sends a `GET` request to `/v1/analytics/health`
+        pub async fn send(self) -> Result<ResponseValue<types::HealthList>, Error<ByteStream>> {
+            let Self {
+                client,
+                at,
+                band,
+                customer,
+                limit,
+            } = self;
+            let at = at.map_err(Error::InvalidRequest)?;
+            let band = band.map_err(Error::InvalidRequest)?;
+            let customer = customer.map_err(Error::InvalidRequest)?;
+            let limit = limit.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v1/analytics/health", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map.append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
+            );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("at", &at))
+                .query(&progenitor_client::QueryParam::new("band", &band))
+                .query(&progenitor_client::QueryParam::new("customer", &customer))
+                .query(&progenitor_client::QueryParam::new("limit", &limit))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "analytics_health",
             };
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;

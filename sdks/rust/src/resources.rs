@@ -1215,6 +1215,19 @@ pub struct AnalyticsCohortsParams {
     pub to: Option<String>,
 }
 
+/// Query parameters of [`Analytics::health`].
+#[derive(Debug, Clone, Default)]
+pub struct AnalyticsHealthParams {
+    /// When to score (RFC 3339); default now. In the sandbox, a test clock's time.
+    pub at: Option<String>,
+    /// Only customers in this band.
+    pub band: Option<String>,
+    /// Only this customer.
+    pub customer: Option<types::CustomerId>,
+    /// At most this many, worst first: 1 to 1,000 (default 100).
+    pub limit: Option<u64>,
+}
+
 /// Query parameters of [`Analytics::movements`].
 #[derive(Debug, Clone, Default)]
 pub struct AnalyticsMovementsParams {
@@ -1260,6 +1273,35 @@ impl Analytics<'_> {
         };
         let request = match params.to {
             Some(v) => request.to(v),
+            None => request,
+        };
+        match request.send().await {
+            Ok(value) => Ok(Response::from_progenitor(value)),
+            Err(e) => Err(Error::from_progenitor(e).await),
+        }
+    }
+    /// Each subscribed customer's health score (0 to 100) with the signals that lowered it, worst first: who is at risk of churning and why.
+    ///
+    /// `GET /v1/analytics/health`
+    pub async fn health(
+        &self,
+        params: AnalyticsHealthParams,
+    ) -> Result<Response<types::HealthList>, Error> {
+        let request = self.client.analytics_health();
+        let request = match params.at {
+            Some(v) => request.at(v),
+            None => request,
+        };
+        let request = match params.band {
+            Some(v) => request.band(v),
+            None => request,
+        };
+        let request = match params.customer {
+            Some(v) => request.customer(v),
+            None => request,
+        };
+        let request = match params.limit {
+            Some(v) => request.limit(v),
             None => request,
         };
         match request.send().await {

@@ -34,7 +34,7 @@ export type { ProductsResource, ProductsListParams } from "./resources/products.
 export type { CustomersResource, CustomersListParams } from "./resources/customers.js";
 export type { SubscriptionsResource, SubscriptionsListParams } from "./resources/subscriptions.js";
 export type { InvoicesResource, InvoicesListParams } from "./resources/invoices.js";
-export type { AnalyticsResource, AnalyticsCohortsParams, AnalyticsMovementsParams, AnalyticsMrrParams } from "./resources/analytics.js";
+export type { AnalyticsResource, AnalyticsCohortsParams, AnalyticsHealthParams, AnalyticsMovementsParams, AnalyticsMrrParams } from "./resources/analytics.js";
 export type { CreditNotesResource, CreditNotesListParams } from "./resources/credit-notes.js";
 export type { CheckoutResource } from "./resources/checkout.js";
 export type { BillingPortalResource } from "./resources/billing-portal.js";

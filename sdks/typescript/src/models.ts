@@ -111,6 +111,9 @@ export interface AuditEventPage {
   next_cursor?: string | null;
 }
 
+/** How healthy a customer is: 70 and up healthy, 40 to 69 at risk, below 40 critical. */
+export type Band = "critical" | "at_risk" | "healthy";
+
 export interface BillingSettings {
   dunning: Dunning;
 }
@@ -558,6 +561,18 @@ export interface CustomerFields {
   test_clock?: TestClockId | null;
 }
 
+export interface CustomerHealth {
+  band: Band;
+  currency?: string | null;
+  customer: CustomerId;
+  /** The rules that took points off. */
+  deductions: Deduction[];
+  /** Its MRR as last recorded, minor units of `currency`. */
+  mrr: string;
+  /** 0 to 100. */
+  score: number;
+}
+
 export type CustomerId = string;
 
 export interface CustomerPage {
@@ -566,6 +581,16 @@ export interface CustomerPage {
   has_more: boolean;
   /** Pass as `starting_after` to get the next page; null on the last page. */
   next_cursor?: string | null;
+}
+
+/** One rule that took points off, and how many. */
+export interface Deduction {
+  points: number;
+  /**
+   * `cancellation_scheduled`, `unpaid`, `past_due`, `payment_recovered`, `contraction`,
+   * `usage_down`, `usage_down_by_half` or `trial_without_payment_method`.
+   */
+  signal: string;
 }
 
 export interface Domain {
@@ -789,6 +814,12 @@ export type FinalAction = "cancel" | "mark_unpaid";
 
 export interface Health {
   status: string;
+}
+
+export interface HealthList {
+  at: string;
+  /** Worst first. */
+  data: CustomerHealth[];
 }
 
 export type Interval = "day" | "week" | "month" | "year";

@@ -141,7 +141,7 @@ pub async fn mrr(
     };
     let bounds = windows(from, to, interval)?;
     let mut c = state.db.read_scoped(&caller.scope).await?;
-    let movements = db::movements(&mut c, &caller.scope, &currency, (i64::MIN, to)).await?;
+    let movements = db::movements(&mut c, &caller.scope, Some(&currency), (i64::MIN, to)).await?;
     c.end();
     let report = MrrReport {
         data: mrr_windows(&movements, &bounds),
@@ -224,7 +224,7 @@ pub async fn movements(
     let currency = check_currency(&q.currency)?;
     let (from, to) = range(&state, &q.from, q.to.as_deref())?;
     let mut c = state.db.read_scoped(&caller.scope).await?;
-    let rows = db::movements(&mut c, &caller.scope, &currency, (from, to)).await?;
+    let rows = db::movements(&mut c, &caller.scope, Some(&currency), (from, to)).await?;
     c.end();
     let mut data: Vec<Movement> = rows
         .into_iter()
@@ -295,7 +295,7 @@ pub async fn cohort_table(
     let (from, to) = range(&state, &q.from, q.to.as_deref())?;
     let bounds = windows(from, to, Interval::Month)?;
     let mut c = state.db.read_scoped(&caller.scope).await?;
-    let movements = db::movements(&mut c, &caller.scope, &currency, (i64::MIN, to)).await?;
+    let movements = db::movements(&mut c, &caller.scope, Some(&currency), (i64::MIN, to)).await?;
     c.end();
     Ok(axum::Json(CohortReport {
         data: cohorts(&movements, &bounds),

@@ -5,6 +5,7 @@
 //! is asked, and the movements of a window add up to its change of MRR exactly.
 
 pub mod api;
+pub mod health;
 pub mod report;
 
 use rust_decimal::Decimal;

@@ -348,6 +348,41 @@ async fn movements_follow_the_subscriptions(b: Backend) {
         .await;
     assert_eq!(only_e.expect(200)["data"], json!([]), "E never paid");
 
+    // Health at the end of April: A contracted in March (15 off), the others are whole; E,
+    // which never started, is not scored.
+    let health = app
+        .get("/v1/analytics/health?at=2027-04-30T00:00:00Z", &s)
+        .await;
+    let health = health.expect(200)["data"].as_array().expect("data").clone();
+    let scores: Vec<_> = health
+        .iter()
+        .map(|h| {
+            (
+                h["customer"].as_str().expect("customer").to_owned(),
+                h["score"].as_i64().expect("score"),
+            )
+        })
+        .collect();
+    assert_eq!(scores.len(), 5, "{scores:?}");
+    assert_eq!(scores[0], (a.clone(), 85), "worst first");
+    assert_eq!(
+        health[0]["deductions"],
+        json!([{"signal": "contraction", "points": 15}])
+    );
+    assert_eq!(health[0]["mrr"], "10000");
+    assert!(
+        scores[1..]
+            .iter()
+            .all(|(c, score)| *score == 100 && *c != e)
+    );
+    let at_risk = app
+        .get(
+            "/v1/analytics/health?at=2027-04-30T00:00:00Z&band=at_risk",
+            &s,
+        )
+        .await;
+    assert_eq!(at_risk.expect(200)["data"], json!([]));
+
     // A past month reads the same after more happens; CSV says the same.
     shop.advance("2027-06-15T00:00:00Z").await;
     let again = shop
@@ -414,6 +449,10 @@ async fn movements_follow_the_subscriptions(b: Backend) {
             )
             .await;
         assert_eq!(cohorts.expect(200)["data"], json!([]));
+        let health = app
+            .get("/v1/analytics/health?at=2027-04-30T00:00:00Z", token)
+            .await;
+        assert_eq!(health.expect(200)["data"], json!([]));
     }
     app.stop().await;
 }

@@ -115,3 +115,20 @@ async fn ids(
         .await?;
     Ok(ids.into_iter().collect())
 }
+
+/// Each customer's number of usage events timed in `[from, to)`, for those with any.
+pub async fn event_counts(
+    c: &mut AnyConnection,
+    scope: &Scope,
+    (from, to): (i64, i64),
+) -> sqlx::Result<Vec<(String, i64)>> {
+    scoped::query_as(
+        "SELECT customer_id, COUNT(*) FROM usage_events
+         WHERE tenant_id = $1 AND env = $2 AND ts >= $3 AND ts < $4 GROUP BY customer_id",
+        scope,
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(c)
+    .await
+}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Literal, Mapping, Optional
 
 from .. import _http, _response
-from ..models import CohortReport, CustomerId, MovementList, MrrReport
+from ..models import CohortReport, CustomerId, HealthList, MovementList, MrrReport
 
 
 class AnalyticsResource:
@@ -39,6 +39,32 @@ class AnalyticsResource:
             )
         )
         return _response.parse(response, lambda data: CohortReport.from_dict(data))
+
+    def health(
+        self,
+        *,
+        at: Optional[str] = None,
+        band: Optional[Literal["critical", "at_risk", "healthy"]] = None,
+        customer: Optional[CustomerId] = None,
+        limit: Optional[int] = None,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> HealthList:
+        """Each subscribed customer's health score (0 to 100) with the signals that lowered it,
+        worst first: who is at risk of churning and why.
+        """
+        response = self._transport.request(
+            _http.RequestOptions(
+                "GET",
+                "/v1/analytics/health",
+                params={"at": at, "band": band, "customer": customer, "limit": limit},
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            )
+        )
+        return _response.parse(response, lambda data: HealthList.from_dict(data))
 
     def movements(
         self,
@@ -124,6 +150,32 @@ class AsyncAnalyticsResource:
             )
         )
         return _response.parse(response, lambda data: CohortReport.from_dict(data))
+
+    async def health(
+        self,
+        *,
+        at: Optional[str] = None,
+        band: Optional[Literal["critical", "at_risk", "healthy"]] = None,
+        customer: Optional[CustomerId] = None,
+        limit: Optional[int] = None,
+        timeout: Optional[float] = None,
+        max_retries: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+    ) -> HealthList:
+        """Each subscribed customer's health score (0 to 100) with the signals that lowered it,
+        worst first: who is at risk of churning and why.
+        """
+        response = await self._transport.request(
+            _http.RequestOptions(
+                "GET",
+                "/v1/analytics/health",
+                params={"at": at, "band": band, "customer": customer, "limit": limit},
+                timeout=timeout,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+            )
+        )
+        return _response.parse(response, lambda data: HealthList.from_dict(data))
 
     async def movements(
         self,
