@@ -1,7 +1,8 @@
 //! Revenue analytics' API: MRR and its movements per window (`/v1/analytics/mrr`, as JSON,
-//! or CSV for `Accept: text/csv`), and the movements themselves with their customer and cause
-//! (`/v1/analytics/movements`). Amounts are exact decimal strings in minor units of the one
-//! currency asked for: currencies are never mixed.
+//! or CSV for `Accept: text/csv`), cohorts by first paid month (`/v1/analytics/cohorts`),
+//! and the movements themselves with their customer and cause (`/v1/analytics/movements`).
+//! Amounts are exact decimal strings in minor units of the one currency asked for:
+//! currencies are never mixed.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, header};

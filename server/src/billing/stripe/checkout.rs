@@ -25,7 +25,9 @@ use stripe_checkout::checkout_session::{
 };
 use stripe_client_core::{RequestBuilder, StripeMethod};
 
-use super::{CheckoutSession, ProviderError, StripeProvider, idempotency, provider_error};
+use super::{
+    CheckoutSession, ProviderError, StripeProvider, idempotency, provider_error, stripe_currency,
+};
 use domain::billing::Interval;
 use domain::billing::checkout::CheckoutMode;
 
@@ -126,15 +128,11 @@ fn interval(i: Interval) -> CreateCheckoutSessionLineItemsPriceDataRecurringInte
 
 /// A line as Stripe takes it: per unit when the amount divides evenly, else as one.
 fn line_item(order: &StripeOrder<'_>, c: &Charge) -> CreateCheckoutSessionLineItems {
-    let currency = order
-        .currency
-        .parse::<stripe_types::Currency>()
-        .unwrap_or_else(|e| match e {});
     let (unit_amount, quantity) = match c.quantity {
         q if q > 0 && c.amount % q == 0 => (c.amount / q, q),
         _ => (c.amount, 1),
     };
-    let mut price = CreateCheckoutSessionLineItemsPriceData::new(currency);
+    let mut price = CreateCheckoutSessionLineItemsPriceData::new(stripe_currency(order.currency));
     price.unit_amount = Some(unit_amount);
     price.product_data = Some(ProductData::new(c.name.as_str()));
     price.recurring = order.recurring.map(|(i, count)| {
@@ -205,14 +203,9 @@ impl StripeProvider {
             CheckoutMode::Setup => {
                 let mut data = CreateCheckoutSessionSetupIntentData::new();
                 data.metadata = Some(metadata);
-                req.currency(
-                    order
-                        .currency
-                        .parse::<stripe_types::Currency>()
-                        .unwrap_or_else(|e| match e {}),
-                )
-                .setup_intent_data(data)
-                .customer_creation(CreateCheckoutSessionCustomerCreation::Always)
+                req.currency(stripe_currency(order.currency))
+                    .setup_intent_data(data)
+                    .customer_creation(CreateCheckoutSessionCustomerCreation::Always)
             }
         };
         let session = req.send(&self.client).await.map_err(provider_error)?;

@@ -74,6 +74,11 @@ fn idempotency(key: &str) -> Result<RequestStrategy, ProviderError> {
         .map_err(|e| ProviderError::Transient(format!("bad idempotency key: {e}")))
 }
 
+/// A currency code as async-stripe types it (its parse cannot fail: unknown codes are kept).
+fn stripe_currency(code: &str) -> stripe_types::Currency {
+    code.parse().unwrap_or_else(|e| match e {})
+}
+
 /// The sealed values' associated data: a secret opens only in the row it was sealed for.
 pub fn seal_context(scope: &Scope, column: &str) -> String {
     format!("{}/{}/{column}", scope.org_id.as_str(), scope.env.as_str())
@@ -217,11 +222,7 @@ impl StripeProvider {
         let session = CreateCheckoutSession::new()
             .mode(CheckoutSessionMode::Setup)
             .customer(stripe_customer)
-            .currency(
-                currency
-                    .parse::<stripe_types::Currency>()
-                    .unwrap_or_else(|e| match e {}),
-            )
+            .currency(stripe_currency(currency))
             .success_url(success_url)
             .cancel_url(cancel_url)
             .client_reference_id(customer_id)
@@ -251,21 +252,16 @@ impl StripeProvider {
         currency: &str,
         idempotency_key: &str,
     ) -> Result<Outcome, ProviderError> {
-        let result = CreatePaymentIntent::new(
-            amount,
-            currency
-                .parse::<stripe_types::Currency>()
-                .unwrap_or_else(|e| match e {}),
-        )
-        .customer(stripe_customer)
-        .payment_method(payment_method)
-        .confirm(true)
-        .off_session(CreatePaymentIntentOffSession::Bool(true))
-        .metadata(self.metadata(&[("neoforge_invoice", invoice_id)]))
-        .customize()
-        .request_strategy(idempotency(idempotency_key)?)
-        .send(&self.client)
-        .await;
+        let result = CreatePaymentIntent::new(amount, stripe_currency(currency))
+            .customer(stripe_customer)
+            .payment_method(payment_method)
+            .confirm(true)
+            .off_session(CreatePaymentIntentOffSession::Bool(true))
+            .metadata(self.metadata(&[("neoforge_invoice", invoice_id)]))
+            .customize()
+            .request_strategy(idempotency(idempotency_key)?)
+            .send(&self.client)
+            .await;
         match result {
             Ok(pi) => Ok(outcome_of(&pi)),
             Err(StripeError::Stripe(err, status))
